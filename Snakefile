@@ -1,0 +1,31 @@
+"""Is attention an explanation? The study workflow.
+
+    snakemake --cores all                                   # offline default study
+    snakemake --cores all --configfile config/study.yaml    # public-benchmark study
+    snakemake --report report.html                          # Snakemake HTML report
+"""
+
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/importance.smk"
+include: "workflow/rules/agreement.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,12 @@
+"""Attention-derived importance methods (registered in :mod:`analysis.importance`)."""
+
+from analysis.attention.methods import (
+    AttentionAllMean,
+    AttentionLastMean,
+    AttentionRollout,
+    RNNAttention,
+    cls_attention_cached,
+    rollout,
+)
+
+__all__ = ["AttentionAllMean", "AttentionLastMean", "AttentionRollout", "RNNAttention", "cls_attention_cached", "rollout"]

@@ -1,0 +1,106 @@
+"""Raw attention, its summaries, and attention rollout.
+
+Raw attention is the row of the classification position ([CLS]) per layer and head;
+its summaries are the last layer's head mean and the mean over all layers and heads
+(as read in Jain & Wallace 2019 and Serrano & Smith 2019). Rollout (Abnar & Zuidema
+2020) propagates attention through the layers with the residual connection modelled
+as identity: A' = 0.5 * mean_heads(A) + 0.5 * I, rows renormalised, multiplied from
+the first layer up, and the [CLS] row read off.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, register_method
+from analysis.models.base import TextClassifier
+
+
+def attention_maps_cached(model: TextClassifier, batch: Batch) -> torch.Tensor:
+    """[B, L, H, T, T] attention of the batch, computed once and shared by all methods."""
+    if "attention_maps" not in batch.cache:
+        with torch.no_grad():
+            batch.cache["attention_maps"] = model.attention_maps(batch.encoded.input_ids, batch.encoded.attention_mask)
+    return batch.cache["attention_maps"]
+
+
+def cls_attention_cached(model: TextClassifier, batch: Batch) -> torch.Tensor:
+    """[B, L, H, T] attention from the classification position, computed once per batch."""
+    if "cls_attention" not in batch.cache:
+        if model.kind == "transformer":
+            maps = attention_maps_cached(model, batch)
+            batch.cache["cls_attention"] = maps[..., model.classification_position, :]
+        else:
+            with torch.no_grad():
+                batch.cache["cls_attention"] = model.cls_attention(batch.encoded.input_ids, batch.encoded.attention_mask)
+    return batch.cache["cls_attention"]
+
+
+def rollout(maps: torch.Tensor, *, residual_weight: float = 0.5) -> torch.Tensor:
+    """Attention rollout of maps [B, L, H, T, T] -> [B, T, T] (Abnar & Zuidema 2020).
+
+    Each layer's head-mean attention is mixed with the identity (the residual stream),
+    rows are renormalised, and layers are multiplied from the bottom up:
+    R = A'_L ... A'_2 A'_1.
+    """
+    mean = maps.mean(dim=2)
+    eye = torch.eye(mean.shape[-1], dtype=mean.dtype, device=mean.device)
+    adjusted = (1 - residual_weight) * mean + residual_weight * eye
+    adjusted = adjusted / adjusted.sum(dim=-1, keepdim=True)
+    result = adjusted[:, 0]
+    for layer in range(1, adjusted.shape[1]):
+        result = adjusted[:, layer] @ result
+    return result
+
+
+class _TransformerAttention(ImportanceMethod):
+    family = "attention"
+    signed = False
+    model_kinds: ClassVar[frozenset[str]] = frozenset({"transformer"})
+
+
+@register_method
+class AttentionLastMean(_TransformerAttention):
+    name = "attention_last_mean"
+    description = "[CLS]-row attention of the last layer, averaged over heads"
+    citation = "Jain & Wallace 2019; Serrano & Smith 2019"
+
+    def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
+        return MethodOutput(token_scores=cls_attention_cached(model, batch)[:, -1].mean(dim=1))
+
+
+@register_method
+class AttentionAllMean(_TransformerAttention):
+    name = "attention_all_mean"
+    description = "[CLS]-row attention averaged over all layers and heads"
+    citation = "Jain & Wallace 2019"
+
+    def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
+        return MethodOutput(token_scores=cls_attention_cached(model, batch).mean(dim=(1, 2)))
+
+
+@register_method
+class AttentionRollout(_TransformerAttention):
+    name = "attention_rollout"
+    description = "attention rollout: residual-adjusted head-mean attention multiplied through the layers, [CLS] row"
+    citation = "Abnar & Zuidema 2020"
+    defaults: ClassVar[dict[str, float]] = {"residual_weight": 0.5}
+
+    def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
+        rolled = rollout(attention_maps_cached(model, batch), residual_weight=self.settings["residual_weight"])
+        return MethodOutput(token_scores=rolled[:, model.classification_position, :])
+
+
+@register_method
+class RNNAttention(ImportanceMethod):
+    name = "rnn_attention"
+    family = "attention"
+    signed = False
+    model_kinds: ClassVar[frozenset[str]] = frozenset({"rnn"})
+    description = "the attention distribution over hidden states of an attention RNN"
+    citation = "Bahdanau et al. 2015; Jain & Wallace 2019"
+
+    def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
+        return MethodOutput(token_scores=cls_attention_cached(model, batch)[:, 0, 0])

@@ -1,0 +1,5 @@
+"""Gradient- and ablation-based attributions (registered in :mod:`analysis.importance`)."""
+
+from analysis.attribution import ablation, gradient
+
+__all__ = ["ablation", "gradient"]

@@ -1,0 +1,112 @@
+"""Importance methods: one interface for attention-derived and causal scores.
+
+As in Inseq, attention is "just another method": every method turns a batch of encoded
+examples into one score per token (pooled to words by the engine) or per word, and
+declares its family, whether its scores are signed, whether it needs gradients, which
+model kinds it supports and what it costs. Adding a method is one registered class.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from analysis.models.base import Encoded, TextClassifier
+from analysis.registry import Registry
+
+FAMILIES = ("attention", "gradient", "ablation", "random")
+
+
+@dataclass
+class Batch:
+    """A length-bucketed batch: encoded inputs on the model's device and the class to explain."""
+
+    encoded: Encoded
+    target: torch.Tensor
+    example_ids: list[str]
+    words: list[list[str]]
+    seed: int = 0
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.example_ids)
+
+
+@dataclass
+class MethodOutput:
+    """Scores for a batch: token-level (pooled by the engine) or already word-level.
+
+    ``forward_passes`` counts forward-pass equivalents per example (a backward pass counts
+    as one more), so costs compare across methods.
+    """
+
+    token_scores: torch.Tensor | None = None
+    word_scores: list[np.ndarray] | None = None
+    forward_passes: np.ndarray | float = 1.0
+    completeness_gap: np.ndarray | None = None
+    n_steps: np.ndarray | None = None
+    pooling: str | None = None  # overrides the study's pooling (e.g. "first" when all subwords share a score)
+
+
+class MethodSettingsError(ValueError):
+    """A method got a setting it does not know or a value it cannot use."""
+
+
+class ImportanceMethod(ABC):
+    """Base class; subclasses set the class attributes and implement :meth:`explain`."""
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    signed: ClassVar[bool]
+    needs_gradients: ClassVar[bool] = False
+    model_kinds: ClassVar[frozenset[str]] = frozenset({"transformer", "rnn"})
+    defaults: ClassVar[dict[str, Any]] = {}
+    description: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
+
+    def __init__(self, **settings: Any) -> None:
+        unknown = sorted(set(settings) - set(self.defaults))
+        if unknown:
+            raise MethodSettingsError(
+                f"method {self.name!r} has no setting(s) {unknown}; its settings are {sorted(self.defaults)}"
+            )
+        self.settings = {**self.defaults, **settings}
+
+    def supports(self, model: TextClassifier) -> bool:
+        return model.kind in self.model_kinds and (model.gradient_capable or not self.needs_gradients)
+
+    def check_model(self, model: TextClassifier) -> None:
+        if model.kind not in self.model_kinds:
+            raise MethodSettingsError(
+                f"method {self.name!r} works on {sorted(self.model_kinds)} models, not on a {model.kind} model"
+            )
+        if self.needs_gradients and not model.gradient_capable:
+            raise MethodSettingsError(f"method {self.name!r} needs gradients, which this model does not provide")
+
+    @abstractmethod
+    def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
+        """Scores explaining ``batch.target`` (the predicted class) for every example."""
+
+
+IMPORTANCE_METHODS: Registry[type[ImportanceMethod]] = Registry("importance method")
+
+
+def register_method(cls: type[ImportanceMethod]) -> type[ImportanceMethod]:
+    """Class decorator: register ``cls`` under ``cls.name`` after checking its declarations."""
+    if cls.family not in FAMILIES:
+        raise ValueError(f"method {cls.name!r}: family must be one of {FAMILIES}, not {cls.family!r}")
+    IMPORTANCE_METHODS.add(cls.name, cls)
+    return cls
+
+
+def make_method(name: str, settings: dict[str, Any] | None = None, *, where: str = "") -> ImportanceMethod:
+    return IMPORTANCE_METHODS.get(name, where=where)(**(settings or {}))
+
+
+def target_probability(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Probability of the explained class, the output every method explains."""
+    return torch.softmax(logits, dim=-1).gather(1, target.view(-1, 1)).squeeze(1)

@@ -1,0 +1,37 @@
+"""Subword -> word pooling. Special and padding tokens (word index -1) are dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+POOLINGS = ("sum", "mean", "max", "first")
+
+
+def pool_to_words(token_scores: torch.Tensor, word_index: torch.Tensor, n_words: list[int],
+                  how: str = "sum") -> list[np.ndarray]:
+    """Word scores per example from token scores [B, T] and the token -> word map.
+
+    ``sum`` (default) keeps additive attributions additive (IG completeness survives
+    pooling); ``max`` keeps the strongest subword; ``first`` the first subword's score.
+    """
+    if how not in POOLINGS:
+        raise ValueError(f"unknown pooling {how!r}; choose one of {POOLINGS}")
+    scores = token_scores.detach().double().cpu()
+    index = word_index.cpu()
+    width = max(max(n_words, default=0), 1)
+    valid = index >= 0
+    target = torch.where(valid, index, torch.full_like(index, width))  # spill column for specials
+    if how == "first":
+        positions = torch.arange(index.shape[1]).expand_as(index)
+        big = torch.full_like(index, index.shape[1])
+        first_pos = torch.full((index.shape[0], width + 1), index.shape[1], dtype=torch.long)
+        first_pos.scatter_reduce_(1, target, torch.where(valid, positions, big), reduce="amin")
+        first_pos = first_pos[:, :width].clamp(max=index.shape[1] - 1)
+        pooled = scores.gather(1, first_pos)
+    else:
+        reduce = {"sum": "sum", "mean": "mean", "max": "amax"}[how]
+        init = torch.zeros((index.shape[0], width + 1), dtype=scores.dtype)
+        pooled = init.scatter_reduce(1, target, torch.where(valid, scores, torch.zeros_like(scores)),
+                                     reduce=reduce, include_self=False)[:, :width]
+    return [pooled[row, :n].numpy().copy() for row, n in enumerate(n_words)]

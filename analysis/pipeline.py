@@ -1,0 +1,273 @@
+"""The study's stages as plain functions: the Snakemake scripts and the CLI call these.
+
+Each stage reads tables, calls the logic in the other modules, and writes tidy parquet
+tables with provenance. Paths are passed in; nothing here builds an output folder name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.logs import timed
+from analysis.provenance import with_provenance
+from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
+from analysis.seeding import seed_everything
+
+log = logging.getLogger("analysis.pipeline")
+
+
+def choose_device(setting: str = "auto"):
+    """CUDA when present (``auto``), else CPU; ``cuda`` without a GPU is an error."""
+    import torch
+
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for but no CUDA device is visible; set device: auto or cpu")
+    if setting == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def set_threads(threads: int | None) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+# --------------------------------------------------------------------------- data
+def prepare_data(config: dict[str, Any], dataset: str, *, out_train: str, out_eval: str, out_explain: str,
+                 out_report: str) -> None:
+    """Read, check and subsample one dataset; write train, eval and explain examples."""
+    from analysis.data import DATASETS, prepare_splits, stratified_sample
+
+    entry = config["datasets"][dataset]
+    spec = DATASETS.get(dataset, where=f"datasets.{dataset}")
+    seed = int(config["data_seed"])
+    with timed(f"preparing {dataset}", log):
+        train, evaluation, report = prepare_splits(
+            spec, train_n=entry["train_n"], eval_n=entry["eval_n"], seed=seed, data_dir=config["data_dir"],
+            train_split=entry.get("train_split"), eval_split=entry.get("eval_split"),
+            generator_settings=entry.get("generator"),
+        )
+        if spec.generator:  # a generated eval set must not repeat training sentences
+            before = len(evaluation)
+            evaluation = evaluation.loc[~evaluation["text"].isin(set(train["text"]))].reset_index(drop=True)
+            if len(evaluation) < before:
+                report.loc[report["role"] == "eval", "notes"] += f"removed {before - len(evaluation)} texts also in train"
+                report.loc[report["role"] == "eval", "rows_kept"] = len(evaluation)
+        explain = stratified_sample(evaluation, min(entry["explain_n"], len(evaluation)), seed=seed)
+    provenance = {"dataset": dataset, "model": "", "seed": seed, "settings": entry}
+    write_table(with_provenance(train[EXAMPLE_COLUMNS], split=train["split"].iloc[0], **provenance), out_train)
+    write_table(with_provenance(evaluation[EXAMPLE_COLUMNS], split=evaluation["split"].iloc[0], **provenance), out_eval)
+    write_table(with_provenance(explain[EXAMPLE_COLUMNS], split=explain["split"].iloc[0], **provenance), out_explain)
+    write_table(report, out_report)
+    log.info("%s: %d train, %d eval, %d explained examples", dataset, len(train), len(evaluation), len(explain))
+
+
+# -------------------------------------------------------------------------- train
+def train_model(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, train_path: str,
+                eval_path: str, out_model: str, out_evaluation: str, out_predictions: str,
+                out_history: str) -> None:
+    """Build (and fine-tune or train) a model, save it, and record its evaluation accuracy."""
+    from analysis.data import DATASETS
+    from analysis.models import evaluate, family_for, train_classifier, train_settings
+
+    seed_everything(seed)
+    entry = config["models"][model_name]
+    spec = DATASETS.get(dataset)
+    family = family_for(entry, where=f"models.{model_name}.family")
+    train = read_table(train_path, table="examples", columns=EXAMPLE_COLUMNS)
+    evaluation = read_table(eval_path, table="examples", columns=EXAMPLE_COLUMNS)
+    device = choose_device(config["device"])
+    model = family.build(entry, num_labels=spec.num_labels, train=train, device=device)
+    start = time.perf_counter()
+    if family.needs_training(entry):
+        settings = train_settings(entry)
+        with timed(f"training {model_name} on {dataset} (seed {seed}, {len(train)} examples)", log):
+            history = train_classifier(model, list(map(list, train["words"])), train["label"].tolist(), settings,
+                                       seed=seed)
+    else:
+        history = pd.DataFrame(columns=["epoch", "loss", "seconds"])
+    train_seconds = time.perf_counter() - start
+    model.save(out_model)
+    with timed(f"evaluating {model_name} on {len(evaluation)} {dataset} examples", log):
+        predictions = evaluate(model, evaluation)
+    majority = float(train["label"].value_counts(normalize=True).max())
+    accuracy = float(predictions["correct"].mean())
+    n_truncated = int(predictions["truncated"].sum())
+    log.info("%s on %s seed %d: accuracy %.3f (majority class %.3f); %d of %d examples truncated at %d tokens",
+             model_name, dataset, seed, accuracy, majority, n_truncated, len(predictions), model.max_length)
+    summary = pd.DataFrame([{
+        "accuracy": accuracy, "n_eval": len(predictions), "chance": majority, "n_truncated": n_truncated,
+        "max_length": model.max_length, "train_seconds": train_seconds, "kind": model.kind,
+        "family": entry["family"], "device": str(device),
+    }])
+    provenance = {"dataset": dataset, "split": evaluation["split"].iloc[0], "model": model_name, "seed": seed,
+                  "settings": entry}
+    write_table(with_provenance(summary, **provenance), out_evaluation)
+    write_table(with_provenance(predictions, **provenance), out_predictions)
+    write_table(with_provenance(history, **provenance), out_history)
+
+
+# --------------------------------------------------------------------- importance
+def run_importance(config: dict[str, Any], dataset: str, model_name: str, seed: int, method_name: str, *,
+                   model_dir: str, explain_path: str, out_importance: str, out_diagnostics: str) -> None:
+    """Scores of one importance method on the explained examples, explaining the predicted class."""
+    from analysis.importance import compute_importance, make_method
+    from analysis.models import load_model
+
+    seed_everything(seed)
+    settings = config["importance"]["methods"][method_name]
+    method = make_method(method_name, settings, where=f"importance.methods.{method_name}")
+    model = load_model(model_dir, device=choose_device(config["device"]))
+    examples = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
+    with timed(f"{method_name} on {len(examples)} {dataset} examples ({model_name}, seed {seed})", log):
+        importance, diagnostics = compute_importance(
+            model, examples, method, batch_size=config["importance"]["batch_size"],
+            pooling=config["importance"]["pooling"], seed=seed,
+        )
+    recorded = {"method": method_name, **method.settings, "pooling": config["importance"]["pooling"],
+                "explained_class": "predicted", "special_tokens": "excluded"}
+    provenance = {"dataset": dataset, "split": examples["split"].iloc[0], "model": model_name, "seed": seed,
+                  "settings": recorded}
+    if not diagnostics.empty and diagnostics["completeness_gap"].notna().any():
+        gaps = diagnostics["completeness_gap"].abs()
+        log.info("completeness gap |sum(attr) - (f(x) - f(baseline))|: median %.2e, max %.2e", gaps.median(), gaps.max())
+    write_table(with_provenance(importance[IMPORTANCE_COLUMNS], **provenance), out_importance)
+    write_table(with_provenance(diagnostics, **provenance), out_diagnostics)
+
+
+def run_attention_heads(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, model_dir: str,
+                        explain_path: str, out_heads: str) -> None:
+    """Raw [CLS]-row attention of every layer and head, pooled to words."""
+    from analysis.importance import attention_heads_table
+    from analysis.models import load_model
+
+    model = load_model(model_dir, device=choose_device(config["device"]))
+    examples = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
+    with timed(f"per-head attention of {model_name} on {len(examples)} examples", log):
+        heads = attention_heads_table(model, examples, batch_size=config["importance"]["batch_size"],
+                                      pooling=config["importance"]["pooling"])
+    write_table(with_provenance(heads, dataset=dataset, split=examples["split"].iloc[0], model=model_name, seed=seed,
+                                settings={"pooling": config["importance"]["pooling"]}), out_heads)
+
+
+# ---------------------------------------------------------------------- agreement
+def run_agreement(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, importance_paths: list[str],
+                  out_agreement: str, out_summary: str) -> None:
+    """Per-instance agreement for every method pair, and bootstrap summaries."""
+    from analysis.metrics.agreement import compute_agreement
+    from analysis.stats.bootstrap import summarize_agreement
+
+    settings = config["agreement"]
+    importance = pd.concat([read_table(p, table="importance", columns=IMPORTANCE_COLUMNS) for p in importance_paths],
+                           ignore_index=True)
+    with timed(f"agreement between {importance['method'].nunique()} methods on "
+               f"{importance['example_id'].nunique()} examples", log):
+        agreement = compute_agreement(importance, metrics=settings["metrics"], variants=settings["variants"],
+                                      length_edges=settings["length_buckets"])
+    with timed("bootstrap summaries", log):
+        summary = summarize_agreement(agreement, n_resamples=settings["n_resamples"], level=settings["level"],
+                                      seed=seed)
+    provenance = {"dataset": dataset, "split": importance["split"].iloc[0], "model": model_name, "seed": seed,
+                  "settings": settings}
+    write_table(with_provenance(agreement, **provenance), out_agreement)
+    write_table(with_provenance(summary, **provenance), out_summary)
+
+
+# ------------------------------------------------------------------------ figures
+def run_figures(config: dict[str, Any], *, agreement_path: str, summary_path: str, importance_paths: list[str],
+                outputs: dict[str, str]) -> None:
+    """The per-run figures: distributions, matrix, agreement vs length, token heatmaps."""
+    from analysis.plots import figures
+
+    metric = config["figures"]["headline_metric"]
+    agreement = read_table(agreement_path, table="agreement")
+    summary = read_table(summary_path, table="agreement_summary")
+    importance = pd.concat([read_table(p, table="importance") for p in importance_paths], ignore_index=True)
+    made = {
+        "distributions": lambda: figures.agreement_distributions(agreement, metric=metric, variant="abs"),
+        "matrix": lambda: figures.agreement_matrix(summary, metric=metric, variant="abs"),
+        "by_length": lambda: figures.agreement_by_length(summary, metric=metric, variant="abs"),
+        "heatmaps": lambda: figures.token_heatmaps(importance, heatmap_examples(importance, config),
+                                                   heatmap_methods(importance, config)),
+    }
+    for key, path in outputs.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        figure = made[key]()
+        figure.savefig(path, bbox_inches="tight")
+        log.info("wrote %s", path)
+
+
+def heatmap_examples(importance: pd.DataFrame, config: dict[str, Any]) -> list[str]:
+    """A few short-to-medium examples, deterministic: the first N by id among 5-25 words."""
+    per_example = importance.drop_duplicates("example_id")[["example_id", "n_words"]]
+    pool = per_example[(per_example["n_words"] >= 5) & (per_example["n_words"] <= 25)]
+    pool = pool if len(pool) else per_example
+    return sorted(pool["example_id"])[: config["figures"]["heatmap_examples"]]
+
+
+def heatmap_methods(importance: pd.DataFrame, config: dict[str, Any]) -> list[str]:
+    present = set(importance["method"])
+    ordered = [m for m in config["importance"]["methods"] if m in present and m != "random"]
+    attention = [m for m in ordered if importance.loc[importance["method"] == m, "family"].iloc[0] == "attention"]
+    causal = [m for m in ("integrated_gradients", config["agreement"]["reference"], "loo_mask") if m in present]
+    return list(dict.fromkeys(attention + causal))
+
+
+# ------------------------------------------------------------------------- gather
+def gather_tables(paths: list[str], out: str, *, table: str) -> pd.DataFrame:
+    """Concatenate per-run tables into one study table."""
+    frames = [read_table(p, table=table) for p in paths]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    write_table(frame, out)
+    return frame
+
+
+def accuracy_figure(evaluation_path: str, out: str) -> None:
+    from analysis.plots import figures
+
+    figure = figures.accuracy_bars(read_table(evaluation_path, table="evaluation"))
+    figure.savefig(out, bbox_inches="tight")
+
+
+def config_snapshot(config: dict[str, Any]) -> str:
+    return json.dumps(config, indent=1, sort_keys=True, default=str)
+
+
+def describe_numbers(values: pd.Series) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "n/a"
+    return f"median {np.median(values):.2e}, max {values.max():.2e}"
+
+
+def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path: str, diagnostics_path: str,
+                  data_path: str, accuracy_figure: str, run_figures: list[str], out_markdown: str,
+                  out_html: str) -> None:
+    """Write the study summary (markdown and self-contained HTML) from the gathered tables."""
+    from analysis.report import write_summary
+
+    figures = {"Accuracy of every model on the evaluation split (dashed: majority class).": accuracy_figure}
+    for path in run_figures:
+        parts = Path(path).parts
+        dataset, model, seed = parts[-5], parts[-4], parts[-3]
+        kind = "Mean agreement between methods" if path.endswith("matrix.png") else "Token-level importance"
+        figures[f"{kind}: {dataset} / {model} / seed {seed}."] = path
+    with timed("writing the study summary", log):
+        findings = write_summary(
+            config=config, evaluation=read_table(evaluation_path, table="evaluation"),
+            summary=read_table(summary_path, table="agreement_summary"),
+            diagnostics=read_table(diagnostics_path, table="diagnostics"),
+            data_report=read_table(data_path, table="data_report"), figures=figures,
+            out_markdown=out_markdown, out_html=out_html,
+        )
+    for finding in findings:
+        log.info("finding: %s", finding.text)

@@ -1,0 +1,104 @@
+"""Tidy tables passed between stages, their columns, and how they are written.
+
+Every table is a long-format parquet file with provenance columns (see
+:func:`analysis.provenance.provenance_columns`). The column contracts below are the
+interface between stages; tests check producers against them.
+
+``examples`` (one row per example; written by the data stage)
+    example_id str, dataset str, split str, text str, words list[str], n_words int,
+    label int, label_name str, gt_mask list[int] | None (1 = word decides the label;
+    synthetic ground truth or human rationale), truncated bool (set by the model stage)
+
+``predictions`` (one row per evaluated example)
+    example_id, label, predicted, prob_predicted float, correct bool, n_words,
+    n_words_kept (words that survived truncation), truncated bool
+
+``importance`` (one row per example x method x word; written per method)
+    example_id str, method str, family str ("attention" | "gradient" | "ablation" |
+    "random"), signed bool, word_index int, word str, score float, predicted int,
+    label int, n_words int
+
+``diagnostics`` (one row per example x method)
+    example_id, method, seconds float, forward_passes float, completeness_gap float
+    (integrated gradients; NaN otherwise), n_steps int (IG; 0 otherwise)
+
+``agreement`` (one row per example x method pair x variant x metric)
+    example_id, method_a, method_b, family_a, family_b, pair_kind ("attention_vs_causal",
+    "causal_vs_causal", "random_vs_causal", "attention_vs_attention"), variant ("abs" |
+    "signed"), metric, value float, p_value float (NaN where the metric has none),
+    n_words int, length_bucket str, predicted int
+
+``agreement_summary`` (one row per method pair x variant x metric x grouping)
+    method_a, method_b, pair_kind, variant, metric, group_by ("all" | "predicted" |
+    "length_bucket"), group str, n int, mean, mean_low, mean_high, median, median_low,
+    median_high, share_significant float (share of instances with p < 0.05; NaN where
+    the metric has no p-value)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+EXAMPLE_COLUMNS = ["example_id", "dataset", "split", "text", "words", "n_words", "label", "label_name", "gt_mask"]
+PREDICTION_COLUMNS = [
+    "example_id", "label", "predicted", "prob_predicted", "correct", "n_words", "n_words_kept", "truncated",
+]
+IMPORTANCE_COLUMNS = [
+    "example_id", "method", "family", "signed", "word_index", "word", "score", "predicted", "label", "n_words",
+]
+DIAGNOSTIC_COLUMNS = ["example_id", "method", "seconds", "forward_passes", "completeness_gap", "n_steps"]
+AGREEMENT_COLUMNS = [
+    "example_id", "method_a", "method_b", "family_a", "family_b", "pair_kind", "variant", "metric", "value",
+    "p_value", "n_words", "length_bucket", "predicted",
+]
+SUMMARY_COLUMNS = [
+    "method_a", "method_b", "pair_kind", "variant", "metric", "group_by", "group", "n", "mean", "mean_low",
+    "mean_high", "median", "median_low", "median_high", "share_significant",
+]
+
+CAUSAL_FAMILIES = ("gradient", "ablation")
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], *, table: str, path: str | os.PathLike = "") -> None:
+    """Raise a clear error when ``frame`` lacks any of ``columns``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        where = f" in {path}" if path else ""
+        raise ValueError(
+            f"table {table!r}{where} lacks columns {missing}; it has {list(frame.columns)}. "
+            "It was probably written by an older version of the pipeline: delete it and rerun."
+        )
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``frame`` as parquet atomically (temporary file, then rename).
+
+    An interrupted run never leaves a half-written table behind, so a rerun can trust
+    every file it finds.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def read_table(path: str | os.PathLike, *, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a parquet table and check it has the columns its contract names."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{table} table {path} does not exist; run the stage that writes it first")
+    frame = pd.read_parquet(path)
+    if columns:
+        require_columns(frame, columns, table=table, path=path)
+    return frame

@@ -1,0 +1,213 @@
+"""The study summary a researcher reads: findings with numbers, accuracies, methods, provenance.
+
+Every sentence in the findings is generated from the tables: a claim that attention is
+"below the ceiling" or "above the floor" is only made when the 95% bootstrap intervals
+do not overlap; otherwise the text says the two cannot be told apart at this sample size.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.plots.style import method_label
+from analysis.provenance import library_versions, settings_hash
+
+METRIC_NAMES = {"kendall_tau": "Kendall τ", "spearman": "Spearman ρ", "weighted_tau": "weighted τ", "jsd": "JSD"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One generated statement and the numbers behind it."""
+
+    dataset: str
+    model: str
+    seed: int
+    method: str
+    text: str
+    value: float
+    low: float
+    high: float
+    verdict_ceiling: str
+    verdict_floor: str
+
+
+def _row(summary: pd.DataFrame, a: str, b: str, metric: str) -> pd.Series | None:
+    sel = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
+                  & (((summary["method_a"] == a) & (summary["method_b"] == b))
+                     | ((summary["method_a"] == b) & (summary["method_b"] == a)))]
+    return None if sel.empty else sel.iloc[0]
+
+
+def _ci(row: pd.Series) -> str:
+    return f"{row['mean']:.2f} [{row['mean_low']:.2f}, {row['mean_high']:.2f}]"
+
+
+def compare_intervals(low_a: float, high_a: float, low_b: float, high_b: float) -> str:
+    """'below', 'above' or 'overlapping': interval A relative to interval B."""
+    if pd.isna(low_a) or pd.isna(low_b):
+        return "untested"
+    if high_a < low_b:
+        return "below"
+    if low_a > high_b:
+        return "above"
+    return "overlapping"
+
+
+def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, reference: str,
+                       metric: str = "kendall_tau") -> list[Finding]:
+    """Findings for every attention method of every run, against ``reference``."""
+    findings = []
+    name = METRIC_NAMES.get(metric, metric)
+    for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
+        methods = set(run["method_a"]) | set(run["method_b"])
+        attention = sorted(m for m in methods if any(
+            (run["method_a"] == m) & run["pair_kind"].isin(["attention_vs_causal"])))
+        causal_partners = [m for m in ("integrated_gradients", "loo_mask", "grad_x_input", "saliency", "jw_gradient")
+                           if m in methods and m != reference]
+        ceiling = next((r for m in causal_partners if (r := _row(run, m, reference, metric)) is not None), None)
+        floor = _row(run, "random", reference, metric)
+        acc = evaluation[(evaluation["dataset"] == dataset) & (evaluation["model"] == model)
+                         & (evaluation["seed"] == seed)]
+        acc_text = f"accuracy {acc['accuracy'].iloc[0]:.1%}" if len(acc) else "accuracy unknown"
+        for method in attention:
+            row = _row(run, method, reference, metric)
+            if row is None:
+                continue
+            parts = [f"On {dataset}, {model} (seed {seed}, {acc_text}): {method_label(method)} agrees with "
+                     f"{method_label(reference)} at mean {name} = {_ci(row)} over {int(row['n'])} examples"]
+            if not pd.isna(row["share_significant"]):
+                parts[-1] += f" (p < 0.05 for {row['share_significant']:.0%} of them)"
+            v_ceiling = v_floor = "untested"
+            if ceiling is not None:
+                v_ceiling = compare_intervals(row["mean_low"], row["mean_high"], ceiling["mean_low"], ceiling["mean_high"])
+                other = ceiling["method_a"] if ceiling["method_a"] != reference else ceiling["method_b"]
+                wording = {"below": "below", "above": "above", "overlapping": "not distinguishable from"}[v_ceiling]
+                parts.append(f"{wording} the agreement between two causal methods ({method_label(other)} vs "
+                             f"{method_label(reference)}: {_ci(ceiling)})")
+            if floor is not None:
+                v_floor = compare_intervals(row["mean_low"], row["mean_high"], floor["mean_low"], floor["mean_high"])
+                wording = {"above": "above", "below": "below", "overlapping": "not distinguishable from"}[v_floor]
+                parts.append(f"{wording} a random ranking ({_ci(floor)})")
+            text = parts[0] + ("; this is " + ", and ".join(parts[1:]) if len(parts) > 1 else "") + "."
+            if len(acc) and acc["accuracy"].iloc[0] < acc["chance"].iloc[0] + 0.1:
+                text += " Caution: the model is close to chance, so its agreement figures say little."
+            findings.append(Finding(dataset, model, int(seed), method, text, float(row["mean"]), float(row["mean_low"]),
+                                    float(row["mean_high"]), v_ceiling, v_floor))
+    return findings
+
+
+def _figure_tag(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "_no rows_\n"
+    head = "| " + " | ".join(map(str, frame.columns)) + " |\n|" + "---|" * len(frame.columns) + "\n"
+    body = "".join("| " + " | ".join(_fmt(v) for v in row) + " |\n" for row in frame.itertuples(index=False))
+    return head + body
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+METHODS_TEXT = [
+    ("Explained output", "Every method explains the model's predicted class (not the gold label), through the "
+     "softmax probability of that class. Subword scores are pooled to words (sum by default); special tokens "
+     "([CLS], [SEP], padding) are excluded from every ranking."),
+    ("Attention", "Raw attention is the [CLS] row (transformers) or the attention distribution over hidden states "
+     "(RNNs). Summaries: last-layer head mean and all-layer mean (Jain & Wallace 2019); rollout multiplies "
+     "residual-adjusted head-mean attention through the layers (Abnar & Zuidema 2020)."),
+    ("Gradients (Captum)", "Saliency is the L2 norm of the gradient w.r.t. each word embedding; gradient x input sums "
+     "gradient times embedding; integrated gradients (Sundararajan et al. 2017) integrates from a [PAD] baseline with "
+     "special tokens kept, with the completeness gap sum(attr) - (f(x) - f(baseline)) recorded per example and steps "
+     "doubled until it is below tolerance; the Jain & Wallace gradient holds attention fixed."),
+    ("Leave-one-out", "The fall in predicted-class probability when a word is deleted, and separately when it is "
+     "replaced by [MASK] ([UNK] for RNNs; Captum FeatureAblation with word masks)."),
+    ("Agreement", "Per instance: Kendall τ-b with its p-value (Jain & Wallace 2019 report the share with p < 0.05), "
+     "Spearman ρ, weighted τ (top ranks count more), top-k overlap and the Jensen-Shannon divergence between the "
+     "normalised score distributions. Attention is compared with |attribution| (variant abs); the signed variant is "
+     "in the tables. Summaries are means and medians with 95% percentile-bootstrap intervals over instances. The "
+     "ceiling is the agreement between two causal methods, the floor that of a random ranking."),
+]
+
+
+def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: pd.DataFrame,
+                  diagnostics: pd.DataFrame, data_report: pd.DataFrame, figures: dict[str, str],
+                  out_markdown: str, out_html: str, started: float | None = None) -> list[Finding]:
+    """Write the study summary as markdown and as one self-contained HTML file."""
+    reference = config["agreement"]["reference"]
+    metric = config["figures"]["headline_metric"]
+    findings = agreement_findings(summary, evaluation, reference=reference, metric=metric)
+    accuracy = evaluation[["dataset", "model", "seed", "accuracy", "chance", "n_eval", "n_truncated", "max_length"]]
+    headline = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
+                       & ((summary["method_b"] == reference) | (summary["method_a"] == reference))]
+    headline = headline.assign(pair=[f"{method_label(a)} vs {method_label(b)}"
+                                     for a, b in zip(headline["method_a"], headline["method_b"])])
+    headline = headline[["dataset", "model", "seed", "pair", "pair_kind", "n", "mean", "mean_low", "mean_high",
+                         "median", "share_significant"]].sort_values(["dataset", "model", "seed", "pair_kind", "mean"])
+    cost = (diagnostics.groupby(["dataset", "model", "method"])
+            .agg(seconds_per_example=("seconds", "mean"), forward_passes=("forward_passes", "mean"),
+                 ig_gap_median=("completeness_gap", lambda s: s.abs().median()),
+                 ig_gap_max=("completeness_gap", lambda s: s.abs().max()))
+            .reset_index()) if not diagnostics.empty else pd.DataFrame()
+    provenance = {
+        "study": config["study"], "config hash": settings_hash(config), "generated": dt.datetime.now().isoformat(
+            timespec="seconds"), "platform": platform.platform(), **library_versions(),
+    }
+    title = config.get("title", "Is attention an explanation?")
+
+    md = [f"# {title}: study `{config['study']}`\n",
+          "Does attention agree with causal importance, and how does that compare with the agreement among causal "
+          "methods themselves (the ceiling) and with chance (the floor)? All numbers below are generated from the "
+          "study's tables.\n", "## Findings\n"]
+    md += [f"- {f.text}" for f in findings] or ["- No attention-vs-causal comparisons were computed."]
+    md += ["\n## Model accuracy (evaluation split)\n", _markdown_table(accuracy),
+           f"\n## Agreement with {method_label(reference)} ({METRIC_NAMES.get(metric, metric)}, |scores|)\n",
+           _markdown_table(headline), "\n## Cost and integrated-gradients completeness\n", _markdown_table(cost),
+           "\n## Data\n", _markdown_table(data_report), "\n## Methods\n"]
+    md += [f"**{name}.** {text}\n" for name, text in METHODS_TEXT]
+    md += ["\n## Provenance\n", _markdown_table(pd.DataFrame(list(provenance.items()), columns=["what", "value"]))]
+    Path(out_markdown).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_markdown).write_text("\n".join(md))
+
+    def table(frame: pd.DataFrame) -> str:
+        return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t") if len(frame) \
+            else "<p><em>no rows</em></p>"
+
+    body = [f"<h1>{html.escape(title)}</h1><p class=sub>study <code>{html.escape(config['study'])}</code></p>",
+            "<section id=findings><h2>Findings</h2><ul>"
+            + "".join(f"<li>{html.escape(f.text)}</li>" for f in findings) + "</ul></section>",
+            "<section><h2>Model accuracy</h2>" + table(accuracy) + "</section>"]
+    for caption, path in figures.items():
+        if Path(path).exists():
+            body.append("<section>" + _figure_tag(Path(path), caption) + "</section>")
+    body += [f"<section><h2>Agreement with {html.escape(method_label(reference))}</h2>" + table(headline) + "</section>",
+             "<section><h2>Cost and completeness</h2>" + table(cost) + "</section>",
+             "<section><h2>Data</h2>" + table(data_report) + "</section>",
+             "<section><h2>Methods</h2>" + "".join(f"<p><b>{html.escape(n)}.</b> {html.escape(t)}</p>"
+                                                    for n, t in METHODS_TEXT) + "</section>",
+             "<section><h2>Provenance</h2>" + table(pd.DataFrame(list(provenance.items()), columns=["what", "value"]))
+             + "<details><summary>config</summary><pre>" + html.escape(json.dumps(config, indent=1, default=str))
+             + "</pre></details></section>"]
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+             "table.t{border-collapse:collapse;font-size:.85em;margin:.5em 0}table.t td,table.t th{padding:.2em .6em;"
+             "border-bottom:1px solid #ddd;text-align:left}figure img{max-width:100%}figcaption{color:#555;"
+             "font-size:.9em}.sub{color:#666}li{margin:.4em 0}")
+    Path(out_html).write_text(f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}"
+                              f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
+    return findings

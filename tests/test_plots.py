@@ -1,0 +1,393 @@
+"""Tests of analysis.plots: figures built from small synthetic contract tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PathCollection, QuadMesh
+from matplotlib.container import ErrorbarContainer
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+
+from analysis.plots import figures, style
+from analysis.records import AGREEMENT_COLUMNS, IMPORTANCE_COLUMNS, SUMMARY_COLUMNS
+
+PAIRS = [  # (method_a, method_b, family_a, family_b, pair_kind, centre of Kendall tau)
+    ("attention_last_mean", "integrated_gradients", "attention", "gradient", "attention_vs_causal", 0.25),
+    ("attention_last_mean", "loo_delete", "attention", "ablation", "attention_vs_causal", 0.15),
+    ("integrated_gradients", "loo_delete", "gradient", "ablation", "causal_vs_causal", 0.55),
+    ("random", "loo_delete", "random", "ablation", "random_vs_causal", 0.0),
+]
+SHORT_WORDS = ["a", "truly", "wonderful", "film", "with", "one", "flaw"]
+BUCKETS = ["21-40", ">40", "1-10", "11-20"]  # deliberately out of order
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@pytest.fixture
+def agreement() -> pd.DataFrame:
+    """Per-instance agreement rows (contract ``agreement``), two metrics and two variants."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(48):
+        n_words = int(rng.integers(3, 60))
+        bucket = BUCKETS[i % len(BUCKETS)]
+        for method_a, method_b, family_a, family_b, kind, centre in PAIRS:
+            for variant in ("abs", "signed"):
+                tau = float(np.clip(rng.normal(centre, 0.2), -1, 1))
+                jsd = float(np.clip(rng.normal(0.5 - centre / 2, 0.08), 0, 1))
+                for metric, value, p_value in (("kendall_tau", tau, rng.uniform()), ("jsd", jsd, np.nan)):
+                    rows.append({
+                        "example_id": f"ex{i}", "method_a": method_a, "method_b": method_b, "family_a": family_a,
+                        "family_b": family_b, "pair_kind": kind, "variant": variant, "metric": metric,
+                        "value": value, "p_value": p_value, "n_words": n_words, "length_bucket": bucket,
+                        "predicted": i % 2,
+                    })
+    frame = pd.DataFrame(rows)
+    assert list(frame.columns) == AGREEMENT_COLUMNS
+    return frame
+
+
+def _summarise(agreement: pd.DataFrame) -> pd.DataFrame:
+    """A hand-made ``agreement_summary``: means with percentile intervals per grouping."""
+    keys = ["method_a", "method_b", "pair_kind", "variant", "metric"]
+    parts = []
+    for group_by, column in (("all", None), ("length_bucket", "length_bucket")):
+        grouping = keys + ([column] if column else [])
+        stats = agreement.groupby(grouping)["value"].agg(
+            n="size", mean="mean", median="median",
+            mean_low=lambda v: v.mean() - 1.96 * v.std() / np.sqrt(len(v)),
+            mean_high=lambda v: v.mean() + 1.96 * v.std() / np.sqrt(len(v)),
+        ).reset_index()
+        stats["group_by"] = group_by
+        stats["group"] = stats[column] if column else "all"
+        parts.append(stats)
+    summary = pd.concat(parts, ignore_index=True)
+    summary["median_low"] = summary["median"] - 0.05
+    summary["median_high"] = summary["median"] + 0.05
+    summary["share_significant"] = np.nan
+    return summary[SUMMARY_COLUMNS]
+
+
+@pytest.fixture
+def summary(agreement: pd.DataFrame) -> pd.DataFrame:
+    return _summarise(agreement)
+
+
+@pytest.fixture
+def importance() -> pd.DataFrame:
+    """Importance rows (contract ``importance``): a short and a long (55-word) example."""
+    rng = np.random.default_rng(1)
+    examples = {"short": (SHORT_WORDS, 1, 1),
+                "long": ([f"word{j}" for j in range(55)], 0, 1)}
+    methods = {"attention_last_mean": ("attention", False), "integrated_gradients": ("gradient", True),
+               "loo_delete": ("ablation", True)}
+    rows = []
+    for example_id, (words, predicted, label) in examples.items():
+        for method, (family, signed) in methods.items():
+            scores = rng.normal(size=len(words)) if signed else rng.dirichlet(np.ones(len(words)))
+            for index, (word, score) in enumerate(zip(words, scores)):
+                rows.append({
+                    "example_id": example_id, "method": method, "family": family, "signed": signed,
+                    "word_index": index, "word": word, "score": float(score), "predicted": predicted,
+                    "label": label, "n_words": len(words),
+                })
+    frame = pd.DataFrame(rows)
+    assert list(frame.columns) == IMPORTANCE_COLUMNS
+    return frame
+
+
+@pytest.fixture
+def evaluation() -> pd.DataFrame:
+    rows = []
+    for dataset, chance in (("sst2", 0.5), ("planted_shortcut", 0.5)):
+        for model, base in (("bilstm_tanh", 0.82), ("distilbert", 0.9), ("uniform_attention", 0.8)):
+            for seed in (0, 1, 2):
+                rows.append({"dataset": dataset, "model": model, "seed": seed, "accuracy": base + 0.01 * seed,
+                             "chance": chance})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def close() -> Iterator[list[Figure]]:
+    """Figures appended to this list are closed after the test."""
+    made: list[Figure] = []
+    yield made
+    for figure in made:
+        plt.close(figure)
+
+
+def _save(figure: Figure, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    figure.savefig(path)
+    assert path.stat().st_size > 1000
+    return path
+
+
+def _texts(figure: Figure) -> list[str]:
+    texts = [t.get_text() for t in figure.texts]
+    for ax in figure.axes:
+        texts += [t.get_text() for t in ax.texts] + [ax.get_title(), ax.get_title("left")]
+    return texts
+
+
+def _tick_texts(labels: list) -> list[str]:
+    return [label.get_text() for label in labels]
+
+
+# --------------------------------------------------------------------------- style
+
+
+def test_method_label_known_and_fallback() -> None:
+    assert style.method_label("loo_mask") == "Leave-one-out ([MASK])"
+    assert style.method_label("saliency") == "Saliency (‖∇‖)"
+    assert style.method_label("attention_flow") == "Attention flow"
+    assert style.method_label("loo_unk") == "Leave-one-out [UNK]"
+    assert style.method_label("kernel_shap") == "Kernel SHAP"
+
+
+def test_metric_labels_state_direction() -> None:
+    assert "higher = more agreement" in style.metric_label("kendall_tau")
+    assert "lower = more agreement" in style.metric_label("jsd")
+    assert "lower = more agreement" in style.metric_label("total_variation_distance")
+    assert style.metric_label("top7_overlap").startswith("Top7 overlap")
+
+
+def test_method_palette_is_stable_across_subsets() -> None:
+    full = style.method_palette(style.METHOD_ORDER)
+    subset = style.method_palette(["loo_mask", "random", "attention_rollout"])
+    assert all(subset[m] == full[m] for m in subset)
+    known = [full[m] for m in style.METHOD_ORDER]
+    assert len(set(known)) == len(known), "known methods must not share a colour"
+    assert full["random"] == style.RANDOM_COLOR
+    with_unknown = style.method_palette(["zeta_method", "alpha_method", "saliency"])
+    assert with_unknown["saliency"] == full["saliency"]
+    assert with_unknown["alpha_method"] != with_unknown["zeta_method"]
+
+
+def test_pair_kinds_have_labels_and_colours() -> None:
+    kinds = {"attention_vs_causal", "causal_vs_causal", "random_vs_causal", "attention_vs_attention",
+             "random_vs_attention"}
+    assert set(style.PAIR_KIND_LABELS) == kinds == set(style.PAIR_KIND_COLORS)
+    assert "ceiling" in style.PAIR_KIND_LABELS["causal_vs_causal"]
+    assert "floor" in style.PAIR_KIND_LABELS["random_vs_causal"]
+
+
+def test_apply_style_sets_print_resolution() -> None:
+    with mpl.rc_context():
+        style.apply_style()
+        assert mpl.rcParams["figure.dpi"] == 150
+        assert mpl.rcParams["axes.grid"]
+
+
+def test_figures_leave_global_style_alone(agreement: pd.DataFrame, close: list[Figure]) -> None:
+    before = dict(mpl.rcParams)
+    close.append(figures.agreement_distributions(agreement))
+    assert dict(mpl.rcParams) == before
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def test_agreement_distributions(agreement: pd.DataFrame, tmp_path: Path, close: list[Figure]) -> None:
+    figure = figures.agreement_distributions(agreement, metric="kendall_tau", variant="abs")
+    close.append(figure)
+    _save(figure, tmp_path, "distributions")
+    assert len(figure.axes) == 1
+    ax = figure.axes[0]
+    labels = _tick_texts(ax.get_yticklabels())
+    assert set(labels) == {style.pair_label(a, b) for a, b, *_ in PAIRS}
+    assert labels[0] == "Integrated gradients vs Leave-one-out (delete)"  # the ceiling first
+    assert labels[-1] == "Random vs Leave-one-out (delete)"  # the floor last
+    # Within a kind, higher agreement first.
+    assert labels.index("Attention (last layer, head mean) vs Integrated gradients") < labels.index(
+        "Attention (last layer, head mean) vs Leave-one-out (delete)")
+    zero_lines = [line for line in ax.get_lines() if list(line.get_xdata()) == [0, 0] and line.get_linestyle() == "--"]
+    assert zero_lines, "correlations need a dashed line at 0"
+    legend_texts = [t.get_text() for legend in figure.legends for t in legend.get_texts()]
+    assert "Causal vs causal (ceiling)" in legend_texts and "Random vs causal (floor)" in legend_texts
+    assert "n=48" in _texts(figure)
+
+
+def test_agreement_distributions_divergence_has_no_zero_line(agreement: pd.DataFrame, close: list[Figure]) -> None:
+    figure = figures.agreement_distributions(agreement, metric="jsd", variant="signed")
+    close.append(figure)
+    ax = figure.axes[0]
+    assert ax.get_xlabel() == "Jensen–Shannon divergence (lower = more agreement)"
+    assert not [line for line in ax.get_lines() if list(line.get_xdata()) == [0, 0]]
+    # Lower divergence is more agreement: the attention pair with less divergence comes first.
+    labels = _tick_texts(ax.get_yticklabels())
+    assert labels.index("Attention (last layer, head mean) vs Integrated gradients") < labels.index(
+        "Attention (last layer, head mean) vs Leave-one-out (delete)")
+
+
+def test_agreement_matrix_annotations_equal_means(summary: pd.DataFrame, tmp_path: Path,
+                                                  close: list[Figure]) -> None:
+    figure = figures.agreement_matrix(summary, metric="kendall_tau", variant="abs")
+    close.append(figure)
+    _save(figure, tmp_path, "matrix")
+    assert len(figure.axes) == 2  # heatmap and colour bar
+    ax = figure.axes[0]
+    row_labels = _tick_texts(ax.get_yticklabels())
+    col_labels = _tick_texts(ax.get_xticklabels())
+    expected_methods = ["attention_last_mean", "integrated_gradients", "loo_delete", "random"]
+    assert row_labels == col_labels == [style.method_label(m) for m in expected_methods]
+
+    means = summary[(summary["group_by"] == "all") & (summary["metric"] == "kendall_tau")
+                    & (summary["variant"] == "abs")]
+    expected = {}
+    for a, b, mean in zip(means["method_a"], means["method_b"], means["mean"]):
+        expected[(style.method_label(a), style.method_label(b))] = f"{mean:.2f}"
+        expected[(style.method_label(b), style.method_label(a))] = f"{mean:.2f}"
+    found = {}
+    for text in ax.texts:
+        x, y = text.get_position()
+        found[(row_labels[int(y)], col_labels[int(x)])] = text.get_text()
+    assert found == expected  # both triangles, nothing on the diagonal or for absent pairs
+    assert figure.axes[1].get_ylabel().replace("\n", " ") == "Kendall τ (higher = more agreement)"
+
+
+def test_agreement_matrix_rejects_mixed_runs(summary: pd.DataFrame) -> None:
+    mixed = pd.concat([summary.assign(model="bilstm"), summary.assign(model="distilbert")])
+    with pytest.raises(ValueError, match="mixes 2 values of 'model'"):
+        figures.agreement_matrix(mixed)
+
+
+def test_agreement_by_length(summary: pd.DataFrame, tmp_path: Path, close: list[Figure]) -> None:
+    figure = figures.agreement_by_length(summary, metric="kendall_tau", variant="abs")
+    close.append(figure)
+    _save(figure, tmp_path, "by_length")
+    assert len(figure.axes) == 1
+    ax = figure.axes[0]
+    buckets = [label.split("\n")[0] for label in _tick_texts(ax.get_xticklabels())]
+    assert buckets == ["1-10", "11-20", "21-40", ">40"]
+    legend_texts = [t.get_text() for legend in figure.legends for t in legend.get_texts()]
+    assert sorted(legend_texts) == sorted(style.pair_label(a, b) for a, b, *_ in PAIRS)
+    data_lines = {c.get_label(): c.lines[0] for c in ax.containers if isinstance(c, ErrorbarContainer)}
+    assert sorted(data_lines) == sorted(legend_texts)
+    colours = [line.get_color() for line in data_lines.values()]
+    assert len(set(colours)) == len(colours), "each method pair needs its own colour"
+    # Error bars have the colour of their pair's line.
+    for container in ax.containers:
+        bar_colours = {tuple(c) for c in container.lines[2][0].get_colors()}
+        assert bar_colours == {mpl.colors.to_rgba(container.lines[0].get_color())}
+    # The same pair keeps its colour when the rows come in another order.
+    again = figures.agreement_by_length(summary.sample(frac=1.0, random_state=3))
+    close.append(again)
+    colours_again = {c.get_label(): c.lines[0].get_color() for c in again.axes[0].containers}
+    assert colours_again == {label: line.get_color() for label, line in data_lines.items()}
+    # Points sit at the bucket means of the table.
+    ceiling = data_lines["Integrated gradients vs Leave-one-out (delete)"]
+    rows = summary[(summary["group_by"] == "length_bucket") & (summary["metric"] == "kendall_tau")
+                   & (summary["variant"] == "abs") & (summary["method_a"] == "integrated_gradients")]
+    expected = rows.set_index("group").loc[["1-10", "11-20", "21-40", ">40"], "mean"].to_numpy()
+    np.testing.assert_allclose(ceiling.get_ydata(), expected)
+
+
+def test_bucket_sort_key_orders_naturally() -> None:
+    labels = [">40", "11-20", "<5", "5-10", "21-40", "other"]
+    assert sorted(labels, key=figures.bucket_sort_key) == ["<5", "5-10", "11-20", "21-40", ">40", "other"]
+
+
+def test_token_heatmaps(importance: pd.DataFrame, tmp_path: Path, close: list[Figure]) -> None:
+    methods = ["attention_last_mean", "integrated_gradients", "loo_delete"]
+    figure = figures.token_heatmaps(importance, ["short", "long"], methods)
+    close.append(figure)
+    _save(figure, tmp_path, "tokens")
+    assert len(figure.axes) == 3  # two panels and a shared colour bar
+    short_ax, long_ax, colorbar_ax = figure.axes
+    assert _tick_texts(short_ax.get_yticklabels()) == [style.method_label(m) for m in methods]
+    assert _tick_texts(short_ax.get_xticklabels()) == SHORT_WORDS
+    assert short_ax.get_title(loc="left") == "Example short: predicted 1, label 1"
+    assert "(first 40 words)" in long_ax.get_title(loc="left")
+    assert len(long_ax.get_xticklabels()) == figures.MAX_WORDS_PER_PANEL
+    assert "row maximum" in colorbar_ax.get_ylabel()
+    mesh = next(c for c in short_ax.collections if isinstance(c, QuadMesh))
+    values = np.asarray(mesh.get_array()).reshape(len(methods), -1)
+    np.testing.assert_allclose(values.max(axis=1), 1.0)
+    assert values.min() >= 0.0
+    # The normalised cells are |score| / max |score| of the row.
+    ig = importance[(importance["example_id"] == "short") & (importance["method"] == "integrated_gradients")]
+    np.testing.assert_allclose(values[1], ig["score"].abs() / ig["score"].abs().max())
+
+
+def test_token_heatmaps_missing_example_says_no_data(importance: pd.DataFrame, close: list[Figure]) -> None:
+    figure = figures.token_heatmaps(importance, ["short", "absent"], ["loo_delete"])
+    close.append(figure)
+    assert len(figure.axes) == 3
+    assert figures.NO_DATA_TEXT in [t.get_text() for t in figure.axes[1].texts]
+
+
+def test_accuracy_bars(evaluation: pd.DataFrame, tmp_path: Path, close: list[Figure]) -> None:
+    figure = figures.accuracy_bars(evaluation)
+    close.append(figure)
+    _save(figure, tmp_path, "accuracy")
+    assert len(figure.axes) == 2  # one facet per dataset
+    for ax in figure.axes:
+        dataset = ax.get_title()
+        subset = evaluation[evaluation["dataset"] == dataset]
+        bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+        expected = subset.groupby("model")["accuracy"].mean().sort_index().to_numpy()
+        np.testing.assert_allclose([bar.get_height() for bar in bars], expected)
+        assert _tick_texts(ax.get_xticklabels()) == sorted(subset["model"].unique())
+        points = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
+        assert points == len(subset)  # one dot per seed
+        chance = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+        assert len(chance) == 1 and list(chance[0].get_ydata()) == [0.5, 0.5]
+
+
+def test_accuracy_bars_without_chance_has_no_line(evaluation: pd.DataFrame, close: list[Figure]) -> None:
+    figure = figures.accuracy_bars(evaluation.drop(columns="chance"))
+    close.append(figure)
+    assert all(not isinstance(a, Line2D) or a.get_linestyle() != "--" for ax in figure.axes for a in ax.get_lines())
+
+
+@pytest.mark.parametrize(
+    ("function", "columns"),
+    [
+        (figures.agreement_distributions, AGREEMENT_COLUMNS),
+        (figures.agreement_matrix, SUMMARY_COLUMNS),
+        (figures.agreement_by_length, SUMMARY_COLUMNS),
+        (figures.accuracy_bars, ["dataset", "model", "seed", "accuracy"]),
+    ],
+)
+def test_empty_tables_say_no_data(function, columns: list[str], tmp_path: Path, close: list[Figure]) -> None:
+    for frame in (pd.DataFrame(columns=columns), pd.DataFrame()):
+        figure = function(frame)
+        close.append(figure)
+        _save(figure, tmp_path, function.__name__)
+        assert figures.NO_DATA_TEXT in _texts(figure)
+
+
+def test_empty_selection_says_no_data(agreement: pd.DataFrame, summary: pd.DataFrame, close: list[Figure]) -> None:
+    for figure in (
+        figures.agreement_distributions(agreement, metric="spearman_rho"),
+        figures.agreement_matrix(summary, variant="nonexistent"),
+        figures.agreement_by_length(summary[summary["group_by"] == "all"]),
+        figures.token_heatmaps(pd.DataFrame(columns=IMPORTANCE_COLUMNS), ["short"], ["loo_delete"]),
+        figures.token_heatmaps(pd.DataFrame(), [], []),
+    ):
+        close.append(figure)
+        assert figures.NO_DATA_TEXT in _texts(figure)
+
+
+def test_missing_columns_raise(agreement: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="lacks columns"):
+        figures.agreement_distributions(agreement.drop(columns="pair_kind"))
+
+
+def test_every_figure_has_a_caption() -> None:
+    for function in (figures.agreement_distributions, figures.agreement_matrix, figures.agreement_by_length,
+                     figures.token_heatmaps, figures.accuracy_bars):
+        assert "Caption:" in (function.__doc__ or "") and "Computed from" in (function.__doc__ or "")

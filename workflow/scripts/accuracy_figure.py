@@ -1,0 +1,8 @@
+"""Snakemake adapter: analysis.pipeline.accuracy_figure."""
+
+from analysis.logs import configure_logging
+from analysis.pipeline import accuracy_figure
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+configure_logging(sm.log[0])
+accuracy_figure(sm.input.evaluation, sm.output[0])

@@ -1,0 +1,11 @@
+"""Snakemake adapter: analysis.pipeline.run_agreement."""
+
+from analysis.logs import configure_logging
+from analysis.pipeline import run_agreement
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+configure_logging(sm.log[0])
+run_agreement(
+    sm.config, sm.wildcards.dataset, sm.wildcards.model, int(sm.wildcards.seed),
+    importance_paths=list(sm.input.importance), out_agreement=sm.output.agreement, out_summary=sm.output.summary,
+)

@@ -1,0 +1,12 @@
+"""Snakemake adapter: analysis.pipeline.study_summary."""
+
+from analysis.logs import configure_logging
+from analysis.pipeline import study_summary
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+configure_logging(sm.log[0])
+study_summary(
+    sm.config, evaluation_path=sm.input.evaluation, summary_path=sm.input.summary,
+    diagnostics_path=sm.input.diagnostics, data_path=sm.input.data, accuracy_figure=sm.input.accuracy,
+    run_figures=list(sm.input.run_figures), out_markdown=sm.output.markdown, out_html=sm.output.html,
+)

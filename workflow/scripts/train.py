@@ -1,0 +1,13 @@
+"""Snakemake adapter: analysis.pipeline.train_model."""
+
+from analysis.logs import configure_logging
+from analysis.pipeline import set_threads, train_model
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+configure_logging(sm.log[0])
+set_threads(sm.threads)
+train_model(
+    sm.config, sm.wildcards.dataset, sm.wildcards.model, int(sm.wildcards.seed),
+    train_path=sm.input.train, eval_path=sm.input.eval, out_model=sm.output.model,
+    out_evaluation=sm.output.evaluation, out_predictions=sm.output.predictions, out_history=sm.output.history,
+)
