@@ -64,7 +64,7 @@ def standardise(frame: pd.DataFrame, spec: DatasetSpec, *, split: str, id_prefix
     labels = pd.to_numeric(frame[spec.label_column], errors="coerce")
     bad = ~labels.isin(range(spec.num_labels))
     if bad.any():
-        rows = list(np.flatnonzero(bad.to_numpy())[:10])
+        rows = [int(r) for r in np.flatnonzero(bad.to_numpy())[:10]]
         raise ValueError(
             f"dataset {spec.name!r} split {split!r}: {int(bad.sum())} labels outside 0..{spec.num_labels - 1} "
             f"({', '.join(spec.label_names)}), first at rows {rows} with values "

@@ -6,10 +6,11 @@ citation, so tables and plots can read those declarations instead of hard-coding
 
 Speed: ``scipy.stats.kendalltau``, ``spearmanr`` and ``weightedtau`` cost 0.2-0.3 ms a
 call, which for a few thousand examples x 45 method pairs x 2 variants is minutes. The
-metrics here therefore work on a :class:`PairBatch` (all methods of one example as a
-matrix, plus the pairs to compare) and compute every pair at once from shared
-intermediates (one sign Gram matrix serves Kendall tau and weighted tau). They
-reproduce the SciPy functions, p-values included; the tests check that against SciPy.
+metrics here therefore work on a :class:`PairBatch` (an examples x methods x words
+array of examples of equal length, plus the method pairs to compare) and compute every
+pair at once from shared intermediates (one sign Gram matrix serves Kendall tau,
+Spearman's ranks and weighted tau). They reproduce the SciPy functions, p-values
+included; the tests check that against SciPy.
 """
 
 from __future__ import annotations
@@ -276,7 +277,7 @@ def _register(metric: AgreementMetric) -> AgreementMetric:
     return metric
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _inversion_cdf(n: int) -> np.ndarray:
     """P(a random permutation of ``n`` items has <= c inversions), for every c (exact counts)."""
     counts = [1]
@@ -291,7 +292,9 @@ def _inversion_cdf(n: int) -> np.ndarray:
     for count in counts:
         running += count
         cumulative.append(running / total)
-    return np.asarray(cumulative)
+    table = np.asarray(cumulative)
+    table.flags.writeable = False  # cached and shared
+    return table
 
 
 def _kendall_exact_p(n: int, discordant: np.ndarray) -> np.ndarray:
@@ -301,7 +304,8 @@ def _kendall_exact_p(n: int, discordant: np.ndarray) -> np.ndarray:
     if n <= _KENDALL_EXACT_MAX_N:
         p = 2.0 * _inversion_cdf(n)[tail]
     else:  # SciPy uses the exact test beyond 33 words only when 0 or 1 pairs are out of order
-        p = np.where(tail == 0, 2.0 / math.factorial(n), 2.0 / math.factorial(n - 1))
+        # Integer division by the exact factorial underflows to 0.0 instead of overflowing.
+        p = np.where(tail == 0, 2 / math.factorial(n), 2 / math.factorial(n - 1))
     return np.clip(p, 0.0, 1.0)
 
 
@@ -564,17 +568,21 @@ def compute_agreement(
         ``"all"`` (every pair of distinct methods) or ``"with_causal"`` (pairs whose
         ``method_b`` is a gradient or ablation method).
     block_elements
-        Memory knob for long documents, see :class:`PairBatch`.
+        Memory knob: examples of equal length are computed together in batches whose
+        intermediate arrays hold about this many elements (8 bytes each); see
+        :class:`PairBatch`.
 
     Returns
     -------
     pandas.DataFrame
         Exactly ``records.AGREEMENT_COLUMNS``; rows ordered by example id, pair,
-        variant, metric. Within a pair, ``method_a`` is the random or attention method
-        and ``method_b`` the causal one; otherwise the order is gradient before ablation,
-        then by name. Scores are aligned by ``word_index``; when a method lacks some
-        words of an example, that pair is compared on the words both have. An example
-        contributes only the pairs of methods present for it.
+        variant, metric. Methods are ordered random, attention, gradient, ablation
+        (then by name) and ``method_a`` comes first, so in mixed pairs the attention or
+        random method is ``method_a`` and the causal one ``method_b``. Scores are
+        aligned by ``word_index``; when a method lacks some words of an example, that
+        pair is compared on the words both have. An example contributes only the pairs
+        of methods present for it. ``n_words`` and ``length_bucket`` describe the
+        example (its ``n_words`` in the importance table), not the compared words.
     """
     metric_objects = [METRICS.get(name, where="metrics") for name in metrics]
     variants = list(variants)

@@ -81,9 +81,19 @@ def probe_attention_forward(
 
 
 def register_probe() -> None:
+    """Register the probe as an attention implementation, with eager attention's mask.
+
+    Transformers 5 builds the attention mask per implementation name; an implementation
+    registered without a mask function receives ``None`` and silently attends to padding.
+    """
     from transformers import AttentionInterface
 
     AttentionInterface.register(PROBE_NAME, probe_attention_forward)
+    try:
+        from transformers.masking_utils import AttentionMaskInterface, eager_mask
+    except ImportError:  # older transformers build the eager mask for every implementation
+        return
+    AttentionMaskInterface.register(PROBE_NAME, eager_mask)
 
 
 class _CallOrder(AttentionControl):

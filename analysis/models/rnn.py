@@ -135,6 +135,8 @@ class AttentionRNN(nn.Module):
         else:
             scores = self.attention_scores(hidden).masked_fill(mask == 0, float("-inf"))
             attention = torch.softmax(scores, dim=-1)
+            # an empty input (every word deleted) attends to nothing: context 0, logits = bias
+            attention = torch.where(mask.any(dim=1, keepdim=True), attention, torch.zeros_like(attention))
         if detach_attention:
             attention = attention.detach()
         context = torch.einsum("bt,btd->bd", attention, hidden)

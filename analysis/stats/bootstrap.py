@@ -34,6 +34,42 @@ def _check(statistics: Sequence[str], n_resamples: int, level: float) -> None:
         raise ValueError(f"level must lie strictly between 0 and 1 (e.g. 0.95), got {level}")
 
 
+def _resample_medians(counts: np.ndarray, order: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """Medians of bootstrap resamples given as counts, for each row of values; shape (rows, resamples).
+
+    ``counts[r, i]`` is how often instance ``i`` is in resample ``r``; ``order[k]`` sorts
+    row ``k`` of the values into ``sorted_values[k]``. Position ``p`` of a sorted
+    resample holds the sorted value ``j`` at which the cumulative count first exceeds
+    ``p``; the median averages positions ``(n-1)//2`` and ``n//2``.
+
+    Resample medians almost always lie within a few ``sqrt(n)`` ranks of the middle, so
+    the cumulative count is taken only over a window there, plus one matrix product for
+    the counts below it; resamples whose median falls outside the window are redone in
+    full. The result is exact either way.
+    """
+    n_resamples, n = counts.shape
+    lower_pos, upper_pos = (n - 1) // 2, n // 2
+    half_width = int(np.ceil(4 * np.sqrt(n))) + 2
+    first, stop = max(0, lower_pos - half_width), min(n, upper_pos + half_width + 1)
+    below = np.zeros(order.shape)
+    np.put_along_axis(below, order[:, :first], 1.0, axis=1)
+    counts_below = counts.astype(float) @ below.T  # (resamples, rows), exact small integers
+    # Counts never exceed n: the smallest integer type holding n keeps gathers light.
+    small = counts.astype(np.int16 if n < 2**15 else np.int32)
+    medians = np.empty((order.shape[0], n_resamples))
+    for row in range(order.shape[0]):
+        cumulative = counts_below[:, row:row + 1] + np.cumsum(small[:, order[row, first:stop]], axis=1)
+        lower = first + np.argmax(cumulative > lower_pos, axis=1)
+        upper = first + np.argmax(cumulative > upper_pos, axis=1)
+        outside = np.flatnonzero((counts_below[:, row] > lower_pos) | (cumulative[:, -1] <= upper_pos))
+        if outside.size:
+            full = np.cumsum(small[np.ix_(outside, order[row])], axis=1)
+            lower[outside] = np.argmax(full > lower_pos, axis=1)
+            upper[outside] = np.argmax(full > upper_pos, axis=1)
+        medians[row] = (sorted_values[row, lower] + sorted_values[row, upper]) / 2
+    return medians
+
+
 def _bootstrap_rows(
     values: np.ndarray,
     statistics: Sequence[str],
@@ -50,6 +86,7 @@ def _bootstrap_rows(
     """
     values = np.asarray(values, dtype=float)
     n_rows, n = values.shape
+    n_resamples = int(n_resamples)
     rng = np.random.default_rng(seed)
     distributions = {statistic: np.empty((n_rows, n_resamples)) for statistic in statistics}
     if "median" in statistics:
@@ -61,16 +98,9 @@ def _bootstrap_rows(
         picks = rng.integers(0, n, size=(rows, n))
         counts = np.bincount((picks + n * np.arange(rows)[:, None]).ravel(), minlength=rows * n).reshape(rows, n)
         if "mean" in statistics:
-            distributions["mean"][:, start:start + rows] = (counts @ values.T).T / n
+            distributions["mean"][:, start:start + rows] = (counts.astype(float) @ values.T).T / n
         if "median" in statistics:
-            for row in range(n_rows):
-                # Position k of the sorted resample holds sorted value j, the first j whose
-                # cumulative count exceeds k.
-                cumulative = np.cumsum(counts[:, order[row]], axis=1)
-                lower = (cumulative <= (n - 1) // 2).sum(axis=1)
-                upper = (cumulative <= n // 2).sum(axis=1)
-                distributions["median"][row, start:start + rows] = (
-                    sorted_values[row, lower] + sorted_values[row, upper]) / 2
+            distributions["median"][:, start:start + rows] = _resample_medians(counts, order, sorted_values)
     tail = (1.0 - level) / 2.0
     result = {}
     for statistic, distribution in distributions.items():

@@ -1,0 +1,159 @@
+"""Attribution methods compute what their papers define."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_batch
+
+from analysis.importance import compute_importance, make_method, pool_to_words, target_probability
+from analysis.models.base import pad_sequences
+
+SENTENCES = ["the film was great", "a dull plot , not great at all", "awful"]
+
+
+@pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
+def test_integrated_gradients_completeness(model_name, request):
+    """sum(attr) = f(x) - f(baseline) within the tolerance, and the recorded gap is that difference."""
+    model = request.getfixturevalue(model_name)
+    method = make_method("integrated_gradients", {"n_steps": 16, "max_steps": 512, "tolerance": 1e-3})
+    batch = make_batch(model, SENTENCES)
+    out = method.explain(model, batch)
+    enc = batch.encoded
+    from analysis.attribution.gradient import baseline_ids
+
+    with torch.no_grad():
+        fx = target_probability(model.logits(enc.input_ids, enc.attention_mask), batch.target)
+        base = baseline_ids(model, enc.input_ids, enc.attention_mask, "pad")
+        fb = target_probability(model.logits(base, enc.attention_mask), batch.target)
+    total = out.token_scores.sum(dim=1).numpy()
+    expected = (fx - fb).double().numpy()
+    assert np.all(np.abs(total - expected) < 2e-3)
+    assert np.allclose(out.completeness_gap, total - expected, atol=1e-5)
+    # pooling by sum keeps completeness at the word level up to the special-token share
+    words = pool_to_words(out.token_scores, enc.word_index, enc.n_words_kept, "sum")
+    assert [len(w) for w in words] == [len(s.split()) for s in SENTENCES]
+
+
+def test_ig_baseline_keeps_special_tokens(tiny_bert):
+    from analysis.attribution.gradient import baseline_ids
+
+    enc = tiny_bert.encode([["the", "film"]])
+    base = baseline_ids(tiny_bert, enc.input_ids, enc.attention_mask, "mask")
+    tok = tiny_bert.tokenizer
+    assert base[0, 0] == tok.cls_token_id and base[0, -1] == tok.sep_token_id
+    assert torch.all(base[0, 1:-1] == tok.mask_token_id)
+
+
+@pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
+def test_leave_one_out_equals_manual_deletion(model_name, request):
+    model = request.getfixturevalue(model_name)
+    with torch.no_grad():  # sharpen the random classifier so that deletions move the output visibly
+        head = model.module.classifier
+        head.weight *= 100
+    batch = make_batch(model, SENTENCES)
+    out = make_method("loo_delete").explain(model, batch)
+    for row, sentence in enumerate(SENTENCES):
+        words = sentence.split()
+        target = batch.target[row : row + 1]
+        with torch.no_grad():
+            full = model.encode([words])
+            p_full = target_probability(model.logits(full.input_ids, full.attention_mask), target)
+            for j in range(len(words)):
+                reduced = words[:j] + words[j + 1 :]
+                if reduced:
+                    enc = model.encode([reduced])
+                    ids, mask = enc.input_ids, enc.attention_mask
+                else:  # deleting the only word leaves the special tokens (or nothing for an RNN)
+                    ids, mask = pad_sequences([[t for t, w in zip(full.input_ids[0].tolist(),
+                                                                  full.word_index[0].tolist()) if w < 0]],
+                                              model.pad_token_id)
+                p = target_probability(model.logits(ids, mask), target)
+                assert out.word_scores[row][j] == pytest.approx(float(p_full - p), abs=1e-4)
+        assert np.abs(out.word_scores[row]).max() > 1e-3  # the comparison is not between zeros
+
+
+def test_leave_one_out_mask_uses_mask_token(tiny_bert):
+    batch = make_batch(tiny_bert, ["the film was great"])
+    out = make_method("loo_mask").explain(tiny_bert, batch)
+    scores = pool_to_words(out.token_scores, batch.encoded.word_index, batch.encoded.n_words_kept, out.pooling)[0]
+    ids = batch.encoded.input_ids.clone()
+    ids[0, 2] = tiny_bert.mask_token_id  # token of word 1 ("film")
+    with torch.no_grad():
+        p0 = target_probability(tiny_bert.logits(batch.encoded.input_ids, batch.encoded.attention_mask), batch.target)
+        p1 = target_probability(tiny_bert.logits(ids, batch.encoded.attention_mask), batch.target)
+    assert scores[1] == pytest.approx(float(p0 - p1), abs=1e-5)
+
+
+def test_saliency_is_gradient_norm(tiny_rnn):
+    batch = make_batch(tiny_rnn, ["the film was great"])
+    out = make_method("saliency").explain(tiny_rnn, batch)
+    emb = tiny_rnn.embed(batch.encoded.input_ids).detach().requires_grad_()
+    p = target_probability(tiny_rnn.logits_from_embeddings(emb, batch.encoded.attention_mask), batch.target)
+    (grad,) = torch.autograd.grad(p.sum(), emb)
+    assert torch.allclose(out.token_scores, grad.norm(dim=-1), atol=1e-6)
+
+
+def test_jw_gradient_holds_attention_fixed(tiny_rnn):
+    """With attention detached the gradient differs from the ordinary one (attention depends on input)."""
+    batch = make_batch(tiny_rnn, ["the film was great"])
+    fixed = make_method("jw_gradient").explain(tiny_rnn, batch).token_scores
+    emb = tiny_rnn.embed(batch.encoded.input_ids).detach().requires_grad_()
+    p = target_probability(tiny_rnn.logits_from_embeddings(emb, batch.encoded.attention_mask,
+                                                           detach_attention=True), batch.target)
+    (grad,) = torch.autograd.grad(p.sum(), emb)
+    assert torch.allclose(fixed, (grad * emb).sum(-1).abs(), atol=1e-6)
+    ordinary = make_method("grad_x_input").explain(tiny_rnn, batch).token_scores.abs()
+    assert not torch.allclose(fixed, ordinary, atol=1e-6)
+
+
+def test_pooling_maps_subwords_to_words(minilm_tokenizer, tiny_bert):
+    words = ["unbelievably", "good", "tokenization"]
+    enc = tiny_bert.encode([words])
+    pieces = minilm_tokenizer.convert_ids_to_tokens(enc.input_ids[0].tolist())
+    # every token belongs to the word it was cut from; [CLS] and [SEP] to none
+    owners = enc.word_index[0].tolist()
+    assert owners[0] == -1 and owners[-1] == -1
+    for word_index, word in enumerate(words):
+        rebuilt = "".join(p.removeprefix("##") for p, o in zip(pieces, owners) if o == word_index)
+        assert rebuilt == word
+    scores = torch.arange(enc.input_ids.shape[1], dtype=torch.float64)[None]
+    pooled = pool_to_words(scores, enc.word_index, enc.n_words_kept, "sum")[0]
+    expected = [sum(i for i, o in enumerate(owners) if o == w) for w in range(3)]
+    assert pooled.tolist() == expected
+    first = pool_to_words(scores, enc.word_index, enc.n_words_kept, "first")[0]
+    assert first.tolist() == [owners.index(w) for w in range(3)]
+    assert pool_to_words(scores, enc.word_index, enc.n_words_kept, "max")[0].tolist() == [
+        max(i for i, o in enumerate(owners) if o == w) for w in range(3)]
+
+
+def test_engine_explains_predicted_class_and_records_gap(tiny_rnn):
+    import pandas as pd
+
+    examples = pd.DataFrame({"example_id": ["a", "b"], "words": [["the", "film"], ["awful", "plot", "a"]],
+                             "label": [1, 0]})
+    table, diag = compute_importance(tiny_rnn, examples, make_method("integrated_gradients"), progress=False)
+    assert set(table["method"]) == {"integrated_gradients"}
+    assert table.groupby("example_id").size().to_dict() == {"a": 2, "b": 3}
+    enc = tiny_rnn.encode([["the", "film"], ["awful", "plot", "a"]])
+    predicted = tiny_rnn.logits(enc.input_ids, enc.attention_mask).argmax(-1).tolist()
+    assert table.drop_duplicates("example_id")["predicted"].tolist() == predicted
+    assert diag["completeness_gap"].abs().max() < 0.01 and (diag["n_steps"] >= 32).all()
+
+
+def test_method_rejects_wrong_model_kind_and_settings(tiny_bert):
+    from analysis.importance import MethodSettingsError
+
+    with pytest.raises(MethodSettingsError, match="rnn"):
+        make_method("jw_gradient").check_model(tiny_bert)
+    with pytest.raises(MethodSettingsError, match="n_steps"):
+        make_method("integrated_gradients", {"steps": 3})
+
+
+def test_gradient_method_needs_gradients(tiny_rnn, monkeypatch):
+    from analysis.importance import MethodSettingsError
+
+    monkeypatch.setattr(type(tiny_rnn), "gradient_capable", property(lambda self: False))
+    with pytest.raises(MethodSettingsError, match="needs gradients"):
+        make_method("saliency").check_model(tiny_rnn)
