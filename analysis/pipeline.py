@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.logs import timed
-from analysis.provenance import with_provenance
+from analysis.provenance import settings_hash, with_provenance
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import seed_everything
 
@@ -117,46 +117,68 @@ def train_model(config: dict[str, Any], dataset: str, model_name: str, seed: int
 
 
 # --------------------------------------------------------------------- importance
-def run_importance(config: dict[str, Any], dataset: str, model_name: str, seed: int, method_name: str, *,
-                   model_dir: str, explain_path: str, out_importance: str, out_diagnostics: str) -> None:
-    """Scores of one importance method on the explained examples, explaining the predicted class."""
-    from analysis.importance import compute_importance, make_method
-    from analysis.models import load_model
-
-    seed_everything(seed)
-    settings = config["importance"]["methods"][method_name]
-    method = make_method(method_name, settings, where=f"importance.methods.{method_name}")
-    model = load_model(model_dir, device=choose_device(config["device"]))
-    examples = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
-    with timed(f"{method_name} on {len(examples)} {dataset} examples ({model_name}, seed {seed})", log):
-        importance, diagnostics = compute_importance(
-            model, examples, method, batch_size=config["importance"]["batch_size"],
-            pooling=config["importance"]["pooling"], seed=seed,
-        )
-    recorded = {"method": method_name, **method.settings, "pooling": config["importance"]["pooling"],
-                "explained_class": "predicted", "special_tokens": "excluded"}
-    provenance = {"dataset": dataset, "split": examples["split"].iloc[0], "model": model_name, "seed": seed,
-                  "settings": recorded}
-    if not diagnostics.empty and diagnostics["completeness_gap"].notna().any():
-        gaps = diagnostics["completeness_gap"].abs()
-        log.info("completeness gap |sum(attr) - (f(x) - f(baseline))|: median %.2e, max %.2e", gaps.median(), gaps.max())
-    write_table(with_provenance(importance[IMPORTANCE_COLUMNS], **provenance), out_importance)
-    write_table(with_provenance(diagnostics, **provenance), out_diagnostics)
+def folder_fingerprint(folder: str | Path) -> str:
+    """Names, sizes and modification times of a folder's files: changes when a model is retrained."""
+    entries = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).iterdir() if p.is_file())
+    return settings_hash(entries)
 
 
-def run_attention_heads(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, model_dir: str,
-                        explain_path: str, out_heads: str) -> None:
-    """Raw [CLS]-row attention of every layer and head, pooled to words."""
-    from analysis.importance import attention_heads_table
+def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, model_dir: str,
+                explain_path: str, out_importance: str, out_diagnostics: str, out_heads: str) -> None:
+    """Every configured importance method that applies to the model, plus per-head attention.
+
+    Each method's finished table is cached in ``importance_cache/`` beside the outputs,
+    keyed by the method's settings, the model files and the explained examples; a rerun
+    after an interruption (or after adding a method) computes only what is missing.
+    """
+    from analysis.config import methods_for
+    from analysis.importance import attention_heads_table, compute_importance, make_method
     from analysis.models import load_model
 
     model = load_model(model_dir, device=choose_device(config["device"]))
     examples = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
-    with timed(f"per-head attention of {model_name} on {len(examples)} examples", log):
-        heads = attention_heads_table(model, examples, batch_size=config["importance"]["batch_size"],
-                                      pooling=config["importance"]["pooling"])
-    write_table(with_provenance(heads, dataset=dataset, split=examples["split"].iloc[0], model=model_name, seed=seed,
-                                settings={"pooling": config["importance"]["pooling"]}), out_heads)
+    split = examples["split"].iloc[0]
+    pooling, batch_size = config["importance"]["pooling"], config["importance"]["batch_size"]
+    cache = Path(out_importance).parent / "importance_cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    context = {"model": folder_fingerprint(model_dir), "examples": settings_hash(examples["example_id"].tolist()),
+               "seed": seed, "pooling": pooling}
+    tables, diagnostics = [], []
+    for method_name in methods_for(config, model_name):
+        settings = config["importance"]["methods"][method_name]
+        key = settings_hash({"method": method_name, "settings": settings, **context})
+        cached_scores = cache / f"{method_name}-{key}.parquet"
+        cached_diag = cache / f"{method_name}-{key}.diagnostics.parquet"
+        if cached_scores.exists() and cached_diag.exists():
+            log.info("%s: reusing the finished result in %s", method_name, cached_scores)
+            tables.append(pd.read_parquet(cached_scores))
+            diagnostics.append(pd.read_parquet(cached_diag))
+            continue
+        seed_everything(seed)
+        method = make_method(method_name, settings, where=f"importance.methods.{method_name}")
+        with timed(f"{method_name} on {len(examples)} {dataset} examples ({model_name}, seed {seed})", log):
+            importance, diag = compute_importance(model, examples, method, batch_size=batch_size, pooling=pooling,
+                                                  seed=seed)
+        recorded = {"method": method_name, **method.settings, "pooling": pooling, "explained_class": "predicted",
+                    "special_tokens": "excluded"}
+        provenance = {"dataset": dataset, "split": split, "model": model_name, "seed": seed, "settings": recorded}
+        importance = with_provenance(importance[IMPORTANCE_COLUMNS], **provenance)
+        diag = with_provenance(diag, **provenance)
+        if diag["completeness_gap"].notna().any():
+            gaps = diag["completeness_gap"].abs()
+            log.info("completeness gap |sum(attr) - (f(x) - f(baseline))|: median %.2e, max %.2e (steps up to %d)",
+                     gaps.median(), gaps.max(), diag["n_steps"].max())
+        log.info("%s: %.1f forward-pass equivalents per example", method_name, diag["forward_passes"].mean())
+        write_table(importance, cached_scores)
+        write_table(diag, cached_diag)
+        tables.append(importance)
+        diagnostics.append(diag)
+    with timed(f"per-head attention of {model_name}", log):
+        heads = attention_heads_table(model, examples, batch_size=batch_size, pooling=pooling)
+    write_table(with_provenance(heads, dataset=dataset, split=split, model=model_name, seed=seed,
+                                settings={"pooling": pooling}), out_heads)
+    write_table(pd.concat(tables, ignore_index=True), out_importance)
+    write_table(pd.concat(diagnostics, ignore_index=True), out_diagnostics)
 
 
 # ---------------------------------------------------------------------- agreement

@@ -109,3 +109,12 @@ def test_local_mirror_reads_real_data(shared_data, name, split):
     assert len(out) > 500 and set(out["label"]) == set(range(spec.num_labels))
     if name == "imdb":
         assert not any("<br" in w for words in out["words"] for w in words)
+
+
+def test_mirror_without_train_split_partitions_the_eval_split(tmp_path):
+    rows = pd.DataFrame({"text": [f"review number {i}" for i in range(30)], "label": [i % 2 for i in range(30)]})
+    _write(tmp_path, "imdb", "test", rows)
+    train, evaluation, report = prepare_splits(DATASETS.get("imdb"), train_n=None, eval_n=10, seed=0,
+                                               data_dir=tmp_path)
+    assert len(train) == 20 and len(evaluation) == 10
+    assert "no 'train' split" in report["notes"].iloc[0]

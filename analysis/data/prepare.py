@@ -11,6 +11,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,15 @@ def prepare_splits(
     """
     train_split = train_split or spec.train_split
     eval_split = eval_split or spec.eval_split
+    fallback_note = None
+    if data_dir is not None and not spec.generator:
+        present = {p.stem for p in (Path(data_dir) / spec.name).glob("*.parquet")}
+        if train_split not in present and eval_split in present:
+            # e.g. the IMDB sample of the local mirror: only `test` exists, so both come from it
+            fallback_note = (f"the local mirror has no {train_split!r} split; train and eval both come from "
+                             f"{eval_split!r}")
+            log.warning("%s: %s", spec.name, fallback_note)
+            train_split = eval_split
     source = "generated" if spec.generator else (f"local mirror {data_dir}" if data_dir else f"hub {spec.hub_id}")
     reports = {
         "train": DataReport(spec.name, "train", train_split, source),
@@ -179,7 +189,7 @@ def prepare_splits(
         train_pool = shuffled.loc[~shuffled["example_id"].isin(eval_pool["example_id"])].reset_index(drop=True)
         note = f"train and eval come from disjoint parts of split {train_split!r} ({len(train_pool)} / {len(eval_pool)})"
         for report in reports.values():
-            report.notes.append(note)
+            report.notes.extend([n for n in (fallback_note, note) if n])
         pools = {"train": train_pool, "eval": eval_pool}
     else:
         pools = {"train": read(train_split, "train"), "eval": read(eval_split, "eval")}

@@ -3,6 +3,8 @@
 Importing this package registers every built-in method.
 """
 
+import analysis.attention  # noqa: E402,F401  (registers attention methods)
+import analysis.attribution  # noqa: E402,F401  (registers attribution methods)
 from analysis.importance.base import (
     IMPORTANCE_METHODS,
     Batch,
@@ -15,9 +17,6 @@ from analysis.importance.base import (
 )
 from analysis.importance.engine import attention_heads_table, compute_importance, explained_classes
 from analysis.importance.pooling import POOLINGS, pool_to_words
-
-import analysis.attention  # noqa: E402,F401  (registers attention methods)
-import analysis.attribution  # noqa: E402,F401  (registers attribution methods)
 
 __all__ = [
     "IMPORTANCE_METHODS",

@@ -1,13 +1,15 @@
 rule agreement:
     """Per-instance agreement of every method pair, with bootstrap summaries."""
     input:
-        importance=importance_files,
+        importance=in_run("importance.parquet"),
     output:
-        agreement=RUN + "/agreement.parquet",
-        summary=RUN + "/agreement_summary.parquet",
+        agreement=in_run("agreement.parquet"),
+        summary=in_run("agreement_summary.parquet"),
     params:
         settings=agreement_settings,
+    conda:
+        "../envs/study.yaml"
     log:
-        R + "/logs/agreement/{dataset}/{model}/{seed}.log",
+        res("logs/agreement/{dataset}/{model}/{seed}.log"),
     script:
         "../scripts/agreement.py"

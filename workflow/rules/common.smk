@@ -1,11 +1,11 @@
 """Config validation, result paths and target lists (no logic beyond naming files)."""
 
 import json
+import os
 
 from snakemake.utils import validate
 
 from analysis.config import check_registries, methods_for, results_root
-from analysis.models import MODEL_FAMILIES
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -15,18 +15,22 @@ R = str(results_root(config))
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])
 SEEDS = [int(s) for s in config["seeds"]]
-RUN = R + "/{dataset}/{model}/{seed}"
+
+
+def res(path):
+    """A path under the study's results folder (results/<study>/...)."""
+    return os.path.join(R, path)
+
+
+def in_run(path):
+    """A path under one run's folder: results/<study>/<dataset>/<model>/<seed>/..."""
+    return os.path.join(R, "{dataset}", "{model}", "{seed}", path)
 
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_.-]+",
     model="[A-Za-z0-9_.-]+",
     seed="[0-9]+",
-    method="[A-Za-z0-9_.-]+",
-
-
-def model_kind(model):
-    return MODEL_FAMILIES.get(config["models"][model]["family"]).kind
 
 
 def runs():
@@ -35,14 +39,7 @@ def runs():
 
 
 def run_path(dataset, model, seed, name):
-    return RUN.format(dataset=dataset, model=model, seed=seed) + "/" + name
-
-
-def importance_files(wildcards):
-    return [
-        run_path(wildcards.dataset, wildcards.model, wildcards.seed, f"importance/{method}.parquet")
-        for method in methods_for(config, wildcards.model)
-    ]
+    return in_run(name).format(dataset=dataset, model=model, seed=seed)
 
 
 def model_settings(wildcards):
@@ -56,10 +53,11 @@ def dataset_settings(wildcards):
     )
 
 
-def method_settings(wildcards):
+def importance_settings(wildcards):
+    methods = methods_for(config, wildcards.model)
     return json.dumps(
         {
-            "method": config["importance"]["methods"][wildcards.method],
+            "methods": {m: config["importance"]["methods"][m] for m in methods},
             "pooling": config["importance"]["pooling"],
         },
         sort_keys=True,
@@ -74,23 +72,10 @@ def per_run(name):
     return [run_path(d, m, s, name) for d, m, s in runs()]
 
 
-def per_diagnostics():
-    return [
-        run_path(d, m, s, f"diagnostics/{method}.parquet")
-        for d, m, s in runs()
-        for method in methods_for(config, m)
-    ]
-
-
-def attention_head_files():
-    return [run_path(d, m, s, "attention_heads.parquet") for d, m, s in runs() if model_kind(m) == "transformer"]
-
-
 RUN_FIGURES = ["distributions", "matrix", "by_length", "heatmaps"]
 
 
 def all_targets():
-    targets = [R + "/study/summary.md", R + "/study/summary.html"]
+    targets = [res("study/summary.md"), res("study/summary.html")]
     targets += [run_path(d, m, s, f"figures/{name}.png") for d, m, s in runs() for name in RUN_FIGURES]
-    targets += attention_head_files()
     return targets

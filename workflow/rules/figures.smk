@@ -1,39 +1,41 @@
 rule run_figures:
     """Agreement distributions, method x method matrix, agreement vs length, token heatmaps."""
     input:
-        agreement=RUN + "/agreement.parquet",
-        summary=RUN + "/agreement_summary.parquet",
-        importance=importance_files,
+        agreement=in_run("agreement.parquet"),
+        summary=in_run("agreement_summary.parquet"),
+        importance=in_run("importance.parquet"),
     output:
         distributions=report(
-            RUN + "/figures/distributions.png",
+            in_run("figures/distributions.png"),
             caption="../report/distributions.rst",
             category="Agreement",
             subcategory="{dataset} / {model} / seed {seed}",
             labels={"figure": "distributions", "dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
         ),
         matrix=report(
-            RUN + "/figures/matrix.png",
+            in_run("figures/matrix.png"),
             caption="../report/matrix.rst",
             category="Agreement",
             subcategory="{dataset} / {model} / seed {seed}",
             labels={"figure": "matrix", "dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
         ),
         by_length=report(
-            RUN + "/figures/by_length.png",
+            in_run("figures/by_length.png"),
             caption="../report/by_length.rst",
             category="Agreement",
             subcategory="{dataset} / {model} / seed {seed}",
             labels={"figure": "by length", "dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
         ),
         heatmaps=report(
-            RUN + "/figures/heatmaps.png",
+            in_run("figures/heatmaps.png"),
             caption="../report/heatmaps.rst",
             category="Examples",
             subcategory="{dataset} / {model} / seed {seed}",
             labels={"figure": "token heatmaps", "dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
         ),
+    conda:
+        "../envs/study.yaml"
     log:
-        R + "/logs/figures/{dataset}/{model}/{seed}.log",
+        res("logs/figures/{dataset}/{model}/{seed}.log"),
     script:
         "../scripts/run_figures.py"

@@ -1,31 +1,24 @@
-rule importance:
-    """One importance method (attention or attribution) on the explained examples."""
+rule explain:
+    """Every importance method (attention and attribution) on the explained examples of one run.
+
+    Finished methods are cached under importance_cache/ (keyed by their settings), so an
+    interrupted job picks up where it stopped and adding a method computes only that one.
+    """
     input:
-        model=RUN + "/model",
-        explain=R + "/data/{dataset}/explain.parquet",
+        model=in_run("model"),
+        explain=res("data/{dataset}/explain.parquet"),
     output:
-        importance=RUN + "/importance/{method}.parquet",
-        diagnostics=RUN + "/diagnostics/{method}.parquet",
+        importance=in_run("importance.parquet"),
+        diagnostics=in_run("diagnostics.parquet"),
+        heads=in_run("attention_heads.parquet"),
     params:
-        settings=method_settings,
+        settings=importance_settings,
     threads: 2
     resources:
         gpu=1,
+    conda:
+        "../envs/study.yaml"
     log:
-        R + "/logs/importance/{dataset}/{model}/{seed}/{method}.log",
+        res("logs/explain/{dataset}/{model}/{seed}.log"),
     script:
-        "../scripts/importance.py"
-
-
-rule attention_heads:
-    """Raw [CLS] attention of every layer and head (transformers), for per-head analysis."""
-    input:
-        model=RUN + "/model",
-        explain=R + "/data/{dataset}/explain.parquet",
-    output:
-        heads=RUN + "/attention_heads.parquet",
-    threads: 1
-    log:
-        R + "/logs/attention_heads/{dataset}/{model}/{seed}.log",
-    script:
-        "../scripts/attention_heads.py"
+        "../scripts/explain.py"

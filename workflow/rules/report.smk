@@ -3,31 +3,35 @@ rule gather_study:
     input:
         evaluation=per_run("evaluation.parquet"),
         summary=per_run("agreement_summary.parquet"),
-        diagnostics=per_diagnostics(),
-        data=expand(R + "/data/{dataset}/data_report.parquet", dataset=DATASETS),
+        diagnostics=per_run("diagnostics.parquet"),
+        data=expand(res("data/{dataset}/data_report.parquet"), dataset=DATASETS),
     output:
-        evaluation=R + "/study/evaluation.parquet",
-        summary=R + "/study/agreement_summary.parquet",
-        diagnostics=R + "/study/diagnostics.parquet",
-        data=R + "/study/data_report.parquet",
+        evaluation=res("study/evaluation.parquet"),
+        summary=res("study/agreement_summary.parquet"),
+        diagnostics=res("study/diagnostics.parquet"),
+        data=res("study/data_report.parquet"),
+    conda:
+        "../envs/study.yaml"
     log:
-        R + "/logs/gather_study.log",
+        res("logs/gather_study.log"),
     script:
         "../scripts/gather_study.py"
 
 
 rule accuracy_figure:
     input:
-        evaluation=R + "/study/evaluation.parquet",
+        evaluation=res("study/evaluation.parquet"),
     output:
         report(
-            R + "/study/figures/accuracy.png",
+            res("study/figures/accuracy.png"),
             caption="../report/accuracy.rst",
             category="Models",
             labels={"figure": "accuracy"},
         ),
+    conda:
+        "../envs/study.yaml"
     log:
-        R + "/logs/accuracy_figure.log",
+        res("logs/accuracy_figure.log"),
     script:
         "../scripts/accuracy_figure.py"
 
@@ -35,21 +39,23 @@ rule accuracy_figure:
 rule summary:
     """The study summary: findings generated from the numbers, in markdown and HTML."""
     input:
-        evaluation=R + "/study/evaluation.parquet",
-        summary=R + "/study/agreement_summary.parquet",
-        diagnostics=R + "/study/diagnostics.parquet",
-        data=R + "/study/data_report.parquet",
-        accuracy=R + "/study/figures/accuracy.png",
+        evaluation=res("study/evaluation.parquet"),
+        summary=res("study/agreement_summary.parquet"),
+        diagnostics=res("study/diagnostics.parquet"),
+        data=res("study/data_report.parquet"),
+        accuracy=res("study/figures/accuracy.png"),
         run_figures=per_run("figures/matrix.png") + per_run("figures/heatmaps.png"),
     output:
-        markdown=R + "/study/summary.md",
+        markdown=res("study/summary.md"),
         html=report(
-            R + "/study/summary.html",
+            res("study/summary.html"),
             caption="../report/summary.rst",
             category="Study summary",
             labels={"document": "summary"},
         ),
+    conda:
+        "../envs/study.yaml"
     log:
-        R + "/logs/summary.log",
+        res("logs/summary.log"),
     script:
         "../scripts/summary.py"

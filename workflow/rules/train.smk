@@ -1,19 +1,21 @@
 rule train:
     """Fine-tune a transformer or train an attention RNN; record evaluation accuracy."""
     input:
-        train=R + "/data/{dataset}/train.parquet",
-        eval=R + "/data/{dataset}/eval.parquet",
+        train=res("data/{dataset}/train.parquet"),
+        eval=res("data/{dataset}/eval.parquet"),
     output:
-        model=directory(RUN + "/model"),
-        evaluation=RUN + "/evaluation.parquet",
-        predictions=RUN + "/predictions.parquet",
-        history=RUN + "/training_history.parquet",
+        model=directory(in_run("model")),
+        evaluation=in_run("evaluation.parquet"),
+        predictions=in_run("predictions.parquet"),
+        history=in_run("training_history.parquet"),
     params:
         settings=model_settings,
     threads: 2
     resources:
         gpu=1,
+    conda:
+        "../envs/study.yaml"
     log:
-        R + "/logs/train/{dataset}/{model}/{seed}.log",
+        res("logs/train/{dataset}/{model}/{seed}.log"),
     script:
         "../scripts/train.py"

@@ -7,5 +7,5 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
 run_agreement(
     sm.config, sm.wildcards.dataset, sm.wildcards.model, int(sm.wildcards.seed),
-    importance_paths=list(sm.input.importance), out_agreement=sm.output.agreement, out_summary=sm.output.summary,
+    importance_paths=[sm.input.importance], out_agreement=sm.output.agreement, out_summary=sm.output.summary,
 )

@@ -7,6 +7,6 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
 run_figures(
     sm.config, agreement_path=sm.input.agreement, summary_path=sm.input.summary,
-    importance_paths=list(sm.input.importance),
+    importance_paths=[sm.input.importance],
     outputs={key: sm.output[key] for key in ("distributions", "matrix", "by_length", "heatmaps")},
 )

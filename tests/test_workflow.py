@@ -1,0 +1,144 @@
+"""The Snakemake workflow: lint, dry runs of every config, a tiny end-to-end run with its report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 1500) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_lint_is_clean():
+    out = snakemake("--lint")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "good condition" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_dry_run_of_every_config(config, tmp_path):
+    out = snakemake("-n", "--cores", "1", "--configfile", str(config), "--config", f"results_dir={tmp_path}")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "summary" in out.stdout
+
+
+def test_bad_config_fails_before_running(tmp_path):
+    out = snakemake("-n", "--cores", "1", "--configfile", str(ROOT / "config" / "tiny.yaml"),
+                    "--config", f"results_dir={tmp_path}", "seeds=[0]", "device=tpu")
+    assert out.returncode != 0
+    assert "device" in out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_tiny_study_end_to_end_with_report(tmp_path):
+    """Synthetic data, one RNN and MiniLM, a few dozen examples: every stage, then the HTML report."""
+    args = ["--cores", "2", "--configfile", str(ROOT / "config" / "tiny.yaml"), "--config", f"results_dir={tmp_path}"]
+    out = snakemake(*args)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    study = tmp_path / "tiny"
+    evaluation = pd.read_parquet(study / "study" / "evaluation.parquet")
+    assert set(evaluation["model"]) == {"bilstm_tanh", "minilm"}
+    assert (evaluation["accuracy"] > 0.6).all(), evaluation  # both learn the synthetic task
+    importance = pd.read_parquet(study / "synthetic" / "minilm" / "0" / "importance.parquet")
+    assert {"attention_last_mean", "attention_rollout", "integrated_gradients", "loo_delete"} <= set(importance["method"])
+    assert {"dataset", "split", "model", "seed", "settings", "versions"} <= set(importance.columns)
+    diagnostics = pd.read_parquet(study / "synthetic" / "minilm" / "0" / "diagnostics.parquet")
+    gaps = diagnostics.loc[diagnostics["method"] == "integrated_gradients", "completeness_gap"].abs()
+    assert len(gaps) == 16 and gaps.median() < 0.02
+    summary_md = (study / "study" / "summary.md").read_text()
+    assert "## Findings" in summary_md and "Kendall" in summary_md
+    html = (study / "study" / "summary.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3
+    # a rerun has nothing to do
+    again = snakemake(*args, "-n")
+    assert "Nothing to be done" in again.stdout + again.stderr
+    # the Snakemake report builds from the finished run
+    report = tmp_path / "report.html"
+    out = snakemake(*args, "--report", str(report))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert report.stat().st_size > 50_000
+
+
+def test_interrupted_explain_job_reuses_finished_methods(tmp_path, monkeypatch, caplog):
+    """Methods finished before an interruption are cached and reused; only the rest is recomputed."""
+    import analysis.importance as importance_module
+    from analysis.config import load_config
+    from analysis.pipeline import prepare_data, run_explain, train_model
+
+    config = load_config(ROOT / "config" / "tiny.yaml", {
+        "results_dir": str(tmp_path), "datasets": {"synthetic": {"train_n": 200, "eval_n": 20, "explain_n": 5}},
+        "models": {"rnn": {"family": "rnn", "epochs": 1, "embed_dim": 8, "hidden_dim": 4, "attention_dim": 4}},
+    })
+    d = tmp_path / "run"
+    prepare_data(config, "synthetic", out_train=str(d / "train.parquet"), out_eval=str(d / "eval.parquet"),
+                 out_explain=str(d / "explain.parquet"), out_report=str(d / "report.parquet"))
+    train_model(config, "synthetic", "rnn", 0, train_path=str(d / "train.parquet"), eval_path=str(d / "eval.parquet"),
+                out_model=str(d / "model"), out_evaluation=str(d / "evaluation.parquet"),
+                out_predictions=str(d / "predictions.parquet"), out_history=str(d / "history.parquet"))
+    outputs = {"model_dir": str(d / "model"), "explain_path": str(d / "explain.parquet"),
+               "out_importance": str(d / "importance.parquet"), "out_diagnostics": str(d / "diagnostics.parquet"),
+               "out_heads": str(d / "heads.parquet")}
+    real = importance_module.compute_importance
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt("simulated interruption")
+        calls.append(args[2].name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(importance_module, "compute_importance", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_explain(config, "synthetic", "rnn", 0, **outputs)
+    assert not (d / "importance.parquet").exists()
+    assert len(list((d / "importance_cache").glob("*.diagnostics.parquet"))) == 2
+    monkeypatch.setattr(importance_module, "compute_importance", real)
+    first_two = list(calls)
+    with caplog.at_level("INFO"):
+        run_explain(config, "synthetic", "rnn", 0, **outputs)
+    reused = [r.message for r in caplog.records if "reusing the finished result" in r.message]
+    assert len(reused) == 2 and all(any(r.startswith(m) for r in reused) for m in first_two)
+    table = pd.read_parquet(d / "importance.parquet")
+    from analysis.config import methods_for
+
+    assert set(table["method"]) == set(methods_for(config, "rnn"))
+
+
+def test_real_data_path_on_a_slice_of_shared_data(shared_data, tmp_path):
+    """SST-2 from the local mirror through data preparation, a small RNN, and two methods."""
+    from analysis.config import load_config
+    from analysis.pipeline import prepare_data, run_explain, train_model
+
+    config = load_config(ROOT / "config" / "tiny.yaml", {
+        "data_dir": str(shared_data), "results_dir": str(tmp_path),
+        "datasets": {"sst2": {"train_n": 300, "eval_n": 40, "explain_n": 6}},
+        "models": {"bilstm_tanh": {"family": "rnn", "epochs": 1, "embed_dim": 16, "hidden_dim": 8,
+                                   "attention_dim": 8}},
+        "importance": {"methods": {"rnn_attention": {}, "loo_delete": {}}},
+    })
+    d = tmp_path / "run"
+    prepare_data(config, "sst2", out_train=str(d / "train.parquet"), out_eval=str(d / "eval.parquet"),
+                 out_explain=str(d / "explain.parquet"), out_report=str(d / "report.parquet"))
+    train_model(config, "sst2", "bilstm_tanh", 0, train_path=str(d / "train.parquet"), eval_path=str(d / "eval.parquet"),
+                out_model=str(d / "model"), out_evaluation=str(d / "evaluation.parquet"),
+                out_predictions=str(d / "predictions.parquet"), out_history=str(d / "history.parquet"))
+    run_explain(config, "sst2", "bilstm_tanh", 0, model_dir=str(d / "model"), explain_path=str(d / "explain.parquet"),
+                out_importance=str(d / "importance.parquet"), out_diagnostics=str(d / "diagnostics.parquet"),
+                out_heads=str(d / "heads.parquet"))
+    importance = pd.read_parquet(d / "importance.parquet")
+    examples = pd.read_parquet(d / "explain.parquet")
+    assert set(importance["method"]) == {"rnn_attention", "loo_delete"}
+    assert (examples["split"] == "validation").all() and examples["example_id"].str.startswith("sst2-").all()
+    attention = importance[importance["method"] == "rnn_attention"].groupby("example_id")["score"].sum()
+    assert ((attention - 1).abs() < 1e-5).all()
