@@ -20,7 +20,8 @@ interface between stages; tests check producers against them.
 
 ``diagnostics`` (one row per example x method)
     example_id, method, seconds float, forward_passes float, completeness_gap float
-    (integrated gradients; NaN otherwise), n_steps int (IG; 0 otherwise)
+    (integrated gradients; NaN otherwise), n_steps int (IG; 0 otherwise), converged bool
+    (IG: |gap| within the method's tolerance at the final step count; None otherwise)
 
 ``agreement`` (one row per example x method pair x variant x metric)
     example_id, method_a, method_b, family_a, family_b, pair_kind ("attention_vs_causal",
@@ -50,7 +51,9 @@ PREDICTION_COLUMNS = [
 IMPORTANCE_COLUMNS = [
     "example_id", "method", "family", "signed", "word_index", "word", "score", "predicted", "label", "n_words",
 ]
-DIAGNOSTIC_COLUMNS = ["example_id", "method", "seconds", "forward_passes", "completeness_gap", "n_steps"]
+DIAGNOSTIC_COLUMNS = [
+    "example_id", "method", "seconds", "forward_passes", "completeness_gap", "n_steps", "converged",
+]
 AGREEMENT_COLUMNS = [
     "example_id", "method_a", "method_b", "family_a", "family_b", "pair_kind", "variant", "metric", "value",
     "p_value", "n_words", "length_bucket", "predicted",

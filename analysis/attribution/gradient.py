@@ -143,4 +143,6 @@ class IntegratedGradientsMethod(_GradientMethod):
                 break
             todo = todo[torch.as_tensor(np.abs(gaps[rows]) > self.settings["tolerance"])]
             steps *= 2
-        return MethodOutput(token_scores=scores, completeness_gap=gaps, n_steps=steps_used, forward_passes=passes)
+        converged = np.abs(gaps) <= self.settings["tolerance"]
+        return MethodOutput(token_scores=scores, completeness_gap=gaps, n_steps=steps_used, forward_passes=passes,
+                            converged=converged)

@@ -49,6 +49,7 @@ class MethodOutput:
     forward_passes: np.ndarray | float = 1.0
     completeness_gap: np.ndarray | None = None
     n_steps: np.ndarray | None = None
+    converged: np.ndarray | None = None  # IG: |completeness gap| within the method's tolerance
     pooling: str | None = None  # overrides the study's pooling (e.g. "first" when all subwords share a score)
 
 

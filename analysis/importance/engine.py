@@ -76,6 +76,7 @@ def compute_importance(
                 "example_id": ids[i], "method": method.name, "seconds": seconds, "forward_passes": float(passes[k]),
                 "completeness_gap": float(output.completeness_gap[k]) if output.completeness_gap is not None else np.nan,
                 "n_steps": int(output.n_steps[k]) if output.n_steps is not None else 0,
+                "converged": bool(output.converged[k]) if output.converged is not None else None,
             })
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         columns=["example_id", "word_index", "word", "score", "predicted", "label", "n_words"])

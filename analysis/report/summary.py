@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.plots.style import method_label
@@ -105,6 +106,27 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
     return findings
 
 
+def _count_false(values: pd.Series) -> float:
+    """Examples whose IG completeness gap stayed above tolerance (NaN for other methods)."""
+    known = values.dropna()
+    return float((~known.astype(bool)).sum()) if len(known) else np.nan
+
+
+def convergence_note(cost: pd.DataFrame) -> str:
+    """One sentence on IG completeness, generated from the cost table."""
+    ig = cost[cost["method"] == "integrated_gradients"] if "method" in cost else cost.iloc[0:0]
+    if ig.empty:
+        return ""
+    bad = ig[ig["ig_not_converged"] > 0]
+    if bad.empty:
+        return "Integrated gradients met its completeness tolerance on every example of every run."
+    parts = [f"{r.dataset}/{r.model}: {int(r.ig_not_converged)}" for r in bad.itertuples()]
+    return ("Integrated gradients did not reach its completeness tolerance on some examples even at the maximum "
+            "number of steps (" + "; ".join(parts) + "); their attributions are approximate. This happens when "
+            "the model's output changes abruptly along the path from the baseline (a saturated, overconfident "
+            "model); the gaps are in the diagnostics tables.")
+
+
 def _figure_tag(path: Path, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
@@ -160,10 +182,13 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
                                      for a, b in zip(headline["method_a"], headline["method_b"])])
     headline = headline[["dataset", "model", "seed", "pair", "pair_kind", "n", "mean", "mean_low", "mean_high",
                          "median", "share_significant"]].sort_values(["dataset", "model", "seed", "pair_kind", "mean"])
+    if "converged" not in diagnostics.columns:
+        diagnostics = diagnostics.assign(converged=None)
     cost = (diagnostics.groupby(["dataset", "model", "method"])
             .agg(seconds_per_example=("seconds", "mean"), forward_passes=("forward_passes", "mean"),
                  ig_gap_median=("completeness_gap", lambda s: s.abs().median()),
-                 ig_gap_max=("completeness_gap", lambda s: s.abs().max()))
+                 ig_gap_max=("completeness_gap", lambda s: s.abs().max()),
+                 ig_not_converged=("converged", _count_false))
             .reset_index()) if not diagnostics.empty else pd.DataFrame()
     provenance = {
         "study": config["study"], "config hash": settings_hash(config), "generated": dt.datetime.now().isoformat(
@@ -178,7 +203,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     md += [f"- {f.text}" for f in findings] or ["- No attention-vs-causal comparisons were computed."]
     md += ["\n## Model accuracy (evaluation split)\n", _markdown_table(accuracy),
            f"\n## Agreement with {method_label(reference)} ({METRIC_NAMES.get(metric, metric)}, |scores|)\n",
-           _markdown_table(headline), "\n## Cost and integrated-gradients completeness\n", _markdown_table(cost),
+           _markdown_table(headline), "\n## Cost and integrated-gradients completeness\n", convergence_note(cost) + "\n", _markdown_table(cost),
            "\n## Data\n", _markdown_table(data_report), "\n## Methods\n"]
     md += [f"**{name}.** {text}\n" for name, text in METHODS_TEXT]
     md += ["\n## Provenance\n", _markdown_table(pd.DataFrame(list(provenance.items()), columns=["what", "value"]))]
@@ -197,7 +222,8 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
         if Path(path).exists():
             body.append("<section>" + _figure_tag(Path(path), caption) + "</section>")
     body += [f"<section><h2>Agreement with {html.escape(method_label(reference))}</h2>" + table(headline) + "</section>",
-             "<section><h2>Cost and completeness</h2>" + table(cost) + "</section>",
+             "<section><h2>Cost and completeness</h2><p>" + html.escape(convergence_note(cost)) + "</p>" + table(cost)
+             + "</section>",
              "<section><h2>Data</h2>" + table(data_report) + "</section>",
              "<section><h2>Methods</h2>" + "".join(f"<p><b>{html.escape(n)}.</b> {html.escape(t)}</p>"
                                                     for n, t in METHODS_TEXT) + "</section>",

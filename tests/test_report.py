@@ -1,0 +1,66 @@
+"""The study summary states only what its numbers support."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.report.summary import agreement_findings, compare_intervals, write_summary
+
+
+def _summary(attention_ci, ceiling_ci, floor_ci):
+    rows = []
+    for (a, b, kind), (mean, low, high) in {
+        ("attention_last_mean", "loo_delete", "attention_vs_causal"): attention_ci,
+        ("integrated_gradients", "loo_delete", "causal_vs_causal"): ceiling_ci,
+        ("random", "loo_delete", "random_vs_causal"): floor_ci,
+    }.items():
+        rows.append({"dataset": "sst2", "model": "minilm", "seed": 0, "method_a": a, "method_b": b,
+                     "pair_kind": kind, "variant": "abs", "metric": "kendall_tau", "group_by": "all", "group": "all",
+                     "n": 50, "mean": mean, "mean_low": low, "mean_high": high, "median": mean, "median_low": low,
+                     "median_high": high, "share_significant": 0.3})
+    return pd.DataFrame(rows)
+
+
+EVALUATION = pd.DataFrame([{"dataset": "sst2", "model": "minilm", "seed": 0, "accuracy": 0.85, "chance": 0.55,
+                            "n_eval": 872, "n_truncated": 0, "max_length": 128}])
+
+
+def test_compare_intervals():
+    assert compare_intervals(0.1, 0.2, 0.3, 0.4) == "below"
+    assert compare_intervals(0.5, 0.6, 0.3, 0.4) == "above"
+    assert compare_intervals(0.1, 0.35, 0.3, 0.4) == "overlapping"
+
+
+def test_findings_claim_a_difference_only_when_intervals_separate():
+    separated = agreement_findings(_summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05)), EVALUATION,
+                                   reference="loo_delete")
+    (finding,) = separated
+    assert finding.verdict_ceiling == "below" and finding.verdict_floor == "above"
+    assert "below the agreement between two causal methods" in finding.text
+    overlapping = agreement_findings(_summary((0.45, 0.35, 0.55), (0.5, 0.45, 0.55), (0.4, 0.3, 0.5)), EVALUATION,
+                                     reference="loo_delete")
+    (finding,) = overlapping
+    assert finding.verdict_ceiling == "overlapping" and finding.verdict_floor == "overlapping"
+    assert "not distinguishable from the agreement" in finding.text and "below" not in finding.text
+
+
+def test_findings_warn_about_models_near_chance():
+    poor = EVALUATION.assign(accuracy=0.58)
+    (finding,) = agreement_findings(_summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05)), poor,
+                                    reference="loo_delete")
+    assert "close to chance" in finding.text
+
+
+def test_summary_files_are_written(tmp_path):
+    config = {"study": "t", "title": "T", "agreement": {"reference": "loo_delete"},
+              "figures": {"headline_metric": "kendall_tau"}}
+    diagnostics = pd.DataFrame([{"dataset": "sst2", "model": "minilm", "method": "integrated_gradients",
+                                 "seconds": 0.1, "forward_passes": 66.0, "completeness_gap": 0.001}])
+    data = pd.DataFrame([{"dataset": "sst2", "role": "eval", "rows_kept": 872}])
+    findings = write_summary(config=config, evaluation=EVALUATION,
+                             summary=_summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05)),
+                             diagnostics=diagnostics, data_report=data, figures={}, out_markdown=str(tmp_path / "s.md"),
+                             out_html=str(tmp_path / "s.html"))
+    text = (tmp_path / "s.md").read_text()
+    assert findings[0].text in text and "0.850" in text
+    assert "id=findings" in (tmp_path / "s.html").read_text()
