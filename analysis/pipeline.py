@@ -145,8 +145,9 @@ def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int
                "seed": seed, "pooling": pooling}
     tables, diagnostics = [], []
     for method_name in methods_for(config, model_name):
-        settings = config["importance"]["methods"][method_name]
-        key = settings_hash({"method": method_name, "settings": settings, **context})
+        method = make_method(method_name, config["importance"]["methods"][method_name],
+                             where=f"importance.methods.{method_name}")
+        key = settings_hash({"method": method_name, "settings": method.settings, **context})
         cached_scores = cache / f"{method_name}-{key}.parquet"
         cached_diag = cache / f"{method_name}-{key}.diagnostics.parquet"
         if cached_scores.exists() and cached_diag.exists():
@@ -155,7 +156,6 @@ def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int
             diagnostics.append(pd.read_parquet(cached_diag))
             continue
         seed_everything(seed)
-        method = make_method(method_name, settings, where=f"importance.methods.{method_name}")
         with timed(f"{method_name} on {len(examples)} {dataset} examples ({model_name}, seed {seed})", log):
             importance, diag = compute_importance(model, examples, method, batch_size=batch_size, pooling=pooling,
                                                   seed=seed)

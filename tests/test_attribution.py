@@ -157,3 +157,23 @@ def test_gradient_method_needs_gradients(tiny_rnn, monkeypatch):
     monkeypatch.setattr(type(tiny_rnn), "gradient_capable", property(lambda self: False))
     with pytest.raises(MethodSettingsError, match="needs gradients"):
         make_method("saliency").check_model(tiny_rnn)
+
+
+def test_path_adaptive_nodes_integrate_a_steep_step():
+    """Nodes placed where the output changes integrate a near-step path far better than uniform ones."""
+    from analysis.attribution.gradient import path_adaptive_nodes
+
+    def f(a):
+        return 1 / (1 + np.exp(-(a - 0.431) / 0.002))
+
+    def df(a):
+        return f(a) * (1 - f(a)) / 0.002
+
+    grid = f(np.linspace(0, 1, 129))
+    nodes, weights = path_adaptive_nodes(grid, 64, 16)
+    assert weights.sum() == pytest.approx(1.0) and nodes.min() > 0 and nodes.max() < 1
+    exact = f(1.0) - f(0.0)
+    adaptive = float((weights * df(nodes)).sum())
+    x, w = np.polynomial.legendre.leggauss(64)
+    uniform = float((w / 2 * df((x + 1) / 2)).sum())
+    assert abs(adaptive - exact) < 0.01 < abs(uniform - exact)

@@ -35,7 +35,7 @@ def test_dry_run_of_every_config(config, tmp_path):
 
 def test_bad_config_fails_before_running(tmp_path):
     out = snakemake("-n", "--cores", "1", "--configfile", str(ROOT / "config" / "tiny.yaml"),
-                    "--config", f"results_dir={tmp_path}", "seeds=[0]", "device=tpu")
+                    "--config", f"results_dir={tmp_path}", "device=tpu")
     assert out.returncode != 0
     assert "device" in out.stdout + out.stderr
 
