@@ -273,7 +273,8 @@ def describe_numbers(values: pd.Series) -> str:
 
 def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path: str, diagnostics_path: str,
                   data_path: str, accuracy_figure: str, run_figures: list[str], out_markdown: str,
-                  out_html: str) -> None:
+                  out_html: str, extra_tables: dict[str, str] | None = None,
+                  extra_figures: dict[str, str] | None = None) -> None:
     """Write the study summary (markdown and self-contained HTML) from the gathered tables."""
     from analysis.report import write_summary
 
@@ -290,6 +291,8 @@ def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path:
             diagnostics=read_table(diagnostics_path, table="diagnostics"),
             data_report=read_table(data_path, table="data_report"), figures=figures,
             out_markdown=out_markdown, out_html=out_html,
+            extra_tables={name: read_table(path, table=name) for name, path in (extra_tables or {}).items()},
+            extra_figures=dict(extra_figures or {}),
         )
     for finding in findings:
         log.info("finding: %s", finding.text)

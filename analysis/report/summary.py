@@ -127,13 +127,14 @@ def convergence_note(cost: pd.DataFrame) -> str:
             "model); the gaps are in the diagnostics tables.")
 
 
-def _figure_tag(path: Path, caption: str) -> str:
+def figure_tag(path: Path, caption: str) -> str:
+    """An <figure> with the PNG embedded, so the HTML opens offline as one file."""
     data = base64.b64encode(path.read_bytes()).decode()
     return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>")
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
+def markdown_table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "_no rows_\n"
     head = "| " + " | ".join(map(str, frame.columns)) + " |\n|" + "---|" * len(frame.columns) + "\n"
@@ -170,8 +171,16 @@ METHODS_TEXT = [
 
 def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: pd.DataFrame,
                   diagnostics: pd.DataFrame, data_report: pd.DataFrame, figures: dict[str, str],
-                  out_markdown: str, out_html: str, started: float | None = None) -> list[Finding]:
-    """Write the study summary as markdown and as one self-contained HTML file."""
+                  out_markdown: str, out_html: str, extra_tables: dict[str, pd.DataFrame] | None = None,
+                  extra_figures: dict[str, str] | None = None) -> list[Finding]:
+    """Write the study summary as markdown and as one self-contained HTML file.
+
+    ``extra_tables`` and ``extra_figures`` feed the sections that analyses register in
+    :mod:`analysis.report.sections`.
+    """
+    from analysis.report.sections import build_sections
+
+    sections = build_sections(config, extra_tables or {}, extra_figures or {})
     reference = config["agreement"]["reference"]
     metric = config["figures"]["headline_metric"]
     findings = agreement_findings(summary, evaluation, reference=reference, metric=metric)
@@ -201,12 +210,14 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
           "methods themselves (the ceiling) and with chance (the floor)? All numbers below are generated from the "
           "study's tables.\n", "## Findings\n"]
     md += [f"- {f.text}" for f in findings] or ["- No attention-vs-causal comparisons were computed."]
-    md += ["\n## Model accuracy (evaluation split)\n", _markdown_table(accuracy),
+    md += [f"- {text}" for section in sections for text in section.findings]
+    md += ["\n## Model accuracy (evaluation split)\n", markdown_table(accuracy),
            f"\n## Agreement with {method_label(reference)} ({METRIC_NAMES.get(metric, metric)}, |scores|)\n",
-           _markdown_table(headline), "\n## Cost and integrated-gradients completeness\n", convergence_note(cost) + "\n", _markdown_table(cost),
-           "\n## Data\n", _markdown_table(data_report), "\n## Methods\n"]
+           markdown_table(headline), "\n## Cost and integrated-gradients completeness\n", convergence_note(cost) + "\n", markdown_table(cost),
+           *[f"\n## {section.title}\n\n{section.markdown}\n" for section in sections],
+           "\n## Data\n", markdown_table(data_report), "\n## Methods\n"]
     md += [f"**{name}.** {text}\n" for name, text in METHODS_TEXT]
-    md += ["\n## Provenance\n", _markdown_table(pd.DataFrame(list(provenance.items()), columns=["what", "value"]))]
+    md += ["\n## Provenance\n", markdown_table(pd.DataFrame(list(provenance.items()), columns=["what", "value"]))]
     Path(out_markdown).parent.mkdir(parents=True, exist_ok=True)
     Path(out_markdown).write_text("\n".join(md))
 
@@ -216,14 +227,17 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
 
     body = [f"<h1>{html.escape(title)}</h1><p class=sub>study <code>{html.escape(config['study'])}</code></p>",
             "<section id=findings><h2>Findings</h2><ul>"
-            + "".join(f"<li>{html.escape(f.text)}</li>" for f in findings) + "</ul></section>",
+            + "".join(f"<li>{html.escape(f.text)}</li>" for f in findings)
+            + "".join(f"<li>{html.escape(t)}</li>" for section in sections for t in section.findings)
+            + "</ul></section>",
             "<section><h2>Model accuracy</h2>" + table(accuracy) + "</section>"]
     for caption, path in figures.items():
         if Path(path).exists():
-            body.append("<section>" + _figure_tag(Path(path), caption) + "</section>")
+            body.append("<section>" + figure_tag(Path(path), caption) + "</section>")
     body += [f"<section><h2>Agreement with {html.escape(method_label(reference))}</h2>" + table(headline) + "</section>",
              "<section><h2>Cost and completeness</h2><p>" + html.escape(convergence_note(cost)) + "</p>" + table(cost)
              + "</section>",
+             *[f"<section><h2>{html.escape(section.title)}</h2>{section.html}</section>" for section in sections],
              "<section><h2>Data</h2>" + table(data_report) + "</section>",
              "<section><h2>Methods</h2>" + "".join(f"<p><b>{html.escape(n)}.</b> {html.escape(t)}</p>"
                                                     for n, t in METHODS_TEXT) + "</section>",

@@ -74,8 +74,16 @@ def per_run(name):
 
 RUN_FIGURES = ["distributions", "matrix", "by_length", "heatmaps"]
 
+# Analyses add to these in their rule files (included before report.smk): study-wide
+# tables by name and figures by caption feed the summary's sections
+# (analysis.report.sections); extra targets join rule all.
+STUDY_TABLES = {}
+STUDY_FIGURES = {}
+EXTRA_TARGETS = []
+
 
 def all_targets():
     targets = [res("study/summary.md"), res("study/summary.html")]
     targets += [run_path(d, m, s, f"figures/{name}.png") for d, m, s in runs() for name in RUN_FIGURES]
+    targets += EXTRA_TARGETS
     return targets

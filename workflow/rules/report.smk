@@ -45,6 +45,10 @@ rule summary:
         data=res("study/data_report.parquet"),
         accuracy=res("study/figures/accuracy.png"),
         run_figures=per_run("figures/matrix.png") + per_run("figures/heatmaps.png"),
+        extra=list(STUDY_TABLES.values()) + list(STUDY_FIGURES.values()),
+    params:
+        tables=STUDY_TABLES,
+        figures=STUDY_FIGURES,
     output:
         markdown=res("study/summary.md"),
         html=report(

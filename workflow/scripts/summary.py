@@ -9,4 +9,5 @@ study_summary(
     sm.config, evaluation_path=sm.input.evaluation, summary_path=sm.input.summary,
     diagnostics_path=sm.input.diagnostics, data_path=sm.input.data, accuracy_figure=sm.input.accuracy,
     run_figures=list(sm.input.run_figures), out_markdown=sm.output.markdown, out_html=sm.output.html,
+    extra_tables=dict(sm.params.tables), extra_figures=dict(sm.params.figures),
 )
