@@ -177,3 +177,34 @@ def test_path_adaptive_nodes_integrate_a_steep_step():
     x, w = np.polynomial.legendre.leggauss(64)
     uniform = float((w / 2 * df((x + 1) / 2)).sum())
     assert abs(adaptive - exact) < 0.01 < abs(uniform - exact)
+
+
+@pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
+def test_shapley_sampling_is_efficient(model_name, request):
+    """Shapley values sum to f(x) - f(every word [MASK]ed), special tokens kept."""
+    from analysis.attribution.gradient import baseline_ids
+
+    model = request.getfixturevalue(model_name)
+    with torch.no_grad():
+        model.module.classifier.weight *= 500
+    batch = make_batch(model, SENTENCES[:2])
+    out = make_method("shapley_sampling", {"n_samples": 3}).explain(model, batch)
+    words = pool_to_words(out.token_scores, batch.encoded.word_index, batch.encoded.n_words_kept, out.pooling)
+    enc = batch.encoded
+    with torch.no_grad():
+        fx = target_probability(model.logits(enc.input_ids, enc.attention_mask), batch.target)
+        masked = baseline_ids(model, enc.input_ids, enc.attention_mask, "mask")
+        fb = target_probability(model.logits(masked, enc.attention_mask), batch.target)
+    for row in range(2):
+        assert words[row].sum() == pytest.approx(float(fx[row] - fb[row]), abs=1e-5)
+    assert max(np.abs(w).max() for w in words) > 1e-3
+
+
+@pytest.mark.parametrize("name", ["kernel_shap", "lime"])
+def test_sampling_explainers_give_one_score_per_word(tiny_rnn, name):
+    batch = make_batch(tiny_rnn, SENTENCES)
+    out = make_method(name, {"n_samples": 50}).explain(tiny_rnn, batch)
+    words = pool_to_words(out.token_scores, batch.encoded.word_index, batch.encoded.n_words_kept, out.pooling)
+    assert [len(w) for w in words] == [len(s.split()) for s in SENTENCES]
+    assert all(np.isfinite(w).all() for w in words)
+    assert np.all(np.asarray(out.forward_passes) == 50)
