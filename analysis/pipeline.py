@@ -183,10 +183,11 @@ def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int
 
 # ---------------------------------------------------------------------- agreement
 def run_agreement(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, importance_paths: list[str],
-                  out_agreement: str, out_summary: str) -> None:
-    """Per-instance agreement for every method pair, and bootstrap summaries."""
+                  out_agreement: str, out_summary: str, out_comparisons: str) -> None:
+    """Per-instance agreement for every method pair, bootstrap summaries, paired comparisons."""
     from analysis.metrics.agreement import compute_agreement
     from analysis.stats.bootstrap import summarize_agreement
+    from analysis.stats.comparisons import compare_methods
 
     settings = config["agreement"]
     importance = pd.concat([read_table(p, table="importance", columns=IMPORTANCE_COLUMNS) for p in importance_paths],
@@ -198,10 +199,20 @@ def run_agreement(config: dict[str, Any], dataset: str, model_name: str, seed: i
     with timed("bootstrap summaries", log):
         summary = summarize_agreement(agreement, n_resamples=settings["n_resamples"], level=settings["level"],
                                       seed=seed)
+    with timed("paired comparisons with the ceiling and the floor", log):
+        comparisons = pd.concat([
+            compare_methods(agreement, reference=settings["reference"], ceiling=settings["ceiling"], metric=metric,
+                            variant=variant, correction=settings["correction"],
+                            n_resamples=settings["n_resamples"], n_permutations=settings["n_permutations"],
+                            level=settings["level"], seed=seed)
+            for metric in settings["metrics"] if metric in ("kendall_tau", "spearman", "weighted_tau")
+            for variant in settings["variants"]
+        ], ignore_index=True)
     provenance = {"dataset": dataset, "split": importance["split"].iloc[0], "model": model_name, "seed": seed,
                   "settings": settings}
     write_table(with_provenance(agreement, **provenance), out_agreement)
     write_table(with_provenance(summary, **provenance), out_summary)
+    write_table(with_provenance(comparisons, **provenance), out_comparisons)
 
 
 # ------------------------------------------------------------------------ figures
@@ -271,7 +282,8 @@ def describe_numbers(values: pd.Series) -> str:
     return f"median {np.median(values):.2e}, max {values.max():.2e}"
 
 
-def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path: str, diagnostics_path: str,
+def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path: str, comparisons_path: str,
+                  diagnostics_path: str,
                   data_path: str, accuracy_figure: str, run_figures: list[str], out_markdown: str,
                   out_html: str, extra_tables: dict[str, str] | None = None,
                   extra_figures: dict[str, str] | None = None) -> None:
@@ -288,6 +300,7 @@ def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path:
         findings = write_summary(
             config=config, evaluation=read_table(evaluation_path, table="evaluation"),
             summary=read_table(summary_path, table="agreement_summary"),
+            comparisons=read_table(comparisons_path, table="comparisons"),
             diagnostics=read_table(diagnostics_path, table="diagnostics"),
             data_report=read_table(data_path, table="data_report"), figures=figures,
             out_markdown=out_markdown, out_html=out_html,

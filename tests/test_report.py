@@ -36,12 +36,12 @@ def test_findings_claim_a_difference_only_when_intervals_separate():
                                    reference="loo_delete")
     (finding,) = separated
     assert finding.verdict_ceiling == "below" and finding.verdict_floor == "above"
-    assert "below the agreement between two causal methods" in finding.text
+    assert "below the ceiling" in finding.text
     overlapping = agreement_findings(_summary((0.45, 0.35, 0.55), (0.5, 0.45, 0.55), (0.4, 0.3, 0.5)), EVALUATION,
                                      reference="loo_delete")
     (finding,) = overlapping
     assert finding.verdict_ceiling == "overlapping" and finding.verdict_floor == "overlapping"
-    assert "not distinguishable from the agreement" in finding.text and "below" not in finding.text
+    assert "not distinguishable from the ceiling" in finding.text and "below" not in finding.text
 
 
 def test_findings_warn_about_models_near_chance():
@@ -64,3 +64,24 @@ def test_summary_files_are_written(tmp_path):
     text = (tmp_path / "s.md").read_text()
     assert findings[0].text in text and "0.850" in text
     assert "id=findings" in (tmp_path / "s.html").read_text()
+
+
+def test_findings_follow_the_corrected_paired_test_when_there_is_one():
+    """Separated intervals but a non-significant corrected test: no difference is claimed."""
+    summary = _summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05))
+    tests = pd.DataFrame([
+        {"dataset": "sst2", "model": "minilm", "seed": 0, "method_a": "attention_last_mean",
+         "method_b": "integrated_gradients", "comparison": "attention_vs_ceiling", "metric": "kendall_tau",
+         "variant": "abs", "mean_difference": -0.3, "low": -0.6, "high": 0.01, "effect_size": -0.2, "p_value": 0.04,
+         "p_adjusted": 0.08, "correction": "holm", "significant": False, "normalised": 0.4, "normalised_low": 0.1,
+         "normalised_high": 0.9},
+        {"dataset": "sst2", "model": "minilm", "seed": 0, "method_a": "attention_last_mean", "method_b": "random",
+         "comparison": "attention_vs_floor", "metric": "kendall_tau", "variant": "abs", "mean_difference": 0.2,
+         "low": 0.1, "high": 0.3, "effect_size": 1.1, "p_value": 0.0001, "p_adjusted": 0.0003, "correction": "holm",
+         "significant": True, "normalised": float("nan"), "normalised_low": float("nan"),
+         "normalised_high": float("nan")},
+    ])
+    (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=tests)
+    assert finding.verdict_ceiling == "overlapping" and finding.verdict_floor == "above"
+    assert "not distinguishable from the ceiling" in finding.text and "Holm-adjusted p = 0.08" in finding.text
+    assert "normalised agreement 0.40 [0.10, 0.90]" in finding.text

@@ -63,18 +63,47 @@ def compare_intervals(low_a: float, high_a: float, low_b: float, high_b: float) 
     return "overlapping"
 
 
+def _test_text(row: pd.Series) -> str:
+    correction = {"holm": "Holm-adjusted ", "bh": "BH-adjusted ", "none": ""}.get(row["correction"], "")
+    return (f"difference {row['mean_difference']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}], "
+            f"d_z = {row['effect_size']:+.2f}, {correction}p = {row['p_adjusted']:.3g}")
+
+
+def _verdict(row: pd.Series | None) -> str:
+    """'below', 'above' or 'not distinguishable', from a corrected paired test."""
+    if row is None or pd.isna(row["p_adjusted"]):
+        return "untested"
+    if not row["significant"]:
+        return "overlapping"
+    return "below" if row["mean_difference"] < 0 else "above"
+
+
 def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, reference: str,
-                       metric: str = "kendall_tau") -> list[Finding]:
-    """Findings for every attention method of every run, against ``reference``."""
+                       metric: str = "kendall_tau", comparisons: pd.DataFrame | None = None) -> list[Finding]:
+    """Findings for every attention method of every run, against ``reference``.
+
+    With a ``comparisons`` table (paired tests, see :mod:`analysis.stats.comparisons`) a
+    difference from the ceiling or the floor is claimed only when its corrected test is
+    significant; without one, only when the 95% bootstrap intervals do not overlap.
+    """
     findings = []
     name = METRIC_NAMES.get(metric, metric)
     for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
         methods = set(run["method_a"]) | set(run["method_b"])
         attention = sorted(m for m in methods if any(
             (run["method_a"] == m) & run["pair_kind"].isin(["attention_vs_causal"])))
-        causal_partners = [m for m in ("integrated_gradients", "loo_mask", "grad_x_input", "saliency", "jw_gradient")
-                           if m in methods and m != reference]
-        ceiling = next((r for m in causal_partners if (r := _row(run, m, reference, metric)) is not None), None)
+        tests = pd.DataFrame()
+        if comparisons is not None and len(comparisons):
+            tests = comparisons[(comparisons["dataset"] == dataset) & (comparisons["model"] == model)
+                                & (comparisons["seed"] == seed) & (comparisons["metric"] == metric)
+                                & (comparisons["variant"] == "abs")]
+        ceiling_method = None
+        if len(tests) and (tests["comparison"] == "attention_vs_ceiling").any():
+            ceiling_method = tests.loc[tests["comparison"] == "attention_vs_ceiling", "method_b"].iloc[0]
+        else:
+            ceiling_method = next((m for m in ("integrated_gradients", "loo_mask", "grad_x_input", "saliency",
+                                               "jw_gradient") if m in methods and m != reference), None)
+        ceiling = _row(run, ceiling_method, reference, metric) if ceiling_method else None
         floor = _row(run, "random", reference, metric)
         acc = evaluation[(evaluation["dataset"] == dataset) & (evaluation["model"] == model)
                          & (evaluation["seed"] == seed)]
@@ -83,27 +112,49 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             row = _row(run, method, reference, metric)
             if row is None:
                 continue
-            parts = [f"On {dataset}, {model} (seed {seed}, {acc_text}): {method_label(method)} agrees with "
-                     f"{method_label(reference)} at mean {name} = {_ci(row)} over {int(row['n'])} examples"]
+            text = (f"On {dataset}, {model} (seed {seed}, {acc_text}): {method_label(method)} agrees with "
+                    f"{method_label(reference)} at mean {name} = {_ci(row)} over {int(row['n'])} examples")
             if not pd.isna(row["share_significant"]):
-                parts[-1] += f" (p < 0.05 for {row['share_significant']:.0%} of them)"
+                text += f" (p < 0.05 for {row['share_significant']:.0%} of them)"
+            parts = []
+            test_c = _one(tests, method, "attention_vs_ceiling")
+            test_f = _one(tests, method, "attention_vs_floor")
             v_ceiling = v_floor = "untested"
             if ceiling is not None:
-                v_ceiling = compare_intervals(row["mean_low"], row["mean_high"], ceiling["mean_low"], ceiling["mean_high"])
-                other = ceiling["method_a"] if ceiling["method_a"] != reference else ceiling["method_b"]
-                wording = {"below": "below", "above": "above", "overlapping": "not distinguishable from"}[v_ceiling]
-                parts.append(f"{wording} the agreement between two causal methods ({method_label(other)} vs "
-                             f"{method_label(reference)}: {_ci(ceiling)})")
+                v_ceiling = _verdict(test_c) if test_c is not None else compare_intervals(
+                    row["mean_low"], row["mean_high"], ceiling["mean_low"], ceiling["mean_high"])
+                wording = {"below": "below", "above": "above", "overlapping": "not distinguishable from",
+                           "untested": "compared with"}[v_ceiling]
+                part = (f"{wording} the ceiling, the agreement between two causal methods "
+                        f"({method_label(ceiling_method)} vs {method_label(reference)}: {_ci(ceiling)}")
+                part += f"; {_test_text(test_c)})" if test_c is not None else ")"
+                if test_c is not None and not pd.isna(test_c["normalised"]):
+                    part += (f", normalised agreement {test_c['normalised']:.2f} "
+                             f"[{test_c['normalised_low']:.2f}, {test_c['normalised_high']:.2f}] of the ceiling")
+                parts.append(part)
             if floor is not None:
-                v_floor = compare_intervals(row["mean_low"], row["mean_high"], floor["mean_low"], floor["mean_high"])
-                wording = {"above": "above", "below": "below", "overlapping": "not distinguishable from"}[v_floor]
-                parts.append(f"{wording} a random ranking ({_ci(floor)})")
-            text = parts[0] + ("; this is " + ", and ".join(parts[1:]) if len(parts) > 1 else "") + "."
+                v_floor = _verdict(test_f) if test_f is not None else compare_intervals(
+                    row["mean_low"], row["mean_high"], floor["mean_low"], floor["mean_high"])
+                wording = {"above": "above", "below": "below", "overlapping": "not distinguishable from",
+                           "untested": "compared with"}[v_floor]
+                part = f"{wording} a random ranking ({_ci(floor)}"
+                part += f"; {_test_text(test_f)})" if test_f is not None else ")"
+                parts.append(part)
+            if parts:
+                text += "; this is " + ", and ".join(parts)
+            text += "."
             if len(acc) and acc["accuracy"].iloc[0] < acc["chance"].iloc[0] + 0.1:
                 text += " Caution: the model is close to chance, so its agreement figures say little."
             findings.append(Finding(dataset, model, int(seed), method, text, float(row["mean"]), float(row["mean_low"]),
                                     float(row["mean_high"]), v_ceiling, v_floor))
     return findings
+
+
+def _one(tests: pd.DataFrame, method: str, comparison: str) -> pd.Series | None:
+    if tests.empty:
+        return None
+    sel = tests[(tests["method_a"] == method) & (tests["comparison"] == comparison)]
+    return None if sel.empty else sel.iloc[0]
 
 
 def _count_false(values: pd.Series) -> float:
@@ -170,7 +221,7 @@ METHODS_TEXT = [
 
 
 def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: pd.DataFrame,
-                  diagnostics: pd.DataFrame, data_report: pd.DataFrame, figures: dict[str, str],
+                  comparisons: pd.DataFrame | None = None, diagnostics: pd.DataFrame, data_report: pd.DataFrame, figures: dict[str, str],
                   out_markdown: str, out_html: str, extra_tables: dict[str, pd.DataFrame] | None = None,
                   extra_figures: dict[str, str] | None = None) -> list[Finding]:
     """Write the study summary as markdown and as one self-contained HTML file.
@@ -183,7 +234,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     sections = build_sections(config, extra_tables or {}, extra_figures or {})
     reference = config["agreement"]["reference"]
     metric = config["figures"]["headline_metric"]
-    findings = agreement_findings(summary, evaluation, reference=reference, metric=metric)
+    findings = agreement_findings(summary, evaluation, reference=reference, metric=metric, comparisons=comparisons)
     accuracy = evaluation[["dataset", "model", "seed", "accuracy", "chance", "n_eval", "n_truncated", "max_length"]]
     headline = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
                        & ((summary["method_b"] == reference) | (summary["method_a"] == reference))]

@@ -5,6 +5,7 @@ rule agreement:
     output:
         agreement=in_run("agreement.parquet"),
         summary=in_run("agreement_summary.parquet"),
+        comparisons=in_run("comparisons.parquet"),
     params:
         settings=agreement_settings,
     conda:

@@ -3,11 +3,13 @@ rule gather_study:
     input:
         evaluation=per_run("evaluation.parquet"),
         summary=per_run("agreement_summary.parquet"),
+        comparisons=per_run("comparisons.parquet"),
         diagnostics=per_run("diagnostics.parquet"),
         data=expand(res("data/{dataset}/data_report.parquet"), dataset=DATASETS),
     output:
         evaluation=res("study/evaluation.parquet"),
         summary=res("study/agreement_summary.parquet"),
+        comparisons=res("study/comparisons.parquet"),
         diagnostics=res("study/diagnostics.parquet"),
         data=res("study/data_report.parquet"),
     conda:
@@ -41,6 +43,7 @@ rule summary:
     input:
         evaluation=res("study/evaluation.parquet"),
         summary=res("study/agreement_summary.parquet"),
+        comparisons=res("study/comparisons.parquet"),
         diagnostics=res("study/diagnostics.parquet"),
         data=res("study/data_report.parquet"),
         accuracy=res("study/figures/accuracy.png"),

@@ -8,4 +8,5 @@ configure_logging(sm.log[0])
 run_agreement(
     sm.config, sm.wildcards.dataset, sm.wildcards.model, int(sm.wildcards.seed),
     importance_paths=[sm.input.importance], out_agreement=sm.output.agreement, out_summary=sm.output.summary,
+    out_comparisons=sm.output.comparisons,
 )

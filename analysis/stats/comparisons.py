@@ -1,0 +1,80 @@
+"""Paired comparisons of agreement figures within a run, corrected for multiplicity.
+
+For one run (dataset x model x seed) and one agreement metric, every method's per-example
+agreement with the reference causal method is a vector over the same examples. Each
+attention method is compared (paired, see :mod:`analysis.stats.paired`) with the
+ceiling (another causal method's agreement with the reference), with the floor (a random
+ranking's), and with every other attention method. The p-values of a run form one
+family and are adjusted together (Holm by default). Normalised agreement is the ratio of
+an attention method's mean agreement to the ceiling's, with a paired bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from analysis.seeding import derive_seed
+from analysis.stats.paired import adjust_p_values, paired_comparison, ratio_interval
+
+COMPARISON_COLUMNS = [
+    "method_a", "method_b", "comparison", "reference", "metric", "variant", "n", "mean_a", "mean_b",
+    "mean_difference", "low", "high", "effect_size", "p_value", "p_adjusted", "correction", "significant",
+    "normalised", "normalised_low", "normalised_high",
+]
+
+
+def agreement_vectors(agreement: pd.DataFrame, *, reference: str, metric: str, variant: str) -> pd.DataFrame:
+    """Examples x methods table of each method's agreement with ``reference``."""
+    sel = agreement[(agreement["metric"] == metric) & (agreement["variant"] == variant)
+                    & ((agreement["method_a"] == reference) | (agreement["method_b"] == reference))]
+    other = np.where(sel["method_a"] == reference, sel["method_b"], sel["method_a"])
+    return (sel.assign(method=other).pivot_table(index="example_id", columns="method", values="value",
+                                                  aggfunc="first"))
+
+
+def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | None, metric: str = "kendall_tau",
+                    variant: str = "abs", correction: str = "holm", n_resamples: int = 2000,
+                    n_permutations: int = 10000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Paired comparisons for one run's per-instance agreement table (see module docstring).
+
+    ``ceiling`` names the causal method whose agreement with ``reference`` is the ceiling;
+    when absent, the causal method that agrees most with the reference is used.
+    """
+    families = dict(zip(agreement["method_a"], agreement["family_a"])) | dict(
+        zip(agreement["method_b"], agreement["family_b"]))
+    vectors = agreement_vectors(agreement, reference=reference, metric=metric, variant=variant)
+    if vectors.empty:
+        return pd.DataFrame(columns=COMPARISON_COLUMNS)
+    causal = [m for m in vectors if families.get(m) in ("gradient", "ablation")]
+    if ceiling not in causal:
+        ceiling = max(causal, key=lambda m: vectors[m].mean()) if causal else None
+    attention = sorted(m for m in vectors if families.get(m) == "attention")
+    floor = next((m for m in vectors if families.get(m) == "random"), None)
+    pairs = [(a, ceiling, "attention_vs_ceiling") for a in attention if ceiling]
+    pairs += [(a, floor, "attention_vs_floor") for a in attention if floor]
+    pairs += [(a, b, "attention_vs_attention") for a, b in itertools.combinations(attention, 2)]
+    pairs += [(ceiling, floor, "ceiling_vs_floor")] if ceiling and floor else []
+    rows = []
+    for a, b, kind in pairs:
+        result = paired_comparison(vectors[a].to_numpy(), vectors[b].to_numpy(), n_resamples=n_resamples,
+                                   n_permutations=n_permutations, level=level,
+                                   seed=derive_seed(seed, a, b, metric, variant))
+        ratio = ratio_interval(vectors[a].to_numpy(), vectors[b].to_numpy(), n_resamples=n_resamples, level=level,
+                               seed=derive_seed(seed, "ratio", a, b)) if kind == "attention_vs_ceiling" else (
+            np.nan, np.nan, np.nan)
+        rows.append({
+            "method_a": a, "method_b": b, "comparison": kind, "reference": reference, "metric": metric,
+            "variant": variant, "n": result.n, "mean_a": float(vectors[a].mean()), "mean_b": float(vectors[b].mean()),
+            "mean_difference": result.mean_difference, "low": result.low, "high": result.high,
+            "effect_size": result.effect_size, "p_value": result.p_value,
+            "normalised": ratio[0], "normalised_low": ratio[1], "normalised_high": ratio[2],
+        })
+    table = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("p_adjusted", "correction",
+                                                                                    "significant")])
+    table["p_adjusted"] = adjust_p_values(table["p_value"].to_numpy(), correction) if len(table) else []
+    table["correction"] = correction
+    table["significant"] = table["p_adjusted"] < 1 - level
+    return table[COMPARISON_COLUMNS]
