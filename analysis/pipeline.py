@@ -44,29 +44,59 @@ def set_threads(threads: int | None) -> None:
 # --------------------------------------------------------------------------- data
 def prepare_data(config: dict[str, Any], dataset: str, *, out_train: str, out_eval: str, out_explain: str,
                  out_report: str) -> None:
-    """Read, check and subsample one dataset; write train, eval and explain examples."""
-    from analysis.data import DATASETS, prepare_splits, stratified_sample
+    """Read, check and subsample one dataset; write train, eval and explain examples.
+
+    An entry with ``base`` reads the registered dataset ``base``; with ``shortcut`` it
+    then plants the shortcut token into both splits (:mod:`analysis.groundtruth.shortcuts`)
+    and the tables gain ``shortcut_index`` and ``original_label``.
+    """
+    from analysis.data import DATASETS, dataset_spec, prepare_splits, stratified_sample
+    from analysis.seeding import derive_seed
 
     entry = config["datasets"][dataset]
-    spec = DATASETS.get(dataset, where=f"datasets.{dataset}")
+    spec = dataset_spec(config, dataset)
+    base = DATASETS.get(entry.get("base") or dataset, where=f"datasets.{dataset}")
     seed = int(config["data_seed"])
+    columns = list(EXAMPLE_COLUMNS)
     with timed(f"preparing {dataset}", log):
         train, evaluation, report = prepare_splits(
-            spec, train_n=entry["train_n"], eval_n=entry["eval_n"], seed=seed, data_dir=config["data_dir"],
+            base, train_n=entry["train_n"], eval_n=entry["eval_n"], seed=seed, data_dir=config["data_dir"],
             train_split=entry.get("train_split"), eval_split=entry.get("eval_split"),
             generator_settings=entry.get("generator"),
         )
-        if spec.generator:  # a generated eval set must not repeat training sentences
+        if base.generator:  # a generated eval set must not repeat training sentences
             before = len(evaluation)
             evaluation = evaluation.loc[~evaluation["text"].isin(set(train["text"]))].reset_index(drop=True)
             if len(evaluation) < before:
                 report.loc[report["role"] == "eval", "notes"] += f"removed {before - len(evaluation)} texts also in train"
                 report.loc[report["role"] == "eval", "rows_kept"] = len(evaluation)
-        explain = stratified_sample(evaluation, min(entry["explain_n"], len(evaluation)), seed=seed)
+        if entry.get("shortcut"):
+            from analysis.groundtruth.shortcuts import SHORTCUT_COLUMNS, ShortcutConfig, plant_shortcut, sample_explained
+
+            where = f"datasets.{dataset}.shortcut"
+            shortcut = ShortcutConfig.from_settings(entry["shortcut"], where=where)
+            planted = {}
+            for role, frame in (("train", train), ("eval", evaluation)):
+                planted[role], notes = plant_shortcut(
+                    frame, shortcut, role=role, seed=derive_seed(seed, shortcut.seed, dataset, role),
+                    label_names=spec.label_names, where=where)
+                mask = report["role"] == role
+                report.loc[mask, "notes"] = [("; ".join(filter(None, [old, *notes]))) for old in report.loc[mask, "notes"]]
+                report.loc[mask, "rows_kept"] = len(planted[role])
+                report.loc[mask, "label_counts"] = ", ".join(
+                    f"{spec.label_names[k]}: {v}" for k, v in planted[role]["label"].value_counts().sort_index().items())
+            train, evaluation = planted["train"], planted["eval"]
+            explain = sample_explained(evaluation, entry["explain_n"], seed=seed, share=shortcut.explain_share)
+            columns += SHORTCUT_COLUMNS
+        else:
+            explain = stratified_sample(evaluation, min(entry["explain_n"], len(evaluation)), seed=seed)
+        report["dataset"] = dataset
+        for frame in (train, evaluation, explain):
+            frame["dataset"] = dataset
     provenance = {"dataset": dataset, "model": "", "seed": seed, "settings": entry}
-    write_table(with_provenance(train[EXAMPLE_COLUMNS], split=train["split"].iloc[0], **provenance), out_train)
-    write_table(with_provenance(evaluation[EXAMPLE_COLUMNS], split=evaluation["split"].iloc[0], **provenance), out_eval)
-    write_table(with_provenance(explain[EXAMPLE_COLUMNS], split=explain["split"].iloc[0], **provenance), out_explain)
+    write_table(with_provenance(train[columns], split=train["split"].iloc[0], **provenance), out_train)
+    write_table(with_provenance(evaluation[columns], split=evaluation["split"].iloc[0], **provenance), out_eval)
+    write_table(with_provenance(explain[columns], split=explain["split"].iloc[0], **provenance), out_explain)
     write_table(report, out_report)
     log.info("%s: %d train, %d eval, %d explained examples", dataset, len(train), len(evaluation), len(explain))
 
@@ -309,3 +339,30 @@ def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path:
         )
     for finding in findings:
         log.info("finding: %s", finding.text)
+
+
+def run_seed_agreement(config: dict[str, Any], dataset: str, model_name: str, *, importance_paths: list[str],
+                       out_instances: str, out_summary: str) -> None:
+    """Agreement of every method with itself across training seeds (one dataset x model)."""
+    from analysis.stats.seeds import seed_agreement
+
+    importance = pd.concat([read_table(p, table="importance", columns=IMPORTANCE_COLUMNS) for p in importance_paths],
+                           ignore_index=True)
+    with timed(f"seed-to-seed agreement of {model_name} on {dataset} ({importance['seed'].nunique()} seeds)", log):
+        instances, summary = seed_agreement(importance, n_resamples=config["agreement"]["n_resamples"],
+                                            level=config["agreement"]["level"], seed=int(config["data_seed"]))
+    provenance = {"dataset": dataset, "split": importance["split"].iloc[0], "model": model_name, "seed": -1,
+                  "settings": {"seeds": sorted(map(int, importance["seed"].unique()))}}
+    write_table(with_provenance(instances, **provenance), out_instances)
+    write_table(with_provenance(summary, **provenance), out_summary)
+
+
+def gather_seed_tables(config: dict[str, Any], *, summary_paths: list[str], agreement_summary_path: str,
+                       out_seeds: str, out_spread: str) -> None:
+    """Study-wide seed-to-seed agreement and the spread of headline numbers across seeds."""
+    from analysis.stats.seeds import seed_spread
+
+    gather_tables(summary_paths, out_seeds, table="seed_agreement")
+    spread = seed_spread(read_table(agreement_summary_path, table="agreement_summary"),
+                         reference=config["agreement"]["reference"], metric=config["figures"]["headline_metric"])
+    write_table(spread, out_spread)

@@ -14,3 +14,41 @@ rule agreement:
         res("logs/agreement/{dataset}/{model}/{seed}.log"),
     script:
         "../scripts/agreement.py"
+
+
+def seed_importance_files(wildcards):
+    return [run_path(wildcards.dataset, wildcards.model, s, "importance.parquet") for s in SEEDS]
+
+
+if len(SEEDS) > 1:
+
+    rule seed_agreement:
+        """Each method's agreement with itself across training seeds (a stability ceiling)."""
+        input:
+            importance=seed_importance_files,
+        output:
+            instances=res("{dataset}/{model}/seed_agreement.parquet"),
+            summary=res("{dataset}/{model}/seed_agreement_summary.parquet"),
+        conda:
+            "../envs/study.yaml"
+        log:
+            res("logs/seed_agreement/{dataset}/{model}.log"),
+        script:
+            "../scripts/seed_agreement.py"
+
+    rule gather_seeds:
+        input:
+            summaries=expand(res("{dataset}/{model}/seed_agreement_summary.parquet"), dataset=DATASETS, model=MODELS),
+            agreement_summary=res("study/agreement_summary.parquet"),
+        output:
+            seeds=res("study/seed_agreement.parquet"),
+            spread=res("study/seed_spread.parquet"),
+        conda:
+            "../envs/study.yaml"
+        log:
+            res("logs/gather_seeds.log"),
+        script:
+            "../scripts/gather_seeds.py"
+
+    STUDY_TABLES["seed_agreement"] = res("study/seed_agreement.parquet")
+    STUDY_TABLES["seed_spread"] = res("study/seed_spread.parquet")

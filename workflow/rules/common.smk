@@ -8,6 +8,10 @@ from snakemake.utils import validate
 from analysis.config import check_registries, methods_for, results_root
 
 
+# `--config seeds=[0,1]` arrives as strings; seeds are integers
+if isinstance(config.get("seeds"), list):
+    config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in config["seeds"]]
+
 validate(config, "../schemas/config.schema.yaml")
 check_registries(config)
 

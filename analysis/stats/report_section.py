@@ -1,0 +1,42 @@
+"""Study-summary section on seeds: spread of headline numbers and seed-to-seed agreement."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+
+from analysis.plots.style import method_label
+from analysis.report.sections import REPORT_SECTIONS, Section
+
+
+def seed_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figures: dict[str, str]) -> Section | None:
+    from analysis.report.summary import markdown_table
+
+    seeds = tables.get("seed_agreement")
+    spread = tables.get("seed_spread")
+    if seeds is None or seeds.empty:
+        return None
+    findings = []
+    for (dataset, model), group in seeds.groupby(["dataset", "model"], sort=True):
+        best = group.sort_values("mean", ascending=False)
+        parts = [f"{method_label(r.method)} {r.mean:.2f} [{r.mean_low:.2f}, {r.mean_high:.2f}]"
+                 for r in best.itertuples()]
+        findings.append(f"Seed-to-seed agreement on {dataset}, {model} (Kendall τ of |scores| between models "
+                        f"trained from different seeds, the same examples): " + "; ".join(parts) + ".")
+    shown = seeds.assign(method=seeds["method"].map(method_label))[
+        ["dataset", "model", "method", "n", "mean", "mean_low", "mean_high"]]
+    md = ("How stable is each explanation across training seeds? Per example, Kendall τ between the |scores| "
+          "of the same method on two models that differ only in their seed; a method can hardly agree with "
+          "another method more than with itself.\n\n" + markdown_table(shown))
+    body = (f"<p>{html.escape(md.splitlines()[0])}</p>"
+            + shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t"))
+    if spread is not None and not spread.empty:
+        md += "\n\nSpread of each method's mean agreement with the reference across seeds:\n\n" + markdown_table(spread)
+        body += ("<p>Spread of each method's mean agreement with the reference across seeds:</p>"
+                 + spread.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t"))
+    return Section("Seeds", md, body, findings=findings, order=20)
+
+
+REPORT_SECTIONS.add("seeds", seed_section)
