@@ -157,6 +157,22 @@ def _one(tests: pd.DataFrame, method: str, comparison: str) -> pd.Series | None:
     return None if sel.empty else sel.iloc[0]
 
 
+def hardware() -> dict[str, str]:
+    """What the study ran on (for the provenance table)."""
+    import os
+
+    facts = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+             "cpu cores": str(os.cpu_count())}
+    try:
+        import torch
+
+        facts["torch threads"] = str(torch.get_num_threads())
+        facts["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return facts
+
+
 def _count_false(values: pd.Series) -> float:
     """Examples whose IG completeness gap stayed above tolerance (NaN for other methods)."""
     known = values.dropna()
@@ -223,7 +239,8 @@ METHODS_TEXT = [
 def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: pd.DataFrame,
                   comparisons: pd.DataFrame | None = None, diagnostics: pd.DataFrame, data_report: pd.DataFrame, figures: dict[str, str],
                   out_markdown: str, out_html: str, extra_tables: dict[str, pd.DataFrame] | None = None,
-                  extra_figures: dict[str, str] | None = None) -> list[Finding]:
+                  extra_figures: dict[str, str] | None = None, run_facts: dict[str, str] | None = None,
+                  out_tables: str | None = None) -> list[Finding]:
     """Write the study summary as markdown and as one self-contained HTML file.
 
     ``extra_tables`` and ``extra_figures`` feed the sections that analyses register in
@@ -252,7 +269,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
             .reset_index()) if not diagnostics.empty else pd.DataFrame()
     provenance = {
         "study": config["study"], "config hash": settings_hash(config), "generated": dt.datetime.now().isoformat(
-            timespec="seconds"), "platform": platform.platform(), **library_versions(),
+            timespec="seconds"), **hardware(), **(run_facts or {}), **library_versions(),
     }
     title = config.get("title", "Is attention an explanation?")
 
@@ -269,6 +286,14 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
            "\n## Data\n", markdown_table(data_report), "\n## Methods\n"]
     md += [f"**{name}.** {text}\n" for name, text in METHODS_TEXT]
     md += ["\n## Provenance\n", markdown_table(pd.DataFrame(list(provenance.items()), columns=["what", "value"]))]
+    if out_tables:
+        folder = Path(out_tables)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, frame in {"accuracy": accuracy, "agreement_with_reference": headline, "cost": cost,
+                            "data": data_report, "comparisons": comparisons, "agreement_summary": summary,
+                            **(extra_tables or {})}.items():
+            if frame is not None:
+                frame.to_csv(folder / f"{name}.csv", index=False)
     Path(out_markdown).parent.mkdir(parents=True, exist_ok=True)
     Path(out_markdown).write_text("\n".join(md))
 

@@ -54,6 +54,7 @@ rule summary:
         figures=STUDY_FIGURES,
     output:
         markdown=res("study/summary.md"),
+        tables=directory(res("study/tables")),
         html=report(
             res("study/summary.html"),
             caption="../report/summary.rst",
