@@ -39,6 +39,21 @@ class Finding:
     high: float
     verdict_ceiling: str
     verdict_floor: str
+    accuracy: float = float("nan")
+    normalised: str = ""
+
+
+VERDICT_WORDS = {"below": "below", "above": "above", "overlapping": "not distinguishable", "untested": "untested"}
+
+
+def key_results(findings: list[Finding]) -> pd.DataFrame:
+    """One row per run and attention method: the numbers a reader looks for first."""
+    return pd.DataFrame([{
+        "dataset": f.dataset, "model": f.model, "seed": f.seed, "accuracy": f.accuracy,
+        "attention method": method_label(f.method), "agreement [95% CI]": f"{f.value:.2f} [{f.low:.2f}, {f.high:.2f}]",
+        "vs ceiling": VERDICT_WORDS[f.verdict_ceiling], "share of ceiling": f.normalised,
+        "vs random floor": VERDICT_WORDS[f.verdict_floor],
+    } for f in findings])
 
 
 def _row(summary: pd.DataFrame, a: str, b: str, metric: str) -> pd.Series | None:
@@ -145,8 +160,11 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             text += "."
             if len(acc) and acc["accuracy"].iloc[0] < acc["chance"].iloc[0] + 0.1:
                 text += " Caution: the model is close to chance, so its agreement figures say little."
+            normalised = (f"{test_c['normalised']:.2f} [{test_c['normalised_low']:.2f}, {test_c['normalised_high']:.2f}]"
+                          if test_c is not None and not pd.isna(test_c["normalised"]) else "")
             findings.append(Finding(dataset, model, int(seed), method, text, float(row["mean"]), float(row["mean_low"]),
-                                    float(row["mean_high"]), v_ceiling, v_floor))
+                                    float(row["mean_high"]), v_ceiling, v_floor,
+                                    float(acc["accuracy"].iloc[0]) if len(acc) else float("nan"), normalised))
     return findings
 
 
@@ -276,7 +294,12 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     md = [f"# {title}: study `{config['study']}`\n",
           "Does attention agree with causal importance, and how does that compare with the agreement among causal "
           "methods themselves (the ceiling) and with chance (the floor)? All numbers below are generated from the "
-          "study's tables.\n", "## Findings\n"]
+          "study's tables.\n", "## Key results\n",
+          f"Agreement of each attention method with {method_label(reference)} "
+          f"({METRIC_NAMES.get(metric, metric)} of |scores|, mean over explained examples); 'vs ceiling' and 'vs "
+          "random floor' come from paired sign-flip tests on the same examples, corrected for multiple comparisons; "
+          "'share of ceiling' is the normalised agreement.\n", markdown_table(key_results(findings)),
+          "\n## Findings\n"]
     md += [f"- {f.text}" for f in findings] or ["- No attention-vs-causal comparisons were computed."]
     md += [f"- {text}" for section in sections for text in section.findings]
     md += ["\n## Model accuracy (evaluation split)\n", markdown_table(accuracy),
@@ -302,6 +325,11 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
             else "<p><em>no rows</em></p>"
 
     body = [f"<h1>{html.escape(title)}</h1><p class=sub>study <code>{html.escape(config['study'])}</code></p>",
+            "<section id=key-results><h2>Key results</h2><p>Agreement of each attention method with "
+            f"{html.escape(method_label(reference))} ({html.escape(METRIC_NAMES.get(metric, metric))} of |scores|, mean "
+            "over explained examples, 95% bootstrap interval). <em>vs ceiling</em> and <em>vs random floor</em> come from "
+            "paired sign-flip tests on the same examples, corrected for multiple comparisons; <em>share of ceiling</em> "
+            "is the normalised agreement.</p>" + table(key_results(findings)) + "</section>",
             "<section id=findings><h2>Findings</h2><ul>"
             + "".join(f"<li>{html.escape(f.text)}</li>" for f in findings)
             + "".join(f"<li>{html.escape(t)}</li>" for section in sections for t in section.findings)
@@ -322,7 +350,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
              + "</pre></details></section>"]
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
              "table.t{border-collapse:collapse;font-size:.85em;margin:.5em 0}table.t td,table.t th{padding:.2em .6em;"
-             "border-bottom:1px solid #ddd;text-align:left}figure img{max-width:100%}figcaption{color:#555;"
+             "border-bottom:1px solid #ddd;text-align:left}figure img{max-width:min(100%,900px)}figcaption{color:#555;"
              "font-size:.9em}.sub{color:#666}li{margin:.4em 0}")
     Path(out_html).write_text(f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}"
                               f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
