@@ -35,13 +35,39 @@ def _validator_with_defaults(schema: dict[str, Any]):
     return validators.extend(base, {"properties": set_defaults})(schema)
 
 
+def coerce_to_schema(value: Any, schema: dict[str, Any]) -> Any:
+    """Turn strings into the numbers, booleans or nulls the schema expects, recursively.
+
+    ``snakemake --config key={a: 1}`` hands nested values over as strings; where the schema
+    wants an integer, number, boolean or null, a string that parses as one is converted.
+    Strings where the schema wants strings are left alone.
+    """
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {k: coerce_to_schema(v, props.get(k, extra if isinstance(extra, dict) else {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [coerce_to_schema(v, schema.get("items", {})) for v in value]
+    if isinstance(value, str) and set(types) & {"integer", "number", "boolean", "null"} and "string" not in types:
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, bool) and "boolean" in types or parsed is None and "null" in types:
+            return parsed
+        if isinstance(parsed, int | float) and not isinstance(parsed, bool) and {"integer", "number"} & set(types):
+            return parsed
+    return value
+
+
 def load_schema() -> dict[str, Any]:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
 def validate_schema(config: dict[str, Any]) -> dict[str, Any]:
     """Validate against the JSON schema, filling defaults in place; raise :class:`ConfigError`."""
-    validator = _validator_with_defaults(load_schema())
+    schema = load_schema()
+    config.update(coerce_to_schema(dict(config), schema))
+    validator = _validator_with_defaults(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         lines = []
@@ -58,7 +84,6 @@ def validate_schema(config: dict[str, Any]) -> dict[str, Any]:
 
 def check_registries(config: dict[str, Any]) -> None:
     """Names in the config must exist in the registries; method settings must be valid."""
-    from analysis.data import DATASETS
     from analysis.importance import IMPORTANCE_METHODS, MethodSettingsError, make_method
     from analysis.metrics.agreement import METRICS
     from analysis.models import MODEL_FAMILIES
@@ -66,11 +91,7 @@ def check_registries(config: dict[str, Any]) -> None:
 
     problems = []
     for name, entry in config["datasets"].items():
-        if name not in DATASETS:
-            problems.append(f"datasets.{name}: unknown dataset {name!r}; choose one of {DATASETS.names()}")
-            continue
-        if entry.get("eval_n") is not None and entry["explain_n"] > entry["eval_n"]:
-            problems.append(f"datasets.{name}.explain_n ({entry['explain_n']}) exceeds eval_n ({entry['eval_n']})")
+        problems += dataset_problems(name, entry)
     for name, entry in config["models"].items():
         if entry["family"] not in MODEL_FAMILIES:
             problems.append(f"models.{name}.family: unknown family {entry['family']!r}; choose one of {MODEL_FAMILIES.names()}")
@@ -94,6 +115,42 @@ def check_registries(config: dict[str, Any]) -> None:
         problems.append(f"agreement.reference: {reference!r} is not a causal (gradient or ablation) method")
     if problems:
         raise ConfigError("invalid config:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def dataset_problems(name: str, entry: dict[str, Any]) -> list[str]:
+    """What is wrong with one dataset entry: unknown names, a bad ``base``/``shortcut``, sizes."""
+    from analysis.data import DATASETS
+
+    base = entry.get("base")
+    if base is None:
+        if "shortcut" in entry:
+            return [f"datasets.{name}.shortcut needs `base`: a planted-shortcut variant is a dataset of its own; "
+                    f"name it e.g. {name}_shortcut and set base: {name}"]
+        if name not in DATASETS:
+            return [f"datasets.{name}: unknown dataset {name!r}; choose one of {DATASETS.names()}, or give the "
+                    f"entry `base: <one of them>` to derive a dataset from it"]
+        spec = DATASETS.get(name)
+    else:
+        if base not in DATASETS:
+            return [f"datasets.{name}.base: unknown dataset {base!r}; choose one of {DATASETS.names()}"]
+        if name in DATASETS:
+            return [f"datasets.{name}: a derived dataset (base: {base}) cannot take the name of the registered "
+                    f"dataset {name!r}; rename the entry, e.g. {base}_shortcut"]
+        spec = DATASETS.get(base)
+    problems = []
+    if entry.get("eval_n") is not None and entry.get("explain_n", 0) > entry["eval_n"]:
+        problems.append(f"datasets.{name}.explain_n ({entry['explain_n']}) exceeds eval_n ({entry['eval_n']})")
+    if entry.get("generator") and not spec.generator:
+        problems.append(f"datasets.{name}.generator: {spec.name!r} is read, not generated; remove `generator`")
+    if entry.get("shortcut") is not None:
+        from analysis.groundtruth.shortcuts import ShortcutConfig, ShortcutError
+
+        where = f"datasets.{name}.shortcut"
+        try:
+            ShortcutConfig.from_settings(entry["shortcut"], where=where).check_labels(spec.label_names, where=where)
+        except ShortcutError as error:
+            problems.append(str(error))
+    return problems
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:

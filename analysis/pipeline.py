@@ -51,7 +51,6 @@ def prepare_data(config: dict[str, Any], dataset: str, *, out_train: str, out_ev
     and the tables gain ``shortcut_index`` and ``original_label``.
     """
     from analysis.data import DATASETS, dataset_spec, prepare_splits, stratified_sample
-    from analysis.seeding import derive_seed
 
     entry = config["datasets"][dataset]
     spec = dataset_spec(config, dataset)
@@ -71,23 +70,13 @@ def prepare_data(config: dict[str, Any], dataset: str, *, out_train: str, out_ev
                 report.loc[report["role"] == "eval", "notes"] += f"removed {before - len(evaluation)} texts also in train"
                 report.loc[report["role"] == "eval", "rows_kept"] = len(evaluation)
         if entry.get("shortcut"):
-            from analysis.groundtruth.shortcuts import SHORTCUT_COLUMNS, ShortcutConfig, plant_shortcut, sample_explained
+            from analysis.groundtruth import shortcuts
 
-            where = f"datasets.{dataset}.shortcut"
-            shortcut = ShortcutConfig.from_settings(entry["shortcut"], where=where)
-            planted = {}
-            for role, frame in (("train", train), ("eval", evaluation)):
-                planted[role], notes = plant_shortcut(
-                    frame, shortcut, role=role, seed=derive_seed(seed, shortcut.seed, dataset, role),
-                    label_names=spec.label_names, where=where)
-                mask = report["role"] == role
-                report.loc[mask, "notes"] = [("; ".join(filter(None, [old, *notes]))) for old in report.loc[mask, "notes"]]
-                report.loc[mask, "rows_kept"] = len(planted[role])
-                report.loc[mask, "label_counts"] = ", ".join(
-                    f"{spec.label_names[k]}: {v}" for k, v in planted[role]["label"].value_counts().sort_index().items())
-            train, evaluation = planted["train"], planted["eval"]
-            explain = sample_explained(evaluation, entry["explain_n"], seed=seed, share=shortcut.explain_share)
-            columns += SHORTCUT_COLUMNS
+            planted = shortcuts.ShortcutConfig.from_settings(entry["shortcut"], where=f"datasets.{dataset}.shortcut")
+            train, evaluation, report = shortcuts.plant_splits(train, evaluation, report, planted, dataset=dataset,
+                                                               seed=seed, label_names=spec.label_names)
+            explain = shortcuts.sample_explained(evaluation, entry["explain_n"], seed=seed, share=planted.explain_share)
+            columns += shortcuts.SHORTCUT_COLUMNS
         else:
             explain = stratified_sample(evaluation, min(entry["explain_n"], len(evaluation)), seed=seed)
         report["dataset"] = dataset
@@ -153,20 +142,40 @@ def folder_fingerprint(folder: str | Path) -> str:
     return settings_hash(entries)
 
 
+def shard_of(examples: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFrame:
+    """Rows of shard ``shard`` out of ``n_shards`` contiguous, near-equal chunks (in file order)."""
+    if not 0 <= shard < n_shards:
+        raise ValueError(f"shard {shard} is outside 0..{n_shards - 1}")
+    bounds = np.linspace(0, len(examples), n_shards + 1).round().astype(int)
+    return examples.iloc[bounds[shard] : bounds[shard + 1]].reset_index(drop=True)
+
+
+def merge_shards(*, importance_paths: list[str], diagnostics_paths: list[str], heads_paths: list[str],
+                 out_importance: str, out_diagnostics: str, out_heads: str) -> None:
+    """Gather the shards of one run into its importance, diagnostics and attention-head tables."""
+    for paths, out, table in [(importance_paths, out_importance, "importance"),
+                              (diagnostics_paths, out_diagnostics, "diagnostics"),
+                              (heads_paths, out_heads, "attention_heads")]:
+        gather_tables(paths, out, table=table)
+
+
 def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, model_dir: str,
-                explain_path: str, out_importance: str, out_diagnostics: str, out_heads: str) -> None:
+                explain_path: str, out_importance: str, out_diagnostics: str, out_heads: str,
+                shard: int = 0, n_shards: int = 1) -> None:
     """Every configured importance method that applies to the model, plus per-head attention.
 
-    Each method's finished table is cached in ``importance_cache/`` beside the outputs,
-    keyed by the method's settings, the model files and the explained examples; a rerun
-    after an interruption (or after adding a method) computes only what is missing.
+    With ``n_shards`` > 1 only shard ``shard`` of the explained examples is processed
+    (scatter); :func:`merge_shards` gathers them. Each method's finished table is cached in
+    ``importance_cache/`` beside the outputs, keyed by the method's settings, the model
+    files and the explained examples; a rerun after an interruption (or after adding a
+    method) computes only what is missing.
     """
     from analysis.config import methods_for
     from analysis.importance import attention_heads_table, compute_importance, make_method
     from analysis.models import load_model
 
     model = load_model(model_dir, device=choose_device(config["device"]))
-    examples = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
+    examples = shard_of(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS), shard, n_shards)
     split = examples["split"].iloc[0]
     pooling, batch_size = config["importance"]["pooling"], config["importance"]["batch_size"]
     cache = Path(out_importance).parent / "importance_cache"
@@ -316,7 +325,7 @@ def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path:
                   diagnostics_path: str,
                   data_path: str, accuracy_figure: str, run_figures: list[str], out_markdown: str,
                   out_html: str, extra_tables: dict[str, str] | None = None,
-                  extra_figures: dict[str, str] | None = None) -> None:
+                  extra_figures: dict[str, str] | None = None, out_tables: str | None = None) -> None:
     """Write the study summary (markdown and self-contained HTML) from the gathered tables."""
     from analysis.report import write_summary
 
@@ -324,6 +333,8 @@ def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path:
     for path in run_figures:
         parts = Path(path).parts
         dataset, model, seed = parts[-5], parts[-4], parts[-3]
+        if path.endswith("heatmaps.png") and not show_examples(config, dataset):
+            continue  # content warning: examples of this dataset are shown only when the config asks
         kind = "Mean agreement between methods" if path.endswith("matrix.png") else "Token-level importance"
         figures[f"{kind}: {dataset} / {model} / seed {seed}."] = path
     with timed("writing the study summary", log):
@@ -335,7 +346,8 @@ def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path:
             data_report=read_table(data_path, table="data_report"), figures=figures,
             out_markdown=out_markdown, out_html=out_html,
             extra_tables={name: read_table(path, table=name) for name, path in (extra_tables or {}).items()},
-            extra_figures=dict(extra_figures or {}),
+            extra_figures=dict(extra_figures or {}), out_tables=out_tables,
+            run_facts=run_facts(evaluation_path, config),
         )
     for finding in findings:
         log.info("finding: %s", finding.text)
@@ -366,3 +378,20 @@ def gather_seed_tables(config: dict[str, Any], *, summary_paths: list[str], agre
     spread = seed_spread(read_table(agreement_summary_path, table="agreement_summary"),
                          reference=config["agreement"]["reference"], metric=config["figures"]["headline_metric"])
     write_table(spread, out_spread)
+
+
+def show_examples(config: dict[str, Any], dataset: str) -> bool:
+    """Whether the report may show example texts of ``dataset`` (HateXplain holds slurs by design)."""
+    from analysis.data import DATASETS
+
+    spec = DATASETS.get(dataset) if dataset in DATASETS else None
+    warned = bool(spec and spec.notes.get("content_warning"))
+    return not warned or bool(config.get("report", {}).get("show_offensive_examples", False))
+
+
+def run_facts(evaluation_path: str, config: dict[str, Any]) -> dict[str, str]:
+    """Wall time of the study so far (from its first data table) and where its results are."""
+    root = Path(evaluation_path).parent.parent
+    starts = [p.stat().st_mtime for p in (root / "data").glob("*/train.parquet")]
+    elapsed = time.time() - min(starts) if starts else float("nan")
+    return {"results folder": str(root), "wall time since data preparation (s)": f"{elapsed:.0f}"}

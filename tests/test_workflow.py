@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -142,3 +143,29 @@ def test_real_data_path_on_a_slice_of_shared_data(shared_data, tmp_path):
     assert (examples["split"] == "validation").all() and examples["example_id"].str.startswith("sst2-").all()
     attention = importance[importance["method"] == "rnn_attention"].groupby("example_id")["score"].sum()
     assert ((attention - 1).abs() < 1e-5).all()
+
+
+@pytest.mark.slow
+def test_sharded_run_resumes_without_recomputing_finished_shards(tmp_path):
+    """Scatter/gather: a lost shard is recomputed alone, and the merged result is identical."""
+    args = ["--cores", "2", "--configfile", str(ROOT / "config" / "tiny.yaml"), "--config", f"results_dir={tmp_path}",
+            "models={rnn: {family: rnn, epochs: 1, embed_dim: 8, hidden_dim: 4, attention_dim: 4}}",
+            "importance={shards: 3, methods: {rnn_attention: {}, loo_delete: {}, integrated_gradients: {}}}"]
+    run = tmp_path / "tiny" / "synthetic" / "rnn" / "0"
+    target = str(run / "importance.parquet")
+    first = snakemake(target, *args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = pd.read_parquet(target).drop(columns=["versions"])
+    assert sorted(p.name for p in (run / "shards").iterdir()) == ["0", "1", "2"]
+    # a run killed while shard 1 was being computed: its outputs and the merge are missing
+    for name in ("importance.parquet", "diagnostics.parquet", "attention_heads.parquet"):
+        (run / "shards" / "1" / name).unlink()
+        (run / name).unlink()
+    plan = snakemake(target, "-n", *args)
+    stats = plan.stdout.split("Job stats:")[1].strip().split("\n\n")[0]
+    counts = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, flags=re.M)}
+    assert counts == {"explain": 1, "merge_shards": 1, "total": 2}, stats
+    second = snakemake(target, *args)
+    assert second.returncode == 0, second.stderr[-3000:]
+    after = pd.read_parquet(target).drop(columns=["versions"])
+    pd.testing.assert_frame_equal(before, after)

@@ -75,7 +75,7 @@ class ImportanceMethod(ABC):
             raise MethodSettingsError(
                 f"method {self.name!r} has no setting(s) {unknown}; its settings are {sorted(self.defaults)}"
             )
-        self.settings = {**self.defaults, **settings}
+        self.settings = {**self.defaults, **{k: _like(self.defaults[k], v, self.name, k) for k, v in settings.items()}}
 
     def supports(self, model: TextClassifier) -> bool:
         return model.kind in self.model_kinds and (model.gradient_capable or not self.needs_gradients)
@@ -91,6 +91,21 @@ class ImportanceMethod(ABC):
     @abstractmethod
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         """Scores explaining ``batch.target`` (the predicted class) for every example."""
+
+
+def _like(default: Any, value: Any, method: str, key: str) -> Any:
+    """``value`` converted to the type of ``default`` (command-line configs pass strings)."""
+    if isinstance(value, str) and isinstance(default, bool):
+        if value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    elif isinstance(value, str) and isinstance(default, int | float) and not isinstance(default, bool):
+        try:
+            return type(default)(float(value)) if isinstance(default, float) else int(value)
+        except ValueError:
+            pass
+    else:
+        return value
+    raise MethodSettingsError(f"method {method!r}: setting {key!r} must be like {default!r}, not {value!r}")
 
 
 IMPORTANCE_METHODS: Registry[type[ImportanceMethod]] = Registry("importance method")

@@ -5,12 +5,11 @@ import os
 
 from snakemake.utils import validate
 
-from analysis.config import check_registries, methods_for, results_root
+from analysis.config import check_registries, coerce_to_schema, load_schema, methods_for, results_root
 
 
-# `--config seeds=[0,1]` arrives as strings; seeds are integers
-if isinstance(config.get("seeds"), list):
-    config["seeds"] = [int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in config["seeds"]]
+# `--config seeds=[0,1]` or `importance={shards: 4}` arrive as strings: convert where the schema wants numbers
+config.update(coerce_to_schema(dict(config), load_schema()))
 
 validate(config, "../schemas/config.schema.yaml")
 check_registries(config)
@@ -33,6 +32,7 @@ def in_run(path):
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_.-]+",
+    shard="[0-9]+",
     model="[A-Za-z0-9_.-]+",
     seed="[0-9]+",
 

@@ -1,24 +1,60 @@
-rule explain:
-    """Every importance method (attention and attribution) on the explained examples of one run.
+N_SHARDS = int(config["importance"]["shards"])
 
-    Finished methods are cached under importance_cache/ (keyed by their settings), so an
-    interrupted job picks up where it stopped and adding a method computes only that one.
+
+def shard_files(name):
+    """The per-shard copies of one run's table ``name`` (an input function)."""
+
+    def files(wildcards):
+        return [
+            run_path(wildcards.dataset, wildcards.model, wildcards.seed, f"shards/{shard}/{name}")
+            for shard in range(N_SHARDS)
+        ]
+
+    return files
+
+
+rule explain:
+    """Every importance method (attention and attribution) on one shard of a run's explained examples.
+
+    Shards run as independent jobs (in parallel, or on a cluster) and rerun independently.
+    Within a shard, finished methods are cached under importance_cache/ (keyed by their
+    settings), so an interrupted job picks up where it stopped and adding a method computes
+    only that one.
     """
     input:
         model=in_run("model"),
         explain=res("data/{dataset}/explain.parquet"),
     output:
-        importance=in_run("importance.parquet"),
-        diagnostics=in_run("diagnostics.parquet"),
-        heads=in_run("attention_heads.parquet"),
+        importance=in_run("shards/{shard}/importance.parquet"),
+        diagnostics=in_run("shards/{shard}/diagnostics.parquet"),
+        heads=in_run("shards/{shard}/attention_heads.parquet"),
     params:
         settings=importance_settings,
+        n_shards=N_SHARDS,
     threads: 2
     resources:
         gpu=1,
     conda:
         "../envs/study.yaml"
     log:
-        res("logs/explain/{dataset}/{model}/{seed}.log"),
+        res("logs/explain/{dataset}/{model}/{seed}/shard-{shard}.log"),
     script:
         "../scripts/explain.py"
+
+
+rule merge_shards:
+    """Gather a run's shards into its importance, diagnostics and attention-head tables."""
+    input:
+        importance=shard_files("importance.parquet"),
+        diagnostics=shard_files("diagnostics.parquet"),
+        heads=shard_files("attention_heads.parquet"),
+    output:
+        importance=in_run("importance.parquet"),
+        diagnostics=in_run("diagnostics.parquet"),
+        heads=in_run("attention_heads.parquet"),
+    conda:
+        "../envs/study.yaml"
+    log:
+        res("logs/merge_shards/{dataset}/{model}/{seed}.log"),
+    script:
+        "../scripts/merge_shards.py"
