@@ -200,11 +200,70 @@ def test_shapley_sampling_is_efficient(model_name, request):
     assert max(np.abs(w).max() for w in words) > 1e-3
 
 
+def _exact_shapley(model, words, target):
+    """Brute-force Shapley values of the words ([MASK] for absent ones) from every coalition."""
+    import itertools
+    import math
+
+    from analysis.attribution.sampling import coalition_outputs
+
+    enc = model.encode([words])
+    n = len(words)
+    z = np.array(list(itertools.product([0, 1], repeat=n)), dtype=np.int8)
+    values = dict(zip(map(tuple, z), coalition_outputs(model, enc.input_ids[0], enc.attention_mask[0],
+                                                        enc.word_index[0], z, target, batch_size=64)))
+    phi = np.zeros(n)
+    for i in range(n):
+        for coalition in z:
+            if coalition[i]:
+                continue
+            s = int(coalition.sum())
+            with_i = coalition.copy()
+            with_i[i] = 1
+            phi[i] += math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) * (
+                values[tuple(with_i)] - values[tuple(coalition)])
+    return phi
+
+
+@pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
+def test_kernel_shap_with_every_coalition_is_the_exact_shapley_value(model_name, request):
+    model = request.getfixturevalue(model_name)
+    with torch.no_grad():
+        model.module.classifier.weight *= 500
+    batch = make_batch(model, ["a dull plot not great"])
+    out = make_method("kernel_shap", {"n_samples": 64}).explain(model, batch)  # 2^5 - 2 = 30 coalitions: all
+    exact = _exact_shapley(model, "a dull plot not great".split(), int(batch.target[0]))
+    assert np.abs(exact).max() > 1e-3
+    assert np.allclose(out.word_scores[0], exact, atol=1e-6)
+
+
+def test_sampled_kernel_shap_is_efficient_and_close_to_exact(tiny_rnn):
+    with torch.no_grad():
+        tiny_rnn.module.classifier.weight *= 500
+    sentence = "the film was great not awful a dull plot"
+    batch = make_batch(tiny_rnn, [sentence])
+    out = make_method("kernel_shap", {"n_samples": 400}).explain(tiny_rnn, batch)
+    exact = _exact_shapley(tiny_rnn, sentence.split(), int(batch.target[0]))
+    assert out.word_scores[0].sum() == pytest.approx(exact.sum(), abs=1e-6)  # efficiency holds exactly
+    assert np.corrcoef(out.word_scores[0], exact)[0, 1] > 0.9
+
+
 @pytest.mark.parametrize("name", ["kernel_shap", "lime"])
 def test_sampling_explainers_give_one_score_per_word(tiny_rnn, name):
     batch = make_batch(tiny_rnn, SENTENCES)
     out = make_method(name, {"n_samples": 50}).explain(tiny_rnn, batch)
-    words = pool_to_words(out.token_scores, batch.encoded.word_index, batch.encoded.n_words_kept, out.pooling)
-    assert [len(w) for w in words] == [len(s.split()) for s in SENTENCES]
-    assert all(np.isfinite(w).all() for w in words)
-    assert np.all(np.asarray(out.forward_passes) == 50)
+    assert [len(w) for w in out.word_scores] == [len(s.split()) for s in SENTENCES]
+    assert all(np.isfinite(w).all() for w in out.word_scores)
+    assert np.all(np.asarray(out.forward_passes) <= 52)
+
+
+def test_lime_recovers_the_word_that_drives_a_linear_output(tiny_rnn):
+    """Where only one word matters, LIME's largest coefficient is on it."""
+    from analysis.attribution.sampling import LimeMethod
+
+    lime = LimeMethod(n_samples=300)
+    rng = np.random.default_rng(0)
+    z, w = lime.coalitions(6, rng)
+    y = 0.2 + 0.7 * z[:, 3]
+    coef = lime.fit(z, w, y, full=0.9, empty=0.2)
+    assert int(np.argmax(coef)) == 3 and coef[3] == pytest.approx(0.7, abs=0.05)
