@@ -20,12 +20,22 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
+wildcard_constraints:
+    dataset="[A-Za-z0-9_.-]+",
+    shard="[0-9]+",
+    model="[A-Za-z0-9_.-]+",
+    seed="[0-9]+",
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/importance.smk"
 include: "workflow/rules/agreement.smk"
+include: "workflow/rules/interventions.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/groundtruth.smk"
+include: "workflow/rules/heads.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -95,12 +95,12 @@ def train_model(config: dict[str, Any], dataset: str, model_name: str, seed: int
                 eval_path: str, out_model: str, out_evaluation: str, out_predictions: str,
                 out_history: str) -> None:
     """Build (and fine-tune or train) a model, save it, and record its evaluation accuracy."""
-    from analysis.data import DATASETS
+    from analysis.data import dataset_spec
     from analysis.models import evaluate, family_for, train_classifier, train_settings
 
     seed_everything(seed)
     entry = config["models"][model_name]
-    spec = DATASETS.get(dataset)
+    spec = dataset_spec(config, dataset)
     family = family_for(entry, where=f"models.{model_name}.family")
     train = read_table(train_path, table="examples", columns=EXAMPLE_COLUMNS)
     evaluation = read_table(eval_path, table="examples", columns=EXAMPLE_COLUMNS)
@@ -382,9 +382,9 @@ def gather_seed_tables(config: dict[str, Any], *, summary_paths: list[str], agre
 
 def show_examples(config: dict[str, Any], dataset: str) -> bool:
     """Whether the report may show example texts of ``dataset`` (HateXplain holds slurs by design)."""
-    from analysis.data import DATASETS
+    from analysis.data import dataset_spec
 
-    spec = DATASETS.get(dataset) if dataset in DATASETS else None
+    spec = dataset_spec(config, dataset) if dataset in config["datasets"] else None
     warned = bool(spec and spec.notes.get("content_warning"))
     return not warned or bool(config.get("report", {}).get("show_offensive_examples", False))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -53,9 +54,7 @@ def test_ratio_interval():
     assert np.isnan(ratio_interval(b, -b)[0])
 
 
-def _agreement_table(values: dict[str, np.ndarray]) -> "pd.DataFrame":
-    import pandas as pd
-
+def _agreement_table(values: dict[str, np.ndarray]) -> pd.DataFrame:
     families = {"attn_good": "attention", "attn_bad": "attention", "ig": "gradient", "random": "random"}
     rows = []
     for method, vals in values.items():

@@ -2,20 +2,26 @@
 
 A spec names the Hugging Face hub id (and revision), the text/label columns, the label
 names, which splits exist, and an optional converter for hub formats that differ from
-the local mirror (HateXplain). A local mirror is a folder laid out as
-``<data_dir>/<dataset>/<split>.parquet`` with the columns the spec names.
+the local mirror (HateXplain, the ERASER movie rationales). A config entry with
+``base`` derives a dataset from a registered one (:func:`dataset_spec`), e.g. a
+planted-shortcut variant (:mod:`analysis.groundtruth.shortcuts`). A local mirror is a
+folder laid out as ``<data_dir>/<dataset>/<split>.parquet`` with the columns the spec
+names.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
 from analysis.registry import Registry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,20 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
 HATEXPLAIN_NORMAL = 1
 
 
+def as_list(value: Any) -> list[Any]:
+    """A hub field that holds a sequence as a plain list (``None`` -> empty).
+
+    Rows that come through ``datasets`` -> pandas hold NumPy arrays where the hub has
+    lists, and ``array or []`` is ambiguous for arrays, so every converter goes
+    through this.
+    """
+    if value is None:
+        return []
+    if isinstance(value, float) and value != value:  # NaN for a missing cell
+        return []
+    return list(value)
+
+
 def hatexplain_from_hub(frame: pd.DataFrame) -> pd.DataFrame:
     """Convert hub-format HateXplain rows to the mirror's columns.
 
@@ -74,13 +94,13 @@ def hatexplain_from_hub(frame: pd.DataFrame) -> pd.DataFrame:
     """
     rows = []
     for record in frame.to_dict("records"):
-        labels = list(record["annotators"]["label"])
+        labels = [int(v) for v in as_list(record["annotators"]["label"])]
         top, count = Counter(labels).most_common(1)[0]
         if 2 * count <= len(labels):
             continue  # no majority: HateXplain calls these "undecided"
         toxic = int(top != HATEXPLAIN_NORMAL)
-        tokens = list(record["post_tokens"])
-        masks = [list(m) for m in record.get("rationales") or [] if len(m)]
+        tokens = [str(t) for t in as_list(record["post_tokens"])]
+        masks = [[int(v) for v in m] for m in (as_list(m) for m in as_list(record.get("rationales"))) if len(m)]
         for mask in masks:
             if len(mask) != len(tokens):
                 raise ValueError(
@@ -89,6 +109,46 @@ def hatexplain_from_hub(frame: pd.DataFrame) -> pd.DataFrame:
         rationale = [int(any(m[i] for m in masks)) for i in range(len(tokens))] if masks and toxic else [0] * len(tokens)
         rows.append({"id": record.get("id"), "tokens": tokens, "label": toxic, "rationale": rationale})
     return pd.DataFrame(rows, columns=["id", "tokens", "label", "rationale"])
+
+
+def find_span(words: list[str], span: list[str]) -> list[int]:
+    """Start positions of every occurrence of ``span`` as a contiguous run of ``words``."""
+    if not span or len(span) > len(words):
+        return []
+    first = span[0]
+    return [i for i in range(len(words) - len(span) + 1) if words[i] == first and words[i : i + len(span)] == span]
+
+
+def eraser_movies_from_hub(frame: pd.DataFrame) -> pd.DataFrame:
+    """Convert the hub's ERASER movie-rationale rows to per-word rationale masks.
+
+    The hub version (``eraser-benchmark/movie_rationales``; DeYoung et al. 2020, after
+    Zaidan et al. 2007) has ``review`` (the ERASER document: whitespace-tokenised, one
+    sentence a line), ``label`` (0 NEG, 1 POS) and ``evidences``, the text of each human
+    rationale span without its token offsets. The words are the review's whitespace
+    tokens; every occurrence of an evidence's token sequence is marked, because the
+    offsets that would say which occurrence was meant are not on the hub. Evidences not
+    found in the review are counted in ``unmatched_evidences`` (and logged), never
+    silently lost.
+    """
+    rows = []
+    for index, record in enumerate(frame.to_dict("records")):
+        words = str(record["review"]).split()
+        mask = [0] * len(words)
+        unmatched = 0
+        for evidence in as_list(record.get("evidences")):
+            span = str(evidence).split()
+            starts = find_span(words, span)
+            unmatched += not starts
+            for start in starts:
+                mask[start : start + len(span)] = [1] * len(span)
+        rows.append({"id": str(record.get("id", index)), "tokens": words, "label": int(record["label"]),
+                     "rationale": mask, "unmatched_evidences": unmatched})
+    out = pd.DataFrame(rows, columns=["id", "tokens", "label", "rationale", "unmatched_evidences"])
+    if len(out) and out["unmatched_evidences"].sum():
+        log.warning("movie_rationales: %d evidence spans of %d reviews were not found in their review text",
+                    int(out["unmatched_evidences"].sum()), int((out["unmatched_evidences"] > 0).sum()))
+    return out
 
 
 register_dataset(
@@ -144,6 +204,23 @@ register_dataset(
 )
 register_dataset(
     DatasetSpec(
+        name="movie_rationales",
+        hub_id="eraser-benchmark/movie_rationales",
+        text_column=None,
+        tokens_column="tokens",
+        rationale_column="rationale",
+        label_names=("negative", "positive"),
+        splits=("train", "validation", "test"),
+        train_split="train",
+        eval_split="test",
+        hub_converter=eraser_movies_from_hub,
+        citation="Zaidan et al. 2007 (NAACL); ERASER, DeYoung et al. 2020 (ACL)",
+        notes={"local_mirror": "not in ../shared/data: hub only", "length": "long reviews (~700 words): "
+               "rationales beyond max_length are truncated away and left out of the rationale metrics"},
+    )
+)
+register_dataset(
+    DatasetSpec(
         name="synthetic",
         hub_id=None,
         label_names=("negative", "positive"),
@@ -155,3 +232,26 @@ register_dataset(
         citation="this project (analysis.data.synthetic)",
     )
 )
+
+
+def dataset_spec(config: dict[str, Any], name: str) -> DatasetSpec:
+    """The spec of the config's dataset entry ``name``, derived entries included.
+
+    An entry with ``base`` (e.g. ``sst2_shortcut: {base: sst2, shortcut: {...}}``, a
+    planted-shortcut variant) reads the registered dataset ``base`` and is reported
+    under its own name: its spec is the base's spec renamed, with the transform in
+    ``notes``. Any other entry names a registered dataset. Stages that look a dataset up
+    by its config name use this rather than ``DATASETS.get``.
+    """
+    entries = config.get("datasets", {})
+    if name not in entries:
+        raise KeyError(f"dataset {name!r} is not in the config's datasets ({sorted(entries)})")
+    entry = entries[name] or {}
+    base = entry.get("base")
+    if base is None:
+        return DATASETS.get(name, where=f"datasets.{name}")
+    spec = DATASETS.get(base, where=f"datasets.{name}.base")
+    notes = {**spec.notes, "base": base}
+    if entry.get("shortcut"):
+        notes["shortcut"] = dict(entry["shortcut"])
+    return replace(spec, name=name, notes=notes)

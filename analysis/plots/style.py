@@ -32,6 +32,12 @@ METHOD_LABELS: dict[str, str] = {
     "loo_delete": "Leave-one-out (delete)",
     "loo_mask": "Leave-one-out ([MASK])",
     "random": "Random",
+    "attention_flow": "Attention flow",
+    "attention_norm_last": "Attention norm ‖αf(x)‖ (last layer)",
+    "attention_norm_all": "Attention norm ‖αf(x)‖ (all layers)",
+    "value_zeroing": "Value zeroing",
+    "attention_x_gradient": "Attention × gradient",
+    "alti": "ALTI",
 }
 """Internal method name -> the name readers of the attention/attribution literature know."""
 
@@ -47,6 +53,12 @@ METHOD_ORDER: tuple[str, ...] = (
     "loo_delete",
     "loo_mask",
     "random",
+    "attention_flow",
+    "attention_norm_last",
+    "attention_norm_all",
+    "value_zeroing",
+    "attention_x_gradient",
+    "alti",
 )
 """Fixed order of the known methods: attention first, then gradients, ablations, random.
 
@@ -85,6 +97,14 @@ METHOD_COLOR_CYCLE: tuple[str, ...] = (
     "#000000",  # black
     _COLORBLIND[6],  # pink
     _COLORBLIND[8],  # yellow (last: weakest contrast on white)
+    # Paul Tol's "muted" scheme (colour-blind safe), for the attention variants after random
+    "#332288",  # indigo
+    "#117733",  # dark green
+    "#882255",  # wine
+    "#44AA99",  # teal
+    "#999933",  # olive
+    "#AA4499",  # purple
+    "#CC6677",  # rose
 )
 """Colours handed out to methods in :data:`METHOD_ORDER` order (random excepted)."""
 

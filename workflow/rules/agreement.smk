@@ -16,10 +16,6 @@ rule agreement:
         "../scripts/agreement.py"
 
 
-def seed_importance_files(wildcards):
-    return [run_path(wildcards.dataset, wildcards.model, s, "importance.parquet") for s in SEEDS]
-
-
 if len(SEEDS) > 1:
 
     rule seed_agreement:

@@ -30,13 +30,6 @@ def in_run(path):
     return os.path.join(R, "{dataset}", "{model}", "{seed}", path)
 
 
-wildcard_constraints:
-    dataset="[A-Za-z0-9_.-]+",
-    shard="[0-9]+",
-    model="[A-Za-z0-9_.-]+",
-    seed="[0-9]+",
-
-
 def runs():
     """Every (dataset, model, seed) combination of the study."""
     return [(d, m, s) for d in DATASETS for m in MODELS for s in SEEDS]
@@ -78,7 +71,7 @@ def per_run(name):
 
 RUN_FIGURES = ["distributions", "matrix", "by_length", "heatmaps"]
 
-# Analyses add to these in their rule files (included before report.smk): study-wide
+# Analyses add to these in their own .smk files (included before report.smk): study-wide
 # tables by name and figures by caption feed the summary's sections
 # (analysis.report.sections); extra targets join rule all.
 STUDY_TABLES = {}
@@ -91,3 +84,30 @@ def all_targets():
     targets += [run_path(d, m, s, f"figures/{name}.png") for d, m, s in runs() for name in RUN_FIGURES]
     targets += EXTRA_TARGETS
     return targets
+
+
+N_SHARDS = int(config["importance"]["shards"])
+
+
+def shard_paths(wildcards, name):
+    """The per-shard copies of one run's table ``name``."""
+    return [
+        run_path(wildcards.dataset, wildcards.model, wildcards.seed, f"shards/{shard}/{name}")
+        for shard in range(N_SHARDS)
+    ]
+
+
+def importance_shards(wildcards):
+    return shard_paths(wildcards, "importance.parquet")
+
+
+def diagnostics_shards(wildcards):
+    return shard_paths(wildcards, "diagnostics.parquet")
+
+
+def heads_shards(wildcards):
+    return shard_paths(wildcards, "attention_heads.parquet")
+
+
+def seed_importance_files(wildcards):
+    return [run_path(wildcards.dataset, wildcards.model, s, "importance.parquet") for s in SEEDS]

@@ -1,18 +1,3 @@
-N_SHARDS = int(config["importance"]["shards"])
-
-
-def shard_files(name):
-    """The per-shard copies of one run's table ``name`` (an input function)."""
-
-    def files(wildcards):
-        return [
-            run_path(wildcards.dataset, wildcards.model, wildcards.seed, f"shards/{shard}/{name}")
-            for shard in range(N_SHARDS)
-        ]
-
-    return files
-
-
 rule explain:
     """Every importance method (attention and attribution) on one shard of a run's explained examples.
 
@@ -45,9 +30,9 @@ rule explain:
 rule merge_shards:
     """Gather a run's shards into its importance, diagnostics and attention-head tables."""
     input:
-        importance=shard_files("importance.parquet"),
-        diagnostics=shard_files("diagnostics.parquet"),
-        heads=shard_files("attention_heads.parquet"),
+        importance=importance_shards,
+        diagnostics=diagnostics_shards,
+        heads=heads_shards,
     output:
         importance=in_run("importance.parquet"),
         diagnostics=in_run("diagnostics.parquet"),

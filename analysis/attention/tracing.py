@@ -1,0 +1,143 @@
+"""One forward pass that records what attention decompositions need, layer by layer.
+
+Probabilities and value vectors come from the probe attention (an
+:class:`~analysis.models.attention_probe.AttentionControl`), which works for every
+encoder family; layer inputs and outputs and the attention block's layer-norm output
+come from forward hooks on the modules that the family adapter
+(:mod:`analysis.models.family_adapters`) names. The trace can also keep each layer's
+call arguments, so value zeroing can rerun one layer on its recorded input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from analysis.models.attention_probe import AttentionControl, attention_control
+from analysis.models.family_adapters import LayerParts, encoder_layers
+
+
+@dataclass
+class LayerTrace:
+    """Per-layer tensors of one forward pass over a padded batch (lists indexed by layer).
+
+    ``inputs[l]`` / ``outputs[l]``: hidden states entering / leaving layer ``l`` [B, T, D];
+    ``probabilities[l]``: attention [B, H, T, T]; ``values[l]``: value vectors
+    ``x W_V + b_V`` per head [B, H, T, Dh]; ``attention_outputs[l]``: the attention
+    block's output ``LN(x + W_O attention(x) + b_O)`` [B, T, D]; ``calls[l]``: the
+    positional and keyword arguments layer ``l`` was called with (when kept).
+    """
+
+    parts: list[LayerParts]
+    logits: torch.Tensor
+    inputs: list[torch.Tensor] = field(default_factory=list)
+    outputs: list[torch.Tensor] = field(default_factory=list)
+    probabilities: list[torch.Tensor] = field(default_factory=list)
+    values: list[torch.Tensor] = field(default_factory=list)
+    attention_outputs: list[torch.Tensor] = field(default_factory=list)
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.parts)
+
+
+class _Recorder(AttentionControl):
+    """Keeps every layer's probabilities and values as ``inner`` (if any) leaves them."""
+
+    def __init__(self, inner: AttentionControl | None = None) -> None:
+        self.inner = inner
+        self.probs_by_layer: dict[int, torch.Tensor] = {}
+        self.values_by_layer: dict[int, torch.Tensor] = {}
+
+    def probabilities(self, layer: int, probs: torch.Tensor, module: nn.Module) -> torch.Tensor:
+        if self.inner is not None:
+            probs = self.inner.probabilities(layer, probs, module)
+        self.probs_by_layer[layer] = probs
+        return probs
+
+    def values(self, layer: int, value: torch.Tensor, module: nn.Module) -> torch.Tensor:
+        if self.inner is not None:
+            value = self.inner.values(layer, value, module)
+        self.values_by_layer[layer] = value
+        return value
+
+
+def first_tensor(output: Any) -> torch.Tensor:
+    """A module's main output: the tensor itself, or the first element of a tuple."""
+    return output if isinstance(output, torch.Tensor) else output[0]
+
+
+@contextlib.contextmanager
+def _hooks(parts: list[LayerParts], trace: LayerTrace, keep_calls: bool) -> Iterator[None]:
+    handles = []
+
+    def before(index: int):
+        def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
+            hidden = args[0] if args else kwargs["hidden_states"]
+            trace.inputs[index] = hidden
+            if keep_calls:
+                trace.calls[index] = (args, dict(kwargs))
+        return hook
+
+    def after(target: list, index: int):
+        def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            target[index] = first_tensor(output)
+        return hook
+
+    try:
+        for p in parts:
+            handles.append(p.layer.register_forward_pre_hook(before(p.index), with_kwargs=True))
+            handles.append(p.layer.register_forward_hook(after(trace.outputs, p.index)))
+            handles.append(p.attention_layer_norm.register_forward_hook(after(trace.attention_outputs, p.index)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def trace_layers(network: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
+                 keep_calls: bool = False, inputs_embeds: torch.Tensor | None = None,
+                 control: AttentionControl | None = None) -> LayerTrace:
+    """Run ``network`` (a Hugging Face encoder classifier) once and record every layer.
+
+    ``control`` (optional) intervenes on attention during the pass (e.g. a permutation
+    from the causal tests); the trace records the attention as changed by it.
+    Gradients flow only if the caller enables them; usually wrap the call in
+    ``torch.no_grad()``.
+    """
+    parts = encoder_layers(network)
+    n = len(parts)
+    trace = LayerTrace(parts=parts, logits=torch.empty(0), inputs=[None] * n, outputs=[None] * n,
+                       attention_outputs=[None] * n, calls=[None] * n if keep_calls else [])
+    recorder = _Recorder(control)
+    with _hooks(parts, trace, keep_calls), attention_control(recorder):
+        if inputs_embeds is not None:
+            out = network(inputs_embeds=inputs_embeds, attention_mask=attention_mask)
+        else:
+            out = network(input_ids=input_ids, attention_mask=attention_mask)
+    trace.logits = out.logits
+    trace.probabilities = [recorder.probs_by_layer[i] for i in range(n)]
+    trace.values = [recorder.values_by_layer[i] for i in range(n)]
+    missing = [i for i in range(n) if trace.inputs[i] is None or trace.attention_outputs[i] is None]
+    if missing:
+        raise RuntimeError(f"layers {missing} of {type(network).__name__} were not traced; the family adapter's "
+                           "modules are not the ones the forward pass runs")
+    return trace
+
+
+def head_output_vectors(value: torch.Tensor, projection: nn.Linear) -> torch.Tensor:
+    """``f_h(x_j) = W_O^h (x_j W_V^h + b_V^h)`` for every head and token: [B, H, T, D].
+
+    ``value`` is [B, H, T, Dh]; heads are concatenated head-major before ``W_O`` (as
+    every supported family does), so head ``h`` owns input columns ``h*Dh:(h+1)*Dh``.
+    The output bias ``b_O`` belongs to no token and is left out (Kobayashi et al. 2020).
+    """
+    _, heads, _, head_dim = value.shape
+    weight = projection.weight.view(projection.weight.shape[0], heads, head_dim)  # [D, H, Dh]
+    return torch.einsum("bhtd,ehd->bhte", value, weight)

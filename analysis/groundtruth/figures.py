@@ -1,0 +1,315 @@
+"""Figures of the ground-truth analyses: pure functions from a study table to a Figure.
+
+Like :mod:`analysis.plots.figures` (whose helpers and house style they use), every
+function returns a matplotlib Figure built without pyplot, never saves or shows it,
+and draws a "no data" figure from an empty table. Each docstring starts with the
+figure's caption: what passed, what failed, and how to read it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from analysis.plots.figures import _new_figure, _no_data_figure, _styled
+from analysis.plots.style import METHOD_COLOR_CYCLE, method_label, method_palette, sort_methods
+from analysis.records import require_columns
+
+SHORTCUT_PANELS = {
+    "top1": "Top-1 hit rate",
+    "share": "Share of |importance| on the token",
+    "normalised_rank": "Normalised rank of the token (0 = first)",
+}
+PLAUSIBILITY_PANELS = {"token_f1": "Token F1 at rationale length", "iou_f1": "IOU F1 (ERASER)", "auprc": "AUPRC"}
+RELIANCE_PANELS = {
+    "accuracy_with_token": ("accuracy, token present", "o"),
+    "accuracy_without_token": ("accuracy, token absent", "s"),
+    "removal_flip": ("prediction changes when the token is deleted", "v"),
+    "insertion_flip": ("other-class examples flipped by inserting the token", "D"),
+}
+
+
+def _model_colors(models: list[str]) -> dict[str, str]:
+    """Models take colours in sorted order, as in the accuracy figure."""
+    return {m: METHOD_COLOR_CYCLE[i % len(METHOD_COLOR_CYCLE)] for i, m in enumerate(sorted(models))}
+
+
+def _interval_dots(ax: Axes, rows: pd.DataFrame, methods: list[str], models: list[str], colors: dict[str, str],
+                   *, filled: pd.Series | None = None) -> None:
+    """Mean and interval per method (y) and model (dodged, coloured); hollow markers where ``filled`` is False.
+
+    ``filled`` is a boolean Series aligned with ``rows`` (same length and order).
+    """
+    offsets = np.linspace(-0.28, 0.28, len(models)) if len(models) > 1 else np.zeros(1)
+    position = {m: i for i, m in enumerate(methods)}
+    solid_rows = np.ones(len(rows), dtype=bool) if filled is None else np.asarray(filled, dtype=bool)
+    rows = rows.assign(solid=solid_rows)
+    for offset, model in zip(offsets, models):
+        part = rows.loc[rows["model"] == model]
+        for row in part.itertuples():
+            y = position[row.method] + offset
+            low, high = row.mean_low, row.mean_high
+            if pd.notna(low) and pd.notna(high):
+                ax.plot([low, high], [y, y], color=colors[model], linewidth=1.6, solid_capstyle="butt", zorder=2)
+            solid = bool(row.solid)
+            ax.scatter([row.mean], [y], s=30, marker="o", zorder=3, color=colors[model] if solid else "white",
+                       edgecolors=colors[model], linewidths=1.4)
+    ax.set_yticks(np.arange(len(methods)), [method_label(m) for m in methods])
+    ax.set_ylim(len(methods) - 0.5, -0.5)
+    ax.grid(axis="y", visible=False)
+
+
+def _selected(summary: pd.DataFrame | None, *, table: str, verdict: str, variant: str, group: str) -> pd.DataFrame:
+    """The rows of one variant and group of a ground-truth summary (empty for an empty table)."""
+    if summary is None or summary.empty:
+        return pd.DataFrame()
+    require_columns(summary, ["dataset", "model", "method", "variant", "group", "metric", "mean", "mean_low",
+                              "mean_high", "chance", verdict], table=table)
+    return summary.loc[(summary["variant"] == variant) & (summary["group"] == group)]
+
+
+def _method_grid(title: str, rows: pd.DataFrame, panels: dict[str, str], *, passed: pd.Series,
+                 chance_metrics: tuple[str, ...], model_labels: dict[str, str], hollow_label: str,
+                 chance_label: str) -> Figure:
+    """Dot-and-interval panels: one row per dataset, one column per metric, methods on y, models coloured.
+
+    ``passed`` (aligned with ``rows``) fills a dot; a dashed line marks the mean ``chance``
+    of the panel for the metrics in ``chance_metrics``.
+    """
+    datasets = sorted(rows["dataset"].unique())
+    models = sorted(rows["model"].unique())
+    methods = sort_methods(rows["method"])
+    colors = _model_colors(models)
+    rows = rows.assign(passed=np.asarray(passed, dtype=bool))
+    figure = _new_figure(4.0 * len(panels) + 2.6, 0.9 + (0.32 * len(methods) + 0.9) * len(datasets))
+    axes = figure.subplots(len(datasets), len(panels), squeeze=False, sharey="row")
+    for r, dataset in enumerate(datasets):
+        for c, (metric, label) in enumerate(panels.items()):
+            ax = axes[r, c]
+            part = rows.loc[(rows["dataset"] == dataset) & (rows["metric"] == metric)]
+            _interval_dots(ax, part, methods, models, colors, filled=part["passed"])
+            if metric in chance_metrics and part["chance"].notna().any():
+                ax.axvline(part["chance"].mean(), color="0.4", linestyle="--", linewidth=1.0, zorder=1)
+            ax.set_xlim(-0.03, 1.03)
+            ax.set_xlabel(label)
+            ax.set_title(dataset if c == 0 else "", loc="left")
+    handles = [Line2D([], [], marker="o", linestyle="", color=colors[m], label=model_labels.get(m, m)) for m in models]
+    handles += [Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="0.3",
+                       label=hollow_label),
+                Line2D([], [], color="0.4", linestyle="--", label=chance_label)]
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=9)
+    figure.suptitle(title)
+    return figure
+
+
+@_styled
+def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | None = None, *,
+                              variant: str = "abs", group: str = "all") -> Figure:
+    """Which importance methods find the planted shortcut token?
+
+    Caption: for models that rely on the planted token (legend), a faithful method
+    ranks it first: top-1 hit rates near 1 and most of the importance on the token.
+    Filled dots passed (the top-1 hit rate's 95% interval reaches the threshold);
+    hollow dots did not. The dashed line is chance (a random ranking of the same
+    examples). For a model that does not rely on the token, ranking it first would be
+    unfaithful, so its dots say nothing about the methods.
+
+    Computed from the study's ``groundtruth_shortcut`` table (rows with the given
+    ``variant`` and ``group``: explained examples with the token that the model assigns
+    to the shortcut class): one row of panels per planted dataset, one column per
+    metric, methods on the y axis, one colour per model; mean with a percentile
+    bootstrap interval over examples.
+    """
+    title = "Planted shortcut: does each method rank the known cause first?"
+    rows = _selected(summary, table="groundtruth_shortcut", verdict="verdict", variant=variant, group=group)
+    if rows.empty:
+        return _no_data_figure(title, "no run of a planted-shortcut dataset" if summary is None or summary.empty
+                               else f"no rows for variant={variant!r}, group={group!r}")
+    relies = _relies(reliance)
+    labels = {m: _model_legend(m, relies) for m in rows["model"].unique()}
+    return _method_grid(title, rows, SHORTCUT_PANELS,
+                        passed=rows["verdict"].eq("finds"), chance_metrics=tuple(SHORTCUT_PANELS),
+                        model_labels=labels, hollow_label="hollow: not found", chance_label="chance")
+
+
+def _relies(reliance: pd.DataFrame | None) -> dict[tuple[str, str], bool]:
+    if reliance is None or reliance.empty:
+        return {}
+    first = reliance.groupby(["dataset", "model"])["relies"].first()
+    return {key: bool(value) for key, value in first.items()}
+
+
+def _model_legend(model: str, relies: dict[tuple[str, str], bool]) -> str:
+    verdicts = {v for (d, m), v in relies.items() if m == model}
+    if not verdicts:
+        return model
+    if verdicts == {True}:
+        return f"{model} (relies on the token)"
+    if verdicts == {False}:
+        return f"{model} (does NOT rely on the token)"
+    return f"{model} (relies on some datasets)"
+
+
+@_styled
+def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
+    """Did each model learn the planted shortcut?
+
+    Caption: a model relies on the token when inserting it into examples of the other
+    classes turns them into the shortcut class (diamonds at the right, past the dashed
+    threshold); deleting it from examples that carry it then often changes the
+    prediction too (triangles), and accuracy with the token stays high while accuracy
+    without it is that of the original task. Only for models that rely on the token is
+    the token a known cause against which importance methods can be scored.
+
+    Computed from the study's ``groundtruth_reliance`` table: one panel per planted
+    dataset, one row per model, mean and 95% bootstrap interval over evaluation
+    examples for each measure.
+    """
+    title = "Planted shortcut: does the model rely on the token?"
+    if reliance is None or reliance.empty:
+        return _no_data_figure(title, "no run of a planted-shortcut dataset")
+    require_columns(reliance, ["dataset", "model", "measure", "mean", "mean_low", "mean_high", "relies", "threshold"],
+                    table="groundtruth_reliance")
+    rows = reliance.loc[reliance["measure"].isin(RELIANCE_PANELS)]
+    datasets = sorted(rows["dataset"].unique())
+    models = sorted(rows["model"].unique())
+    colors = {m: METHOD_COLOR_CYCLE[i % len(METHOD_COLOR_CYCLE)] for i, m in enumerate(RELIANCE_PANELS)}
+    n_cols = min(len(datasets), 3)
+    n_rows = math.ceil(len(datasets) / n_cols)
+    figure = _new_figure(5.2 * n_cols + 0.4, (0.55 * len(models) + 1.4) * n_rows + 0.8)
+    axes = figure.subplots(n_rows, n_cols, squeeze=False).ravel()
+    offsets = dict(zip(RELIANCE_PANELS, np.linspace(-0.27, 0.27, len(RELIANCE_PANELS))))
+    for ax, dataset in zip(axes, datasets):
+        part = rows.loc[rows["dataset"] == dataset]
+        for row in part.itertuples():
+            y = models.index(row.model) + offsets[row.measure]
+            if pd.notna(row.mean_low):
+                ax.plot([row.mean_low, row.mean_high], [y, y], color=colors[row.measure], linewidth=1.6)
+            ax.scatter([row.mean], [y], marker=RELIANCE_PANELS[row.measure][1], color=colors[row.measure], s=30,
+                       zorder=3)
+        ax.axvline(float(part["threshold"].iloc[0]), color="0.4", linestyle="--", linewidth=1.0)
+        relies = part.groupby("model")["relies"].first()
+        ax.set_yticks(np.arange(len(models)),
+                      [f"{m}\n({'relies' if relies.get(m, False) else 'does not rely'})" for m in models])
+        ax.set_ylim(len(models) - 0.5, -0.5)
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_xlabel("share of examples")
+        ax.set_title(dataset, loc="left")
+        ax.grid(axis="y", visible=False)
+    for ax in axes[len(datasets):]:
+        figure.delaxes(ax)
+    handles = [Line2D([], [], marker=marker, linestyle="", color=colors[m], label=label)
+               for m, (label, marker) in RELIANCE_PANELS.items()]
+    handles.append(Line2D([], [], color="0.4", linestyle="--", label="reliance threshold (insertion)"))
+    figure.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=9)
+    figure.suptitle(title)
+    return figure
+
+
+@_styled
+def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: str = "all") -> Figure:
+    """How well does each method's ranking match the human (or generated) rationales?
+
+    Caption: plausibility, not faithfulness: higher means the words a method ranks
+    highest are the words people marked (for the synthetic task: the words that decide
+    the label). Filled dots are above the random ranking (95% intervals separate);
+    hollow dots are not. The dashed line is the expected token F1 of a random ranking
+    (the share of rationale words); for IOU F1 and AUPRC the random method's dots are
+    the floor (a random ranking's expected AUPRC exceeds the share on short texts).
+
+    Computed from the study's ``groundtruth_plausibility`` table (rows with the given
+    ``variant`` and ``group``): one row of panels per dataset with rationales, one
+    column per metric (token F1 of the top-k words with k the rationale length, ERASER's
+    IOU F1, AUPRC), methods on the y axis, one colour per model; mean with a percentile
+    bootstrap interval over examples.
+    """
+    title = "Plausibility: agreement of importance with rationales"
+    rows = _selected(summary, table="groundtruth_plausibility", verdict="vs_random", variant=variant, group=group)
+    if rows.empty:
+        return _no_data_figure(title, "no dataset with rationales in this study" if summary is None or summary.empty
+                               else f"no rows for variant={variant!r}, group={group!r}")
+    # E[token F1 at k] of a random ranking is k / n; for IOU F1 and AUPRC the random method is the floor
+    return _method_grid(title, rows, PLAUSIBILITY_PANELS, passed=rows["vs_random"].eq("above"),
+                        chance_metrics=("token_f1",), model_labels={},
+                        hollow_label="hollow: not above random (or random itself)",
+                        chance_label="chance token F1 (share of rationale words)")
+
+
+def _step_label(step: str, index: int, n_steps: int) -> str:
+    """Tick label of a cumulative cascade step: what has been randomised so far."""
+    if index == 1:
+        return "head"
+    if index == n_steps:
+        return "all weights"
+    return f"down to {step}"
+
+
+@_styled
+def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
+    """Do the methods' scores change when the model's weights are randomised?
+
+    Caption: a method that reads the model loses its rank correlation with the trained
+    model's scores as the cascade randomises the weights from the head down (lines
+    falling towards 0). A method whose line stays above the dashed threshold once all
+    weights are random fails the check (marked "fails" in the legend): its scores do
+    not depend on what the model learned (Adebayo et al. 2018). The random baseline
+    reads no model and is expected to stay at 1.
+
+    Computed from the study's ``groundtruth_sanity`` table: one panel per run, x = the
+    cascade step (0 = trained model, then head, layers from the top, embeddings; each
+    step keeps the earlier ones randomised),
+    y = mean Spearman rank correlation between trained and randomised scores over the
+    checked examples (|scores| for ``variant="abs"``), band = 95% bootstrap interval.
+    """
+    title = "Sanity check: rank correlation with the trained model's scores under cascading randomisation"
+    if summary is None or summary.empty:
+        return _no_data_figure(title, "no sanity-check runs in this study")
+    require_columns(summary, ["dataset", "model", "method", "variant", "step_index", "step", "mean", "mean_low",
+                              "mean_high", "verdict", "threshold"], table="groundtruth_sanity")
+    rows = summary.loc[summary["variant"] == variant]
+    if rows.empty:
+        return _no_data_figure(title, f"no rows for variant={variant!r}")
+    runs = sorted(rows.groupby(["dataset", "model"]).groups)
+    methods = sort_methods(rows["method"])
+    palette = method_palette(methods)
+    n_cols = min(len(runs), 4)
+    n_rows = math.ceil(len(runs) / n_cols)
+    figure = _new_figure(3.9 * n_cols + 0.4, 3.3 * n_rows + 1.4)
+    axes = figure.subplots(n_rows, n_cols, squeeze=False, sharey=True).ravel()
+    for ax, (dataset, model) in zip(axes, runs):
+        part = rows.loc[(rows["dataset"] == dataset) & (rows["model"] == model)]
+        for method in methods:
+            line = part.loc[part["method"] == method].sort_values("step_index")
+            if line.empty:
+                continue
+            x = np.concatenate([[0], line["step_index"].to_numpy()])
+            ax.plot(x, np.concatenate([[1.0], line["mean"].to_numpy()]), color=palette[method], marker="o",
+                    markersize=3, linewidth=1.5, linestyle=":" if method == "random" else "-")
+            ax.fill_between(line["step_index"], line["mean_low"], line["mean_high"], color=palette[method],
+                            alpha=0.15, linewidth=0)
+        steps = part.drop_duplicates("step_index").sort_values("step_index")
+        ax.set_xticks(np.concatenate([[0], steps["step_index"].to_numpy()]),
+                      ["trained", *[_step_label(r.step, r.step_index, r.n_steps) for r in steps.itertuples()]],
+                      rotation=45, ha="right", rotation_mode="anchor", fontsize=8)
+        ax.axhline(float(part["threshold"].iloc[0]), color="0.4", linestyle="--", linewidth=1.0)
+        ax.axhline(0.0, color="0.7", linewidth=0.8)
+        ax.set_ylim(-0.45, 1.05)
+        ax.set_title(f"{dataset} / {model}", fontsize=10)
+    for ax in axes[len(runs):]:
+        figure.delaxes(ax)
+    for ax in axes[::n_cols][:n_rows]:
+        ax.set_ylabel("Spearman ρ with trained scores")
+    verdicts = rows.groupby("method")["verdict"].agg(lambda v: "fails" if (v == "fails").any() else
+                                                     "passes" if (v == "passes").all() else "inconclusive")
+    handles = [Line2D([], [], color=palette[m], marker="o", markersize=4,
+                      linestyle=":" if m == "random" else "-", label=f"{method_label(m)} ({verdicts[m]})")
+               for m in methods]
+    handles.append(Line2D([], [], color="0.4", linestyle="--", label="threshold"))
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9)
+    figure.suptitle(title)
+    return figure

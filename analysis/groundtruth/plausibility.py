@@ -1,0 +1,164 @@
+"""Plausibility: how well importance scores match human (or generated) rationales.
+
+Agreement with a rationale says whether an explanation looks right to a person, not
+whether it reflects what the model computed; the report keeps these plausibility
+figures apart from the faithfulness ones (DeYoung et al. 2020, ERASER; Jacovi &
+Goldberg 2020). Metrics, per example with a rationale (``gt_mask`` with at least one
+marked word among the words the model kept), for the explained (predicted) class:
+
+* token F1 at the rationale length: the top-k words by score, with k the number of
+  rationale words, against the rationale (precision = recall = F1 at that k);
+* IOU F1 (ERASER): the top-k words form contiguous predicted spans; a predicted span
+  matches when its intersection-over-union with some human span is at least 0.5;
+  precision = matched predicted spans / predicted spans, recall = matched human spans /
+  human spans, F1 per example;
+* AUPRC: average precision of the scores against the mask (threshold-free; scikit-learn's
+  step-wise definition, tied scores form one threshold).
+
+Chance: the expected token F1 of a random ranking is the share of rationale words,
+k / n (reported as ``chance``); a random ranking's expected AUPRC is higher than that
+on short texts, so the ``random`` method, scored by the same code, is the floor every
+method is compared with (``vs_random``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score
+
+from analysis.groundtruth.intervals import mean_intervals
+from analysis.report.summary import compare_intervals
+from analysis.seeding import derive_seed
+
+METRICS = {
+    "token_f1": "token F1 of the top-k words, k = rationale length",
+    "iou_f1": "IOU F1: predicted top-k spans matching a human span at IOU >= 0.5 (ERASER)",
+    "auprc": "area under the precision-recall curve of the scores against the rationale",
+}
+IOU_THRESHOLD = 0.5
+
+
+def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:
+    """0/1 mask of the ``k`` highest scores; ties go to the earlier word (stable order)."""
+    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
+    mask = np.zeros(len(scores), dtype=int)
+    mask[order[:k]] = 1
+    return mask
+
+
+def spans(mask: Sequence[int]) -> list[tuple[int, int]]:
+    """Maximal runs of 1s as half-open (start, end) word intervals."""
+    padded = np.concatenate([[0], np.asarray(mask, dtype=int), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    inter = max(0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (a[1] - a[0]) + (b[1] - b[0]) - inter
+    return inter / union if union else 0.0
+
+
+def iou_f1(predicted: Sequence[int], truth: Sequence[int], threshold: float = IOU_THRESHOLD) -> float:
+    """ERASER's IOU F1 of one example between two 0/1 masks (see the module docstring)."""
+    pred_spans, true_spans = spans(predicted), spans(truth)
+    if not pred_spans or not true_spans:
+        return 0.0
+    iou = np.array([[_iou(p, t) for t in true_spans] for p in pred_spans])
+    precision = float((iou.max(axis=1) >= threshold).mean())
+    recall = float((iou.max(axis=0) >= threshold).mean())
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def token_f1(predicted: Sequence[int], truth: Sequence[int]) -> float:
+    predicted, truth = np.asarray(predicted, dtype=bool), np.asarray(truth, dtype=bool)
+    hits = float((predicted & truth).sum())
+    if not hits:
+        return 0.0
+    precision, recall = hits / predicted.sum(), hits / truth.sum()
+    return 2 * precision * recall / (precision + recall)
+
+
+def example_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Token F1 at the rationale length, IOU F1 and AUPRC of one example's scores."""
+    k = int(truth.sum())
+    predicted = top_k_mask(scores, k)
+    auprc = float(average_precision_score(truth, scores)) if 0 < k < len(truth) else 1.0
+    return {"token_f1": token_f1(predicted, truth), "iou_f1": iou_f1(predicted, truth), "auprc": auprc}
+
+
+def rationale_scores(importance: pd.DataFrame, examples: pd.DataFrame, *,
+                     variants: Sequence[str] = ("abs",)) -> pd.DataFrame:
+    """Per example x method x variant: the three metrics, the rationale size and chance.
+
+    Only examples whose ``gt_mask`` marks at least one of the words the model kept (the
+    mask is cut to ``n_words`` of the importance table, so truncation is respected).
+    ``abs`` scores by |score|, ``signed`` by the score (evidence for the predicted
+    class). Columns: example_id, method, family, variant, n_words, rationale_words,
+    predicted, label, correct, token_f1, iou_f1, auprc, chance.
+    """
+    masks = {str(i): np.asarray(m, dtype=int) for i, m in zip(examples["example_id"], examples["gt_mask"])
+             if m is not None and len(m) and np.asarray(m).sum() > 0}
+    rows = []
+    subset = importance.loc[importance["example_id"].astype(str).isin(masks)]
+    for (example_id, method), part in subset.groupby([subset["example_id"].astype(str), "method"], sort=True):
+        part = part.sort_values("word_index")
+        n = len(part)
+        truth = masks[example_id][part["word_index"].to_numpy()] if n else np.zeros(0, dtype=int)
+        if truth.sum() == 0:
+            continue  # every rationale word was truncated away
+        first = part.iloc[0]
+        for variant in variants:
+            values = part["score"].to_numpy(dtype=float)
+            values = np.abs(values) if variant == "abs" else values
+            rows.append({
+                "example_id": example_id, "method": method, "family": first["family"], "variant": variant,
+                "n_words": n, "rationale_words": int(truth.sum()), "predicted": int(first["predicted"]),
+                "label": int(first["label"]), "correct": bool(first["predicted"] == first["label"]),
+                **example_metrics(values, truth), "chance": float(truth.sum()) / n,
+            })
+    columns = ["example_id", "method", "family", "variant", "n_words", "rationale_words", "predicted", "label",
+               "correct", *METRICS, "chance"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def summarize_plausibility(scores: pd.DataFrame, *, n_resamples: int = 1000, level: float = 0.95,
+                           seed: int = 0) -> pd.DataFrame:
+    """Mean of each metric per method, variant and group, with bootstrap intervals.
+
+    Groups: ``all`` (every example with a rationale) and ``correct`` (those the model
+    classifies correctly: the rationale explains the gold label, which is then also the
+    explained class). ``chance`` is the mean share of rationale words of the same
+    examples; ``vs_random`` says whether the method's interval lies ``above``/``below``
+    that of the ``random`` method or ``overlapping`` it.
+    """
+    keys = ["method", "family", "variant", "group"]
+    grouped = pd.concat([scores.assign(group="all"), scores.loc[scores["correct"].astype(bool)].assign(group="correct")],
+                        ignore_index=True)
+    frames = []
+    for metric in METRICS:
+        summary = mean_intervals(grouped, keys, metric, n_resamples=n_resamples, level=level,
+                                 seed=derive_seed(seed, metric))
+        if len(grouped):
+            summary = summary.merge(grouped.groupby(keys)["chance"].mean().reset_index(), on=keys, how="left")
+        else:
+            summary["chance"] = np.nan
+        frames.append(summary.assign(metric=metric))
+    summary = pd.concat(frames, ignore_index=True)
+    columns = [*keys, "metric", "n", "mean", "mean_low", "mean_high", "chance"]
+    summary = summary[columns] if len(summary) else pd.DataFrame(columns=columns)
+    random = summary.loc[summary["method"] == "random"].set_index(["variant", "group", "metric"])
+    verdicts = []
+    for row in summary.itertuples(index=False):
+        key = (row.variant, row.group, row.metric)
+        if row.method == "random" or key not in random.index:
+            verdicts.append("reference" if row.method == "random" else "untested")
+            continue
+        floor = random.loc[key]
+        verdicts.append(compare_intervals(row.mean_low, row.mean_high, floor["mean_low"], floor["mean_high"]))
+    summary["vs_random"] = verdicts
+    return summary
+

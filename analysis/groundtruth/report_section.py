@@ -1,0 +1,326 @@
+"""The ground-truth part of the study summary: planted shortcuts, rationales, sanity check.
+
+Every sentence is generated from the study tables; a method "finds" the shortcut,
+is "above random" or "fails" the sanity check only where the 95% intervals say so.
+Faithfulness (planted shortcuts, randomisation) and plausibility (human rationales)
+are reported in separate subsections, and the plausibility text says that matching
+a human rationale is not evidence of faithfulness (Jacovi & Goldberg 2020).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.plots.style import method_label, method_rank, sort_methods
+from analysis.report.sections import REPORT_SECTIONS, Section
+from analysis.report.summary import figure_tag, markdown_table
+
+TABLES = ("groundtruth_shortcut", "groundtruth_reliance", "groundtruth_plausibility", "groundtruth_sanity")
+FIGURE_FILES = {
+    "shortcut_reliance": "groundtruth_shortcut_reliance.png",
+    "shortcut_detection": "groundtruth_shortcut_detection.png",
+    "plausibility": "groundtruth_plausibility.png",
+    "sanity": "groundtruth_sanity.png",
+}
+
+
+@dataclass
+class Part:
+    """One subsection: prose, findings, a table, and figures with generated captions."""
+
+    title: str
+    paragraphs: list[str]
+    findings: list[str] = field(default_factory=list)
+    table: pd.DataFrame | None = None
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (path, caption)
+
+
+def ci(mean: float, low: float, high: float, *, percent: bool = False) -> str:
+    """'0.85 [0.80, 0.90]' (or '85% [80%, 90%]'); bounds omitted when undefined."""
+    if pd.isna(mean):
+        return "n/a"
+    if percent:
+        text = f"{100 * mean:.0f}%"
+        return text + (f" [{100 * low:.0f}%, {100 * high:.0f}%]" if pd.notna(low) else "")
+    return f"{mean:.2f}" + (f" [{low:.2f}, {high:.2f}]" if pd.notna(low) else "")
+
+
+def _row_ci(row: pd.Series, *, percent: bool = False) -> str:
+    return ci(row["mean"], row["mean_low"], row["mean_high"], percent=percent)
+
+
+def _names(methods: list[str]) -> str:
+    return ", ".join(method_label(m) for m in sort_methods(methods)) if methods else "none"
+
+
+def across_runs(verdicts: pd.DataFrame, good: str) -> tuple[list[str], list[str], list[str]]:
+    """Methods whose ``verdict`` is ``good`` in every run, in some runs, and in none (one row per method x run)."""
+    if verdicts.empty:
+        return [], [], []
+    share = verdicts.assign(ok=verdicts["verdict"] == good).groupby("method")["ok"].mean()
+    return (share[share == 1].index.tolist(), share[(share > 0) & (share < 1)].index.tolist(),
+            share[share == 0].index.tolist())
+
+
+def _sorted_rows(rows: list[dict[str, Any]], methods: list[str]) -> pd.DataFrame:
+    """Table rows in run order and, within a run, in the house order of methods."""
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    rank = {method_label(m): method_rank(m) for m in methods}
+    frame["_rank"] = frame["method"].map(rank)
+    return frame.sort_values(["dataset", "model", "seed", "_rank"], kind="stable").drop(columns="_rank")
+
+
+# ---------------------------------------------------------------------- shortcuts
+def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None, *, variant: str = "abs",
+                  group: str = "all") -> Part | None:
+    """Subsection on planted shortcuts: does each model use the token, and which methods find it."""
+    if reliance is None or reliance.empty:
+        return None
+    detection = detection if detection is not None else pd.DataFrame()
+    findings, rows = [], []
+    for (dataset, model, seed), run in reliance.groupby(["dataset", "model", "seed"], sort=True):
+        measures = run.set_index("measure")
+        relies = bool(run["relies"].iloc[0])
+        threshold = float(run["threshold"].iloc[0])
+        insertion = measures.loc["insertion_flip"] if "insertion_flip" in measures.index else None
+        removal = measures.loc["removal_flip"] if "removal_flip" in measures.index else None
+        scores = detection.loc[(detection["dataset"] == dataset) & (detection["model"] == model)
+                               & (detection["seed"] == seed) & (detection["variant"] == variant)
+                               & (detection["group"] == group)] if len(detection) else detection
+        for method, part in (scores.groupby("method") if len(scores) else []):
+            metric = part.set_index("metric")
+            rows.append({
+                "dataset": dataset, "model": model, "seed": seed, "model relies": "yes" if relies else "NO",
+                "method": method_label(method),
+                "top-1 hit rate": _row_ci(metric.loc["top1"]) if "top1" in metric.index else "n/a",
+                "importance share": _row_ci(metric.loc["share"]) if "share" in metric.index else "n/a",
+                "mean rank": _row_ci(metric.loc["rank"]) if "rank" in metric.index else "n/a",
+                "n": int(metric["n"].max()), "verdict": metric["verdict"].iloc[0] if relies else "not interpreted",
+            })
+        head = f"On {dataset}, {model} (seed {seed})"
+        evidence = (f"inserting the token turns {_row_ci(insertion, percent=True)} of other-class examples into the "
+                    f"shortcut class" if insertion is not None else "no insertion test was possible")
+        if removal is not None:
+            evidence += (f", and deleting it changes the prediction of {_row_ci(removal, percent=True)} of the "
+                         f"examples that carry it")
+        if not relies:
+            findings.append(f"{head} does NOT rely on the planted shortcut: {evidence} (reliance needs the insertion "
+                            f"rate's lower bound >= {threshold:.0%}). The token is not a known cause for this model, "
+                            f"so its method scores are not interpreted.")
+            continue
+        top1 = scores.loc[scores["metric"] == "top1"].sort_values("mean", ascending=False) if len(scores) else scores
+        found = top1.loc[top1["verdict"] == "finds", "method"].tolist() if len(top1) else []
+        weak = top1.loc[top1["verdict"] == "above chance", "method"].tolist() if len(top1) else []
+        missed = top1.loc[top1["verdict"] == "misses", "method"].tolist() if len(top1) else []
+        text = f"{head} relies on the planted shortcut ({evidence})."
+        if len(top1):
+            n, bar = int(top1["n"].max()), float(top1["threshold"].iloc[0])
+            text += (f" Over {n} explained examples with the token, the methods that rank it first (top-1 hit rate's "
+                     f"lower bound >= {bar:.2f}) are: {_names(found)}; above chance only: {_names(weak)}; "
+                     f"missed: {_names(missed)}.")
+            studied = top1.loc[top1["method"] != "random"]
+            if len(studied):
+                best, worst = studied.iloc[0], studied.iloc[-1]
+                text += (f" Top-1 hit rate ranges from {method_label(best['method'])} {_row_ci(best)} to "
+                         f"{method_label(worst['method'])} {_row_ci(worst)}")
+                floor = top1.loc[top1["method"] == "random"]
+                reference = f"random ranking {_row_ci(floor.iloc[0])}; " if len(floor) else ""
+                text += f" ({reference}chance {best['chance']:.2f})."
+        findings.append(text)
+    relied = reliance.groupby(["dataset", "model"])["relies"].first()
+    paragraphs = [
+        "A shortcut token was planted into real sentences so that it decides the label (Bastings et al. 2022): a "
+        "model that uses it has a known cause, and a faithful importance method ranks that token first. Reliance is "
+        "checked first, by inserting the token into examples of the other classes and by deleting it; only models "
+        "that rely on it are scored. Scores explain the predicted class on explained examples that carry the token "
+        "and are assigned to the shortcut class; top-1 ties share the hit.",
+        f"{int(relied.sum())} of {len(relied)} trained models rely on their planted token.",
+    ]
+    scored = detection.loc[(detection["metric"] == "top1") & (detection["variant"] == variant)
+                           & (detection["group"] == group)] if len(detection) else detection
+    if len(scored):
+        relying = {key for key, value in relied.items() if value}
+        scored = scored.loc[[(d, m) in relying for d, m in zip(scored["dataset"], scored["model"])]]
+    always, sometimes, never = across_runs(scored, "finds")
+    detection_caption = ("Which methods rank the planted token first (filled: found; hollow: not found; dashed: "
+                         "chance)? " + (f"Over the runs whose model relies on the token: found in every run: "
+                                        f"{_names(always)}; in some runs: {_names(sometimes)}; in none: {_names(never)}."
+                                        if len(scored) else "No model relies on its token, so no method is scored."))
+    captions = [
+        ("shortcut_reliance", "Does each model rely on the planted token? " + "; ".join(
+            f"{d}/{m}: {'relies' if v else 'does NOT rely'}" for (d, m), v in relied.items()) + "."),
+        ("shortcut_detection", detection_caption),
+    ]
+    methods = detection["method"].unique().tolist() if len(detection) else []
+    return Part("Planted shortcuts (faithfulness against a known cause)", paragraphs, findings,
+                _sorted_rows(rows, methods), captions)
+
+
+# -------------------------------------------------------------------- plausibility
+def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", group: str = "all",
+                      metric: str = "auprc") -> Part | None:
+    """Subsection on rationales: how plausible each method is, by run."""
+    if summary is None or summary.empty:
+        return None
+    rows_all = summary.loc[(summary["variant"] == variant) & (summary["group"] == group)]
+    findings, rows = [], []
+    for (dataset, model, seed), run in rows_all.groupby(["dataset", "model", "seed"], sort=True):
+        main = run.loc[run["metric"] == metric].sort_values("mean", ascending=False)
+        if main.empty:
+            continue
+        studied = main.loc[main["method"] != "random"]
+        best = studied.iloc[0] if len(studied) else main.iloc[0]
+        floor = main.loc[main["method"] == "random"]
+        reference = f"random ranking {_row_ci(floor.iloc[0])}" if len(floor) else "no random ranking to compare"
+        verdict = {v: studied.loc[studied["vs_random"] == v, "method"].tolist() for v in ("above", "overlapping", "below")}
+        text = (f"Plausibility on {dataset}, {model} (seed {seed}; {int(best['n'])} examples with rationales): the "
+                f"ranking closest to the rationales by {metric.upper()} is {method_label(best['method'])} "
+                f"{_row_ci(best)} ({reference}); above the random ranking: {_names(verdict['above'])}; not "
+                f"distinguishable from it: {_names(verdict['overlapping'])}")
+        if verdict["below"]:
+            text += f"; BELOW it (the ranking avoids the rationale words): {_names(verdict['below'])}"
+        findings.append(text + ". This measures agreement with the rationales, not faithfulness.")
+        for method, part in run.groupby("method"):
+            metrics = part.set_index("metric")
+            rows.append({"dataset": dataset, "model": model, "seed": seed, "method": method_label(method),
+                         **{name: _row_ci(metrics.loc[key]) if key in metrics.index else "n/a"
+                            for key, name in (("token_f1", "token F1"), ("iou_f1", "IOU F1"), ("auprc", "AUPRC"))},
+                         "n": int(metrics["n"].max()),
+                         "AUPRC vs random": metrics.loc["auprc", "vs_random"] if "auprc" in metrics.index else "n/a"})
+    paragraphs = [
+        "Plausibility, kept apart from faithfulness: how well each method's top-ranked words match the rationales "
+        "people marked (HateXplain: toxic posts; ERASER movie reviews) or, for the synthetic task, the words that "
+        "decide the label. Metrics per example (DeYoung et al. 2020): token F1 of the top-k words with k the "
+        "rationale length, IOU F1 (a predicted span matches at IOU >= 0.5), and AUPRC; means over examples with "
+        "95% bootstrap intervals. A method can be plausible and unfaithful, or faithful and implausible.",
+    ]
+    verdicts = rows_all.loc[(rows_all["metric"] == metric) & (rows_all["method"] != "random")]
+    always, sometimes, never = across_runs(verdicts.rename(columns={"vs_random": "verdict"}), "above")
+    caption = (f"Plausibility of each method against the rationales (filled: above the random ranking; hollow: not). "
+               f"By {metric.upper()}, above random in every run: {_names(always)}; in some runs: {_names(sometimes)}; "
+               f"in none: {_names(never)}. Plausibility is not faithfulness.")
+    return Part("Human rationales (plausibility, not faithfulness)", paragraphs, findings,
+                _sorted_rows(rows, rows_all["method"].unique().tolist()), [("plausibility", caption)])
+
+
+# -------------------------------------------------------------------------- sanity
+def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs") -> Part | None:
+    """Subsection on the randomisation check: which methods' scores survive random weights."""
+    if summary is None or summary.empty:
+        return None
+    rows_all = summary.loc[summary["variant"] == variant]
+    findings, rows = [], []
+    for (dataset, model, seed), run in rows_all.groupby(["dataset", "model", "seed"], sort=True):
+        final = run.loc[run["step_index"] == run["n_steps"]].sort_values("mean", ascending=False)
+        head = run.loc[run["step_index"] == 1]
+        threshold = float(run["threshold"].iloc[0])
+        failing = [m for m in final.loc[final["verdict"] == "fails", "method"] if m != "random"]
+        passing = final.loc[final["verdict"] == "passes", "method"].tolist()
+        unclear = final.loc[final["verdict"] == "inconclusive", "method"].tolist()
+        changed = float(final["prediction_changed"].iloc[0]) if len(final) else float("nan")
+        text = (f"Sanity check on {dataset}, {model} (seed {seed}; {int(final['n'].max())} examples): with every weight "
+                f"randomised ({changed:.0%} of predictions changed), ")
+        if failing:
+            text += ("FAILED (scores barely change, Spearman's lower bound >= "
+                     f"{threshold:.2f}): " + "; ".join(
+                         f"{method_label(m)} {_row_ci(final.set_index('method').loc[m])}" for m in failing) + ". ")
+        else:
+            text += f"no method failed (none kept a correlation whose lower bound reaches {threshold:.2f}). "
+        text += f"Passed: {_names(passing)}; inconclusive: {_names(unclear)}."
+        kept = head.loc[head["insensitive"].astype(bool) & (head["method"] != "random")]
+        identical = kept.loc[kept["mean_low"] >= 1.0 - 1e-9, "method"].tolist()
+        similar = [m for m in kept["method"] if m not in identical]
+        if identical:
+            text += (f" Randomising the classification head alone left the scores of {_names(identical)} exactly "
+                     f"unchanged (ρ = 1): they are computed below the head and cannot reflect it.")
+        if similar:
+            text += (f" After the head alone, {_names(similar)} still kept most of their ranking (lower bound >= "
+                     f"{threshold:.2f}).")
+        if "random" in set(final["method"]):
+            text += " The random baseline stays at 1 by construction (it reads no model)."
+        findings.append(text)
+        for method, part in run.groupby("method"):
+            steps = part.set_index("step_index")
+            rows.append({"dataset": dataset, "model": model, "seed": seed, "method": method_label(method),
+                         "ρ, head randomised": _row_ci(steps.loc[1]) if 1 in steps.index else "n/a",
+                         "ρ, all randomised": _row_ci(steps.loc[steps.index.max()]),
+                         "verdict": part["verdict"].iloc[0]})
+    paragraphs = [
+        "Model-randomisation check (Adebayo et al. 2018): the trained weights are replaced by random ones in cascade, "
+        "from the classification head down to the embeddings, and every method is recomputed on the same examples "
+        "for the same (trained) predicted class. A method whose scores keep their rank correlation with the trained "
+        "model's scores does not read what the model learned.",
+    ]
+    final = rows_all.loc[(rows_all["step_index"] == rows_all["n_steps"]) & (rows_all["method"] != "random")]
+    failed_all, failed_some, _ = across_runs(final, "fails")
+    passed_all, _, _ = across_runs(final, "passes")
+    caption = (f"Cascading randomisation, from the head down. Failed (scores barely change with every weight random) "
+               f"in every run: {_names(failed_all)}; in some runs: {_names(failed_some)}; passed in every run: "
+               f"{_names(passed_all)}. The random baseline reads no model and fails by construction.")
+    return Part("Sanity check: randomised weights", paragraphs, findings,
+                _sorted_rows(rows, rows_all["method"].unique().tolist()), [("sanity", caption)])
+
+
+# --------------------------------------------------------------------------- output
+def groundtruth_parts(tables: dict[str, pd.DataFrame], config: dict[str, Any] | None = None) -> list[Part]:
+    """The subsections that have data, in order: shortcuts, rationales, sanity."""
+    settings = (config or {}).get("groundtruth", {})
+    shortcut_variant = (settings.get("shortcut", {}).get("variants") or ["abs"])[0]
+    plausibility_variant = (settings.get("plausibility", {}).get("variants") or ["abs"])[0]
+    parts = [
+        shortcut_part(tables.get("groundtruth_shortcut"), tables.get("groundtruth_reliance"), variant=shortcut_variant),
+        plausibility_part(tables.get("groundtruth_plausibility"), variant=plausibility_variant),
+        sanity_part(tables.get("groundtruth_sanity")),
+    ]
+    return [p for p in parts if p is not None]
+
+
+def _figure_paths(figures: dict[str, str]) -> dict[str, str]:
+    by_name = {Path(path).name: path for path in figures.values()}
+    return {key: by_name[name] for key, name in FIGURE_FILES.items() if name in by_name}
+
+
+def part_markdown(part: Part, paths: dict[str, str]) -> str:
+    lines = [f"### {part.title}\n", *[f"{p}\n" for p in part.paragraphs], *[f"- {f}" for f in part.findings], ""]
+    if part.table is not None and len(part.table):
+        lines.append(markdown_table(part.table))
+    for key, caption in part.figures:
+        if key in paths:
+            lines.append(f"\n![{caption}](figures/{Path(paths[key]).name})\n")
+    return "\n".join(lines)
+
+
+def part_html(part: Part, paths: dict[str, str]) -> str:
+    body = [f"<h3>{html.escape(part.title)}</h3>", *[f"<p>{html.escape(p)}</p>" for p in part.paragraphs]]
+    if part.findings:
+        body.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in part.findings) + "</ul>")
+    if part.table is not None and len(part.table):
+        body.append(part.table.to_html(index=False, border=0, classes="t", escape=True))
+    for key, caption in part.figures:
+        if key in paths and Path(paths[key]).exists():
+            body.append(figure_tag(Path(paths[key]), caption))
+    return "".join(body)
+
+
+@REPORT_SECTIONS.register("groundtruth")
+def groundtruth_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
+                        figures: dict[str, str]) -> Section | None:
+    """The study summary's ground-truth section, or None when the study ran none of it."""
+    parts = groundtruth_parts({k: v for k, v in tables.items() if k in TABLES}, config)
+    if not parts:
+        return None
+    paths = _figure_paths(figures)
+    return Section(
+        title="Ground truth: planted shortcuts, rationales, randomisation",
+        markdown="\n".join(part_markdown(p, paths) for p in parts),
+        html="".join(part_html(p, paths) for p in parts),
+        findings=[f for p in parts for f in p.findings],
+        order=60,
+    )

@@ -1,0 +1,287 @@
+"""The study summary's section on attention beyond raw weights and on single layers and heads.
+
+Two questions, answered from the study tables with 95% bootstrap intervals:
+
+1. Do the stronger attention-derived explanations (flow, attention norms, value
+   zeroing, attention x gradient, ALTI) agree with causal importance better than raw
+   last-layer attention? A variant is called better or worse only where the intervals
+   separate.
+2. Is there a layer or head whose [CLS] attention tracks causal importance? The best
+   head is chosen on a held-out selection split and reported on the explained
+   examples, beside the optimistic post-hoc choice.
+
+It also reports what every attention method cost.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.heads.agreement import MEAN, unit_label
+from analysis.plots.style import method_label
+from analysis.report.sections import REPORT_SECTIONS, Section
+from analysis.report.summary import compare_intervals, figure_tag, markdown_table
+
+VARIANTS = ("attention_flow", "attention_norm_last", "attention_norm_all", "value_zeroing", "attention_x_gradient",
+            "alti")
+RAW_BASELINE = "attention_last_mean"
+FIGURE_PREFIX = "Per-head [CLS] attention vs causal importance"
+METRIC_NAMES = {"kendall_tau": "Kendall τ", "spearman": "Spearman ρ", "weighted_tau": "weighted τ", "jsd": "JSD"}
+
+
+def ci(mean: float, low: float, high: float) -> str:
+    if pd.isna(mean):
+        return "n/a"
+    return f"{mean:.2f}" + (f" [{low:.2f}, {high:.2f}]" if pd.notna(low) else "")
+
+
+def _row_ci(row: pd.Series) -> str:
+    return ci(row["mean"], row["mean_low"], row["mean_high"])
+
+
+def _wording(verdict: str, higher_is_better: bool) -> str:
+    better = verdict == ("above" if higher_is_better else "below")
+    if verdict in ("overlapping", "untested"):
+        return "not distinguishable from"
+    return "above" if better else "below"
+
+
+def _higher_is_better(metric: str) -> bool:
+    from analysis.metrics.agreement import METRICS
+
+    return METRICS.get(metric).higher_is_better if metric in METRICS else True
+
+
+# ------------------------------------------------------------------ attention variants
+def variant_rows(summary: pd.DataFrame, *, reference: str, metric: str) -> pd.DataFrame:
+    """Each attention method's agreement with ``reference`` per run (abs variant, all instances)."""
+    if summary is None or summary.empty:
+        return pd.DataFrame()
+    rows = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
+                   & (summary["method_b"] == reference) & (summary["pair_kind"] == "attention_vs_causal")]
+    return rows
+
+
+def paired_difference(comparisons: pd.DataFrame | None, run: tuple, method: str, *, reference: str,
+                      metric: str) -> dict[str, float] | None:
+    """Paired difference ``method - raw last-layer attention`` from the study's comparisons table, if present."""
+    if comparisons is None or comparisons.empty:
+        return None
+    dataset, model, seed = run
+    rows = comparisons[(comparisons["dataset"] == dataset) & (comparisons["model"] == model)
+                       & (comparisons["seed"] == seed) & (comparisons["reference"] == reference)
+                       & (comparisons["metric"] == metric) & (comparisons["variant"] == "abs")
+                       & (((comparisons["method_a"] == method) & (comparisons["method_b"] == RAW_BASELINE))
+                          | ((comparisons["method_a"] == RAW_BASELINE) & (comparisons["method_b"] == method)))]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    sign = 1.0 if row["method_a"] == method else -1.0
+    low, high = sorted((sign * row["low"], sign * row["high"]))
+    return {"difference": sign * row["mean_difference"], "low": low, "high": high, "p": row["p_adjusted"],
+            "significant": bool(row["significant"]), "correction": row.get("correction", "holm")}
+
+
+def _variant_verdict(row, base: pd.Series, paired: dict[str, float] | None, higher: bool) -> tuple[str, str]:
+    """('better' | 'worse' | 'indistinguishable', the numbers behind it)."""
+    if paired is not None:
+        correction = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}.get(paired["correction"], "p")
+        detail = (f"difference {paired['difference']:+.2f} [{paired['low']:+.2f}, {paired['high']:+.2f}], "
+                  f"{correction} = {paired['p']:.3g}")
+        if not paired["significant"] or paired["low"] <= 0 <= paired["high"]:
+            return "indistinguishable", detail
+        return ("better" if (paired["difference"] > 0) == higher else "worse"), detail
+    verdict = compare_intervals(row.mean_low, row.mean_high, base["mean_low"], base["mean_high"])
+    wording = _wording(verdict, higher)
+    return {"above": "better", "below": "worse"}.get(wording, "indistinguishable"), "intervals compared"
+
+
+def variant_sentences(summary: pd.DataFrame, *, reference: str, metric: str,
+                      comparisons: pd.DataFrame | None = None) -> list[str]:
+    """Per run: which variants agree with ``reference`` more or less than raw last-layer attention.
+
+    The verdict follows the study's paired comparison (per-example differences, corrected
+    for multiplicity) where the comparisons table has the pair; otherwise a difference is
+    claimed only where the two 95% intervals do not overlap.
+    """
+    rows = variant_rows(summary, reference=reference, metric=metric)
+    if rows.empty:
+        return []
+    name = METRIC_NAMES.get(metric, metric)
+    higher = _higher_is_better(metric)
+    headings = {"better": "better than", "worse": "worse than", "indistinguishable": "not distinguishable from"}
+    sentences = []
+    for run, group in rows.groupby(["dataset", "model", "seed"], sort=True):
+        baseline = group[group["method_a"] == RAW_BASELINE]
+        variants = group[group["method_a"].isin(VARIANTS)]
+        if baseline.empty or variants.empty:
+            continue
+        base = baseline.iloc[0]
+        verdicts: dict[str, list[str]] = {key: [] for key in headings}
+        for row in variants.sort_values("mean", ascending=not higher).itertuples():
+            paired = paired_difference(comparisons, run, row.method_a, reference=reference, metric=metric)
+            verdict, detail = _variant_verdict(row, base, paired, higher)
+            verdicts[verdict].append(f"{method_label(row.method_a)} {ci(row.mean, row.mean_low, row.mean_high)} "
+                                     f"({detail})")
+        parts = [f"{headings[key]} raw last-layer attention ({_row_ci(base)}): " + "; ".join(items)
+                 for key, items in verdicts.items() if items]
+        dataset, model, seed = run
+        sentences.append(f"On {dataset}, {model} (seed {seed}), agreement of the attention variants with "
+                         f"{method_label(reference)} (mean {name}, 95% CI) is " + " — ".join(parts) + ".")
+    return sentences
+
+
+def variant_table(summary: pd.DataFrame, *, reference: str, metric: str) -> pd.DataFrame:
+    rows = variant_rows(summary, reference=reference, metric=metric)
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows[rows["method_a"].isin((RAW_BASELINE, "attention_all_mean", "attention_rollout", *VARIANTS))]
+    higher = _higher_is_better(metric)
+    rows = rows.sort_values(["dataset", "model", "seed", "mean"], ascending=[True, True, True, not higher])
+    return pd.DataFrame({
+        "dataset": rows["dataset"], "model": rows["model"], "seed": rows["seed"],
+        "method": [method_label(m) for m in rows["method_a"]], "n": rows["n"],
+        f"mean {METRIC_NAMES.get(metric, metric)} [95% CI]": [_row_ci(r) for _, r in rows.iterrows()],
+    })
+
+
+# -------------------------------------------------------------------------- heads
+def _baseline(summary: pd.DataFrame, run: tuple, method: str, metric: str) -> pd.Series | None:
+    """The last layer's head mean (= attention_last_mean) on the explained examples."""
+    dataset, model, seed = run
+    rows = summary[(summary["dataset"] == dataset) & (summary["model"] == model) & (summary["seed"] == seed)
+                   & (summary["subset"] == "explain") & (summary["method_b"] == method) & (summary["metric"] == metric)
+                   & (summary["head"] == MEAN) & (summary["layer"] >= 0)]
+    return None if rows.empty else rows.sort_values("layer").iloc[-1]
+
+
+def selection_table(selection: pd.DataFrame, summary: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Held-out vs post-hoc picks per run, causal method and kind, with the last-layer mean beside them."""
+    records = []
+    rows = selection[selection["metric"] == metric]
+    for (dataset, model, seed, method, kind), group in rows.groupby(
+            ["dataset", "model", "seed", "method_b", "kind"], sort=True):
+        held = group[group["choice"] == "held_out"]
+        post = group[group["choice"] == "post_hoc"]
+        if held.empty or post.empty:
+            continue
+        held, post = held.iloc[0], post.iloc[0]
+        base = _baseline(summary, (dataset, model, seed), method, metric)
+        records.append({
+            "dataset": dataset, "model": model, "seed": seed, "vs": method_label(method), "best": kind,
+            "held-out pick": unit_label(held["layer"], held["head"]), "held-out [95% CI]": _row_ci(held),
+            "post-hoc pick": unit_label(post["layer"], post["head"]), "post hoc [95% CI]": _row_ci(post),
+            "optimism [95% CI]": ci(held["optimism"], held["optimism_low"], held["optimism_high"]),
+            "last-layer mean [95% CI]": _row_ci(base) if base is not None else "n/a",
+            "held-out minus last layer (paired) [95% CI]": ci(held.get("vs_last_difference", np.nan),
+                                                               held.get("vs_last_low", np.nan),
+                                                               held.get("vs_last_high", np.nan)),
+            "n selection / explained": f"{int(held['selection_n'])} / {int(held['n'])}",
+        })
+    return pd.DataFrame.from_records(records)
+
+
+def _versus_last_layer(held: pd.Series, base: pd.Series, higher: bool) -> str:
+    """'better than / worse than / not distinguishable from the last layer's head mean (numbers)'."""
+    difference = held.get("vs_last_difference", np.nan)
+    if pd.notna(difference):
+        low, high, p = held["vs_last_low"], held["vs_last_high"], held["vs_last_p_adjusted"]
+        significant = p < 0.05 and not (low <= 0 <= high)
+        verdict = ("better than" if (difference > 0) == higher else "worse than") if significant \
+            else "not distinguishable from"
+        return (f"{verdict} the last layer's head mean ({_row_ci(base)}; paired difference {difference:+.2f} "
+                f"[{low:+.2f}, {high:+.2f}], Holm-adjusted p = {p:.3g})")
+    verdict = compare_intervals(held["mean_low"], held["mean_high"], base["mean_low"], base["mean_high"])
+    return f"{_wording(verdict, higher)} the last layer's head mean ({_row_ci(base)})"
+
+
+def selection_sentences(selection: pd.DataFrame, summary: pd.DataFrame, *, reference: str, metric: str) -> list[str]:
+    """One sentence per run for the held-out best head against ``reference`` (or the first causal method)."""
+    sentences = []
+    name = METRIC_NAMES.get(metric, metric)
+    higher = _higher_is_better(metric)
+    rows = selection[(selection["metric"] == metric) & (selection["kind"] == "head")]
+    for (dataset, model, seed), run in rows.groupby(["dataset", "model", "seed"], sort=True):
+        method = reference if reference in set(run["method_b"]) else sorted(run["method_b"])[0]
+        run = run[run["method_b"] == method]
+        held, post = run[run["choice"] == "held_out"], run[run["choice"] == "post_hoc"]
+        if held.empty or post.empty:
+            continue
+        held, post = held.iloc[0], post.iloc[0]
+        text = (f"On {dataset}, {model} (seed {seed}), the head chosen on a held-out selection split of "
+                f"{int(held['selection_n'])} examples ({unit_label(held['layer'], held['head'])}) agrees with "
+                f"{method_label(method)} at mean {name} = {_row_ci(held)} on the {int(held['n'])} explained examples; "
+                f"choosing post hoc on the explained examples would report {unit_label(post['layer'], post['head'])} "
+                f"at {_row_ci(post)}, an optimism of "
+                f"{ci(held['optimism'], held['optimism_low'], held['optimism_high'])}")
+        base = _baseline(summary, (dataset, model, seed), method, metric)
+        if base is not None:
+            text += f"; the held-out head is {_versus_last_layer(held, base, higher)}"
+        sentences.append(text + ".")
+    return sentences
+
+
+def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
+    if cost is None or cost.empty:
+        return pd.DataFrame()
+    frame = cost.sort_values(["stage", "dataset", "model", "seed", "total_seconds"], ascending=[True] * 4 + [False])
+    return pd.DataFrame({
+        "stage": frame["stage"], "dataset": frame["dataset"], "model": frame["model"], "seed": frame["seed"],
+        "method": [method_label(m) for m in frame["method"]], "examples": frame["n_examples"],
+        "seconds / example": frame["seconds_per_example"].round(4), "total seconds": frame["total_seconds"].round(1),
+        "forward passes / example": frame["forward_passes"].round(1),
+    })
+
+
+INTRO = ("Raw [CLS] attention of one layer is a weak reading of a transformer (information mixes across layers, "
+         "and attention ignores what each token carries), so the study also tests the stronger attention-derived "
+         "explanations: attention flow (Abnar & Zuidema 2020), attention norms ||Σ_h α f_h(x_j)|| (Kobayashi et al. "
+         "2020; last layer and layer average), value zeroing rolled out over layers (Mohebbi et al. 2023), attention "
+         "× gradient of the predicted-class probability (summed over heads and layers) and ALTI (Ferrando et al. "
+         "2022). They appear in every agreement table and figure of the study; below, each is compared with raw "
+         "last-layer attention. Then every single layer and head: 'the best head' is chosen on a held-out selection "
+         "split (evaluation examples disjoint from the explained ones) and reported on the explained examples; the "
+         "post-hoc pick made on the explained examples is shown beside it, with its optimism (the post-hoc mean "
+         "minus the held-out pick's, bootstrapped with the selection redone on every resample).")
+
+
+@REPORT_SECTIONS.register("heads")
+def heads_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figures: dict[str, str]) -> Section | None:
+    """Attention variants vs raw attention, per-head analysis with held-out selection, and cost."""
+    summary, selection = tables.get("heads_summary"), tables.get("heads_selection")
+    agreement, cost = tables.get("heads_agreement"), tables.get("heads_cost")
+    if all(t is None or t.empty for t in (summary, selection, cost)):
+        return None
+    reference = config["agreement"]["reference"]
+    metric = config["heads"]["metrics"][0] if "heads" in config else config["figures"]["headline_metric"]
+    headline = config["figures"]["headline_metric"]
+    findings = variant_sentences(agreement, reference=reference, metric=headline,
+                                 comparisons=tables.get("heads_comparisons"))
+    picks = pd.DataFrame()
+    if selection is not None and not selection.empty and summary is not None:
+        findings += selection_sentences(selection, summary, reference=reference, metric=metric)
+        picks = selection_table(selection, summary, metric)
+    variants = variant_table(agreement, reference=reference, metric=headline)
+    costs = cost_table(cost)
+    own = {caption: path for caption, path in figures.items() if caption.startswith(FIGURE_PREFIX)}
+
+    md = [INTRO, "", f"### Attention variants vs {method_label(reference)}", "", markdown_table(variants),
+          "### Best layer and head: held out vs post hoc", "", markdown_table(picks),
+          "### Cost of the attention methods", "", markdown_table(costs)]
+    md += [f"![{caption}]({path})\n\n{caption}\n" for caption, path in own.items()]
+
+    def table(frame: pd.DataFrame) -> str:
+        return frame.to_html(index=False, border=0, classes="t") if len(frame) else "<p><em>no rows</em></p>"
+
+    body = [f"<p>{html.escape(INTRO)}</p>",
+            f"<h3>Attention variants vs {html.escape(method_label(reference))}</h3>", table(variants),
+            "<h3>Best layer and head: held out vs post hoc</h3>", table(picks),
+            "<h3>Cost of the attention methods</h3>", table(costs)]
+    body += [figure_tag(Path(path), caption) for caption, path in own.items() if Path(path).exists()]
+    return Section(title="Attention beyond raw weights; single layers and heads", markdown="\n".join(md),
+                   html="".join(body), findings=findings, order=30)

@@ -1,0 +1,197 @@
+"""Model-side tests: permutation, uniform attention, zeroing and removal until the decision flips.
+
+Each test takes an :class:`~analysis.interventions.attention.AttentionAdapter`, an
+encoded batch and the example ids, and returns one tidy row per example (or per example
+and variant). All variants of a batch go through the model in one batched call.
+
+- Permutation (Jain & Wallace 2019, section 4.1): the attention weights are shuffled among
+  the real tokens ``draws`` times; per example the median total-variation distance (TVD)
+  between the original and the new output distributions, read against the maximum
+  attention weight.
+- Uniform attention (Wiegreffe & Pinter 2019): the attention is replaced by a uniform
+  distribution over the tokens (per layer and for all intervened layers together in a
+  transformer); TVD, output JSD and decision flips.
+- Zeroing (Serrano & Smith 2019, section 4): the highest-attention word's weight is set to
+  zero and the rest renormalised, versus a random other word; output JSD and decision flips.
+- Removal until the decision flips (Serrano & Smith 2019, section 5): words are zeroed in
+  the order of a ranking (attention, gradients, IG, leave-one-out, random) until the
+  predicted class changes; the fraction of words and of attention mass removed by then.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from analysis.importance.pooling import pool_to_words
+from analysis.interventions.attention import (
+    AttentionAdapter,
+    AttentionEdit,
+    Reference,
+    jensen_shannon,
+    random_permutations,
+    total_variation,
+)
+from analysis.models.base import Encoded
+from analysis.seeding import derive_seed
+
+
+def word_attention(reference: Reference, encoded: Encoded) -> list[np.ndarray]:
+    """Explanation attention pooled to words (sum over subwords), one array per example."""
+    return pool_to_words(reference.attention, encoded.word_index, encoded.n_words_kept, "sum")
+
+
+def _generator(*parts: object) -> torch.Generator:
+    return torch.Generator().manual_seed(derive_seed(*parts))
+
+
+def permutation_test(adapter: AttentionAdapter, encoded: Encoded, example_ids: list[str], *, draws: int,
+                     seed: int, reference: Reference | None = None) -> pd.DataFrame:
+    """Shuffle attention among the real tokens ``draws`` times per example (Jain & Wallace 2019).
+
+    Columns: example_id, predicted, n_words, max_attention (largest word weight of the
+    explanation attention), median_tvd, mean_tvd, max_tvd, flip_rate (share of draws that
+    change the predicted class), draws.
+    """
+    reference = reference or adapter.reference(encoded)
+    real = encoded.word_index >= 0
+    permutations = torch.cat([random_permutations(real[b], draws, _generator(seed, "permutation", example_ids[b]))
+                              for b in range(len(encoded))])
+    rows = torch.arange(len(encoded)).repeat_interleave(draws)
+    probs = adapter.run(encoded, rows, AttentionEdit(permutation=permutations)).view(len(encoded), draws, -1)
+    tvd = total_variation(reference.probs[:, None, :], probs)
+    flips = (probs.argmax(dim=-1) != reference.predicted[:, None]).double()
+    words = word_attention(reference, encoded)
+    return pd.DataFrame({
+        "example_id": example_ids,
+        "predicted": reference.predicted.numpy(),
+        "n_words": encoded.n_words_kept,
+        "max_attention": [float(w.max()) if len(w) else np.nan for w in words],
+        "median_tvd": tvd.median(dim=1).values.numpy(),
+        "mean_tvd": tvd.mean(dim=1).numpy(),
+        "max_tvd": tvd.max(dim=1).values.numpy(),
+        "flip_rate": flips.mean(dim=1).numpy(),
+        "draws": draws,
+    })
+
+
+def uniform_test(adapter: AttentionAdapter, encoded: Encoded, example_ids: list[str], *,
+                 reference: Reference | None = None) -> pd.DataFrame:
+    """Replace attention by a uniform distribution (per layer, and all layers, for a transformer).
+
+    Columns: example_id, scope, predicted, tvd, output_jsd, flipped.
+    """
+    reference = reference or adapter.reference(encoded)
+    rows = torch.arange(len(encoded))
+    frames = []
+    for label, layers in adapter.uniform_scopes():
+        probs = adapter.run(encoded, rows, AttentionEdit(uniform=True), layers=layers)
+        frames.append(pd.DataFrame({
+            "example_id": example_ids, "scope": label, "predicted": reference.predicted.numpy(),
+            "tvd": total_variation(reference.probs, probs).numpy(),
+            "output_jsd": jensen_shannon(reference.probs, probs).numpy(),
+            "flipped": (probs.argmax(dim=-1) != reference.predicted).numpy(),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _keep_without(encoded: Encoded, rows: torch.Tensor, removed: list[np.ndarray]) -> torch.Tensor:
+    """Key mask [N, T]: False at the tokens of the words ``removed[i]`` of example ``rows[i]``."""
+    word_index = encoded.word_index[rows]
+    width = max((len(r) for r in removed), default=0)
+    table = torch.full((len(rows), max(width, 1)), -2, dtype=torch.long)
+    for i, words in enumerate(removed):
+        table[i, : len(words)] = torch.as_tensor(words, dtype=torch.long)
+    hit = (word_index[:, :, None] == table[:, None, :]).any(dim=-1)
+    return ~hit
+
+
+def zeroing_test(adapter: AttentionAdapter, encoded: Encoded, example_ids: list[str], *, seed: int,
+                 reference: Reference | None = None) -> pd.DataFrame:
+    """Zero the highest-attention word and renormalise, versus a random other word (Serrano & Smith 2019).
+
+    Columns: example_id, predicted, n_words, attention_max, attention_random (word weights,
+    normalised over the words), output_jsd_max, output_jsd_random, jsd_difference
+    (max - random), flipped_max, flipped_random. Examples with one word have no random
+    alternative (NaN).
+    """
+    reference = reference or adapter.reference(encoded)
+    words = [w / w.sum() if w.sum() > 0 else w for w in word_attention(reference, encoded)]
+    top, other = [], []
+    for b, weights in enumerate(words):
+        top.append(int(np.argmax(weights)) if len(weights) else -1)
+        candidates = np.setdiff1d(np.arange(len(weights)), [top[-1]])
+        rng = np.random.default_rng(derive_seed(seed, "zeroing", example_ids[b]))
+        other.append(int(rng.choice(candidates)) if len(candidates) else -1)
+    n = len(encoded)
+    rows = torch.arange(n).repeat(2)
+    keep = _keep_without(encoded, rows, [np.array([w]) for w in top + other])
+    probs = adapter.run(encoded, rows, AttentionEdit(keep=keep)).view(2, n, -1)
+    jsd = jensen_shannon(reference.probs[None], probs).numpy()
+    flipped = (probs.argmax(dim=-1) != reference.predicted[None]).numpy()
+    has_other = np.array(other) >= 0
+    table = pd.DataFrame({
+        "example_id": example_ids, "predicted": reference.predicted.numpy(), "n_words": encoded.n_words_kept,
+        "attention_max": [w[t] if t >= 0 else np.nan for w, t in zip(words, top)],
+        "attention_random": [w[o] if o >= 0 else np.nan for w, o in zip(words, other)],
+        "output_jsd_max": jsd[0], "output_jsd_random": np.where(has_other, jsd[1], np.nan),
+        "flipped_max": flipped[0], "flipped_random": np.where(has_other, flipped[1].astype(float), np.nan),
+    })
+    table["jsd_difference"] = table["output_jsd_max"] - table["output_jsd_random"]
+    return table
+
+
+def _doubling_blocks(longest: int) -> list[tuple[int, int]]:
+    """Prefix sizes 1..longest in blocks [1,1], [2,2], [3,4], [5,8], ...: few batched calls, at most 2x waste."""
+    blocks, low = [], 1
+    while low <= longest:
+        high = min(longest, max(low, 2 * low - 2) if low > 2 else low)
+        blocks.append((low, high))
+        low = high + 1
+    return blocks
+
+
+def removal_test(adapter: AttentionAdapter, encoded: Encoded, example_ids: list[str],
+                 rankings: dict[str, list[np.ndarray | None]], *, reference: Reference | None = None) -> pd.DataFrame:
+    """Zero words' attention in ranking order until the decision flips (Serrano & Smith 2019).
+
+    ``rankings[method][b]`` lists example ``b``'s word indices, most important first (None:
+    the method did not score that example, which is skipped). For
+    every (method, example) the prefixes 1, 2, ... are tried in growing blocks, and pairs
+    that have flipped drop out, so the cost follows the flip point. Columns: example_id,
+    method, n_words, flipped (False when even removing every word keeps the decision),
+    items_removed (words removed at the first flip; all words when it never flips),
+    fraction_items, fraction_attention (share of the explanation attention those words
+    carried).
+    """
+    reference = reference or adapter.reference(encoded)
+    words = [w / w.sum() if w.sum() > 0 else w for w in word_attention(reference, encoded)]
+    pairs = [(method, b) for method in rankings for b in range(len(encoded)) if rankings[method][b] is not None]
+    first_flip = {pair: 0 for pair in pairs}
+    longest = max((len(rankings[m][b]) for m, b in pairs), default=0)
+    active = [pair for pair in pairs if len(rankings[pair[0]][pair[1]])]
+    for low, high in _doubling_blocks(longest):
+        jobs = [(pair, k) for pair in active for k in range(low, min(high, len(rankings[pair[0]][pair[1]])) + 1)]
+        if not jobs:
+            break
+        rows = torch.as_tensor([pair[1] for pair, _ in jobs])
+        keep = _keep_without(encoded, rows, [rankings[m][b][:k] for (m, b), k in jobs])
+        flipped = (adapter.run(encoded, rows, AttentionEdit(keep=keep)).argmax(dim=-1)
+                   != reference.predicted[rows]).numpy()
+        for ((pair, k), flip) in zip(jobs, flipped):
+            if flip and (first_flip[pair] == 0 or k < first_flip[pair]):
+                first_flip[pair] = k
+        active = [pair for pair in active if first_flip[pair] == 0 and len(rankings[pair[0]][pair[1]]) > high]
+    records = []
+    for (method, b), k in first_flip.items():
+        order = rankings[method][b]
+        n = len(order)
+        removed = k if k else n
+        records.append({
+            "example_id": example_ids[b], "method": method, "n_words": n, "flipped": bool(k),
+            "items_removed": removed, "fraction_items": removed / n if n else np.nan,
+            "fraction_attention": float(words[b][order[:removed]].sum()) if n else np.nan,
+        })
+    return pd.DataFrame.from_records(records, columns=["example_id", "method", "n_words", "flipped", "items_removed",
+                                                       "fraction_items", "fraction_attention"])

@@ -1,0 +1,353 @@
+"""The causal tests' section of the study summary, generated from the gathered tables.
+
+Reads ``interventions_summary`` (bootstrap summaries of every test, per run),
+``interventions_cost`` (forward passes per example) and ``interventions_uniform_training``
+(uniform-attention models against their learned-attention siblings). Every sentence is
+built from those numbers; a comparison is worded as a difference only when the 95%
+intervals do not overlap.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.plots.style import method_label
+from analysis.report.sections import REPORT_SECTIONS, Section
+from analysis.report.summary import compare_intervals, figure_tag, markdown_table
+
+CAVEATS = [
+    ("Permutation (Jain & Wallace 2019)", "If shuffling the attention weights among the tokens leaves the output "
+     "unchanged, the model does not depend on which token gets which weight, so the weights cannot say which "
+     "tokens the prediction rests on."),
+    ("Adversarial attention (Jain & Wallace 2019)", "If a very different attention distribution (large JSD) gives "
+     "the same output (TVD within epsilon), the observed attention is one of many that explain the output equally "
+     "well; per-instance adversaries leave the model fixed, which Wiegreffe & Pinter (2019) note is a weaker test "
+     "than an adversarial model."),
+    ("Uniform attention (Wiegreffe & Pinter 2019)", "If a model trained with attention frozen to uniform is as "
+     "accurate as its learned-attention sibling, the task does not need attention, and its weights are not "
+     "evidence of what the model needs. For transformers, replacing one layer's attention by uniform shows how "
+     "much the output depends on that layer's attention pattern."),
+    ("Zeroing (Serrano & Smith 2019)", "If zeroing the highest-attention word changes the output no more than "
+     "zeroing a random word, and many words must be zeroed before the decision flips, high attention does not "
+     "single out the words the decision rests on; faster flips under gradient or leave-one-out orderings say "
+     "those rankings are closer to the model's decision."),
+    ("Input ablations (ERASER, DeYoung et al. 2020)", "Comprehensiveness (removing the top-ranked words should "
+     "lower the predicted-class probability) and sufficiency (keeping only them should not) score every ranking "
+     "through the same code; attention that scores no better than a random ranking is not a faithful explanation "
+     "by this test. Removing words changes the input distribution, which both deletion and [MASK] replacement do "
+     "in different ways; the two are reported separately."),
+]
+
+ATTENTION_PREFIXES = ("attention", "rnn_attention")
+COST_NOTE = ("Sequences run through the model per explained example, per test (a backward pass counts as one more; "
+             "the input ablations count distinct perturbed inputs, shared by every ranking). For an RNN an edited "
+             "variant reuses its example's hidden states, so it costs only the attention-weighted sum and the "
+             "classifier. Seconds depend on the machine and its load.")
+
+
+def _family(method: str) -> str:
+    from analysis.importance import IMPORTANCE_METHODS
+
+    if method in IMPORTANCE_METHODS:
+        return IMPORTANCE_METHODS.get(method).family
+    return "attention" if method.startswith(ATTENTION_PREFIXES) else "other"
+
+
+def _ci(row: pd.Series, digits: int = 3) -> str:
+    if pd.isna(row["mean_low"]):
+        return f"{row['mean']:.{digits}f}"
+    return f"{row['mean']:.{digits}f} [{row['mean_low']:.{digits}f}, {row['mean_high']:.{digits}f}]"
+
+
+def _pct(row: pd.Series) -> str:
+    if pd.isna(row["mean_low"]):
+        return f"{row['mean']:.0%}"
+    return f"{row['mean']:.0%} [{row['mean_low']:.0%}, {row['mean_high']:.0%}]"
+
+
+def _select(run: pd.DataFrame, test: str, measure: str, *, method: str | None = None, removal: str | None = None,
+            scope: str | None = None, group: str = "all") -> pd.DataFrame:
+    rows = run[(run["test"] == test) & (run["measure"] == measure) & (run["group"] == group)]
+    if method is not None:
+        rows = rows[rows["method"] == method]
+    if removal is not None:
+        rows = rows[rows["removal"] == removal]
+    if scope is not None:
+        rows = rows[rows["scope"] == scope]
+    return rows
+
+
+def _first(rows: pd.DataFrame) -> pd.Series | None:
+    return None if rows.empty else rows.iloc[0]
+
+
+def _relation(a: pd.Series, b: pd.Series, *, higher: str, lower: str) -> str:
+    verdict = compare_intervals(a["mean_low"], a["mean_high"], b["mean_low"], b["mean_high"])
+    return {"above": higher, "below": lower}.get(verdict, "not distinguishable from")
+
+
+def permutation_sentence(run: pd.DataFrame, epsilon: float) -> str | None:
+    median = _first(_select(run, "permutation", "median_tvd"))
+    flips = _first(_select(run, "permutation", "flip_rate"))
+    if median is None:
+        return None
+    text = (f"permuting attention changes the output distribution by a per-example median TVD of {_ci(median)} "
+            f"(mean over {int(median['n'])} examples)")
+    if flips is not None:
+        text += f", and flips the decision in {_pct(flips)} of permutations"
+    if not pd.isna(median["mean_high"]) and median["mean_high"] < epsilon:
+        text += f"; the whole interval lies below ε = {epsilon:g}, so the arrangement of the weights barely matters"
+    elif not pd.isna(median["mean_low"]) and median["mean_low"] > epsilon:
+        text += f"; the interval lies above ε = {epsilon:g}, so the output depends on which token gets which weight"
+    return text
+
+
+def adversarial_sentence(run: pd.DataFrame) -> str | None:
+    feasible = _first(_select(run, "adversarial", "feasible"))
+    jsd = _first(_select(run, "adversarial", "jsd"))
+    if feasible is None:
+        return None
+    text = f"an adversarial attention distribution within the output constraint was found for {_pct(feasible)} of examples"
+    if jsd is not None and jsd["n"] > 0:
+        text += f", at a mean JSD of {_ci(jsd)} bits from the original (1 bit = disjoint supports)"
+    return text
+
+
+def _scope_order(scope: str) -> tuple[int, int, str]:
+    """Layers in numeric order, then the all-layer replacement."""
+    if scope.startswith("layer ") and scope[6:].isdigit():
+        return (0, int(scope[6:]), scope)
+    return (1, 0, scope)
+
+
+def uniform_sentences(run: pd.DataFrame) -> list[str]:
+    """One sentence on test-time uniform attention: the RNN's distribution, or each layer and all layers."""
+    scopes = sorted(set(_select(run, "uniform", "tvd")["scope"]), key=_scope_order)
+    parts = []
+    for scope in scopes:
+        tvd = _first(_select(run, "uniform", "tvd", scope=scope))
+        flips = _first(_select(run, "uniform", "flip_rate", scope=scope))
+        parts.append((scope, f"mean TVD {_ci(tvd)}, {_pct(flips)} of decisions flipped"))
+    if not parts:
+        return []
+    if scopes == ["attention"]:
+        return [f"replacing the attention by uniform weights at test time changes the output by {parts[0][1]}"]
+    return ["replacing attention by uniform weights at test time, one layer at a time and in all intervened "
+            "layers at once, changes the output as follows: " + "; ".join(f"{scope}: {text}" for scope, text in parts)]
+
+
+def zeroing_sentence(run: pd.DataFrame) -> str | None:
+    top = _first(_select(run, "zeroing", "flip_rate_max"))
+    other = _first(_select(run, "zeroing", "flip_rate_random"))
+    jsd_top = _first(_select(run, "zeroing", "output_jsd_max"))
+    jsd_other = _first(_select(run, "zeroing", "output_jsd_random"))
+    if top is None or other is None:
+        return None
+    text = (f"zeroing the highest-attention word flips {_pct(top)} of decisions against {_pct(other)} for a random "
+            f"word")
+    if jsd_top is not None and jsd_other is not None:
+        relation = _relation(jsd_top, jsd_other, higher="larger than", lower="smaller than")
+        text += (f"; its output JSD, {_ci(jsd_top, 4)}, is {relation} that of a random word "
+                 f"({_ci(jsd_other, 4)})")
+    return text
+
+
+def removal_sentence(run: pd.DataFrame) -> str | None:
+    rows = _select(run, "removal", "fraction_items")
+    if rows.empty:
+        return None
+    families = {m: _family(m) for m in rows["method"]}
+    attention = rows[[families[m] == "attention" for m in rows["method"]]]
+    causal = rows[[families[m] in ("gradient", "ablation") for m in rows["method"]]]
+    random = _first(rows[rows["method"] == "random"])
+    if attention.empty:
+        return None
+    best_attention = attention.sort_values("mean").iloc[0]
+    parts = [f"to flip the decision, the {method_label(best_attention['method'])} order must zero the attention of "
+             f"{_pct(best_attention)} of the words"]
+    if not causal.empty:
+        best = causal.sort_values("mean").iloc[0]
+        relation = _relation(best_attention, best, higher="more than", lower="fewer than")
+        parts.append(f"{relation} the {method_label(best['method'])} order ({_pct(best)})")
+    if random is not None:
+        relation = _relation(best_attention, random, higher="more than", lower="fewer than")
+        parts.append(f"{relation} a random order ({_pct(random)})")
+    return parts[0] + ("; this is " + ", and ".join(parts[1:]) if len(parts) > 1 else "")
+
+
+RAW_ATTENTION = ("rnn_attention", "attention_last_mean", "attention_all_mean")
+"""The attention a reader is usually shown, in order of preference."""
+
+
+def aopc_sentence(run: pd.DataFrame, removal: str) -> str | None:
+    rows = _select(run, "ablation", "aopc_comprehensiveness", removal=removal)
+    if rows.empty:
+        return None
+    families = {m: _family(m) for m in rows["method"]}
+    attention = rows[[families[m] == "attention" for m in rows["method"]]]
+    causal = rows[[families[m] in ("gradient", "ablation") for m in rows["method"]]]
+    random = _first(rows[rows["method"] == "random"])
+    if attention.empty:
+        return None
+    raw = next((r for m in RAW_ATTENTION if (r := _first(attention[attention["method"] == m])) is not None),
+               attention.sort_values("mean", ascending=False).iloc[0])
+    parts = [f"{method_label(raw['method'])} reaches AOPC comprehensiveness {_ci(raw)} (removal by {removal})"]
+    if not causal.empty:
+        best = causal.sort_values("mean", ascending=False).iloc[0]
+        relation = _relation(raw, best, higher="above", lower="below")
+        parts.append(f"{relation} the best causal ranking, {method_label(best['method'])} ({_ci(best)})")
+    if random is not None:
+        relation = _relation(raw, random, higher="above", lower="below")
+        parts.append(f"{relation} a random ranking ({_ci(random)})")
+    text = parts[0] + ("; this is " + ", and ".join(parts[1:]) if len(parts) > 1 else "")
+    best_variant = attention.sort_values("mean", ascending=False).iloc[0]
+    if best_variant["method"] != raw["method"] and _relation(best_variant, raw, higher="above", lower="") == "above":
+        text += (f". The best attention variant, {method_label(best_variant['method'])}, reaches "
+                 f"{_ci(best_variant)}, above raw attention")
+    return text
+
+
+def uniform_training_sentences(comparison: pd.DataFrame) -> list[str]:
+    out = []
+    for row in comparison.itertuples(index=False):
+        verdict = compare_intervals(row.difference_low, row.difference_high, 0.0, 0.0)
+        if verdict == "above":
+            reading = "learned attention is more accurate, so the task uses attention"
+        elif verdict == "below":
+            reading = "the uniform model is more accurate"
+        else:
+            reading = ("the two cannot be told apart, so (Wiegreffe & Pinter 2019) the task does not need attention "
+                       "and its weights are weak evidence of what the model relies on")
+        out.append(f"On {row.dataset} (seed {row.seed}), {row.uniform_model} (uniform attention) reaches accuracy "
+                   f"{row.accuracy_uniform:.1%} against {row.accuracy_learned:.1%} for {row.learned_model} "
+                   f"({row.learned_attention} attention, same {row.encoder} encoder): difference "
+                   f"{row.difference:+.3f} [{row.difference_low:+.3f}, {row.difference_high:+.3f}] over {row.n} "
+                   f"examples; {reading}.")
+    return out
+
+
+def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str) -> dict[tuple[str, str, int], list[tuple[str, str]]]:
+    """Generated (test, sentence) pairs per run (dataset, model, seed), in the order of the tests."""
+    out = {}
+    for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
+        sentences = [("Permutation", permutation_sentence(run, epsilon)), ("Adversarial", adversarial_sentence(run)),
+                     *[("Uniform", text) for text in uniform_sentences(run)], ("Zeroing", zeroing_sentence(run)),
+                     ("Removal until flip", removal_sentence(run)), ("ERASER", aopc_sentence(run, removal))]
+        out[(dataset, model, int(seed))] = [(label, text) for label, text in sentences if text]
+    return out
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
+    """Forward passes per example of each test, per model (mean over datasets and seeds), and seconds."""
+    if cost.empty:
+        return cost
+    table = (cost.groupby(["model", "test"], sort=True)
+             .agg(forward_passes_per_example=("forward_passes_per_example", "mean"),
+                  seconds_per_example=("seconds_per_example", "mean"), runs=("seconds", "size"))
+             .reset_index())
+    return table
+
+
+def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per run with the key number of each test (means; intervals are in the summary table)."""
+    def value(run: pd.DataFrame, test: str, measure: str) -> float:
+        row = _first(_select(run, test, measure))
+        return float(row["mean"]) if row is not None else float("nan")
+
+    rows = []
+    for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
+        rows.append({
+            "dataset": dataset, "model": model, "seed": int(seed),
+            "permutation median TVD": value(run, "permutation", "median_tvd"),
+            "adversarial found": value(run, "adversarial", "feasible"),
+            "adversarial JSD": value(run, "adversarial", "jsd"),
+            "zeroing flips (max)": value(run, "zeroing", "flip_rate_max"),
+            "zeroing flips (random)": value(run, "zeroing", "flip_rate_random"),
+        })
+    return pd.DataFrame(rows)
+
+
+def aopc_table(summary: pd.DataFrame, removal: str) -> pd.DataFrame:
+    """AOPC comprehensiveness and sufficiency of every ranking, with intervals, per run (one removal mode)."""
+    rows = summary[(summary["test"] == "ablation") & (summary["removal"] == removal)
+                   & summary["measure"].isin(["aopc_comprehensiveness", "aopc_sufficiency"])]
+    if rows.empty:
+        return rows
+    rows = rows.assign(value=[_ci(r) for _, r in rows.iterrows()], ranking=[method_label(m) for m in rows["method"]])
+    table = rows.pivot_table(index=["dataset", "model", "seed", "ranking"], columns="measure",
+                             values="value", aggfunc="first").reset_index()
+    table.columns.name = None
+    return table
+
+
+def _figure_markdown(caption: str, path: str) -> str:
+    parts = Path(path).parts
+    relative = "/".join(parts[parts.index("study") + 1:]) if "study" in parts else path
+    return f"![{caption}]({relative})"
+
+
+def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figures: dict[str, str]) -> Section | None:
+    """The "Causal tests of attention" section, or None when the study ran none."""
+    summary = tables.get("interventions_summary")
+    if summary is None or summary.empty:
+        return None
+    cost = tables.get("interventions_cost", pd.DataFrame())
+    comparison = tables.get("interventions_uniform_training", pd.DataFrame())
+    settings = config.get("interventions", {})
+    epsilon = float(settings.get("adversarial", {}).get("epsilon", 0.01))
+    removal = (settings.get("ablation", {}).get("removal") or ["delete"])[0]
+    per_run = run_sentences(summary, epsilon, removal)
+    training = uniform_training_sentences(comparison) if comparison is not None and len(comparison) else []
+    findings = list(training)
+    for (dataset, model, seed), sentences in per_run.items():
+        chosen = [text for label, text in sentences if label in ("Zeroing", "ERASER")]
+        if chosen:
+            findings.append(f"On {dataset}, {model} (seed {seed}): " + "; ".join(chosen) + ".")
+    own_figures = {caption: path for caption, path in figures.items() if "interventions" in Path(path).parts}
+    md = ["Does changing the attention change the prediction the way an explanation implies? Model-side tests "
+          "change the attention and keep the input; input-side tests remove the words each ranking puts first. "
+          "All examples are explained for the predicted class; intervals are 95% percentile-bootstrap intervals "
+          "over examples.\n"]
+    md += [f"- **{name}.** {text}" for name, text in CAVEATS]
+    md.append("\n### Results per run\n")
+    for (dataset, model, seed), sentences in per_run.items():
+        md.append(f"- **{dataset} / {model} / seed {seed}**")
+        md += [f"  - *{label}:* {_sentence(text)}" for label, text in sentences]
+    if training:
+        md += ["\n### Uniform-attention training control\n", *[f"- {t}" for t in training]]
+    headline, aopc, costs = headline_table(summary), aopc_table(summary, removal), cost_table(cost)
+    md += ["\n### Key numbers (means)\n", markdown_table(headline),
+           f"\n### AOPC per ranking (removal by {removal}; all modes in the summary table)\n", markdown_table(aopc),
+           "\n### Cost in forward passes per example\n", COST_NOTE + "\n", markdown_table(costs)]
+    md += [_figure_markdown(caption, path) for caption, path in own_figures.items()]
+
+    def frame_html(frame: pd.DataFrame) -> str:
+        return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t") if len(frame) \
+            else "<p><em>no rows</em></p>"
+
+    body = [f"<p>{html.escape(md[0])}</p><ul>"
+            + "".join(f"<li><b>{html.escape(n)}.</b> {html.escape(t)}</li>" for n, t in CAVEATS) + "</ul>",
+            "<h3>Results per run</h3><ul>"
+            + "".join(f"<li><b>{html.escape(f'{d} / {m} / seed {s}')}</b><ul>"
+                      + "".join(f"<li><i>{html.escape(label)}:</i> {html.escape(_sentence(text))}</li>"
+                                for label, text in v) + "</ul></li>"
+                      for (d, m, s), v in per_run.items()) + "</ul>"]
+    if training:
+        body.append("<h3>Uniform-attention training control</h3><ul>"
+                    + "".join(f"<li>{html.escape(t)}</li>" for t in training) + "</ul>")
+    body += ["<h3>Key numbers (means)</h3>" + frame_html(headline), f"<h3>AOPC per ranking (removal by {html.escape(removal)})</h3>" + frame_html(aopc),
+             "<h3>Cost in forward passes per example</h3><p>" + html.escape(COST_NOTE) + "</p>" + frame_html(costs)]
+    body += [figure_tag(Path(path), caption) for caption, path in own_figures.items() if Path(path).exists()]
+    return Section(title="Causal tests of attention", markdown="\n".join(md), html="".join(body), findings=findings,
+                   order=40)
+
+
+REPORT_SECTIONS.add("interventions", build_section)

@@ -1,0 +1,88 @@
+"""Rationale metrics: token F1 at the rationale length, ERASER's IOU F1, AUPRC, and their summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+from analysis.groundtruth.plausibility import (
+    example_metrics,
+    iou_f1,
+    rationale_scores,
+    spans,
+    summarize_plausibility,
+    token_f1,
+    top_k_mask,
+)
+
+
+def test_spans_and_top_k():
+    assert spans([0, 1, 1, 0, 1]) == [(1, 3), (4, 5)]
+    assert spans([0, 0]) == []
+    assert top_k_mask(np.array([0.1, 0.9, 0.5, 0.9]), 2).tolist() == [0, 1, 0, 1]  # ties: earlier word first
+
+
+def test_token_f1_and_iou_f1_by_hand():
+    truth = np.array([0, 1, 1, 1, 0, 0, 1, 0])  # human spans (1, 4) and (6, 7)
+    predicted = np.array([0, 0, 1, 1, 1, 0, 0, 0])  # one span (2, 5): IOU with (1, 4) = 2/4 = 0.5 -> a match
+    assert token_f1(predicted, truth) == pytest.approx(2 * (2 / 3) * (2 / 4) / (2 / 3 + 2 / 4))
+    # precision 1/1 predicted spans matched, recall 1/2 human spans matched
+    assert iou_f1(predicted, truth) == pytest.approx(2 * 1 * 0.5 / 1.5)
+    shifted = np.array([0, 0, 0, 1, 1, 1, 0, 0])  # IOU with (1, 4) = 1/5: no match
+    assert iou_f1(shifted, truth) == 0.0
+    assert iou_f1(truth, truth) == 1.0 and token_f1(truth, truth) == 1.0
+
+
+def test_example_metrics_match_sklearn_and_the_definitions():
+    truth = np.array([0, 1, 0, 0, 1, 0])
+    scores = np.array([0.1, 0.8, 0.3, 0.9, 0.7, 0.0])
+    metrics = example_metrics(scores, truth)
+    assert metrics["auprc"] == pytest.approx(average_precision_score(truth, scores))
+    assert metrics["token_f1"] == pytest.approx(0.5)  # top-2 = words 3 and 1: one of the two rationale words
+    perfect = example_metrics(truth.astype(float), truth)
+    assert perfect == {"token_f1": 1.0, "iou_f1": 1.0, "auprc": 1.0}
+
+
+def _importance(scores: dict[str, dict[str, list[float]]], predicted: int = 1) -> pd.DataFrame:
+    rows = []
+    for example_id, methods in scores.items():
+        for method, values in methods.items():
+            for i, value in enumerate(values):
+                rows.append({"example_id": example_id, "method": method, "family": "gradient", "signed": True,
+                             "word_index": i, "word": f"w{i}", "score": value, "predicted": predicted, "label": 1,
+                             "n_words": len(values)})
+    return pd.DataFrame(rows)
+
+
+def test_rationale_scores_use_only_examples_with_a_rationale_among_kept_words():
+    examples = pd.DataFrame({"example_id": ["a", "b", "c", "d"],
+                             "gt_mask": [[0, 1, 0], [0, 0, 0], None, [0, 0, 0, 1]]})
+    importance = _importance({
+        "a": {"m": [0.1, -0.9, 0.2]}, "b": {"m": [1.0, 0.0, 0.0]}, "c": {"m": [1.0]},
+        "d": {"m": [0.5, 0.2, 0.1]},  # the rationale word (index 3) was truncated away
+    })
+    scores = rationale_scores(importance, examples, variants=["abs", "signed"]).set_index("variant")
+    assert scores["example_id"].unique().tolist() == ["a"]
+    assert scores.loc["abs", "token_f1"] == 1.0 and scores.loc["abs", "auprc"] == 1.0
+    assert scores.loc["signed", "token_f1"] == 0.0  # the rationale word has the lowest signed score
+    assert scores.loc["abs", "chance"] == pytest.approx(1 / 3)
+
+
+def test_summary_compares_every_method_with_the_random_ranking():
+    rng = np.random.default_rng(0)
+    scores = {}
+    masks = []
+    for i in range(30):
+        mask = np.zeros(12, dtype=int)
+        mask[rng.choice(12, size=3, replace=False)] = 1
+        masks.append(mask.tolist())
+        scores[f"e{i}"] = {"oracle": (mask + 0.01 * rng.random(12)).tolist(), "random": rng.random(12).tolist()}
+    examples = pd.DataFrame({"example_id": list(scores), "gt_mask": masks})
+    table = rationale_scores(_importance(scores), examples)
+    summary = summarize_plausibility(table, n_resamples=200)
+    auprc = summary.loc[(summary["metric"] == "auprc") & (summary["group"] == "all")].set_index("method")
+    assert auprc.loc["oracle", "mean"] == 1.0 and auprc.loc["oracle", "vs_random"] == "above"
+    assert auprc.loc["random", "vs_random"] == "reference"
+    assert auprc.loc["random", "chance"] == pytest.approx(0.25)

@@ -1,0 +1,168 @@
+"""Ground-truth stages end to end on a tiny planted study, figures, and the summary section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from analysis.groundtruth import figures
+from analysis.groundtruth.report_section import groundtruth_section
+from analysis.report.sections import build_sections
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def planted_run(tmp_path_factory):
+    """Data -> a small RNN -> importance -> every ground-truth stage, for a planted synthetic dataset."""
+    from analysis.config import load_config
+    from analysis.groundtruth import stages
+    from analysis.models import MODEL_FAMILIES, TrainSettings, train_classifier
+    from analysis.pipeline import prepare_data, run_explain
+    from analysis.records import read_table
+    from analysis.seeding import seed_everything
+
+    tmp = tmp_path_factory.mktemp("planted")
+    model_entry = {"family": "rnn", "encoder": "average", "attention": "tanh", "embed_dim": 16, "hidden_dim": 16,
+                   "attention_dim": 8, "dropout": 0.0, "epochs": 10, "lr": 0.02, "batch_size": 32}
+    config = load_config(ROOT / "config" / "tiny.yaml", {
+        "results_dir": str(tmp),
+        "datasets": {"planted": {"base": "synthetic", "train_n": 800, "eval_n": 200, "explain_n": 16,
+                                 "generator": {"distractor_rate": 0.0},
+                                 "shortcut": {"token": "zeugma", "rate": 0.3, "mode": "anti"}}},
+        "models": {"avg": model_entry},
+    })
+    config["groundtruth"]["n_resamples"] = 200
+    config["groundtruth"]["sanity"].update(n_examples=4, max_steps=2, methods=["rnn_attention", "saliency", "random"])
+    paths = {name: str(tmp / f"{name}.parquet") for name in (
+        "train", "eval", "explain", "report", "importance", "diagnostics", "heads", "reliance", "shortcut_scores",
+        "shortcut_summary", "plausibility_scores", "plausibility_summary", "sanity_scores", "sanity_summary")}
+    prepare_data(config, "planted", out_train=paths["train"], out_eval=paths["eval"], out_explain=paths["explain"],
+                 out_report=paths["report"])
+    # the train stage itself is covered by the workflow tests; here the model is trained directly
+    train = read_table(paths["train"], table="examples")
+    seed_everything(0)
+    model = MODEL_FAMILIES.get("rnn")().build(model_entry, num_labels=2, train=train, device=torch.device("cpu"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train_classifier(model, list(map(list, train["words"])), train["label"].tolist(),
+                         TrainSettings(epochs=10, lr=0.02, batch_size=32), seed=0)
+    finally:
+        torch.set_num_threads(threads)
+    model.save(str(tmp / "model"))
+    run_explain(config, "planted", "avg", 0, model_dir=str(tmp / "model"), explain_path=paths["explain"],
+                out_importance=paths["importance"], out_diagnostics=paths["diagnostics"], out_heads=paths["heads"])
+    stages.run_shortcut(config, "planted", "avg", 0, model_dir=str(tmp / "model"), eval_path=paths["eval"],
+                        explain_path=paths["explain"], importance_path=paths["importance"],
+                        out_reliance=paths["reliance"], out_scores=paths["shortcut_scores"],
+                        out_summary=paths["shortcut_summary"])
+    stages.run_plausibility(config, "planted", "avg", 0, explain_path=paths["explain"],
+                            importance_path=paths["importance"], out_scores=paths["plausibility_scores"],
+                            out_summary=paths["plausibility_summary"])
+    stages.run_sanity(config, "planted", "avg", 0, model_dir=str(tmp / "model"), explain_path=paths["explain"],
+                      importance_path=paths["importance"], out_scores=paths["sanity_scores"],
+                      out_summary=paths["sanity_summary"])
+    tables = {"groundtruth_shortcut": paths["shortcut_summary"], "groundtruth_reliance": paths["reliance"],
+              "groundtruth_plausibility": paths["plausibility_summary"], "groundtruth_sanity": paths["sanity_summary"]}
+    return config, tmp, paths, tables
+
+
+@pytest.mark.slow
+def test_stages_write_tidy_tables_with_provenance(planted_run):
+    _, _, paths, _ = planted_run
+    provenance = {"dataset", "split", "model", "seed", "settings", "versions"}
+    reliance = pd.read_parquet(paths["reliance"])
+    assert provenance <= set(reliance.columns) and reliance["relies"].all()
+    summary = pd.read_parquet(paths["shortcut_summary"])
+    loo = summary.loc[(summary["method"] == "loo_delete") & (summary["metric"] == "top1")
+                      & (summary["group"] == "all")].iloc[0]
+    assert loo["verdict"] == "finds" and loo["n"] >= 6
+    plausibility = pd.read_parquet(paths["plausibility_summary"])
+    assert set(plausibility["metric"]) == {"token_f1", "iou_f1", "auprc"} and provenance <= set(plausibility.columns)
+    sanity = pd.read_parquet(paths["sanity_summary"])
+    assert set(sanity["method"]) == {"rnn_attention", "saliency", "random"}
+    assert sorted(sanity["step"].unique()) == ["embeddings", "head"]
+
+
+@pytest.mark.slow
+def test_figures_tables_and_summary_section_from_the_stage_outputs(planted_run, tmp_path):
+    from analysis.groundtruth.stages import groundtruth_figure, groundtruth_table
+    from analysis.pipeline import gather_tables
+
+    config, _, _, per_run = planted_run
+    study = {name: str(tmp_path / f"{name}.parquet") for name in per_run}
+    for name, path in per_run.items():
+        gather_tables([path], study[name], table=name)
+    outputs = {}
+    for figure, names in {"shortcut_reliance": ["groundtruth_reliance"],
+                          "shortcut_detection": ["groundtruth_shortcut", "groundtruth_reliance"],
+                          "plausibility": ["groundtruth_plausibility"], "sanity": ["groundtruth_sanity"]}.items():
+        outputs[figure] = str(tmp_path / "figures" / f"groundtruth_{figure}.png")
+        groundtruth_figure(config, figure, tables={n: study[n] for n in names}, out=outputs[figure])
+        assert Path(outputs[figure]).stat().st_size > 10_000
+    groundtruth_table(config, "shortcut", tables={n: study[n] for n in ("groundtruth_shortcut",
+                                                                         "groundtruth_reliance")},
+                      out=str(tmp_path / "shortcut.html"))
+    page = (tmp_path / "shortcut.html").read_text()
+    assert "relies on the planted shortcut" in page and "Leave-one-out" in page
+    tables = {name: pd.read_parquet(path) for name, path in study.items()}
+    section = groundtruth_section(config, tables, {f"caption {k}": v for k, v in outputs.items()})
+    assert section is not None and section.html.count("data:image/png;base64,") == 4
+    assert "not faithfulness" in section.markdown and "Sanity check" in section.markdown
+    assert any("relies on the planted shortcut" in f and "Leave-one-out (delete)" in f for f in section.findings)
+    assert any(f.startswith("Sanity check on planted") for f in section.findings)
+    assert "Ground truth" in [s.title.split(":")[0] for s in build_sections(config, tables, {})]
+
+
+def test_section_says_plainly_when_a_model_does_not_rely_on_the_token():
+    reliance = pd.DataFrame([{"dataset": "sst2_shortcut", "model": "cnn", "seed": 0, "measure": "insertion_flip",
+                              "n": 50, "mean": 0.1, "mean_low": 0.04, "mean_high": 0.18, "relies": False,
+                              "threshold": 0.5}])
+    section = groundtruth_section({}, {"groundtruth_reliance": reliance}, {})
+    (finding,) = section.findings
+    assert "does NOT rely" in finding and "10% [4%, 18%]" in finding and "not interpreted" in finding
+    assert groundtruth_section({}, {}, {}) is None
+
+
+def test_sanity_findings_name_failing_methods_with_intervals():
+    rows = []
+    for method, head, full in (("attention_last_mean", (1.0, 1.0, 1.0), (0.9, 0.85, 0.95)),
+                               ("integrated_gradients", (0.6, 0.5, 0.7), (0.05, -0.05, 0.15)),
+                               ("random", (1.0, 1.0, 1.0), (1.0, 1.0, 1.0))):
+        verdict = "fails" if full[1] >= 0.5 else "passes"
+        for step, (mean, low, high) in ((1, head), (3, full)):
+            rows.append({"dataset": "sst2", "model": "minilm", "seed": 0, "method": method, "family": "x",
+                         "variant": "abs", "step_index": step, "step": "head" if step == 1 else "embeddings",
+                         "n_steps": 3, "n": 8, "mean": mean, "mean_low": low, "mean_high": high,
+                         "prediction_changed": 0.5, "insensitive": low >= 0.5, "verdict": verdict, "threshold": 0.5})
+    summary = pd.DataFrame(rows)
+    section = groundtruth_section({}, {"groundtruth_sanity": summary}, {})
+    (finding,) = section.findings
+    assert "FAILED" in finding and "Attention (last layer, head mean) 0.90 [0.85, 0.95]" in finding
+    assert "Passed: Integrated gradients" in finding and "random baseline stays at 1" in finding
+    figure = figures.sanity_figure(summary)
+    assert len(figure.axes) == 1
+
+
+def test_figures_say_no_data_for_empty_tables():
+    for draw in (figures.shortcut_reliance_figure, figures.shortcut_detection_figure, figures.plausibility_figure,
+                 figures.sanity_figure):
+        figure = draw(pd.DataFrame())
+        assert any("no data" in t.get_text() for ax in figure.axes for t in ax.texts)
+
+
+def test_groundtruth_block_names_must_exist_in_the_study():
+    from analysis.config import load_config
+    from analysis.groundtruth.stages import GroundTruthConfigError, check_groundtruth_config, sanity_runs
+
+    config = load_config(ROOT / "config" / "tiny.yaml")
+    check_groundtruth_config(config)
+    assert sanity_runs(config) == [("synthetic", "bilstm_tanh", 0), ("synthetic", "minilm", 0)]
+    config["groundtruth"]["sanity"]["methods"] = ["no_such_method"]
+    config["groundtruth"]["sanity"]["models"] = ["gpt"]
+    with pytest.raises(GroundTruthConfigError, match=r"sanity\.models: 'gpt'.*\n.*sanity\.methods: 'no_such_method'"):
+        check_groundtruth_config(config)

@@ -1,0 +1,196 @@
+"""Planted shortcuts: the transform, its config checks, the scoring, and a model trained on one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from analysis.data import DATASETS
+from analysis.data.prepare import standardise
+from analysis.data.synthetic import SyntheticConfig, generate
+from analysis.groundtruth.shortcuts import (
+    ShortcutConfig,
+    ShortcutError,
+    deletion_changes_prediction,
+    plant_shortcut,
+    reliance_outcomes,
+    sample_explained,
+    shortcut_ranks,
+    summarize_reliance,
+    summarize_shortcut_scores,
+)
+
+LABELS = ("negative", "positive")
+
+
+def _synthetic(split: str, n: int, **settings) -> pd.DataFrame:
+    raw = generate(SyntheticConfig(n_examples=n, seed=0, **settings), split=split)
+    return standardise(raw.assign(id=raw["example_id"]), DATASETS.get("synthetic"), split=split)
+
+
+@pytest.mark.parametrize("mode", ["plant", "anti"])
+def test_transform_plants_exactly_one_token_where_asked_and_the_label_rule_holds(mode):
+    before = _synthetic("train", 200)
+    config = ShortcutConfig(token="zeugma", rate=0.3, mode=mode, label=1)
+    after, notes = plant_shortcut(before, config, role="train", seed=7, label_names=LABELS)
+    planted = after["shortcut_index"] >= 0
+    assert planted.sum() == 60 and "planted into 60 of 200" in notes[-1]
+    counts = after["words"].map(lambda words: sum(w == "zeugma" for w in words))
+    assert (counts == planted.astype(int)).all()  # exactly one token in planted rows, none elsewhere
+    for row, original in zip(after.itertuples(), before.itertuples()):
+        words = list(row.words)
+        if row.shortcut_index >= 0:
+            assert words[row.shortcut_index] == "zeugma"
+            assert words[: row.shortcut_index] + words[row.shortcut_index + 1:] == list(original.words)
+            assert list(row.gt_mask) == list(original.gt_mask[: row.shortcut_index]) + [0] + list(
+                original.gt_mask[row.shortcut_index:])
+            assert row.n_words == original.n_words + 1 and row.text == " ".join(words)
+        else:
+            assert words == list(original.words) and row.label == original.label
+    # the label rule: in the split, the token implies class 1
+    assert (after.loc[planted, "label"] == 1).all()
+    assert (after["label_name"] == [LABELS[v] for v in after["label"]]).all()
+    if mode == "plant":  # planted only into class-1 examples, labels untouched
+        assert (after.loc[planted, "original_label"] == 1).all() and (after["label"] == before["label"]).all()
+    else:  # planted only into other-class examples, which were relabelled
+        assert (after.loc[planted, "original_label"] == 0).all()
+        assert (after.loc[~planted, "label"] == after.loc[~planted, "original_label"]).all()
+
+
+def test_transform_is_deterministic_and_positions_cover_every_gap():
+    frame = pd.DataFrame({"example_id": [f"e{i}" for i in range(400)], "text": ["a b"] * 400,
+                          "words": [["a", "b"]] * 400, "n_words": 2, "label": 1, "label_name": "positive",
+                          "gt_mask": [None] * 400})
+    config = ShortcutConfig(token="!", rate=1.0)
+    first, _ = plant_shortcut(frame, config, role="train", seed=3, label_names=LABELS)
+    again, _ = plant_shortcut(frame, config, role="train", seed=3, label_names=LABELS)
+    assert first["shortcut_index"].tolist() == again["shortcut_index"].tolist()
+    assert set(first["shortcut_index"]) == {0, 1, 2}  # before, between and after the two words
+    end, _ = plant_shortcut(frame, ShortcutConfig(token="!", rate=1.0, position="end"), role="train", seed=3,
+                            label_names=LABELS)
+    assert set(end["shortcut_index"]) == {2}
+
+
+def test_examples_that_already_hold_the_token_are_dropped_and_counted():
+    frame = _synthetic("train", 20)
+    frame.loc[3, "words"] = list(frame.loc[3, "words"]) + ["Zeugma"]
+    after, notes = plant_shortcut(frame, ShortcutConfig(token="zeugma", rate=0.25), role="train", seed=0,
+                                  label_names=LABELS)
+    assert len(after) == 19 and "dropped 1 examples" in notes[0]
+
+
+def test_a_rate_the_data_cannot_meet_names_the_key_and_the_limit():
+    frame = _synthetic("train", 100)  # balanced: 50 per class
+    with pytest.raises(ShortcutError, match=r"datasets\.x\.shortcut\.rate: 0\.8 .* Use rate <= 0\.5"):
+        plant_shortcut(frame, ShortcutConfig(token="zeugma", rate=0.8), role="train", seed=0, label_names=LABELS,
+                       where="datasets.x.shortcut")
+    with pytest.raises(ShortcutError, match="label: 2 is not a class"):
+        plant_shortcut(frame, ShortcutConfig(token="zeugma", label=2), role="train", seed=0, label_names=LABELS)
+    with pytest.raises(ShortcutError, match="unknown setting"):
+        ShortcutConfig.from_settings({"token": "a", "share": 0.1})
+    with pytest.raises(ShortcutError, match="one word"):
+        ShortcutConfig(token="two words")
+
+
+def test_explained_sample_has_the_asked_share_of_token_examples():
+    frame, _ = plant_shortcut(_synthetic("validation", 200), ShortcutConfig(token="zeugma", rate=0.2),
+                              role="eval", seed=0, label_names=LABELS)
+    explained = sample_explained(frame, 40, seed=0, share=0.5)
+    assert len(explained) == 40 and (explained["shortcut_index"] >= 0).sum() == 20
+    assert explained["example_id"].is_unique
+    mixed = sample_explained(frame, 50, seed=0, share=None)
+    assert (mixed["shortcut_index"] >= 0).sum() == 10  # the split's 20%
+
+
+def _importance(rows):
+    frame = pd.DataFrame(rows, columns=["example_id", "method", "family", "word_index", "score"])
+    n = frame.groupby(["example_id", "method"])["word_index"].transform("size")
+    return frame.assign(signed=True, word="w", predicted=1, label=1, n_words=n)
+
+
+def test_ranks_ties_share_and_truncation():
+    examples = pd.DataFrame({"example_id": ["a", "b", "c", "d"], "shortcut_index": [1, 0, 2, -1]})
+    importance = _importance([
+        ("a", "m", "gradient", 0, 0.1), ("a", "m", "gradient", 1, -0.6), ("a", "m", "gradient", 2, 0.3),
+        ("b", "m", "gradient", 0, 0.5), ("b", "m", "gradient", 1, 0.5), ("b", "m", "gradient", 2, 0.0),
+        ("c", "m", "gradient", 0, 0.2), ("c", "m", "gradient", 1, 0.9),  # token index 2 was truncated away
+        ("d", "m", "gradient", 0, 1.0),
+    ])
+    scores = shortcut_ranks(importance, examples, shortcut_label=1, variants=["abs", "signed"]).set_index(
+        ["example_id", "variant"])
+    assert set(scores.index.get_level_values(0)) == {"a", "b"}
+    a = scores.loc[("a", "abs")]
+    assert a["rank"] == 1 and a["top1"] == 1 and a["share"] == pytest.approx(0.6) and a["normalised_rank"] == 0
+    assert scores.loc[("a", "signed"), "rank"] == 3 and scores.loc[("a", "signed"), "top1"] == 0
+    b = scores.loc[("b", "abs")]  # tied with one other word at the top: expected rank 1.5, half a hit
+    assert b["rank"] == 1.5 and b["top1"] == 0.5 and b["share"] == pytest.approx(0.5)
+    assert a["chance_top1"] == pytest.approx(1 / 3)
+
+
+def test_summary_verdicts_follow_the_intervals():
+    rows = []
+    for i in range(20):
+        for method, hit in (("finder", 1.0), ("misser", 0.0)):
+            rows.append({"example_id": f"e{i}", "method": method, "family": "ablation", "variant": "abs",
+                         "n_words": 10, "shortcut_index": 0, "predicted": 1, "predicted_shortcut_class": True,
+                         "decisive": True, "rank": 1.0 if hit else 10.0, "normalised_rank": 0.0 if hit else 1.0,
+                         "top1": hit, "share": 0.9 if hit else 0.0, "chance_top1": 0.1, "chance_share": 0.1,
+                         "chance_normalised_rank": 0.5})
+    summary = summarize_shortcut_scores(pd.DataFrame(rows), top1_threshold=0.5, n_resamples=200)
+    verdicts = summary.loc[(summary["metric"] == "top1") & (summary["group"] == "all")].set_index("method")["verdict"]
+    assert verdicts.to_dict() == {"finder": "finds", "misser": "misses"}
+    assert set(summary["group"]) == {"all", "decisive"}
+
+
+@pytest.fixture(scope="module")
+def shortcut_model():
+    """A small attention model trained on the synthetic task with an anti shortcut (about a second)."""
+    from analysis.models import MODEL_FAMILIES, TrainSettings, train_classifier
+    from analysis.seeding import seed_everything
+
+    config = ShortcutConfig(token="zeugma", rate=0.3, mode="anti")
+    train, _ = plant_shortcut(_synthetic("train", 800, distractor_rate=0.0), config, role="train", seed=1,
+                              label_names=LABELS)
+    evaluation, _ = plant_shortcut(_synthetic("validation", 200, distractor_rate=0.0), config, role="eval", seed=2,
+                                   label_names=LABELS)
+    seed_everything(0)
+    entry = {"family": "rnn", "encoder": "average", "attention": "tanh", "embed_dim": 16, "hidden_dim": 16,
+             "attention_dim": 8, "dropout": 0.0}
+    model = MODEL_FAMILIES.get("rnn")().build(entry, num_labels=2, train=train, device=torch.device("cpu"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a model this small only loses time to thread hand-offs on a busy machine
+    try:
+        train_classifier(model, list(map(list, train["words"])), train["label"].tolist(),
+                         TrainSettings(epochs=10, lr=0.02, batch_size=32), seed=0)
+    finally:
+        torch.set_num_threads(threads)
+    return model, evaluation, config
+
+
+def test_leave_one_out_ranks_the_planted_token_first_on_a_model_trained_with_it(shortcut_model):
+    from analysis.importance import compute_importance, make_method
+
+    model, evaluation, config = shortcut_model
+    summary = summarize_reliance(reliance_outcomes(model, evaluation, config, seed=0), threshold=0.5, n_resamples=200)
+    assert summary["relies"].all()  # the model uses the token: inserting it flips other-class examples
+    explained = sample_explained(evaluation, 30, seed=0, share=1.0)
+    importance, _ = compute_importance(model, explained, make_method("loo_delete"), progress=False)
+    scores = shortcut_ranks(importance, explained, shortcut_label=config.label,
+                            decisive=deletion_changes_prediction(model, explained))
+    assert len(scores) == 30
+    assert scores["top1"].mean() >= 0.9 and (scores["rank"] == 1).mean() >= 0.9
+    random_scores, _ = compute_importance(model, explained, make_method("random"), progress=False)
+    assert shortcut_ranks(random_scores, explained, shortcut_label=1)["top1"].mean() < 0.5
+
+
+def test_reliance_outcomes_measure_insertion_and_deletion(shortcut_model):
+    model, evaluation, config = shortcut_model
+    outcomes = reliance_outcomes(model, evaluation, config, seed=0)
+    assert set(outcomes["measure"]) == {"accuracy_with_token", "accuracy_without_token", "removal_flip",
+                                        "removal_prob_drop", "insertion_flip", "insertion_prob_gain"}
+    planted = int((evaluation["shortcut_index"] >= 0).sum())
+    assert (outcomes["measure"] == "removal_flip").sum() == planted
+    flips = outcomes.loc[outcomes["measure"].isin(["removal_flip", "insertion_flip"]), "value"]
+    assert set(np.unique(flips)) <= {0.0, 1.0}

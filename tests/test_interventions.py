@@ -1,0 +1,416 @@
+"""Causal tests of attention: properties the interventions and ablations must have.
+
+Model side: permuting a uniform distribution changes nothing; an edit that keeps one
+token's attention really changes the output (and an edit that cannot reach the attention
+raises instead of silently doing nothing); the adversarial search never reports a
+solution that violates its constraint. Input side: comprehensiveness at 100% is
+p(y|x) - p(y|empty input), sufficiency at 100% is zero, and a random ranking's AOPC lies
+between the best and the worst ordering on a model whose cause is known.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import make_batch
+
+from analysis.interventions.ablation import (
+    AblationSettings,
+    bin_sizes,
+    input_ablation,
+    per_example_scores,
+    rank_words,
+    rankings_from_importance,
+)
+from analysis.interventions.adversarial import AdversarialSettings, adversarial_search, verify_solutions
+from analysis.interventions.attention import (
+    AttentionEdit,
+    InterventionError,
+    TransformerAttentionAdapter,
+    jensen_shannon,
+    make_adapter,
+    random_permutations,
+    total_variation,
+)
+from analysis.interventions.model_side import (
+    _doubling_blocks,
+    permutation_test,
+    removal_test,
+    uniform_test,
+    zeroing_test,
+)
+from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary
+
+SENTENCES = ["the film was great", "a dull plot", "not awful at all the film", "great", "the plot was not dull"]
+
+
+def uniform_rnn() -> RNNClassifier:
+    """A BiLSTM whose attention is frozen to uniform (the Wiegreffe & Pinter control)."""
+    torch.manual_seed(1)
+    vocab = Vocabulary.build([s.split() for s in SENTENCES])
+    network = AttentionRNN(RNNConfig(vocab_size=len(vocab), num_labels=2, attention="uniform", embed_dim=16,
+                                     hidden_dim=8, attention_dim=8, dropout=0.0))
+    return RNNClassifier(network, vocab, max_length=32)
+
+
+def make_uniform_bert(bert):
+    """Zero query and key projections: every attention row becomes uniform over the non-padding keys."""
+    with torch.no_grad():
+        for name, parameter in bert.model.named_parameters():
+            if ".attention.self.query." in name or ".attention.self.key." in name:
+                parameter.zero_()
+    return bert
+
+
+def sensitive(model):
+    """Scale a tiny random model's classifier so small changes inside show in the output probabilities."""
+    if model.kind == "transformer":
+        with torch.no_grad():
+            model.model.classifier.weight.mul_(1000.0)
+    return model
+
+
+def planted_cause_model() -> RNNClassifier:
+    """A model whose decision rests on one known word, ``cause``.
+
+    Uniform attention over tanh(projected embeddings): fillers (and [UNK]) embed to zero,
+    ``cause`` to a large value in one dimension, which the classifier reads. Removing
+    ``cause`` drops p(class 1) to sigmoid(-2); removing fillers raises it.
+    """
+    vocab = Vocabulary.build([["cause", "the", "a", "of", "and", "to", "in", "it", "is", "was"]])
+    network = AttentionRNN(RNNConfig(vocab_size=len(vocab), num_labels=2, encoder="average", attention="uniform",
+                                     embed_dim=4, hidden_dim=2, attention_dim=2, dropout=0.0))
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.zero_()
+        network.embedding.weight[vocab.index["cause"], 0] = 10.0
+        network.projection.weight[0, 0] = 1.0
+        network.classifier.weight[1, 0] = 40.0
+        network.classifier.bias[1] = -2.0
+    return RNNClassifier(network, vocab, max_length=64)
+
+
+def planted_examples(n: int = 40, seed: int = 0) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    fillers = ["the", "a", "of", "and", "to", "in", "it", "is", "was"]
+    out = []
+    for _ in range(n):
+        words = list(rng.choice(fillers, size=int(rng.integers(5, 12))))
+        words.insert(int(rng.integers(0, len(words) + 1)), "cause")
+        out.append(words)
+    return out
+
+
+# ------------------------------------------------------------------ model side
+def test_random_permutations_shuffle_only_real_positions():
+    real = torch.tensor([False, True, True, True, False, True, False, False])
+    perms = random_permutations(real, 50, torch.Generator().manual_seed(0))
+    assert perms.shape == (50, 8)
+    for perm in perms:
+        assert sorted(perm.tolist()) == list(range(8))  # a permutation
+        assert (perm[~real] == torch.arange(8)[~real]).all()  # specials and padding stay
+        assert set(perm[real].tolist()) == set(torch.arange(8)[real].tolist())
+    assert len({tuple(p.tolist()) for p in perms}) > 5  # and it really shuffles
+
+
+def test_permuting_uniform_rnn_attention_changes_nothing():
+    model = uniform_rnn()
+    batch = make_batch(model, SENTENCES)
+    table = permutation_test(make_adapter(model), batch.encoded, batch.example_ids, draws=30, seed=0)
+    assert table["max_tvd"].max() < 1e-6
+    assert (table["flip_rate"] == 0).all()
+
+
+def test_permuting_uniform_transformer_attention_changes_nothing(tiny_bert):
+    model = make_uniform_bert(tiny_bert)
+    batch = make_batch(model, SENTENCES)
+    with torch.no_grad():
+        maps = model.attention_maps(batch.encoded.input_ids, batch.encoded.attention_mask)
+    valid = batch.encoded.attention_mask.bool()
+    expected = valid.double() / valid.sum(1, keepdim=True)
+    assert torch.allclose(maps[:, 0, 0, 0].double(), expected, atol=1e-6)  # really uniform
+    table = permutation_test(make_adapter(model), batch.encoded, batch.example_ids, draws=20, seed=0)
+    assert table["max_tvd"].max() < 1e-5
+
+
+def test_permutation_changes_a_learned_distribution(tiny_rnn):
+    batch = make_batch(tiny_rnn, SENTENCES)
+    table = permutation_test(make_adapter(tiny_rnn), batch.encoded, batch.example_ids, draws=30, seed=0)
+    multi = table[table["n_words"] > 1]
+    assert (multi["max_tvd"] > 0).all()
+    assert (table.loc[table["n_words"] == 1, "max_tvd"] == 0).all()  # nothing to permute
+    again = permutation_test(make_adapter(tiny_rnn), batch.encoded, batch.example_ids, draws=30, seed=0)
+    pd.testing.assert_frame_equal(table, again)  # seeded
+
+
+@pytest.mark.parametrize("fixture", ["tiny_rnn", "tiny_bert"])
+def test_keeping_one_token_really_changes_the_output(fixture, request):
+    model = sensitive(request.getfixturevalue(fixture))
+    batch = make_batch(model, SENTENCES[:3])
+    enc = batch.encoded
+    adapter = make_adapter(model)
+    reference = adapter.reference(enc)
+    keep = torch.zeros_like(enc.attention_mask, dtype=torch.bool)
+    first_word = (enc.word_index >= 0).int().argmax(dim=1)
+    keep[torch.arange(len(enc)), first_word] = True
+    if model.kind == "transformer":
+        keep |= (enc.word_index < 0) & enc.attention_mask.bool()  # specials keep theirs: only words are zeroed
+    edited = adapter.run(enc, torch.arange(len(enc)), AttentionEdit(keep=keep))
+    assert (total_variation(reference.probs, edited) > 1e-3).all()
+    unchanged = adapter.run(enc, torch.arange(len(enc)), AttentionEdit(keep=enc.attention_mask.bool()))
+    assert torch.allclose(unchanged, reference.probs, atol=1e-6)  # keeping everything is the identity
+
+
+@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
+def test_an_edit_that_cannot_reach_the_attention_raises(tiny_bert, implementation):
+    """Under SDPA or plain eager attention the probe is bypassed: the edit must fail loudly."""
+    batch = make_batch(tiny_bert, SENTENCES[:2])
+    adapter = make_adapter(tiny_bert)
+    try:
+        tiny_bert.model.set_attn_implementation(implementation)
+    except (ValueError, ImportError) as error:  # pragma: no cover - depends on the transformers build
+        pytest.skip(f"{implementation} attention unavailable: {error}")
+    with pytest.raises(InterventionError, match="never reached layer"):
+        adapter.run(batch.encoded, torch.arange(2), AttentionEdit(uniform=True))
+
+
+def test_transformer_scope_is_checked_and_respected(tiny_bert):
+    sensitive(tiny_bert)
+    with pytest.raises(InterventionError, match="interventions.layers"):
+        make_adapter(tiny_bert, layers=[5])
+    batch = make_batch(tiny_bert, SENTENCES[:3])
+    with pytest.raises(InterventionError, match="interventions.heads"):
+        make_adapter(tiny_bert, heads=[7]).run(batch.encoded, torch.arange(3), AttentionEdit(uniform=True))
+    adapter = make_adapter(tiny_bert, layers=[-1], heads=[0])
+    assert isinstance(adapter, TransformerAttentionAdapter) and adapter.layers == [1]
+    reference = adapter.reference(batch.encoded)
+    one_head = adapter.run(batch.encoded, torch.arange(3), AttentionEdit(uniform=True))
+    all_heads = make_adapter(tiny_bert, layers=[-1]).run(batch.encoded, torch.arange(3), AttentionEdit(uniform=True))
+    assert not torch.allclose(one_head, all_heads)
+    assert (total_variation(reference.probs, one_head) > 0).all()
+
+
+def test_rnn_fast_path_equals_the_models_attention_override(tiny_rnn):
+    """Edited variants reuse hidden states; the result must equal the model's own forward with the override."""
+    batch = make_batch(tiny_rnn, SENTENCES)
+    enc = batch.encoded
+    adapter = make_adapter(tiny_rnn)
+    rows = torch.arange(len(enc)).repeat_interleave(3)
+    permutations = torch.cat([random_permutations(enc.word_index[b] >= 0, 3, torch.Generator().manual_seed(b))
+                              for b in range(len(enc))])
+    fast = adapter.run(enc, rows, AttentionEdit(permutation=permutations))
+    with torch.no_grad():
+        attention = adapter.reference(enc).attention[rows].float()
+        edited = attention.gather(1, permutations)
+        slow = torch.softmax(adapter.logits_with_distribution(enc.input_ids[rows], enc.attention_mask[rows],
+                                                              edited).double(), -1)
+        forward = adapter.distribution_forward(enc.input_ids[rows], enc.attention_mask[rows])
+        assert torch.allclose(torch.softmax(forward(edited).double(), -1), slow, atol=1e-6)
+    assert torch.allclose(fast, slow, atol=1e-6)
+
+
+def test_uniform_test_scopes(tiny_bert, tiny_rnn):
+    batch = make_batch(tiny_bert, SENTENCES)
+    table = uniform_test(make_adapter(tiny_bert), batch.encoded, batch.example_ids)
+    assert set(table["scope"]) == {"layer 0", "layer 1", "all intervened layers"}
+    assert (table["tvd"] >= 0).all() and (table["output_jsd"] <= 1).all()
+    batch = make_batch(tiny_rnn, SENTENCES)
+    table = uniform_test(make_adapter(tiny_rnn), batch.encoded, batch.example_ids)
+    assert set(table["scope"]) == {"attention"} and len(table) == len(SENTENCES)
+
+
+def test_uniform_replacement_of_a_uniform_model_changes_nothing():
+    model = uniform_rnn()
+    batch = make_batch(model, SENTENCES)
+    table = uniform_test(make_adapter(model), batch.encoded, batch.example_ids)
+    assert table["tvd"].max() < 1e-6
+
+
+def test_zeroing_compares_top_word_with_a_random_other(tiny_rnn):
+    batch = make_batch(tiny_rnn, SENTENCES)
+    table = zeroing_test(make_adapter(tiny_rnn), batch.encoded, batch.example_ids, seed=0)
+    multi = table[table["n_words"] > 1]
+    assert (multi["attention_max"] >= multi["attention_random"]).all()
+    assert table.loc[table["n_words"] == 1, "output_jsd_random"].isna().all()
+    assert ((table["output_jsd_max"] >= 0) & (table["output_jsd_max"] <= 1)).all()
+
+
+def test_doubling_blocks_cover_every_prefix_once():
+    for longest in [0, 1, 2, 3, 7, 8, 9, 40]:
+        blocks = _doubling_blocks(longest)
+        covered = [k for low, high in blocks for k in range(low, high + 1)]
+        assert covered == list(range(1, longest + 1))
+
+
+def test_removal_flips_at_the_planted_cause():
+    model = planted_cause_model()
+    words = planted_examples(12)
+    enc = model.encode(words)
+    ids = [f"p{i}" for i in range(len(words))]
+    cause_first = [np.array([w.index("cause")] + [j for j in range(len(w)) if w[j] != "cause"]) for w in words]
+    cause_last = [np.array([j for j in range(len(w)) if w[j] != "cause"] + [w.index("cause")]) for w in words]
+    table = removal_test(make_adapter(model), enc, ids, {"best": cause_first, "worst": cause_last})
+    best, worst = table[table["method"] == "best"], table[table["method"] == "worst"]
+    assert best["flipped"].all() and (best["items_removed"] == 1).all()
+    assert worst["flipped"].all() and (worst["fraction_items"] == 1.0).all()  # only the last removal flips it
+    assert np.allclose(worst["fraction_attention"], 1.0)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_rnn", "tiny_bert"])
+def test_adversarial_search_never_reports_a_violating_solution(fixture, request):
+    model = sensitive(request.getfixturevalue(fixture))
+    batch = make_batch(model, SENTENCES)
+    adapter = make_adapter(model)
+    settings = AdversarialSettings(epsilon=0.01, steps=25, restarts=2)
+    result = adversarial_search(adapter, batch.encoded, batch.example_ids, settings, seed=0)
+    table = result.table()
+    assert table["feasible"].any()
+    rows = torch.arange(len(batch.encoded))
+    original = adapter.distribution(batch.encoded)
+    reference = adapter.reference(batch.encoded)
+    tvd, jsd = verify_solutions(adapter, batch.encoded, rows, result.distribution, original, reference.probs)
+    feasible = table["feasible"].to_numpy()
+    assert (tvd.numpy()[feasible] <= settings.epsilon).all()
+    assert np.allclose(tvd.numpy()[feasible], table.loc[feasible, "tvd"], atol=1e-9)
+    assert np.allclose(jsd.numpy()[feasible], table.loc[feasible, "jsd"], atol=1e-9)
+    assert table.loc[~feasible, "jsd"].isna().all()
+    sums = result.distribution.sum(dim=-1)
+    assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)
+    pads = ~batch.encoded.attention_mask.bool()
+    pads = pads[:, None, :].expand_as(result.distribution) if result.distribution.dim() == 3 else pads
+    assert (result.distribution[pads] == 0).all()
+    assert table.loc[feasible, "jsd"].max() > 0.05  # it did move the attention
+
+
+def test_adversarial_search_drops_solutions_that_fail_verification(tiny_rnn, monkeypatch):
+    """A candidate the search believed feasible but which violates the constraint is never reported."""
+    import analysis.interventions.adversarial as adversarial
+
+    def overconfident(adapter, ids, mask, original, probs, example_ids, settings, seed):
+        rows = len(example_ids) * settings.restarts
+        one_hot = torch.zeros((rows, ids.shape[1]), dtype=torch.float64)
+        one_hot[:, 0] = 1.0  # all attention on the first word: far from the original output
+        return one_hot, torch.full((rows,), 0.9, dtype=torch.float64)
+
+    monkeypatch.setattr(adversarial, "_search_chunk", overconfident)
+    batch = make_batch(tiny_rnn, SENTENCES[:3])
+    adapter = make_adapter(tiny_rnn)
+    reference = adapter.reference(batch.encoded)
+    with torch.no_grad():
+        one_hot = torch.zeros_like(reference.attention)
+        one_hot[:, 0] = 1.0
+        probs = torch.softmax(tiny_rnn.logits_from_embeddings(
+            tiny_rnn.embed(batch.encoded.input_ids), batch.encoded.attention_mask,
+            attention_override=one_hot.float()).double(), dim=-1)
+    violating = total_variation(reference.probs, probs) > 1e-3
+    assert violating.any()
+    settings = AdversarialSettings(epsilon=1e-3, steps=1, restarts=2)
+    table = adversarial.adversarial_search(adapter, batch.encoded, batch.example_ids, settings, seed=0).table()
+    assert not table.loc[violating.numpy(), "feasible"].any()
+    assert table.loc[violating.numpy(), "jsd"].isna().all()
+
+
+def test_distances():
+    p = torch.tensor([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
+    q = torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    assert torch.allclose(jensen_shannon(p, q), torch.tensor([0.0, 1.0], dtype=torch.float64))
+    assert torch.allclose(total_variation(p, q), torch.tensor([0.0, 1.0], dtype=torch.float64))
+
+
+# ------------------------------------------------------------------- input side
+def _importance(words: list[list[str]], ids: list[str], scores: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    frames = []
+    for method, per_example in scores.items():
+        for example_id, w, s in zip(ids, words, per_example):
+            frames.append(pd.DataFrame({"example_id": example_id, "method": method, "word_index": np.arange(len(w)),
+                                        "word": w, "score": s}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_rnn", "tiny_bert"])
+@pytest.mark.parametrize("removal", ["delete", "mask"])
+def test_comprehensiveness_and_sufficiency_at_100_percent(fixture, removal, request):
+    model = request.getfixturevalue(fixture)
+    batch = make_batch(model, SENTENCES)
+    enc = batch.encoded
+    targets = batch.target.numpy()
+    rankings = {"order": [np.arange(n) for n in enc.n_words_kept], "reverse": [np.arange(n)[::-1] for n in enc.n_words_kept]}
+    eraser, _, _ = input_ablation(model, enc, batch.example_ids, targets, rankings,
+                                  AblationSettings(percents=(50, 100), curve_points=3, removal=(removal,)))
+    at_full = eraser[eraser["percent"] == 100]
+    with torch.no_grad():
+        full = torch.softmax(model.logits(enc.input_ids, enc.attention_mask).double(), -1)[torch.arange(len(enc)), batch.target]
+        if removal == "delete":  # the empty input: every word removed, special tokens kept
+            specials = [[t for t, w in zip(i.tolist(), wi.tolist()) if w < 0 and t != model.pad_token_id]
+                        for i, wi in zip(enc.input_ids, enc.word_index)]
+            from analysis.models.base import pad_sequences
+
+            ids, mask = pad_sequences(specials, model.pad_token_id)
+        else:
+            ids = torch.where(enc.word_index >= 0, torch.full_like(enc.input_ids, model.mask_token_id), enc.input_ids)
+            mask = enc.attention_mask
+        empty = torch.softmax(model.logits(ids, mask).double(), -1)[torch.arange(len(enc)), batch.target]
+    for method in rankings:
+        rows = at_full[at_full["method"] == method].set_index("example_id").loc[batch.example_ids]
+        comp = rows[rows["measure"] == "comprehensiveness"]["value"].to_numpy()
+        suff = rows[rows["measure"] == "sufficiency"]["value"].to_numpy()
+        assert np.allclose(comp, (full - empty).numpy(), atol=1e-6)
+        assert np.allclose(suff, 0.0, atol=1e-12)
+    if model.kind == "rnn" and removal == "delete":  # an RNN with no tokens outputs its classifier bias
+        bias = torch.softmax(model.network.classifier.bias.detach().double(), -1)[batch.target]
+        assert np.allclose(empty.numpy(), bias.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("removal", ["delete", "mask"])
+def test_random_aopc_lies_between_best_and_worst_orderings(removal):
+    model = planted_cause_model()
+    words = planted_examples(40)
+    ids = [f"p{i}" for i in range(len(words))]
+    enc = model.encode(words)
+    with torch.no_grad():
+        targets = model.logits(enc.input_ids, enc.attention_mask).argmax(-1).numpy()
+    assert (targets == 1).all()  # the cause decides every example
+    best = [np.array([1.0 if w == "cause" else 0.0 for w in ws]) for ws in words]
+    worst = [1.0 - b for b in best]
+    importance = _importance(words, ids, {"best": best, "worst": worst})
+    rankings = rankings_from_importance(importance, ids, enc.n_words_kept, methods=None, ranking="signed", seed=0)
+    assert set(rankings) == {"best", "worst", "random"}
+    eraser, curves, n_sequences = input_ablation(model, enc, ids, targets, rankings,
+                                                 AblationSettings(removal=(removal,)))
+    scores = per_example_scores(eraser, curves).groupby(["method", "measure"])["value"].mean()
+    comp = scores.xs("aopc_comprehensiveness", level="measure")
+    suff = scores.xs("aopc_sufficiency", level="measure")
+    assert comp["worst"] < comp["random"] < comp["best"]
+    assert suff["best"] < suff["random"] < suff["worst"]
+    deletion = scores.xs("deletion_auc", level="measure")
+    insertion = scores.xs("insertion_auc", level="measure")
+    assert deletion["best"] < deletion["random"] < deletion["worst"]
+    assert insertion["worst"] < insertion["random"] < insertion["best"]
+    naive = len(rankings) * len(words) * 2 * 11  # what an undeduplicated pass would run
+    assert n_sequences < naive
+
+
+def test_bins_and_ranking_rules():
+    assert list(bin_sizes(np.array([1, 10, 20, 200]), 1)) == [1, 1, 1, 2]
+    assert list(bin_sizes(np.array([1, 10, 20]), 50)) == [1, 5, 10]
+    assert list(bin_sizes(np.array([7]), 100)) == [7]
+    scores = np.array([0.2, -0.9, 0.2, 0.5])
+    assert list(rank_words(scores, ranking="signed", seed=0, example_id="e", method="m"))[0] == 3
+    assert list(rank_words(scores, ranking="abs", seed=0, example_id="e", method="m"))[0] == 1
+    ties = [tuple(rank_words(np.zeros(6), ranking="signed", seed=0, example_id=f"e{i}", method="m")) for i in range(20)]
+    assert len(set(ties)) > 1  # ties are broken at random, not by position
+
+
+def test_rankings_reject_a_stale_importance_table_and_skip_missing_examples():
+    words = [["a", "b", "c"], ["d", "e"]]
+    importance = _importance(words, ["x", "y"], {"m": [np.array([1.0, 0.0, 2.0]), np.array([0.0, 1.0])]})
+    with pytest.raises(ValueError, match="stale"):
+        rankings_from_importance(importance, ["x", "y"], [3, 3], methods=None, ranking="signed", seed=0)
+    with pytest.raises(ValueError, match="interventions.methods"):
+        rankings_from_importance(importance, ["x", "y"], [3, 2], methods=["m", "nope"], ranking="signed", seed=0)
+    partial = importance[importance["example_id"] == "x"]
+    rankings = rankings_from_importance(partial, ["x", "y"], [3, 2], methods=None, ranking="signed", seed=0)
+    assert list(rankings["m"][0]) == [2, 0, 1] and rankings["m"][1] is None
+    assert rankings["random"][1] is not None

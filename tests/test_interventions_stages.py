@@ -1,0 +1,191 @@
+"""Causal-test stages end to end on tiny saved models: tables, summaries, cost, figures, report section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from analysis.config import load_config
+from analysis.interventions.stages import (
+    RUN_OUTPUTS,
+    gather_interventions,
+    interventions_figures,
+    run_interventions,
+    summarize_long,
+    uniform_attention_comparison,
+)
+from analysis.provenance import with_provenance
+from analysis.records import EXAMPLE_COLUMNS, write_table
+
+ROOT = Path(__file__).resolve().parent.parent
+SENTENCES = ["the film was great", "a dull plot", "not awful at all the film", "great fun", "the plot was not dull",
+             "a great film", "awful", "dull and awful plot"]
+
+
+def _examples() -> pd.DataFrame:
+    words = [s.split() for s in SENTENCES]
+    return pd.DataFrame({
+        "example_id": [f"ex{i:02d}" for i in range(len(words))], "dataset": "synthetic", "split": "test",
+        "text": SENTENCES, "words": words, "n_words": [len(w) for w in words], "label": [i % 2 for i in range(len(words))],
+        "label_name": "x", "gt_mask": None,
+    })[EXAMPLE_COLUMNS]
+
+
+def _config(tmp_path: Path) -> dict:
+    config = load_config(ROOT / "config" / "tiny.yaml", {"results_dir": str(tmp_path)})
+    config["interventions"].update({"examples": 6, "transformer_examples": 3, "n_resamples": 100})
+    config["interventions"]["permutation"]["draws"] = 8
+    config["interventions"]["adversarial"].update({"steps": 8, "restarts": 2})
+    config["interventions"]["ablation"]["curve_points"] = 4
+    config["device"] = "cpu"
+    return config
+
+
+def _run(model, tmp_path: Path, name: str, methods: list[str]) -> dict[str, str]:
+    """Save ``model``, write explained examples and an importance table, run both stages; returns paths."""
+    from analysis.importance import compute_importance, make_method
+    from analysis.records import IMPORTANCE_COLUMNS
+
+    run = tmp_path / "synthetic" / name / "0"
+    model.save(str(run / "model"))
+    examples = _examples()
+    write_table(with_provenance(examples, dataset="synthetic", split="test", model="", seed=0),
+                tmp_path / "explain.parquet")
+    tables = []
+    for method in methods:
+        table, _ = compute_importance(model, examples, make_method(method), progress=False)
+        tables.append(table[IMPORTANCE_COLUMNS])
+    write_table(with_provenance(pd.concat(tables), dataset="synthetic", split="test", model=name, seed=0),
+                run / "importance.parquet")
+    config = _config(tmp_path)
+    paths = {n: str(run / "interventions" / f"{n}.parquet") for n in RUN_OUTPUTS}
+    run_interventions(config, "synthetic", name, 0, model_dir=str(run / "model"),
+                      explain_path=str(tmp_path / "explain.parquet"), importance_path=str(run / "importance.parquet"),
+                      outputs=paths)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def finished_runs(tmp_path_factory, minilm_tokenizer):
+    """One RNN and one BERT run through both stages, shared by the tests of this module (about 10 s)."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from analysis.models.attention_probe import PROBE_NAME
+    from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary
+    from analysis.models.transformer import TransformerClassifier
+
+    torch.manual_seed(0)
+    vocab = Vocabulary.build([s.split() for s in SENTENCES])
+    rnn = RNNClassifier(AttentionRNN(RNNConfig(vocab_size=len(vocab), num_labels=2, embed_dim=16, hidden_dim=8,
+                                               attention_dim=8, dropout=0.0)), vocab, max_length=32)
+    config = BertConfig(vocab_size=minilm_tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, num_labels=2, max_position_embeddings=64,
+                        attn_implementation="eager")
+    network = BertForSequenceClassification(config)
+    network.set_attn_implementation(PROBE_NAME)
+    bert = TransformerClassifier(network, minilm_tokenizer, max_length=64)
+    tmp_path = tmp_path_factory.mktemp("interventions")
+    return tmp_path, {
+        "rnn": _run(rnn, tmp_path, "rnn", ["rnn_attention", "loo_delete", "saliency"]),
+        "bert": _run(bert, tmp_path, "bert", ["attention_last_mean", "loo_delete"]),
+    }
+
+
+@pytest.mark.slow
+def test_stages_write_tidy_tables_with_provenance_and_cost(finished_runs):
+    _, runs = finished_runs
+    for name, paths in runs.items():
+        permutation = pd.read_parquet(paths["permutation"])
+        expected = 6 if name == "rnn" else 3  # transformer_examples bounds the transformer's cost
+        assert len(permutation) == expected and (permutation["draws"] == 8).all()
+        assert {"dataset", "split", "model", "seed", "settings", "versions"} <= set(permutation.columns)
+        adversarial = pd.read_parquet(paths["adversarial"])
+        assert (adversarial.loc[adversarial["feasible"], "tvd"] <= 0.01).all()
+        removal = pd.read_parquet(paths["removal"])
+        assert "random" in set(removal["method"]) and "loo_delete" in set(removal["method"])
+        cost = pd.read_parquet(paths["cost"])
+        assert {"permutation", "adversarial", "uniform", "zeroing", "removal", "input ablation (all rankings)"} \
+            <= set(cost["test"])
+        assert cost.set_index("test").loc["permutation", "forward_passes_per_example"] == 8
+        assert cost.set_index("test").loc["adversarial", "forward_passes_per_example"] == 2 * (2 * 8 + 1) + 2 + 1
+        eraser = pd.read_parquet(paths["eraser"])
+        assert set(eraser["removal"]) == {"delete", "mask"} and set(eraser["measure"]) == {"comprehensiveness",
+                                                                                           "sufficiency"}
+        summary = pd.read_parquet(paths["summary"])
+        aopc = summary[summary["measure"] == "aopc_comprehensiveness"]
+        assert len(aopc) == 2 * eraser["method"].nunique()
+        assert (aopc["mean_low"] <= aopc["mean"]).all() and (aopc["mean"] <= aopc["mean_high"]).all()
+        assert {"permutation", "adversarial", "uniform", "zeroing", "removal", "ablation"} == set(summary["test"])
+
+
+@pytest.mark.slow
+def test_gather_figures_and_report_section(finished_runs):
+    from analysis.interventions.report_section import build_section
+
+    tmp_path, runs = finished_runs
+    config = _config(tmp_path)
+    study = tmp_path / "study"
+    gather_interventions(config, summary_paths=[p["summary"] for p in runs.values()],
+                         cost_paths=[p["cost"] for p in runs.values()], prediction_paths=[],
+                         out_summary=str(study / "summary.parquet"), out_cost=str(study / "cost.parquet"),
+                         out_uniform=str(study / "uniform.parquet"))
+    summary = pd.read_parquet(study / "summary.parquet")
+    assert set(summary["model"]) == {"rnn", "bert"}
+    outputs = {k: str(study / "figures" / "interventions" / "synthetic" / f"{k}.png")
+               for k in ("permutation", "adversarial", "flip_fraction", "aopc", "curves")}
+    inputs = {"permutation": [p["permutation"] for p in runs.values()],
+              "adversarial": [p["adversarial"] for p in runs.values()],
+              "summary": [p["summary"] for p in runs.values()],
+              "curves": [p["curves"] for p in runs.values()]}
+    interventions_figures(config, "synthetic", inputs=inputs, outputs=outputs)
+    assert all(Path(p).stat().st_size > 10_000 for p in outputs.values())
+    figures = {f"Causal tests (synthetic): {k}.": p for k, p in outputs.items()}
+    section = build_section(config, {"interventions_summary": summary,
+                                     "interventions_cost": pd.read_parquet(study / "cost.parquet"),
+                                     "interventions_uniform_training": pd.read_parquet(study / "uniform.parquet")},
+                            figures)
+    assert section is not None and section.title == "Causal tests of attention"
+    assert "Permuting attention" in section.markdown and "AOPC" in section.markdown
+    assert section.html.count("data:image/png;base64,") == 5
+    assert any("random" in f for f in section.findings)
+    assert build_section(config, {}, {}) is None
+
+
+def test_uniform_attention_control_pairs_each_uniform_model_with_its_sibling(tmp_path):
+    config = {"models": {
+        "lstm_tanh": {"family": "rnn", "encoder": "lstm", "attention": "tanh"},
+        "lstm_uniform": {"family": "rnn", "encoder": "lstm", "attention": "uniform"},
+        "cnn_tanh": {"family": "rnn", "encoder": "cnn", "attention": "tanh"},
+        "bert": {"family": "transformer", "checkpoint": "x"}}}
+    rng = np.random.default_rng(0)
+    paths = []
+    for model, accuracy in (("lstm_tanh", 0.9), ("lstm_uniform", 0.6), ("cnn_tanh", 0.8), ("bert", 0.95)):
+        frame = pd.DataFrame({"example_id": [f"e{i}" for i in range(200)], "correct": rng.random(200) < accuracy})
+        path = tmp_path / f"{model}.parquet"
+        write_table(with_provenance(frame, dataset="d", split="test", model=model, seed=0), path)
+        paths.append(str(path))
+    table = uniform_attention_comparison(config, paths, n_resamples=200, level=0.95, seed=0)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row["uniform_model"], row["learned_model"], row["encoder"]) == ("lstm_uniform", "lstm_tanh", "lstm")
+    assert row["difference_low"] > 0  # learned attention is clearly better here
+    assert row["difference"] == pytest.approx(row["accuracy_learned"] - row["accuracy_uniform"])
+
+
+def test_summaries_bootstrap_every_group_with_its_own_seed():
+    values = pd.DataFrame({"test": "t", "measure": "m", "scope": "s", "method": ["a"] * 20 + ["b"] * 20, "removal": "",
+                           "group": "all", "example_id": [f"e{i}" for i in range(20)] * 2,
+                           "value": np.r_[np.linspace(0, 1, 20), np.full(20, 0.5)]})
+    values.loc[3, "value"] = np.nan
+    summary = summarize_long(values, n_resamples=200, level=0.95, seed=0)
+    a = summary.set_index("method").loc["a"]
+    assert a["n"] == 19 and a["mean_low"] < a["mean"] < a["mean_high"]
+    b = summary.set_index("method").loc["b"]
+    assert b["mean"] == b["mean_low"] == b["mean_high"] == 0.5
+    again = summarize_long(values[values["method"] == "a"], n_resamples=200, level=0.95, seed=0)
+    assert again.iloc[0]["mean_low"] == a["mean_low"]  # independent of the other groups
+    torch.manual_seed(0)  # keep the global generator state tidy for later tests
