@@ -394,4 +394,20 @@ def run_facts(evaluation_path: str, config: dict[str, Any]) -> dict[str, str]:
     root = Path(evaluation_path).parent.parent
     starts = [p.stat().st_mtime for p in (root / "data").glob("*/train.parquet")]
     elapsed = time.time() - min(starts) if starts else float("nan")
-    return {"results folder": str(root), "wall time since data preparation (s)": f"{elapsed:.0f}"}
+    facts = {"results folder": str(root), "wall time since data preparation (s)": f"{elapsed:.0f}"}
+    for folder in sorted(p for p in (root / "data").glob("*") if p.is_dir()):
+        facts[f"data fingerprint {folder.name}"] = data_fingerprint(folder)
+    return facts
+
+
+def data_fingerprint(folder: Path) -> str:
+    """sha256 (first 16 hex digits) of a dataset's prepared examples: ids, texts and labels of every split."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("train", "eval", "explain"):
+        path = folder / f"{name}.parquet"
+        if path.exists():
+            frame = pd.read_parquet(path, columns=["example_id", "text", "label"])
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
