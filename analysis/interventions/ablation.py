@@ -111,6 +111,9 @@ def rankings_from_importance(importance: pd.DataFrame, example_ids: Sequence[str
                     f"model keeps {n}; the importance table is stale (rerun the explain rule)"
                 )
             scores = frame.sort_values("word_index")["score"].to_numpy(dtype=float)
+            if not np.isfinite(scores).all():  # e.g. attention flow past its length bound: no ranking
+                per_example.append(None)
+                continue
             per_example.append(rank_words(scores, ranking=ranking, seed=seed, example_id=example_id, method=method))
         skipped = sum(r is None for r in per_example)
         if skipped == len(per_example):
