@@ -33,20 +33,11 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import maximum_flow
 
+from analysis.attention.methods import residual_adjusted
+
 log = logging.getLogger(__name__)
 
 MAX_RESOLUTION_BITS = 30  # capacities and flows (at most 1 after scaling by 2**bits) must fit in int32
-
-
-def residual_adjusted(maps: torch.Tensor, *, residual_weight: float = 0.5) -> torch.Tensor:
-    """``(1 - w) * mean_heads(A) + w * I`` with rows renormalised: [B, L, H, T, T] -> [B, L, T, T].
-
-    The same adjustment as :func:`analysis.attention.methods.rollout` (Abnar & Zuidema 2020).
-    """
-    mean = maps.mean(dim=2)
-    eye = torch.eye(mean.shape[-1], dtype=mean.dtype, device=mean.device)
-    adjusted = (1 - residual_weight) * mean + residual_weight * eye
-    return adjusted / adjusted.sum(dim=-1, keepdim=True)
 
 
 def flow_graph(capacities: np.ndarray, *, sink_position: int = 0, resolution_bits: int = 28) -> sp.csr_array:

@@ -38,17 +38,26 @@ def cls_attention_cached(model: TextClassifier, batch: Batch) -> torch.Tensor:
     return batch.cache["cls_attention"]
 
 
-def rollout(maps: torch.Tensor, *, residual_weight: float = 0.5) -> torch.Tensor:
-    """Attention rollout of maps [B, L, H, T, T] -> [B, T, T] (Abnar & Zuidema 2020).
+def residual_adjusted(maps: torch.Tensor, *, residual_weight: float = 0.5) -> torch.Tensor:
+    """``(1 - w) * mean_heads(A) + w * I`` with rows renormalised: [B, L, H, T, T] -> [B, L, T, T].
 
-    Each layer's head-mean attention is mixed with the identity (the residual stream),
-    rows are renormalised, and layers are multiplied from the bottom up:
-    R = A'_L ... A'_2 A'_1.
+    The residual connection modelled as identity (Abnar & Zuidema 2020); shared by rollout
+    and attention flow.
     """
     mean = maps.mean(dim=2)
     eye = torch.eye(mean.shape[-1], dtype=mean.dtype, device=mean.device)
     adjusted = (1 - residual_weight) * mean + residual_weight * eye
-    adjusted = adjusted / adjusted.sum(dim=-1, keepdim=True)
+    return adjusted / adjusted.sum(dim=-1, keepdim=True)
+
+
+def rollout(maps: torch.Tensor, *, residual_weight: float = 0.5) -> torch.Tensor:
+    """Attention rollout of maps [B, L, H, T, T] -> [B, T, T] (Abnar & Zuidema 2020).
+
+    Each layer's head-mean attention is mixed with the identity (the residual stream),
+    rows are renormalised (:func:`residual_adjusted`), and layers are multiplied from the
+    bottom up: R = A'_L ... A'_2 A'_1.
+    """
+    adjusted = residual_adjusted(maps, residual_weight=residual_weight)
     result = adjusted[:, 0]
     for layer in range(1, adjusted.shape[1]):
         result = adjusted[:, layer] @ result
