@@ -5,7 +5,8 @@ study summary by registering a builder here, from a module ``analysis/<its packa
 report_section.py`` (imported automatically). The builder receives the config, the
 study-wide tables the workflow gathered (by name) and figure paths (by caption), and
 returns a :class:`Section`, or ``None`` when its tables are absent from the study. Its
-``findings`` are generated statements that join the summary's findings list.
+``findings`` are generated statements that join the summary's findings list; its
+``tables`` are written as CSV beside the summary's own.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Section:
     html: str
     findings: list[str] = field(default_factory=list)
     order: int = 50
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # written beside the summary as CSV
 
 
 SectionBuilder = Callable[[dict[str, Any], dict[str, pd.DataFrame], dict[str, str]], "Section | None"]

@@ -254,6 +254,32 @@ METHODS_TEXT = [
 ]
 
 
+def scope_lines(config: dict[str, Any], data_report: pd.DataFrame) -> list[str]:
+    """What the study covers, read from the data reports, then the reductions the config declares.
+
+    One line per dataset (rows kept of rows available per role, and the explained count),
+    so a subsampled study says so at the top of its report.
+    """
+    lines = []
+    for dataset, part in data_report.groupby("dataset", sort=False):
+        roles = []
+        for row in part.to_dict("records"):
+            verb = {"train": "trained on", "eval": "evaluated on"}.get(row.get("role"), row.get("role"))
+            kept, available = row.get("rows_kept"), row.get("rows_available")
+            if kept is None:
+                continue
+            of = f" of {available:,} available" if available is not None else ""
+            roles.append(f"{verb} {kept:,}{of} ({row.get('split')}, {row.get('source')})")
+        explain_n = config.get("datasets", {}).get(dataset, {}).get("explain_n")
+        if explain_n:
+            roles.append(f"{explain_n} explained per run")
+        lines.append(f"{dataset}: " + "; ".join(roles) + ".")
+    seeds = config.get("seeds", [])
+    lines.append(f"{len(config.get('models', {}))} models x {len(seeds)} training seed(s) ({', '.join(map(str, seeds))}).")
+    lines += [f"Reduced: {text}" for text in config.get("report", {}).get("reductions", [])]
+    return lines
+
+
 def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: pd.DataFrame,
                   comparisons: pd.DataFrame | None = None, diagnostics: pd.DataFrame, data_report: pd.DataFrame, figures: dict[str, str],
                   out_markdown: str, out_html: str, extra_tables: dict[str, pd.DataFrame] | None = None,
@@ -294,7 +320,8 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     md = [f"# {title}: study `{config['study']}`\n",
           "Does attention agree with causal importance, and how does that compare with the agreement among causal "
           "methods themselves (the ceiling) and with chance (the floor)? All numbers below are generated from the "
-          "study's tables.\n", "## Key results\n",
+          "study's tables.\n", "## Scope\n", *[f"- {line}" for line in scope_lines(config, data_report)],
+          "\n## Key results\n",
           f"Agreement of each attention method with {method_label(reference)} "
           f"({METRIC_NAMES.get(metric, metric)} of |scores|, mean over explained examples); 'vs ceiling' and 'vs "
           "random floor' come from paired sign-flip tests on the same examples, corrected for multiple comparisons; "
@@ -314,7 +341,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
         folder.mkdir(parents=True, exist_ok=True)
         for name, frame in {"accuracy": accuracy, "agreement_with_reference": headline, "cost": cost,
                             "data": data_report, "comparisons": comparisons, "agreement_summary": summary,
-                            **(extra_tables or {})}.items():
+                            **(extra_tables or {}), **{k: v for s in sections for k, v in s.tables.items()}}.items():
             if frame is not None:
                 frame.to_csv(folder / f"{name}.csv", index=False)
     Path(out_markdown).parent.mkdir(parents=True, exist_ok=True)
@@ -325,6 +352,8 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
             else "<p><em>no rows</em></p>"
 
     body = [f"<h1>{html.escape(title)}</h1><p class=sub>study <code>{html.escape(config['study'])}</code></p>",
+            "<section id=scope><h2>Scope</h2><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in scope_lines(config, data_report)) + "</ul></section>",
             "<section id=key-results><h2>Key results</h2><p>Agreement of each attention method with "
             f"{html.escape(method_label(reference))} ({html.escape(METRIC_NAMES.get(metric, metric))} of |scores|, mean "
             "over explained examples, 95% bootstrap interval). <em>vs ceiling</em> and <em>vs random floor</em> come from "

@@ -74,7 +74,7 @@ RUN_FIGURES = ["distributions", "matrix", "by_length", "heatmaps"]
 # Analyses add to these in their own .smk files (included before report.smk): study-wide
 # tables by name and figures by caption feed the summary's sections
 # (analysis.report.sections); extra targets join rule all.
-STUDY_TABLES = {}
+STUDY_TABLES = {"agreement_summary": res("study/agreement_summary.parquet")}
 STUDY_FIGURES = {}
 EXTRA_TARGETS = []
 
