@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from analysis.report.summary import agreement_findings, compare_intervals, write_summary
 
@@ -85,3 +86,23 @@ def test_findings_follow_the_corrected_paired_test_when_there_is_one():
     assert finding.verdict_ceiling == "overlapping" and finding.verdict_floor == "above"
     assert "not distinguishable from the ceiling" in finding.text and "Holm-adjusted p = 0.08" in finding.text
     assert "normalised agreement 0.40 [0.10, 0.90]" in finding.text
+
+
+@pytest.mark.parametrize("show", [False, True])
+def test_hatexplain_gets_a_content_warning_and_reductions_are_stated(tmp_path, show):
+    config = {"study": "t", "title": "T", "agreement": {"reference": "loo_delete"},
+              "figures": {"headline_metric": "kendall_tau"}, "seeds": [0],
+              "datasets": {"hatexplain": {"explain_n": 40}}, "models": {"minilm": {}},
+              "report": {"show_offensive_examples": show, "reductions": ["Explained 40 examples, not 1,924."]}}
+    data = pd.DataFrame([{"dataset": "hatexplain", "role": "eval", "split": "test", "source": "local",
+                          "rows_kept": 1000, "rows_available": 1924}])
+    write_summary(config=config, evaluation=EVALUATION, summary=_summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55),
+                                                                          (0.0, -0.05, 0.05)),
+                  diagnostics=pd.DataFrame(), data_report=data, figures={}, out_markdown=str(tmp_path / "s.md"),
+                  out_html=str(tmp_path / "s.html"))
+    text = (tmp_path / "s.md").read_text()
+    warning = text.index("Content warning: hatexplain")
+    assert warning < text.index("## Key results")
+    assert ("shows none of its example texts" in text) != show
+    assert "evaluated on 1,000 of 1,924 available" in text and "Reduced: Explained 40 examples" in text
+    assert "class=warn" in (tmp_path / "s.html").read_text()

@@ -254,6 +254,22 @@ METHODS_TEXT = [
 ]
 
 
+def content_warnings(config: dict[str, Any]) -> list[str]:
+    """A warning per dataset whose spec carries one (HateXplain), saying whether its texts are shown."""
+    from analysis.data import dataset_spec
+
+    shown = bool(config.get("report", {}).get("show_offensive_examples", False))
+    warnings = []
+    for name in config.get("datasets", {}):
+        note = dataset_spec(config, name).notes.get("content_warning")
+        if note:
+            warnings.append(f"Content warning: {name} {note}. " + (
+                "Its example texts appear in the token heatmaps below (report.show_offensive_examples: true)."
+                if shown else "This report shows none of its example texts, only numbers; set "
+                "report.show_offensive_examples: true to show them."))
+    return warnings
+
+
 def scope_lines(config: dict[str, Any], data_report: pd.DataFrame) -> list[str]:
     """What the study covers, read from the data reports, then the reductions the config declares.
 
@@ -320,7 +336,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     md = [f"# {title}: study `{config['study']}`\n",
           "Does attention agree with causal importance, and how does that compare with the agreement among causal "
           "methods themselves (the ceiling) and with chance (the floor)? All numbers below are generated from the "
-          "study's tables.\n", "## Scope\n", *[f"- {line}" for line in scope_lines(config, data_report)],
+          "study's tables.\n", *[f"> **{text}**\n" for text in content_warnings(config)], "## Scope\n", *[f"- {line}" for line in scope_lines(config, data_report)],
           "\n## Key results\n",
           f"Agreement of each attention method with {method_label(reference)} "
           f"({METRIC_NAMES.get(metric, metric)} of |scores|, mean over explained examples); 'vs ceiling' and 'vs "
@@ -352,6 +368,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
             else "<p><em>no rows</em></p>"
 
     body = [f"<h1>{html.escape(title)}</h1><p class=sub>study <code>{html.escape(config['study'])}</code></p>",
+            *[f"<p class=warn>{html.escape(text)}</p>" for text in content_warnings(config)],
             "<section id=scope><h2>Scope</h2><ul>"
             + "".join(f"<li>{html.escape(line)}</li>" for line in scope_lines(config, data_report)) + "</ul></section>",
             "<section id=key-results><h2>Key results</h2><p>Agreement of each attention method with "
@@ -380,7 +397,8 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
              "table.t{border-collapse:collapse;font-size:.85em;margin:.5em 0}table.t td,table.t th{padding:.2em .6em;"
              "border-bottom:1px solid #ddd;text-align:left}figure img{max-width:min(100%,900px)}figcaption{color:#555;"
-             "font-size:.9em}.sub{color:#666}li{margin:.4em 0}")
+             "font-size:.9em}.sub{color:#666}li{margin:.4em 0}.warn{border-left:4px solid #c0392b;background:#fdf2f0;"
+             "padding:.5em 1em;font-weight:600}")
     Path(out_html).write_text(f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}"
                               f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
     return findings
