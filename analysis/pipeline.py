@@ -321,6 +321,15 @@ def describe_numbers(values: pd.Series) -> str:
     return f"median {np.median(values):.2e}, max {values.max():.2e}"
 
 
+def read_tables_once(paths: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Each named table, read once per file: names that share a file share one frame."""
+    frames: dict[str, pd.DataFrame] = {}
+    for name, path in paths.items():
+        if path not in frames:
+            frames[path] = read_table(path, table=name)
+    return {name: frames[path] for name, path in paths.items()}
+
+
 def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path: str, comparisons_path: str,
                   diagnostics_path: str,
                   data_path: str, accuracy_figure: str, run_figures: list[str], out_markdown: str,
@@ -330,9 +339,12 @@ def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path:
     from analysis.report import write_summary
 
     figures = {"Accuracy of every model on the evaluation split (dashed: majority class).": accuracy_figure}
+    first_seed = str(config["seeds"][0])
     for path in run_figures:
         parts = Path(path).parts
         dataset, model, seed = parts[-5], parts[-4], parts[-3]
+        if seed != first_seed:
+            continue  # one seed's per-run figures keep the report readable; every seed's are in results/
         if path.endswith("heatmaps.png") and not show_examples(config, dataset):
             continue  # content warning: examples of this dataset are shown only when the config asks
         kind = "Mean agreement between methods" if path.endswith("matrix.png") else "Token-level importance"
@@ -345,7 +357,7 @@ def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path:
             diagnostics=read_table(diagnostics_path, table="diagnostics"),
             data_report=read_table(data_path, table="data_report"), figures=figures,
             out_markdown=out_markdown, out_html=out_html,
-            extra_tables={name: read_table(path, table=name) for name, path in (extra_tables or {}).items()},
+            extra_tables=read_tables_once(extra_tables or {}),
             extra_figures=dict(extra_figures or {}), out_tables=out_tables,
             run_facts=run_facts(evaluation_path, config),
         )

@@ -106,3 +106,16 @@ def test_hatexplain_gets_a_content_warning_and_reductions_are_stated(tmp_path, s
     assert ("shows none of its example texts" in text) != show
     assert "evaluated on 1,000 of 1,924 available" in text and "Reduced: Explained 40 examples" in text
     assert "class=warn" in (tmp_path / "s.html").read_text()
+
+
+def test_csv_tables_are_compact_and_keep_provenance(tmp_path):
+    from analysis.report.summary import write_csv_tables
+
+    frame = pd.DataFrame({"mean": [0.123456789, 0.5], "settings": ['{"a":1}', '{"a":2}'],
+                          "versions": ['{"torch":"2"}'] * 2})
+    write_csv_tables({"agreement_summary": frame, "heads_agreement": frame, "empty": None}, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agreement_summary.csv", "provenance.csv"]
+    table = pd.read_csv(tmp_path / "agreement_summary.csv")
+    assert "settings" not in table.columns and table["mean"].iloc[0] == pytest.approx(0.123457)
+    joined = table.merge(pd.read_csv(tmp_path / "provenance.csv"), on="provenance_id")
+    assert joined["settings"].tolist() == frame["settings"].tolist()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import html
 import json
 import platform
@@ -296,6 +297,38 @@ def scope_lines(config: dict[str, Any], data_report: pd.DataFrame) -> list[str]:
     return lines
 
 
+PROVENANCE_COLUMNS = ("settings", "versions")
+
+
+def write_csv_tables(tables: dict[str, pd.DataFrame | None], folder: Path) -> None:
+    """The summary's tables as compact CSV files, one per table, plus ``provenance.csv``.
+
+    A frame listed under two names is written once (under the first). The per-row
+    provenance columns (settings, versions: the same JSON on thousands of rows) are
+    replaced by a ``provenance_id`` that ``provenance.csv`` resolves; floats keep six
+    significant digits.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    written: set[int] = set()
+    provenance: dict[str, tuple[str, str]] = {}
+    for name, frame in tables.items():
+        if frame is None or id(frame) in written:
+            continue
+        written.add(id(frame))
+        present = [c for c in PROVENANCE_COLUMNS if c in frame.columns]
+        if present:
+            values = frame.reindex(columns=list(PROVENANCE_COLUMNS)).fillna("").astype(str)
+            short = {key: hashlib.sha1("\x1f".join(key).encode()).hexdigest()[:10]
+                     for key in values.drop_duplicates().itertuples(index=False, name=None)}
+            provenance.update({short_id: key for key, short_id in short.items()})
+            ids = [short[key] for key in values.itertuples(index=False, name=None)]
+            frame = frame.drop(columns=present).assign(provenance_id=ids)
+        frame.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
+    if provenance:
+        pd.DataFrame([(k, *v) for k, v in provenance.items()],
+                     columns=["provenance_id", *PROVENANCE_COLUMNS]).to_csv(folder / "provenance.csv", index=False)
+
+
 def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: pd.DataFrame,
                   comparisons: pd.DataFrame | None = None, diagnostics: pd.DataFrame, data_report: pd.DataFrame, figures: dict[str, str],
                   out_markdown: str, out_html: str, extra_tables: dict[str, pd.DataFrame] | None = None,
@@ -353,13 +386,10 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     md += [f"**{name}.** {text}\n" for name, text in METHODS_TEXT]
     md += ["\n## Provenance\n", markdown_table(pd.DataFrame(list(provenance.items()), columns=["what", "value"]))]
     if out_tables:
-        folder = Path(out_tables)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, frame in {"accuracy": accuracy, "agreement_with_reference": headline, "cost": cost,
-                            "data": data_report, "comparisons": comparisons, "agreement_summary": summary,
-                            **(extra_tables or {}), **{k: v for s in sections for k, v in s.tables.items()}}.items():
-            if frame is not None:
-                frame.to_csv(folder / f"{name}.csv", index=False)
+        write_csv_tables({"accuracy": accuracy, "agreement_with_reference": headline, "cost": cost,
+                          "data": data_report, "comparisons": comparisons, "agreement_summary": summary,
+                          **(extra_tables or {}), **{k: v for s in sections for k, v in s.tables.items()}},
+                         Path(out_tables))
     Path(out_markdown).parent.mkdir(parents=True, exist_ok=True)
     Path(out_markdown).write_text("\n".join(md))
 
