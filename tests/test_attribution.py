@@ -36,6 +36,19 @@ def test_integrated_gradients_completeness(model_name, request):
     assert [len(w) for w in words] == [len(s.split()) for s in SENTENCES]
 
 
+@pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
+def test_integrated_gradients_token_budget_chunks_the_path_without_changing_scores(model_name, request):
+    """A token budget of one sequence per forward pass gives the same scores, gaps and steps as one big batch."""
+    model = request.getfixturevalue(model_name)
+    settings = {"n_steps": 8, "max_steps": 64, "tolerance": 1e-3}
+    batch = make_batch(model, SENTENCES)
+    whole = make_method("integrated_gradients", settings).explain(model, batch)
+    chunked = make_method("integrated_gradients", {**settings, "max_batch_tokens": 1}).explain(model, batch)
+    assert np.allclose(chunked.token_scores.numpy(), whole.token_scores.numpy(), atol=1e-6)
+    assert np.allclose(chunked.completeness_gap, whole.completeness_gap, atol=1e-6)
+    assert np.array_equal(chunked.n_steps, whole.n_steps)
+
+
 def test_ig_baseline_keeps_special_tokens(tiny_bert):
     from analysis.attribution.gradient import baseline_ids
 

@@ -140,8 +140,15 @@ class IntegratedGradientsMethod(_GradientMethod):
     citation = "Sundararajan et al. 2017"
     defaults: ClassVar[dict[str, Any]] = {
         "n_steps": 32, "max_steps": 256, "tolerance": 0.01, "baseline": "pad", "method": "gausslegendre",
-        "internal_batch_size": 512, "scan_points": 128, "panels": 16,
+        "internal_batch_size": 512, "max_batch_tokens": 16384, "scan_points": 128, "panels": 16,
     }
+
+    def points_per_chunk(self, length: int) -> int:
+        """Path points run through the model at once: ``internal_batch_size``, capped so that
+        points x ``length`` tokens stays within ``max_batch_tokens`` (activation memory for the
+        backward pass grows with tokens, and on a CPU running out of it kills the process)."""
+        budget = int(self.settings["max_batch_tokens"]) // max(1, int(length))
+        return max(1, min(int(self.settings["internal_batch_size"]), budget))
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         enc = batch.encoded
@@ -151,9 +158,10 @@ class IntegratedGradientsMethod(_GradientMethod):
         baselines = model.embed(baseline_ids(model, enc.input_ids, enc.attention_mask, self.settings["baseline"])).detach()
         n = len(batch)
         steps = int(self.settings["n_steps"])
+        chunk = self.points_per_chunk(enc.input_ids.shape[1])
         attr, delta = ig.attribute(
             embeddings, baselines=baselines, target=batch.target, additional_forward_args=(enc.attention_mask,),
-            n_steps=steps, method=self.settings["method"], internal_batch_size=self.settings["internal_batch_size"],
+            n_steps=steps, method=self.settings["method"], internal_batch_size=max(chunk, n),
             return_convergence_delta=True,
         )
         scores = attr.sum(dim=-1).detach().double().cpu()
@@ -169,11 +177,15 @@ class IntegratedGradientsMethod(_GradientMethod):
             n_nodes = 2 * steps
             while n_nodes <= self.settings["max_steps"]:
                 nodes, weights = path_adaptive_nodes(profile, n_nodes, self.settings["panels"])
-                refined = ig._attribute(
-                    (embeddings[sl],), (baselines[sl],), target=batch.target[sl],
-                    additional_forward_args=(enc.attention_mask[sl],), n_steps=len(nodes),
-                    step_sizes_and_alphas=(weights.tolist(), nodes.tolist()),
-                )[0]
+                # IG is a weighted sum over the nodes: chunks of nodes add up to the whole
+                refined = sum(
+                    ig._attribute(
+                        (embeddings[sl],), (baselines[sl],), target=batch.target[sl],
+                        additional_forward_args=(enc.attention_mask[sl],), n_steps=len(part),
+                        step_sizes_and_alphas=(weights[part].tolist(), nodes[part].tolist()),
+                    )[0]
+                    for part in np.array_split(np.arange(len(nodes)), -(-len(nodes) // chunk))
+                )
                 gap = ig.compute_convergence_delta(
                     (refined,), (baselines[sl],), (embeddings[sl],), target=batch.target[sl],
                     additional_forward_args=(enc.attention_mask[sl],),
@@ -195,8 +207,7 @@ class IntegratedGradientsMethod(_GradientMethod):
         """The explained probability at ``scan_points + 1`` evenly spaced points of the path."""
         alphas = torch.linspace(0, 1, int(self.settings["scan_points"]) + 1, device=embedding.device)
         values = []
-        chunk = max(1, int(self.settings["internal_batch_size"]))
-        for part in alphas.split(chunk):
+        for part in alphas.split(self.points_per_chunk(embedding.shape[1])):
             path = baseline + part[:, None, None] * (embedding - baseline)
             probs = forward(path, mask.expand(len(part), -1))
             values.append(probs[:, int(target)].double().cpu())
