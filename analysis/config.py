@@ -50,6 +50,8 @@ def coerce_to_schema(value: Any, schema: dict[str, Any]) -> Any:
         return {k: coerce_to_schema(v, props.get(k, extra if isinstance(extra, dict) else {})) for k, v in value.items()}
     if isinstance(value, list):
         return [coerce_to_schema(v, schema.get("items", {})) for v in value]
+    if isinstance(value, str) and "null" in types and value.strip() in ("null", "~"):
+        return None  # `--config data_dir=null`: no folder is called "null"
     if isinstance(value, str) and set(types) & {"integer", "number", "boolean", "null"} and "string" not in types:
         parsed = yaml.safe_load(value)
         if isinstance(parsed, bool) and "boolean" in types or parsed is None and "null" in types:

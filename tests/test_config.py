@@ -82,11 +82,12 @@ def test_cli_validate(capsys):
 def test_command_line_strings_are_coerced_where_the_schema_wants_numbers(tiny):
     from analysis.config import coerce_to_schema, load_schema
 
-    tiny.update(seeds=["0", "1"], study="2024", importance={"shards": "4", "methods": {
+    tiny.update(seeds=["0", "1"], study="2024", data_dir="null", importance={"shards": "4", "methods": {
         "integrated_gradients": {"n_steps": "8"}, "loo_delete": {}}})
     config = validate_config(coerce_to_schema(tiny, load_schema()))
     assert config["seeds"] == [0, 1] and config["importance"]["shards"] == 4
     assert config["study"] == "2024"  # a string where the schema wants one stays a string
+    assert config["data_dir"] is None  # `--config data_dir=null` reads from the hub
     # method settings are free-form in the schema; the method converts them to its defaults' types
     from analysis.importance import make_method
 
