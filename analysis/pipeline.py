@@ -171,7 +171,7 @@ def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int
     method) computes only what is missing.
     """
     from analysis.config import methods_for
-    from analysis.importance import attention_heads_table, compute_importance, make_method
+    from analysis.importance import attention_heads_table, compute_importance, explained_classes, make_method
     from analysis.models import load_model
 
     model = load_model(model_dir, device=choose_device(config["device"]))
@@ -183,6 +183,7 @@ def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int
     context = {"model": folder_fingerprint(model_dir), "examples": settings_hash(examples["example_id"].tolist()),
                "seed": seed, "pooling": pooling}
     tables, diagnostics = [], []
+    targets = None  # the predicted classes, computed once for every method that is not cached
     for method_name in methods_for(config, model_name):
         method = make_method(method_name, config["importance"]["methods"][method_name],
                              where=f"importance.methods.{method_name}")
@@ -195,9 +196,11 @@ def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int
             diagnostics.append(pd.read_parquet(cached_diag))
             continue
         seed_everything(seed)
+        if targets is None:
+            targets = explained_classes(model, examples, batch_size=batch_size)
         with timed(f"{method_name} on {len(examples)} {dataset} examples ({model_name}, seed {seed})", log):
             importance, diag = compute_importance(model, examples, method, batch_size=batch_size, pooling=pooling,
-                                                  seed=seed)
+                                                  seed=seed, targets=targets)
         recorded = {"method": method_name, **method.settings, "pooling": pooling, "explained_class": "predicted",
                     "special_tokens": "excluded"}
         provenance = {"dataset": dataset, "split": split, "model": model_name, "seed": seed, "settings": recorded}

@@ -97,8 +97,10 @@ class LeaveOneOutMask(_Ablation):
                 additional_forward_args=(enc.attention_mask,), feature_mask=feature_mask,
                 perturbations_per_eval=self.settings["perturbations_per_eval"],
             )
+        # Captum ablates every feature id in every row of the batch: the baseline pass, then one per word of the
+        # longest example and one for the special tokens (no-ops for shorter rows, but run all the same)
         return MethodOutput(token_scores=attr.double(), pooling="first",
-                            forward_passes=np.asarray(enc.n_words_kept, dtype=float) + 2)
+                            forward_passes=np.full(len(batch), width + 2.0))
 
 
 @register_method

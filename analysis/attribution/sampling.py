@@ -31,13 +31,12 @@ class _CaptumSampling(ImportanceMethod):
     def make(self, forward):  # pragma: no cover - abstract hook
         raise NotImplementedError
 
-    def cost(self, n_words: int) -> float:
+    def cost(self, n_features: int) -> float:
+        """Forward passes (sequences run) for one example with ``n_features`` features."""
         return float(self.settings["n_samples"])
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         enc = batch.encoded
-        width = max(enc.n_words_kept, default=0)
-        feature_mask = torch.where(enc.word_index >= 0, enc.word_index, torch.full_like(enc.word_index, width))
         baselines = baseline_ids(model, enc.input_ids, enc.attention_mask, "mask")
 
         def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -45,20 +44,29 @@ class _CaptumSampling(ImportanceMethod):
 
         explainer = self.make(forward)
         scores = torch.zeros(enc.input_ids.shape, dtype=torch.float64)
+        passes = np.zeros(len(batch))
         for row in range(len(batch)):
-            sl = slice(row, row + 1)
-            n = enc.n_words_kept[row]
-            # renumber features 0..n so the special-token feature is the last one
-            mask = torch.where(feature_mask[sl] >= n, torch.full_like(feature_mask[sl], n), feature_mask[sl])
-            with torch.no_grad():
+            n, length = enc.n_words_kept[row], int(enc.attention_mask[row].sum())
+            if n == 0:
+                continue  # no word to attribute: the scores stay zero
+            # each example on its own tokens: the batch's padding would add a no-op feature to an RNN's input,
+            # which costs passes and changes the permutations drawn
+            sl = (slice(row, row + 1), slice(0, length))
+            owners = enc.word_index[sl]
+            # words are features 0..n-1; special tokens (if any) one more, whose baseline is themselves
+            mask = torch.where(owners >= 0, owners, torch.full_like(owners, n))
+            # Captum draws permutations from the global generator: seed it per example (in a fork, so the
+            # caller's stream is untouched) so that scores do not depend on batching, sharding or order
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                torch.default_generator.manual_seed(derive_seed(batch.seed, self.name, batch.example_ids[row]))
                 attr = explainer.attribute(
-                    enc.input_ids[sl], baselines=baselines[sl], target=batch.target[sl],
+                    enc.input_ids[sl], baselines=baselines[sl], target=batch.target[row : row + 1],
                     additional_forward_args=(enc.attention_mask[sl],), feature_mask=mask,
                     perturbations_per_eval=self.settings["perturbations_per_eval"],
                     **self.sample_options(n),
                 )
-            scores[row] = attr[0].double().cpu()
-        passes = np.asarray([self.cost(n) for n in enc.n_words_kept])
+            scores[row, :length] = attr[0].double().cpu()
+            passes[row] = self.cost(int(mask.max()) + 1)
         return MethodOutput(token_scores=scores, pooling="first", forward_passes=passes)
 
     def sample_options(self, n_words: int) -> dict[str, Any]:
@@ -77,8 +85,8 @@ class ShapleySampling(_CaptumSampling):
 
         return ShapleyValueSampling(forward)
 
-    def cost(self, n_words: int) -> float:
-        return float(self.settings["n_samples"] * (n_words + 1))
+    def cost(self, n_features: int) -> float:
+        return 1.0 + self.settings["n_samples"] * n_features  # the baseline, then each feature once per permutation
 
 
 def coalition_outputs(model: TextClassifier, ids: torch.Tensor, mask: torch.Tensor, owners: torch.Tensor,

@@ -106,7 +106,7 @@ def run_selection_set(config: dict[str, Any], dataset: str, *, eval_path: str, e
 def run_selection_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, model_dir: str,
                           selection_path: str, out_importance: str, out_heads: str, out_diagnostics: str) -> None:
     """Per-head attention and the ``heads.methods`` causal scores on the selection split."""
-    from analysis.importance import attention_heads_table, compute_importance, make_method
+    from analysis.importance import attention_heads_table, compute_importance, explained_classes, make_method
     from analysis.models import load_model
     from analysis.pipeline import choose_device
 
@@ -114,13 +114,14 @@ def run_selection_explain(config: dict[str, Any], dataset: str, model_name: str,
     examples = read_table(selection_path, table="examples", columns=EXAMPLE_COLUMNS)
     pooling, batch_size = config["importance"]["pooling"], config["importance"]["batch_size"]
     split = examples["split"].iloc[0]
+    targets = explained_classes(model, examples, batch_size=batch_size)  # once, not once per method
     tables, diagnostics = [], []
     for name in heads_methods(config):
         method = make_method(name, config["importance"]["methods"][name], where=f"importance.methods.{name}")
         seed_everything(seed)
         with timed(f"{name} on {len(examples)} {dataset} selection examples ({model_name}, seed {seed})", log):
             table, diag = compute_importance(model, examples, method, batch_size=batch_size, pooling=pooling,
-                                             seed=seed, progress=False)
+                                             seed=seed, targets=targets, progress=False)
         settings = {"method": name, **method.settings, "pooling": pooling, "explained_class": "predicted"}
         provenance = {"dataset": dataset, "split": split, "model": model_name, "seed": seed, "settings": settings}
         tables.append(with_provenance(table[IMPORTANCE_COLUMNS], **provenance))
