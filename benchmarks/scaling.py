@@ -9,9 +9,10 @@ memory is its own: on CPU the peak resident set size (``ru_maxrss``) minus the r
 size after loading the model and the data (``rss_before``); on CUDA
 ``torch.cuda.max_memory_allocated`` minus what was allocated before. Inputs are IMDB test
 reviews cut to exactly ``length`` tokens ([CLS] and [SEP] included) by the model's
-``max_length``. The length sweep explains ``--length-n`` examples per point; the size
-sweep explains ``--sizes`` examples of ``--size-length`` tokens, and shows whether memory
-grows with the number of examples (it should not beyond the output table).
+``max_length``. The length sweep explains ``--length-n`` examples per point (leave-one-out
+only up to ``--loo-max-length``: its cost grows with words x tokens); the size sweep
+explains ``--sizes`` examples of ``--size-length`` tokens, and shows whether memory grows
+with the number of examples (it should not beyond the output table).
 Integrated gradients runs with ``n_steps`` 8 and without refinement here (settings
 printed), to keep the grid short: its cost scales with the steps, its memory with
 ``internal_batch_size`` rows.
@@ -27,6 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from common import (
     CLOCKS,
@@ -64,19 +66,19 @@ def peak_resident_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def reviews_of_length(model, path: Path, length: int, n: int) -> pd.DataFrame:
-    """``n`` IMDB reviews that fill ``length`` tokens (the model truncates them there)."""
+def reviews_of_length(path: Path, length: int, n: int) -> pd.DataFrame:
+    """``n`` IMDB reviews long enough to fill ``length`` tokens (the model truncates them there).
+
+    A review of ``length`` whitespace words has at least that many tokens: every word is
+    one word piece or more, so no tokenising is needed to choose them.
+    """
     from analysis.data.loading import words_of
 
-    frame = pd.read_parquet(path, columns=["text"])
-    rows = [i for i, text in enumerate(frame["text"]) if len(model.tokenizer(words_of(text),
-                                                                            is_split_into_words=True)["input_ids"])
-            >= length]
+    texts = pd.read_parquet(path, columns=["text"])["text"]
+    rows = np.flatnonzero([len(words_of(text)) >= length for text in texts])
     if len(rows) < n:
-        raise SystemExit(f"only {len(rows)} reviews in {path} have {length} tokens; lower -n or the length")
-    import numpy as np
-
-    return examples_from(path, n, rows=np.asarray(rows))
+        raise SystemExit(f"only {len(rows)} reviews in {path} have {length} words; lower the number or the length")
+    return examples_from(path, n, rows=rows)
 
 
 def run_point(point: dict, args: argparse.Namespace) -> dict:
@@ -87,7 +89,7 @@ def run_point(point: dict, args: argparse.Namespace) -> dict:
 
     device, dtype = setup(args)
     model = with_dtype(load_minilm(device, max_length=point["length"]), dtype)
-    examples = reviews_of_length(model, Path(args.data), point["length"], point["n"])
+    examples = reviews_of_length(Path(args.data), point["length"], point["n"])
     targets = explained_classes(model, examples, batch_size=args.batch_size)
     method = make_method(point["method"], SETTINGS.get(point["method"]))
     rss_before, cuda_before = resident_bytes(), 0
@@ -107,7 +109,7 @@ def run_point(point: dict, args: argparse.Namespace) -> dict:
         peak, used = peak_resident_bytes(), peak_resident_bytes() - rss_before
     result = {**point, "s_per_example": seconds / point["n"],
               "ms_per_token": 1e3 * seconds / (point["n"] * point["length"]),
-              "peak_mib": peak / 2**20, "method_mib": used / 2**20, "settings": method.settings}
+              "peak_mib": peak / 2**20, "method_mib": used / 2**20}
     if dtype != torch.float32:
         with_dtype(model, torch.float32)
         reference, _ = compute_importance(model, examples, method, batch_size=args.batch_size, targets=targets,
@@ -138,8 +140,8 @@ def main() -> int:
     parser.add_argument("--data", default=str(SHARED_DATA / "imdb" / "test.parquet"))
     parser.add_argument("--methods", nargs="*", default=METHODS)
     parser.add_argument("--lengths", nargs="*", type=int, default=[16, 64, 128, 256, 512])
-    parser.add_argument("--length-n", type=int, default=4, help="examples per point of the length sweep")
-    parser.add_argument("--loo-max-length", type=int, default=256,
+    parser.add_argument("--length-n", type=int, default=2, help="examples per point of the length sweep")
+    parser.add_argument("--loo-max-length", type=int, default=128,
                         help="longest length for loo_delete (its cost grows with words x tokens)")
     parser.add_argument("--sizes", nargs="*", type=int, default=[32, 128, 512])
     parser.add_argument("--size-length", type=int, default=16, help="tokens per example in the size sweep")
@@ -164,7 +166,7 @@ def main() -> int:
     print()
     print_table(rows, columns)
     print_json({"benchmark": "scaling", "device": describe_device(device), "dtype": args.dtype,
-                "clock": args.clock, "batch_size": args.batch_size, "load_average": os.getloadavg()[0], "rows": rows})
+                "clock": args.clock, "batch_size": args.batch_size, "settings": SETTINGS, "load_average": os.getloadavg()[0], "rows": rows})
     return 0
 
 
