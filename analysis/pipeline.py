@@ -397,11 +397,9 @@ def gather_seed_tables(config: dict[str, Any], *, summary_paths: list[str], agre
 
 def show_examples(config: dict[str, Any], dataset: str) -> bool:
     """Whether the report may show example texts of ``dataset`` (HateXplain holds slurs by design)."""
-    from analysis.data import dataset_spec
+    from analysis.data import content_warning
 
-    spec = dataset_spec(config, dataset) if dataset in config["datasets"] else None
-    warned = bool(spec and spec.notes.get("content_warning"))
-    return not warned or bool(config.get("report", {}).get("show_offensive_examples", False))
+    return not content_warning(config, dataset) or bool(config.get("report", {}).get("show_offensive_examples", False))
 
 
 def run_facts(evaluation_path: str, config: dict[str, Any]) -> dict[str, str]:

@@ -2,13 +2,13 @@
 
 from analysis.data.loading import DataUnavailableError, load_split, words_of
 from analysis.data.prepare import prepare_splits, stratified_sample
-from analysis.data.specs import DATASETS, DatasetSpec, dataset_spec, register_dataset
+from analysis.data.specs import DATASETS, DatasetSpec, content_warning, dataset_spec, register_dataset
 
 __all__ = [
     "DATASETS",
     "DataUnavailableError",
     "DatasetSpec",
-    "dataset_spec",
+    "content_warning", "dataset_spec",
     "load_split",
     "prepare_splits",
     "register_dataset",

@@ -255,3 +255,10 @@ def dataset_spec(config: dict[str, Any], name: str) -> DatasetSpec:
     if entry.get("shortcut"):
         notes["shortcut"] = dict(entry["shortcut"])
     return replace(spec, name=name, notes=notes)
+
+
+def content_warning(config: dict[str, Any], name: str) -> str | None:
+    """The content warning of the config's dataset ``name`` (HateXplain: offensive language), if any."""
+    if name not in config.get("datasets", {}):
+        return None
+    return dataset_spec(config, name).notes.get("content_warning")

@@ -45,13 +45,9 @@ class Interval:
 
 def above(a: Interval, b: Interval) -> str:
     """AGREES when interval ``a`` lies above ``b``, DIFFERS when below, else UNRESOLVED."""
-    if np.isnan(a.low) or np.isnan(b.low):
-        return UNRESOLVED
-    if a.low > b.high:
-        return AGREES
-    if a.high < b.low:
-        return DIFFERS
-    return UNRESOLVED
+    from analysis.report.summary import compare_intervals
+
+    return {"above": AGREES, "below": DIFFERS}.get(compare_intervals(a.low, a.high, b.low, b.high), UNRESOLVED)
 
 
 def below(a: Interval, b: Interval) -> str:

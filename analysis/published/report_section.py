@@ -34,9 +34,8 @@ def outcome_table(outcomes: list[Outcome]) -> pd.DataFrame:
 
 
 def evaluate_claims(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> list[tuple[str, Any, list[Outcome]]]:
-    """(name, claim, outcomes) for every registered claim with data in this study."""
-    import analysis.published.directions  # noqa: F401  (registers the claims)
-
+    """(name, claim, outcomes) for every registered claim with data in this study (registered on import of
+    :mod:`analysis.published.directions`, above)."""
     evaluated = []
     for name, claim in PUBLISHED_CLAIMS.items():
         outcomes = claim.evaluate(tables, config)

@@ -257,12 +257,12 @@ METHODS_TEXT = [
 
 def content_warnings(config: dict[str, Any]) -> list[str]:
     """A warning per dataset whose spec carries one (HateXplain), saying whether its texts are shown."""
-    from analysis.data import dataset_spec
+    from analysis.data import content_warning
 
     shown = bool(config.get("report", {}).get("show_offensive_examples", False))
     warnings = []
     for name in config.get("datasets", {}):
-        note = dataset_spec(config, name).notes.get("content_warning")
+        note = content_warning(config, name)
         if note:
             warnings.append(f"Content warning: {name} {note}. " + (
                 "Its example texts appear in the token heatmaps below (report.show_offensive_examples: true)."
