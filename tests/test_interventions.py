@@ -36,6 +36,7 @@ from analysis.interventions.attention import (
 )
 from analysis.interventions.model_side import (
     _doubling_blocks,
+    prefix_sizes,
     permutation_test,
     removal_test,
     uniform_test,
@@ -257,6 +258,46 @@ def test_removal_flips_at_the_planted_cause():
     assert worst["flipped"].all() and (worst["fraction_items"] == 1.0).all()  # only the last removal flips it
     assert np.allclose(worst["fraction_attention"], 1.0)
 
+
+
+def test_prefix_sizes_are_every_count_or_an_even_grid_ending_at_n():
+    assert prefix_sizes(7, None).tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert prefix_sizes(7, 7).tolist() == [1, 2, 3, 4, 5, 6, 7]
+    grid = prefix_sizes(230, 32)
+    assert len(grid) == 32 and grid[-1] == 230 and (np.diff(grid) > 0).all()
+    assert np.diff(grid, prepend=0).max() == -(-230 // 32)
+
+
+def test_removal_with_few_steps_brackets_the_flip_and_bounds_the_cost():
+    """With max_steps the first flip is reported at the first tried size that flips, and fewer rows run."""
+    model = planted_cause_model()
+    words = planted_examples(12)
+    enc = model.encode(words)
+    ids = [f"p{i}" for i in range(len(words))]
+    cause_at = [np.array([j for j in range(len(w)) if w[j] != "cause"][:2] + [w.index("cause")]
+                         + [j for j in range(len(w)) if w[j] != "cause"][2:]) for w in words]
+    adapter = make_adapter(model)
+    rows_run = []
+    original_run = adapter.run
+
+    def counting_run(encoded, rows, edit):
+        rows_run.append(len(rows))
+        return original_run(encoded, rows, edit)
+
+    adapter.run = counting_run
+    exact = removal_test(adapter, enc, ids, {"third": cause_at})
+    exact_rows = sum(rows_run)
+    rows_run.clear()
+    coarse = removal_test(adapter, enc, ids, {"third": cause_at}, max_steps=2)
+    assert (exact["items_removed"] == 3).all() and (exact["resolution_items"] == 1).all()
+    n = coarse["n_words"].to_numpy()
+    half = -(-n // 2)
+    assert coarse["flipped"].all()
+    assert (coarse["items_removed"].to_numpy() == np.where(half >= 3, half, n)).all()
+    assert (coarse["resolution_items"].to_numpy() == np.maximum(half, n - half)).all()
+    assert sum(rows_run) <= 2 * len(words) < exact_rows
+    same = removal_test(make_adapter(model), enc, ids, {"third": cause_at}, max_steps=100)
+    pd.testing.assert_frame_equal(same, exact)
 
 @pytest.mark.parametrize("fixture", ["tiny_rnn", "tiny_bert"])
 def test_adversarial_search_never_reports_a_violating_solution(fixture, request):

@@ -152,27 +152,44 @@ def _doubling_blocks(longest: int) -> list[tuple[int, int]]:
     return blocks
 
 
+def prefix_sizes(n_words: int, max_steps: int | None) -> np.ndarray:
+    """Numbers of words to remove that the removal test tries, in increasing order.
+
+    Every count 1..n when ``max_steps`` is None or n <= max_steps; otherwise ``max_steps``
+    evenly spaced counts ceil(i * n / max_steps), i = 1..max_steps, which always end at n, so
+    a flip point is resolved to within ceil(n / max_steps) words.
+    """
+    if max_steps is None or n_words <= max_steps:
+        return np.arange(1, n_words + 1)
+    return np.unique(np.ceil(np.arange(1, max_steps + 1) * n_words / max_steps).astype(int))
+
+
 def removal_test(adapter: AttentionAdapter, encoded: Encoded, example_ids: list[str],
-                 rankings: dict[str, list[np.ndarray | None]], *, reference: Reference | None = None) -> pd.DataFrame:
+                 rankings: dict[str, list[np.ndarray | None]], *, reference: Reference | None = None,
+                 max_steps: int | None = None) -> pd.DataFrame:
     """Zero words' attention in ranking order until the decision flips (Serrano & Smith 2019).
 
     ``rankings[method][b]`` lists example ``b``'s word indices, most important first (None:
-    the method did not score that example, which is skipped). For
-    every (method, example) the prefixes 1, 2, ... are tried in growing blocks, and pairs
-    that have flipped drop out, so the cost follows the flip point. Columns: example_id,
-    method, n_words, flipped (False when even removing every word keeps the decision),
-    items_removed (words removed at the first flip; all words when it never flips),
-    fraction_items, fraction_attention (share of the explanation attention those words
-    carried).
+    the method did not score that example, which is skipped). For every (method, example)
+    the prefix sizes of :func:`prefix_sizes` are tried in growing blocks, and pairs that have
+    flipped drop out, so the cost follows the flip point. ``max_steps`` bounds the sizes tried
+    per pair (long texts: a 230-word review would otherwise cost 230 forward passes per
+    ranking); None tries every size, as the paper does. Columns: example_id, method, n_words,
+    flipped (False when even removing every word keeps the decision), items_removed (the
+    first size tried that flips; all words when none does), resolution_items (words between
+    consecutive sizes tried: 1 when exact, so the true first flip lies within
+    items_removed - resolution_items + 1 .. items_removed), fraction_items,
+    fraction_attention (share of the explanation attention those words carried).
     """
     reference = reference or adapter.reference(encoded)
     words = [w / w.sum() if w.sum() > 0 else w for w in word_attention(reference, encoded)]
     pairs = [(method, b) for method in rankings for b in range(len(encoded)) if rankings[method][b] is not None]
+    sizes = {pair: prefix_sizes(len(rankings[pair[0]][pair[1]]), max_steps) for pair in pairs}
     first_flip = {pair: 0 for pair in pairs}
-    longest = max((len(rankings[m][b]) for m, b in pairs), default=0)
-    active = [pair for pair in pairs if len(rankings[pair[0]][pair[1]])]
+    longest = max((len(steps) for steps in sizes.values()), default=0)
+    active = [pair for pair in pairs if len(sizes[pair])]
     for low, high in _doubling_blocks(longest):
-        jobs = [(pair, k) for pair in active for k in range(low, min(high, len(rankings[pair[0]][pair[1]])) + 1)]
+        jobs = [(pair, int(k)) for pair in active for k in sizes[pair][low - 1: high]]
         if not jobs:
             break
         rows = torch.as_tensor([pair[1] for pair, _ in jobs])
@@ -182,16 +199,18 @@ def removal_test(adapter: AttentionAdapter, encoded: Encoded, example_ids: list[
         for ((pair, k), flip) in zip(jobs, flipped):
             if flip and (first_flip[pair] == 0 or k < first_flip[pair]):
                 first_flip[pair] = k
-        active = [pair for pair in active if first_flip[pair] == 0 and len(rankings[pair[0]][pair[1]]) > high]
+        active = [pair for pair in active if first_flip[pair] == 0 and len(sizes[pair]) > high]
     records = []
     for (method, b), k in first_flip.items():
         order = rankings[method][b]
         n = len(order)
         removed = k if k else n
+        steps = sizes[(method, b)]
         records.append({
             "example_id": example_ids[b], "method": method, "n_words": n, "flipped": bool(k),
-            "items_removed": removed, "fraction_items": removed / n if n else np.nan,
+            "items_removed": removed, "resolution_items": int(np.diff(steps, prepend=0).max()) if n else 1,
+            "fraction_items": removed / n if n else np.nan,
             "fraction_attention": float(words[b][order[:removed]].sum()) if n else np.nan,
         })
     return pd.DataFrame.from_records(records, columns=["example_id", "method", "n_words", "flipped", "items_removed",
-                                                       "fraction_items", "fraction_attention"])
+                                                       "resolution_items", "fraction_items", "fraction_attention"])

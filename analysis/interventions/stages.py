@@ -45,8 +45,8 @@ ADVERSARIAL_COLUMNS = ["example_id", "predicted", "n_words", "max_attention", "j
 UNIFORM_COLUMNS = ["example_id", "scope", "predicted", "tvd", "output_jsd", "flipped"]
 ZEROING_COLUMNS = ["example_id", "predicted", "n_words", "attention_max", "attention_random", "output_jsd_max",
                    "output_jsd_random", "flipped_max", "flipped_random", "jsd_difference"]
-REMOVAL_COLUMNS = ["example_id", "method", "n_words", "flipped", "items_removed", "fraction_items",
-                   "fraction_attention"]
+REMOVAL_COLUMNS = ["example_id", "method", "n_words", "flipped", "items_removed", "resolution_items",
+                   "fraction_items", "fraction_attention"]
 EMPTY_COLUMNS = {"permutation": PERMUTATION_COLUMNS, "adversarial": ADVERSARIAL_COLUMNS, "uniform": UNIFORM_COLUMNS,
                  "zeroing": ZEROING_COLUMNS, "removal": REMOVAL_COLUMNS}
 
@@ -244,8 +244,9 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
         tables["zeroing"] = _measure(cost, "zeroing", adapter, len(ids), lambda: zeroing_test(
             adapter, encoded, ids, seed=seed, reference=reference))
         rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
+        max_steps = settings["zeroing"].get("max_steps")
         tables["removal"] = _measure(cost, "removal", adapter, len(ids), lambda: removal_test(
-            adapter, encoded, ids, rankings, reference=reference))
+            adapter, encoded, ids, rankings, reference=reference, max_steps=max_steps))
     return tables, _scope_label(adapter)
 
 
