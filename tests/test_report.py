@@ -119,3 +119,39 @@ def test_csv_tables_are_compact_and_keep_provenance(tmp_path):
     assert "settings" not in table.columns and table["mean"].iloc[0] == pytest.approx(0.123457)
     joined = table.merge(pd.read_csv(tmp_path / "provenance.csv"), on="provenance_id")
     assert joined["settings"].tolist() == frame["settings"].tolist()
+
+
+def test_publish_copies_the_report_and_csv_tables_only_and_says_how_to_regenerate(tmp_path):
+    import datetime as dt
+
+    from analysis.report.publish import publish_report
+
+    study = tmp_path / "results" / "study"
+    (study / "tables").mkdir(parents=True)
+    (study / "summary.html").write_text("<html>report</html>")
+    (study / "summary.md").write_text("# report")
+    (study / "tables" / "agreement.csv").write_text("a,b\n1,2\n")
+    (study / "tables" / "provenance.csv").write_text("provenance_id\nx\n")
+    (study / "tables" / "weights.parquet").write_bytes(b"not for the repository")
+    out = tmp_path / "reports" / "study"
+    (out / "tables").mkdir(parents=True)
+    (out / "tables" / "stale.csv").write_text("old")
+    written = publish_report(html=study / "summary.html", markdown=study / "summary.md", tables=study / "tables",
+                             out=out, title="T", command="snakemake publish --configfile config/study.yaml",
+                             config_files=["config/study.yaml"], code="abc123",
+                             generated=dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc))
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "README.md", "summary.html", "summary.md", "tables/agreement.csv", "tables/provenance.csv"]
+    assert written[0] == out / "README.md" and (out / "summary.html").read_text() == "<html>report</html>"
+    readme = (out / "README.md").read_text()
+    assert "snakemake publish --configfile config/study.yaml" in readme and "abc123" in readme
+    assert "2026-11-24" in readme and "2 CSV tables" in readme
+
+
+def test_publish_names_the_missing_report_and_the_fix(tmp_path):
+    from analysis.report.publish import publish_report
+
+    with pytest.raises(FileNotFoundError, match="run the study first"):
+        publish_report(html=tmp_path / "summary.html", markdown=tmp_path / "summary.md", tables=tmp_path / "t",
+                       out=tmp_path / "out", title="T", command="c", config_files=[], code="x")
+    assert not (tmp_path / "out").exists()

@@ -69,6 +69,14 @@ def test_tiny_study_end_to_end_with_report(tmp_path):
     out = snakemake(*args, "--report", str(report))
     assert out.returncode == 0, out.stderr[-3000:]
     assert report.stat().st_size > 50_000
+    # publishing copies the summary and its CSV tables, nothing else
+    published = tmp_path / "reports"
+    out = snakemake("publish", *args, f"reports_dir={published}")
+    assert out.returncode == 0, out.stderr[-3000:]
+    files = {p.relative_to(published / "tiny").as_posix() for p in (published / "tiny").rglob("*") if p.is_file()}
+    assert {"README.md", "summary.html", "summary.md", "tables/provenance.csv"} <= files
+    assert all(f.endswith((".md", ".html", ".csv")) for f in files)
+    assert "snakemake publish --cores all --configfile" in (published / "tiny" / "README.md").read_text()
 
 
 def test_interrupted_explain_job_reuses_finished_methods(tmp_path, monkeypatch, caplog):

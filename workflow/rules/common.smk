@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 from snakemake.utils import validate
 
@@ -111,3 +112,10 @@ def heads_shards(wildcards):
 
 def seed_importance_files(wildcards):
     return [run_path(wildcards.dataset, wildcards.model, s, "importance.parquet") for s in SEEDS]
+
+
+def config_files() -> list[str]:
+    """The --configfile paths of this run, relative to the working directory where possible."""
+    paths = [Path(p) for p in workflow.overwrite_configfiles] or [Path("config/config.yaml")]
+    return [str(p.resolve().relative_to(Path.cwd().resolve())) if p.resolve().is_relative_to(Path.cwd().resolve())
+            else str(p) for p in paths]

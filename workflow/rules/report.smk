@@ -67,3 +67,24 @@ rule summary:
         res("logs/summary.log"),
     script:
         "../scripts/summary.py"
+
+
+rule publish:
+    """Copy the summary (HTML, markdown, CSV tables) to <reports_dir>/<study>/ for the repository.
+
+    Not part of `all`: run it as `snakemake publish --cores all --configfile <config>` (target first).
+    """
+    input:
+        html=res("study/summary.html"),
+        markdown=res("study/summary.md"),
+        tables=res("study/tables"),
+    params:
+        config_files=config_files(),
+    output:
+        directory(str(Path(config["reports_dir"]) / config["study"])),
+    conda:
+        "../envs/study.yaml"
+    log:
+        res("logs/publish.log"),
+    script:
+        "../scripts/publish.py"
