@@ -177,3 +177,56 @@ def test_sharded_run_resumes_without_recomputing_finished_shards(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     after = pd.read_parquet(target).drop(columns=["versions"])
     pd.testing.assert_frame_equal(before, after)
+
+
+@pytest.mark.slow
+def test_run_killed_midway_resumes_without_recomputing_and_gives_identical_results(tmp_path):
+    """SIGKILL the whole Snakemake process group once a shard has finished; the rerun keeps that shard."""
+    import signal
+    import time
+
+    def args(results: Path) -> list[str]:
+        return ["--cores", "1", "--configfile", str(ROOT / "config" / "tiny.yaml"), "--config",
+                f"results_dir={results}",
+                "models={rnn: {family: rnn, epochs: 1, embed_dim: 8, hidden_dim: 4, attention_dim: 4}}",
+                "importance={shards: 4, methods: {rnn_attention: {}, loo_delete: {}, integrated_gradients: {}}}"]
+
+    def target(results: Path) -> Path:
+        return results / "tiny" / "synthetic" / "rnn" / "0" / "importance.parquet"
+
+    whole = snakemake(str(target(tmp_path / "whole")), *args(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    killed = tmp_path / "killed"
+    shards = target(killed).parent / "shards"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    log = tmp_path / "killed.log"
+
+    def finished_shards() -> set[int]:
+        """Shards whose explain job Snakemake reported finished (its outputs and metadata are written)."""
+        text = log.read_text()
+        by_job = {m[1]: int(m[2]) for m in re.finditer(r"rule explain:\n(?:\s+.*\n)*?\s+jobid: (\d+)\n(?:\s+.*\n)*?"
+                                                         r"\s+wildcards: .*shard=(\d+)", text)}
+        return {by_job[j] for j in re.findall(r"Finished jobid: (\d+) \(Rule: explain\)", text) if j in by_job}
+
+    with log.open("w") as stream:
+        proc = subprocess.Popen([*SNAKEMAKE, str(target(killed)), *args(killed)], cwd=ROOT, env=env,
+                                stdout=stream, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 900
+        while not finished_shards():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = finished_shards()
+    assert 1 <= len(done) < 4 and not target(killed).exists(), done
+    finished = {shards / str(k) / "importance.parquet": (shards / str(k) / "importance.parquet").stat().st_mtime_ns
+                for k in done}
+    # a hard kill leaves Snakemake's lock and marks the killed job incomplete; --unlock, then
+    # --rerun-incomplete (both named in Snakemake's errors) rerun only what was not finished
+    unlock = snakemake(str(target(killed)), *args(killed), "--unlock")
+    assert unlock.returncode == 0, unlock.stderr[-3000:]
+    again = snakemake(str(target(killed)), *args(killed), "--rerun-incomplete")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished  # finished shards were not recomputed
+    pd.testing.assert_frame_equal(pd.read_parquet(target(tmp_path / "whole")).drop(columns=["versions"]),
+                                  pd.read_parquet(target(killed)).drop(columns=["versions"]))
