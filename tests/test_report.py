@@ -113,7 +113,8 @@ def test_csv_tables_are_compact_and_keep_provenance(tmp_path):
 
     frame = pd.DataFrame({"mean": [0.123456789, 0.5], "settings": ['{"a":1}', '{"a":2}'],
                           "versions": ['{"torch":"2"}'] * 2})
-    write_csv_tables({"agreement_summary": frame, "heads_agreement": frame, "empty": None}, tmp_path)
+    write_csv_tables({"agreement_summary": frame, "heads_agreement": frame, "empty": None,
+                      "read_twice": frame.copy()}, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["agreement_summary.csv", "provenance.csv"]
     table = pd.read_csv(tmp_path / "agreement_summary.csv")
     assert "settings" not in table.columns and table["mean"].iloc[0] == pytest.approx(0.123457)
@@ -139,9 +140,10 @@ def test_publish_copies_the_report_and_csv_tables_only_and_says_how_to_regenerat
     written = publish_report(html=study / "summary.html", markdown=study / "summary.md", tables=study / "tables",
                              out=out, title="T", command="snakemake publish --configfile config/study.yaml",
                              config_files=["config/study.yaml"], code="abc123",
-                             generated=dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc))
+                             generated=dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc), gzip_above=10)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "README.md", "summary.html", "summary.md", "tables/agreement.csv", "tables/provenance.csv"]
+        "README.md", "summary.html", "summary.md", "tables/agreement.csv", "tables/provenance.csv.gz"]
+    assert pd.read_csv(out / "tables" / "provenance.csv.gz")["provenance_id"].tolist() == ["x"]
     assert written[0] == out / "README.md" and (out / "summary.html").read_text() == "<html>report</html>"
     readme = (out / "README.md").read_text()
     assert "snakemake publish --configfile config/study.yaml" in readme and "abc123" in readme
@@ -155,3 +157,32 @@ def test_publish_names_the_missing_report_and_the_fix(tmp_path):
         publish_report(html=tmp_path / "summary.html", markdown=tmp_path / "summary.md", tables=tmp_path / "t",
                        out=tmp_path / "out", title="T", command="c", config_files=[], code="x")
     assert not (tmp_path / "out").exists()
+
+
+def test_embedded_figures_are_compacted_without_changing_their_size(tmp_path):
+    import base64
+    import io
+    import re
+
+    import matplotlib
+    import numpy as np
+    from PIL import Image
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.report.summary import compact_png, figure_tag
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.imshow(np.random.default_rng(0).random((20, 20)), cmap="RdBu_r")
+    path = tmp_path / "figure.png"
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    small = compact_png(path)
+    assert len(small) < path.stat().st_size
+    with Image.open(io.BytesIO(small)) as image, Image.open(path) as original:
+        assert image.size == original.size
+        difference = np.abs(np.asarray(image.convert("RGB"), dtype=int) - np.asarray(original.convert("RGB"), dtype=int))
+    assert np.percentile(difference, 99) <= 16  # 256 colours: visually the same figure
+    tag = figure_tag(path, "a <caption>")
+    assert base64.b64decode(re.search(r"base64,([^\"]+)", tag)[1]) == small and "a &lt;caption&gt;" in tag

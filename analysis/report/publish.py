@@ -9,11 +9,13 @@ configuration produced them and the one command that regenerates them.
 from __future__ import annotations
 
 import datetime as _dt
+import gzip
 import shutil
 import subprocess
 from pathlib import Path
 
 PUBLISHED_TABLE_SUFFIX = ".csv"
+GZIP_ABOVE_BYTES = 2_000_000
 
 
 def code_version(root: Path) -> str:
@@ -29,10 +31,13 @@ def code_version(root: Path) -> str:
 
 
 def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title: str, command: str,
-                   config_files: list[str], code: str, generated: _dt.datetime | None = None) -> list[Path]:
+                   config_files: list[str], code: str, generated: _dt.datetime | None = None,
+                   gzip_above: int = GZIP_ABOVE_BYTES) -> list[Path]:
     """Copy the study's HTML, markdown and CSV tables to ``out`` and write its README.
 
-    Only ``*.csv`` files are taken from ``tables`` (never parquet, data or weights). ``out`` is
+    Only ``*.csv`` files are taken from ``tables`` (never parquet, data or weights); one larger
+    than ``gzip_above`` bytes is stored gzip-compressed as ``*.csv.gz`` (pandas and most CSV
+    readers open it directly), so the repository stays small. ``out`` is
     replaced as a whole so a table that a new run no longer writes does not linger. Returns
     the files written, README first.
     """
@@ -48,8 +53,13 @@ def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title
     shutil.copyfile(html, written[0])
     shutil.copyfile(markdown, written[1])
     for table in sorted(tables.glob(f"*{PUBLISHED_TABLE_SUFFIX}")):
-        written.append(out / "tables" / table.name)
-        shutil.copyfile(table, written[-1])
+        if table.stat().st_size > gzip_above:
+            written.append(out / "tables" / f"{table.name}.gz")
+            with table.open("rb") as source, gzip.GzipFile(written[-1], "wb", mtime=0) as target:
+                shutil.copyfileobj(source, target)
+        else:
+            written.append(out / "tables" / table.name)
+            shutil.copyfile(table, written[-1])
     when = (generated or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     n_tables = len(written) - 2
     readme = out / "README.md"
@@ -58,7 +68,8 @@ def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title
         f"Generated report of the study; open [`summary.html`](summary.html) (self-contained, figures "
         f"included) or read [`summary.md`](summary.md). [`tables/`](tables) holds its {n_tables} CSV tables; "
         "`provenance_id` in a table resolves in `tables/provenance.csv` (dataset, split, model, seed, "
-        "method settings, library versions).\n\n"
+        "method settings, library versions). Tables over "
+        f"{gzip_above / 1e6:g} MB are gzip-compressed (`.csv.gz`; `pandas.read_csv` opens them as they are).\n\n"
         "| | |\n|---|---|\n"
         f"| generated | {when} |\n"
         f"| code | `{code}` |\n"
