@@ -36,8 +36,8 @@ from analysis.interventions.attention import (
 )
 from analysis.interventions.model_side import (
     _doubling_blocks,
-    prefix_sizes,
     permutation_test,
+    prefix_sizes,
     removal_test,
     uniform_test,
     zeroing_test,
