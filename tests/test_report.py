@@ -186,3 +186,22 @@ def test_embedded_figures_are_compacted_without_changing_their_size(tmp_path):
     assert np.percentile(difference, 99) <= 16  # 256 colours: visually the same figure
     tag = figure_tag(path, "a <caption>")
     assert base64.b64decode(re.search(r"base64,([^\"]+)", tag)[1]) == small and "a &lt;caption&gt;" in tag
+
+
+def test_code_version_names_the_commit_and_ignores_the_published_folder(tmp_path):
+    import subprocess
+
+    from analysis.report.publish import code_version
+
+    assert code_version(tmp_path) == "unknown"
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "r.md").write_text("old")
+    (tmp_path / "code.py").write_text("x = 1")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    (tmp_path / "reports" / "r.md").write_text("new")
+    assert code_version(tmp_path, ignore=("reports",)) == commit
+    assert code_version(tmp_path) == f"{commit} + uncommitted changes"

@@ -18,13 +18,18 @@ PUBLISHED_TABLE_SUFFIX = ".csv"
 GZIP_ABOVE_BYTES = 2_000_000
 
 
-def code_version(root: Path) -> str:
-    """The git commit of ``root`` (with "+ uncommitted changes" when the tree is dirty), or "unknown"."""
+def code_version(root: Path, *, ignore: tuple[str, ...] = ()) -> str:
+    """The git commit of ``root`` (with "+ uncommitted changes" when tracked files differ), or "unknown".
+
+    ``ignore`` lists paths (relative to ``root``) left out of the dirty check: the folder being
+    published is tracked and is rewritten by the very step that asks.
+    """
+    excludes = [f":(exclude){path}" for path in ignore]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{commit} + uncommitted changes" if dirty else commit
