@@ -352,15 +352,17 @@ def study_summary(config: dict[str, Any], *, evaluation_path: str, summary_path:
             continue  # content warning: examples of this dataset are shown only when the config asks
         kind = "Mean agreement between methods" if path.endswith("matrix.png") else "Token-level importance"
         figures[f"{kind}: {dataset} / {model} / seed {seed}."] = path
+    core = {"evaluation": evaluation_path, "agreement_summary": summary_path, "comparisons": comparisons_path,
+            "diagnostics": diagnostics_path, "data_report": data_path}
+    # one read per file: an extra table that names a core file (heads_comparisons) shares its frame
+    tables = read_tables_once({**(extra_tables or {}), **core})
     with timed("writing the study summary", log):
         findings = write_summary(
-            config=config, evaluation=read_table(evaluation_path, table="evaluation"),
-            summary=read_table(summary_path, table="agreement_summary"),
-            comparisons=read_table(comparisons_path, table="comparisons"),
-            diagnostics=read_table(diagnostics_path, table="diagnostics"),
-            data_report=read_table(data_path, table="data_report"), figures=figures,
+            config=config, evaluation=tables["evaluation"], summary=tables["agreement_summary"],
+            comparisons=tables["comparisons"], diagnostics=tables["diagnostics"],
+            data_report=tables["data_report"], figures=figures,
             out_markdown=out_markdown, out_html=out_html,
-            extra_tables=read_tables_once(extra_tables or {}),
+            extra_tables={name: tables[name] for name in extra_tables or {}},
             extra_figures=dict(extra_figures or {}), out_tables=out_tables,
             run_facts=run_facts(evaluation_path, config),
         )

@@ -143,7 +143,7 @@ def zeroing_test(adapter: AttentionAdapter, encoded: Encoded, example_ids: list[
 
 
 def _doubling_blocks(longest: int) -> list[tuple[int, int]]:
-    """Prefix sizes 1..longest in blocks [1,1], [2,2], [3,4], [5,8], ...: few batched calls, at most 2x waste."""
+    """Positions 1..longest in blocks [1,1], [2,2], [3,4], [5,8], ...: few batched calls, at most 2x waste."""
     blocks, low = [], 1
     while low <= longest:
         high = min(longest, max(low, 2 * low - 2) if low > 2 else low)
