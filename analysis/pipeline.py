@@ -397,6 +397,30 @@ def gather_seed_tables(config: dict[str, Any], *, summary_paths: list[str], agre
     write_table(spread, out_spread)
 
 
+def run_concentration(config: dict[str, Any], *, importance_paths: list[str], out_examples: str,
+                      out_summary: str) -> None:
+    """How concentrated every run's attention is (:mod:`analysis.attention.concentration`), study-wide."""
+    from analysis.attention.concentration import NEAR_UNIFORM_TVD, concentration, summarise_concentration
+
+    examples, summaries = [], []
+    with timed(f"attention concentration of {len(importance_paths)} runs", log):
+        for path in importance_paths:
+            importance = read_table(path, table="importance")
+            if importance.empty:
+                continue
+            first = importance.iloc[0]
+            provenance = {"dataset": first["dataset"], "split": first["split"], "model": first["model"],
+                          "seed": int(first["seed"]),
+                          "settings": {"measure": "tvd_from_uniform", "near_uniform_at_most": NEAR_UNIFORM_TVD}}
+            per_example = concentration(importance)
+            examples.append(with_provenance(per_example, **provenance))
+            summaries.append(with_provenance(
+                summarise_concentration(per_example, n_resamples=config["agreement"]["n_resamples"],
+                                        seed=int(config["data_seed"])), **provenance))
+    write_table(pd.concat(examples, ignore_index=True) if examples else pd.DataFrame(), out_examples)
+    write_table(pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame(), out_summary)
+
+
 def show_examples(config: dict[str, Any], dataset: str) -> bool:
     """Whether the report may show example texts of ``dataset`` (HateXplain holds slurs by design)."""
     from analysis.data import content_warning

@@ -96,6 +96,9 @@ class PublishedClaim:
     reasons: str
     evaluate: Callable[[Tables, dict[str, Any]], list[Outcome]]
     order: int = 50  # position in the report (the papers' own order, Jain & Wallace first)
+    # the attention method whose near-uniform runs make this test vacuous (the report marks them;
+    # see analysis.attention.concentration), or None when near-uniform attention does not decide it
+    vacuous_if_uniform: str | None = None
 
 
 PUBLISHED_CLAIMS: Registry[PublishedClaim] = Registry("published claim")

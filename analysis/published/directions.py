@@ -135,6 +135,7 @@ PUBLISHED_CLAIMS.add("jw_permutation_changes_little", PublishedClaim(
             "(short sentences), permuting moves that word's weight elsewhere and the output follows.",
     evaluate=threshold_test("permutation", "median_tvd", side="below", threshold=PERMUTATION_TVD,
                             label="median TVD", statistic="median", companion=("flip_rate", "flip rate")),
+    vacuous_if_uniform="rnn_attention",
 ))
 
 

@@ -48,3 +48,21 @@ if len(SEEDS) > 1:
 
     STUDY_TABLES["seed_agreement"] = res("study/seed_agreement.parquet")
     STUDY_TABLES["seed_spread"] = res("study/seed_spread.parquet")
+
+
+rule attention_concentration:
+    """How far each run's attention is from uniform (near-uniform attention makes permutation vacuous)."""
+    input:
+        importance=per_run("importance.parquet"),
+    output:
+        examples=res("study/attention_concentration_examples.parquet"),
+        summary=res("study/attention_concentration.parquet"),
+    conda:
+        "../envs/study.yaml"
+    log:
+        res("logs/attention_concentration.log"),
+    script:
+        "../scripts/attention_concentration.py"
+
+
+STUDY_TABLES["attention_concentration"] = res("study/attention_concentration.parquet")
