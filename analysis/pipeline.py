@@ -398,9 +398,10 @@ def gather_seed_tables(config: dict[str, Any], *, summary_paths: list[str], agre
 
 
 def run_concentration(config: dict[str, Any], *, importance_paths: list[str], out_examples: str,
-                      out_summary: str) -> None:
+                      out_summary: str, out_figure: str | None = None) -> None:
     """How concentrated every run's attention is (:mod:`analysis.attention.concentration`), study-wide."""
     from analysis.attention.concentration import NEAR_UNIFORM_TVD, concentration, summarise_concentration
+    from analysis.plots import figures
 
     examples, summaries = [], []
     with timed(f"attention concentration of {len(importance_paths)} runs", log):
@@ -417,8 +418,12 @@ def run_concentration(config: dict[str, Any], *, importance_paths: list[str], ou
             summaries.append(with_provenance(
                 summarise_concentration(per_example, n_resamples=config["agreement"]["n_resamples"],
                                         seed=int(config["data_seed"])), **provenance))
-    write_table(pd.concat(examples, ignore_index=True) if examples else pd.DataFrame(), out_examples)
+    per_example = pd.concat(examples, ignore_index=True) if examples else pd.DataFrame()
+    write_table(per_example, out_examples)
     write_table(pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame(), out_summary)
+    if out_figure is not None:
+        figures.attention_concentration(per_example, threshold=NEAR_UNIFORM_TVD).savefig(out_figure,
+                                                                                          bbox_inches="tight")
 
 
 def show_examples(config: dict[str, Any], dataset: str) -> bool:

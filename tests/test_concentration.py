@@ -155,3 +155,18 @@ def test_section_names_learned_near_uniform_attention_and_checks_the_controls():
     assert "2 of 2 seeds" in learned
     assert "0.0e+00" in controls
     assert concentration_section(CONFIG, {}, {}) is None
+
+
+def test_figure_has_a_panel_per_dataset_and_the_threshold_line():
+    from analysis.plots.figures import attention_concentration
+
+    per = concentration(pd.concat([
+        importance_rows({"a": [0.5, 0.3, 0.2]}, dataset="sst2", model="bilstm_tanh", seed=0),
+        importance_rows({"b": [0.25, 0.25, 0.25, 0.25]}, dataset="imdb", model="bilstm_dot", seed=0)]))
+    figure = attention_concentration(per, threshold=NEAR_UNIFORM_TVD)
+    axes = [ax for ax in figure.axes if ax.get_title()]
+    assert sorted(ax.get_title() for ax in axes) == ["imdb", "sst2"]
+    for ax in axes:
+        assert any(list(line.get_xdata()) == [NEAR_UNIFORM_TVD] * 2 for line in ax.get_lines())
+    empty = attention_concentration(per.iloc[0:0], threshold=NEAR_UNIFORM_TVD)
+    assert "no data" in [t.get_text() for ax in empty.axes for t in ax.texts]

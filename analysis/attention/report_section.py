@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -10,6 +11,8 @@ import pandas as pd
 from analysis.attention.concentration import NEAR_UNIFORM_TVD
 from analysis.plots.style import method_label
 from analysis.report.sections import REPORT_SECTIONS, Section
+
+FIGURE = "attention_concentration.png"  # written by the workflow's attention_concentration rule
 
 INTRO = ("How peaked is each attention method? Per example, over the words it scores (renormalised to sum to one, "
          "since special tokens are excluded): the largest weight beside the uniform weight 1/n, their ratio, the "
@@ -59,9 +62,12 @@ def concentration_section(config: dict[str, Any], tables: dict[str, pd.DataFrame
         findings.append(f"The frozen-uniform controls measure a largest distance from uniform of {worst:.1e}, "
                         f"as they must.")
     shown = table.assign(method=table["method"].map(method_label))
-    from analysis.report.summary import markdown_table
+    from analysis.report.summary import figure_tag, markdown_table
 
+    own = {caption: path for caption, path in figures.items() if Path(path).name == FIGURE}
     md = INTRO + "\n\n" + markdown_table(shown)
+    md += "".join(f"\n\n![{caption}](figures/{FIGURE})" for caption in own)
     body = (f"<p>{html.escape(INTRO)}</p>"
-            + shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t"))
+            + shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t")
+            + "".join(figure_tag(Path(path), caption) for caption, path in own.items() if Path(path).exists()))
     return Section("Attention concentration", md, body, findings=findings, order=18)

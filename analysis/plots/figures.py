@@ -602,3 +602,48 @@ def accuracy_bars(evaluation: pd.DataFrame) -> Figure:
     figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=9)
     figure.suptitle(title)
     return figure
+
+
+@_styled
+def attention_concentration(per_example: pd.DataFrame, *, threshold: float) -> Figure:
+    """How far each model's attention is from uniform, per example.
+
+    Caption: each dot is one explained example's total-variation distance between an
+    attention method's weights and the uniform distribution over its words (0 = uniform,
+    near 1 = all weight on one word); boxes span the quartiles over examples and seeds. Left
+    of the dashed line (``threshold``) attention is near uniform: no permutation of it can
+    move more than twice that much weight, so the permutation test is vacuous there and
+    rankings of its weights are near-ties.
+
+    Computed from the per-example concentration table (columns ``dataset``, ``model``,
+    ``method``, ``tvd_from_uniform``): one panel per dataset, one row per model x method.
+    """
+    title = "Distance of attention from uniform"
+    if _is_empty(per_example):
+        return _no_data_figure(title, "no unsigned attention method was computed")
+    require_columns(per_example, ["dataset", "model", "method", "tvd_from_uniform"], table="attention concentration")
+    rows = _finite(per_example, "tvd_from_uniform")
+    if rows.empty:
+        return _no_data_figure(title, "no finite distances")
+    rows = rows.assign(row=rows["model"].astype(str) + " / " + rows["method"].map(method_label))
+    order = sorted(rows["row"].unique())
+    datasets = sorted(rows["dataset"].astype(str).unique())
+    n_cols = min(len(datasets), 2)
+    n_rows = math.ceil(len(datasets) / n_cols)
+    figure = _new_figure(5.2 * n_cols + 0.4, (0.9 + 0.24 * len(order)) * n_rows + 0.6)
+    axes = figure.subplots(n_rows, n_cols, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax, dataset in zip(axes, datasets):
+        subset = rows[rows["dataset"].astype(str) == dataset]
+        sns.boxplot(data=subset, x="tvd_from_uniform", y="row", order=order, ax=ax, color="0.85", fliersize=0,
+                    linewidth=0.8, width=0.6)
+        sns.stripplot(data=subset, x="tvd_from_uniform", y="row", order=order, ax=ax, size=2.2, color="0.15",
+                      alpha=0.5, jitter=0.2)
+        ax.axvline(threshold, color="0.3", linestyle="--", linewidth=1.0)
+        ax.set_xlim(0.0, 1.0)
+        ax.set_title(dataset)
+        ax.set_xlabel("TVD from uniform")
+        ax.set_ylabel("")
+    for ax in axes[len(datasets):]:
+        figure.delaxes(ax)
+    figure.suptitle(title)
+    return figure

@@ -57,6 +57,7 @@ rule attention_concentration:
     output:
         examples=res("study/attention_concentration_examples.parquet"),
         summary=res("study/attention_concentration.parquet"),
+        figure=res("study/figures/attention_concentration.png"),
     conda:
         "../envs/study.yaml"
     log:
@@ -66,3 +67,6 @@ rule attention_concentration:
 
 
 STUDY_TABLES["attention_concentration"] = res("study/attention_concentration.parquet")
+STUDY_FIGURES[
+    "Attention concentration: each example's distance of attention from uniform (dashed: near uniform)."
+] = res("study/figures/attention_concentration.png")
