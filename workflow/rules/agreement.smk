@@ -33,6 +33,7 @@ if len(SEEDS) > 1:
             "../scripts/seed_agreement.py"
 
     rule gather_seeds:
+        localrule: True  # light: runs beside the scheduler, not as a cluster job
         input:
             summaries=expand(res("{dataset}/{model}/seed_agreement_summary.parquet"), dataset=DATASETS, model=MODELS),
             agreement_summary=res("study/agreement_summary.parquet"),
@@ -52,6 +53,7 @@ if len(SEEDS) > 1:
 
 rule attention_concentration:
     """How far each run's attention is from uniform (near-uniform attention makes permutation vacuous)."""
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
         importance=per_run("importance.parquet"),
     output:

@@ -73,6 +73,7 @@ rule groundtruth_sanity:
 
 rule groundtruth_gather:
     """One study-wide table per ground-truth analysis."""
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
         gt_gathered,
     output:
@@ -111,6 +112,7 @@ rule groundtruth_figure:
 
 rule groundtruth_table:
     """The HTML table of one ground-truth analysis, with the generated verdicts (what passed, what failed)."""
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
         unpack(gt_kind_tables),
     output:

@@ -97,6 +97,7 @@ rule heads_figure:
 
 rule heads_gather:
     """Study-wide per-head summaries and picks, and the cost of every attention method."""
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
         summaries=heads_paths("heads/head_summary.parquet"),
         selections=heads_paths("heads/head_selection.parquet"),

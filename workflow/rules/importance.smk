@@ -29,6 +29,7 @@ rule explain:
 
 rule merge_shards:
     """Gather a run's shards into its importance, diagnostics and attention-head tables."""
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
         importance=importance_shards,
         diagnostics=diagnostics_shards,

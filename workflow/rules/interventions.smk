@@ -38,6 +38,7 @@ rule interventions:
 
 rule interventions_gather:
     """Study-wide summary and cost of the causal tests; uniform-attention models against their siblings."""
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
         summary=per_run("interventions/summary.parquet"),
         cost=per_run("interventions/cost.parquet"),

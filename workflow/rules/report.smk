@@ -1,5 +1,6 @@
 rule gather_study:
     """One study-wide table per kind: accuracy, agreement summaries, diagnostics, data reports."""
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
         evaluation=per_run("evaluation.parquet"),
         summary=per_run("agreement_summary.parquet"),
@@ -74,6 +75,7 @@ rule publish:
 
     Not part of `all`: run it as `snakemake publish --cores all --configfile <config>` (target first).
     """
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
         html=res("study/summary.html"),
         markdown=res("study/summary.md"),
