@@ -20,7 +20,8 @@ INTRO = ("How peaked is each attention method? Per example, over the words it sc
          "permutation can do: TVD(p, permuted p) <= 2 TVD(p, uniform). Attention is marked near uniform when its mean "
          f"distance from uniform is at most {NEAR_UNIFORM_TVD} (no permutation can then move more than "
          f"{2 * NEAR_UNIFORM_TVD:.0%} of the weight). For such a model the permutation test is vacuous and rank "
-         "agreement with its attention measures near-ties. Numbers are means over seeds.")
+         "agreement with its attention measures near-ties. Numbers are means over seeds; n counts the examples of all "
+         "seeds.")
 
 
 def seed_means(summary: pd.DataFrame) -> pd.DataFrame:
