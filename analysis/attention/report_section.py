@@ -11,6 +11,7 @@ import pandas as pd
 from analysis.attention.concentration import NEAR_UNIFORM_TVD
 from analysis.plots.style import method_label
 from analysis.report.sections import REPORT_SECTIONS, Section
+from analysis.report.summary import figure_tag, markdown_table
 
 FIGURE = "attention_concentration.png"  # written by the workflow's attention_concentration rule
 
@@ -63,8 +64,6 @@ def concentration_section(config: dict[str, Any], tables: dict[str, pd.DataFrame
         findings.append(f"The frozen-uniform controls measure a largest distance from uniform of {worst:.1e}, "
                         f"as they must.")
     shown = table.assign(method=table["method"].map(method_label))
-    from analysis.report.summary import figure_tag, markdown_table
-
     own = {caption: path for caption, path in figures.items() if Path(path).name == FIGURE}
     md = INTRO + "\n\n" + markdown_table(shown)
     md += "".join(f"\n\n![{caption}](figures/{FIGURE})" for caption in own)

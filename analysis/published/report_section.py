@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.attention.concentration import NEAR_UNIFORM_TVD, near_uniform_runs
-from analysis.published.claims import DIFFERS, MIXED, PUBLISHED_CLAIMS, Outcome
+from analysis.published.claims import DIFFERS, MIXED, PUBLISHED_CLAIMS, Outcome, PublishedClaim
 from analysis.published.directions import summarise
 from analysis.report.sections import REPORT_SECTIONS, Section
 from analysis.report.summary import markdown_table
@@ -35,7 +35,7 @@ def outcome_table(outcomes: list[Outcome], caveats: dict[tuple[str, str], str] |
                         columns=["dataset", "model", "ours", "verdict", "seeds", "caveat"])
 
 
-def uniform_caveats(claim: Any, outcomes: list[Outcome], tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str], str]:
+def uniform_caveats(claim: PublishedClaim, outcomes: list[Outcome], tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str], str]:
     """(dataset, model) -> caveat, where the claim's attention method was near uniform in some seeds."""
     if claim.vacuous_if_uniform is None:
         return {}
