@@ -52,17 +52,18 @@ def concentration(importance: pd.DataFrame) -> pd.DataFrame:
     rows = importance[(importance["family"] == "attention") & ~importance["signed"].astype(bool)]
     if rows.empty:
         return pd.DataFrame(columns=keys + EXAMPLE_COLUMNS)
-    rows = rows.assign(weight=rows["score"].abs().astype(float))
-    group = rows.groupby(keys + ["example_id", "method"], sort=True)["weight"]
-    total = group.transform("sum")
-    rows = rows.assign(p=rows["weight"] / total.where(total > 0))
-    size = rows.groupby(keys + ["example_id", "method"], sort=True)["p"].transform("size")
-    positive = rows["p"].where(rows["p"] > 0)
-    rows = rows.assign(plogp=(positive * np.log(positive)).fillna(0.0), gap=(rows["p"] - 1.0 / size).abs() / 2)
-    per = rows.groupby(keys + ["example_id", "method"], sort=True).agg(
-        n_words=("p", "size"), max_weight=("p", "max"), entropy=("plogp", lambda v: -v.sum()),
-        tvd_from_uniform=("gap", "sum"), valid=("p", lambda v: bool(v.notna().all())))
-    per = per[(per["n_words"] >= 2) & per["valid"]].reset_index()
+    by = keys + ["example_id", "method"]
+    weight = rows["score"].abs().astype(float)
+    grouped = weight.groupby([rows[c] for c in by], sort=True)
+    total, size = grouped.transform("sum"), grouped.transform("size")
+    p = weight / total.where(total > 0)  # NaN where the scores sum to zero
+    positive = p.where(p > 0)
+    rows = rows.assign(p=p, plogp=(positive * np.log(positive)).fillna(0.0), gap=(p - 1.0 / size).abs() / 2,
+                       undefined=p.isna())
+    per = rows.groupby(by, sort=True).agg(n_words=("p", "size"), max_weight=("p", "max"), plogp=("plogp", "sum"),
+                                          tvd_from_uniform=("gap", "sum"), undefined=("undefined", "any"))
+    per["entropy"] = -per["plogp"]
+    per = per[(per["n_words"] >= 2) & ~per["undefined"]].reset_index()
     n = per["n_words"].astype(float)
     per["uniform_weight"] = 1.0 / n
     per["max_ratio"] = per["max_weight"] * n
@@ -77,7 +78,6 @@ def summarise_concentration(per_example: pd.DataFrame, *, threshold: float = NEA
     keys = [c for c in RUN_KEYS if c in per_example.columns]
     rows = []
     for key, group in per_example.groupby(keys + ["method"], sort=True):
-        key = key if isinstance(key, tuple) else (key,)
         distance, low, high = bootstrap_ci(group["tvd_from_uniform"].to_numpy(), n_resamples=n_resamples,
                                         seed=derive_seed(seed, "concentration", *map(str, key)))
         rows.append({**dict(zip(keys + ["method"], key, strict=True)), "n": len(group),

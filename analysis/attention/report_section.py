@@ -10,6 +10,7 @@ import pandas as pd
 
 from analysis.attention.concentration import NEAR_UNIFORM_TVD
 from analysis.plots.style import method_label
+from analysis.published.claims import rnn_models
 from analysis.report.sections import REPORT_SECTIONS, Section
 from analysis.report.summary import figure_tag, markdown_table
 
@@ -36,11 +37,6 @@ def seed_means(summary: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def uniform_controls(config: dict[str, Any]) -> set[str]:
-    """Models whose attention is frozen to uniform by construction (the controls)."""
-    return {name for name, entry in config.get("models", {}).items() if entry.get("attention") == "uniform"}
-
-
 @REPORT_SECTIONS.register("attention_concentration")
 def concentration_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
                           figures: dict[str, str]) -> Section | None:
@@ -48,7 +44,7 @@ def concentration_section(config: dict[str, Any], tables: dict[str, pd.DataFrame
     if summary is None or summary.empty:
         return None
     table = seed_means(summary)
-    controls = uniform_controls(config)
+    controls = rnn_models(config, uniform=True)  # attention frozen to uniform by construction
     learned = table[~table["model"].isin(controls)]
     flagged = learned[learned["near_uniform_seeds"] > 0]
     findings = []

@@ -117,5 +117,5 @@ def seed_importance_files(wildcards):
 def config_files() -> list[str]:
     """The --configfile paths of this run, relative to the working directory where possible."""
     paths = [Path(p) for p in workflow.overwrite_configfiles] or [Path("config/config.yaml")]
-    return [str(p.resolve().relative_to(Path.cwd().resolve())) if p.resolve().is_relative_to(Path.cwd().resolve())
-            else str(p) for p in paths]
+    cwd = Path.cwd().resolve()
+    return [str(p.resolve().relative_to(cwd)) if p.resolve().is_relative_to(cwd) else str(p) for p in paths]
