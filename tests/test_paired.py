@@ -83,3 +83,13 @@ def test_compare_methods_supports_only_real_differences():
     assert bool(out.loc[("attn_good", "attention_vs_floor"), "significant"])
     assert out.loc[("attn_bad", "attention_vs_ceiling"), "normalised"] == pytest.approx(0.4, abs=0.05)
     assert (out["p_adjusted"] >= out["p_value"]).all()
+    # parity by an equivalence test, never by a non-significant difference
+    assert out.loc[("attn_good", "attention_vs_ceiling"), "equivalence"] == "equivalent"
+    assert out.loc[("attn_good", "attention_vs_ceiling"), "p_equivalence"] < 0.05
+    assert out.loc[("attn_bad", "attention_vs_ceiling"), "equivalence"] == "not shown"
+    few = compare_methods(table[table["example_id"].isin(["e0", "e1", "e2"])], reference="loo", ceiling="ig",
+                          n_permutations=200, n_resamples=100, margin=0.01).set_index(["method_a", "comparison"])
+    assert few.loc[("attn_good", "attention_vs_ceiling"), "equivalence"] == "untestable"
+    # Holm within each kind of comparison, not over the run's whole family
+    for _, part in out.groupby("comparison"):
+        assert np.allclose(part["p_adjusted"], adjust_p_values(part["p_value"].to_numpy(), "holm"))

@@ -42,7 +42,8 @@ def test_findings_claim_a_difference_only_when_intervals_separate():
                                      reference="loo_delete")
     (finding,) = overlapping
     assert finding.verdict_ceiling == "overlapping" and finding.verdict_floor == "overlapping"
-    assert "not distinguishable from the ceiling" in finding.text and "below" not in finding.text
+    assert "not distinguishable from (but not shown equivalent to) the ceiling" in finding.text
+    assert "below" not in finding.text
 
 
 def test_findings_warn_about_models_near_chance():
@@ -84,8 +85,16 @@ def test_findings_follow_the_corrected_paired_test_when_there_is_one():
     ])
     (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=tests)
     assert finding.verdict_ceiling == "overlapping" and finding.verdict_floor == "above"
-    assert "not distinguishable from the ceiling" in finding.text and "Holm-adjusted p = 0.08" in finding.text
+    assert "not distinguishable from (but not shown equivalent to) the ceiling" in finding.text
+    assert "Holm-adjusted p = 0.08" in finding.text
     assert "normalised agreement 0.40 [0.10, 0.90]" in finding.text
+    # parity is claimed only where the equivalence test shows it
+    equivalent = tests.assign(equivalence=["equivalent", ""], margin=0.05, p_equivalence=[0.01, float("nan")])
+    (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=equivalent)
+    assert finding.verdict_ceiling == "equivalent" and "as good as (within ±0.05, TOST p = 0.01)" in finding.text
+    too_few = tests.assign(equivalence=["untestable", ""])
+    (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=too_few)
+    assert finding.verdict_ceiling == "untestable" and "equivalence untestable at this n" in finding.text
 
 
 @pytest.mark.parametrize("show", [False, True])

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.seeding import derive_seed
-from analysis.stats.bootstrap import bootstrap_ci
+from analysis.stats.intervals import mean_interval
 
 NEAR_UNIFORM_TVD = 0.05
 RUN_KEYS = ["dataset", "model", "seed"]
@@ -73,13 +73,13 @@ def concentration(importance: pd.DataFrame) -> pd.DataFrame:
 
 def summarise_concentration(per_example: pd.DataFrame, *, threshold: float = NEAR_UNIFORM_TVD,
                             n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per run x method: the mean of every measure, a bootstrap interval of the mean distance
+    """Per run x method: the mean of every measure, an interval of the mean distance
     from uniform, and ``near_uniform`` (that mean at most ``threshold``)."""
     keys = [c for c in RUN_KEYS if c in per_example.columns]
     rows = []
     for key, group in per_example.groupby(keys + ["method"], sort=True):
-        distance, low, high = bootstrap_ci(group["tvd_from_uniform"].to_numpy(), n_resamples=n_resamples,
-                                        seed=derive_seed(seed, "concentration", *map(str, key)))
+        distance, low, high = mean_interval(group["tvd_from_uniform"].to_numpy(), n_resamples=n_resamples,
+                                            seed=derive_seed(seed, "concentration", *map(str, key)))
         rows.append({**dict(zip(keys + ["method"], key, strict=True)), "n": len(group),
                      "mean_max_weight": group["max_weight"].mean(),
                      "mean_uniform_weight": group["uniform_weight"].mean(),

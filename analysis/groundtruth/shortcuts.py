@@ -342,7 +342,8 @@ def summarize_reliance(outcomes: pd.DataFrame, *, threshold: float, n_resamples:
     flip rate reaches ``threshold``: inserting the token into examples of the other
     classes turns most of them into the shortcut class, whatever their text says.
     """
-    summary = mean_intervals(outcomes, ["measure"], "value", n_resamples=n_resamples, level=level, seed=seed)
+    summary = mean_intervals(outcomes, ["measure"], "value", n_resamples=n_resamples, level=level, seed=seed,
+                             binary="auto")
     order = {m: i for i, m in enumerate(RELIANCE_MEASURES)}
     summary = summary.sort_values("measure", key=lambda s: s.map(order)).reset_index(drop=True)
     flip = summary.loc[summary["measure"] == "insertion_flip", "mean_low"]
@@ -451,7 +452,7 @@ def summarize_shortcut_scores(scores: pd.DataFrame, *, top1_threshold: float, n_
     frames = []
     for metric in SCORE_METRICS:
         summary = mean_intervals(grouped, keys, metric, n_resamples=n_resamples, level=level,
-                                 seed=derive_seed(seed, metric))
+                                 seed=derive_seed(seed, metric), binary=metric == "top1")
         chance_column = f"chance_{metric}"
         if chance_column in grouped and len(grouped):
             chance = grouped.groupby(keys)[chance_column].mean().rename("chance").reset_index()

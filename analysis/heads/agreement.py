@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.metrics.agreement import compute_agreement
 from analysis.records import IMPORTANCE_COLUMNS, require_columns
-from analysis.stats.bootstrap import summarize_agreement
+from analysis.stats.intervals import summarize_agreement
 
 HEAD_COLUMNS = ["example_id", "layer", "head", "word_index", "weight"]
 MEAN = -1

@@ -1,5 +1,6 @@
-"""Statistics over instances: bootstrap intervals and summary tables (:mod:`.bootstrap`)."""
+"""Statistics over instances: intervals and the agreement summary (:mod:`.intervals`), paired
+comparisons (:mod:`.paired`) and the tests that decide published claims (:mod:`.hypothesis`)."""
 
-from analysis.stats.bootstrap import bootstrap_ci, summarize_agreement
+from analysis.stats.intervals import interval, mean_interval, median_interval, proportion_interval, summarize_agreement
 
-__all__ = ["bootstrap_ci", "summarize_agreement"]
+__all__ = ["interval", "mean_interval", "median_interval", "proportion_interval", "summarize_agreement"]

@@ -4,9 +4,14 @@ For one run (dataset x model x seed) and one agreement metric, every method's pe
 agreement with the reference causal method is a vector over the same examples. Each
 attention method is compared (paired, see :mod:`analysis.stats.paired`) with the
 ceiling (another causal method's agreement with the reference), with the floor (a random
-ranking's), and with every other attention method. The p-values of a run form one
-family and are adjusted together (Holm by default). Normalised agreement is the ratio of
-an attention method's mean agreement to the ceiling's, with a paired bootstrap interval.
+ranking's), and with every other attention method. Each kind of comparison (attention vs
+ceiling, attention vs floor, attention vs attention, ceiling vs floor) is its own family
+of p-values, adjusted together (Holm by default). "As good as the ceiling" is a claim of
+parity: it is decided by an equivalence test (TOST on the same examples, margin
+``margin``), never by a non-significant difference; ``equivalence`` says ``equivalent``,
+``not shown`` or ``untestable`` (too few examples for the TOST to reach the level even at
+a zero difference). Normalised agreement is the ratio of an attention method's mean
+agreement to the ceiling's, with a paired bootstrap interval.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from analysis.seeding import derive_seed
+from analysis.stats.hypothesis import AGREE, Decision, equivalence_test
 from analysis.stats.paired import adjust_p_values, paired_comparison, ratio_interval
 
 COMPARISON_COLUMNS = [
     "method_a", "method_b", "comparison", "reference", "metric", "variant", "n", "mean_a", "mean_b",
     "mean_difference", "low", "high", "effect_size", "p_value", "p_adjusted", "correction", "significant",
-    "normalised", "normalised_low", "normalised_high",
+    "normalised", "normalised_low", "normalised_high", "margin", "p_equivalence", "equivalence",
 ]
 
 
@@ -37,7 +43,8 @@ def agreement_vectors(agreement: pd.DataFrame, *, reference: str, metric: str, v
 
 def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | None, metric: str = "kendall_tau",
                     variant: str = "abs", correction: str = "holm", n_resamples: int = 2000,
-                    n_permutations: int = 10000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+                    n_permutations: int = 10000, level: float = 0.95, margin: float = 0.05,
+                    seed: int = 0) -> pd.DataFrame:
     """Paired comparisons for one run's per-instance agreement table (see module docstring).
 
     ``ceiling`` names the causal method whose agreement with ``reference`` is the ceiling;
@@ -65,7 +72,14 @@ def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | N
         ratio = ratio_interval(vectors[a].to_numpy(), vectors[b].to_numpy(), n_resamples=n_resamples, level=level,
                                seed=derive_seed(seed, "ratio", a, b)) if kind == "attention_vs_ceiling" else (
             np.nan, np.nan, np.nan)
+        equivalence = (equivalence_test(vectors[a].to_numpy() - vectors[b].to_numpy(), margin, alpha=1 - level,
+                                        level=level, n_resamples=n_resamples)
+                       if kind == "attention_vs_ceiling" else None)
         rows.append({
+            "margin": margin if equivalence else np.nan,
+            "p_equivalence": equivalence.p_value if equivalence and equivalence.direction == AGREE else np.nan,
+            "equivalence": _equivalence_label(equivalence, vectors[a].to_numpy() - vectors[b].to_numpy(), margin,
+                                              1 - level) if equivalence else "",
             "method_a": a, "method_b": b, "comparison": kind, "reference": reference, "metric": metric,
             "variant": variant, "n": result.n, "mean_a": float(vectors[a].mean()), "mean_b": float(vectors[b].mean()),
             "mean_difference": result.mean_difference, "low": result.low, "high": result.high,
@@ -74,7 +88,21 @@ def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | N
         })
     table = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("p_adjusted", "correction",
                                                                                     "significant")])
-    table["p_adjusted"] = adjust_p_values(table["p_value"].to_numpy(), correction) if len(table) else []
+    table["p_adjusted"] = np.nan
+    for _, index in table.groupby("comparison").groups.items():
+        table.loc[index, "p_adjusted"] = adjust_p_values(table.loc[index, "p_value"].to_numpy(), correction)
     table["correction"] = correction
     table["significant"] = table["p_adjusted"] < 1 - level
     return table[COMPARISON_COLUMNS]
+
+
+def _equivalence_label(decision: Decision, differences: np.ndarray, margin: float, alpha: float) -> str:
+    """'equivalent' (TOST rejects), 'not shown', or 'untestable' when even a zero mean difference with
+    this spread and n could not pass the TOST at ``alpha`` (the margin is too narrow for n)."""
+    if decision.direction == AGREE and decision.p_value < alpha:
+        return "equivalent"
+    d = differences[np.isfinite(differences)]
+    if d.size < 2:
+        return "untestable"
+    best = equivalence_test(d - d.mean(), margin, alpha=alpha, n_resamples=2)
+    return "not shown" if best.p_value < alpha else "untestable"

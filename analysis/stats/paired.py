@@ -3,7 +3,7 @@
 "Method A agrees with leave-one-out more than method B" is a claim about paired values:
 both are measured on the same examples. The test here is a sign-flip permutation test
 on the per-example differences (exact under the null of exchangeable signs), with a
-percentile-bootstrap interval for the mean difference and the paired effect size
+studentised-bootstrap interval for the mean difference and the paired effect size
 d_z = mean(diff) / sd(diff). A family of such tests is corrected with Holm (family-wise
 error) or Benjamini-Hochberg (false discovery rate).
 """
@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from analysis.stats.intervals import mean_interval
 
 CORRECTIONS = ("holm", "bh", "none")
 
@@ -64,10 +66,7 @@ def paired_comparison(a: np.ndarray, b: np.ndarray, *, n_resamples: int = 2000, 
     if n < 2:
         return PairedResult(n, float(d.mean()) if n else float("nan"), float("nan"), float("nan"), float("nan"),
                             float("nan"))
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, n, size=(n_resamples, n))].mean(axis=1)
-    alpha = 1 - level
-    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    _, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
     sd = d.std(ddof=1)
     effect = float(d.mean() / sd) if sd > 0 else float("nan")
     return PairedResult(n, float(d.mean()), float(low), float(high), effect,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.records import IMPORTANCE_COLUMNS
 from analysis.seeding import derive_seed
-from analysis.stats.bootstrap import bootstrap_ci
+from analysis.stats.intervals import mean_interval
 
 SEP = "#seed"
 
@@ -42,8 +42,8 @@ def seed_agreement(importance: pd.DataFrame, *, metric: str = "kendall_tau", var
     })
     rows = []
     for method, group in instances.groupby("method", sort=True):
-        mean, low, high = bootstrap_ci(group["value"].to_numpy(), n_resamples=n_resamples, level=level,
-                                       seed=derive_seed(seed, "seeds", method))
+        mean, low, high = mean_interval(group["value"].to_numpy(), n_resamples=n_resamples, level=level,
+                                        seed=derive_seed(seed, "seeds", method))
         rows.append({"method": method, "metric": metric, "variant": variant, "n": int(group["value"].notna().sum()),
                      "mean": mean, "mean_low": low, "mean_high": high})
     return instances, pd.DataFrame(rows)

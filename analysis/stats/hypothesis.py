@@ -1,0 +1,220 @@
+"""Tests that decide a published claim on one run: exact, paired and equivalence tests, with power.
+
+Every test returns a :class:`Decision`: the estimate with its interval, the two-sided
+p-value of "no difference from the published threshold" (or of "outside the
+equivalence margin"), the direction the data point to, the smallest p-value the test
+could reach at this n (when even that is above the level, the claim is *untestable at
+this n*), the smallest n at which it could reach the level, and the n a test would
+need for 80% power at the observed effect. Which claim uses which test is declared
+with the claim (:mod:`analysis.published`).
+
+- :func:`rate_test`: a share of 0/1 outcomes against a threshold (exact binomial test,
+  Clopper-Pearson interval). "Most examples" is a share against 1/2 (the sign test).
+- :func:`paired_test`: the mean of paired differences against zero (sign-flip
+  permutation test, exact up to 16 pairs; studentised-bootstrap interval).
+- :func:`noninferiority_test` and :func:`equivalence_test`: a mean paired difference
+  within a declared margin (one-sided t-tests; TOST is both sides, Schuirmann 1987).
+  "Not distinguishable" is not parity: only these tests support "as good as".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import stats
+
+from analysis.stats.intervals import mean_interval, proportion_interval
+from analysis.stats.paired import sign_flip_test
+
+AGREE, DIFFER, NEITHER = "published", "opposite", "none"
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One run's test of one claim (before correction for the claim's family)."""
+
+    test: str
+    n: int
+    estimate: float
+    low: float
+    high: float
+    p_value: float       # two-sided (or the equivalence p-value): small means "not the null"
+    direction: str       # AGREE, DIFFER or NEITHER: the side the estimate lies on
+    min_p: float         # the smallest p-value this test can give at this n
+    n_min: float         # the smallest n at which this test can reach the level (NaN: any n)
+    n_needed: float      # n for 80% power at the observed effect (inf when the effect is nil)
+
+    def untestable(self, alpha: float) -> bool:
+        return not self.min_p < alpha
+
+
+def _z(q: float) -> float:
+    return float(stats.norm.ppf(q))
+
+
+def _direction(difference: float, published_sign: int) -> str:
+    if not np.isfinite(difference) or difference == 0:
+        return NEITHER
+    return AGREE if np.sign(difference) == published_sign else DIFFER
+
+
+def rate_test(outcomes: np.ndarray, threshold: float, *, side: str, alpha: float = 0.05,
+              level: float = 0.95) -> Decision:
+    """Is the share of successes (0/1 per example) below (``side="below"``) or above ``threshold``?
+
+    Exact two-sided binomial test of ``p = threshold`` (scipy's minimum-likelihood method);
+    the direction is where the observed share lies. ``min_p`` is the p-value of the most
+    extreme outcome on the published side (0 successes for "below", all for "above").
+    """
+    values = np.asarray(outcomes, dtype=float)
+    values = values[np.isfinite(values)]
+    n, k = int(values.size), int(values.sum())
+    sign = -1 if side == "below" else 1
+    if n == 0:
+        return Decision("exact binomial", 0, math.nan, math.nan, math.nan, math.nan, NEITHER, 1.0, math.nan,
+                        math.inf)
+    share, low, high = proportion_interval(k, n, level=level)
+    p = float(stats.binomtest(k, n, threshold).pvalue)
+    extreme = 0 if side == "below" else n
+    min_p = float(stats.binomtest(extreme, n, threshold).pvalue)
+    n_min = _binomial_n_min(threshold, side, alpha)
+    return Decision("exact binomial", n, share, low, high, p, _direction(share - threshold, sign), min_p, n_min,
+                    _binomial_n_needed(share, threshold, alpha))
+
+
+@lru_cache(maxsize=256)
+def _binomial_n_min(threshold: float, side: str, alpha: float) -> float:
+    """Smallest n at which the most extreme outcome on the published side rejects at ``alpha``."""
+    for n in range(1, 100_000):
+        extreme = 0 if side == "below" else n
+        if stats.binomtest(extreme, n, threshold).pvalue < alpha:
+            return float(n)
+    return math.inf
+
+
+def _binomial_n_needed(share: float, threshold: float, alpha: float) -> float:
+    """n for 80% power of a two-sided test of ``threshold`` when the true share is ``share`` (normal approx.)."""
+    if share == threshold or not np.isfinite(share):
+        return math.inf
+    # a share of exactly 0 or 1 has no spread: plan for one success (or failure) in a hundred
+    p1 = min(max(share, 0.01), 0.99)
+    numerator = _z(1 - alpha / 2) * math.sqrt(threshold * (1 - threshold)) + _z(POWER) * math.sqrt(p1 * (1 - p1))
+    return float(math.ceil((numerator / abs(p1 - threshold)) ** 2))
+
+
+def _paired_n_needed(mean: float, sd: float, alpha: float, *, sides: int = 2) -> float:
+    """n for 80% power of a t-test of a mean paired difference ``mean`` with spread ``sd``."""
+    if not np.isfinite(mean) or mean == 0 or not np.isfinite(sd):
+        return math.inf
+    if sd == 0:
+        return 2.0
+    z = _z(1 - alpha / sides) + _z(POWER)
+    return float(math.ceil((z * sd / abs(mean)) ** 2 + z**2 / 2))  # + z^2/2: Guenther's t correction
+
+
+def paired_test(differences: np.ndarray, *, published_sign: int = 1, alpha: float = 0.05, level: float = 0.95,
+                n_permutations: int = 10000, n_resamples: int = 1000, seed: int = 0) -> Decision:
+    """Is the mean of paired differences (same examples) on the published side of zero?
+
+    Two-sided sign-flip permutation test (exact up to 16 pairs); ``published_sign`` is +1
+    when the paper's direction is a positive difference. ``min_p`` is ``2 / 2^n`` (all signs
+    one way), so n below 6 is untestable at 5%.
+    """
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d)]
+    n = int(d.size)
+    if n < 2:
+        return Decision("paired sign-flip", n, float(d.mean()) if n else math.nan, math.nan, math.nan, math.nan,
+                        NEITHER, 1.0, 6.0, math.inf)
+    mean, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
+    p = sign_flip_test(d, n_permutations=n_permutations, seed=seed) if np.any(d != 0) else 1.0
+    min_p = min(1.0, 2.0 / 2.0**n) if n <= 16 else 2.0 / (n_permutations + 1)
+    n_min = float(math.ceil(math.log2(2.0 / alpha) + 1e-12))
+    return Decision("paired sign-flip", n, mean, low, high, float(p), _direction(mean, published_sign), min_p,
+                    n_min, _paired_n_needed(mean, float(d.std(ddof=1)), alpha))
+
+
+def _one_sided_t(d: np.ndarray, bound: float, *, greater: bool) -> float:
+    """p-value of H0: mean <= bound (``greater``) or mean >= bound (not ``greater``), paired t."""
+    n = d.size
+    se = d.std(ddof=1) / math.sqrt(n)
+    if se == 0:
+        holds = d.mean() > bound if greater else d.mean() < bound
+        return 0.0 if holds else 1.0
+    t = (d.mean() - bound) / se
+    return float(stats.t.sf(t, n - 1) if greater else stats.t.cdf(t, n - 1))
+
+
+def noninferiority_test(differences: np.ndarray, margin: float, *, alpha: float = 0.05, level: float = 0.95,
+                        n_resamples: int = 1000, seed: int = 0) -> Decision:
+    """Is the mean paired difference below ``margin`` (e.g. learned minus uniform accuracy below 2 points)?
+
+    One-sided paired t-test of H0: mean >= margin (the published side, AGREE) and of
+    H0: mean <= margin (the opposite, DIFFER); the p-value is the smaller one doubled
+    (a two-sided test of mean = margin), the direction the side it points to.
+    """
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d)]
+    n = int(d.size)
+    if n < 2:
+        return Decision("non-inferiority (paired t)", n, math.nan, math.nan, math.nan, math.nan, NEITHER, 1.0,
+                        math.nan, math.inf)
+    mean, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
+    below = _one_sided_t(d, margin, greater=False)
+    above = _one_sided_t(d, margin, greater=True)
+    p = min(1.0, 2 * min(below, above))
+    return Decision("non-inferiority (paired t)", n, mean, low, high, p, _direction(margin - mean, 1), 0.0, 2.0,
+                    _paired_n_needed(mean - margin, float(d.std(ddof=1)), alpha))
+
+
+def equivalence_test(differences: np.ndarray, margin: float, *, alpha: float = 0.05, level: float = 0.95,
+                     n_resamples: int = 1000, seed: int = 0) -> Decision:
+    """TOST: is the mean paired difference within ``(-margin, margin)``?
+
+    ``p_value`` is the larger of the two one-sided p-values (equivalent at ``alpha`` when
+    the ``1 - 2 alpha`` t-interval lies inside the margin). The direction is AGREE when the
+    estimate lies inside the margin and DIFFER outside; a DIFFER is significant only when
+    a two-sided t-test puts the mean beyond the margin (``p_value`` is then that test's).
+    """
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d)]
+    n = int(d.size)
+    if n < 2:
+        return Decision("equivalence (TOST, paired t)", n, math.nan, math.nan, math.nan, math.nan, NEITHER, 1.0,
+                        math.nan, math.inf)
+    mean, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
+    sd = float(d.std(ddof=1))
+    inside = abs(mean) < margin
+    if inside:
+        p = max(_one_sided_t(d, -margin, greater=True), _one_sided_t(d, margin, greater=False))
+        needed = _paired_n_needed(margin - abs(mean), sd, alpha, sides=1)
+    else:
+        bound = margin if mean > 0 else -margin
+        p = min(1.0, 2 * _one_sided_t(d, bound, greater=mean > 0))
+        needed = _paired_n_needed(abs(mean) - margin, sd, alpha)
+    return Decision("equivalence (TOST, paired t)", n, mean, low, high, float(p), AGREE if inside else DIFFER, 0.0,
+                    2.0, needed)
+
+
+def combine_all(parts: list[Decision]) -> Decision:
+    """A claim that needs every part to hold (an intersection-union test, Berger 1982).
+
+    AGREE when every part points the published way, with the largest p-value of the
+    parts; DIFFER when any part points the other way, with the smallest such p-value
+    times the number of those parts (Bonferroni). The estimate and interval are the
+    first part's; n is the smallest part's.
+    """
+    first = parts[0]
+    opposite = [p for p in parts if p.direction == DIFFER]
+    if opposite:
+        direction, p_value = DIFFER, min(1.0, len(opposite) * min(p.p_value for p in opposite))
+    elif all(p.direction == AGREE for p in parts):
+        direction, p_value = AGREE, max(p.p_value for p in parts)
+    else:
+        direction, p_value = NEITHER, 1.0
+    return Decision(first.test, min(p.n for p in parts), first.estimate, first.low, first.high, p_value, direction,
+                    max(p.min_p for p in parts), max(p.n_min for p in parts), max(p.n_needed for p in parts))

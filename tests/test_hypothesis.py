@@ -1,0 +1,80 @@
+"""Tests that decide claims: exact rates, paired sign-flip, non-inferiority and TOST, untestable n."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from analysis.stats.hypothesis import (
+    AGREE,
+    DIFFER,
+    combine_all,
+    equivalence_test,
+    noninferiority_test,
+    paired_test,
+    rate_test,
+)
+
+
+def test_zero_of_eight_cannot_support_below_ten_percent() -> None:
+    decision = rate_test(np.zeros(8), 0.10, side="below")
+    assert decision.estimate == 0 and decision.high > 0.10
+    assert decision.untestable(0.05)  # even 0 flips of 8 has p = 0.9**8 * 2-sided > 0.05
+    assert decision.min_p == pytest.approx(stats.binomtest(0, 8, 0.1).pvalue)
+    # the smallest n at which 0 flips could show "below 10%" at 5%: 0.9**n below 0.05 (two-sided, exact)
+    assert decision.n_min == min(n for n in range(1, 200) if stats.binomtest(0, n, 0.1).pvalue < 0.05)
+    assert not rate_test(np.zeros(60), 0.10, side="below").untestable(0.05)
+
+
+def test_rate_test_directions_and_p_values() -> None:
+    rare = rate_test(np.r_[np.ones(2), np.zeros(98)], 0.10, side="below")
+    assert rare.direction == AGREE and rare.p_value < 0.01
+    assert rare.p_value == pytest.approx(stats.binomtest(2, 100, 0.1).pvalue)
+    frequent = rate_test(np.r_[np.ones(40), np.zeros(60)], 0.10, side="below")
+    assert frequent.direction == DIFFER and frequent.p_value < 1e-6
+    most = rate_test(np.r_[np.ones(8), np.zeros(2)], 0.5, side="above")
+    assert most.direction == AGREE and most.n == 10 and most.estimate == 0.8
+
+
+def test_paired_test_finds_a_shift_and_says_how_many_examples_a_small_one_needs() -> None:
+    rng = np.random.default_rng(0)
+    shifted = paired_test(0.3 + rng.normal(0, 0.2, size=50), published_sign=1)
+    assert shifted.direction == AGREE and shifted.p_value < 0.001 and shifted.low > 0
+    opposite = paired_test(-0.3 + rng.normal(0, 0.2, size=50), published_sign=1)
+    assert opposite.direction == DIFFER and opposite.p_value < 0.001
+    noise = rng.normal(size=30)
+    small = paired_test(0.02 + 0.2 * (noise - noise.mean()) / noise.std(ddof=1))  # mean 0.02, SD 0.2 exactly
+    # 80% power for a mean of 0.02 at SD 0.2 needs about ((1.96 + 0.84) * 10) ** 2 = 785 pairs
+    assert 500 < small.n_needed < 1200
+    few = paired_test(np.array([0.5, 0.4, 0.6, 0.5, 0.3]))
+    assert few.untestable(0.05) and few.min_p == pytest.approx(2 / 2**5) and few.n_min == 6
+
+
+def test_noninferiority_and_equivalence_need_evidence_not_just_overlap() -> None:
+    rng = np.random.default_rng(1)
+    # per-example accuracy differences (learned - uniform): the models disagree on 3% of examples, evenly
+    differences = rng.choice([-1.0, 0.0, 1.0], p=[0.015, 0.97, 0.015], size=2000)
+    close = noninferiority_test(differences, 0.02)
+    assert close.direction == AGREE and close.p_value < 0.05
+    # the same models on 20 examples cannot show it: "not distinguishable" is not parity
+    short = noninferiority_test(np.r_[1.0, -1.0, np.zeros(18)], 0.02)
+    assert short.direction == AGREE and short.p_value > 0.05
+    better = noninferiority_test(np.r_[np.ones(200), np.zeros(800)], 0.02)  # learned 20 points better
+    assert better.direction == DIFFER and better.p_value < 0.001
+    inside = equivalence_test(rng.normal(0.0, 0.1, size=400), 0.05)
+    assert inside.direction == AGREE and inside.p_value < 0.05
+    wide = equivalence_test(rng.normal(0.0, 0.5, size=20), 0.05)
+    assert wide.p_value > 0.05
+    outside = equivalence_test(rng.normal(0.3, 0.1, size=100), 0.05)
+    assert outside.direction == DIFFER and outside.p_value < 0.001
+
+
+def test_intersection_union_needs_every_part() -> None:
+    rng = np.random.default_rng(2)
+    strong, weak = paired_test(0.3 + rng.normal(0, 0.1, 40)), paired_test(0.01 + rng.normal(0, 0.3, 40))
+    both = combine_all([strong, weak])
+    assert both.p_value == max(strong.p_value, weak.p_value)
+    against = paired_test(-0.3 + rng.normal(0, 0.1, 40))
+    mixed = combine_all([strong, against])
+    assert mixed.direction == DIFFER and mixed.p_value == pytest.approx(min(1.0, against.p_value))
