@@ -124,27 +124,6 @@ def concentration_summary(values: dict[str, float], seeds=(0, 1)) -> pd.DataFram
                          for model, tvd in values.items() for seed in seeds])
 
 
-def test_permutation_claim_is_marked_vacuous_where_attention_is_near_uniform():
-    from analysis.published.report_section import published_section
-
-    permutation = pd.DataFrame([{"dataset": "sst2", "model": model, "seed": seed, "test": "permutation",
-                                 "measure": measure, "group": "all", "method": "rnn_attention", "median": 0.01,
-                                 "median_low": 0.005, "median_high": 0.02, "mean": 0.01, "mean_low": 0.005,
-                                 "mean_high": 0.02}
-                                for model in ("bilstm_dot", "bilstm_tanh") for seed in (0, 1)
-                                for measure in ("median_tvd", "flip_rate")])
-    runs = permutation[["dataset", "model", "seed"]].drop_duplicates()  # the study's runs come from here
-    tables = {"interventions_summary": permutation, "agreement_summary": runs.assign(
-                  method_a="rnn_attention", method_b="loo_delete", metric="kendall_tau", variant="abs", group_by="x"),
-              "attention_concentration": concentration_summary({"bilstm_dot": 0.01, "bilstm_tanh": 0.3})}
-    section = published_section(CONFIG, tables, {})
-    frame = section.tables["published_comparison"].set_index("model")
-    assert frame.loc["bilstm_dot", "caveat"] == "vacuous: attention near uniform in 2 of 2 seeds"
-    assert frame.loc["bilstm_tanh", "caveat"] == ""
-    finding = next(f for f in section.findings if "permuting" in f)
-    assert "vacuous on 1 of them, where attention is near uniform (sst2 / bilstm_dot)" in finding
-
-
 def test_section_names_learned_near_uniform_attention_and_checks_the_controls():
     from analysis.attention.report_section import concentration_section
 

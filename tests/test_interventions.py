@@ -10,6 +10,8 @@ between the best and the worst ordering on a model whose cause is known.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,6 +45,9 @@ from analysis.interventions.model_side import (
     zeroing_test,
 )
 from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary
+from analysis.published.claims import PUBLISHED_CLAIMS
+from analysis.published.directions import ADVERSARIAL_JSD
+from analysis.stats.divergence import JSD_MAX, JSD_UNIT
 
 SENTENCES = ["the film was great", "a dull plot", "not awful at all the film", "great", "the plot was not dull"]
 
@@ -216,7 +221,7 @@ def test_uniform_test_scopes(tiny_bert, tiny_rnn):
     batch = make_batch(tiny_bert, SENTENCES)
     table = uniform_test(make_adapter(tiny_bert), batch.encoded, batch.example_ids)
     assert set(table["scope"]) == {"layer 0", "layer 1", "all intervened layers"}
-    assert (table["tvd"] >= 0).all() and (table["output_jsd"] <= 1).all()
+    assert (table["tvd"] >= 0).all() and (table["output_jsd"] <= np.log(2)).all()
     batch = make_batch(tiny_rnn, SENTENCES)
     table = uniform_test(make_adapter(tiny_rnn), batch.encoded, batch.example_ids)
     assert set(table["scope"]) == {"attention"} and len(table) == len(SENTENCES)
@@ -235,7 +240,7 @@ def test_zeroing_compares_top_word_with_a_random_other(tiny_rnn):
     multi = table[table["n_words"] > 1]
     assert (multi["attention_max"] >= multi["attention_random"]).all()
     assert table.loc[table["n_words"] == 1, "output_jsd_random"].isna().all()
-    assert ((table["output_jsd_max"] >= 0) & (table["output_jsd_max"] <= 1)).all()
+    assert ((table["output_jsd_max"] >= 0) & (table["output_jsd_max"] <= np.log(2))).all()
 
 
 def test_doubling_blocks_cover_every_prefix_once():
@@ -356,7 +361,12 @@ def test_adversarial_search_drops_solutions_that_fail_verification(tiny_rnn, mon
 def test_distances():
     p = torch.tensor([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]], dtype=torch.float64)
     q = torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
-    assert torch.allclose(jensen_shannon(p, q), torch.tensor([0.0, 1.0], dtype=torch.float64))
+    # nats end to end: disjoint supports reach ln 2, the maximum the adversarial threshold (0.3) is stated against
+    assert torch.allclose(jensen_shannon(p, q), torch.tensor([0.0, math.log(2)], dtype=torch.float64))
+    assert JSD_UNIT == "nats" and JSD_MAX == pytest.approx(math.log(2))
+    assert ADVERSARIAL_JSD < JSD_MAX
+    claim = PUBLISHED_CLAIMS.get("jw_adversarial_attention_exists")
+    assert f"{ADVERSARIAL_JSD} nats" in claim.test and "ln 2 = 0.69" in claim.test
     assert torch.allclose(total_variation(p, q), torch.tensor([0.0, 1.0], dtype=torch.float64))
 
 

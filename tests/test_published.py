@@ -1,84 +1,200 @@
-"""Published directions checked against study tables: verdicts follow the intervals, reasons only where we differ."""
+"""Published claims decided per run on per-example data: paired and exact tests, Holm per claim,
+untestable at small n, vacuous where attention is near uniform, replication apart from extensions."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.published.claims import AGREES, DIFFERS, MIXED, PUBLISHED_CLAIMS, UNRESOLVED, Outcome
+import analysis.published.directions  # noqa: F401  (registers the claims)
+from analysis.attention.concentration import NEAR_UNIFORM_TVD
+from analysis.published.claims import (
+    AGREES,
+    DIFFERS,
+    EXTENSION,
+    INCONCLUSIVE,
+    MIXED,
+    PUBLISHED_CLAIMS,
+    REPLICATION,
+    UNTESTABLE,
+    VACUOUS,
+    ClaimData,
+    ClaimSettings,
+    decide,
+    outcomes,
+    row_verdict,
+)
 from analysis.published.report_section import published_section
 
-CONFIG = {"models": {
+CONFIG = {"data_seed": 0, "models": {
     "bilstm_tanh": {"family": "rnn", "encoder": "lstm", "attention": "tanh"},
+    "cnn_tanh": {"family": "rnn", "encoder": "cnn", "attention": "tanh"},
     "average_tanh": {"family": "rnn", "encoder": "average", "attention": "tanh"},
     "bilstm_uniform": {"family": "rnn", "encoder": "lstm", "attention": "uniform"},
 }}
+SETTINGS = ClaimSettings(n_permutations=999)
 
 
-def agreement_rows(model: str, seed: int, values: dict[tuple[str, str], tuple[float, float, float]]) -> list[dict]:
-    return [{"method_a": a, "method_b": b, "metric": "kendall_tau", "variant": "abs", "group_by": "all",
-             "group": "all", "mean": m, "mean_low": lo, "mean_high": hi, "dataset": "sst2", "model": model,
-             "seed": seed} for (a, b), (m, lo, hi) in values.items()]
-
-
-def tables_with(causal: tuple, with_gradient: tuple, with_loo: tuple, seeds=(0, 1, 2)) -> dict[str, pd.DataFrame]:
+def agreement_frame(n: int, means: dict[tuple[str, str], float], *, seed: int = 0, sd: float = 0.15) -> pd.DataFrame:
+    """Per-example Kendall tau of each method pair, normal around ``means``."""
+    rng = np.random.default_rng(seed)
     rows = []
-    for seed in seeds:
-        rows += agreement_rows("bilstm_tanh", seed, {("jw_gradient", "loo_delete"): causal,
-                                                     ("rnn_attention", "jw_gradient"): with_gradient,
-                                                     ("loo_delete", "rnn_attention"): with_loo})
-    return {"agreement_summary": pd.DataFrame(rows)}
+    for (a, b), mean in means.items():
+        for i, value in enumerate(np.clip(mean + rng.normal(0, sd, n), -1, 1)):
+            rows.append({"example_id": f"ex{i:03d}", "method_a": a, "method_b": b, "metric": "kendall_tau",
+                         "variant": "abs", "value": value})
+    return pd.DataFrame(rows)
 
 
-def verdict(tables: dict[str, pd.DataFrame], claim: str = "jw_causal_methods_agree_more") -> str:
-    import analysis.published.directions  # noqa: F401
-
-    outcomes = PUBLISHED_CLAIMS.get(claim).evaluate(tables, CONFIG)
-    assert len(outcomes) == 1
-    return outcomes[0].verdict
+def causal_means(causal: float, attention: float) -> dict[tuple[str, str], float]:
+    return {("jw_gradient", "loo_delete"): causal, ("rnn_attention", "jw_gradient"): attention,
+            ("rnn_attention", "loo_delete"): attention}
 
 
-def test_causal_agreement_above_attention_agrees():
-    assert verdict(tables_with((0.6, 0.5, 0.7), (0.2, 0.1, 0.3), (0.25, 0.15, 0.35))) == AGREES
+def decided(claim: str, data: ClaimData) -> pd.DataFrame:
+    return decide(data, SETTINGS, {claim: PUBLISHED_CLAIMS.get(claim)})
+
+
+def test_causal_agreement_above_attention_agrees_by_a_paired_test():
+    data = ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", s): agreement_frame(60, causal_means(0.5, 0.2), seed=s)
+                                        for s in (0, 1, 2)})
+    tests = decided("jw_causal_methods_agree_more", data)
+    assert list(tests["verdict"]) == [AGREES] * 3
+    assert (tests["test"] == "paired sign-flip").all() and (tests["n"] == 60).all()
+    assert (tests["p_adjusted"] >= tests["p_value"]).all()
+    assert outcomes(tests)["verdict"].tolist() == [AGREES]
 
 
 def test_attention_above_causal_agreement_differs():
-    assert verdict(tables_with((0.2, 0.1, 0.3), (0.6, 0.5, 0.7), (0.25, 0.15, 0.35))) == DIFFERS
+    data = ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", 0): agreement_frame(60, causal_means(0.2, 0.5))})
+    assert decided("jw_causal_methods_agree_more", data)["verdict"].tolist() == [DIFFERS]
 
 
-def test_overlapping_intervals_are_unresolved():
-    assert verdict(tables_with((0.4, 0.2, 0.6), (0.3, 0.1, 0.5), (0.3, 0.1, 0.5))) == UNRESOLVED
+def test_a_shared_example_shift_is_found_where_marginal_intervals_overlap():
+    """The paired test sees what non-overlapping intervals cannot: a small shift on the same examples."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(0.3, 0.3, 40)  # example difficulty shared by both pairs: wide marginal intervals
+    frame = pd.concat([
+        pd.DataFrame({"example_id": [f"e{i}" for i in range(40)], "method_a": a, "method_b": b,
+                      "metric": "kendall_tau", "variant": "abs", "value": base + shift + rng.normal(0, 0.02, 40)})
+        for (a, b), shift in causal_means(0.1, 0.0).items()])
+    tests = decided("jw_causal_methods_agree_more", ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", 0): frame}))
+    assert tests["verdict"].tolist() == [AGREES]
+    assert tests["low"].iloc[0] > 0
+
+
+def test_five_examples_are_untestable_and_say_how_many_are_needed():
+    data = ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", 0): agreement_frame(5, causal_means(0.6, 0.1))})
+    tests = decided("jw_causal_methods_agree_more", data)
+    assert tests["verdict"].tolist() == [UNTESTABLE]
+    assert tests["n_min"].iloc[0] == 6 and tests["min_p"].iloc[0] == pytest.approx(2 / 32)
+    close = ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", 0): agreement_frame(30, causal_means(0.42, 0.4))})
+    inconclusive = decided("jw_causal_methods_agree_more", close)
+    assert inconclusive["verdict"].tolist() == [INCONCLUSIVE]
+    assert inconclusive["n_needed"].iloc[0] > 30
+
+
+def zeroing_table(flips: int, n: int) -> pd.DataFrame:
+    return pd.DataFrame({"example_id": [f"e{i}" for i in range(n)], "flipped_max": [i < flips for i in range(n)],
+                         "flipped_random": np.zeros(n)})
+
+
+def test_zero_flips_of_eight_cannot_support_rarely_but_zero_of_sixty_can():
+    data = ClaimData(CONFIG, agreement={}, interventions={
+        ("imdb", "bilstm_tanh", 0): {"zeroing": zeroing_table(0, 8)},
+        ("sst2", "bilstm_tanh", 0): {"zeroing": zeroing_table(0, 60)},
+        ("ag_news", "bilstm_tanh", 0): {"zeroing": zeroing_table(30, 60)}})
+    tests = decided("ss_zeroing_top_item_rarely_flips", data).set_index("dataset")
+    assert tests.loc["imdb", "verdict"] == UNTESTABLE and tests.loc["imdb", "high"] > 0.10
+    assert tests.loc["sst2", "verdict"] == AGREES
+    assert tests.loc["ag_news", "verdict"] == DIFFERS
+    assert (tests["test"] == "exact binomial").all()
+
+
+def permutation_table(median_tvd: float, n: int = 40) -> pd.DataFrame:
+    return pd.DataFrame({"example_id": [f"e{i}" for i in range(n)], "median_tvd": np.full(n, median_tvd),
+                         "flip_rate": np.zeros(n)})
+
+
+def concentration(near: dict[str, bool]) -> pd.DataFrame:
+    return pd.DataFrame([{"dataset": "sst2", "model": model, "seed": 0, "method": "rnn_attention",
+                          "mean_tvd_from_uniform": NEAR_UNIFORM_TVD / 2 if flag else 0.3, "near_uniform": flag}
+                         for model, flag in near.items()])
+
+
+def test_permutation_is_a_bilstm_claim_and_vacuous_where_attention_is_near_uniform():
+    runs = {("sst2", model, 0): {"permutation": permutation_table(0.01)} for model in ("bilstm_tanh", "cnn_tanh")}
+    data = ClaimData(CONFIG, agreement={}, interventions=runs,
+                     concentration=concentration({"bilstm_tanh": True, "cnn_tanh": False}))
+    tests = decided("jw_permutation_changes_little", data).set_index("model")
+    assert tests.loc["bilstm_tanh", "scope"] == REPLICATION and tests.loc["cnn_tanh", "scope"] == EXTENSION
+    assert tests.loc["bilstm_tanh", "verdict"] == VACUOUS  # agrees only because attention is near uniform
+    assert tests.loc["cnn_tanh", "verdict"] == AGREES
+    section = published_section(CONFIG, {"claim_tests": decided("jw_permutation_changes_little", data)}, {})
+    finding = section.findings[0]
+    assert "replication vacuous on 1 of 1" in finding and "extension agrees on 1 of 1" in finding
+
+
+def predictions(correct: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"example_id": [f"e{i}" for i in range(len(correct))], "correct": correct})
+
+
+def test_uniform_control_is_a_noninferiority_test_on_the_same_examples():
+    rng = np.random.default_rng(0)
+    learned = rng.random(1000) < 0.8
+    same = learned.copy()  # the two models disagree on 40 examples, 20 each way: equal accuracy
+    same[np.flatnonzero(learned)[:20]] = False
+    same[np.flatnonzero(~learned)[:20]] = True
+    worse = learned & (rng.random(1000) < 0.8)  # uniform loses about 16 points
+    short = np.r_[True, False, np.ones(28, dtype=bool)]  # 30 examples, one disagreement each way
+    short_uniform = np.r_[False, True, np.ones(28, dtype=bool)]
+    for learned_correct, uniform, expected in ((learned, same, AGREES), (learned, worse, DIFFERS),
+                                               (short, short_uniform, INCONCLUSIVE)):
+        data = ClaimData(CONFIG, agreement={}, predictions={("sst2", "bilstm_tanh", 0): predictions(learned_correct),
+                                                            ("sst2", "bilstm_uniform", 0): predictions(uniform)})
+        tests = decided("wp_uniform_attention_suffices", data)
+        assert tests["model"].tolist() == ["bilstm_uniform vs bilstm_tanh"]
+        assert tests["verdict"].tolist() == [expected]
+
+
+def test_holm_is_within_each_claim_and_scope():
+    agreement = {("sst2", model, s): agreement_frame(25, causal_means(0.35, 0.25), seed=s)
+                 for model in ("bilstm_tanh", "average_tanh") for s in (0, 1)}
+    tests = decided("jw_causal_methods_agree_more", ClaimData(CONFIG, agreement=agreement))
+    from analysis.stats.paired import adjust_p_values
+
+    for _, part in tests.groupby("scope"):
+        assert np.allclose(part["p_adjusted"], adjust_p_values(part["p_value"].to_numpy(), "holm"))
+    assert set(tests["scope"]) == {REPLICATION, EXTENSION}
 
 
 @pytest.mark.parametrize("seeds, expected", [
-    ((AGREES, AGREES, UNRESOLVED), AGREES),
+    ((AGREES, AGREES, INCONCLUSIVE), AGREES),
     ((AGREES, DIFFERS, AGREES), MIXED),
     ((DIFFERS, DIFFERS, DIFFERS), DIFFERS),
-    ((UNRESOLVED, UNRESOLVED), UNRESOLVED),
-    ((AGREES, UNRESOLVED, UNRESOLVED), MIXED),
+    ((UNTESTABLE, UNTESTABLE), UNTESTABLE),
+    ((INCONCLUSIVE, UNTESTABLE, INCONCLUSIVE), INCONCLUSIVE),
+    ((AGREES, INCONCLUSIVE, INCONCLUSIVE), MIXED),
+    ((VACUOUS, VACUOUS, AGREES), VACUOUS),
+    ((VACUOUS, AGREES, AGREES), VACUOUS),
 ])
 def test_seed_majority(seeds, expected):
-    assert Outcome("d", "m", "", seeds).verdict == expected
-
-
-def test_uniform_control_within_two_points_agrees():
-    comparison = pd.DataFrame([{"dataset": "sst2", "seed": s, "uniform_model": "bilstm_uniform",
-                                "learned_model": "bilstm_tanh", "accuracy_uniform": 0.80, "accuracy_learned": 0.805,
-                                "difference": 0.005, "difference_low": -0.01, "difference_high": 0.015}
-                               for s in (0, 1)])
-    assert verdict({"interventions_uniform_training": comparison}, "wp_uniform_attention_suffices") == AGREES
-    clearly_better = comparison.assign(difference=0.08, difference_low=0.05, difference_high=0.11)
-    assert verdict({"interventions_uniform_training": clearly_better}, "wp_uniform_attention_suffices") == DIFFERS
+    assert row_verdict(list(seeds)) == expected
 
 
 def test_section_gives_reasons_only_where_we_differ():
-    agreeing = published_section(CONFIG, tables_with((0.6, 0.5, 0.7), (0.2, 0.1, 0.3), (0.25, 0.15, 0.35)), {})
-    assert "**Where we differ" not in agreeing.markdown
-    assert "agrees on 1 of 1" in agreeing.findings[0]
-    differing = published_section(CONFIG, tables_with((0.2, 0.1, 0.3), (0.6, 0.5, 0.7), (0.25, 0.15, 0.35)), {})
-    assert "**Where we differ" in differing.markdown and "sst2 / bilstm_tanh" in differing.markdown
-    assert set(differing.tables["published_comparison"]["verdict"]) == {DIFFERS}
+    agreeing = ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", 0): agreement_frame(60, causal_means(0.5, 0.2))})
+    section = published_section(CONFIG, {"claim_tests": decided("jw_causal_methods_agree_more", agreeing)}, {})
+    assert "Where we differ" not in section.markdown
+    assert "replication agrees on 1 of 1" in section.findings[0]
+    assert "paired sign-flip" in section.markdown
+    differing = ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", 0): agreement_frame(60, causal_means(0.2, 0.5))})
+    section = published_section(CONFIG, {"claim_tests": decided("jw_causal_methods_agree_more", differing)}, {})
+    assert "**Where we differ (sst2 / bilstm_tanh)" in section.markdown
+    assert set(section.tables["published_comparison"]["verdict"]) == {DIFFERS}
 
 
-def test_no_section_without_tables():
+def test_no_section_without_tests():
     assert published_section(CONFIG, {}, {}) is None
+    assert decide(ClaimData(CONFIG, agreement={}), SETTINGS).empty

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from analysis.attention.concentration import NEAR_UNIFORM_TVD
+from analysis.config import rnn_models
 from analysis.plots.style import method_label
-from analysis.published.claims import rnn_models
 from analysis.report.sections import REPORT_SECTIONS, Section
 from analysis.report.summary import figure_tag, markdown_table
 

@@ -19,7 +19,8 @@ kept, on an even grid of f in [0, 1]; their areas (trapezoid rule) are the delet
 (lower = more faithful) and the insertion AUC (higher = more faithful).
 
 A word is removed by deleting its tokens (the sequence gets shorter) or by replacing
-each of them by the model's [MASK] token ([UNK] for an RNN); both are settings and the
+each of them by the model's [MASK] token (for an RNN its reserved ``<mask>`` input, a zero
+embedding, the replacement leave-one-out uses too); both are settings and the
 choice is recorded in every row. Special tokens are never removed, so the "empty
 input" is the input with every word removed: [CLS] [SEP] for a transformer, no token at
 all for an RNN (which then outputs its classifier bias).

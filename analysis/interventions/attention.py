@@ -27,7 +27,6 @@ transformer control counts the layers it actually changed and raises
 from __future__ import annotations
 
 import contextlib
-import math
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -38,8 +37,6 @@ from torch import nn
 
 from analysis.models.attention_probe import AttentionControl, attention_control
 from analysis.models.base import Encoded, TextClassifier
-
-LN2 = math.log(2.0)
 
 
 class InterventionError(RuntimeError):
@@ -61,12 +58,12 @@ def _relative_entropy(a: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 
 
 def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Jensen-Shannon divergence in bits (base 2, so in [0, 1]) over the last axis.
+    """Jensen-Shannon divergence in nats (natural log, at most ln 2 = 0.693) over the last axis.
 
-    The agreement metrics use the same base; Jain & Wallace report nats (multiply by ln 2).
+    Jain & Wallace's unit, and the project's everywhere (:mod:`analysis.stats.divergence`).
     """
     m = 0.5 * (p + q)
-    return ((0.5 * _relative_entropy(p, m) + 0.5 * _relative_entropy(q, m)) / LN2).clamp_min(0.0)
+    return (0.5 * _relative_entropy(p, m) + 0.5 * _relative_entropy(q, m)).clamp_min(0.0)
 
 
 # -------------------------------------------------------------------------- edits

@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 
 from analysis.plots.figures import NO_DATA_TEXT
 from analysis.plots.style import method_label, method_palette, sort_methods, style_context
+from analysis.stats.divergence import JSD_UNIT
 
 MAX_COLUMNS = 5
 REMOVAL_MARKERS = {"delete": "o", "mask": "s"}
@@ -109,7 +110,7 @@ def permutation_scatter(permutation: pd.DataFrame) -> Figure:
 
 
 def adversarial_histogram(adversarial: pd.DataFrame) -> Figure:
-    """Jensen-Shannon divergence (bits) between the original and the adversarial attention, output TVD <= epsilon.
+    """Jensen-Shannon divergence (nats, at most ln 2) between the original and the adversarial attention, output TVD <= epsilon.
 
     Only solutions that were re-measured within the constraint are counted; the panel
     title gives how many examples had one. Mass near 1 bit means attention can be changed
@@ -130,7 +131,7 @@ def adversarial_histogram(adversarial: pd.DataFrame) -> Figure:
             ax.set_title(f"{_run_title(model, seed, n_seeds)}\n{len(feasible)}/{len(part)} found, ε = {epsilon:g}",
                          fontsize=10)
             ax.set_xlim(0, 1)
-            ax.set_xlabel("JSD(attention, adversarial) [bits]")
+            ax.set_xlabel(f"JSD(attention, adversarial) [{JSD_UNIT}]")
             ax.set_ylabel("examples")
         figure.suptitle(_dataset_title(adversarial, "Adversarial attention within the output constraint"))
         return figure

@@ -60,6 +60,10 @@ def permutation_test(adapter: AttentionAdapter, encoded: Encoded, example_ids: l
                               for b in range(len(encoded))])
     rows = torch.arange(len(encoded)).repeat_interleave(draws)
     probs = adapter.run(encoded, rows, AttentionEdit(permutation=permutations)).view(len(encoded), draws, -1)
+    # a draw that leaves every position in place is no intervention (one-word examples, or chance on two
+    # words): its output is the reference, exactly, not the reference recomputed in another batch shape
+    identity = (permutations == torch.arange(permutations.shape[1])).all(dim=1).view(len(encoded), draws)
+    probs = torch.where(identity[..., None], reference.probs[:, None, :].to(probs.dtype), probs)
     tvd = total_variation(reference.probs[:, None, :], probs)
     flips = (probs.argmax(dim=-1) != reference.predicted[:, None]).double()
     words = word_attention(reference, encoded)

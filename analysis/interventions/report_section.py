@@ -18,6 +18,7 @@ import pandas as pd
 from analysis.plots.style import method_label
 from analysis.report.sections import REPORT_SECTIONS, Section
 from analysis.report.summary import compare_intervals, figure_tag, markdown_table
+from analysis.stats.divergence import JSD_MAX, JSD_UNIT
 
 CAVEATS = [
     ("Permutation (Jain & Wallace 2019)", "If shuffling the attention weights among the tokens leaves the output "
@@ -113,7 +114,7 @@ def adversarial_sentence(run: pd.DataFrame) -> str | None:
         return None
     text = f"an adversarial attention distribution within the output constraint was found for {_pct(feasible)} of examples"
     if jsd is not None and jsd["n"] > 0:
-        text += f", at a mean JSD of {_ci(jsd)} bits from the original (1 bit = disjoint supports)"
+        text += f", at a mean JSD of {_ci(jsd)} {JSD_UNIT} from the original ({JSD_MAX:.2f} = disjoint supports)"
     return text
 
 

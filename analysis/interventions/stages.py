@@ -27,12 +27,13 @@ from analysis.logs import timed
 from analysis.provenance import with_provenance
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import derive_seed, seed_everything
-from analysis.stats.bootstrap import bootstrap_ci
+from analysis.stats.intervals import interval, interval_method, mean_interval, proportion_interval
 
 log = logging.getLogger("analysis.interventions")
 
 SUMMARY_KEYS = ["test", "measure", "scope", "method", "removal", "group"]
-SUMMARY_COLUMNS = [*SUMMARY_KEYS, "n", "mean", "mean_low", "mean_high", "median", "median_low", "median_high"]
+SUMMARY_COLUMNS = [*SUMMARY_KEYS, "n", "mean", "mean_low", "mean_high", "median", "median_low", "median_high",
+                   "interval"]
 COST_COLUMNS = ["test", "examples", "forward_passes", "forward_passes_per_example", "seconds", "seconds_per_example"]
 MAX_ATTENTION_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 """Bins of the maximum attention weight for the permutation summary (Jain & Wallace's x axis)."""
@@ -66,37 +67,47 @@ def example_limit(settings: dict[str, Any], kind: str) -> int | None:
 
 
 def summarize_long(values: pd.DataFrame, *, n_resamples: int, level: float, seed: int) -> pd.DataFrame:
-    """Mean and median with percentile-bootstrap intervals for every group of :data:`SUMMARY_KEYS`.
+    """Mean and median with intervals for every group of :data:`SUMMARY_KEYS`.
 
-    ``values`` has the key columns, ``example_id`` and ``value`` (NaN values are left out
-    and ``n`` counts the rest). Each group bootstraps with a seed derived from its keys,
-    so a row does not depend on which other rows are summarised.
+    ``values`` has the key columns, ``example_id``, ``value`` and ``binary`` (True for 0/1
+    outcomes such as flips; see :func:`long_values`); NaN values are left out and ``n``
+    counts the rest. A rate's mean gets an exact Clopper-Pearson interval, other means a
+    studentised bootstrap and medians the order-statistic interval (``interval`` names the
+    mean's). Each group resamples with a seed derived from its keys, so a row does not
+    depend on which other rows are summarised.
     """
     records = []
     for key, group in values.groupby(SUMMARY_KEYS, sort=False, dropna=False):
         data = group.sort_values("example_id")["value"].to_numpy(dtype=float)
         data = data[~np.isnan(data)]
-        group_seed = derive_seed(seed, *key)
-        mean = bootstrap_ci(data, "mean", n_resamples, level, group_seed)
-        median = bootstrap_ci(data, "median", n_resamples, level, group_seed)
-        records.append((*key, int(data.size), *mean, *median))
+        binary = bool(group["binary"].all()) if "binary" in group else False
+        mean = interval(data, "mean", binary=binary, n_resamples=n_resamples, level=level,
+                        seed=derive_seed(seed, *key))
+        median = interval(data, "median", level=level)
+        records.append((*key, int(data.size), *mean, *median, interval_method("mean", binary)))
     return pd.DataFrame.from_records(records, columns=SUMMARY_COLUMNS)
 
 
 def long_values(table: pd.DataFrame, *, test: str, measures: dict[str, str], scope: str | pd.Series = "",
                 method: str | pd.Series = "", removal: str | pd.Series = "",
-                group: str | pd.Series = "all") -> pd.DataFrame:
+                group: str | pd.Series = "all", rates: tuple[str, ...] = ()) -> pd.DataFrame:
     """Per-example values of ``table`` in the long form :func:`summarize_long` reads.
 
-    ``measures`` maps a measure name to the column holding it; booleans become 0/1 (rates).
+    ``measures`` maps a measure name to the column holding it. Boolean columns become 0/1
+    and are marked ``binary`` (rates, summarised with exact binomial intervals), as are
+    the measures named in ``rates`` (0/1 columns with NaN where undefined).
     """
     frames = []
     for measure, column in measures.items():
         frames.append(pd.DataFrame({
             "test": test, "measure": measure, "scope": scope, "method": method, "removal": removal, "group": group,
             "example_id": table["example_id"], "value": table[column].astype(float),
+            "binary": measure in rates or pd.api.types.is_bool_dtype(table[column]),
         }))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*SUMMARY_KEYS, "example_id", "value"])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LONG_COLUMNS)
+
+
+LONG_COLUMNS = [*SUMMARY_KEYS, "example_id", "value", "binary"]
 
 
 def max_attention_bins(values: pd.Series) -> pd.Series:
@@ -235,7 +246,7 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
         tables["adversarial"] = _measure(cost, "adversarial", adapter, len(rows), lambda: adversarial_search(
             adapter, subset, [ids[i] for i in rows], search, seed=seed, reference=sub_reference).table())
         found = tables["adversarial"]
-        log.info("adversarial attention: a solution within TVD %.3g for %d of %d examples, median JSD %.3f bits",
+        log.info("adversarial attention: a solution within TVD %.3g for %d of %d examples, median JSD %.3f nats",
                  search.epsilon, int(found["feasible"].sum()), len(found), found["jsd"].median())
     if settings["uniform"]["enabled"]:
         tables["uniform"] = _measure(cost, "uniform", adapter, len(ids), lambda: uniform_test(
@@ -285,14 +296,14 @@ def model_side_values(tables: dict[str, pd.DataFrame], scope: str) -> pd.DataFra
         parts.append(long_values(zeroing, test="zeroing", scope=scope, measures={
             "output_jsd_max": "output_jsd_max", "output_jsd_random": "output_jsd_random",
             "jsd_difference": "jsd_difference", "flip_rate_max": "flipped_max", "flip_rate_random": "flipped_random",
-            "attention_max": "attention_max", "attention_random": "attention_random"}))
+            "attention_max": "attention_max", "attention_random": "attention_random"},
+            rates=("flip_rate_max", "flip_rate_random")))
     removal = tables["removal"]
     if len(removal):
         parts.append(long_values(removal, test="removal", scope=scope, method=removal["method"], measures={
             "fraction_items": "fraction_items", "fraction_attention": "fraction_attention",
             "flip_rate": "flipped"}))
-    columns = [*SUMMARY_KEYS, "example_id", "value"]
-    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[LONG_COLUMNS] if parts else pd.DataFrame(columns=LONG_COLUMNS)
 
 
 ERASER_COLUMNS = ["example_id", "method", "removal", "measure", "percent", "n_words", "n_selected", "prob_full",
@@ -324,12 +335,11 @@ def input_side_values(eraser: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFram
     """Per-example comprehensiveness/sufficiency per bin, AOPCs and curve areas, long form."""
     from analysis.interventions.ablation import per_example_scores
 
-    columns = [*SUMMARY_KEYS, "example_id", "value"]
     if eraser.empty:
-        return pd.DataFrame(columns=columns)
-    by_bin = eraser.assign(test="ablation", scope="input", group=[f"{p:g}%" for p in eraser["percent"]])
-    scores = per_example_scores(eraser, curves).assign(test="ablation", scope="input", group="all")
-    return pd.concat([by_bin[columns], scores[columns]], ignore_index=True)
+        return pd.DataFrame(columns=LONG_COLUMNS)
+    by_bin = eraser.assign(test="ablation", scope="input", group=[f"{p:g}%" for p in eraser["percent"]], binary=False)
+    scores = per_example_scores(eraser, curves).assign(test="ablation", scope="input", group="all", binary=False)
+    return pd.concat([by_bin[LONG_COLUMNS], scores[LONG_COLUMNS]], ignore_index=True)
 
 
 # ------------------------------------------------------------------------- study
@@ -337,9 +347,10 @@ def uniform_attention_comparison(config: dict[str, Any], prediction_paths: list[
                                  level: float, seed: int) -> pd.DataFrame:
     """Each ``attention: uniform`` RNN against every learned-attention RNN with the same encoder.
 
-    Accuracy of both on the same evaluation examples and the paired difference
-    (learned - uniform) with percentile-bootstrap intervals (Wiegreffe & Pinter 2019: if the
-    uniform model is as accurate, attention was not needed for the task).
+    Accuracy of both on the same evaluation examples (exact Clopper-Pearson intervals) and
+    the paired difference (learned - uniform) with a studentised-bootstrap interval
+    (Wiegreffe & Pinter 2019: if the uniform model is as accurate, attention was not
+    needed for the task; the published-claims table decides that with a non-inferiority test).
     """
     columns = ["dataset", "seed", "encoder", "uniform_model", "learned_model", "learned_attention", "n",
                "accuracy_uniform", "accuracy_uniform_low", "accuracy_uniform_high", "accuracy_learned",
@@ -365,9 +376,9 @@ def uniform_attention_comparison(config: dict[str, Any], prediction_paths: list[
                 base = derive_seed(seed, "uniform training", dataset, run_seed, name, sibling)
                 records.append((
                     dataset, int(run_seed), encoder, name, sibling, rnns[sibling].get("attention", "tanh"), len(joined),
-                    *bootstrap_ci(uniform_correct, "mean", n_resamples, level, base),
-                    *bootstrap_ci(learned_correct, "mean", n_resamples, level, base),
-                    *bootstrap_ci(learned_correct - uniform_correct, "mean", n_resamples, level, base),
+                    *proportion_interval(int(uniform_correct.sum()), len(joined), level=level),
+                    *proportion_interval(int(learned_correct.sum()), len(joined), level=level),
+                    *mean_interval(learned_correct - uniform_correct, n_resamples=n_resamples, level=level, seed=base),
                 ))
     return pd.DataFrame.from_records(records, columns=columns)
 

@@ -1,89 +1,173 @@
-"""Published findings as testable claims, checked against this study's tables.
+"""Published findings as testable claims, decided run by run with a test that fits each claim.
 
 Each :class:`PublishedClaim` states a direction a paper reported (Jain & Wallace 2019;
 Wiegreffe & Pinter 2019; Serrano & Smith 2019; Abnar & Zuidema 2020), how this study
-tests it (with the threshold, where the paper's wording needs one) and the likely
-reasons when our numbers point the other way. ``evaluate`` reads the study-wide tables
-and returns one :class:`Outcome` per dataset x model (or model pair), with a verdict per
-training seed and the verdict shared by the seeds.
+tests it, and the likely reasons when our numbers point the other way. Its ``evaluate``
+reads the per-example tables of every run (:class:`ClaimData`) and returns one
+:class:`RunTest` per run: the test's :class:`~analysis.stats.hypothesis.Decision` on the
+same examples (paired where two quantities are compared, exact for rates, non-inferiority
+or equivalence for parity). :func:`decide` corrects the p-values within each claim's family
+(its runs of one scope: the paper's own setting, or an extension) and gives each run a
+verdict:
 
-A verdict compares 95% bootstrap intervals, never point estimates: *agrees* when the
-interval lies on the published side, *differs* when it lies on the other side,
-*unresolved* when it straddles (too few examples to tell).
+- *agrees* / *differs*: significant after correction, on the published / the other side;
+- *inconclusive*: the test could decide at this n but did not (``n_needed`` says how many
+  examples 80% power at the observed effect would take);
+- *untestable*: even the most extreme data could not reach the level at this n (``n_min``);
+- *vacuous*: agrees, but the run's attention is near uniform, which makes the test trivial
+  (see :mod:`analysis.attention.concentration`); never counted as support.
+
+:func:`outcomes` then gives each dataset x model one verdict from its seeds.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis.config import rnn_models, transformer_models
 from analysis.registry import Registry
+from analysis.stats.hypothesis import AGREE, DIFFER, Decision
+from analysis.stats.paired import adjust_p_values
 
-AGREES, DIFFERS, UNRESOLVED, MIXED = "agrees", "differs", "unresolved", "mixed"
+AGREES, DIFFERS, INCONCLUSIVE, UNTESTABLE, VACUOUS, MIXED = (
+    "agrees", "differs", "inconclusive", "untestable", "vacuous", "mixed")
+VERDICTS = (AGREES, DIFFERS, MIXED, INCONCLUSIVE, UNTESTABLE, VACUOUS)
+REPLICATION, EXTENSION = "replication", "extension"
 
-Tables = dict[str, pd.DataFrame]
+Run = tuple[str, str, int]
+Source = str | Path | pd.DataFrame
 
-
-@dataclass(frozen=True)
-class Interval:
-    """A bootstrap summary: estimate and 95% interval."""
-
-    value: float
-    low: float
-    high: float
-
-    def text(self, digits: int = 2) -> str:
-        if np.isnan(self.low):
-            return f"{self.value:.{digits}f}"
-        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
-
-
-def above(a: Interval, b: Interval) -> str:
-    """AGREES when interval ``a`` lies above ``b``, DIFFERS when below, else UNRESOLVED."""
-    from analysis.report.summary import compare_intervals
-
-    return {"above": AGREES, "below": DIFFERS}.get(compare_intervals(a.low, a.high, b.low, b.high), UNRESOLVED)
-
-
-def below(a: Interval, b: Interval) -> str:
-    """AGREES when interval ``a`` lies below ``b`` (the mirror of :func:`above`)."""
-    return above(b, a)
-
-
-def point(value: float) -> Interval:
-    return Interval(value, value, value)
+CLAIM_TEST_COLUMNS = [
+    "claim", "source", "order", "dataset", "model", "seed", "scope", "compares_with", "test", "estimate_label", "n",
+    "estimate", "low", "high", "p_value", "p_adjusted", "correction", "direction", "min_p", "n_min", "n_needed",
+    "near_uniform", "verdict", "details",
+]
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """One claim on one dataset x model: our numbers (mean over seeds) and the verdicts per seed."""
+class ClaimSettings:
+    """How claims are decided (config block ``claims``)."""
+
+    level: float = 0.95
+    correction: str = "holm"
+    accuracy_margin: float = 0.02
+    n_permutations: int = 10000
+    seed: int = 0
+
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.level
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ClaimSettings:
+        block = dict(config.get("claims") or {})
+        return cls(**{k: block[k] for k in ("level", "correction", "accuracy_margin", "n_permutations")
+                      if k in block},
+                   seed=int(config.get("data_seed", 0)))
+
+
+def _read(source: Source, **kwargs: Any) -> pd.DataFrame:
+    return source if isinstance(source, pd.DataFrame) else pd.read_parquet(source, **kwargs)
+
+
+class ClaimData:
+    """Per-example tables of every run, read lazily (one run's agreement table at a time).
+
+    ``agreement``, ``predictions`` and ``interventions`` map a run ``(dataset, model, seed)``
+    to a parquet path or a frame (``interventions`` to ``{test: path or frame}``);
+    ``concentration`` is the study's attention-concentration summary.
+    """
+
+    def __init__(self, config: Mapping[str, Any], *, agreement: Mapping[Run, Source],
+                 predictions: Mapping[Run, Source] | None = None,
+                 interventions: Mapping[Run, Mapping[str, Source]] | None = None,
+                 concentration: pd.DataFrame | None = None) -> None:
+        self.config = config
+        self._agreement = dict(agreement)
+        self._predictions = dict(predictions or {})
+        self._interventions = dict(interventions or {})
+        self._concentration = concentration
+        self._load_agreement = lru_cache(maxsize=8)(self._agreement_frame)
+
+    # -- runs and models
+    def runs(self, models: list[str] | None = None) -> list[Run]:
+        runs = sorted(set(self._agreement) | set(self._predictions) | set(self._interventions))
+        return [r for r in runs if models is None or r[1] in models]
+
+    def model(self, name: str) -> dict[str, Any]:
+        return dict(self.config.get("models", {}).get(name, {}))
+
+    def rnn_models(self, *, uniform: bool = False) -> list[str]:
+        return rnn_models(dict(self.config), uniform=uniform)
+
+    def transformer_models(self) -> list[str]:
+        return transformer_models(dict(self.config))
+
+    def near_uniform(self, run: Run, method: str = "rnn_attention") -> bool:
+        from analysis.attention.concentration import near_uniform_runs
+
+        return run in near_uniform_runs(self._concentration, [method])
+
+    # -- per-example tables
+    def _agreement_frame(self, run: Run, metric: str, variant: str) -> pd.DataFrame:
+        source = self._agreement.get(run)
+        if source is None:
+            return pd.DataFrame(columns=["example_id", "method_a", "method_b", "value"])
+        if isinstance(source, pd.DataFrame):
+            frame = source[(source["metric"] == metric) & (source["variant"] == variant)]
+        else:
+            frame = pd.read_parquet(source, columns=["example_id", "method_a", "method_b", "value"],
+                                    filters=[("metric", "==", metric), ("variant", "==", variant)])
+        return frame[["example_id", "method_a", "method_b", "value"]]
+
+    def agreement(self, run: Run, a: str, b: str, *, metric: str = "kendall_tau",
+                  variant: str = "abs") -> pd.Series | None:
+        """Per-example agreement of methods ``a`` and ``b`` (either order), indexed by example id."""
+        frame = self._load_agreement(run, metric, variant)
+        pair = (((frame["method_a"] == a) & (frame["method_b"] == b))
+                | ((frame["method_a"] == b) & (frame["method_b"] == a)))
+        rows = frame[pair]
+        if rows.empty:
+            return None
+        return rows.drop_duplicates("example_id").set_index("example_id")["value"].astype(float).sort_index()
+
+    def has_method(self, run: Run, method: str) -> bool:
+        frame = self._load_agreement(run, "kendall_tau", "abs")
+        return bool(((frame["method_a"] == method) | (frame["method_b"] == method)).any())
+
+    def intervention(self, run: Run, test: str) -> pd.DataFrame | None:
+        source = self._interventions.get(run, {}).get(test)
+        if source is None:
+            return None
+        frame = _read(source)
+        return frame if len(frame) else None
+
+    def predictions(self, run: Run) -> pd.DataFrame | None:
+        source = self._predictions.get(run)
+        return None if source is None else _read(source)
+
+
+@dataclass(frozen=True)
+class RunTest:
+    """One run's test of one claim."""
 
     dataset: str
     model: str
-    ours: str
-    seed_verdicts: tuple[str, ...]
-
-    @property
-    def verdict(self) -> str:
-        """The verdict of a majority of seeds with none pointing the other way; MIXED otherwise."""
-        counts = Counter(self.seed_verdicts)
-        for verdict, opposite in ((AGREES, DIFFERS), (DIFFERS, AGREES)):
-            if counts[verdict] * 2 > len(self.seed_verdicts) and counts[opposite] == 0:
-                return verdict
-        if counts[UNRESOLVED] == len(self.seed_verdicts):
-            return UNRESOLVED
-        return MIXED
-
-    @property
-    def seed_text(self) -> str:
-        counts = Counter(self.seed_verdicts)
-        return ", ".join(f"{counts[v]} {v}" for v in (AGREES, DIFFERS, UNRESOLVED) if counts[v]) + \
-            f" (of {len(self.seed_verdicts)} seeds)"
+    seed: int
+    decision: Decision
+    estimate_label: str
+    details: str = ""
+    scope: str = REPLICATION
+    compares_with: str = ""
+    near_uniform: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,97 +178,125 @@ class PublishedClaim:
     published: str
     test: str
     reasons: str
-    evaluate: Callable[[Tables, dict[str, Any]], list[Outcome]]
+    evaluate: Callable[[ClaimData, ClaimSettings], list[RunTest]]
     order: int = 50  # position in the report (the papers' own order, Jain & Wallace first)
-    # the attention method whose near-uniform runs make this test vacuous (the report marks them;
-    # see analysis.attention.concentration), or None when near-uniform attention does not decide it
+    # the attention method whose near-uniform runs make this test vacuous, or None
     vacuous_if_uniform: str | None = None
+    scope_note: str = ""  # which of our runs replicate the paper's setting and which extend it
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 PUBLISHED_CLAIMS: Registry[PublishedClaim] = Registry("published claim")
 
 
-# --- reading the study tables --------------------------------------------------------------------
-
-def agreement(tables: Tables, dataset: str, model: str, seed: int, a: str, b: str, *,
-              metric: str = "kendall_tau", variant: str = "abs") -> Interval | None:
-    """Mean agreement of methods ``a`` and ``b`` (either order) over one run's explained examples."""
-    summary = tables.get("agreement_summary")
-    if summary is None or summary.empty:
-        return None
-    pair = (((summary["method_a"] == a) & (summary["method_b"] == b))
-            | ((summary["method_a"] == b) & (summary["method_b"] == a)))
-    rows = summary[pair & (summary["dataset"] == dataset) & (summary["model"] == model) & (summary["seed"] == seed)
-                   & (summary["metric"] == metric) & (summary["variant"] == variant) & (summary["group_by"] == "all")]
-    if rows.empty:
-        return None
-    row = rows.iloc[0]
-    return Interval(float(row["mean"]), float(row["mean_low"]), float(row["mean_high"]))
+def run_verdict(decision: Decision, p_adjusted: float, alpha: float, near_uniform: bool) -> str:
+    """The verdict of one run (see the module docstring)."""
+    if np.isfinite(p_adjusted) and p_adjusted < alpha and decision.direction == AGREE:
+        return VACUOUS if near_uniform else AGREES
+    if np.isfinite(p_adjusted) and p_adjusted < alpha and decision.direction == DIFFER:
+        return DIFFERS
+    if decision.untestable(alpha):
+        return UNTESTABLE
+    return INCONCLUSIVE
 
 
-def intervention(tables: Tables, dataset: str, model: str, seed: int, test: str, measure: str, *,
-                 method: str | None = None, statistic: str = "mean") -> Interval | None:
-    """One causal-test summary of a run (the first scope and removal listed, group 'all')."""
-    summary = tables.get("interventions_summary")
-    if summary is None or summary.empty:
-        return None
-    rows = summary[(summary["dataset"] == dataset) & (summary["model"] == model) & (summary["seed"] == seed)
-                   & (summary["test"] == test) & (summary["measure"] == measure) & (summary["group"] == "all")]
-    if method is not None:
-        rows = rows[rows["method"] == method]
-    if rows.empty:
-        return None
-    row = rows.iloc[0]
-    return Interval(float(row[statistic]), float(row[f"{statistic}_low"]), float(row[f"{statistic}_high"]))
-
-
-def runs_of(tables: Tables) -> pd.DataFrame:
-    """(dataset, model, seed) of every run, from the agreement summaries."""
-    summary = tables.get("agreement_summary")
-    if summary is None or summary.empty:
-        return pd.DataFrame(columns=["dataset", "model", "seed"])
-    return summary[["dataset", "model", "seed"]].drop_duplicates().sort_values(["dataset", "model", "seed"])
-
-
-def rnn_models(config: dict[str, Any], *, uniform: bool = False) -> list[str]:
-    """RNN models with learned attention (or, with ``uniform``, frozen-uniform controls)."""
-    return [name for name, entry in config.get("models", {}).items() if entry.get("family") == "rnn"
-            and (entry.get("attention", "tanh") == "uniform") == uniform]
-
-
-def transformer_models(config: dict[str, Any]) -> list[str]:
-    return [name for name, entry in config.get("models", {}).items() if entry.get("family") == "transformer"]
-
-
-def mean_text(values: Iterable[Interval | None], digits: int = 2) -> str:
-    """The mean over seeds of the estimates, with the range of the seeds' intervals."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return "n/a"
-    low, high = min(v.low for v in values), max(v.high for v in values)
-    return Interval(float(np.mean([v.value for v in values])), low, high).text(digits)
-
-
-def per_run(tables: Tables, models: list[str],
-            check: Callable[[str, str, int], tuple[str, dict[str, Interval | None]] | None]) -> list[Outcome]:
-    """Apply ``check(dataset, model, seed) -> (verdict, named intervals)`` to every run of ``models``.
-
-    Our numbers are the seed means of each named interval (with the range of the seeds'
-    intervals in brackets).
-    """
-    outcomes = []
-    runs = runs_of(tables)
-    for (dataset, model), part in runs[runs["model"].isin(models)].groupby(["dataset", "model"], sort=True):
-        checked = [check(dataset, model, int(seed)) for seed in part["seed"]]
-        checked = [c for c in checked if c is not None]
-        if not checked:
+def decide(data: ClaimData, settings: ClaimSettings, claims: Mapping[str, PublishedClaim] | None = None
+           ) -> pd.DataFrame:
+    """Every registered claim's test on every run, corrected within (claim, scope), with verdicts."""
+    claims = PUBLISHED_CLAIMS if claims is None else claims
+    frames = []
+    for name, claim in claims.items():
+        tests = claim.evaluate(data, settings)
+        if not tests:
             continue
-        names = list(checked[0][1])
-        ours = "; ".join(f"{name} {mean_text(c[1].get(name) for c in checked)}" for name in names)
-        outcomes.append(Outcome(dataset, model, ours, tuple(c[0] for c in checked)))
-    return outcomes
+        frame = pd.DataFrame([{
+            "claim": name, "source": claim.source, "order": claim.order, "dataset": t.dataset, "model": t.model,
+            "seed": int(t.seed), "scope": t.scope, "compares_with": t.compares_with, "test": t.decision.test,
+            "estimate_label": t.estimate_label, "n": t.decision.n, "estimate": t.decision.estimate,
+            "low": t.decision.low, "high": t.decision.high, "p_value": t.decision.p_value,
+            "direction": t.decision.direction, "min_p": t.decision.min_p, "n_min": t.decision.n_min,
+            "n_needed": t.decision.n_needed, "near_uniform": bool(t.near_uniform and claim.vacuous_if_uniform),
+            "details": t.details,
+        } for t in tests])
+        frame["p_adjusted"] = np.nan
+        for _, index in frame.groupby("scope").groups.items():
+            frame.loc[index, "p_adjusted"] = adjust_p_values(frame.loc[index, "p_value"].to_numpy(),
+                                                             settings.correction)
+        frame["correction"] = settings.correction
+        frame["verdict"] = [run_verdict(t.decision, p, settings.alpha, bool(u))
+                            for t, p, u in zip(tests, frame["p_adjusted"], frame["near_uniform"])]
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=CLAIM_TEST_COLUMNS)
+    table = pd.concat(frames, ignore_index=True)[CLAIM_TEST_COLUMNS]
+    return table.sort_values(["order", "scope", "dataset", "model", "seed"], kind="stable").reset_index(drop=True)
 
 
-def gradient_method(tables: Tables, dataset: str, model: str, seed: int) -> str:
-    """Jain & Wallace's gradient (attention detached) when computed, else plain saliency."""
-    return "jw_gradient" if agreement(tables, dataset, model, seed, "jw_gradient", "loo_delete") else "saliency"
+def row_verdict(seed_verdicts: list[str]) -> str:
+    """One verdict from a dataset x model's seeds.
+
+    *agrees* (*differs*) when a majority of seeds agree (differ) and none points the other
+    way; *vacuous* when agreeing seeds are a majority only with the vacuous ones counted;
+    *untestable* when every seed is; *inconclusive* when no seed decides; *mixed* otherwise.
+    """
+    counts = Counter(seed_verdicts)
+    total = len(seed_verdicts)
+    for verdict, opposite in ((AGREES, DIFFERS), (DIFFERS, AGREES)):
+        if counts[verdict] * 2 > total and counts[opposite] == 0 and (verdict == DIFFERS or not counts[VACUOUS]):
+            return verdict
+    if counts[VACUOUS] and (counts[VACUOUS] + counts[AGREES]) * 2 > total and counts[DIFFERS] == 0:
+        return VACUOUS
+    if counts[UNTESTABLE] == total:
+        return UNTESTABLE
+    if counts[INCONCLUSIVE] + counts[UNTESTABLE] == total:
+        return INCONCLUSIVE
+    return MIXED
+
+
+def _number(value: float, digits: int = 2) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def outcomes(tests: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim x scope x dataset x model: the seeds' estimates, tests and the row's verdict."""
+    columns = ["claim", "source", "order", "scope", "dataset", "model", "compares_with", "test", "estimate_label",
+               "ours", "n", "p_adjusted", "n_needed", "seeds", "verdict", "near_uniform_seeds"]
+    if tests.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    keys = ["order", "claim", "scope", "dataset", "model"]
+    for (order, claim, scope, dataset, model), part in tests.groupby(keys, sort=True):
+        verdicts = list(part["verdict"])
+        counts = Counter(verdicts)
+        estimates = part["estimate"].to_numpy(dtype=float)
+        ours = (f"{_number(np.nanmean(estimates)) if np.isfinite(estimates).any() else 'n/a'} "
+                f"[{_number(np.nanmin(part['low']))}, {_number(np.nanmax(part['high']))}]")
+        details = "; ".join(dict.fromkeys(d for d in part["details"] if d))
+        undecided = part[part["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
+        needed = float(undecided["n_needed"].max()) if len(undecided) else np.nan
+        rows.append({
+            "claim": claim, "source": part["source"].iloc[0], "order": order, "scope": scope, "dataset": dataset,
+            "model": model, "compares_with": part["compares_with"].iloc[0], "test": part["test"].iloc[0],
+            "estimate_label": part["estimate_label"].iloc[0],
+            "ours": ours + (f"; {details}" if details else ""),
+            "n": "/".join(str(int(n)) for n in part["n"]),
+            "p_adjusted": ", ".join(_p_text(p) for p in part["p_adjusted"]),
+            "n_needed": needed,
+            "seeds": ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) + f" (of {len(verdicts)})",
+            "verdict": row_verdict(verdicts),
+            "near_uniform_seeds": int(part["near_uniform"].sum()),
+        })
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _p_text(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def summarise(rows: pd.DataFrame) -> str:
+    """'agrees on 5, differs on 1, inconclusive on 2 of 8'."""
+    counts = Counter(rows["verdict"])
+    parts = [f"{verdict} on {counts[verdict]}" for verdict in VERDICTS if counts[verdict]]
+    return ", ".join(parts) + f" of {len(rows)}"

@@ -1,9 +1,11 @@
-"""The study summary's comparison with published findings.
+"""The study summary's comparison with published findings, from the ``claim_tests`` table.
 
-For every registered :class:`~analysis.published.claims.PublishedClaim` with data in
-this study: the published direction, our test, a table of our numbers and verdicts per
-dataset x model, and, where we differ, the likely reasons. One finding per claim joins
-the summary's findings list.
+For every claim with data in this study: the published direction, our test (named: exact
+binomial, paired sign-flip, non-inferiority), a table of our numbers and verdicts per
+dataset x model (replication rows first, then extensions), the n a decision would need
+where none was reached, and, where we differ, the likely reasons. One finding per claim
+joins the summary's findings list; the verdict counts count replication and extension
+rows separately and never count vacuous rows as support.
 """
 
 from __future__ import annotations
@@ -11,90 +13,118 @@ from __future__ import annotations
 import html
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from analysis.attention.concentration import NEAR_UNIFORM_TVD, near_uniform_runs
-from analysis.published.claims import DIFFERS, MIXED, PUBLISHED_CLAIMS, Outcome, PublishedClaim
-from analysis.published.directions import summarise
+from analysis.attention.concentration import NEAR_UNIFORM_TVD
+from analysis.published.claims import (
+    DIFFERS,
+    EXTENSION,
+    INCONCLUSIVE,
+    MIXED,
+    PUBLISHED_CLAIMS,
+    REPLICATION,
+    UNTESTABLE,
+    VACUOUS,
+    ClaimSettings,
+    outcomes,
+    summarise,
+)
 from analysis.report.sections import REPORT_SECTIONS, Section
 from analysis.report.summary import markdown_table
 
-INTRO = ("Each row puts a direction a paper reported beside this study's numbers. A verdict compares 95% bootstrap "
-         "intervals, never point estimates: *agrees* when the interval lies on the published side, *differs* when it "
-         "lies on the other side, *unresolved* when it straddles (too few examples to tell); a run's verdict is "
-         "taken per training seed and the row shows the verdict a majority of seeds share (*mixed* when seeds point "
-         "both ways). Our numbers are seed means, with the range of the seeds' intervals in brackets. Where we "
-         "differ, the likely reasons follow the table; the reductions listed at the top of this report apply "
-         "throughout.")
+
+def intro(settings: ClaimSettings) -> str:
+    return (
+        "Each row puts a direction a paper reported beside this study's numbers. Every claim is decided per run "
+        "(dataset x model x training seed) by a test on the same examples that fits it: an exact binomial test for "
+        "a share (with a Clopper-Pearson interval), a paired sign-flip test when two quantities are compared on the "
+        "same examples (with a studentised-bootstrap interval of the mean difference), a non-inferiority test for "
+        f"\"about as accurate\" (margin {settings.accuracy_margin:g}). p-values are corrected with "
+        f"{settings.correction.upper() if settings.correction == 'bh' else settings.correction.capitalize()} within "
+        f"each claim, separately for the paper's own setting (replication) and for extensions, at level "
+        f"{1 - settings.level:g}. A run *agrees* or *differs* when its corrected test rejects on the published or "
+        "the other side; it is *inconclusive* when the test could have decided at this n but did not (the table "
+        "gives the n that 80% power at the observed effect would take), *untestable* when no outcome at this n "
+        "could reach the level, and *vacuous* when it agrees only because the model's attention is near uniform "
+        f"(mean distance from uniform at most {NEAR_UNIFORM_TVD}; see Attention concentration), which makes the "
+        "test trivial: vacuous rows are never counted as support. A row's verdict is the one a majority of seeds "
+        "share with none pointing the other way (*mixed* otherwise). Our numbers are the seed mean of the "
+        "estimate, with the range of the seeds' 95% intervals in brackets.")
 
 
-def outcome_table(outcomes: list[Outcome], caveats: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
-    caveats = caveats or {}
-    return pd.DataFrame([{"dataset": o.dataset, "model": o.model, "ours": o.ours, "verdict": o.verdict,
-                          "seeds": o.seed_text, "caveat": caveats.get((o.dataset, o.model), "")} for o in outcomes],
-                        columns=["dataset", "model", "ours", "verdict", "seeds", "caveat"])
+def _table(rows: pd.DataFrame) -> pd.DataFrame:
+    shown = rows.assign(
+        n_needed=[("" if not np.isfinite(v) else f"{int(v):,}") for v in rows["n_needed"]],
+    )
+    columns = {"dataset": "dataset", "model": "model", "estimate_label": "estimate", "ours": "ours", "n": "n",
+               "p_adjusted": "p (corrected)", "seeds": "seeds", "verdict": "verdict", "n_needed": "n for 80% power"}
+    if shown["compares_with"].astype(str).str.len().gt(0).any():
+        columns["compares_with"] = "compares with"
+    return shown[list(columns)].rename(columns=columns)
 
 
-def uniform_caveats(claim: PublishedClaim, outcomes: list[Outcome], tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str], str]:
-    """(dataset, model) -> caveat, where the claim's attention method was near uniform in some seeds."""
-    if claim.vacuous_if_uniform is None:
-        return {}
-    flagged = near_uniform_runs(tables.get("attention_concentration"), [claim.vacuous_if_uniform])
-    caveats = {}
-    for o in outcomes:
-        seeds = sorted(seed for dataset, model, seed in flagged if (dataset, model) == (o.dataset, o.model))
-        if seeds:
-            caveats[(o.dataset, o.model)] = (f"vacuous: attention near uniform in {len(seeds)} of "
-                                             f"{len(o.seed_verdicts)} seeds")
-    return caveats
-
-
-def evaluate_claims(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> list[tuple[str, Any, list[Outcome]]]:
-    """(name, claim, outcomes) for every registered claim with data in this study (registered on import of
-    :mod:`analysis.published.directions`, above)."""
-    evaluated = []
-    for name, claim in PUBLISHED_CLAIMS.items():
-        outcomes = claim.evaluate(tables, config)
-        if outcomes:
-            evaluated.append((name, claim, outcomes))
-    return sorted(evaluated, key=lambda item: item[1].order)
+def _finding(claim, rows: pd.DataFrame) -> str:
+    parts = []
+    for scope in (REPLICATION, EXTENSION):
+        part = rows[rows["scope"] == scope]
+        if len(part):
+            parts.append(f"{scope} {summarise(part)}")
+    return (f"Published direction ({claim.source}): \"{claim.published}\" Verdicts here: " + "; ".join(parts)
+            + " dataset x model combinations.")
 
 
 @REPORT_SECTIONS.register("published")
 def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
                       figures: dict[str, str]) -> Section | None:
     """Our numbers beside the published directions, or None when no claim has data."""
-    evaluated = evaluate_claims(config, tables)
-    if not evaluated:
+    tests = tables.get("claim_tests")
+    if tests is None or tests.empty:
         return None
-    md, body, findings, rows = [INTRO, ""], [f"<p>{html.escape(INTRO).replace('*', '')}</p>"], [], []
-    for _, claim, outcomes in evaluated:
-        caveats = uniform_caveats(claim, outcomes, tables)
-        frame = outcome_table(outcomes, caveats)
-        rows.append(frame.assign(claim=claim.source, published=claim.published))
-        differing = [o for o in outcomes if o.verdict in (DIFFERS, MIXED)]
-        vacuous = ""
-        if caveats:
-            where = ", ".join(f"{d} / {m}" for d, m in caveats)
-            vacuous = f"; vacuous on {len(caveats)} of them, where attention is near uniform ({where})"
-        findings.append(f"Published direction ({claim.source}): \"{claim.published}\" Verdicts here: "
-                        f"{summarise(outcomes)} dataset x model combinations{vacuous}.")
-        md += [f"### {claim.source}\n", f"**Published:** {claim.published}\n", f"**Our test:** {claim.test}\n",
-               markdown_table(frame)]
+    import analysis.published.directions  # noqa: F401  (registers the claims)
+
+    settings = ClaimSettings.from_config(config)
+    rows = outcomes(tests)
+    text = intro(settings)
+    md, body, findings = [text, ""], [f"<p>{html.escape(text).replace('*', '')}</p>"], []
+    for _, claim_rows in rows.groupby("order", sort=True):
+        name = claim_rows["claim"].iloc[0]
+        claim = PUBLISHED_CLAIMS.get(name)
+        findings.append(_finding(claim, claim_rows))
+        run_test = tests.loc[tests["claim"] == name, "test"].iloc[0]
+        md += [f"### {claim.source}\n", f"**Published:** {claim.published}\n",
+               f"**Our test ({run_test}):** {claim.test}\n"]
         body += [f"<h3>{html.escape(claim.source)}</h3>", f"<p><b>Published:</b> {html.escape(claim.published)}</p>",
-                 f"<p><b>Our test:</b> {html.escape(claim.test)}</p>",
-                 frame.to_html(index=False, border=0, classes="t")]
-        if caveats:
-            note = (f"Vacuous rows: where the attention is near uniform (mean TVD from uniform at most "
-                    f"{NEAR_UNIFORM_TVD}), no permutation can move more than {2 * NEAR_UNIFORM_TVD:.0%} of its weight, "
-                    f"so an unchanged output says nothing about whether attention explains the prediction "
-                    f"(see Attention concentration).")
+                 f"<p><b>Our test ({html.escape(run_test)}):</b> {html.escape(claim.test)}</p>"]
+        if claim.scope_note:
+            md.append(f"*Scope:* {claim.scope_note}\n")
+            body.append(f"<p><i>Scope:</i> {html.escape(claim.scope_note)}</p>")
+        for scope in (REPLICATION, EXTENSION):
+            part = claim_rows[claim_rows["scope"] == scope]
+            if part.empty:
+                continue
+            frame = _table(part)
+            md += [f"**{scope.capitalize()}** ({summarise(part)})\n", markdown_table(frame)]
+            body += [f"<p><b>{scope.capitalize()}</b> ({html.escape(summarise(part))})</p>",
+                     frame.to_html(index=False, border=0, classes="t")]
+        notes = []
+        if (claim_rows["verdict"] == VACUOUS).any() or claim_rows["near_uniform_seeds"].gt(0).any():
+            where = ", ".join(f"{r.dataset} / {r.model}" for r in claim_rows.itertuples() if r.near_uniform_seeds)
+            notes.append(f"Near-uniform attention in some seeds of: {where}. Where attention is near uniform, an "
+                         f"unchanged output or a low agreement says nothing about whether attention explains the "
+                         f"prediction; those seeds' agreeing tests are marked vacuous and not counted as support.")
+        undecided = claim_rows[claim_rows["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
+        if len(undecided):
+            n_min = tests.loc[(tests["claim"] == name) & (tests["verdict"] == UNTESTABLE), "n_min"]
+            if len(n_min):
+                notes.append(f"Untestable rows: at their n no outcome could reach the level; this test needs at "
+                             f"least {int(np.nanmax(n_min)):,} examples per run to decide at all.")
+        differing = claim_rows[claim_rows["verdict"].isin([DIFFERS, MIXED])]
+        if len(differing):
+            where = ", ".join(f"{r.dataset} / {r.model}" for r in differing.itertuples())
+            notes.append(f"**Where we differ ({where}), likely reasons:** {claim.reasons}")
+        for note in notes:
             md.append(f"\n{note}\n")
-            body.append(f"<p>{html.escape(note)}</p>")
-        if differing:
-            where = ", ".join(f"{o.dataset} / {o.model}" for o in differing)
-            md.append(f"\n**Where we differ ({where}), likely reasons:** {claim.reasons}\n")
-            body.append(f"<p><b>Where we differ</b> ({html.escape(where)}), <b>likely reasons:</b> "
-                        f"{html.escape(claim.reasons)}</p>")
+            body.append(f"<p>{html.escape(note).replace('**', '')}</p>")
     return Section("Comparison with published findings", "\n".join(md), "".join(body), findings=findings, order=10,
-                   tables={"published_comparison": pd.concat(rows, ignore_index=True)})
+                   tables={"published_comparison": rows, "claim_tests": tests})

@@ -45,7 +45,9 @@ class Finding:
     normalised: str = ""
 
 
-VERDICT_WORDS = {"below": "below", "above": "above", "overlapping": "not distinguishable", "untested": "untested"}
+VERDICT_WORDS = {"below": "below", "above": "above", "equivalent": "as good as (equivalence test)",
+                 "overlapping": "not distinguishable, not shown equivalent", "untestable": "untestable at this n",
+                 "untested": "untested"}
 
 
 def key_results(findings: list[Finding]) -> pd.DataFrame:
@@ -87,12 +89,25 @@ def _test_text(row: pd.Series) -> str:
 
 
 def _verdict(row: pd.Series | None) -> str:
-    """'below', 'above' or 'not distinguishable', from a corrected paired test."""
+    """'below' or 'above' from a corrected paired test; else 'equivalent' where the equivalence test
+    (attention vs the ceiling only) shows parity, 'untestable' where it cannot at this n, and
+    'overlapping' (not distinguishable, not shown equivalent) otherwise."""
     if row is None or pd.isna(row["p_adjusted"]):
         return "untested"
-    if not row["significant"]:
-        return "overlapping"
-    return "below" if row["mean_difference"] < 0 else "above"
+    if row["significant"]:
+        return "below" if row["mean_difference"] < 0 else "above"
+    equivalence = row.get("equivalence", "")
+    if equivalence == "equivalent":
+        return "equivalent"
+    if equivalence == "untestable":
+        return "untestable"
+    return "overlapping"
+
+
+def _equivalence_text(row: pd.Series | None) -> str:
+    if row is None:
+        return "as good as"
+    return f"as good as (within ±{row.get('margin', float('nan')):g}, TOST p = {row.get('p_equivalence', float('nan')):.3g})"
 
 
 def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, reference: str,
@@ -140,7 +155,10 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             if ceiling is not None:
                 v_ceiling = _verdict(test_c) if test_c is not None else compare_intervals(
                     row["mean_low"], row["mean_high"], ceiling["mean_low"], ceiling["mean_high"])
-                wording = {"below": "below", "above": "above", "overlapping": "not distinguishable from",
+                wording = {"below": "below", "above": "above",
+                           "equivalent": _equivalence_text(test_c),
+                           "overlapping": "not distinguishable from (but not shown equivalent to)",
+                           "untestable": "not distinguishable from (equivalence untestable at this n)",
                            "untested": "compared with"}[v_ceiling]
                 part = (f"{wording} the ceiling, the agreement between two causal methods "
                         f"({method_label(ceiling_method)} vs {method_label(reference)}: {_ci(ceiling)}")
@@ -264,7 +282,8 @@ METHODS_TEXT = [
      "special tokens kept, with the completeness gap sum(attr) - (f(x) - f(baseline)) recorded per example and steps "
      "doubled until it is below tolerance; the Jain & Wallace gradient holds attention fixed."),
     ("Leave-one-out", "The fall in predicted-class probability when a word is deleted, and separately when it is "
-     "replaced by [MASK] ([UNK] for RNNs; Captum FeatureAblation with word masks)."),
+     "replaced by [MASK] (for RNNs a reserved <mask> input with a zero embedding, which unlike [UNK] is no "
+     "word's own input; Captum FeatureAblation with word masks)."),
     ("Agreement", "Per instance: Kendall τ-b with its p-value (Jain & Wallace 2019 report the share with p < 0.05), "
      "Spearman ρ, weighted τ (top ranks count more), top-k overlap and the Jensen-Shannon divergence between the "
      "normalised score distributions. Attention is compared with |attribution| (variant abs); the signed variant is "

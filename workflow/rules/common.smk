@@ -87,6 +87,14 @@ def all_targets():
     return targets
 
 
+def claim_intervention_inputs(wildcards):
+    """Per-run causal-test tables the claims read (none when the causal tests are off)."""
+    if not config["interventions"]["enabled"]:
+        return {}
+    tests = ["permutation", "adversarial", "zeroing", "removal"]
+    return {test: per_run(f"interventions/{test}.parquet") for test in tests}
+
+
 N_SHARDS = int(config["importance"]["shards"])
 
 

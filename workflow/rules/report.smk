@@ -1,3 +1,27 @@
+rule claims:
+    """Every published claim decided on every run with a paired, exact or non-inferiority test (Holm per claim)."""
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
+    input:
+        unpack(claim_intervention_inputs),
+        agreement=per_run("agreement.parquet"),
+        predictions=per_run("predictions.parquet"),
+        concentration=res("study/attention_concentration.parquet"),
+    output:
+        res("study/claim_tests.parquet"),
+    params:
+        runs=[list(run) for run in runs()],
+        settings=json.dumps({"claims": config["claims"], "models": config["models"]}, sort_keys=True),
+    conda:
+        "../envs/study.yaml"
+    log:
+        res("logs/claims.log"),
+    script:
+        "../scripts/claims.py"
+
+
+STUDY_TABLES["claim_tests"] = res("study/claim_tests.parquet")
+
+
 rule gather_study:
     """One study-wide table per kind: accuracy, agreement summaries, diagnostics, data reports."""
     localrule: True  # light: runs beside the scheduler, not as a cluster job
