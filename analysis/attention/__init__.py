@@ -1,6 +1,8 @@
 """Attention-derived importance methods (registered in :mod:`analysis.importance`)."""
 
-from analysis.attention import variants  # noqa: F401  (registers flow, norms, value zeroing, attention x gradient, ALTI)
+# importing registers flow, norms, value zeroing, attention x gradient and ALTI (variants) and the RNN attention
+# gradient and attention x gradient (rnn_gradient)
+from analysis.attention import rnn_gradient, variants  # noqa: F401
 from analysis.attention.methods import (
     AttentionAllMean,
     AttentionLastMean,
