@@ -2,7 +2,8 @@
 
 Both paths go through :func:`datasets.load_dataset`: the hub path with the spec's hub id
 and pinned revision, the mirror path with the ``parquet`` builder on
-``<data_dir>/<dataset>/<split>.parquet``. Rows come back in the mirror's columns.
+``<data_dir>/<dataset>/<split>.parquet``. Rows come back in the mirror's columns. A
+derived dataset (``base`` in its config entry) reads its base's folder and hub id.
 """
 
 from __future__ import annotations
@@ -25,17 +26,21 @@ class DataUnavailableError(RuntimeError):
     """The data could not be read; the message says why and how to fix it."""
 
 
+def mirror_folder(spec: DatasetSpec, data_dir: str | os.PathLike) -> Path:
+    return Path(data_dir) / spec.data_name
+
+
 def mirror_path(spec: DatasetSpec, split: str, data_dir: str | os.PathLike) -> Path:
-    return Path(data_dir) / spec.name / f"{split}.parquet"
+    return mirror_folder(spec, data_dir) / f"{split}.parquet"
 
 
 def check_split(spec: DatasetSpec, split: str, *, data_dir: str | os.PathLike | None = None) -> None:
     """Fail early, naming the splits that exist, when ``split`` does not."""
     if data_dir is not None and not spec.generator:
-        folder = Path(data_dir) / spec.name
+        folder = mirror_folder(spec, data_dir)
         if not folder.is_dir():
             raise DataUnavailableError(
-                f"dataset {spec.name!r}: no folder {folder} in data_dir={data_dir}. A local mirror is laid out as "
+                f"dataset {spec.data_name!r}: no folder {folder} in data_dir={data_dir}. A local mirror is laid out as "
                 f"<data_dir>/<dataset>/<split>.parquet; point data_dir at such a folder or set data_dir: null to "
                 f"use the Hugging Face hub."
             )

@@ -1,8 +1,9 @@
 """From raw rows to the ``examples`` table: words, labels, ground truth, subsamples.
 
 Bad rows are handled visibly: empty texts are dropped and counted, labels outside the
-label set stop the run with the offending rows named, and every count is written to the
-data report that the study summary shows.
+label set stop the run with the offending rows named, rows of classes a label filter
+leaves out (``labels`` in a derived dataset's entry) are dropped and counted before any
+subsampling, and every count is written to the data report that the study summary shows.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from analysis.data.loading import load_split, words_of
+from analysis.data.loading import load_split, mirror_folder, words_of
 from analysis.data.specs import DatasetSpec
 from analysis.seeding import derive_seed
 
@@ -33,6 +33,7 @@ class DataReport:
     split: str
     source: str
     rows_read: int = 0
+    dropped_other_classes: int = 0
     dropped_empty: int = 0
     rows_available: int = 0
     rows_kept: int = 0
@@ -46,11 +47,53 @@ class DataReport:
         return row
 
 
+def map_labels(frame: pd.DataFrame, spec: DatasetSpec, *, split: str) -> tuple[pd.Series, np.ndarray]:
+    """The split's labels in the spec's ids, and which rows keep a label (all but a filter's left-out classes).
+
+    Every label is first checked against the label set as read (the base's, for a
+    filtered dataset), so a corrupt label is an error rather than a dropped row. Raises
+    ``ValueError`` naming the rows whose label lies outside it.
+    """
+    names = spec.labels_as_read
+    labels = pd.to_numeric(frame[spec.label_column], errors="coerce")
+    bad = ~labels.isin(range(len(names)))
+    if bad.any():
+        rows = [int(r) for r in np.flatnonzero(bad.to_numpy())[:10]]
+        raise ValueError(
+            f"dataset {spec.name!r} split {split!r}: {int(bad.sum())} labels outside 0..{len(names) - 1} "
+            f"({', '.join(names)}), first at rows {rows} with values "
+            f"{frame[spec.label_column].iloc[rows].tolist()}. Fix the data or the dataset's label_names."
+        )
+    labels = labels.astype(int)
+    if spec.label_map is None:
+        return labels, np.ones(len(frame), dtype=bool)
+    keep = labels.isin(list(spec.label_map)).to_numpy()
+    return labels.map(spec.label_map), keep
+
+
+def describe_label_filter(spec: DatasetSpec, dropped: int) -> str:
+    """The label filter in words, for the data report.
+
+    E.g. ``label filter on ag_news: World -> 0, Business -> 1; dropped 5,031 rows of other classes``.
+    """
+    pairs = ", ".join(f"{spec.labels_as_read[old]} -> {new}" for old, new in sorted((spec.label_map or {}).items()))
+    return f"label filter on {spec.data_name}: {pairs}; dropped {dropped:,} rows of other classes"
+
+
 def standardise(frame: pd.DataFrame, spec: DatasetSpec, *, split: str, id_prefix: str | None = None) -> pd.DataFrame:
     """Map a split's rows to the ``examples`` columns and check the labels.
 
-    Raises ``ValueError`` naming the rows whose label lies outside the spec's label set.
+    With a label filter (``spec.label_map``) the rows of the classes it leaves out are
+    dropped and the rest relabelled; example ids keep the row numbers as read, so an
+    example has the same id in the filtered dataset as in its base. Raises ``ValueError``
+    naming the rows whose label lies outside the label set as read.
     """
+    labels, keep = map_labels(frame, spec, split=split)
+    prefix = id_prefix or f"{spec.data_name}-{split}"
+    ids = frame["id"].astype(str) if "id" in frame.columns else frame.get("example_id", pd.Series(range(len(frame))))
+    ids = pd.Series(list(ids))[keep].tolist()
+    frame = frame.loc[keep].reset_index(drop=True)
+    labels = labels[keep].reset_index(drop=True)
     if spec.tokens_column:
         words = [list(map(str, tokens)) for tokens in frame[spec.tokens_column]]
         texts = [" ".join(w) for w in words]
@@ -62,21 +105,10 @@ def standardise(frame: pd.DataFrame, spec: DatasetSpec, *, split: str, id_prefix
             )
         texts = [("" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t)) for t in frame[spec.text_column]]
         words = [words_of(t) for t in texts]
-    labels = pd.to_numeric(frame[spec.label_column], errors="coerce")
-    bad = ~labels.isin(range(spec.num_labels))
-    if bad.any():
-        rows = [int(r) for r in np.flatnonzero(bad.to_numpy())[:10]]
-        raise ValueError(
-            f"dataset {spec.name!r} split {split!r}: {int(bad.sum())} labels outside 0..{spec.num_labels - 1} "
-            f"({', '.join(spec.label_names)}), first at rows {rows} with values "
-            f"{frame[spec.label_column].iloc[rows].tolist()}. Fix the data or the dataset's label_names."
-        )
     if spec.rationale_column and spec.rationale_column in frame.columns:
         gt = [None if m is None else [int(v) for v in m] for m in frame[spec.rationale_column]]
     else:
         gt = [None] * len(frame)
-    prefix = id_prefix or f"{spec.name}-{split}"
-    ids = frame["id"].astype(str) if "id" in frame.columns else frame.get("example_id", pd.Series(range(len(frame))))
     out = pd.DataFrame(
         {
             "example_id": [i if str(i).startswith(prefix) else f"{prefix}-{i}" for i in ids],
@@ -132,6 +164,46 @@ def drop_empty(frame: pd.DataFrame, report: DataReport) -> pd.DataFrame:
     return frame.loc[~empty].reset_index(drop=True)
 
 
+def source_of(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> str:
+    """Where the rows come from, for the data report."""
+    return "generated" if spec.generator else (f"local mirror {data_dir}" if data_dir else f"hub {spec.hub_id}")
+
+
+def read_examples(spec: DatasetSpec, split: str, report: DataReport, *, data_dir: str | os.PathLike | None = None,
+                  generate_n: int | None = None, seed: int = 0,
+                  generator_settings: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One split's rows as an ``examples`` table: label filter applied, empty texts dropped, all counted in ``report``.
+
+    A generated dataset (``spec.generator``) is generated with ``generate_n`` examples
+    (1,000 when unset) instead of read.
+    """
+    if spec.generator:
+        from analysis.data.synthetic import SyntheticConfig, generate
+
+        settings = dict(generator_settings or {})
+        raw = generate(SyntheticConfig(n_examples=int(generate_n or 1000), seed=seed, **settings), split=split)
+        raw = raw.assign(id=raw["example_id"])
+    else:
+        raw = load_split(spec, split, data_dir=data_dir)
+    frame = standardise(raw, spec, split=split)
+    report.rows_read = len(raw)
+    if spec.label_map is not None:
+        report.dropped_other_classes = len(raw) - len(frame)
+        report.notes.append(describe_label_filter(spec, report.dropped_other_classes))
+    return drop_empty(frame, report)
+
+
+def subsample(pool: pd.DataFrame, n: int | None, spec: DatasetSpec, report: DataReport, *, seed: int) -> pd.DataFrame:
+    """A stratified subsample of ``n`` rows of ``pool`` (seeded per dataset read and role), counted in ``report``."""
+    report.rows_available = len(pool)
+    sample = stratified_sample(pool, n, seed=derive_seed(seed, spec.data_name, report.role))
+    report.rows_kept = len(sample)
+    report.label_counts = {spec.label_names[k]: int(v) for k, v in sample["label"].value_counts().sort_index().items()}
+    if n is not None and n > len(pool):
+        report.notes.append(f"asked for {n} rows, only {len(pool)} available")
+    return sample
+
+
 def prepare_splits(
     spec: DatasetSpec,
     *,
@@ -145,47 +217,44 @@ def prepare_splits(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The train and evaluation ``examples`` tables of one dataset, and the data report.
 
-    When the train and evaluation splits are the same split (the IMDB sample in the local
-    mirror has only ``test``), the split is partitioned into disjoint parts and the report
-    says so.
+    ``spec`` is the dataset's spec as :func:`~analysis.data.specs.dataset_spec` gives it:
+    a derived one reads its base's rows, and its label filter drops the classes it leaves
+    out before any subsampling (counted in ``dropped_other_classes``). Seeds and example
+    ids follow the dataset read (``spec.data_name``), so a derived dataset without a label
+    filter subsamples the same examples as its base. When the train and evaluation splits
+    are the same split (set so in the config, or a mirror that lacks the training split),
+    the split is partitioned into disjoint parts and the report says so.
     """
     train_split = train_split or spec.train_split
     eval_split = eval_split or spec.eval_split
     fallback_note = None
     if data_dir is not None and not spec.generator:
-        present = {p.stem for p in (Path(data_dir) / spec.name).glob("*.parquet")}
+        present = {p.stem for p in mirror_folder(spec, data_dir).glob("*.parquet")}
         if train_split not in present and eval_split in present:
-            # e.g. the IMDB sample of the local mirror: only `test` exists, so both come from it
+            # a partial mirror with only the evaluation split: both come from it, disjointly
             fallback_note = (f"the local mirror has no {train_split!r} split; train and eval both come from "
                              f"{eval_split!r}")
             log.warning("%s: %s", spec.name, fallback_note)
             train_split = eval_split
-    source = "generated" if spec.generator else (f"local mirror {data_dir}" if data_dir else f"hub {spec.hub_id}")
+    source = source_of(spec, data_dir)
     reports = {
         "train": DataReport(spec.name, "train", train_split, source),
         "eval": DataReport(spec.name, "eval", eval_split, source),
     }
+    sizes = {"train": train_n, "eval": eval_n}
 
     def read(split: str, role: str) -> pd.DataFrame:
-        if spec.generator:
-            from analysis.data.synthetic import SyntheticConfig, generate
-
-            n = train_n if role == "train" else eval_n
-            settings = dict(generator_settings or {})
-            raw = generate(SyntheticConfig(n_examples=int(n or 1000), seed=seed, **settings), split=split)
-            frame = standardise(raw.assign(id=raw["example_id"]), spec, split=split)
-        else:
-            frame = standardise(load_split(spec, split, data_dir=data_dir), spec, split=split)
-        reports[role].rows_read = len(frame)
-        return drop_empty(frame, reports[role])
+        return read_examples(spec, split, reports[role], data_dir=data_dir, generate_n=sizes[role], seed=seed,
+                             generator_settings=generator_settings)
 
     if train_split == eval_split and not spec.generator:
         pool = read(train_split, "train")
-        reports["eval"].rows_read = reports["train"].rows_read
-        reports["eval"].dropped_empty = reports["train"].dropped_empty
-        shuffled = stratified_sample(pool, None, seed=derive_seed(seed, spec.name, "partition"))
+        for key in ("rows_read", "dropped_other_classes", "dropped_empty"):
+            setattr(reports["eval"], key, getattr(reports["train"], key))
+        reports["eval"].notes = list(reports["train"].notes)
+        shuffled = stratified_sample(pool, None, seed=derive_seed(seed, spec.data_name, "partition"))
         n_eval = min(eval_n or len(pool) // 2, len(pool) // 2)
-        eval_pool = stratified_sample(shuffled, n_eval, seed=derive_seed(seed, spec.name, "eval-part"))
+        eval_pool = stratified_sample(shuffled, n_eval, seed=derive_seed(seed, spec.data_name, "eval-part"))
         train_pool = shuffled.loc[~shuffled["example_id"].isin(eval_pool["example_id"])].reset_index(drop=True)
         note = f"train and eval come from disjoint parts of split {train_split!r} ({len(train_pool)} / {len(eval_pool)})"
         for report in reports.values():
@@ -194,17 +263,26 @@ def prepare_splits(
     else:
         pools = {"train": read(train_split, "train"), "eval": read(eval_split, "eval")}
 
-    sizes = {"train": train_n, "eval": eval_n}
-    out = {}
-    for role, pool in pools.items():
-        reports[role].rows_available = len(pool)
-        sample = stratified_sample(pool, sizes[role], seed=derive_seed(seed, spec.name, role))
-        reports[role].rows_kept = len(sample)
-        reports[role].label_counts = {
-            spec.label_names[k]: int(v) for k, v in sample["label"].value_counts().sort_index().items()
-        }
-        if sizes[role] is not None and sizes[role] > len(pool):
-            reports[role].notes.append(f"asked for {sizes[role]} rows, only {len(pool)} available")
-        out[role] = sample
+    out = {role: subsample(pool, sizes[role], spec, reports[role], seed=seed) for role, pool in pools.items()}
     report = pd.DataFrame([reports["train"].as_row(), reports["eval"].as_row()])
     return out["train"], out["eval"], report
+
+
+def prepare_validation(spec: DatasetSpec, *, n: int | None, seed: int, data_dir: str | os.PathLike | None = None,
+                       split: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``examples`` table of the dataset's validation split (for epoch selection) and its data-report row.
+
+    ``split`` defaults to ``spec.validation_split``; the rows go through the same label
+    filter and checks as the other splits, and ``n`` takes a stratified subsample (``None``
+    keeps all). A dataset without a validation split (IMDB, AG News) is an error that
+    says so: its validation examples would have to be carved from the training split
+    before it is subsampled, which this function does not do.
+    """
+    split = split or spec.validation_split
+    if split is None:
+        raise ValueError(f"dataset {spec.name!r} has no validation split (its splits: {list(spec.splits)}); "
+                         f"leave out patience / epoch selection for it")
+    report = DataReport(spec.name, "validation", split, source_of(spec, data_dir))
+    pool = read_examples(spec, split, report, data_dir=data_dir, seed=seed)
+    sample = subsample(pool, n, spec, report, seed=seed)
+    return sample, pd.DataFrame([report.as_row()])

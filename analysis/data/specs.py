@@ -3,10 +3,11 @@
 A spec names the Hugging Face hub id (and revision), the text/label columns, the label
 names, which splits exist, and an optional converter for hub formats that differ from
 the local mirror (HateXplain, the ERASER movie rationales). A config entry with
-``base`` derives a dataset from a registered one (:func:`dataset_spec`), e.g. a
+``base`` derives a dataset from a registered one (:func:`dataset_spec`): a subset of its
+classes, relabelled (``labels``, e.g. AG News World vs Business), and/or a
 planted-shortcut variant (:mod:`analysis.groundtruth.shortcuts`). A local mirror is a
 folder laid out as ``<data_dir>/<dataset>/<split>.parquet`` with the columns the spec
-names.
+names (a derived dataset reads its base's folder).
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ class DatasetSpec:
     ``rationale_column`` a 0/1 per-word human rationale, carried along as ``gt_mask``.
     ``hub_converter`` turns the hub's rows into the local mirror's columns where the two
     differ. ``generator`` marks a dataset this project writes itself (no hub, no files).
+    ``validation_split`` is a split held out for model selection (e.g. the epoch), apart
+    from the evaluation split; ``None`` where the dataset has none.
+
+    A derived spec (:func:`dataset_spec`) also has ``base``, the registered dataset whose
+    files it reads, and, with a label filter, ``label_map`` from the label ids as read
+    (named by ``read_label_names``) to its own ids; rows of classes not in the map are
+    dropped before any subsampling.
     """
 
     name: str
@@ -48,12 +56,26 @@ class DatasetSpec:
     revision: str | None = None
     hub_converter: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     generator: bool = False
+    validation_split: str | None = None
     citation: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
+    base: str | None = None
+    label_map: dict[int, int] | None = None
+    read_label_names: tuple[str, ...] | None = None
 
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
+
+    @property
+    def data_name(self) -> str:
+        """The registered dataset whose rows are read: its mirror folder, seeds and example ids."""
+        return self.base or self.name
+
+    @property
+    def labels_as_read(self) -> tuple[str, ...]:
+        """The label names of the rows as read, before any ``label_map``."""
+        return self.read_label_names or self.label_names
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -161,6 +183,22 @@ register_dataset(
         train_split="train",
         eval_split="validation",
         citation="Socher et al. 2013 (EMNLP); GLUE, Wang et al. 2019",
+        notes={"unit": "GLUE's 67k training phrases (sub-sentence spans of the treebank); whole sentences are "
+               "sst2_sentences"},
+    )
+)
+register_dataset(
+    DatasetSpec(
+        name="sst2_sentences",
+        hub_id="SetFit/sst2",
+        label_names=("negative", "positive"),
+        splits=("train", "validation", "test"),
+        train_split="train",
+        eval_split="test",
+        validation_split="validation",
+        citation="Socher et al. 2013 (EMNLP); sentence-level binary split of Jain & Wallace 2019 (NAACL)",
+        notes={"unit": "whole sentences, root labels of the treebank with neutral dropped (6,920 / 872 / 1,821)",
+               "case": "the local mirror keeps the trees' case; the hub copy is lower-cased"},
     )
 )
 register_dataset(
@@ -172,7 +210,8 @@ register_dataset(
         train_split="train",
         eval_split="test",
         citation="Maas et al. 2011 (ACL)",
-        notes={"local_mirror": "only a 1,000-review balanced test sample; train and evaluate on disjoint parts of it"},
+        notes={"validation": "no validation split: one would be a held-out stratified share of train",
+               "overlap": "123 texts occur in both train and test, as in the original release"},
     )
 )
 register_dataset(
@@ -213,6 +252,7 @@ register_dataset(
         splits=("train", "validation", "test"),
         train_split="train",
         eval_split="test",
+        validation_split="validation",
         hub_converter=eraser_movies_from_hub,
         citation="Zaidan et al. 2007 (NAACL); ERASER, DeYoung et al. 2020 (ACL)",
         notes={"local_mirror": "not in ../shared/data: hub only", "length": "long reviews (~700 words): "
@@ -234,27 +274,75 @@ register_dataset(
 )
 
 
+class LabelFilterError(ValueError):
+    """A dataset entry's ``labels`` names a class the base does not have, or ids that do not fit."""
+
+
+def filter_labels(spec: DatasetSpec, labels: dict[str, int], *, where: str) -> DatasetSpec:
+    """``spec`` restricted to the classes named in ``labels`` and relabelled to its ids.
+
+    ``labels`` maps label names of ``spec`` to new label ids, which must be 0..k-1 with
+    k >= 2; classes not named are dropped. Several names may share an id (merged
+    classes); the new class is then called by their names joined with `` + ``. The new
+    ``label_names`` follow the new ids.
+    """
+    if not labels:
+        raise LabelFilterError(f"{where}: name at least two labels of {spec.data_name!r} ({list(spec.label_names)})")
+    unknown = [name for name in labels if name not in spec.label_names]
+    if unknown:
+        raise LabelFilterError(f"{where}: unknown label(s) {', '.join(map(repr, unknown))} of dataset {spec.data_name!r}; "
+                               f"its labels are {list(spec.label_names)}")
+    if any(not isinstance(i, int) or isinstance(i, bool) for i in labels.values()):
+        raise LabelFilterError(f"{where}: the new label ids must be integers; got {list(labels.values())}")
+    ids = sorted(set(labels.values()))
+    if ids != list(range(len(ids))):
+        raise LabelFilterError(f"{where}: the new label ids must be 0..{len(ids) - 1} with none skipped; got {ids}")
+    if len(ids) < 2:
+        raise LabelFilterError(f"{where}: every named label maps to id {ids[0]}: a classifier needs at least two "
+                               f"classes")
+    names = tuple(" + ".join(n for n in spec.label_names if labels.get(n) == i) for i in ids)
+    label_map = {spec.label_names.index(name): new for name, new in labels.items()}
+    return replace(spec, label_names=names, label_map=label_map, read_label_names=spec.label_names)
+
+
+def derived_spec(name: str, entry: dict[str, Any]) -> DatasetSpec:
+    """The spec of a config entry with ``base``: the base's spec under ``name``, filtered by ``labels``.
+
+    Raises :class:`~analysis.registry.UnknownNameError` for an unknown base and
+    :class:`LabelFilterError` for a bad ``labels``; both name the config key.
+    """
+    base = entry["base"]
+    spec = DATASETS.get(base, where=f"datasets.{name}.base")
+    notes = {**spec.notes, "base": base}
+    if entry.get("labels") is not None:
+        notes["labels"] = dict(entry["labels"])
+    if entry.get("shortcut"):
+        notes["shortcut"] = dict(entry["shortcut"])
+    spec = replace(spec, name=name, base=base, notes=notes)
+    if entry.get("labels") is not None:
+        spec = filter_labels(spec, dict(entry["labels"]), where=f"datasets.{name}.labels")
+    return spec
+
+
 def dataset_spec(config: dict[str, Any], name: str) -> DatasetSpec:
     """The spec of the config's dataset entry ``name``, derived entries included.
 
     An entry with ``base`` (e.g. ``sst2_shortcut: {base: sst2, shortcut: {...}}``, a
-    planted-shortcut variant) reads the registered dataset ``base`` and is reported
-    under its own name: its spec is the base's spec renamed, with the transform in
+    planted-shortcut variant, or ``ag_news_binary: {base: ag_news, labels: {World: 0,
+    Business: 1}}``, a subset of the classes) reads the registered dataset ``base`` and
+    is reported under its own name: its spec is the base's spec renamed, with ``base``
+    set, the label filter applied (:func:`filter_labels`) and the transforms in
     ``notes``. Any other entry names a registered dataset. Stages that look a dataset up
-    by its config name use this rather than ``DATASETS.get``.
+    by its config name use this rather than ``DATASETS.get``, and pass this spec (not the
+    base's) to :func:`~analysis.data.prepare.prepare_splits`.
     """
     entries = config.get("datasets", {})
     if name not in entries:
         raise KeyError(f"dataset {name!r} is not in the config's datasets ({sorted(entries)})")
     entry = entries[name] or {}
-    base = entry.get("base")
-    if base is None:
+    if entry.get("base") is None:
         return DATASETS.get(name, where=f"datasets.{name}")
-    spec = DATASETS.get(base, where=f"datasets.{name}.base")
-    notes = {**spec.notes, "base": base}
-    if entry.get("shortcut"):
-        notes["shortcut"] = dict(entry["shortcut"])
-    return replace(spec, name=name, notes=notes)
+    return derived_spec(name, entry)
 
 
 def content_warning(config: dict[str, Any], name: str) -> str | None:
