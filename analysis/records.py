@@ -26,8 +26,9 @@ interface between stages; tests check producers against them.
 ``agreement`` (one row per example x method pair x variant x metric)
     example_id, method_a, method_b, family_a, family_b, pair_kind ("attention_vs_causal",
     "causal_vs_causal", "random_vs_causal", "attention_vs_attention", "random_vs_attention"), variant ("abs" |
-    "signed"), metric, value float, p_value float (NaN where the metric has none),
-    n_words int, length_bucket str, predicted int
+    "signed"), metric, value float (for pairs with a random method: the mean over
+    agreement.floor_draws random rankings), p_value float (NaN where the metric has none, and
+    on those averaged random-floor rows), n_words int, length_bucket str, predicted int
 
 ``agreement_summary`` (one row per method pair x variant x metric x grouping)
     method_a, method_b, pair_kind, variant, metric, group_by ("all" | "predicted" |

@@ -20,6 +20,7 @@ from analysis.metrics.agreement import (
 )
 from analysis.records import AGREEMENT_COLUMNS, IMPORTANCE_COLUMNS
 from analysis.registry import UnknownNameError
+from analysis.seeding import derive_seed
 
 EDGES = [0, 10, 20, 40]
 
@@ -120,10 +121,12 @@ def test_jsd_properties() -> None:
     a = np.array([0.2, 0.5, 0.3])
     assert jsd(a, a)[0] == 0.0
     assert jsd(a, 3 * a)[0] == pytest.approx(0.0, abs=1e-15)  # normalised first
-    assert jsd(np.array([1.0, 0.0]), np.array([0.0, 1.0]))[0] == pytest.approx(1.0)
+    # disjoint supports give the maximum of the declared unit: ln 2 nats (Jain & Wallace's scale)
+    assert jsd(np.array([1.0, 0.0]), np.array([0.0, 1.0]))[0] == pytest.approx(np.log(2))
+    assert jsd.range == (0.0, pytest.approx(np.log(2)))
     b = np.array([-0.9, 0.05, 0.3])
     assert jsd(a, b)[0] == jsd(b, a)[0]
-    assert 0.0 < jsd(a, b)[0] < 1.0
+    assert 0.0 < jsd(a, b)[0] < np.log(2)
     assert jsd(np.zeros(3), np.ones(3))[0] == pytest.approx(0.0, abs=1e-15)  # all zeros -> uniform
     assert np.isnan(jsd(a, b)[1])
 
@@ -260,3 +263,112 @@ def test_compute_agreement_errors(importance: pd.DataFrame) -> None:
                           length_edges=EDGES)
     empty = compute_agreement(importance.iloc[:0], metrics=["jsd"], variants=["abs"], length_edges=EDGES)
     assert list(empty.columns) == AGREEMENT_COLUMNS and empty.empty
+
+
+# --------------------------------------------------------------------------- the random floor
+
+FLOOR_METRICS = ["kendall_tau", "spearman", "weighted_tau", "top1_overlap", "top3_overlap", "jsd"]
+
+
+def test_one_floor_draw_is_the_single_ranking(importance: pd.DataFrame) -> None:
+    """floor_draws=1 is the behaviour before the floor was averaged: the random method's own scores, with p-values."""
+    kwargs = {"metrics": FLOOR_METRICS, "variants": ["abs", "signed"], "length_edges": EDGES}
+    single = compute_agreement(importance, floor_draws=1, seed=5, **kwargs)
+    pd.testing.assert_frame_equal(single, compute_agreement(importance, **kwargs))  # 1 is the function's default
+    floor = single[single.family_a == "random"]
+    assert not floor.empty
+    for row in floor[floor.metric == "kendall_tau"].itertuples():
+        a, b = (importance[(importance.method == m) & (importance.example_id == row.example_id)]
+                .sort_values("word_index")["score"].to_numpy() for m in (row.method_a, row.method_b))
+        if row.variant == "abs":
+            a, b = np.abs(a), np.abs(b)
+        expected = stats.kendalltau(a, b)
+        assert row.value == pytest.approx(expected.statistic, abs=1e-12)
+        assert row.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+
+    # More draws change the floor rows only; the rest of the table stays as it was.
+    averaged = compute_agreement(importance, floor_draws=10, seed=5, **kwargs)
+    pd.testing.assert_frame_equal(averaged.drop(columns=["value", "p_value"]), single.drop(columns=["value", "p_value"]))
+    is_floor = (averaged.family_a == "random").to_numpy()
+    np.testing.assert_array_equal(averaged.loc[~is_floor, "value"], single.loc[~is_floor, "value"])
+    np.testing.assert_array_equal(averaged.loc[~is_floor, "p_value"], single.loc[~is_floor, "p_value"])
+    assert averaged.loc[is_floor, "p_value"].isna().all()  # a mean over draws has no single p-value
+    changed = averaged.loc[is_floor & (averaged.metric == "kendall_tau").to_numpy(), "value"].to_numpy()
+    assert not np.allclose(changed, single.loc[is_floor & (single.metric == "kendall_tau").to_numpy(), "value"])
+
+
+def _uniform_importance(n_examples: int, n_words: int, methods: dict[str, str], seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    scores = {m: (family, {f"x{e}": list(rng.random(n_words)) for e in range(n_examples)})
+              for m, family in methods.items()}
+    return _importance(scores, {f"x{e}": e % 2 for e in range(n_examples)})
+
+
+def test_many_floor_draws_reach_the_expected_floor() -> None:
+    """With 200 draws each example's floor is close to a random ranking's expectation.
+
+    Against a fixed ranking of n distinct values a uniformly random ranking has E[tau] = 0
+    with Var[tau] = 2(2n+5) / (9n(n-1)), and its top-k overlap is hypergeometric with
+    mean k/n and variance (k/n)((n-k)/n)((n-k)/(n-1)) / k. The mean of D independent draws
+    has standard error sd / sqrt(D); every example must lie within 4.5 of them (a chance
+    of about 7e-6 each to fail were the draws not fixed by the seed).
+    """
+    n, draws = 12, 200
+    frame = _uniform_importance(6, n, {"attention": "attention", "loo": "ablation", "random": "random"}, seed=11)
+    table = compute_agreement(frame, metrics=["kendall_tau", "top1_overlap", "top3_overlap"], variants=["abs"],
+                              length_edges=EDGES, floor_draws=draws, seed=0)
+    floor = table[table.family_a == "random"]
+    assert set(floor["pair_kind"]) == {"random_vs_attention", "random_vs_causal"} and len(floor) == 6 * 2 * 3
+    tau_se = np.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1)) / draws)
+    tau = floor.loc[floor.metric == "kendall_tau", "value"].to_numpy()
+    assert np.all(np.abs(tau) < 4.5 * tau_se), (tau, tau_se)
+    for k in (1, 3):
+        share = k / n
+        top_se = np.sqrt(share * (n - k) / n * (n - k) / (n - 1) / k / draws)
+        overlap = floor.loc[floor.metric == f"top{k}_overlap", "value"].to_numpy()
+        assert np.all(np.abs(overlap - share) < 4.5 * top_se), (k, overlap, top_se)
+    # Not one lucky draw: a single ranking is far from the expectation on some example.
+    single = compute_agreement(frame, metrics=["kendall_tau"], variants=["abs"], length_edges=EDGES, floor_draws=1)
+    assert np.abs(single.loc[single.family_a == "random", "value"]).max() > 4.5 * tau_se
+
+
+def test_floor_is_deterministic_and_independent_of_other_methods(importance: pd.DataFrame) -> None:
+    kwargs = {"metrics": FLOOR_METRICS, "variants": ["abs", "signed"], "length_edges": EDGES, "floor_draws": 10,
+              "seed": 3}
+    full = compute_agreement(importance, **kwargs)
+    pd.testing.assert_frame_equal(full, compute_agreement(importance.sample(frac=1.0, random_state=1), **kwargs))
+    other_seed = compute_agreement(importance, **{**kwargs, "seed": 4})
+    floor_rows = (full.family_a == "random") & (full.metric == "kendall_tau")
+    assert not np.allclose(full.loc[floor_rows, "value"], other_seed.loc[floor_rows, "value"])
+
+    def floor_values(table: pd.DataFrame, partner: str) -> pd.Series:
+        rows = table[(table.method_a == "random") & (table.method_b == partner)]
+        return rows.set_index(["example_id", "variant", "metric"])["value"].sort_index()
+
+    # The same floor with only random and attention in the table ...
+    alone = compute_agreement(importance[importance.method.isin(["random", "attention"])], **kwargs)
+    pd.testing.assert_series_equal(floor_values(alone, "attention"), floor_values(full, "attention"),
+                                   rtol=0, atol=1e-12)
+    # ... and when another method lacks a word of e2, which sends e2 down the pair-by-pair path.
+    gap = importance[~((importance.method == "loo") & (importance.example_id == "e2") & (importance.word_index == 3))]
+    pd.testing.assert_series_equal(floor_values(compute_agreement(gap, **kwargs), "attention"),
+                                   floor_values(full, "attention"), rtol=0, atol=1e-12)
+    # On that path the pair with the gap itself is the mean over the documented draws on the common words:
+    # draw 0 the method's own scores, draw d those scores reordered by derive_seed(seed, "random floor", ...).
+    e2 = compute_agreement(gap, **kwargs)
+    row = e2[(e2.example_id == "e2") & (e2.method_a == "random") & (e2.method_b == "loo")
+             & (e2.metric == "kendall_tau") & (e2.variant == "signed")].iloc[0]
+    own = importance[(importance.method == "random") & (importance.example_id == "e2")].sort_values("word_index")
+    loo = gap[(gap.method == "loo") & (gap.example_id == "e2")].sort_values("word_index")
+    keep = own["word_index"].isin(loo["word_index"]).to_numpy()
+    scores = own["score"].to_numpy()
+    draws = [scores] + [scores[np.random.default_rng(derive_seed(3, "random floor", "random", "e2", d)).permutation(12)]
+                        for d in range(1, 10)]
+    expected = np.mean([stats.kendalltau(draw[keep], loo["score"].to_numpy()).statistic for draw in draws])
+    assert row.value == pytest.approx(expected, abs=1e-12) and np.isnan(row.p_value)
+
+
+def test_floor_draws_must_be_a_positive_integer(importance: pd.DataFrame) -> None:
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="agreement.floor_draws"):
+            compute_agreement(importance, metrics=["jsd"], variants=["abs"], length_edges=EDGES, floor_draws=bad)

@@ -13,6 +13,19 @@ from analysis.models.base import pad_sequences
 SENTENCES = ["the film was great", "a dull plot , not great at all", "awful"]
 
 
+def sharpen(model, sentences: list[str], *, gap: float = 5.0) -> None:
+    """Scale a random model's classifier so the widest logit gap over ``sentences`` is about ``gap``.
+
+    Small changes inside then move the output visibly, without the float32 saturation
+    (p == 1 exactly) that a fixed large factor gives for some random draws.
+    """
+    enc = model.encode([s.split() for s in sentences])
+    head = model.module.classifier
+    with torch.no_grad():
+        logits = model.logits(enc.input_ids, enc.attention_mask) - head.bias
+        head.weight *= gap / float((logits.max(-1).values - logits.min(-1).values).max())
+
+
 @pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
 def test_integrated_gradients_completeness(model_name, request):
     """sum(attr) = f(x) - f(baseline) within the tolerance, and the recorded gap is that difference."""
@@ -62,9 +75,7 @@ def test_ig_baseline_keeps_special_tokens(tiny_bert):
 @pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
 def test_leave_one_out_equals_manual_deletion(model_name, request):
     model = request.getfixturevalue(model_name)
-    with torch.no_grad():  # sharpen the random classifier so that deletions move the output visibly
-        head = model.module.classifier
-        head.weight *= 100
+    sharpen(model, SENTENCES)  # so that deletions move the output visibly
     batch = make_batch(model, SENTENCES)
     out = make_method("loo_delete").explain(model, batch)
     for row, sentence in enumerate(SENTENCES):
@@ -241,8 +252,7 @@ def _exact_shapley(model, words, target):
 @pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
 def test_kernel_shap_with_every_coalition_is_the_exact_shapley_value(model_name, request):
     model = request.getfixturevalue(model_name)
-    with torch.no_grad():
-        model.module.classifier.weight *= 500
+    sharpen(model, ["a dull plot not great"])
     batch = make_batch(model, ["a dull plot not great"])
     out = make_method("kernel_shap", {"n_samples": 64}).explain(model, batch)  # 2^5 - 2 = 30 coalitions: all
     exact = _exact_shapley(model, "a dull plot not great".split(), int(batch.target[0]))
@@ -251,9 +261,8 @@ def test_kernel_shap_with_every_coalition_is_the_exact_shapley_value(model_name,
 
 
 def test_sampled_kernel_shap_is_efficient_and_close_to_exact(tiny_rnn):
-    with torch.no_grad():
-        tiny_rnn.module.classifier.weight *= 500
     sentence = "the film was great not awful a dull plot"
+    sharpen(tiny_rnn, [sentence])
     batch = make_batch(tiny_rnn, [sentence])
     out = make_method("kernel_shap", {"n_samples": 400}).explain(tiny_rnn, batch)
     exact = _exact_shapley(tiny_rnn, sentence.split(), int(batch.target[0]))

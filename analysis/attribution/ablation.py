@@ -1,8 +1,11 @@
-"""Ablation-based importance: leave-one-out by deletion and by [MASK]/[UNK] replacement.
+"""Ablation-based importance: leave-one-out by deletion and by [MASK] replacement.
 
 Both explain the predicted-class probability: score(word) = p(y|x) - p(y|x without the
-word). Deleting the word and replacing it by [MASK] (or [UNK] for an RNN) differ, and
-both are used in the literature, so both are methods. Replacement uses Captum's
+word). Deleting the word and replacing it by [MASK] differ, and both are used in the
+literature, so both are methods. An RNN has no [MASK]: its replacement is the reserved
+``<mask>`` input, a zero embedding that is no word's input. It is not ``<unk>``, which is
+the input of every out-of-vocabulary word already, so replacing such a word by ``<unk>``
+would change nothing and give it a zero score by construction. Replacement uses Captum's
 ``FeatureAblation`` with a word-level ``feature_mask``; deletion, which Captum cannot
 express (it changes the length), builds the shortened inputs and batches them.
 """
@@ -78,7 +81,8 @@ class LeaveOneOutDelete(_Ablation):
 @register_method
 class LeaveOneOutMask(_Ablation):
     name = "loo_mask"
-    description = "leave-one-out: fall in predicted-class probability when the word's tokens become [MASK] ([UNK])"
+    description = ("leave-one-out: fall in predicted-class probability when the word's tokens become [MASK] "
+                   "(for an RNN its reserved <mask> input, a zero embedding)")
     citation = "Captum FeatureAblation; Kim et al. 2020"
     defaults: ClassVar[dict[str, Any]] = {"perturbations_per_eval": 16}
 

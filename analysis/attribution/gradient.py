@@ -29,7 +29,11 @@ def probability_function(model: TextClassifier, **forward_options: Any):
 
 def baseline_ids(model: TextClassifier, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                  token: str) -> torch.Tensor:
-    """IG baseline: every real token replaced by [PAD] (or [MASK]); special tokens kept."""
+    """IG baseline: every real token replaced by [PAD] (or [MASK]); special tokens kept.
+
+    For an RNN both are the zero embedding at every real position (its ``<pad>`` row and
+    its ``<mask>`` input are both zero), so the two baselines coincide there.
+    """
     replacement = {"pad": model.pad_token_id, "mask": model.mask_token_id}.get(token)
     if replacement is None:
         raise MethodSettingsError(f"integrated_gradients baseline must be 'pad' or 'mask', not {token!r}")

@@ -1,7 +1,8 @@
 """Sampling-based perturbation attributions: Shapley sampling (Captum), KernelSHAP and LIME.
 
 Every word is one feature (Captum ``feature_mask`` from the token -> word map); a word
-is "absent" when its tokens are replaced by [MASK] ([UNK] for an RNN). Special and
+is "absent" when its tokens are replaced by [MASK] (for an RNN its reserved ``<mask>``
+input, a zero embedding, not ``<unk>``, which out-of-vocabulary words are already). Special and
 padding tokens form one extra feature whose baseline is the token itself, so removing
 it is a no-op: special tokens never leave the input. All explain the predicted-class
 probability. Captum's sampling explainers take one example at a time; perturbations of
@@ -91,7 +92,7 @@ class ShapleySampling(_CaptumSampling):
 
 def coalition_outputs(model: TextClassifier, ids: torch.Tensor, mask: torch.Tensor, owners: torch.Tensor,
                       coalitions: np.ndarray, target: int, *, batch_size: int) -> np.ndarray:
-    """p(target) for each coalition (1 = word present, 0 = its tokens replaced by [MASK]/[UNK])."""
+    """p(target) for each coalition (1 = word present, 0 = its tokens replaced by ``model.mask_token_id``)."""
     present = torch.as_tensor(coalitions, dtype=torch.bool)
     word_of_token = owners.clamp(min=0)
     keep = torch.where(owners[None] >= 0, present[:, word_of_token], torch.ones(1, dtype=torch.bool))

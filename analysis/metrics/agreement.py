@@ -11,6 +11,12 @@ array of examples of equal length, plus the method pairs to compare) and compute
 pair at once from shared intermediates (one sign Gram matrix serves Kendall tau,
 Spearman's ranks and weighted tau). They reproduce the SciPy functions, p-values
 included; the tests check that against SciPy.
+
+The random floor: one random ranking per example makes "above the floor" hang on one
+seed, so :func:`compute_agreement` scores every pair with a method of family ``random``
+on ``floor_draws`` random rankings of the example and keeps the mean (see
+:class:`_FloorDraws`). The extra rankings are further rows of the same batch, so they
+share its intermediates and cost no Python loop over metrics.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from scipy import special
 
 from analysis.records import AGREEMENT_COLUMNS, CAUSAL_FAMILIES, IMPORTANCE_COLUMNS, require_columns
 from analysis.registry import Registry
+from analysis.seeding import derive_seed
+from analysis.stats.divergence import JSD_MAX, JSD_UNIT, jensen_shannon
 
 VARIANTS = ("abs", "signed")
 FAMILIES = ("attention", "gradient", "ablation", "random")
@@ -418,9 +426,7 @@ def _jensen_shannon(batch: PairBatch) -> tuple[np.ndarray, np.ndarray]:
     if batch.n_words == 0:
         return nan, nan
     p, q = batch.pairs_of(batch.distributions)
-    middle = 0.5 * (p + q)
-    divergence = 0.5 * (special.rel_entr(p, middle).sum(axis=1) + special.rel_entr(q, middle).sum(axis=1))
-    return np.clip(divergence / math.log(2), 0.0, 1.0), nan
+    return jensen_shannon(p, q, axis=1), nan
 
 
 KENDALL_TAU = _register(AgreementMetric(
@@ -453,9 +459,9 @@ _register(AgreementMetric(
     has_p_value=False, compute=functools.partial(_top_k_overlap, percent=20),
 ))
 JSD = _register(AgreementMetric(
-    name="jsd", range=(0.0, 1.0), higher_is_better=False, family="distribution distance",
-    description="Jensen-Shannon divergence, base 2, between |scores| normalised to sum to one (Lin 1991; "
-                "used for attention by Jain & Wallace 2019)",
+    name="jsd", range=(0.0, JSD_MAX), higher_is_better=False, family="distribution distance",
+    description=f"Jensen-Shannon divergence in {JSD_UNIT} (at most ln 2), between |scores| normalised to sum to one "
+                "(Lin 1991; used for attention by Jain & Wallace 2019, in the same unit)",
     has_p_value=False, compute=_jensen_shannon,
 ))
 
@@ -538,6 +544,88 @@ def _method_families(frame: pd.DataFrame) -> dict[str, str]:
     return result
 
 
+def _floor_draws(scores: np.ndarray, *, method: str, example_id: object, draws: int, seed: int) -> np.ndarray:
+    """Draws ``1 .. draws - 1`` of the random floor of one example, ``(draws - 1, words)``.
+
+    Draw ``d`` is the random method's own scores in a random order, the order seeded by
+    ``derive_seed(seed, "random floor", method, example_id, d)``: the same draw whatever
+    else is in the table and however many draws there are (draw 0 is the scores as they
+    are). Permuting rather than drawing new values gives independent random rankings
+    while keeping the method's own value distribution (which ``jsd`` reads), so this
+    module need not know how the method draws its scores.
+    """
+    orders = [np.random.default_rng(derive_seed(seed, "random floor", method, example_id, d)).permutation(scores.size)
+              for d in range(1, draws)]
+    return scores[np.stack(orders)]
+
+
+@dataclass(frozen=True)
+class _FloorDraws:
+    """The pairs of a batch that involve a random method, computed on several random rankings and averaged.
+
+    A batch of ``n_methods`` rows gets ``draws - 1`` more rows per random method: row
+    ``n_methods + i * (draws - 1) + d - 1`` holds draw ``d`` of the ``i``-th random row
+    (see :func:`_floor_draws`). Its pairs are the batch's own, then draw ``d`` of every
+    floor pair (the random side(s) replaced by their draw ``d``), draw-major.
+    :meth:`average` turns the metric values of all those pairs back into one value per
+    pair of the batch: the mean over draws for floor pairs, with p-value NaN (a mean
+    over draws has no single p-value), and untouched values for the others. With
+    ``draws == 1`` or no floor pair it changes nothing.
+    """
+
+    rows_a: np.ndarray
+    rows_b: np.ndarray
+    random_rows: np.ndarray
+    floor_pairs: np.ndarray
+    draws: int
+
+    @classmethod
+    def plan(cls, rows_a: np.ndarray, rows_b: np.ndarray, is_random: np.ndarray, draws: int) -> _FloorDraws:
+        """Plan for pairs ``(rows_a, rows_b)`` over methods of which ``is_random`` (bool per row) are random."""
+        floor_pairs = np.flatnonzero(is_random[rows_a] | is_random[rows_b])
+        if draws == 1 or floor_pairs.size == 0:
+            return cls(rows_a, rows_b, np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), 1)
+        random_rows = np.flatnonzero(is_random)
+        draw_row = np.full(is_random.size, -1, dtype=np.intp)
+        draw_row[random_rows] = is_random.size + np.arange(random_rows.size) * (draws - 1)
+        offsets = np.arange(draws - 1)[:, None]  # (draw - 1, floor pair)
+
+        def replaced(rows: np.ndarray) -> np.ndarray:
+            rows = rows[floor_pairs]
+            return np.where(is_random[rows], draw_row[rows] + offsets, rows).reshape(-1)
+
+        return cls(np.r_[rows_a, replaced(rows_a)], np.r_[rows_b, replaced(rows_b)], random_rows, floor_pairs, draws)
+
+    @property
+    def n_pairs(self) -> int:
+        """Pairs of the batch before the extra draws."""
+        return self.rows_a.size - self.floor_pairs.size * (self.draws - 1)
+
+    def extended(self, scores: np.ndarray, methods: Sequence[str], example_ids: Sequence[object],
+                 seed: int) -> np.ndarray:
+        """``(examples, methods, words)`` scores with the draw rows appended (``methods``: name per row)."""
+        if self.draws == 1:
+            return scores
+        drawn = [[_floor_draws(scores[e, row], method=methods[row], example_id=example_id, draws=self.draws, seed=seed)
+                  for row in self.random_rows] for e, example_id in enumerate(example_ids)]
+        extra = np.asarray(drawn).reshape(scores.shape[0], -1, scores.shape[2])
+        return np.concatenate([scores, extra], axis=1)
+
+    def average(self, values: np.ndarray, p_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Metric output over the extended pairs (example-major) as one value per pair of the batch."""
+        if self.draws == 1:
+            return values, p_values
+        values = values.reshape(-1, self.rows_a.size)
+        p_values = p_values.reshape(values.shape)
+        own, extra = values[:, :self.n_pairs].copy(), values[:, self.n_pairs:]
+        per_draw = np.concatenate([own[:, None, self.floor_pairs],
+                                   extra.reshape(own.shape[0], self.draws - 1, self.floor_pairs.size)], axis=1)
+        own[:, self.floor_pairs] = per_draw.mean(axis=1)
+        p_own = p_values[:, :self.n_pairs].copy()
+        p_own[:, self.floor_pairs] = np.nan
+        return own.reshape(-1), p_own.reshape(-1)
+
+
 def _empty_agreement() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=_AGREEMENT_DTYPES[c]) for c in AGREEMENT_COLUMNS})
 
@@ -549,6 +637,8 @@ def compute_agreement(
     variants: Sequence[str],
     length_edges: Sequence[int],
     pairs: str = "all",
+    floor_draws: int = 1,
+    seed: int = 0,
     block_elements: int = DEFAULT_BLOCK_ELEMENTS,
 ) -> pd.DataFrame:
     """Agreement of every pair of methods on every example (the ``agreement`` table).
@@ -567,6 +657,16 @@ def compute_agreement(
     pairs
         ``"all"`` (every pair of distinct methods) or ``"with_causal"`` (pairs whose
         ``method_b`` is a gradient or ablation method).
+    floor_draws
+        Random rankings per example behind every pair with a method of family
+        ``random`` (the floor; config key ``agreement.floor_draws``). Draw 0 is the
+        method's own scores, draw ``d >= 1`` the same scores in an order seeded by
+        ``derive_seed(seed, "random floor", method, example_id, d)``; ``value`` is the
+        mean of the metric over the draws and ``p_value`` is NaN (a mean over draws has
+        no single p-value). ``1`` compares the method's own scores only, with p-values.
+        Other pairs are not affected.
+    seed
+        Base seed of the floor's extra draws (the run's seed).
     block_elements
         Memory knob: examples of equal length are computed together in batches whose
         intermediate arrays hold about this many elements (8 bytes each); see
@@ -590,6 +690,9 @@ def compute_agreement(
         _apply_variant(np.zeros(1), variant)
     if pairs not in PAIR_SELECTIONS:
         raise ValueError(f"unknown pair selection {pairs!r}; choose one of: {', '.join(PAIR_SELECTIONS)}")
+    if isinstance(floor_draws, bool) or not isinstance(floor_draws, (int, np.integer)) or floor_draws < 1:
+        raise ValueError(f"floor_draws must be an integer >= 1 (config key agreement.floor_draws), got {floor_draws!r}")
+    floor_draws = int(floor_draws)
     require_columns(importance, IMPORTANCE_COLUMNS, table="importance")
     _validate_edges(length_edges)
     if importance.empty or not metric_objects or not variants:
@@ -604,6 +707,7 @@ def compute_agreement(
     families = _method_families(importance)
     methods = sorted(families, key=lambda m: (_FAMILY_ORDER[families[m]], m))
     method_families = np.array([families[m] for m in methods], dtype=object)
+    is_random = method_families == "random"
     kind_matrix = np.full((len(methods), len(methods)), "", dtype=object)  # kind of (method_a, method_b)
     wanted = np.zeros((len(methods), len(methods)), dtype=bool)
     for i in range(len(methods)):
@@ -636,24 +740,31 @@ def compute_agreement(
         else:
             present = np.zeros(matrix.shape, dtype=bool)
             present[method_pos, word_pos] = True
+            floor = _PartialFloor([methods[m] for m in present_methods], is_random[present_methods],
+                                  example_ids[example_codes[start]], floor_draws, seed)
             chunks.append(_partial_example(start, matrix, present, present_methods, wanted, metric_objects,
-                                           variants, block_elements))
+                                           variants, block_elements, floor))
 
     for (n_words, present), members in stacks.items():
         present_methods = np.array(present)
         rows_a, rows_b = np.nonzero(np.triu(wanted[np.ix_(present_methods, present_methods)], k=1))
-        # Bound the (examples, words, methods, methods) Gram and (examples, methods, words) arrays.
-        per_example = n_words * present_methods.size * max(present_methods.size, n_words)
+        floor = _FloorDraws.plan(rows_a, rows_b, is_random[present_methods], floor_draws)
+        n_rows = present_methods.size + floor.random_rows.size * (floor.draws - 1)
+        # Bound the (examples, words, rows, rows) Gram and (examples, rows, words) arrays.
+        per_example = n_words * n_rows * max(n_rows, n_words)
         size = max(1, block_elements // max(1, per_example))
+        present_names = [methods[m] for m in present_methods]
         for first in range(0, len(members), size):
             part = members[first:first + size]
-            stacked = np.stack([matrix for _, matrix in part])
+            stacked = floor.extended(np.stack([matrix for _, matrix in part]), present_names,
+                                     [example_ids[example_codes[start]] for start, _ in part], seed)
             values = np.empty((len(part) * rows_a.size, len(variants), len(metric_objects)))
             p_values = np.empty_like(values)
             for v, variant in enumerate(variants):
-                batch = PairBatch(_apply_variant(stacked, variant), rows_a, rows_b, block_elements=block_elements)
+                batch = PairBatch(_apply_variant(stacked, variant), floor.rows_a, floor.rows_b,
+                                  block_elements=block_elements)
                 for t, metric in enumerate(metric_objects):
-                    values[:, v, t], p_values[:, v, t] = metric.evaluate(batch)
+                    values[:, v, t], p_values[:, v, t] = floor.average(*metric.evaluate(batch))
             chunks.append(_AgreementChunk(
                 first_row=np.repeat([start for start, _ in part], rows_a.size),
                 code_a=np.tile(present_methods[rows_a], len(part)),
@@ -707,6 +818,32 @@ class _AgreementChunk:
     p_values: np.ndarray
 
 
+@dataclass(frozen=True)
+class _PartialFloor:
+    """What :func:`_partial_example` needs for the random floor of its example."""
+
+    methods: list[str]
+    is_random: np.ndarray
+    example_id: object
+    draws: int
+    seed: int
+
+    def pair(self, matrix: np.ndarray, present: np.ndarray, a: int, b: int) -> np.ndarray:
+        """Rows ``a`` and ``b`` as ``(draws, 2, words)``: draw 0 as they are, then the random side(s) redrawn.
+
+        A random row is redrawn over the words it scores, as in :meth:`_FloorDraws.extended`,
+        so its draws do not depend on which words the other method lacks.
+        """
+        draws = self.draws if self.is_random[[a, b]].any() else 1
+        stack = np.repeat(matrix[None, [a, b]], draws, axis=0)
+        for side, row in enumerate((a, b)):
+            if draws > 1 and self.is_random[row]:
+                own = np.flatnonzero(present[row])
+                stack[1:, side, own] = _floor_draws(matrix[row, own], method=self.methods[row],
+                                                    example_id=self.example_id, draws=draws, seed=self.seed)
+        return stack
+
+
 def _partial_example(
     first_row: int,
     matrix: np.ndarray,
@@ -716,8 +853,13 @@ def _partial_example(
     metric_objects: list[AgreementMetric],
     variants: list[str],
     block_elements: int,
+    floor: _PartialFloor,
 ) -> _AgreementChunk:
-    """Agreement for one example where some method lacks some words: each pair on its common words."""
+    """Agreement for one example where some method lacks some words: each pair on its common words.
+
+    Pairs with a random method are computed on all floor draws at once (one batch
+    example per draw) and averaged, as in the stacked path.
+    """
     rows_a, rows_b = np.nonzero(np.triu(wanted[np.ix_(present_methods, present_methods)], k=1))
     values = np.full((rows_a.size, len(variants), len(metric_objects)), np.nan)
     p_values = np.full_like(values, np.nan)
@@ -725,12 +867,13 @@ def _partial_example(
         common = present[a] & present[b]
         if not common.any():
             continue
+        stack = floor.pair(matrix, present, a, b)[:, :, common]
         for v, variant in enumerate(variants):
-            batch = PairBatch(_apply_variant(matrix[[a, b]][:, common], variant), [0], [1],
-                              block_elements=block_elements)
+            batch = PairBatch(_apply_variant(stack, variant), [0], [1], block_elements=block_elements)
             for t, metric in enumerate(metric_objects):
                 value, p_value = metric.evaluate(batch)
-                values[p, v, t], p_values[p, v, t] = value[0], p_value[0]
+                values[p, v, t] = value.mean()
+                p_values[p, v, t] = p_value[0] if value.size == 1 else np.nan
     return _AgreementChunk(
         first_row=np.full(rows_a.size, first_row),
         code_a=present_methods[rows_a],

@@ -16,14 +16,15 @@ import pandas as pd
 import torch
 
 from analysis.models.base import Encoded, TextClassifier
-from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary
+from analysis.models.embeddings import EmbeddingsError, load_vectors, vector_dimension
+from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary, initialise_embeddings
 from analysis.models.training import TrainSettings, evaluate, predict, train_classifier
 from analysis.models.transformer import CheckpointError, TransformerClassifier
 from analysis.registry import Registry
 
 log = logging.getLogger(__name__)
 
-TRAIN_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "grad_clip")
+TRAIN_KEYS = ("epochs", "lr", "batch_size", "weight_decay", "warmup_ratio", "grad_clip", "patience")
 
 
 class ModelFamily(ABC):
@@ -63,6 +64,9 @@ class TransformerFamily(ModelFamily):
 
     def build(self, entry: dict[str, Any], *, num_labels: int, train: pd.DataFrame,
               device: torch.device) -> TextClassifier:
+        for key in ("embeddings", "freeze_embeddings"):
+            if entry.get(key):
+                raise ValueError(f"`{key}` is an rnn setting; a transformer keeps its checkpoint's embeddings")
         return TransformerClassifier.load(entry["checkpoint"], num_labels=num_labels,
                                           max_length=int(entry.get("max_length", 128)), device=device)
 
@@ -72,7 +76,12 @@ class TransformerFamily(ModelFamily):
 
 @MODEL_FAMILIES.register("rnn")
 class RNNFamily(ModelFamily):
-    """Jain & Wallace models: ``encoder`` lstm/cnn/average, ``attention`` tanh/dot/uniform."""
+    """Jain & Wallace models: ``encoder`` lstm/cnn/average, ``attention`` tanh/dot/uniform.
+
+    ``embeddings`` (a named vector set or a path, see :mod:`analysis.models.embeddings`)
+    initialises the embedding table (:func:`analysis.models.rnn.initialise_embeddings`);
+    ``embed_dim`` must then equal the vectors' dimension or be left out.
+    """
 
     kind = "rnn"
 
@@ -80,13 +89,27 @@ class RNNFamily(ModelFamily):
               device: torch.device) -> TextClassifier:
         vocab = Vocabulary.build(list(train["words"]), min_count=int(entry.get("min_count", 1)),
                                  max_size=entry.get("max_vocab"))
+        source = entry.get("embeddings")
+        embed_dim = entry.get("embed_dim")
+        if source:
+            dim = vector_dimension(source)
+            if embed_dim is not None and int(embed_dim) != dim:
+                raise EmbeddingsError(f"embed_dim is {embed_dim} but the vectors of `embeddings: {source}` are {dim}-d: "
+                                      f"set embed_dim: {dim} or leave embed_dim out (it is then taken from them)")
+            embed_dim = dim
         config = RNNConfig(
             vocab_size=len(vocab), num_labels=num_labels, encoder=entry.get("encoder", "lstm"),
-            attention=entry.get("attention", "tanh"), embed_dim=int(entry.get("embed_dim", 128)),
+            attention=entry.get("attention", "tanh"), embed_dim=128 if embed_dim is None else int(embed_dim),
             hidden_dim=int(entry.get("hidden_dim", 64)), attention_dim=int(entry.get("attention_dim", 64)),
-            dropout=float(entry.get("dropout", 0.2)),
+            dropout=float(entry.get("dropout", 0.2)), embeddings=source or None,
+            freeze_embeddings=bool(entry.get("freeze_embeddings", False)),
         )
-        return RNNClassifier(AttentionRNN(config), vocab, max_length=int(entry.get("max_length", 256)), device=device)
+        network = AttentionRNN(config)
+        if source:
+            initialise_embeddings(network, vocab, load_vectors(source, words=vocab.lookup_spellings()))
+        elif config.freeze_embeddings:
+            log.warning("freeze_embeddings without embeddings: the random embedding table stays as initialised")
+        return RNNClassifier(network, vocab, max_length=int(entry.get("max_length", 256)), device=device)
 
 
 def family_for(entry: dict[str, Any], *, where: str = "") -> ModelFamily:

@@ -107,7 +107,8 @@ class TextClassifier(ABC):
     @property
     @abstractmethod
     def mask_token_id(self) -> int:
-        """[MASK] for transformers that have one, else the unknown-word token."""
+        """The token that replaces a removed word: [MASK] for transformers that have one, else
+        their unknown-word token; for an RNN its reserved ``<mask>`` input, which is no word's own."""
 
     @property
     def classification_position(self) -> int:

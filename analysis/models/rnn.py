@@ -1,15 +1,26 @@
-"""Jain & Wallace (2019) attention classifiers, trained from scratch.
+"""Jain & Wallace (2019) attention classifiers.
 
 embedding -> encoder (BiLSTM, CNN, or no encoder: a projected average) -> attention
 (additive "tanh": v^T tanh(W h_t), scaled dot with a learned query, or frozen uniform
 for the Wiegreffe & Pinter baseline) -> linear classifier over the attended context.
 The forward pass can take attention from outside (interventions) or hold it fixed
 (detached) for the gradient Jain & Wallace used.
+
+The vocabulary reserves three inputs: ``<pad>`` (0), ``<unk>`` (1, every word outside
+the vocabulary) and ``<mask>`` (2, the replacement that leave-one-out, Shapley sampling,
+LIME and the input-side ablations put in place of a word; see :meth:`AttentionRNN.embed`).
+No word of any text maps to ``<mask>``, so replacing a word by it always changes the input,
+also for an out-of-vocabulary word, whose own input is ``<unk>``.
+
+The embedding table starts random, or from pretrained word vectors (``embeddings``, as
+Jain & Wallace did; see :func:`initialise_embeddings`), and is fine-tuned with the rest
+unless ``freeze_embeddings``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -19,8 +30,13 @@ import torch
 from torch import nn
 
 from analysis.models.base import Encoded, TextClassifier, pad_sequences
+from analysis.models.embeddings import EmbeddingsError, WordVectors, lookup_forms
 
-PAD, UNK = "<pad>", "<unk>"
+log = logging.getLogger(__name__)
+
+PAD, UNK, MASK = "<pad>", "<unk>", "<mask>"
+RESERVED = (PAD, UNK, MASK)
+PAD_ID, UNK_ID, MASK_ID = range(len(RESERVED))
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,8 @@ class RNNConfig:
     attention_dim: int = 64
     dropout: float = 0.2
     cnn_kernels: tuple[int, ...] = (1, 3, 5, 7)
+    embeddings: str | None = None  # the pretrained vectors the table started from (a name or path), if any
+    freeze_embeddings: bool = False  # True: the table is not trained
 
 
 ENCODERS = ("lstm", "cnn", "average")
@@ -43,22 +61,36 @@ ATTENTIONS = ("tanh", "dot", "uniform")
 
 
 class Vocabulary:
-    """Lower-cased word vocabulary built from training words; index 0 pads, 1 is unknown."""
+    """Lower-cased word vocabulary built from training words.
+
+    Index 0 pads, 1 is unknown, 2 is the mask input; words start at 3. A text word that
+    spells a reserved token (a literal ``<pad>`` or ``<mask>``) is unknown, so no word's
+    input is ever the padding or the mask.
+    """
 
     def __init__(self, tokens: list[str]) -> None:
+        if tuple(tokens[: len(RESERVED)]) != RESERVED:
+            raise ValueError(f"a vocabulary starts with the reserved tokens {list(RESERVED)}, "
+                             f"not {list(tokens[: len(RESERVED)])}")
         self.tokens = tokens
         self.index = {t: i for i, t in enumerate(tokens)}
+        self.word_index = {t: i for i, t in enumerate(tokens) if i >= len(RESERVED)}
 
     @classmethod
     def build(cls, texts: list[list[str]], *, min_count: int = 1, max_size: int | None = None) -> Vocabulary:
         counts = Counter(w.lower() for words in texts for w in words)
-        ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+        ranked = sorted((w for w, c in counts.items() if c >= min_count and w not in RESERVED),
+                        key=lambda w: (-counts[w], w))
         if max_size is not None:
-            ranked = ranked[: max_size - 2]
-        return cls([PAD, UNK, *ranked])
+            ranked = ranked[: max_size - len(RESERVED)]
+        return cls([*RESERVED, *ranked])
 
     def ids(self, words: list[str]) -> list[int]:
-        return [self.index.get(w.lower(), 1) for w in words]
+        return [self.word_index.get(w.lower(), UNK_ID) for w in words]
+
+    def lookup_spellings(self) -> set[str]:
+        """Every spelling under which the words are looked up in pretrained vectors (:func:`initialise_embeddings`)."""
+        return {form for word in self.tokens[len(RESERVED):] for form in lookup_forms(word)}
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -74,7 +106,8 @@ class AttentionRNN(nn.Module):
         if config.attention not in ATTENTIONS:
             raise ValueError(f"unknown attention {config.attention!r}; choose one of {ATTENTIONS}")
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=0)
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=PAD_ID)
+        self.embedding.weight.requires_grad_(not config.freeze_embeddings)
         h = config.hidden_dim
         if config.encoder == "lstm":
             self.encoder = nn.LSTM(config.embed_dim, h, batch_first=True, bidirectional=True)
@@ -93,6 +126,26 @@ class AttentionRNN(nn.Module):
             self.attn_query = nn.Parameter(torch.randn(self.output_dim) / math.sqrt(self.output_dim))
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(self.output_dim, config.num_labels)
+
+    def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Word embeddings [B, T, E]; the ``<mask>`` input is the zero vector.
+
+        The mask's embedding is fixed at zero here, whatever its (unused) row of the table
+        holds, so neither training nor the sanity check's re-initialisation can change it
+        and no checkpoint needs to store it. Zero rather than the mean embedding of the
+        vocabulary because it is fixed: it does not move with training or depend on which
+        (often rarely updated) words made the vocabulary, and it carries no word's content,
+        while the word keeps its position (unlike deletion). It differs from the ``<unk>``
+        embedding, a random row (the mean pretrained vector when the table starts from
+        ``embeddings``) that training moves only when some training word is out of
+        the vocabulary, so replacing an out-of-vocabulary word by the mask changes the input
+        (unless someone sets the ``<unk>`` row to zero by hand, as a test's planted model
+        may). Note that the zero vector is
+        also the ``<pad>`` row: the integrated-gradients baselines "pad" and "mask" are the
+        same input for an RNN (zero embeddings at every real position).
+        """
+        embeddings = self.embedding(input_ids)
+        return embeddings.masked_fill((input_ids == MASK_ID).unsqueeze(-1), 0.0)
 
     def encode(self, embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Hidden states [B, T, D] (zero at padding)."""
@@ -143,6 +196,77 @@ class AttentionRNN(nn.Module):
         return self.classifier(self.dropout(context)), attention
 
 
+@dataclass(frozen=True)
+class EmbeddingCoverage:
+    """How much of a vocabulary the pretrained vectors covered (for the training log)."""
+
+    source: str
+    n_words: int  # vocabulary words, reserved inputs excluded
+    n_found: int  # of which have a vector (under their own or their PTB-unescaped spelling)
+    n_unescaped: int  # of which found only PTB-unescaped
+    random_std: float  # standard deviation of the random rows of the words without a vector
+    missing: tuple[str, ...]  # the most frequent words without a vector (up to 20)
+
+    @property
+    def share(self) -> float:
+        return self.n_found / self.n_words if self.n_words else 0.0
+
+    def describe(self) -> str:
+        return (f"{self.source}: {self.n_found} of {self.n_words} vocabulary words ({self.share:.1%}) have a vector "
+                f"({self.n_unescaped} under their PTB-unescaped spelling); the other {self.n_words - self.n_found} "
+                f"start as N(0, {self.random_std:.3f}^2), e.g. {', '.join(self.missing[:10]) or '-'}")
+
+
+def initialise_embeddings(network: AttentionRNN, vocab: Vocabulary, vectors: WordVectors, *,
+                          generator: torch.Generator | None = None) -> EmbeddingCoverage:
+    r"""Fill ``network``'s embedding table from pretrained ``vectors``; returns the coverage.
+
+    - a vocabulary word with a vector gets it: the vocabulary is lower-cased (``str.lower``,
+      as GloVe 6B's is), and a word without a vector of its own is looked up under its Penn
+      Treebank-unescaped spelling (``-lrb-`` as ``(``, ``\/`` as ``/``; SST is PTB-tokenised);
+    - a vocabulary word without a vector gets a random row drawn from N(0, s^2), s the
+      standard deviation of all entries of the vocabulary's pretrained vectors, so it has the
+      scale of its neighbours (Jain & Wallace drew N(0, 1));
+    - ``<pad>`` and ``<mask>`` stay zero (see :meth:`AttentionRNN.embed`);
+    - ``<unk>`` (words outside the training vocabulary) gets the mean of the vocabulary's
+      pretrained vectors: a typical word rather than a random one, and not the mask's zero,
+      so replacing an unknown word by ``<mask>`` still changes the input.
+
+    Random draws use ``generator`` (default: torch's global generator, seeded by the stage).
+    """
+    if vectors.dim != network.config.embed_dim:
+        raise EmbeddingsError(f"the vectors {vectors.source} are {vectors.dim}-d but the model's embed_dim is "
+                              f"{network.config.embed_dim}")
+    lookup = vectors.lookup()
+    rows, sources, n_unescaped, missing = [], [], 0, []
+    for row, word in enumerate(vocab.tokens[len(RESERVED):], start=len(RESERVED)):
+        forms = [form for form in lookup_forms(word) if form in lookup]
+        if forms:
+            rows.append(row)
+            sources.append(lookup[forms[0]])
+            n_unescaped += forms[0] != word
+        else:
+            missing.append(word)
+    if not rows:
+        raise EmbeddingsError(f"no word of the {len(vocab) - len(RESERVED)}-word vocabulary has a vector in "
+                              f"{vectors.source}: is it a vector file of this language, lower-cased like the "
+                              "vocabulary?")
+    pretrained = torch.from_numpy(vectors.matrix[sources]).float()
+    std = float(pretrained.std())
+    weight = network.embedding.weight
+    table = torch.randn(weight.shape, generator=generator) * std
+    table[rows] = pretrained
+    table[PAD_ID] = 0.0
+    table[MASK_ID] = 0.0
+    table[UNK_ID] = pretrained.mean(0)
+    with torch.no_grad():
+        weight.copy_(table.to(weight.device, weight.dtype))
+    coverage = EmbeddingCoverage(vectors.source, len(vocab) - len(RESERVED), len(rows), n_unescaped, std,
+                                 tuple(missing[:20]))
+    log.info("embeddings %s", coverage.describe())
+    return coverage
+
+
 class RNNClassifier(TextClassifier):
     """:class:`TextClassifier` adapter around :class:`AttentionRNN` and its vocabulary."""
 
@@ -162,12 +286,12 @@ class RNNClassifier(TextClassifier):
 
     def encode(self, words: list[list[str]]) -> Encoded:
         kept = [w[: self.max_length] for w in words]
-        ids, mask = pad_sequences([self.vocab.ids(w) for w in kept], 0)
+        ids, mask = pad_sequences([self.vocab.ids(w) for w in kept], PAD_ID)
         word_index = torch.where(mask.bool(), torch.arange(ids.shape[1]).expand_as(ids), torch.full_like(ids, -1))
         return Encoded(ids, mask, word_index, [len(w) for w in words], [len(w) for w in kept])
 
     def embed(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return self.network.embedding(input_ids)
+        return self.network.embed(input_ids)
 
     def logits_from_embeddings(self, embeddings: torch.Tensor, attention_mask: torch.Tensor, *,
                                detach_attention: bool = False,
@@ -182,11 +306,12 @@ class RNNClassifier(TextClassifier):
 
     @property
     def pad_token_id(self) -> int:
-        return 0
+        return PAD_ID
 
     @property
     def mask_token_id(self) -> int:
-        return 1
+        """The reserved ``<mask>`` input (a zero embedding, see :meth:`AttentionRNN.embed`), not ``<unk>``."""
+        return MASK_ID
 
     def save(self, folder: str) -> None:
         from safetensors.torch import save_file
@@ -202,11 +327,19 @@ class RNNClassifier(TextClassifier):
     def load(cls, folder: str, *, device: torch.device | str = "cpu") -> RNNClassifier:
         from safetensors.torch import load_file
 
+        from analysis.models.transformer import CheckpointError
+
         path = Path(folder)
+        tokens = json.loads((path / "vocab.json").read_text())
+        if tuple(tokens[: len(RESERVED)]) != RESERVED:
+            raise CheckpointError(
+                f"{path / 'vocab.json'} starts with {tokens[: len(RESERVED)]}, not {list(RESERVED)}: the model was "
+                "saved before the RNN vocabulary reserved a <mask> input (leave-one-out by [UNK] gave "
+                "out-of-vocabulary words a zero score); delete the model folder and rerun the train rule")
         raw = json.loads((path / "rnn_config.json").read_text())
         raw["cnn_kernels"] = tuple(raw["cnn_kernels"])
         network = AttentionRNN(RNNConfig(**raw))
         network.load_state_dict(load_file(path / "model.safetensors"))
-        vocab = Vocabulary(json.loads((path / "vocab.json").read_text()))
+        vocab = Vocabulary(tokens)
         meta = json.loads((path / "adapter.json").read_text())
         return cls(network, vocab, max_length=meta["max_length"], device=device)

@@ -1,4 +1,4 @@
-"""Training and evaluation loops shared by every model family."""
+"""Training and evaluation loops shared by every model family (RNNs and transformer fine-tuning)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class TrainSettings:
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
     grad_clip: float = 1.0
+    patience: int | None = None  # with a validation split: stop after this many epochs without improvement
 
 
 def length_bucketed_batches(lengths: list[int], batch_size: int, *, rng: np.random.Generator | None = None,
@@ -53,11 +54,26 @@ def length_bucketed_batches(lengths: list[int], batch_size: int, *, rng: np.rand
 
 
 def train_classifier(model: TextClassifier, words: list[list[str]], labels: list[int], settings: TrainSettings,
-                     *, seed: int) -> pd.DataFrame:
-    """Fit ``model`` with AdamW and a linear warm-up/decay schedule; returns the loss history.
+                     *, seed: int, validation: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Fit ``model`` with AdamW and a linear warm-up/decay schedule; returns the epoch history.
 
     Dropout is on during training only; the model is back in eval mode on return.
+
+    Without ``validation`` every epoch runs and the last epoch's weights are kept; the
+    history has columns ``epoch``, ``loss`` (mean training loss) and ``seconds``.
+
+    With ``validation`` (a table with ``words`` and ``label`` columns, e.g. an ``examples``
+    table of a validation split; never the split the model is evaluated on) the accuracy on
+    it is measured after each epoch, and the weights of the epoch with the highest accuracy
+    (the earliest among ties) are restored at the end. ``settings.patience`` stops training
+    after that many epochs without improvement (None: all epochs run); the learning-rate
+    schedule stays the one planned for ``settings.epochs``, so the epochs that do run are
+    the same as without early stopping. The history gains ``validation_accuracy``,
+    ``validation_seconds`` and ``chosen`` (True on the restored epoch's row).
     """
+    if settings.patience is not None and validation is None:
+        raise ValueError("patience needs a validation split to measure improvement on: pass `validation` or set "
+                         "patience: null")
     rng = np.random.default_rng(seed)
     encoded = model.encode(words)
     targets = torch.as_tensor(labels, dtype=torch.long)
@@ -73,6 +89,8 @@ def train_classifier(model: TextClassifier, words: list[list[str]], labels: list
             return (step + 1) / max(1, warmup)
         return max(0.0, (total - step) / max(1, total - warmup))
 
+    selector = None if validation is None else EpochSelector(model, validation, batch_size=settings.batch_size,
+                                                             patience=settings.patience)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     history = []
     network.train()
@@ -93,10 +111,82 @@ def train_classifier(model: TextClassifier, words: list[list[str]], labels: list
                 losses.append(float(loss.detach()))
             seconds = time.perf_counter() - start
             history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": seconds})
-            log.info("epoch %d/%d: mean loss %.4f (%.1f s)", epoch + 1, settings.epochs, history[-1]["loss"], seconds)
+            if selector is None:
+                log.info("epoch %d/%d: mean loss %.4f (%.1f s)", epoch + 1, settings.epochs, history[-1]["loss"],
+                         seconds)
+                continue
+            network.eval()
+            history[-1].update(selector.after_epoch(epoch + 1))
+            network.train()
+            log.info("epoch %d/%d: mean loss %.4f (%.1f s); validation accuracy %.4f (%.1f s)%s", epoch + 1,
+                     settings.epochs, history[-1]["loss"], seconds, history[-1]["validation_accuracy"],
+                     history[-1]["validation_seconds"], ", the best so far" if selector.best_epoch == epoch + 1 else "")
+            if selector.should_stop(epoch + 1):
+                log.info("stopping after epoch %d: no improvement for %d epochs (patience %d)", epoch + 1,
+                         settings.patience, settings.patience)
+                break
     finally:
         network.eval()
-    return pd.DataFrame(history)
+    frame = pd.DataFrame(history)
+    if selector is not None:
+        selector.restore(settings.epochs, len(history))
+        frame["chosen"] = frame["epoch"] == selector.best_epoch if len(frame) else pd.Series(dtype=bool)
+    return frame
+
+
+def validation_accuracy(model: TextClassifier, encoded: Encoded, labels: np.ndarray, *, batch_size: int) -> float:
+    """Accuracy of ``model`` (in eval mode) on encoded validation examples."""
+    predicted, _ = predict(model, [], batch_size=batch_size, encoded=encoded)
+    return float(np.mean(predicted == labels))
+
+
+class EpochSelector:
+    """Measures validation accuracy after each epoch and keeps the best epoch's weights.
+
+    The best weights are copied to the CPU (a second copy of a large model on the GPU would
+    halve the memory left for training).
+    """
+
+    def __init__(self, model: TextClassifier, validation: pd.DataFrame, *, batch_size: int,
+                 patience: int | None) -> None:
+        missing = {"words", "label"} - set(validation.columns)
+        if missing:
+            raise ValueError(f"the validation table needs columns words and label; it lacks {sorted(missing)}")
+        if not len(validation):
+            raise ValueError("the validation table is empty: epoch selection needs validation examples")
+        self.model = model
+        self.encoded = model.encode(list(map(list, validation["words"])))
+        self.labels = validation["label"].to_numpy()
+        self.batch_size = batch_size
+        self.patience = patience
+        self.best_epoch = 0
+        self.best_accuracy = -math.inf
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def after_epoch(self, epoch: int) -> dict[str, float]:
+        start = time.perf_counter()
+        accuracy = validation_accuracy(self.model, self.encoded, self.labels, batch_size=self.batch_size)
+        if accuracy > self.best_accuracy:  # strictly better: among ties the earlier epoch stays
+            self.best_epoch, self.best_accuracy = epoch, accuracy
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.module.state_dict().items()}
+        return {"validation_accuracy": accuracy, "validation_seconds": time.perf_counter() - start}
+
+    def should_stop(self, epoch: int) -> bool:
+        return self.patience is not None and epoch - self.best_epoch >= self.patience
+
+    def restore(self, planned: int, run: int) -> None:
+        if self.best_state is None:
+            return
+        self.model.module.load_state_dict(self.best_state)
+        log.info("kept the weights of epoch %d of %d run (%d planned): validation accuracy %.4f", self.best_epoch,
+                 run, planned, self.best_accuracy)
+
+
+def chosen_epoch(history: pd.DataFrame) -> int | None:
+    """The epoch whose weights :func:`train_classifier` kept with a validation split (None without one)."""
+    if "chosen" not in history or not history["chosen"].any():
+        return None
+    return int(history.loc[history["chosen"], "epoch"].iloc[0])
 
 
 @torch.no_grad()
