@@ -120,14 +120,17 @@ def check_registries(config: dict[str, Any]) -> None:
 
 
 def dataset_problems(name: str, entry: dict[str, Any]) -> list[str]:
-    """What is wrong with one dataset entry: unknown names, a bad ``base``/``shortcut``, sizes."""
-    from analysis.data import DATASETS
+    """What is wrong with one dataset entry: unknown names, a bad ``base``/``labels``/``shortcut``, sizes."""
+    from analysis.data import DATASETS, LabelFilterError, derived_spec
 
     base = entry.get("base")
     if base is None:
         if "shortcut" in entry:
             return [f"datasets.{name}.shortcut needs `base`: a planted-shortcut variant is a dataset of its own; "
                     f"name it e.g. {name}_shortcut and set base: {name}"]
+        if "labels" in entry:
+            return [f"datasets.{name}.labels needs `base`: a subset of the classes is a dataset of its own; "
+                    f"name it e.g. {name}_binary and set base: {name}"]
         if name not in DATASETS:
             return [f"datasets.{name}: unknown dataset {name!r}; choose one of {DATASETS.names()}, or give the "
                     f"entry `base: <one of them>` to derive a dataset from it"]
@@ -138,7 +141,10 @@ def dataset_problems(name: str, entry: dict[str, Any]) -> list[str]:
         if name in DATASETS:
             return [f"datasets.{name}: a derived dataset (base: {base}) cannot take the name of the registered "
                     f"dataset {name!r}; rename the entry, e.g. {base}_shortcut"]
-        spec = DATASETS.get(base)
+        try:
+            spec = derived_spec(name, entry)  # the shortcut's `label` is one of the filtered classes
+        except LabelFilterError as error:
+            return [str(error)]
     problems = []
     if entry.get("eval_n") is not None and entry.get("explain_n", 0) > entry["eval_n"]:
         problems.append(f"datasets.{name}.explain_n ({entry['explain_n']}) exceeds eval_n ({entry['eval_n']})")
@@ -182,3 +188,13 @@ def methods_for(config: dict[str, Any], model_name: str) -> list[str]:
 
 def results_root(config: dict[str, Any]) -> Path:
     return Path(config["results_dir"]) / config["study"]
+
+
+def rnn_models(config: dict[str, Any], *, uniform: bool = False) -> list[str]:
+    """RNN models with learned attention (or, with ``uniform``, the frozen-uniform controls)."""
+    return [name for name, entry in config.get("models", {}).items() if entry.get("family") == "rnn"
+            and (entry.get("attention", "tanh") == "uniform") == uniform]
+
+
+def transformer_models(config: dict[str, Any]) -> list[str]:
+    return [name for name, entry in config.get("models", {}).items() if entry.get("family") == "transformer"]

@@ -18,7 +18,7 @@ import pandas as pd
 from analysis.logs import timed
 from analysis.provenance import settings_hash, with_provenance
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
-from analysis.seeding import seed_everything
+from analysis.seeding import derive_seed, seed_everything
 
 log = logging.getLogger("analysis.pipeline")
 
@@ -43,27 +43,45 @@ def set_threads(threads: int | None) -> None:
 
 # --------------------------------------------------------------------------- data
 def prepare_data(config: dict[str, Any], dataset: str, *, out_train: str, out_eval: str, out_explain: str,
-                 out_report: str) -> None:
-    """Read, check and subsample one dataset; write train, eval and explain examples.
+                 out_report: str, out_validation: str | None = None) -> None:
+    """Read, check and subsample one dataset; write train, eval, validation and explain examples.
 
-    An entry with ``base`` reads the registered dataset ``base``; with ``shortcut`` it
-    then plants the shortcut token into both splits (:mod:`analysis.groundtruth.shortcuts`)
-    and the tables gain ``shortcut_index`` and ``original_label``.
+    An entry with ``base`` reads the registered dataset ``base`` (through its label filter,
+    when the entry has ``labels``); with ``shortcut`` it then plants the shortcut token into
+    the splits (:mod:`analysis.groundtruth.shortcuts`) and the tables gain
+    ``shortcut_index`` and ``original_label``. The validation examples (for epoch selection,
+    never for reported numbers) come from the dataset's validation split when it has one,
+    else ``validation_n`` examples are held out of the training sample; the table is empty
+    when neither applies (no epoch selection).
     """
-    from analysis.data import DATASETS, dataset_spec, prepare_splits, stratified_sample
+    from analysis.data import dataset_spec, prepare_splits, prepare_validation, stratified_sample
 
     entry = config["datasets"][dataset]
     spec = dataset_spec(config, dataset)
-    base = DATASETS.get(entry.get("base") or dataset, where=f"datasets.{dataset}")
     seed = int(config["data_seed"])
     columns = list(EXAMPLE_COLUMNS)
     with timed(f"preparing {dataset}", log):
         train, evaluation, report = prepare_splits(
-            base, train_n=entry["train_n"], eval_n=entry["eval_n"], seed=seed, data_dir=config["data_dir"],
+            spec, train_n=entry["train_n"], eval_n=entry["eval_n"], seed=seed, data_dir=config["data_dir"],
             train_split=entry.get("train_split"), eval_split=entry.get("eval_split"),
             generator_settings=entry.get("generator"),
         )
-        if base.generator:  # a generated eval set must not repeat training sentences
+        validation_n = entry.get("validation_n")
+        if spec.validation_split is not None and not spec.generator:
+            validation, validation_report = prepare_validation(spec, n=validation_n, seed=seed,
+                                                               data_dir=config["data_dir"])
+            report = pd.concat([report, validation_report], ignore_index=True)
+        elif validation_n:
+            validation = stratified_sample(train, min(int(validation_n), len(train) // 2),
+                                           seed=derive_seed(seed, dataset, "validation"))
+            train = train.loc[~train["example_id"].isin(set(validation["example_id"]))].reset_index(drop=True)
+            rows = report["role"] == "train"
+            report.loc[rows, "rows_kept"] = len(train)
+            held_out = f"{len(validation)} examples held out of the training sample for epoch selection"
+            report.loc[rows, "notes"] = ["; ".join(filter(None, [old, held_out])) for old in report.loc[rows, "notes"]]
+        else:
+            validation = train.iloc[0:0]
+        if spec.generator:  # a generated eval set must not repeat training sentences
             before = len(evaluation)
             evaluation = evaluation.loc[~evaluation["text"].isin(set(train["text"]))].reset_index(drop=True)
             if len(evaluation) < before:
@@ -75,28 +93,41 @@ def prepare_data(config: dict[str, Any], dataset: str, *, out_train: str, out_ev
             planted = shortcuts.ShortcutConfig.from_settings(entry["shortcut"], where=f"datasets.{dataset}.shortcut")
             train, evaluation, report = shortcuts.plant_splits(train, evaluation, report, planted, dataset=dataset,
                                                                seed=seed, label_names=spec.label_names)
+            if len(validation):  # epoch selection sees the shortcut as training does
+                validation, _ = shortcuts.plant_shortcut(
+                    validation, planted, role="validation", label_names=spec.label_names,
+                    seed=derive_seed(seed, planted.seed, dataset, "validation"), where=f"datasets.{dataset}.shortcut")
             explain = shortcuts.sample_explained(evaluation, entry["explain_n"], seed=seed, share=planted.explain_share)
             columns += shortcuts.SHORTCUT_COLUMNS
         else:
             explain = stratified_sample(evaluation, min(entry["explain_n"], len(evaluation)), seed=seed)
         report["dataset"] = dataset
-        for frame in (train, evaluation, explain):
+        for frame in (train, evaluation, explain, validation):
             frame["dataset"] = dataset
     provenance = {"dataset": dataset, "model": "", "seed": seed, "settings": entry}
     write_table(with_provenance(train[columns], split=train["split"].iloc[0], **provenance), out_train)
     write_table(with_provenance(evaluation[columns], split=evaluation["split"].iloc[0], **provenance), out_eval)
     write_table(with_provenance(explain[columns], split=explain["split"].iloc[0], **provenance), out_explain)
+    if out_validation is not None:
+        write_table(with_provenance(validation[columns], split=validation["split"].iloc[0] if len(validation) else "",
+                                    **provenance), out_validation)
     write_table(report, out_report)
-    log.info("%s: %d train, %d eval, %d explained examples", dataset, len(train), len(evaluation), len(explain))
+    log.info("%s: %d train, %d eval, %d validation, %d explained examples", dataset, len(train), len(evaluation),
+             len(validation), len(explain))
 
 
 # -------------------------------------------------------------------------- train
 def train_model(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, train_path: str,
                 eval_path: str, out_model: str, out_evaluation: str, out_predictions: str,
-                out_history: str) -> None:
-    """Build (and fine-tune or train) a model, save it, and record its evaluation accuracy."""
+                out_history: str, validation_path: str | None = None) -> None:
+    """Build (and fine-tune or train) a model, save it, and record its evaluation accuracy.
+
+    With a non-empty validation table the epoch with the best validation accuracy is kept
+    (:func:`analysis.models.training.train_classifier`); the evaluation summary records it.
+    """
     from analysis.data import dataset_spec
     from analysis.models import evaluate, family_for, train_classifier, train_settings
+    from analysis.models.training import chosen_epoch
 
     seed_everything(seed)
     entry = config["models"][model_name]
@@ -104,6 +135,9 @@ def train_model(config: dict[str, Any], dataset: str, model_name: str, seed: int
     family = family_for(entry, where=f"models.{model_name}.family")
     train = read_table(train_path, table="examples", columns=EXAMPLE_COLUMNS)
     evaluation = read_table(eval_path, table="examples", columns=EXAMPLE_COLUMNS)
+    validation = read_table(validation_path, table="examples", columns=EXAMPLE_COLUMNS) if validation_path else None
+    if validation is not None and validation.empty:
+        validation = None
     device = choose_device(config["device"])
     model = family.build(entry, num_labels=spec.num_labels, train=train, device=device)
     start = time.perf_counter()
@@ -111,14 +145,15 @@ def train_model(config: dict[str, Any], dataset: str, model_name: str, seed: int
         settings = train_settings(entry)
         with timed(f"training {model_name} on {dataset} (seed {seed}, {len(train)} examples)", log):
             history = train_classifier(model, list(map(list, train["words"])), train["label"].tolist(), settings,
-                                       seed=seed)
+                                       seed=seed, validation=validation)
     else:
         history = pd.DataFrame(columns=["epoch", "loss", "seconds"])
     train_seconds = time.perf_counter() - start
     model.save(out_model)
     with timed(f"evaluating {model_name} on {len(evaluation)} {dataset} examples", log):
         predictions = evaluate(model, evaluation)
-    majority = float(train["label"].value_counts(normalize=True).max())
+    # chance is the majority share of the examples the accuracy is measured on, not of train
+    majority = float(predictions["label"].value_counts(normalize=True).max())
     accuracy = float(predictions["correct"].mean())
     n_truncated = int(predictions["truncated"].sum())
     log.info("%s on %s seed %d: accuracy %.3f (majority class %.3f); %d of %d examples truncated at %d tokens",
@@ -127,6 +162,10 @@ def train_model(config: dict[str, Any], dataset: str, model_name: str, seed: int
         "accuracy": accuracy, "n_eval": len(predictions), "chance": majority, "n_truncated": n_truncated,
         "max_length": model.max_length, "train_seconds": train_seconds, "kind": model.kind,
         "family": entry["family"], "device": str(device),
+        "n_validation": 0 if validation is None else len(validation),
+        "epoch_chosen": chosen_epoch(history) if validation is not None else None,
+        "validation_accuracy": (float(history.loc[history["chosen"].astype(bool), "validation_accuracy"].iloc[0])
+                                if validation is not None and "chosen" in history else np.nan),
     }])
     provenance = {"dataset": dataset, "split": evaluation["split"].iloc[0], "model": model_name, "seed": seed,
                   "settings": entry}
@@ -228,8 +267,8 @@ def run_agreement(config: dict[str, Any], dataset: str, model_name: str, seed: i
                   out_agreement: str, out_summary: str, out_comparisons: str) -> None:
     """Per-instance agreement for every method pair, bootstrap summaries, paired comparisons."""
     from analysis.metrics.agreement import compute_agreement
-    from analysis.stats.bootstrap import summarize_agreement
     from analysis.stats.comparisons import compare_methods
+    from analysis.stats.intervals import summarize_agreement
 
     settings = config["agreement"]
     importance = pd.concat([read_table(p, table="importance", columns=IMPORTANCE_COLUMNS) for p in importance_paths],
@@ -237,7 +276,8 @@ def run_agreement(config: dict[str, Any], dataset: str, model_name: str, seed: i
     with timed(f"agreement between {importance['method'].nunique()} methods on "
                f"{importance['example_id'].nunique()} examples", log):
         agreement = compute_agreement(importance, metrics=settings["metrics"], variants=settings["variants"],
-                                      length_edges=settings["length_buckets"])
+                                      length_edges=settings["length_buckets"], floor_draws=settings["floor_draws"],
+                                      seed=seed)
     with timed("bootstrap summaries", log):
         summary = summarize_agreement(agreement, n_resamples=settings["n_resamples"], level=settings["level"],
                                       seed=seed)
@@ -246,7 +286,7 @@ def run_agreement(config: dict[str, Any], dataset: str, model_name: str, seed: i
             compare_methods(agreement, reference=settings["reference"], ceiling=settings["ceiling"], metric=metric,
                             variant=variant, correction=settings["correction"],
                             n_resamples=settings["n_resamples"], n_permutations=settings["n_permutations"],
-                            level=settings["level"], seed=seed)
+                            level=settings["level"], margin=settings["equivalence_margin"], seed=seed)
             for metric in settings["metrics"] if metric in ("kendall_tau", "spearman", "weighted_tau")
             for variant in settings["variants"]
         ], ignore_index=True)

@@ -30,6 +30,7 @@ def test_defaults_are_filled(tiny):
     config = validate_config(tiny)
     assert config["agreement"]["n_resamples"] == 1000
     assert config["agreement"]["reference"] == "loo_delete"
+    assert config["agreement"]["floor_draws"] == 10
 
 
 @pytest.mark.parametrize(
@@ -46,6 +47,7 @@ def test_defaults_are_filled(tiny):
          r"no setting\(s\) \['steps'\].*n_steps"),
         (lambda c: c["agreement"].update(metrics=["kendall"]), r"unknown metric 'kendall'.*kendall_tau"),
         (lambda c: c["agreement"].update(reference="rnn_attention"), r"not a causal"),
+        (lambda c: c["agreement"].update(floor_draws=0), r"agreement\.floor_draws"),
         (lambda c: c["datasets"]["synthetic"].update(explain_n=500), r"explain_n \(500\) exceeds eval_n"),
         (lambda c: c["models"]["minilm"].pop("checkpoint"), r"needs `checkpoint`"),
     ],

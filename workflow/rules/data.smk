@@ -5,6 +5,7 @@ rule prepare_data:
         eval=res("data/{dataset}/eval.parquet"),
         explain=res("data/{dataset}/explain.parquet"),
         report=res("data/{dataset}/data_report.parquet"),
+        validation=res("data/{dataset}/validation.parquet"),
     params:
         settings=dataset_settings,
     conda:

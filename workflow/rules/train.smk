@@ -3,6 +3,7 @@ rule train:
     input:
         train=res("data/{dataset}/train.parquet"),
         eval=res("data/{dataset}/eval.parquet"),
+        validation=res("data/{dataset}/validation.parquet"),
     output:
         model=directory(in_run("model")),
         evaluation=in_run("evaluation.parquet"),

@@ -11,4 +11,5 @@ prepare_data(
     out_eval=snakemake.output.eval,  # noqa: F821
     out_explain=snakemake.output.explain,  # noqa: F821
     out_report=snakemake.output.report,  # noqa: F821
+    out_validation=snakemake.output.validation,  # noqa: F821
 )

@@ -8,6 +8,6 @@ configure_logging(sm.log[0])
 set_threads(sm.threads)
 train_model(
     sm.config, sm.wildcards.dataset, sm.wildcards.model, int(sm.wildcards.seed),
-    train_path=sm.input.train, eval_path=sm.input.eval, out_model=sm.output.model,
+    train_path=sm.input.train, eval_path=sm.input.eval, validation_path=sm.input.validation, out_model=sm.output.model,
     out_evaluation=sm.output.evaluation, out_predictions=sm.output.predictions, out_history=sm.output.history,
 )
