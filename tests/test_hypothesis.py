@@ -78,3 +78,20 @@ def test_intersection_union_needs_every_part() -> None:
     against = paired_test(-0.3 + rng.normal(0, 0.1, 40))
     mixed = combine_all([strong, against])
     assert mixed.direction == DIFFER and mixed.p_value == pytest.approx(min(1.0, against.p_value))
+
+
+def test_power_table_matches_the_tests_it_plans_for() -> None:
+    from analysis.stats.hypothesis import power_table
+
+    rows = {(r["test"], r["effect"]): r for r in power_table(0.05)}
+    small = rows[("paired sign-flip (agreement difference)", "Δτ = 0.05 (SD 0.2)")]
+    assert 120 <= small["n_80"] <= 140  # ((1.96 + 0.84) * 0.2 / 0.05) ** 2 = 125, plus the t correction
+    rare = rows[("exact binomial (rate below 10%)", "rate 5%")]
+    # at the smallest n that can decide, 0 of n rejects "10%" and one fewer example cannot
+    n = int(rare["n_min"])
+    assert stats.binomtest(0, n, 0.1).pvalue < 0.05 <= stats.binomtest(0, n - 1, 0.1).pvalue
+    # simulate the planned n: a true 5% rate is found below 10% in about 80% of studies
+    rng = np.random.default_rng(0)
+    found = np.mean([rate_test(rng.random(int(rare["n_80"])) < 0.05, 0.10, side="below").p_value < 0.05
+                     for _ in range(400)])
+    assert 0.7 <= found <= 0.92

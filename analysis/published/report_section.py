@@ -32,6 +32,7 @@ from analysis.published.claims import (
 )
 from analysis.report.sections import REPORT_SECTIONS, Section
 from analysis.report.summary import markdown_table
+from analysis.stats.hypothesis import power_table
 
 
 def intro(settings: ClaimSettings) -> str:
@@ -64,6 +65,20 @@ def _table(rows: pd.DataFrame) -> pd.DataFrame:
     return shown[list(columns)].rename(columns=columns)
 
 
+def power_frame(tests: pd.DataFrame, settings: ClaimSettings) -> pd.DataFrame:
+    """The planning table (n for 80% power per kind of test) beside the n this study used per run."""
+    used = tests.groupby("test")["n"].agg(["min", "max"]) if len(tests) else pd.DataFrame()
+    rows = []
+    for row in power_table(settings.alpha):
+        kind = str(row["test"]).split(" (")[0]
+        match = used[used.index.str.startswith(kind)] if len(used) else used
+        rows.append({"test": row["test"], "effect to detect": row["effect"],
+                     "n for 80% power": f"{int(row['n_80']):,}", "smallest n that can decide": f"{int(row['n_min']):,}",
+                     "n per run here": (f"{int(match['min'].min()):,}-{int(match['max'].max()):,}"
+                                        if len(match) else "")})
+    return pd.DataFrame(rows)
+
+
 def _finding(claim, rows: pd.DataFrame) -> str:
     parts = []
     for scope in (REPLICATION, EXTENSION):
@@ -87,6 +102,12 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     rows = outcomes(tests)
     text = intro(settings)
     md, body, findings = [text, ""], [f"<p>{html.escape(text).replace('*', '')}</p>"], []
+    power = power_frame(tests, settings)
+    power_text = (f"Sample sizes: the n each kind of test needs for 80% power at level {settings.alpha:g} "
+                  "against the effect it should detect (paired SD of τ differences about 0.2 in this study's "
+                  "earlier runs), the smallest n at which it can decide at all, and the n per run used here.")
+    md += [power_text, "", markdown_table(power), ""]
+    body += [f"<p>{html.escape(power_text)}</p>", power.to_html(index=False, border=0, classes="t")]
     for _, claim_rows in rows.groupby("order", sort=True):
         name = claim_rows["claim"].iloc[0]
         claim = PUBLISHED_CLAIMS.get(name)

@@ -83,7 +83,7 @@ def rate_test(outcomes: np.ndarray, threshold: float, *, side: str, alpha: float
     min_p = float(stats.binomtest(extreme, n, threshold).pvalue)
     n_min = _binomial_n_min(threshold, side, alpha)
     return Decision("exact binomial", n, share, low, high, p, _direction(share - threshold, sign), min_p, n_min,
-                    _binomial_n_needed(share, threshold, alpha))
+                    binomial_n_needed(share, threshold, alpha))
 
 
 @lru_cache(maxsize=256)
@@ -96,7 +96,7 @@ def _binomial_n_min(threshold: float, side: str, alpha: float) -> float:
     return math.inf
 
 
-def _binomial_n_needed(share: float, threshold: float, alpha: float) -> float:
+def binomial_n_needed(share: float, threshold: float, alpha: float) -> float:
     """n for 80% power of a two-sided test of ``threshold`` when the true share is ``share`` (normal approx.)."""
     if share == threshold or not np.isfinite(share):
         return math.inf
@@ -106,8 +106,9 @@ def _binomial_n_needed(share: float, threshold: float, alpha: float) -> float:
     return float(math.ceil((numerator / abs(p1 - threshold)) ** 2))
 
 
-def _paired_n_needed(mean: float, sd: float, alpha: float, *, sides: int = 2) -> float:
-    """n for 80% power of a t-test of a mean paired difference ``mean`` with spread ``sd``."""
+def paired_n_needed(mean: float, sd: float, alpha: float, *, sides: int = 2) -> float:
+    """n for 80% power of a t-test of a mean paired difference ``mean`` with spread ``sd`` (the sign-flip
+    test has nearly the same power as the t-test at these n)."""
     if not np.isfinite(mean) or mean == 0 or not np.isfinite(sd):
         return math.inf
     if sd == 0:
@@ -135,7 +136,7 @@ def paired_test(differences: np.ndarray, *, published_sign: int = 1, alpha: floa
     min_p = min(1.0, 2.0 / 2.0**n) if n <= 16 else 2.0 / (n_permutations + 1)
     n_min = float(math.ceil(math.log2(2.0 / alpha) + 1e-12))
     return Decision("paired sign-flip", n, mean, low, high, float(p), _direction(mean, published_sign), min_p,
-                    n_min, _paired_n_needed(mean, float(d.std(ddof=1)), alpha))
+                    n_min, paired_n_needed(mean, float(d.std(ddof=1)), alpha))
 
 
 def _one_sided_t(d: np.ndarray, bound: float, *, greater: bool) -> float:
@@ -168,7 +169,7 @@ def noninferiority_test(differences: np.ndarray, margin: float, *, alpha: float 
     above = _one_sided_t(d, margin, greater=True)
     p = min(1.0, 2 * min(below, above))
     return Decision("non-inferiority (paired t)", n, mean, low, high, p, _direction(margin - mean, 1), 0.0, 2.0,
-                    _paired_n_needed(mean - margin, float(d.std(ddof=1)), alpha))
+                    paired_n_needed(mean - margin, float(d.std(ddof=1)), alpha))
 
 
 def equivalence_test(differences: np.ndarray, margin: float, *, alpha: float = 0.05, level: float = 0.95,
@@ -191,11 +192,11 @@ def equivalence_test(differences: np.ndarray, margin: float, *, alpha: float = 0
     inside = abs(mean) < margin
     if inside:
         p = max(_one_sided_t(d, -margin, greater=True), _one_sided_t(d, margin, greater=False))
-        needed = _paired_n_needed(margin - abs(mean), sd, alpha, sides=1)
+        needed = paired_n_needed(margin - abs(mean), sd, alpha, sides=1)
     else:
         bound = margin if mean > 0 else -margin
         p = min(1.0, 2 * _one_sided_t(d, bound, greater=mean > 0))
-        needed = _paired_n_needed(abs(mean) - margin, sd, alpha)
+        needed = paired_n_needed(abs(mean) - margin, sd, alpha)
     return Decision("equivalence (TOST, paired t)", n, mean, low, high, float(p), AGREE if inside else DIFFER, 0.0,
                     2.0, needed)
 
@@ -218,3 +219,25 @@ def combine_all(parts: list[Decision]) -> Decision:
         direction, p_value = NEITHER, 1.0
     return Decision(first.test, min(p.n for p in parts), first.estimate, first.low, first.high, p_value, direction,
                     max(p.min_p for p in parts), max(p.n_min for p in parts), max(p.n_needed for p in parts))
+
+
+def power_table(alpha: float = 0.05) -> list[dict[str, object]]:
+    """The sample sizes this study plans with: per kind of claim test, the effect it should detect, the
+    n for 80% power at ``alpha`` and the smallest n at which the test can decide at all.
+
+    Paired agreement differences: the per-example SD of Kendall tau differences is about
+    0.16-0.23 in this study's earlier runs (0.2 assumed); rates: a share of 5% against a
+    10% threshold, and 65% against one half ("most examples").
+    """
+    return [
+        {"test": "paired sign-flip (agreement difference)", "effect": "Δτ = 0.05 (SD 0.2)",
+         "n_80": paired_n_needed(0.05, 0.2, alpha), "n_min": float(math.ceil(math.log2(2 / alpha)))},
+        {"test": "paired sign-flip (agreement difference)", "effect": "Δτ = 0.10 (SD 0.2)",
+         "n_80": paired_n_needed(0.10, 0.2, alpha), "n_min": float(math.ceil(math.log2(2 / alpha)))},
+        {"test": "exact binomial (rate below 10%)", "effect": "rate 5%",
+         "n_80": binomial_n_needed(0.05, 0.10, alpha), "n_min": _binomial_n_min(0.10, "below", alpha)},
+        {"test": "exact binomial (most examples)", "effect": "share 65%",
+         "n_80": binomial_n_needed(0.65, 0.5, alpha), "n_min": _binomial_n_min(0.5, "above", alpha)},
+        {"test": "non-inferiority (accuracy, margin 2 points)", "effect": "equal accuracy, 10% discordant",
+         "n_80": paired_n_needed(0.02, math.sqrt(0.10), alpha, sides=1), "n_min": 2.0},
+    ]
