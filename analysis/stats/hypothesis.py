@@ -56,6 +56,16 @@ def _z(q: float) -> float:
     return float(stats.norm.ppf(q))
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    return values[np.isfinite(values)]
+
+
+def _undecidable(test: str, n: int, estimate: float = math.nan, n_min: float = math.nan) -> Decision:
+    """The decision of a test that has too few values to run at all."""
+    return Decision(test, n, estimate, math.nan, math.nan, math.nan, NEITHER, 1.0, n_min, math.inf)
+
+
 def _direction(difference: float, published_sign: int) -> str:
     if not np.isfinite(difference) or difference == 0:
         return NEITHER
@@ -70,13 +80,11 @@ def rate_test(outcomes: np.ndarray, threshold: float, *, side: str, alpha: float
     the direction is where the observed share lies. ``min_p`` is the p-value of the most
     extreme outcome on the published side (0 successes for "below", all for "above").
     """
-    values = np.asarray(outcomes, dtype=float)
-    values = values[np.isfinite(values)]
+    values = _finite(outcomes)
     n, k = int(values.size), int(values.sum())
     sign = -1 if side == "below" else 1
     if n == 0:
-        return Decision("exact binomial", 0, math.nan, math.nan, math.nan, math.nan, NEITHER, 1.0, math.nan,
-                        math.inf)
+        return _undecidable("exact binomial", 0)
     share, low, high = proportion_interval(k, n, level=level)
     p = float(stats.binomtest(k, n, threshold).pvalue)
     extreme = 0 if side == "below" else n
@@ -125,12 +133,10 @@ def paired_test(differences: np.ndarray, *, published_sign: int = 1, alpha: floa
     when the paper's direction is a positive difference. ``min_p`` is ``2 / 2^n`` (all signs
     one way), so n below 6 is untestable at 5%.
     """
-    d = np.asarray(differences, dtype=float)
-    d = d[np.isfinite(d)]
+    d = _finite(differences)
     n = int(d.size)
     if n < 2:
-        return Decision("paired sign-flip", n, float(d.mean()) if n else math.nan, math.nan, math.nan, math.nan,
-                        NEITHER, 1.0, 6.0, math.inf)
+        return _undecidable("paired sign-flip", n, float(d.mean()) if n else math.nan, 6.0)
     mean, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
     p = sign_flip_test(d, n_permutations=n_permutations, seed=seed) if np.any(d != 0) else 1.0
     min_p = min(1.0, 2.0 / 2.0**n) if n <= 16 else 2.0 / (n_permutations + 1)
@@ -158,12 +164,10 @@ def noninferiority_test(differences: np.ndarray, margin: float, *, alpha: float 
     H0: mean <= margin (the opposite, DIFFER); the p-value is the smaller one doubled
     (a two-sided test of mean = margin), the direction the side it points to.
     """
-    d = np.asarray(differences, dtype=float)
-    d = d[np.isfinite(d)]
+    d = _finite(differences)
     n = int(d.size)
     if n < 2:
-        return Decision("non-inferiority (paired t)", n, math.nan, math.nan, math.nan, math.nan, NEITHER, 1.0,
-                        math.nan, math.inf)
+        return _undecidable("non-inferiority (paired t)", n)
     mean, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
     below = _one_sided_t(d, margin, greater=False)
     above = _one_sided_t(d, margin, greater=True)
@@ -181,12 +185,10 @@ def equivalence_test(differences: np.ndarray, margin: float, *, alpha: float = 0
     estimate lies inside the margin and DIFFER outside; a DIFFER is significant only when
     a two-sided t-test puts the mean beyond the margin (``p_value`` is then that test's).
     """
-    d = np.asarray(differences, dtype=float)
-    d = d[np.isfinite(d)]
+    d = _finite(differences)
     n = int(d.size)
     if n < 2:
-        return Decision("equivalence (TOST, paired t)", n, math.nan, math.nan, math.nan, math.nan, NEITHER, 1.0,
-                        math.nan, math.inf)
+        return _undecidable("equivalence (TOST, paired t)", n)
     mean, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
     sd = float(d.std(ddof=1))
     inside = abs(mean) < margin
