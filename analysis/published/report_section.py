@@ -149,3 +149,4 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
             body.append(f"<p>{html.escape(note).replace('**', '')}</p>")
     return Section("Comparison with published findings", "\n".join(md), "".join(body), findings=findings, order=10,
                    tables={"published_comparison": rows, "claim_tests": tests})
+import analysis.published.replication_section  # noqa: E402, F401  (registers the replication table section)

@@ -1,0 +1,103 @@
+"""The study summary's replication table: published numbers beside ours, with 95% intervals.
+
+Reads the declarations of :mod:`analysis.published.replication` and the study tables the
+summary receives (``agreement_summary``; ``evaluation`` where the workflow passes it).
+One row per published number with a matching run here; the text names every source, where
+its numbers were read, and how its setup differs from ours. Registered as a report section
+(order 11, after the comparison with published findings).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.published.replication import OTHER_TASK, PUBLISHED_NUMBERS, replication_table, sources
+from analysis.report.sections import REPORT_SECTIONS, Section
+from analysis.report.summary import markdown_table
+
+INTRO = (
+    "Each row puts a number a paper printed beside this study's number for the same quantity, on the dataset and "
+    "model of ours that match the paper's (models matched by their declared family, encoder and attention). Ours is "
+    "the mean over training seeds of each seed's mean over explained examples; the brackets give the range of the "
+    "seeds' 95% intervals (studentised bootstrap over examples for agreement, Clopper-Pearson for accuracy). "
+    "*within* says whether the published value lies in that range. The published ± is a standard deviation over "
+    "examples, not an interval. Jain & Wallace report Table 2 per predicted class; we compare each class with our "
+    "examples predicted as that class. Rows marked *different task* are shown for scale only.")
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _display(table: pd.DataFrame) -> pd.DataFrame:
+    """The rendered columns: published with its source, ours with the seeds' interval range."""
+    published = [_fmt(r.published) + (f" ± {_fmt(r.published_spread)}" if np.isfinite(r.published_spread) else "")
+                 + (f" (sig. {_fmt(r.published_sig_frac)})" if np.isfinite(r.published_sig_frac) else "")
+                 for r in table.itertuples(index=False)]
+    ours = [f"{_fmt(r.ours)} [{_fmt(r.low)}, {_fmt(r.high)}]"
+            + (f" (sig. {_fmt(r.ours_sig_frac)})" if np.isfinite(r.ours_sig_frac) else "")
+            for r in table.itertuples(index=False)]
+    measured = [(f"{r.method_a} vs {r.method_b}, {r.metric}" if r.method_a else r.metric)
+                for r in table.itertuples(index=False)]
+    return pd.DataFrame({
+        "source": [f"{r.source}, {r.table}: {r.row} / {r.column}"
+                   for r in table.itertuples(index=False)],
+        "published": published, "dataset / model": [f"{r.dataset} / {r.model}" for r in table.itertuples(index=False)],
+        "measured as": measured, "seeds": table["seeds"].to_numpy(), "n": table["n"].to_numpy(),
+        "ours [interval range]": ours,
+        "within": [{True: "yes", False: "no"}.get(r.within, "n/a")
+                   + (" (different task)" if r.scope == OTHER_TASK else "")
+                   for r in table.itertuples(index=False)],
+        "note": table["note"].to_numpy(),
+    })
+
+
+def _finding(table: pd.DataFrame) -> str:
+    same = table[(table["scope"] != OTHER_TASK) & table["within"].notna()]
+    inside = int(same["within"].eq(True).sum())
+    outside = same[same["within"].eq(False)]
+    text = (f"Replication table: {inside} of {len(same)} published numbers measured on the same task lie within the "
+            f"range of our seeds' 95% intervals")
+    if len(outside):
+        worst = outside.reindex(outside["difference"].abs().sort_values(ascending=False).index).head(4)
+        listed = "; ".join(f"{r.source} {r.table}, {r.row} / {r.column} (published {r.published:.2f}, ours "
+                           f"{r.ours:.2f})"
+                           for r in worst.itertuples(index=False))
+        text += f"; the largest differences: {listed}"
+    return text + "."
+
+
+@REPORT_SECTIONS.register("replication")
+def replication_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
+                        figures: dict[str, str]) -> Section | None:
+    """Published numbers beside ours, or None when no declaration has a matching run."""
+    table = replication_table(tables, config)
+    if table.empty:
+        return None
+    shown = _display(table)
+    md, body = [INTRO, "", markdown_table(shown)], [f"<p>{html.escape(INTRO).replace('*', '')}</p>",
+                                                    shown.to_html(index=False, border=0, classes="t")]
+    used = {(c, t) for c, t in zip(table["citation"], table["table"])}
+    md.append("\n**Sources and where we differ**\n")
+    body.append("<p><b>Sources and where we differ</b></p><ul>")
+    for source in sources(PUBLISHED_NUMBERS):
+        if (source.citation, source.table) not in used:
+            continue
+        parts = (f"{source.citation}, {source.table}.", f"Measured: {source.measured}",
+                 f"Numbers read from: {source.evidence}", f"Setup differences: {source.differences}")
+        md.append("- " + " ".join(parts))
+        body.append("<li>" + " ".join(html.escape(p) for p in parts) + "</li>")
+    body.append("</ul>")
+    outside = table[(table["scope"] != OTHER_TASK) & table["within"].eq(False)]
+    if len(outside):
+        where = ", ".join(sorted({f"{d} / {m}" for d, m in zip(outside["dataset"], outside["model"])}))
+        text = (f"Outside our interval range: {len(outside)} row(s), on {where}. The likely reasons are the setup "
+                "differences listed with each source; the per-row notes name what differs for that row.")
+        md.append(f"\n{text}\n")
+        body.append(f"<p>{html.escape(text)}</p>")
+    return Section("Replication table", "\n".join(md), "".join(body), findings=[_finding(table)], order=11,
+                   tables={"replication_table": table})
