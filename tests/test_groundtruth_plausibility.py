@@ -86,3 +86,38 @@ def test_summary_compares_every_method_with_the_random_ranking():
     assert auprc.loc["oracle", "mean"] == 1.0 and auprc.loc["oracle", "vs_random"] == "above"
     assert auprc.loc["random", "vs_random"] == "reference"
     assert auprc.loc["random", "chance"] == pytest.approx(0.25)
+
+
+def _paired_scores(n: int, shift: float, seed: int = 0) -> pd.DataFrame:
+    """Per-example metrics of ``random`` (spread over examples) and of methods on the same examples:
+    ``shifted`` = random + ``shift``, ``lowered`` = random - ``shift``, ``noisy`` = random + symmetric noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        floor = rng.uniform(0.1, 0.9)
+        for method, value in (("random", floor), ("shifted", floor + shift), ("lowered", floor - shift),
+                              ("noisy", floor + (-1) ** i * shift)):
+            rows.append({"example_id": f"e{i}", "method": method, "family": "x", "variant": "abs",
+                         "correct": True, "token_f1": value, "iou_f1": value, "auprc": value, "chance": 0.25})
+    return pd.DataFrame(rows)
+
+
+def test_a_small_shift_on_the_same_examples_is_found_although_the_marginal_intervals_overlap():
+    summary = summarize_plausibility(_paired_scores(30, 0.02), n_resamples=200)
+    auprc = summary.loc[(summary["metric"] == "auprc") & (summary["group"] == "all")].set_index("method")
+    shifted, floor = auprc.loc["shifted"], auprc.loc["random"]
+    assert shifted["mean_low"] < floor["mean_high"]  # the old interval comparison would say "overlapping"
+    assert shifted["vs_random"] == "above" and shifted["p_adjusted"] < 0.05
+    assert auprc.loc["lowered", "vs_random"] == "below"
+    assert auprc.loc["noisy", "vs_random"] == "not distinguishable"
+    assert floor["vs_random"] == "reference" and np.isnan(floor["p_adjusted"])
+    # Holm over the three methods of this metric, variant and group: all 30 differences positive gives the
+    # smallest p of 10,000 sign flips, 1 / 10,001, ranked first of three (tied with "lowered"): times 3
+    assert shifted["p_adjusted"] == pytest.approx(3 / 10001)
+
+
+def test_four_examples_are_untestable_whatever_the_data():
+    summary = summarize_plausibility(_paired_scores(4, 0.2), n_resamples=200)
+    studied = summary.loc[summary["method"] != "random"]
+    assert (studied["vs_random"] == "untestable").all()
+    assert (studied["p_adjusted"] >= 0.05).all()

@@ -83,6 +83,8 @@ def test_stages_write_tidy_tables_with_provenance(planted_run):
     assert loo["verdict"] == "finds" and loo["n"] >= 6
     plausibility = pd.read_parquet(paths["plausibility_summary"])
     assert set(plausibility["metric"]) == {"token_f1", "iou_f1", "auprc"} and provenance <= set(plausibility.columns)
+    assert set(plausibility["vs_random"]) <= {"above", "below", "not distinguishable", "untestable", "reference"}
+    assert plausibility.loc[plausibility["method"] != "random", "p_adjusted"].notna().all()
     sanity = pd.read_parquet(paths["sanity_summary"])
     assert set(sanity["method"]) == {"rnn_attention", "saliency", "random"}
     assert sorted(sanity["step"].unique()) == ["embeddings", "head"]
@@ -166,3 +168,22 @@ def test_groundtruth_block_names_must_exist_in_the_study():
     config["groundtruth"]["sanity"]["models"] = ["gpt"]
     with pytest.raises(GroundTruthConfigError, match=r"sanity\.models: 'gpt'.*\n.*sanity\.methods: 'no_such_method'"):
         check_groundtruth_config(config)
+
+
+def test_plausibility_findings_follow_the_paired_test_against_random():
+    rows = []
+    for method, mean, verdict, p in (("integrated_gradients", 0.62, "above", 0.003),
+                                     ("attention_last_mean", 0.60, "not distinguishable", 0.4),
+                                     ("saliency", 0.40, "below", 0.01), ("loo_delete", 0.7, "untestable", 0.25),
+                                     ("random", 0.55, "reference", float("nan"))):
+        for metric in ("token_f1", "iou_f1", "auprc"):
+            rows.append({"dataset": "hatexplain", "model": "minilm", "seed": 0, "method": method, "family": "x",
+                         "variant": "abs", "group": "all", "metric": metric, "n": 40, "mean": mean,
+                         "mean_low": mean - 0.1, "mean_high": mean + 0.1, "chance": 0.2, "vs_random": verdict,
+                         "p_adjusted": p})
+    section = groundtruth_section({}, {"groundtruth_plausibility": pd.DataFrame(rows)}, {})
+    (finding,) = section.findings
+    assert "above the random ranking (paired test, Holm-adjusted over the methods): Integrated gradients" in finding
+    assert "not distinguishable from it: Attention (last layer, head mean)" in finding
+    assert "BELOW it" in finding and "untestable at this n: Leave-one-out (delete)" in finding
+    assert "above (Holm p = 0.003)" in section.markdown and "untestable at this n |" in section.markdown

@@ -235,7 +235,19 @@ def _variant_summary() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_report_section_states_differences_only_where_intervals_separate(tmp_path):
+def _variant_comparisons(**alti) -> pd.DataFrame:
+    """The study's paired comparisons of two variants with raw last-layer attention (attention_vs_attention)."""
+    base = {"dataset": "sst2", "model": "minilm", "seed": 0, "reference": "loo_delete", "metric": "kendall_tau",
+            "variant": "abs", "comparison": "attention_vs_attention", "correction": "holm", "n": 60}
+    return pd.DataFrame([
+        base | {"method_a": "attention_flow", "method_b": "attention_last_mean", "mean_difference": 0.2, "low": 0.15,
+                "high": 0.25, "p_adjusted": 0.0004, "significant": True},
+        base | {"method_a": "alti", "method_b": "attention_last_mean", "mean_difference": 0.02, "low": -0.01,
+                "high": 0.05, "p_adjusted": 0.3, "significant": False} | alti,
+    ])
+
+
+def test_report_section_states_differences_only_where_the_paired_test_says_so(tmp_path):
     from analysis.heads.report_section import heads_section
 
     means = {(layer, head): 0.1 * layer for layer in range(2) for head in range(2)}
@@ -252,7 +264,7 @@ def test_report_section_states_differences_only_where_intervals_separate(tmp_pat
     config = {"agreement": {"reference": "loo_delete"}, "figures": {"headline_metric": "kendall_tau"},
               "heads": {"metrics": ["kendall_tau"]}}
     tables = {"heads_summary": summary, "heads_selection": picks, "heads_cost": cost,
-              "heads_agreement": _variant_summary()}
+              "heads_agreement": _variant_summary(), "heads_comparisons": _variant_comparisons()}
     section = heads_section(config, tables, {})
     variants, heads_text = section.findings
     assert "better than raw last-layer attention (0.10 [0.05, 0.15]): Attention flow 0.30 [0.25, 0.35]" in variants
@@ -261,6 +273,24 @@ def test_report_section_states_differences_only_where_intervals_separate(tmp_pat
     assert "better than the last layer's head mean" in heads_text and "+0.05 [+0.01, +0.09]" in heads_text
     assert "Value zeroing" in section.markdown and "26.0" in section.markdown
     assert heads_section(config, {}, {}) is None
+    # the held-out pick's test is not significant after Holm: no difference is claimed, whatever the intervals
+    weak = heads_section(config, tables | {"heads_selection": picks.assign(vs_last_p_adjusted=0.08)}, {})
+    assert "not distinguishable from the last layer's head mean" in weak.findings[1]
+    # no paired test in the tables: the intervals are shown but not compared
+    bare = heads_section(config, {k: v for k, v in tables.items() if k != "heads_comparisons"}
+                         | {"heads_selection": picks.drop(columns=["vs_last_difference", "vs_last_p_adjusted"])}, {})
+    assert "not tested against raw last-layer attention" in bare.findings[0] and "better" not in bare.findings[0]
+    assert "untested against the last layer's head mean" in bare.findings[1]
+
+
+def test_report_section_calls_a_comparison_on_four_examples_untestable():
+    from analysis.heads.report_section import untestable, variant_sentences
+
+    assert untestable(4, 0.05) and untestable(5, 0.05) and not untestable(6, 0.05) and not untestable(60, 0.05)
+    (sentence,) = variant_sentences(_variant_summary(), reference="loo_delete", metric="kendall_tau",
+                                    comparisons=_variant_comparisons(n=4, p_adjusted=0.25))
+    assert "untestable at this n against raw last-layer attention" in sentence and "ALTI 0.12 [0.07, 0.17] (4 examples)" \
+        in sentence
 
 
 def test_report_section_follows_the_paired_comparison_when_there_is_one():

@@ -16,6 +16,7 @@ from analysis.interventions.stages import (
     interventions_figures,
     run_interventions,
     summarize_long,
+    summarize_with_tests,
     uniform_attention_comparison,
 )
 from analysis.provenance import with_provenance
@@ -120,6 +121,13 @@ def test_stages_write_tidy_tables_with_provenance_and_cost(finished_runs):
         assert len(aopc) == 2 * eraser["method"].nunique()
         assert (aopc["mean_low"] <= aopc["mean"]).all() and (aopc["mean"] <= aopc["mean_high"]).all()
         assert {"permutation", "adversarial", "uniform", "zeroing", "removal", "ablation"} == set(summary["test"])
+        # every ranking is compared with random on the same examples, with a Holm-adjusted sign-flip test
+        paired = summary[(summary["measure"] == "aopc_comprehensiveness_difference")
+                         & (summary["family"] == "vs_random")]
+        assert len(paired) == 2 * (eraser["method"].nunique() - 1) and (paired["versus"] == "random").all()
+        assert (paired["p_adjusted"] >= paired["p_value"]).all() and paired["min_p"].notna().all()
+        jsd = summary[summary["measure"] == "jsd_difference"].iloc[0]
+        assert jsd["family"] == "top_vs_random_word" and jsd["p_adjusted"] == jsd["p_value"]
 
 
 @pytest.mark.slow
@@ -174,6 +182,79 @@ def test_uniform_attention_control_pairs_each_uniform_model_with_its_sibling(tmp
     assert (row["uniform_model"], row["learned_model"], row["encoder"]) == ("lstm_uniform", "lstm_tanh", "lstm")
     assert row["difference_low"] > 0  # learned attention is clearly better here
     assert row["difference"] == pytest.approx(row["accuracy_learned"] - row["accuracy_uniform"])
+    assert row["p_adjusted"] < 0.05 and row["min_p"] < 0.05  # one row: Holm leaves the p-value as it is
+
+
+def _aopc_values(n: int, shifts: dict[str, float], seed: int = 0) -> pd.DataFrame:
+    """Per-example AOPC comprehensiveness of rankings on the same examples: random's values plus a shift each."""
+    rng = np.random.default_rng(seed)
+    floor = rng.uniform(0.0, 0.6, n)
+    rows = [{"test": "ablation", "measure": "aopc_comprehensiveness", "scope": "input", "method": method,
+             "removal": "delete", "group": "all", "example_id": f"e{i:02d}", "value": floor[i] + shift + noise,
+             "binary": False}
+            for method, shift in {"random": 0.0, **shifts}.items()
+            for i, noise in enumerate(rng.normal(0, 0.002, n))]
+    rows += [{"test": "zeroing", "measure": "jsd_difference", "scope": "attention", "method": "", "removal": "",
+              "group": "all", "example_id": f"e{i:02d}", "value": 0.01 + 0.001 * (-1) ** i, "binary": False}
+             for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_rankings_shifted_on_the_same_examples_are_told_apart_although_their_intervals_overlap():
+    from analysis.interventions.report_section import aopc_sentence, zeroing_sentence
+
+    shifts = {"attention_last_mean": 0.02, "alti": 0.05, "loo_delete": 0.1, "saliency": 0.08}
+    summary = summarize_with_tests(_aopc_values(30, shifts), n_resamples=200, level=0.95, seed=0)
+    means = summary[summary["family"] == ""].set_index(["measure", "method"])
+    raw, floor = means.loc[("aopc_comprehensiveness", "attention_last_mean")], means.loc[
+        ("aopc_comprehensiveness", "random")]
+    assert raw["mean_low"] < floor["mean_high"]  # marginal intervals overlap
+    paired = summary[summary["measure"] == "aopc_comprehensiveness_difference"].set_index(["family", "method"])
+    assert paired.loc[("vs_random", "attention_last_mean"), "p_adjusted"] < 0.05
+    assert paired.loc[("vs_best_causal", "alti"), "versus"] == "loo_delete"  # the causal ranking with the best mean
+    assert paired.loc[("vs_raw_attention", "alti"), "versus"] == "attention_last_mean"
+    # Holm within a family: four rankings against random, all 30 differences positive (p = 1 / 10,001 each)
+    assert paired.loc["vs_random", "p_adjusted"].tolist() == pytest.approx([4 / 10001] * 4)
+    # the marginal intervals of the rows themselves are those of summarize_long alone
+    alone = summarize_long(_aopc_values(30, shifts), n_resamples=200, level=0.95, seed=0)
+    assert summary.iloc[:len(alone)][alone.columns].equals(alone)
+    text = aopc_sentence(summary, "delete")
+    assert "below the best causal ranking, Leave-one-out (delete)" in text and "above a random ranking" in text
+    assert "Holm-adjusted p = " in text and "above raw attention" in text
+    zeroing = pd.concat([summary, pd.DataFrame([
+        {"test": "zeroing", "measure": m, "method": "", "removal": "", "group": "all", "n": 30, "mean": v,
+         "mean_low": v - 0.01, "mean_high": v + 0.01, "family": ""}
+        for m, v in (("flip_rate_max", 0.2), ("flip_rate_random", 0.1), ("output_jsd_max", 0.03),
+                     ("output_jsd_random", 0.02))])])
+    assert "is larger than that of a random word" in zeroing_sentence(zeroing)
+
+
+def test_four_examples_are_untestable():
+    from analysis.interventions.report_section import aopc_sentence
+
+    summary = summarize_with_tests(_aopc_values(4, {"attention_last_mean": 0.2, "loo_delete": 0.3}),
+                                   n_resamples=200, level=0.95, seed=0)
+    paired = summary[summary["family"] != ""]
+    assert (paired["min_p"] >= 0.05).all() and (paired["p_adjusted"] >= 0.05).all()
+    text = aopc_sentence(summary, "delete")
+    assert text.count("not distinguishable (untestable at this n) from") == 2 and "4 examples" in text
+
+
+def test_uniform_training_sentences_follow_the_paired_test():
+    from analysis.interventions.report_section import uniform_training_sentences
+
+    row = {"dataset": "sst2", "seed": 0, "encoder": "lstm", "uniform_model": "lstm_uniform",
+           "learned_model": "lstm_tanh", "learned_attention": "tanh", "n": 200, "accuracy_uniform": 0.80,
+           "accuracy_learned": 0.83, "difference": 0.03, "difference_low": 0.01, "difference_high": 0.05,
+           "p_value": 0.02, "min_p": 0.0001, "p_adjusted": 0.06}
+    (text,) = uniform_training_sentences(pd.DataFrame([row]))
+    assert "not distinguishable at this n, which does not show that they are equally accurate" in text
+    (text,) = uniform_training_sentences(pd.DataFrame([row | {"p_adjusted": 0.02}]))
+    assert "learned attention is more accurate" in text
+    (text,) = uniform_training_sentences(pd.DataFrame([row | {"n": 4, "min_p": 0.125, "p_adjusted": 0.125}]))
+    assert "untestable at this n" in text
+    (text,) = uniform_training_sentences(pd.DataFrame([row]).drop(columns=["p_value", "min_p", "p_adjusted"]))
+    assert "not tested" in text
 
 
 def test_summaries_bootstrap_every_group_with_its_own_seed():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.report.summary import agreement_findings, compare_intervals, write_summary
+from analysis.report.summary import agreement_findings, write_summary
 
 
 def _summary(attention_ci, ceiling_ci, floor_ci):
@@ -26,24 +26,14 @@ EVALUATION = pd.DataFrame([{"dataset": "sst2", "model": "minilm", "seed": 0, "ac
                             "n_eval": 872, "n_truncated": 0, "max_length": 128}])
 
 
-def test_compare_intervals():
-    assert compare_intervals(0.1, 0.2, 0.3, 0.4) == "below"
-    assert compare_intervals(0.5, 0.6, 0.3, 0.4) == "above"
-    assert compare_intervals(0.1, 0.35, 0.3, 0.4) == "overlapping"
-
-
-def test_findings_claim_a_difference_only_when_intervals_separate():
-    separated = agreement_findings(_summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05)), EVALUATION,
-                                   reference="loo_delete")
-    (finding,) = separated
-    assert finding.verdict_ceiling == "below" and finding.verdict_floor == "above"
-    assert "below the ceiling" in finding.text
-    overlapping = agreement_findings(_summary((0.45, 0.35, 0.55), (0.5, 0.45, 0.55), (0.4, 0.3, 0.5)), EVALUATION,
-                                     reference="loo_delete")
-    (finding,) = overlapping
-    assert finding.verdict_ceiling == "overlapping" and finding.verdict_floor == "overlapping"
-    assert "not distinguishable from (but not shown equivalent to) the ceiling" in finding.text
-    assert "below" not in finding.text
+def test_findings_without_paired_tests_claim_nothing_even_when_intervals_separate():
+    """Marginal intervals are shown but never compared: without a comparisons table every verdict is untested."""
+    for attention, floor in (((0.2, 0.15, 0.25), (0.0, -0.05, 0.05)), ((0.45, 0.35, 0.55), (0.4, 0.3, 0.5))):
+        (finding,) = agreement_findings(_summary(attention, (0.5, 0.45, 0.55), floor), EVALUATION,
+                                        reference="loo_delete")
+        assert finding.verdict_ceiling == "untested" and finding.verdict_floor == "untested"
+        assert "compared with the ceiling" in finding.text and "compared with a random ranking" in finding.text
+        assert "below" not in finding.text and "above" not in finding.text
 
 
 def test_findings_warn_about_models_near_chance():
@@ -94,7 +84,7 @@ def test_findings_follow_the_corrected_paired_test_when_there_is_one():
     assert finding.verdict_ceiling == "equivalent" and "as good as (within ±0.05, TOST p = 0.01)" in finding.text
     too_few = tests.assign(equivalence=["untestable", ""])
     (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=too_few)
-    assert finding.verdict_ceiling == "untestable" and "equivalence untestable at this n" in finding.text
+    assert finding.verdict_ceiling == "untestable" and "(untestable at this n)" in finding.text
 
 
 @pytest.mark.parametrize("show", [False, True])

@@ -122,8 +122,8 @@ def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | No
     Computed from the study's ``groundtruth_shortcut`` table (rows with the given
     ``variant`` and ``group``: explained examples with the token that the model assigns
     to the shortcut class): one row of panels per planted dataset, one column per
-    metric, methods on the y axis, one colour per model; mean with a percentile
-    bootstrap interval over examples.
+    metric, methods on the y axis, one colour per model; mean with its interval over examples
+    (studentised bootstrap; Clopper-Pearson for rates).
     """
     title = "Planted shortcut: does each method rank the known cause first?"
     rows = _selected(summary, table="groundtruth_shortcut", verdict="verdict", variant=variant, group=group)
@@ -167,7 +167,7 @@ def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
     the token a known cause against which importance methods can be scored.
 
     Computed from the study's ``groundtruth_reliance`` table: one panel per planted
-    dataset, one row per model, mean and 95% bootstrap interval over evaluation
+    dataset, one row per model, mean and 95% interval over evaluation
     examples for each measure.
     """
     title = "Planted shortcut: does the model rely on the token?"
@@ -217,7 +217,7 @@ def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: s
 
     Caption: plausibility, not faithfulness: higher means the words a method ranks
     highest are the words people marked (for the synthetic task: the words that decide
-    the label). Filled dots are above the random ranking (95% intervals separate);
+    the label). Filled dots are above the random ranking (paired sign-flip test on the same examples, Holm);
     hollow dots are not. The dashed line is the expected token F1 of a random ranking
     (the share of rationale words); for IOU F1 and AUPRC the random method's dots are
     the floor (a random ranking's expected AUPRC exceeds the share on short texts).
@@ -225,8 +225,8 @@ def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: s
     Computed from the study's ``groundtruth_plausibility`` table (rows with the given
     ``variant`` and ``group``): one row of panels per dataset with rationales, one
     column per metric (token F1 of the top-k words with k the rationale length, ERASER's
-    IOU F1, AUPRC), methods on the y axis, one colour per model; mean with a percentile
-    bootstrap interval over examples.
+    IOU F1, AUPRC), methods on the y axis, one colour per model; mean with its interval over examples
+    (studentised bootstrap; Clopper-Pearson for rates).
     """
     title = "Plausibility: agreement of importance with rationales"
     rows = _selected(summary, table="groundtruth_plausibility", verdict="vs_random", variant=variant, group=group)
@@ -264,7 +264,7 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
     cascade step (0 = trained model, then head, layers from the top, embeddings; each
     step keeps the earlier ones randomised),
     y = mean Spearman rank correlation between trained and randomised scores over the
-    checked examples (|scores| for ``variant="abs"``), band = 95% bootstrap interval.
+    checked examples (|scores| for ``variant="abs"``), band = 95% studentised-bootstrap interval.
     """
     title = "Sanity check: rank correlation with the trained model's scores under cascading randomisation"
     if summary is None or summary.empty:

@@ -18,7 +18,9 @@ marked word among the words the model kept), for the explained (predicted) class
 Chance: the expected token F1 of a random ranking is the share of rationale words,
 k / n (reported as ``chance``); a random ranking's expected AUPRC is higher than that
 on short texts, so the ``random`` method, scored by the same code, is the floor every
-method is compared with (``vs_random``).
+method is compared with (``vs_random``): a paired sign-flip test on the same examples
+(:func:`analysis.stats.hypothesis.paired_test`), Holm-adjusted over the methods of one
+metric, variant and group.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from analysis.groundtruth.intervals import mean_intervals
-from analysis.report.summary import compare_intervals
 from analysis.seeding import derive_seed
+from analysis.stats.hypothesis import paired_test
+from analysis.stats.paired import adjust_p_values
 
 METRICS = {
     "token_f1": "token F1 of the top-k words, k = rationale length",
@@ -127,13 +130,12 @@ def rationale_scores(importance: pd.DataFrame, examples: pd.DataFrame, *,
 
 def summarize_plausibility(scores: pd.DataFrame, *, n_resamples: int = 1000, level: float = 0.95,
                            seed: int = 0) -> pd.DataFrame:
-    """Mean of each metric per method, variant and group, with bootstrap intervals.
+    """Mean of each metric per method, variant and group, with bootstrap intervals and a test against random.
 
     Groups: ``all`` (every example with a rationale) and ``correct`` (those the model
     classifies correctly: the rationale explains the gold label, which is then also the
     explained class). ``chance`` is the mean share of rationale words of the same
-    examples; ``vs_random`` says whether the method's interval lies ``above``/``below``
-    that of the ``random`` method or ``overlapping`` it.
+    examples. ``vs_random`` and ``p_adjusted`` come from :func:`compare_with_random`.
     """
     keys = ["method", "family", "variant", "group"]
     grouped = pd.concat([scores.assign(group="all"), scores.loc[scores["correct"].astype(bool)].assign(group="correct")],
@@ -150,15 +152,42 @@ def summarize_plausibility(scores: pd.DataFrame, *, n_resamples: int = 1000, lev
     summary = pd.concat(frames, ignore_index=True)
     columns = [*keys, "metric", "n", "mean", "mean_low", "mean_high", "chance"]
     summary = summary[columns] if len(summary) else pd.DataFrame(columns=columns)
-    random = summary.loc[summary["method"] == "random"].set_index(["variant", "group", "metric"])
-    verdicts = []
-    for row in summary.itertuples(index=False):
-        key = (row.variant, row.group, row.metric)
-        if row.method == "random" or key not in random.index:
-            verdicts.append("reference" if row.method == "random" else "untested")
-            continue
-        floor = random.loc[key]
-        verdicts.append(compare_intervals(row.mean_low, row.mean_high, floor["mean_low"], floor["mean_high"]))
-    summary["vs_random"] = verdicts
+    tests = compare_with_random(grouped, alpha=1 - level, seed=seed)
+    summary = summary.merge(tests, on=["method", "variant", "group", "metric"], how="left")
+    summary["vs_random"] = summary["vs_random"].fillna("untested")
     return summary
 
+
+def compare_with_random(grouped: pd.DataFrame, *, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
+    """Each method against the ``random`` method on the same examples, per variant, group and metric.
+
+    A paired sign-flip test of the per-example differences (method minus random, examples
+    that both scored); the methods of one variant x group x metric are one family, Holm-
+    adjusted. ``vs_random`` is ``above`` or ``below`` where the adjusted p-value is below
+    ``alpha``, ``untestable`` where even all differences of one sign could not reach
+    ``alpha`` (fewer than 6 examples at 5%), and ``not distinguishable`` otherwise (which
+    is not parity); the random method itself is the ``reference``. Columns: method,
+    variant, group, metric, vs_random, p_adjusted.
+    """
+    columns = ["method", "variant", "group", "metric", "vs_random", "p_adjusted"]
+    rows = []
+    for (variant, group), part in grouped.groupby(["variant", "group"], sort=True):
+        for metric in METRICS:
+            wide = part.pivot_table(index="example_id", columns="method", values=metric, aggfunc="first")
+            if "random" not in wide:
+                continue
+            methods = [m for m in wide if m != "random"]
+            # only the test is used (the summary has each method's own interval): a token bootstrap
+            decisions = [paired_test(wide[m].to_numpy() - wide["random"].to_numpy(), alpha=alpha, n_resamples=2,
+                                     seed=derive_seed(seed, "vs random", m, variant, group, metric)) for m in methods]
+            adjusted = adjust_p_values(np.array([d.p_value for d in decisions], dtype=float), "holm")
+            for method, decision, p in zip(methods, decisions, adjusted):
+                if np.isfinite(p) and p < alpha and decision.estimate != 0:
+                    verdict = "above" if decision.estimate > 0 else "below"
+                elif decision.untestable(alpha):
+                    verdict = "untestable"
+                else:
+                    verdict = "not distinguishable"
+                rows.append((method, variant, group, metric, verdict, float(p)))
+            rows.append(("random", variant, group, metric, "reference", np.nan))
+    return pd.DataFrame.from_records(rows, columns=columns)

@@ -1,7 +1,8 @@
 """The ground-truth part of the study summary: planted shortcuts, rationales, sanity check.
 
-Every sentence is generated from the study tables; a method "finds" the shortcut,
-is "above random" or "fails" the sanity check only where the 95% intervals say so.
+Every sentence is generated from the study tables; a method "finds" the shortcut or
+"fails" the sanity check only where the 95% intervals say so, and is "above random" on
+the rationales only where a paired test on the same examples says so (Holm-adjusted).
 Faithfulness (planted shortcuts, randomisation) and plausibility (human rationales)
 are reported in separate subsections, and the plausibility text says that matching
 a human rationale is not evidence of faithfulness (Jacovi & Goldberg 2020).
@@ -179,13 +180,17 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
         best = studied.iloc[0] if len(studied) else main.iloc[0]
         floor = main.loc[main["method"] == "random"]
         reference = f"random ranking {_row_ci(floor.iloc[0])}" if len(floor) else "no random ranking to compare"
-        verdict = {v: studied.loc[studied["vs_random"] == v, "method"].tolist() for v in ("above", "overlapping", "below")}
+        verdict = {v: studied.loc[studied["vs_random"] == v, "method"].tolist()
+                   for v in ("above", "not distinguishable", "below", "untestable")}
         text = (f"Plausibility on {dataset}, {model} (seed {seed}; {int(best['n'])} examples with rationales): the "
                 f"ranking closest to the rationales by {metric.upper()} is {method_label(best['method'])} "
-                f"{_row_ci(best)} ({reference}); above the random ranking: {_names(verdict['above'])}; not "
-                f"distinguishable from it: {_names(verdict['overlapping'])}")
+                f"{_row_ci(best)} ({reference}); above the random ranking (paired test, Holm-adjusted over the "
+                f"methods): {_names(verdict['above'])}; not distinguishable from it: "
+                f"{_names(verdict['not distinguishable'])}")
         if verdict["below"]:
             text += f"; BELOW it (the ranking avoids the rationale words): {_names(verdict['below'])}"
+        if verdict["untestable"]:
+            text += f"; untestable at this n: {_names(verdict['untestable'])}"
         findings.append(text + ". This measures agreement with the rationales, not faithfulness.")
         for method, part in run.groupby("method"):
             metrics = part.set_index("metric")
@@ -193,13 +198,16 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
                          **{name: _row_ci(metrics.loc[key]) if key in metrics.index else "n/a"
                             for key, name in (("token_f1", "token F1"), ("iou_f1", "IOU F1"), ("auprc", "AUPRC"))},
                          "n": int(metrics["n"].max()),
-                         "AUPRC vs random": metrics.loc["auprc", "vs_random"] if "auprc" in metrics.index else "n/a"})
+                         "AUPRC vs random": _versus_random(metrics.loc["auprc"]) if "auprc" in metrics.index else "n/a"})
     paragraphs = [
         "Plausibility, kept apart from faithfulness: how well each method's top-ranked words match the rationales "
         "people marked (HateXplain: toxic posts; ERASER movie reviews) or, for the synthetic task, the words that "
         "decide the label. Metrics per example (DeYoung et al. 2020): token F1 of the top-k words with k the "
         "rationale length, IOU F1 (a predicted span matches at IOU >= 0.5), and AUPRC; means over examples with "
-        "95% bootstrap intervals. A method can be plausible and unfaithful, or faithful and implausible.",
+        "95% bootstrap intervals. Each method is compared with the random ranking on the same examples (sign-flip "
+        "test of the per-example differences, Holm-adjusted over the methods of a run); 'untestable at this n' "
+        "means that even the clearest outcome could not reach the test's level with so few examples. A method can be "
+        "plausible and unfaithful, or faithful and implausible.",
     ]
     verdicts = rows_all.loc[(rows_all["metric"] == metric) & (rows_all["method"] != "random")]
     always, sometimes, never = across_runs(verdicts.rename(columns={"vs_random": "verdict"}), "above")
@@ -208,6 +216,15 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
                f"in none: {_names(never)}. Plausibility is not faithfulness.")
     return Part("Human rationales (plausibility, not faithfulness)", paragraphs, findings,
                 _sorted_rows(rows, rows_all["method"].unique().tolist()), [("plausibility", caption)])
+
+
+def _versus_random(row: pd.Series) -> str:
+    """'above (Holm p = 0.003)', 'not distinguishable (Holm p = 0.4)', 'untestable at this n', 'reference'."""
+    verdict = row["vs_random"]
+    if verdict == "untestable":
+        return "untestable at this n"
+    p = row.get("p_adjusted", float("nan"))
+    return f"{verdict} (Holm p = {p:.2g})" if pd.notna(p) else verdict
 
 
 # -------------------------------------------------------------------------- sanity

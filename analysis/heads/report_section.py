@@ -1,14 +1,18 @@
 """The study summary's section on attention beyond raw weights and on single layers and heads.
 
-Two questions, answered from the study tables with 95% bootstrap intervals:
+Two questions, answered from the study tables (means with 95% bootstrap intervals;
+differences decided by paired tests on the same examples):
 
 1. Do the stronger attention-derived explanations (flow, attention norms, value
    zeroing, attention x gradient, ALTI) agree with causal importance better than raw
-   last-layer attention? A variant is called better or worse only where the intervals
-   separate.
+   last-layer attention? A variant is called better or worse only where the study's
+   paired comparison (``heads_comparisons``: sign-flip test, Holm-adjusted within the
+   run's attention-vs-attention family) is significant; without one, it is untested.
 2. Is there a layer or head whose [CLS] attention tracks causal importance? The best
    head is chosen on a held-out selection split and reported on the explained
-   examples, beside the optimistic post-hoc choice.
+   examples, beside the optimistic post-hoc choice; it is compared with the last
+   layer's head mean by the paired test the heads stage computes (Holm-adjusted over
+   the run's held-out picks).
 
 It also reports what every attention method cost.
 """
@@ -25,7 +29,7 @@ import pandas as pd
 from analysis.heads.agreement import MEAN, unit_label
 from analysis.plots.style import method_label
 from analysis.report.sections import REPORT_SECTIONS, Section
-from analysis.report.summary import compare_intervals, figure_tag, markdown_table
+from analysis.report.summary import figure_tag, markdown_table
 
 VARIANTS = ("attention_flow", "attention_norm_last", "attention_norm_all", "value_zeroing", "attention_x_gradient",
             "alti")
@@ -44,11 +48,14 @@ def _row_ci(row: pd.Series) -> str:
     return ci(row["mean"], row["mean_low"], row["mean_high"])
 
 
-def _wording(verdict: str, higher_is_better: bool) -> str:
-    better = verdict == ("above" if higher_is_better else "below")
-    if verdict in ("overlapping", "untested"):
-        return "not distinguishable from"
-    return "above" if better else "below"
+def untestable(n: float, alpha: float) -> bool:
+    """Whether a paired sign-flip test on ``n`` examples cannot reach ``alpha`` whatever the data.
+
+    Its smallest p-value is 2 / 2^n (every difference of one sign; exact up to 16 pairs, see
+    :func:`analysis.stats.hypothesis.paired_test`), so below 6 examples nothing reaches 5%.
+    An unknown ``n`` is not called untestable.
+    """
+    return bool(pd.notna(n) and n <= 16 and 2.0 / 2.0 ** int(n) >= alpha)
 
 
 def _higher_is_better(metric: str) -> bool:
@@ -84,37 +91,40 @@ def paired_difference(comparisons: pd.DataFrame | None, run: tuple, method: str,
     sign = 1.0 if row["method_a"] == method else -1.0
     low, high = sorted((sign * row["low"], sign * row["high"]))
     return {"difference": sign * row["mean_difference"], "low": low, "high": high, "p": row["p_adjusted"],
-            "significant": bool(row["significant"]), "correction": row.get("correction", "holm")}
+            "significant": bool(row["significant"]), "correction": row.get("correction", "holm"),
+            "n": row.get("n", np.nan)}
 
 
-def _variant_verdict(row, base: pd.Series, paired: dict[str, float] | None, higher: bool) -> tuple[str, str]:
-    """('better' | 'worse' | 'indistinguishable', the numbers behind it)."""
-    if paired is not None:
-        correction = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}.get(paired["correction"], "p")
-        detail = (f"difference {paired['difference']:+.2f} [{paired['low']:+.2f}, {paired['high']:+.2f}], "
-                  f"{correction} = {paired['p']:.3g}")
-        if not paired["significant"] or paired["low"] <= 0 <= paired["high"]:
-            return "indistinguishable", detail
+def _variant_verdict(paired: dict[str, float] | None, higher: bool, alpha: float) -> tuple[str, str]:
+    """('better' | 'worse' | 'indistinguishable' | 'untestable' | 'untested', the numbers behind it)."""
+    if paired is None:
+        return "untested", "no paired test in the comparisons table"
+    correction = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}.get(paired["correction"], "p")
+    detail = (f"difference {paired['difference']:+.2f} [{paired['low']:+.2f}, {paired['high']:+.2f}], "
+              f"{correction} = {paired['p']:.3g}")
+    if paired["significant"]:
         return ("better" if (paired["difference"] > 0) == higher else "worse"), detail
-    verdict = compare_intervals(row.mean_low, row.mean_high, base["mean_low"], base["mean_high"])
-    wording = _wording(verdict, higher)
-    return {"above": "better", "below": "worse"}.get(wording, "indistinguishable"), "intervals compared"
+    if untestable(paired["n"], alpha):
+        return "untestable", f"{int(paired['n'])} examples"
+    return "indistinguishable", detail
 
 
 def variant_sentences(summary: pd.DataFrame, *, reference: str, metric: str,
-                      comparisons: pd.DataFrame | None = None) -> list[str]:
+                      comparisons: pd.DataFrame | None = None, alpha: float = 0.05) -> list[str]:
     """Per run: which variants agree with ``reference`` more or less than raw last-layer attention.
 
-    The verdict follows the study's paired comparison (per-example differences, corrected
-    for multiplicity) where the comparisons table has the pair; otherwise a difference is
-    claimed only where the two 95% intervals do not overlap.
+    The verdict follows the study's paired comparison (per-example differences, sign-flip
+    test, corrected within the run's attention-vs-attention family); a pair the
+    comparisons table lacks is untested, and one with too few examples for the test to
+    reach ``alpha`` is untestable at this n.
     """
     rows = variant_rows(summary, reference=reference, metric=metric)
     if rows.empty:
         return []
     name = METRIC_NAMES.get(metric, metric)
     higher = _higher_is_better(metric)
-    headings = {"better": "better than", "worse": "worse than", "indistinguishable": "not distinguishable from"}
+    headings = {"better": "better than", "worse": "worse than", "indistinguishable": "not distinguishable from",
+                "untestable": "untestable at this n against", "untested": "not tested against"}
     sentences = []
     for run, group in rows.groupby(["dataset", "model", "seed"], sort=True):
         baseline = group[group["method_a"] == RAW_BASELINE]
@@ -125,7 +135,7 @@ def variant_sentences(summary: pd.DataFrame, *, reference: str, metric: str,
         verdicts: dict[str, list[str]] = {key: [] for key in headings}
         for row in variants.sort_values("mean", ascending=not higher).itertuples():
             paired = paired_difference(comparisons, run, row.method_a, reference=reference, metric=metric)
-            verdict, detail = _variant_verdict(row, base, paired, higher)
+            verdict, detail = _variant_verdict(paired, higher, alpha)
             verdicts[verdict].append(f"{method_label(row.method_a)} {ci(row.mean, row.mean_low, row.mean_high)} "
                                      f"({detail})")
         parts = [f"{headings[key]} raw last-layer attention ({_row_ci(base)}): " + "; ".join(items)
@@ -186,21 +196,28 @@ def selection_table(selection: pd.DataFrame, summary: pd.DataFrame, metric: str)
     return pd.DataFrame.from_records(records)
 
 
-def _versus_last_layer(held: pd.Series, base: pd.Series, higher: bool) -> str:
-    """'better than / worse than / not distinguishable from the last layer's head mean (numbers)'."""
-    difference = held.get("vs_last_difference", np.nan)
-    if pd.notna(difference):
-        low, high, p = held["vs_last_low"], held["vs_last_high"], held["vs_last_p_adjusted"]
-        significant = p < 0.05 and not (low <= 0 <= high)
-        verdict = ("better than" if (difference > 0) == higher else "worse than") if significant \
-            else "not distinguishable from"
-        return (f"{verdict} the last layer's head mean ({_row_ci(base)}; paired difference {difference:+.2f} "
-                f"[{low:+.2f}, {high:+.2f}], Holm-adjusted p = {p:.3g})")
-    verdict = compare_intervals(held["mean_low"], held["mean_high"], base["mean_low"], base["mean_high"])
-    return f"{_wording(verdict, higher)} the last layer's head mean ({_row_ci(base)})"
+def _versus_last_layer(held: pd.Series, base: pd.Series, higher: bool, alpha: float) -> str:
+    """'better than / worse than / not distinguishable from the last layer's head mean (numbers)'.
+
+    Decided by the heads stage's paired sign-flip test on the explained examples
+    (``vs_last_p_adjusted``, Holm over the run's held-out picks); untested without it.
+    """
+    difference, p = held.get("vs_last_difference", np.nan), held.get("vs_last_p_adjusted", np.nan)
+    if pd.isna(difference) or pd.isna(p):
+        return f"untested against the last layer's head mean ({_row_ci(base)}; no paired test in the table)"
+    low, high = held["vs_last_low"], held["vs_last_high"]
+    if p < alpha:
+        verdict = "better than" if (difference > 0) == higher else "worse than"
+    elif untestable(held["n"], alpha):
+        verdict = "untestable at this n against"
+    else:
+        verdict = "not distinguishable from"
+    return (f"{verdict} the last layer's head mean ({_row_ci(base)}; paired difference {difference:+.2f} "
+            f"[{low:+.2f}, {high:+.2f}], Holm-adjusted p = {p:.3g})")
 
 
-def selection_sentences(selection: pd.DataFrame, summary: pd.DataFrame, *, reference: str, metric: str) -> list[str]:
+def selection_sentences(selection: pd.DataFrame, summary: pd.DataFrame, *, reference: str, metric: str,
+                        alpha: float = 0.05) -> list[str]:
     """One sentence per run for the held-out best head against ``reference`` (or the first causal method)."""
     sentences = []
     name = METRIC_NAMES.get(metric, metric)
@@ -221,7 +238,7 @@ def selection_sentences(selection: pd.DataFrame, summary: pd.DataFrame, *, refer
                 f"{ci(held['optimism'], held['optimism_low'], held['optimism_high'])}")
         base = _baseline(summary, (dataset, model, seed), method, metric)
         if base is not None:
-            text += f"; the held-out head is {_versus_last_layer(held, base, higher)}"
+            text += f"; the held-out head is {_versus_last_layer(held, base, higher, alpha)}"
         sentences.append(text + ".")
     return sentences
 
@@ -260,11 +277,12 @@ def heads_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
     reference = config["agreement"]["reference"]
     metric = config["heads"]["metrics"][0] if "heads" in config else config["figures"]["headline_metric"]
     headline = config["figures"]["headline_metric"]
+    alpha = 1 - float(config.get("heads", {}).get("level", 0.95))
     findings = variant_sentences(agreement, reference=reference, metric=headline,
-                                 comparisons=tables.get("heads_comparisons"))
+                                 comparisons=tables.get("heads_comparisons"), alpha=alpha)
     picks = pd.DataFrame()
     if selection is not None and not selection.empty and summary is not None:
-        findings += selection_sentences(selection, summary, reference=reference, metric=metric)
+        findings += selection_sentences(selection, summary, reference=reference, metric=metric, alpha=alpha)
         picks = selection_table(selection, summary, metric)
     variants = variant_table(agreement, reference=reference, metric=headline)
     costs = cost_table(cost)

@@ -3,8 +3,12 @@
 Reads ``interventions_summary`` (bootstrap summaries of every test, per run),
 ``interventions_cost`` (forward passes per example) and ``interventions_uniform_training``
 (uniform-attention models against their learned-attention siblings). Every sentence is
-built from those numbers; a comparison is worded as a difference only when the 95%
-intervals do not overlap.
+built from those numbers. A comparison of two rankings (or of the top-attention word with
+a random word, or of learned with uniform attention) is worded as a difference only where
+its paired sign-flip test on the same examples is significant after Holm's correction
+within its family (the stages compute them: :func:`analysis.interventions.stages.summarize_with_tests`
+and :func:`~analysis.interventions.stages.uniform_attention_comparison`); it is "untestable at
+this n" where no outcome could reach the level, and "not tested" where the table has no test.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.interventions.comparisons import RAW_ATTENTION, ranking_family
 from analysis.plots.style import method_label
 from analysis.report.sections import REPORT_SECTIONS, Section
-from analysis.report.summary import compare_intervals, figure_tag, markdown_table
+from analysis.report.summary import figure_tag, markdown_table
 from analysis.stats.divergence import JSD_MAX, JSD_UNIT
 
 CAVEATS = [
@@ -43,19 +48,10 @@ CAVEATS = [
      "in different ways; the two are reported separately."),
 ]
 
-ATTENTION_PREFIXES = ("attention", "rnn_attention")
 COST_NOTE = ("Sequences run through the model per explained example, per test (a backward pass counts as one more; "
              "the input ablations count distinct perturbed inputs, shared by every ranking). For an RNN an edited "
              "variant reuses its example's hidden states, so it costs only the attention-weighted sum and the "
              "classifier. Seconds depend on the machine and its load.")
-
-
-def _family(method: str) -> str:
-    from analysis.importance import IMPORTANCE_METHODS
-
-    if method in IMPORTANCE_METHODS:
-        return IMPORTANCE_METHODS.get(method).family
-    return "attention" if method.startswith(ATTENTION_PREFIXES) else "other"
 
 
 def _ci(row: pd.Series, digits: int = 3) -> str:
@@ -86,9 +82,26 @@ def _first(rows: pd.DataFrame) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
-def _relation(a: pd.Series, b: pd.Series, *, higher: str, lower: str) -> str:
-    verdict = compare_intervals(a["mean_low"], a["mean_high"], b["mean_low"], b["mean_high"])
-    return {"above": higher, "below": lower}.get(verdict, "not distinguishable from")
+def _paired(run: pd.DataFrame, test: str, measure: str, family: str, *, method: str = "",
+            removal: str | None = None) -> pd.Series | None:
+    """The row of a paired comparison (``family`` as the stage names it), or None when the table has none."""
+    if "family" not in run.columns:
+        return None
+    rows = _select(run, test, measure, method=method, removal=removal)
+    return _first(rows[rows["family"] == family])
+
+
+def _relation(row: pd.Series | None, alpha: float, *, higher: str, lower: str) -> tuple[str, str]:
+    """How the first ranking of a paired comparison relates to the second, and the test's numbers."""
+    if row is None or pd.isna(row["p_adjusted"]):
+        return "not tested against", ""
+    numbers = (f"; paired difference {row['mean']:+.3f} [{row['mean_low']:+.3f}, {row['mean_high']:+.3f}], "
+               f"Holm-adjusted p = {row['p_adjusted']:.2g}")
+    if row["p_adjusted"] < alpha and row["mean"] != 0:
+        return (higher if row["mean"] > 0 else lower), numbers
+    if not row["min_p"] < alpha:
+        return "not distinguishable (untestable at this n) from", f"; {int(row['n'])} examples"
+    return "not distinguishable from", numbers
 
 
 def permutation_sentence(run: pd.DataFrame, epsilon: float) -> str | None:
@@ -141,7 +154,7 @@ def uniform_sentences(run: pd.DataFrame) -> list[str]:
             "layers at once, changes the output as follows: " + "; ".join(f"{scope}: {text}" for scope, text in parts)]
 
 
-def zeroing_sentence(run: pd.DataFrame) -> str | None:
+def zeroing_sentence(run: pd.DataFrame, alpha: float = 0.05) -> str | None:
     top = _first(_select(run, "zeroing", "flip_rate_max"))
     other = _first(_select(run, "zeroing", "flip_rate_random"))
     jsd_top = _first(_select(run, "zeroing", "output_jsd_max"))
@@ -151,17 +164,26 @@ def zeroing_sentence(run: pd.DataFrame) -> str | None:
     text = (f"zeroing the highest-attention word flips {_pct(top)} of decisions against {_pct(other)} for a random "
             f"word")
     if jsd_top is not None and jsd_other is not None:
-        relation = _relation(jsd_top, jsd_other, higher="larger than", lower="smaller than")
+        relation, numbers = _relation(_paired(run, "zeroing", "jsd_difference", "top_vs_random_word"), alpha,
+                                      higher="larger than", lower="smaller than")
         text += (f"; its output JSD, {_ci(jsd_top, 4)}, is {relation} that of a random word "
-                 f"({_ci(jsd_other, 4)})")
+                 f"({_ci(jsd_other, 4)}{numbers})")
     return text
 
 
-def removal_sentence(run: pd.DataFrame) -> str | None:
+def _versus(run: pd.DataFrame, rows: pd.DataFrame, test: str, measure: str, method: str, family: str, *,
+            removal: str | None = None) -> tuple[pd.Series | None, pd.Series | None]:
+    """The paired comparison of ``method`` in ``family`` and the summary row of the ranking it is compared with."""
+    paired = _paired(run, test, f"{measure}_difference", family, method=method, removal=removal)
+    other = _first(rows[rows["method"] == paired["versus"]]) if paired is not None else None
+    return paired, other
+
+
+def removal_sentence(run: pd.DataFrame, alpha: float = 0.05) -> str | None:
     rows = _select(run, "removal", "fraction_items")
     if rows.empty:
         return None
-    families = {m: _family(m) for m in rows["method"]}
+    families = {m: ranking_family(m) for m in rows["method"]}
     attention = rows[[families[m] == "attention" for m in rows["method"]]]
     causal = rows[[families[m] in ("gradient", "ablation") for m in rows["method"]]]
     random = _first(rows[rows["method"] == "random"])
@@ -171,24 +193,22 @@ def removal_sentence(run: pd.DataFrame) -> str | None:
     parts = [f"to flip the decision, the {method_label(best_attention['method'])} order must zero the attention of "
              f"{_pct(best_attention)} of the words"]
     if not causal.empty:
-        best = causal.sort_values("mean").iloc[0]
-        relation = _relation(best_attention, best, higher="more than", lower="fewer than")
-        parts.append(f"{relation} the {method_label(best['method'])} order ({_pct(best)})")
+        paired, best = _versus(run, rows, "removal", "fraction_items", best_attention["method"], "vs_best_causal")
+        best = best if best is not None else causal.sort_values("mean").iloc[0]
+        relation, numbers = _relation(paired, alpha, higher="more than", lower="fewer than")
+        parts.append(f"{relation} the {method_label(best['method'])} order ({_pct(best)}{numbers})")
     if random is not None:
-        relation = _relation(best_attention, random, higher="more than", lower="fewer than")
-        parts.append(f"{relation} a random order ({_pct(random)})")
+        paired, _ = _versus(run, rows, "removal", "fraction_items", best_attention["method"], "vs_random")
+        relation, numbers = _relation(paired, alpha, higher="more than", lower="fewer than")
+        parts.append(f"{relation} a random order ({_pct(random)}{numbers})")
     return parts[0] + ("; this is " + ", and ".join(parts[1:]) if len(parts) > 1 else "")
 
 
-RAW_ATTENTION = ("rnn_attention", "attention_last_mean", "attention_all_mean")
-"""The attention a reader is usually shown, in order of preference."""
-
-
-def aopc_sentence(run: pd.DataFrame, removal: str) -> str | None:
+def aopc_sentence(run: pd.DataFrame, removal: str, alpha: float = 0.05) -> str | None:
     rows = _select(run, "ablation", "aopc_comprehensiveness", removal=removal)
     if rows.empty:
         return None
-    families = {m: _family(m) for m in rows["method"]}
+    families = {m: ranking_family(m) for m in rows["method"]}
     attention = rows[[families[m] == "attention" for m in rows["method"]]]
     causal = rows[[families[m] in ("gradient", "ablation") for m in rows["method"]]]
     random = _first(rows[rows["method"] == "random"])
@@ -197,47 +217,62 @@ def aopc_sentence(run: pd.DataFrame, removal: str) -> str | None:
     raw = next((r for m in RAW_ATTENTION if (r := _first(attention[attention["method"] == m])) is not None),
                attention.sort_values("mean", ascending=False).iloc[0])
     parts = [f"{method_label(raw['method'])} reaches AOPC comprehensiveness {_ci(raw)} (removal by {removal})"]
+    measure = "aopc_comprehensiveness"
     if not causal.empty:
-        best = causal.sort_values("mean", ascending=False).iloc[0]
-        relation = _relation(raw, best, higher="above", lower="below")
-        parts.append(f"{relation} the best causal ranking, {method_label(best['method'])} ({_ci(best)})")
+        paired, best = _versus(run, rows, "ablation", measure, raw["method"], "vs_best_causal", removal=removal)
+        best = best if best is not None else causal.sort_values("mean", ascending=False).iloc[0]
+        relation, numbers = _relation(paired, alpha, higher="above", lower="below")
+        parts.append(f"{relation} the best causal ranking, {method_label(best['method'])} ({_ci(best)}{numbers})")
     if random is not None:
-        relation = _relation(raw, random, higher="above", lower="below")
-        parts.append(f"{relation} a random ranking ({_ci(random)})")
+        paired, _ = _versus(run, rows, "ablation", measure, raw["method"], "vs_random", removal=removal)
+        relation, numbers = _relation(paired, alpha, higher="above", lower="below")
+        parts.append(f"{relation} a random ranking ({_ci(random)}{numbers})")
     text = parts[0] + ("; this is " + ", and ".join(parts[1:]) if len(parts) > 1 else "")
     best_variant = attention.sort_values("mean", ascending=False).iloc[0]
-    if best_variant["method"] != raw["method"] and _relation(best_variant, raw, higher="above", lower="") == "above":
-        text += (f". The best attention variant, {method_label(best_variant['method'])}, reaches "
-                 f"{_ci(best_variant)}, above raw attention")
+    if best_variant["method"] != raw["method"]:
+        paired, _ = _versus(run, rows, "ablation", measure, best_variant["method"], "vs_raw_attention",
+                            removal=removal)
+        relation, numbers = _relation(paired, alpha, higher="above", lower="below")
+        if relation == "above":
+            text += (f". The best attention variant, {method_label(best_variant['method'])}, reaches "
+                     f"{_ci(best_variant)}, above raw attention ({numbers[2:]})")
     return text
 
 
-def uniform_training_sentences(comparison: pd.DataFrame) -> list[str]:
+def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05) -> list[str]:
+    """One sentence per uniform-attention model and sibling, decided by the paired test (Holm over the table)."""
     out = []
-    for row in comparison.itertuples(index=False):
-        verdict = compare_intervals(row.difference_low, row.difference_high, 0.0, 0.0)
-        if verdict == "above":
+    for row in comparison.to_dict("records"):
+        p, min_p = row.get("p_adjusted", float("nan")), row.get("min_p", float("nan"))
+        test = f", Holm-adjusted p = {p:.2g}" if pd.notna(p) else ""
+        if pd.isna(p):
+            reading = "not tested (the table has no paired test)"
+        elif p < alpha and row["difference"] > 0:
             reading = "learned attention is more accurate, so the task uses attention"
-        elif verdict == "below":
+        elif p < alpha and row["difference"] < 0:
             reading = "the uniform model is more accurate"
+        elif not min_p < alpha:
+            reading = "untestable at this n"
         else:
-            reading = ("the two cannot be told apart, so (Wiegreffe & Pinter 2019) the task does not need attention "
-                       "and its weights are weak evidence of what the model relies on")
-        out.append(f"On {row.dataset} (seed {row.seed}), {row.uniform_model} (uniform attention) reaches accuracy "
-                   f"{row.accuracy_uniform:.1%} against {row.accuracy_learned:.1%} for {row.learned_model} "
-                   f"({row.learned_attention} attention, same {row.encoder} encoder): difference "
-                   f"{row.difference:+.3f} [{row.difference_low:+.3f}, {row.difference_high:+.3f}] over {row.n} "
-                   f"examples; {reading}.")
+            reading = ("the two are not distinguishable at this n, which does not show that they are equally "
+                       "accurate (the published-claims section tests that with a non-inferiority margin)")
+        out.append(f"On {row['dataset']} (seed {row['seed']}), {row['uniform_model']} (uniform attention) reaches "
+                   f"accuracy {row['accuracy_uniform']:.1%} against {row['accuracy_learned']:.1%} for "
+                   f"{row['learned_model']} ({row['learned_attention']} attention, same {row['encoder']} encoder): "
+                   f"paired difference {row['difference']:+.3f} [{row['difference_low']:+.3f}, "
+                   f"{row['difference_high']:+.3f}] over {row['n']} examples{test}; {reading}.")
     return out
 
 
-def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str) -> dict[tuple[str, str, int], list[tuple[str, str]]]:
+def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str,
+                  alpha: float = 0.05) -> dict[tuple[str, str, int], list[tuple[str, str]]]:
     """Generated (test, sentence) pairs per run (dataset, model, seed), in the order of the tests."""
     out = {}
     for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
         sentences = [("Permutation", permutation_sentence(run, epsilon)), ("Adversarial", adversarial_sentence(run)),
-                     *[("Uniform", text) for text in uniform_sentences(run)], ("Zeroing", zeroing_sentence(run)),
-                     ("Removal until flip", removal_sentence(run)), ("ERASER", aopc_sentence(run, removal))]
+                     *[("Uniform", text) for text in uniform_sentences(run)],
+                     ("Zeroing", zeroing_sentence(run, alpha)), ("Removal until flip", removal_sentence(run, alpha)),
+                     ("ERASER", aopc_sentence(run, removal, alpha))]
         out[(dataset, model, int(seed))] = [(label, text) for label, text in sentences if text]
     return out
 
@@ -305,8 +340,9 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
     settings = config.get("interventions", {})
     epsilon = float(settings.get("adversarial", {}).get("epsilon", 0.01))
     removal = (settings.get("ablation", {}).get("removal") or ["delete"])[0]
-    per_run = run_sentences(summary, epsilon, removal)
-    training = uniform_training_sentences(comparison) if comparison is not None and len(comparison) else []
+    alpha = 1 - float(settings.get("level", 0.95))
+    per_run = run_sentences(summary, epsilon, removal, alpha)
+    training = uniform_training_sentences(comparison, alpha) if comparison is not None and len(comparison) else []
     findings = list(training)
     for (dataset, model, seed), sentences in per_run.items():
         chosen = [text for label, text in sentences if label in ("Zeroing", "ERASER")]
@@ -315,8 +351,11 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
     own_figures = {caption: path for caption, path in figures.items() if "interventions" in Path(path).parts}
     md = ["Does changing the attention change the prediction the way an explanation implies? Model-side tests "
           "change the attention and keep the input; input-side tests remove the words each ranking puts first. "
-          "All examples are explained for the predicted class; intervals are 95% percentile-bootstrap intervals "
-          "over examples.\n"]
+          "All examples are explained for the predicted class; intervals are 95% intervals over examples "
+          "(studentised bootstrap for means, exact binomial for rates). Two rankings are compared on the same "
+          "examples by a sign-flip test of the per-example differences, Holm-adjusted within each run's family "
+          "(every ranking against random; every attention ranking against the best causal one; every attention "
+          "variant against raw attention); 'untestable at this n' means no outcome could reach significance.\n"]
     md += [f"- **{name}.** {text}" for name, text in CAVEATS]
     md.append("\n### Results per run\n")
     for (dataset, model, seed), sentences in per_run.items():

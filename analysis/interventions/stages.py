@@ -4,11 +4,13 @@
   adversarial attention, uniform attention, zeroing and removal until the decision flips)
   and the input-side tests (ERASER comprehensiveness and sufficiency, AOPC, deletion and
   insertion curves for every ranking in the run's ``importance.parquet``); per-instance
-  tables, a summary with bootstrap intervals and the cost of each test in forward passes
-  per example.
+  tables, a summary with bootstrap intervals (and paired sign-flip tests of the ranking
+  comparisons the report words, :func:`summarize_with_tests`) and the cost of each test in
+  forward passes per example.
 - :func:`gather_interventions` (study): the study-wide summary and cost tables and the
   uniform-attention training control (a model trained with ``attention: uniform`` against
-  its learned-attention sibling with the same encoder; Wiegreffe & Pinter 2019).
+  its learned-attention sibling with the same encoder; Wiegreffe & Pinter 2019), with a
+  paired sign-flip test per pair, Holm-adjusted over the table.
 - :func:`interventions_figures` (per dataset): the figures of :mod:`analysis.interventions.figures`.
 """
 
@@ -16,22 +18,30 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from analysis.interventions.comparisons import (
+    DIFFERENCE_MEASURES,
+    LONG_COLUMNS,
+    SUMMARY_KEYS,
+    TEST_COLUMNS,
+    ranking_differences,
+)
 from analysis.logs import timed
 from analysis.provenance import with_provenance
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import derive_seed, seed_everything
-from analysis.stats.intervals import interval, interval_method, mean_interval, proportion_interval
+from analysis.stats.hypothesis import paired_test
+from analysis.stats.intervals import interval, interval_method, proportion_interval
+from analysis.stats.paired import adjust_p_values
 
 log = logging.getLogger("analysis.interventions")
 
-SUMMARY_KEYS = ["test", "measure", "scope", "method", "removal", "group"]
 SUMMARY_COLUMNS = [*SUMMARY_KEYS, "n", "mean", "mean_low", "mean_high", "median", "median_low", "median_high",
                    "interval"]
 COST_COLUMNS = ["test", "examples", "forward_passes", "forward_passes_per_example", "seconds", "seconds_per_example"]
@@ -66,8 +76,9 @@ def example_limit(settings: dict[str, Any], kind: str) -> int | None:
     return settings.get("examples")
 
 
-def summarize_long(values: pd.DataFrame, *, n_resamples: int, level: float, seed: int) -> pd.DataFrame:
-    """Mean and median with intervals for every group of :data:`SUMMARY_KEYS`.
+def summarize_long(values: pd.DataFrame, *, n_resamples: int, level: float, seed: int,
+                   keys: Sequence[str] = SUMMARY_KEYS) -> pd.DataFrame:
+    """Mean and median with intervals for every group of ``keys`` (:data:`SUMMARY_KEYS`).
 
     ``values`` has the key columns, ``example_id``, ``value`` and ``binary`` (True for 0/1
     outcomes such as flips; see :func:`long_values`); NaN values are left out and ``n``
@@ -77,7 +88,8 @@ def summarize_long(values: pd.DataFrame, *, n_resamples: int, level: float, seed
     depend on which other rows are summarised.
     """
     records = []
-    for key, group in values.groupby(SUMMARY_KEYS, sort=False, dropna=False):
+    keys = list(keys)
+    for key, group in values.groupby(keys, sort=False, dropna=False):
         data = group.sort_values("example_id")["value"].to_numpy(dtype=float)
         data = data[~np.isnan(data)]
         binary = bool(group["binary"].all()) if "binary" in group else False
@@ -85,7 +97,7 @@ def summarize_long(values: pd.DataFrame, *, n_resamples: int, level: float, seed
                         seed=derive_seed(seed, *key))
         median = interval(data, "median", level=level)
         records.append((*key, int(data.size), *mean, *median, interval_method("mean", binary)))
-    return pd.DataFrame.from_records(records, columns=SUMMARY_COLUMNS)
+    return pd.DataFrame.from_records(records, columns=[*keys, *SUMMARY_COLUMNS[len(SUMMARY_KEYS):]])
 
 
 def long_values(table: pd.DataFrame, *, test: str, measures: dict[str, str], scope: str | pd.Series = "",
@@ -107,7 +119,6 @@ def long_values(table: pd.DataFrame, *, test: str, measures: dict[str, str], sco
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=LONG_COLUMNS)
 
 
-LONG_COLUMNS = [*SUMMARY_KEYS, "example_id", "value", "binary"]
 
 
 def max_attention_bins(values: pd.Series) -> pd.Series:
@@ -117,6 +128,44 @@ def max_attention_bins(values: pd.Series) -> pd.Series:
     labels = [f"max attention in [{edges[i]:.2f}, {edges[i + 1]:.2f}{']' if i == len(edges) - 2 else ')'}"
               for i in range(len(edges) - 1)]
     return pd.Series([labels[i] for i in index], index=values.index, dtype=object)
+
+
+def summarize_with_tests(values: pd.DataFrame, *, n_resamples: int, level: float, seed: int) -> pd.DataFrame:
+    """:func:`summarize_long` of ``values`` plus the ranking comparisons, each with its paired test.
+
+    The rows of :func:`ranking_differences` (the mean difference with its interval) and of
+    :data:`DIFFERENCE_MEASURES` get ``p_value`` (two-sided sign-flip test of a zero mean
+    difference on the same examples, :func:`analysis.stats.hypothesis.paired_test`),
+    ``min_p`` (the smallest p-value it could give at this n: the comparison is untestable
+    where that is not below ``1 - level``) and ``p_adjusted`` (Holm within a family: the
+    run's rows of one measure, scope, removal mode, group and ``family``). Other rows have
+    empty ``versus`` and ``family`` and NaN tests. The other rows' intervals are exactly
+    those of :func:`summarize_long` alone.
+    """
+    summary = summarize_long(values, n_resamples=n_resamples, level=level, seed=seed)
+    summary = summary.assign(versus="", family=[DIFFERENCE_MEASURES.get(k, "")
+                                                for k in zip(summary["test"], summary["measure"])])
+    differences = ranking_differences(values)
+    keys = [*SUMMARY_KEYS, "versus", "family"]
+    summary = pd.concat([summary, summarize_long(differences, n_resamples=n_resamples, level=level, seed=seed,
+                                                 keys=keys)], ignore_index=True)
+    tested = pd.concat([values.assign(versus="", family=[DIFFERENCE_MEASURES.get(k, "") for k in zip(
+        values["test"], values["measure"])]), differences], ignore_index=True)
+    tested = tested[tested["family"] != ""]
+    found = {}
+    for key, group in tested.groupby(keys, sort=False, dropna=False):
+        # only the test is used (the row's interval comes from summarize_long): a token bootstrap
+        decision = paired_test(group["value"].to_numpy(dtype=float), alpha=1 - level, n_resamples=2,
+                               seed=derive_seed(seed, "paired test", *key))
+        found[key] = (decision.p_value, decision.min_p)
+    pairs = [found.get(key, (np.nan, np.nan)) for key in summary[keys].itertuples(index=False, name=None)]
+    summary["p_value"] = [p for p, _ in pairs]
+    summary["min_p"] = [m for _, m in pairs]
+    summary["p_adjusted"] = np.nan
+    for _, index in summary[summary["family"] != ""].groupby(
+            ["test", "measure", "scope", "removal", "group", "family"], dropna=False).groups.items():
+        summary.loc[index, "p_adjusted"] = adjust_p_values(summary.loc[index, "p_value"].to_numpy(dtype=float), "holm")
+    return summary[[*SUMMARY_COLUMNS, *TEST_COLUMNS]]
 
 
 class CostLog:
@@ -208,7 +257,7 @@ def run_interventions(config: dict[str, Any], dataset: str, model_name: str, see
         tables, scope = model_side_tests(model, encoded, ids, importance, settings, seed, cost)
         eraser, curves = input_side_tests(model, encoded, words, ids, importance, settings, seed, cost)
     values = pd.concat([model_side_values(tables, scope), input_side_values(eraser, curves)], ignore_index=True)
-    summary = summarize_long(values, n_resamples=settings["n_resamples"], level=settings["level"], seed=seed)
+    summary = summarize_with_tests(values, n_resamples=settings["n_resamples"], level=settings["level"], seed=seed)
     recorded = {**settings, "scope": scope, "explained_class": "predicted",
                 "special_tokens": "kept (never removed or permuted)"}
     for name, table in {**tables, "eraser": eraser, "curves": curves, "summary": summary,
@@ -348,13 +397,18 @@ def uniform_attention_comparison(config: dict[str, Any], prediction_paths: list[
     """Each ``attention: uniform`` RNN against every learned-attention RNN with the same encoder.
 
     Accuracy of both on the same evaluation examples (exact Clopper-Pearson intervals) and
-    the paired difference (learned - uniform) with a studentised-bootstrap interval
-    (Wiegreffe & Pinter 2019: if the uniform model is as accurate, attention was not
-    needed for the task; the published-claims table decides that with a non-inferiority test).
+    the paired difference (learned - uniform) with a studentised-bootstrap interval and a
+    sign-flip test on the same examples (``p_value``; ``min_p`` the smallest p-value it
+    could give at this n), Holm-adjusted over the rows of the table (``p_adjusted``: one
+    question, does a learned attention beat uniform). Wiegreffe & Pinter 2019: if the
+    uniform model is as accurate, attention was not needed for the task; a non-significant
+    difference does not show that, the published-claims table decides it with a
+    non-inferiority test.
     """
     columns = ["dataset", "seed", "encoder", "uniform_model", "learned_model", "learned_attention", "n",
                "accuracy_uniform", "accuracy_uniform_low", "accuracy_uniform_high", "accuracy_learned",
-               "accuracy_learned_low", "accuracy_learned_high", "difference", "difference_low", "difference_high"]
+               "accuracy_learned_low", "accuracy_learned_high", "difference", "difference_low", "difference_high",
+               "p_value", "min_p", "p_adjusted"]
     rnns = {name: entry for name, entry in config["models"].items() if entry.get("family") == "rnn"}
     uniform = [name for name, entry in rnns.items() if entry.get("attention", "tanh") == "uniform"]
     if not uniform or not prediction_paths:
@@ -374,13 +428,17 @@ def uniform_attention_comparison(config: dict[str, Any], prediction_paths: list[
                 joined = pd.concat([correct[name], correct[sibling]], axis=1, join="inner").sort_index()
                 uniform_correct, learned_correct = joined.iloc[:, 0].to_numpy(), joined.iloc[:, 1].to_numpy()
                 base = derive_seed(seed, "uniform training", dataset, run_seed, name, sibling)
+                test = paired_test(learned_correct - uniform_correct, alpha=1 - level, level=level,
+                                   n_resamples=n_resamples, seed=base)
                 records.append((
                     dataset, int(run_seed), encoder, name, sibling, rnns[sibling].get("attention", "tanh"), len(joined),
                     *proportion_interval(int(uniform_correct.sum()), len(joined), level=level),
                     *proportion_interval(int(learned_correct.sum()), len(joined), level=level),
-                    *mean_interval(learned_correct - uniform_correct, n_resamples=n_resamples, level=level, seed=base),
+                    test.estimate, test.low, test.high, test.p_value, test.min_p, np.nan,
                 ))
-    return pd.DataFrame.from_records(records, columns=columns)
+    table = pd.DataFrame.from_records(records, columns=columns)
+    table["p_adjusted"] = adjust_p_values(table["p_value"].to_numpy(dtype=float), "holm")
+    return table
 
 
 def gather_interventions(config: dict[str, Any], *, summary_paths: list[str], cost_paths: list[str],

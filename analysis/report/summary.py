@@ -1,8 +1,9 @@
 """The study summary a researcher reads: findings with numbers, accuracies, methods, provenance.
 
 Every sentence in the findings is generated from the tables: a claim that attention is
-"below the ceiling" or "above the floor" is only made when the 95% bootstrap intervals
-do not overlap; otherwise the text says the two cannot be told apart at this sample size.
+"below the ceiling" or "above the floor" is only made when the corrected paired test on
+the same examples (the comparisons table) says so; otherwise the text says the two cannot
+be told apart at this sample size, and without a paired test it says "untested".
 """
 
 from __future__ import annotations
@@ -71,17 +72,6 @@ def _ci(row: pd.Series) -> str:
     return f"{row['mean']:.2f} [{row['mean_low']:.2f}, {row['mean_high']:.2f}]"
 
 
-def compare_intervals(low_a: float, high_a: float, low_b: float, high_b: float) -> str:
-    """'below', 'above' or 'overlapping': interval A relative to interval B."""
-    if pd.isna(low_a) or pd.isna(low_b):
-        return "untested"
-    if high_a < low_b:
-        return "below"
-    if low_a > high_b:
-        return "above"
-    return "overlapping"
-
-
 def _test_text(row: pd.Series) -> str:
     correction = {"holm": "Holm-adjusted ", "bh": "BH-adjusted ", "none": ""}.get(row["correction"], "")
     return (f"difference {row['mean_difference']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}], "
@@ -96,6 +86,8 @@ def _verdict(row: pd.Series | None) -> str:
         return "untested"
     if row["significant"]:
         return "below" if row["mean_difference"] < 0 else "above"
+    if 2.0 / 2.0 ** row.get("n", 100) >= 0.05:  # the sign-flip test's smallest p at this n (all signs one way)
+        return "untestable"
     equivalence = row.get("equivalence", "")
     if equivalence == "equivalent":
         return "equivalent"
@@ -116,7 +108,8 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
 
     With a ``comparisons`` table (paired tests, see :mod:`analysis.stats.comparisons`) a
     difference from the ceiling or the floor is claimed only when its corrected test is
-    significant; without one, only when the 95% bootstrap intervals do not overlap.
+    significant; a comparison without a paired test is "untested" (marginal intervals
+    are shown, never compared).
     """
     findings = []
     name = METRIC_NAMES.get(metric, metric)
@@ -153,12 +146,11 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             test_f = _one(tests, method, "attention_vs_floor")
             v_ceiling = v_floor = "untested"
             if ceiling is not None:
-                v_ceiling = _verdict(test_c) if test_c is not None else compare_intervals(
-                    row["mean_low"], row["mean_high"], ceiling["mean_low"], ceiling["mean_high"])
+                v_ceiling = _verdict(test_c)
                 wording = {"below": "below", "above": "above",
                            "equivalent": _equivalence_text(test_c),
                            "overlapping": "not distinguishable from (but not shown equivalent to)",
-                           "untestable": "not distinguishable from (equivalence untestable at this n)",
+                           "untestable": "not distinguishable from (untestable at this n)",
                            "untested": "compared with"}[v_ceiling]
                 part = (f"{wording} the ceiling, the agreement between two causal methods "
                         f"({method_label(ceiling_method)} vs {method_label(reference)}: {_ci(ceiling)}")
@@ -168,10 +160,9 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
                              f"[{test_c['normalised_low']:.2f}, {test_c['normalised_high']:.2f}] of the ceiling")
                 parts.append(part)
             if floor is not None:
-                v_floor = _verdict(test_f) if test_f is not None else compare_intervals(
-                    row["mean_low"], row["mean_high"], floor["mean_low"], floor["mean_high"])
+                v_floor = _verdict(test_f)
                 wording = {"above": "above", "below": "below", "overlapping": "not distinguishable from",
-                           "untested": "compared with"}[v_floor]
+                           "untestable": "untestable at this n against", "untested": "compared with"}[v_floor]
                 part = f"{wording} a random ranking ({_ci(floor)}"
                 part += f"; {_test_text(test_f)})" if test_f is not None else ")"
                 parts.append(part)
@@ -287,8 +278,12 @@ METHODS_TEXT = [
     ("Agreement", "Per instance: Kendall τ-b with its p-value (Jain & Wallace 2019 report the share with p < 0.05), "
      "Spearman ρ, weighted τ (top ranks count more), top-k overlap and the Jensen-Shannon divergence between the "
      "normalised score distributions. Attention is compared with |attribution| (variant abs); the signed variant is "
-     "in the tables. Summaries are means and medians with 95% percentile-bootstrap intervals over instances. The "
-     "ceiling is the agreement between two causal methods, the floor that of a random ranking."),
+     "in the tables. Summaries are means with 95% studentised-bootstrap intervals and medians with order-statistic "
+     "intervals over instances; rates get exact Clopper-Pearson intervals. The ceiling is the agreement between "
+     "two causal methods, the floor that of a random ranking (the mean over agreement.floor_draws random rankings "
+     "per example). Differences are decided by paired tests on the same examples (sign-flip, Holm within each "
+     "family of comparisons); parity with the ceiling only by an equivalence test (TOST within "
+     "agreement.equivalence_margin). JSD is in nats (at most ln 2)."),
 ]
 
 
@@ -380,7 +375,10 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     """
     from analysis.report.sections import build_sections
 
-    sections = build_sections(config, extra_tables or {}, extra_figures or {})
+    # sections see the core tables too (accuracy beside published numbers, ...), by the same names
+    core = {"evaluation": evaluation, "agreement_summary": summary, "comparisons": comparisons,
+            "diagnostics": diagnostics, "data_report": data_report}
+    sections = build_sections(config, {**core, **(extra_tables or {})}, extra_figures or {})
     reference = config["agreement"]["reference"]
     metric = config["figures"]["headline_metric"]
     findings = agreement_findings(summary, evaluation, reference=reference, metric=metric, comparisons=comparisons)
@@ -442,7 +440,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
             + "".join(f"<li>{html.escape(line)}</li>" for line in scope_lines(config, data_report)) + "</ul></section>",
             "<section id=key-results><h2>Key results</h2><p>Agreement of each attention method with "
             f"{html.escape(method_label(reference))} ({html.escape(METRIC_NAMES.get(metric, metric))} of |scores|, mean "
-            "over explained examples, 95% bootstrap interval). <em>vs ceiling</em> and <em>vs random floor</em> come from "
+            "over explained examples, 95% studentised-bootstrap interval). <em>vs ceiling</em> and <em>vs random floor</em> come from "
             "paired sign-flip tests on the same examples, corrected for multiple comparisons; <em>share of ceiling</em> "
             "is the normalised agreement.</p>" + table(key_results(findings)) + "</section>",
             "<section id=findings><h2>Findings</h2><ul>"

@@ -4,6 +4,8 @@
   percentile bootstrap under-covers at small n on skewed data (about 88% at n = 8 and
   92% at n = 20-30 for a nominal 95%); the studentised bootstrap corrects for skewness
   and stays near nominal (``tests/test_intervals.py`` simulates it on exponential data).
+  Below :data:`MIN_STUDENTIZED` values its resampled standard errors are too coarse (it
+  can reach far outside the data's range), so the t-interval is used there.
 - **Medians**: the distribution-free order-statistic interval (the ranks come from the
   Binomial(n, 1/2) distribution, so coverage is at least nominal for any continuous
   distribution). Below six values no pair of order statistics reaches 95%: NaN bounds.
@@ -34,6 +36,7 @@ SUMMARY_KEYS = ["method_a", "method_b", "pair_kind", "variant", "metric"]
 DEFAULT_CHUNK_ELEMENTS = 2**21
 _SUMMARY_DTYPES = {column: object for column in [*SUMMARY_KEYS, "group_by", "group"]} | {"n": np.int64}
 NAN3 = (float("nan"), float("nan"), float("nan"))
+MIN_STUDENTIZED = 10
 
 MEAN_METHOD = "studentized bootstrap"
 MEDIAN_METHOD = "order statistics"
@@ -70,6 +73,9 @@ def _studentized_rows(values: np.ndarray, *, n_resamples: int, level: float, see
     n_resamples = int(n_resamples)
     mean = values.mean(axis=1)
     se = values.std(axis=1, ddof=1) / np.sqrt(n)
+    if n < MIN_STUDENTIZED:  # too few values for the bootstrap's t distribution: Student's t
+        half = stats.t.ppf(0.5 + level / 2.0, n - 1) * se
+        return mean, mean - half, mean + half
     squares = values**2
     rng = np.random.default_rng(seed)
     t_values = np.empty((n_rows, n_resamples))
