@@ -12,6 +12,8 @@ rule agreement:
         "../envs/study.yaml"
     log:
         res("logs/agreement/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/agreement/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/agreement.py"
 
@@ -29,6 +31,8 @@ if len(SEEDS) > 1:
             "../envs/study.yaml"
         log:
             res("logs/seed_agreement/{dataset}/{model}.log"),
+        benchmark:
+            res("benchmarks/seed_agreement/dataset={dataset}/model={model}.tsv"),
         script:
             "../scripts/seed_agreement.py"
 
@@ -44,6 +48,8 @@ if len(SEEDS) > 1:
             "../envs/study.yaml"
         log:
             res("logs/gather_seeds.log"),
+        benchmark:
+            res("benchmarks/gather_seeds.tsv"),
         script:
             "../scripts/gather_seeds.py"
 
@@ -64,6 +70,8 @@ rule attention_concentration:
         "../envs/study.yaml"
     log:
         res("logs/attention_concentration.log"),
+    benchmark:
+        res("benchmarks/attention_concentration.tsv"),
     script:
         "../scripts/attention_concentration.py"
 

@@ -12,5 +12,7 @@ rule prepare_data:
         "../envs/study.yaml"
     log:
         res("logs/prepare_data/{dataset}.log"),
+    benchmark:
+        res("benchmarks/prepare_data/dataset={dataset}.tsv"),
     script:
         "../scripts/prepare_data.py"

@@ -37,5 +37,7 @@ rule run_figures:
         "../envs/study.yaml"
     log:
         res("logs/figures/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/run_figures/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/run_figures.py"

@@ -27,6 +27,8 @@ rule groundtruth_shortcut:
         "../envs/study.yaml"
     log:
         res("logs/groundtruth_shortcut/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/groundtruth_shortcut/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/groundtruth_shortcut.py"
 
@@ -45,6 +47,8 @@ rule groundtruth_plausibility:
         "../envs/study.yaml"
     log:
         res("logs/groundtruth_plausibility/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/groundtruth_plausibility/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/groundtruth_plausibility.py"
 
@@ -67,6 +71,8 @@ rule groundtruth_sanity:
         "../envs/study.yaml"
     log:
         res("logs/groundtruth_sanity/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/groundtruth_sanity/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/groundtruth_sanity.py"
 
@@ -84,6 +90,8 @@ rule groundtruth_gather:
         "../envs/study.yaml"
     log:
         res("logs/groundtruth_gather/{table}.log"),
+    benchmark:
+        res("benchmarks/groundtruth_gather/table={table}.tsv"),
     script:
         "../scripts/groundtruth_gather.py"
 
@@ -106,6 +114,8 @@ rule groundtruth_figure:
         "../envs/study.yaml"
     log:
         res("logs/groundtruth_figure/{figure}.log"),
+    benchmark:
+        res("benchmarks/groundtruth_figure/figure={figure}.tsv"),
     script:
         "../scripts/groundtruth_figure.py"
 
@@ -129,5 +139,7 @@ rule groundtruth_table:
         "../envs/study.yaml"
     log:
         res("logs/groundtruth_table/{kind}.log"),
+    benchmark:
+        res("benchmarks/groundtruth_table/kind={kind}.tsv"),
     script:
         "../scripts/groundtruth_table.py"

@@ -25,6 +25,8 @@ rule heads_selection_set:
         "../envs/study.yaml"
     log:
         res("logs/heads_selection_set/{dataset}.log"),
+    benchmark:
+        res("benchmarks/heads_selection_set/dataset={dataset}.tsv"),
     script:
         "../scripts/heads_selection_set.py"
 
@@ -47,6 +49,8 @@ rule heads_selection_explain:
         "../envs/study.yaml"
     log:
         res("logs/heads_selection_explain/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/heads_selection_explain/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/heads_selection_explain.py"
 
@@ -68,6 +72,8 @@ rule heads_agreement:
         "../envs/study.yaml"
     log:
         res("logs/heads_agreement/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/heads_agreement/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/heads_agreement.py"
 
@@ -91,6 +97,8 @@ rule heads_figure:
         "../envs/study.yaml"
     log:
         res("logs/heads_figure/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/heads_figure/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/heads_figure.py"
 
@@ -111,5 +119,7 @@ rule heads_gather:
         "../envs/study.yaml"
     log:
         res("logs/heads_gather.log"),
+    benchmark:
+        res("benchmarks/heads_gather.tsv"),
     script:
         "../scripts/heads_gather.py"

@@ -23,6 +23,8 @@ rule explain:
         "../envs/study.yaml"
     log:
         res("logs/explain/{dataset}/{model}/{seed}/shard-{shard}.log"),
+    benchmark:
+        res("benchmarks/explain/dataset={dataset}/model={model}/seed={seed}/shard={shard}.tsv"),
     script:
         "../scripts/explain.py"
 
@@ -42,5 +44,7 @@ rule merge_shards:
         "../envs/study.yaml"
     log:
         res("logs/merge_shards/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/merge_shards/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/merge_shards.py"

@@ -32,6 +32,8 @@ rule interventions:
         "../envs/study.yaml"
     log:
         res("logs/interventions/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/interventions/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/interventions_run.py"
 
@@ -53,6 +55,8 @@ rule interventions_gather:
         "../envs/study.yaml"
     log:
         res("logs/interventions_gather.log"),
+    benchmark:
+        res("benchmarks/interventions_gather.tsv"),
     script:
         "../scripts/interventions_gather.py"
 
@@ -106,6 +110,8 @@ rule interventions_figures:
         "../envs/study.yaml"
     log:
         res("logs/interventions_figures/{dataset}.log"),
+    benchmark:
+        res("benchmarks/interventions_figures/dataset={dataset}.tsv"),
     script:
         "../scripts/interventions_figures.py"
 

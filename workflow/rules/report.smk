@@ -15,6 +15,8 @@ rule claims:
         "../envs/study.yaml"
     log:
         res("logs/claims.log"),
+    benchmark:
+        res("benchmarks/claims.tsv"),
     script:
         "../scripts/claims.py"
 
@@ -41,6 +43,8 @@ rule gather_study:
         "../envs/study.yaml"
     log:
         res("logs/gather_study.log"),
+    benchmark:
+        res("benchmarks/gather_study.tsv"),
     script:
         "../scripts/gather_study.py"
 
@@ -59,6 +63,8 @@ rule accuracy_figure:
         "../envs/study.yaml"
     log:
         res("logs/accuracy_figure.log"),
+    benchmark:
+        res("benchmarks/accuracy_figure.tsv"),
     script:
         "../scripts/accuracy_figure.py"
 
@@ -90,6 +96,8 @@ rule summary:
         "../envs/study.yaml"
     log:
         res("logs/summary.log"),
+    benchmark:
+        res("benchmarks/summary.tsv"),
     script:
         "../scripts/summary.py"
 

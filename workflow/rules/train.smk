@@ -18,5 +18,7 @@ rule train:
         "../envs/study.yaml"
     log:
         res("logs/train/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/train/dataset={dataset}/model={model}/seed={seed}.tsv"),
     script:
         "../scripts/train.py"
