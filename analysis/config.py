@@ -93,7 +93,7 @@ def check_registries(config: dict[str, Any]) -> None:
 
     problems = []
     for name, entry in config["datasets"].items():
-        problems += dataset_problems(name, entry)
+        problems += dataset_problems(name, entry, config)
     for name, entry in config["models"].items():
         if entry["family"] not in MODEL_FAMILIES:
             problems.append(f"models.{name}.family: unknown family {entry['family']!r}; choose one of {MODEL_FAMILIES.names()}")
@@ -115,36 +115,31 @@ def check_registries(config: dict[str, Any]) -> None:
         problems.append(f"agreement.reference: {reference!r} is not among importance.methods {sorted(methods)}")
     elif reference in IMPORTANCE_METHODS and IMPORTANCE_METHODS.get(reference).family not in ("gradient", "ablation"):
         problems.append(f"agreement.reference: {reference!r} is not a causal (gradient or ablation) method")
+    from analysis.attention.encoder_support import encoder_method_problems  # revisions; methods a family refuses
+
+    problems += encoder_method_problems(config)
     if problems:
         raise ConfigError("invalid config:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-def dataset_problems(name: str, entry: dict[str, Any]) -> list[str]:
-    """What is wrong with one dataset entry: unknown names, a bad ``base``/``labels``/``shortcut``, sizes."""
-    from analysis.data import DATASETS, LabelFilterError, derived_spec
+def dataset_problems(name: str, entry: dict[str, Any], config: dict[str, Any] | None = None) -> list[str]:
+    """What is wrong with one dataset entry: the entry itself, its base, labels and shortcut, sizes, the mirror.
 
-    base = entry.get("base")
-    if base is None:
-        if "shortcut" in entry:
-            return [f"datasets.{name}.shortcut needs `base`: a planted-shortcut variant is a dataset of its own; "
-                    f"name it e.g. {name}_shortcut and set base: {name}"]
-        if "labels" in entry:
-            return [f"datasets.{name}.labels needs `base`: a subset of the classes is a dataset of its own; "
-                    f"name it e.g. {name}_binary and set base: {name}"]
-        if name not in DATASETS:
-            return [f"datasets.{name}: unknown dataset {name!r}; choose one of {DATASETS.names()}, or give the "
-                    f"entry `base: <one of them>` to derive a dataset from it"]
-        spec = DATASETS.get(name)
-    else:
-        if base not in DATASETS:
-            return [f"datasets.{name}.base: unknown dataset {base!r}; choose one of {DATASETS.names()}"]
-        if name in DATASETS:
-            return [f"datasets.{name}: a derived dataset (base: {base}) cannot take the name of the registered "
-                    f"dataset {name!r}; rename the entry, e.g. {base}_shortcut"]
-        try:
-            spec = derived_spec(name, entry)  # the shortcut's `label` is one of the filtered classes
-        except LabelFilterError as error:
-            return [str(error)]
+    The entry is parsed as the stages parse it (:func:`analysis.data.spec_from_entry`,
+    with the config's other entries and ``data_dir``), so an unknown name, a missing
+    ``hub`` block or column choice, a bad label filter, label names that cannot be read,
+    and a ``data_dir`` without the dataset's folder are reported here, before any job runs.
+    """
+    from analysis.data import DatasetEntryError, DataUnavailableError, spec_from_entry
+    from analysis.data.loading import mirror_problem
+    from analysis.registry import UnknownNameError
+
+    config = config if config is not None else {"datasets": {name: entry}}
+    try:
+        # the shortcut's `label` is checked below against the classes left after a label filter
+        spec = spec_from_entry(name, entry, entries=config.get("datasets", {}), data_dir=config.get("data_dir"))
+    except (DatasetEntryError, UnknownNameError, DataUnavailableError) as error:
+        return [str(error)]
     problems = []
     if entry.get("eval_n") is not None and entry.get("explain_n", 0) > entry["eval_n"]:
         problems.append(f"datasets.{name}.explain_n ({entry['explain_n']}) exceeds eval_n ({entry['eval_n']})")
@@ -158,6 +153,9 @@ def dataset_problems(name: str, entry: dict[str, Any]) -> list[str]:
             ShortcutConfig.from_settings(entry["shortcut"], where=where).check_labels(spec.label_names, where=where)
         except ShortcutError as error:
             problems.append(str(error))
+    missing_mirror = mirror_problem(spec, config.get("data_dir"))
+    if missing_mirror:
+        problems.append(missing_mirror)
     return problems
 
 

@@ -162,6 +162,8 @@ def train_model(config: dict[str, Any], dataset: str, model_name: str, seed: int
         "accuracy": accuracy, "n_eval": len(predictions), "chance": majority, "n_truncated": n_truncated,
         "max_length": model.max_length, "train_seconds": train_seconds, "kind": model.kind,
         "family": entry["family"], "device": str(device),
+        # what was loaded: the checkpoint's resolved commit for a hub id (a hash of config.json for a folder)
+        "resolved_revision": getattr(model, "provenance", {}).get("resolved_revision"),
         "n_validation": 0 if validation is None else len(validation),
         "epoch_chosen": chosen_epoch(history) if validation is not None else None,
         "validation_accuracy": (float(history.loc[history["chosen"].astype(bool), "validation_accuracy"].iloc[0])

@@ -16,6 +16,7 @@ import torch
 
 from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, register_method
 from analysis.models.base import TextClassifier
+from analysis.models.families import ATTENTION_ONLY_MIXING, CLASSIFICATION_POSITION, DECLARED_FAMILY
 
 
 def attention_maps_cached(model: TextClassifier, batch: Batch) -> torch.Tensor:
@@ -68,6 +69,7 @@ class _TransformerAttention(ImportanceMethod):
     family = "attention"
     signed = False
     model_kinds: ClassVar[frozenset[str]] = frozenset({"transformer"})
+    requires: ClassVar[frozenset[str]] = frozenset({DECLARED_FAMILY, CLASSIFICATION_POSITION})
 
 
 @register_method
@@ -96,6 +98,7 @@ class AttentionRollout(_TransformerAttention):
     description = "attention rollout: residual-adjusted head-mean attention multiplied through the layers, [CLS] row"
     citation = "Abnar & Zuidema 2020"
     defaults: ClassVar[dict[str, float]] = {"residual_weight": 0.5}
+    requires = _TransformerAttention.requires | {ATTENTION_ONLY_MIXING}
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         rolled = rollout(attention_maps_cached(model, batch), residual_weight=self.settings["residual_weight"])

@@ -2,10 +2,12 @@
 
 Probabilities and value vectors come from the probe attention (an
 :class:`~analysis.models.attention_probe.AttentionControl`), which works for every
-encoder family; layer inputs and outputs and the attention block's layer-norm output
-come from forward hooks on the modules that the family adapter
-(:mod:`analysis.models.family_adapters`) names. The trace can also keep each layer's
-call arguments, so value zeroing can rerun one layer on its recorded input.
+encoder family; layer inputs and outputs, the output projection's output and the
+attention block's output come from forward hooks on the modules that the family adapter
+(:mod:`analysis.models.family_adapters`) names. A module that runs as several layers
+(ALBERT's shared layer) is hooked once, and its calls are assigned to its layers in
+forward order. The trace can also keep each layer's call arguments, so value zeroing can
+rerun one layer on its recorded input.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ class LayerTrace:
 
     ``inputs[l]`` / ``outputs[l]``: hidden states entering / leaving layer ``l`` [B, T, D];
     ``probabilities[l]``: attention [B, H, T, T]; ``values[l]``: value vectors
-    ``x W_V + b_V`` per head [B, H, T, Dh]; ``attention_outputs[l]``: the attention
-    block's output ``LN(x + W_O attention(x) + b_O)`` [B, T, D]; ``calls[l]``: the
-    positional and keyword arguments layer ``l`` was called with (when kept).
+    ``x' W_V + b_V`` per head [B, H, T, Dh] (``x' = x``, or ``LN(x)`` in a pre-LN family);
+    ``updates[l]``: the output projection's output ``W_O attention + b_O`` [B, T, D];
+    ``attention_outputs[l]``: the attention block's output with the residual, post-LN
+    ``LN(x + W_O attention(x) + b_O)``, pre-LN ``x + W_O attention(LN(x)) + b_O`` [B, T, D];
+    ``calls[l]``: the positional and keyword arguments layer ``l`` was called with (when kept).
     """
 
     parts: list[LayerParts]
@@ -39,6 +43,7 @@ class LayerTrace:
     outputs: list[torch.Tensor] = field(default_factory=list)
     probabilities: list[torch.Tensor] = field(default_factory=list)
     values: list[torch.Tensor] = field(default_factory=list)
+    updates: list[torch.Tensor] = field(default_factory=list)
     attention_outputs: list[torch.Tensor] = field(default_factory=list)
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
 
@@ -73,28 +78,64 @@ def first_tensor(output: Any) -> torch.Tensor:
     return output if isinstance(output, torch.Tensor) else output[0]
 
 
+def _by_module(parts: list[LayerParts], attribute: str) -> list[tuple[nn.Module, list[int]]]:
+    """Each distinct module named ``attribute`` in ``parts``, with the layers it runs as (in forward order)."""
+    found: dict[int, tuple[nn.Module, list[int]]] = {}
+    for p in parts:
+        module = getattr(p, attribute)
+        found.setdefault(id(module), (module, []))[1].append(p.index)
+    return list(found.values())
+
+
+class _Layers:
+    """Which layer the next call of a hooked module runs as (its calls are counted in forward order)."""
+
+    def __init__(self, module: nn.Module, layers: list[int]) -> None:
+        self.module, self.layers, self.calls = module, layers, 0
+
+    def next(self) -> int:
+        if self.calls >= len(self.layers):
+            raise RuntimeError(f"{type(self.module).__name__} ran more often than the {len(self.layers)} layer(s) the "
+                               "family's layout lists for it; the layout's layer order is wrong")
+        self.calls += 1
+        return self.layers[self.calls - 1]
+
+
 @contextlib.contextmanager
 def _hooks(parts: list[LayerParts], trace: LayerTrace, keep_calls: bool) -> Iterator[None]:
     handles = []
+    pre_ln = {p.index: p.layer_norm == "pre" for p in parts}
 
-    def before(index: int):
+    def before(counter: _Layers):
         def hook(module: nn.Module, args: tuple, kwargs: dict) -> None:
-            hidden = args[0] if args else kwargs["hidden_states"]
-            trace.inputs[index] = hidden
+            index = counter.next()
+            trace.inputs[index] = args[0] if args else kwargs["hidden_states"]
             if keep_calls:
                 trace.calls[index] = (args, dict(kwargs))
         return hook
 
-    def after(target: list, index: int):
+    def after(counter: _Layers, target: list):
         def hook(module: nn.Module, args: tuple, output: Any) -> None:
-            target[index] = first_tensor(output)
+            target[counter.next()] = first_tensor(output)
+        return hook
+
+    def update(counter: _Layers):
+        def hook(module: nn.Module, args: tuple, output: Any) -> None:
+            index = counter.next()
+            trace.updates[index] = output
+            if pre_ln[index]:  # the block's output is the residual stream after the attention update
+                trace.attention_outputs[index] = trace.inputs[index] + output
         return hook
 
     try:
-        for p in parts:
-            handles.append(p.layer.register_forward_pre_hook(before(p.index), with_kwargs=True))
-            handles.append(p.layer.register_forward_hook(after(trace.outputs, p.index)))
-            handles.append(p.attention_layer_norm.register_forward_hook(after(trace.attention_outputs, p.index)))
+        for module, layers in _by_module(parts, "layer"):
+            handles.append(module.register_forward_pre_hook(before(_Layers(module, layers)), with_kwargs=True))
+            handles.append(module.register_forward_hook(after(_Layers(module, layers), trace.outputs)))
+        for module, layers in _by_module(parts, "output_projection"):
+            handles.append(module.register_forward_hook(update(_Layers(module, layers))))
+        post = [p for p in parts if p.layer_norm == "post"]
+        for module, layers in _by_module(post, "attention_layer_norm"):
+            handles.append(module.register_forward_hook(after(_Layers(module, layers), trace.attention_outputs)))
         yield
     finally:
         for handle in handles:
@@ -114,7 +155,7 @@ def trace_layers(network: nn.Module, input_ids: torch.Tensor, attention_mask: to
     parts = encoder_layers(network)
     n = len(parts)
     trace = LayerTrace(parts=parts, logits=torch.empty(0), inputs=[None] * n, outputs=[None] * n,
-                       attention_outputs=[None] * n, calls=[None] * n if keep_calls else [])
+                       updates=[None] * n, attention_outputs=[None] * n, calls=[None] * n if keep_calls else [])
     recorder = _Recorder(control)
     with _hooks(parts, trace, keep_calls), attention_control(recorder):
         if inputs_embeds is not None:
@@ -122,12 +163,13 @@ def trace_layers(network: nn.Module, input_ids: torch.Tensor, attention_mask: to
         else:
             out = network(input_ids=input_ids, attention_mask=attention_mask)
     trace.logits = out.logits
-    trace.probabilities = [recorder.probs_by_layer[i] for i in range(n)]
-    trace.values = [recorder.values_by_layer[i] for i in range(n)]
-    missing = [i for i in range(n) if trace.inputs[i] is None or trace.attention_outputs[i] is None]
+    missing = [i for i in range(n) if trace.inputs[i] is None or trace.attention_outputs[i] is None
+               or i not in recorder.probs_by_layer or i not in recorder.values_by_layer]
     if missing:
         raise RuntimeError(f"layers {missing} of {type(network).__name__} were not traced; the family adapter's "
                            "modules are not the ones the forward pass runs")
+    trace.probabilities = [recorder.probs_by_layer[i] for i in range(n)]
+    trace.values = [recorder.values_by_layer[i] for i in range(n)]
     return trace
 
 

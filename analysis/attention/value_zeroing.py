@@ -17,6 +17,12 @@ Cost: one rerun of layer ``l`` per (token, layer), i.e. as many full forward pas
 the example has tokens. The reruns of all tokens of a batch are stacked into one call
 of the layer (``batch_size`` reruns at a time) and zeroed through the probe attention's
 value hook, so no family needs its own code.
+
+The definition needs only that a layer can be rerun on its recorded input, so it is the
+same for post-LN and pre-LN families (ModernBERT: the rerun includes the layer's own
+pre-attention and pre-MLP norms and both residual additions; the model's final norm,
+after the last layer, is not part of any layer). A layer shared by several layers
+(ALBERT) is rerun as the layer being measured (the probe is told which one).
 """
 
 from __future__ import annotations
@@ -57,7 +63,11 @@ class ZeroValues(AttentionControl):
 
 
 def _take_rows(item: Any, rows: torch.Tensor, batch: int) -> Any:
-    """Select ``rows`` of the batch dimension of every per-example tensor in a layer's arguments."""
+    """Select ``rows`` of the batch dimension of every per-example tensor in a layer's arguments.
+
+    A tensor counts as per-example when its first axis has the batch's size; arguments
+    that are shared by all rows whatever their shape are passed over by the caller.
+    """
     if isinstance(item, torch.Tensor):
         return item.index_select(0, rows) if item.dim() and item.shape[0] == batch else item
     if isinstance(item, tuple):
@@ -72,10 +82,12 @@ def _take_rows(item: Any, rows: torch.Tensor, batch: int) -> Any:
 def rerun_layer(trace: LayerTrace, layer: int, rows: torch.Tensor, control: AttentionControl) -> torch.Tensor:
     """Layer ``layer`` rerun on the recorded input of batch rows ``rows`` under ``control``: [R, T, D]."""
     args, kwargs = trace.calls[layer]
+    parts = trace.parts[layer]
     batch = trace.inputs[layer].shape[0]
-    args, kwargs = _take_rows(args, rows, batch), _take_rows(kwargs, rows, batch)
-    with attention_control(control):
-        return first_tensor(trace.parts[layer].layer(*args, **kwargs))
+    args = _take_rows(args, rows, batch)
+    kwargs = {k: v if k in parts.shared_layer_arguments else _take_rows(v, rows, batch) for k, v in kwargs.items()}
+    with attention_control(control, layer=layer):
+        return first_tensor(parts.layer(*args, **kwargs))
 
 
 def value_zeroing_layers(network: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,

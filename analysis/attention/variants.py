@@ -19,8 +19,11 @@ methods are the stronger attention-based explanations the study must test too:
 
 All explain the model's predicted class where an output enters (value zeroing and
 ALTI describe the [CLS] representation, as in their papers), work on every encoder
-family with a family adapter (BERT/RoBERTa-style, DistilBERT-style) and read the
-[CLS] row (``model.classification_position``).
+family declared in :mod:`analysis.models.families` (post-LN and pre-LN; see
+:mod:`analysis.attention.norms` for what the pre-LN variants include) and read the
+[CLS] row (``model.classification_position``). Each declares the requirements it makes
+of a checkpoint (``requires``): a checkpoint that breaks one (e.g. a mean-pooling
+classifier has no [CLS] row to read) is refused at config validation.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from analysis.attention.tracing import LayerTrace, trace_layers
 from analysis.attention.value_zeroing import rollout_layers, value_zeroing_layers
 from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, MethodSettingsError, register_method
 from analysis.models.base import TextClassifier
+from analysis.models.families import ATTENTION_ONLY_MIXING, CLASSIFICATION_POSITION, DECLARED_FAMILY
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ class _AttentionVariant(ImportanceMethod):
     family = "attention"
     signed = False
     model_kinds: ClassVar[frozenset[str]] = frozenset({"transformer"})
+    requires: ClassVar[frozenset[str]] = frozenset({DECLARED_FAMILY, CLASSIFICATION_POSITION})
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init__(self, **settings: Any) -> None:
@@ -82,6 +87,7 @@ class AttentionFlow(_AttentionVariant):
     citation = "Abnar & Zuidema 2020"
     defaults: ClassVar[dict[str, Any]] = {"residual_weight": 0.5, "max_tokens": 128, "resolution_bits": 28,
                                           "cache": True}
+    requires = _AttentionVariant.requires | {ATTENTION_ONLY_MIXING}
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
@@ -146,6 +152,10 @@ class ValueZeroing(_AttentionVariant):
         super().__init__(**settings)
         self._positive_int("batch_size")
 
+    def requirements(self) -> frozenset[str]:
+        rolled = self.settings["aggregate"] == "rollout"
+        return self.requires | {ATTENTION_ONLY_MIXING} if rolled else self.requires
+
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         enc = batch.encoded
         layers = value_zeroing_layers(model.module, enc.input_ids, enc.attention_mask,
@@ -183,6 +193,7 @@ class ALTI(_AttentionVariant):
                    "norm included), rolled out over layers, [CLS] row")
     citation = "Ferrando et al. 2022"
     defaults: ClassVar[dict[str, Any]] = {"max_elements": 2**25}
+    requires = _AttentionVariant.requires | {ATTENTION_ONLY_MIXING}
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)

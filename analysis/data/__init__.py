@@ -1,27 +1,36 @@
-"""Datasets: the registry of specs, loading (hub or local mirror), preparation, synthetic task."""
+"""Datasets: entries parsed into specs (built-in or from the config), loading (hub or local mirror), preparation."""
 
-from analysis.data.loading import DataUnavailableError, load_split, words_of
+from analysis.data.loading import DataUnavailableError, class_label_names, load_split, words_of
 from analysis.data.prepare import prepare_splits, prepare_validation, stratified_sample
 from analysis.data.specs import (
+    BUILTIN_DATASETS,
     DATASETS,
+    GENERATORS,
+    HUB_CONVERTERS,
+    DatasetEntryError,
     DatasetSpec,
     LabelFilterError,
     content_warning,
     dataset_spec,
-    derived_spec,
-    register_dataset,
+    spec_from_entry,
 )
 
 __all__ = [
+    "BUILTIN_DATASETS",
     "DATASETS",
     "DataUnavailableError",
+    "DatasetEntryError",
     "DatasetSpec",
+    "GENERATORS",
+    "HUB_CONVERTERS",
     "LabelFilterError",
-    "content_warning", "dataset_spec", "derived_spec",
+    "class_label_names",
+    "content_warning",
+    "dataset_spec",
     "load_split",
     "prepare_splits",
     "prepare_validation",
-    "register_dataset",
+    "spec_from_entry",
     "stratified_sample",
     "words_of",
 ]

@@ -2,8 +2,9 @@
 
 Bad rows are handled visibly: empty texts are dropped and counted, labels outside the
 label set stop the run with the offending rows named, rows of classes a label filter
-leaves out (``labels`` in a derived dataset's entry) are dropped and counted before any
-subsampling, and every count is written to the data report that the study summary shows.
+leaves out (``labels`` in a dataset's entry) are dropped and counted before any
+subsampling, columns the entry names but the rows lack stop the run with the columns
+there are, and every count is written to the data report that the study summary shows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.data.loading import load_split, mirror_folder, words_of
+from analysis.data.loading import hub_source, load_split, mirror_folder, words_of
 from analysis.data.specs import DatasetSpec
 from analysis.seeding import derive_seed
 
@@ -45,6 +46,18 @@ class DataReport:
         row["label_counts"] = ", ".join(f"{k}: {v}" for k, v in self.label_counts.items())
         row["notes"] = "; ".join(self.notes)
         return row
+
+
+def check_columns(frame: pd.DataFrame, spec: DatasetSpec, *, split: str) -> None:
+    """Every column the dataset's entry names must be in the rows read; the error lists the columns there are."""
+    named = {"text_column": None if spec.tokens_column else spec.text_column, "tokens_column": spec.tokens_column,
+             "label_column": spec.label_column, "rationale_column": spec.rationale_column}
+    for key, column in named.items():
+        if column and column not in frame.columns:
+            raise ValueError(
+                f"dataset {spec.name!r} split {split!r} has no {key.replace('_', ' ')} {column!r}; columns: "
+                f"{list(frame.columns)}. Set datasets.{spec.data_name}.{key} to one of them."
+            )
 
 
 def map_labels(frame: pd.DataFrame, spec: DatasetSpec, *, split: str) -> tuple[pd.Series, np.ndarray]:
@@ -88,6 +101,7 @@ def standardise(frame: pd.DataFrame, spec: DatasetSpec, *, split: str, id_prefix
     example has the same id in the filtered dataset as in its base. Raises ``ValueError``
     naming the rows whose label lies outside the label set as read.
     """
+    check_columns(frame, spec, split=split)
     labels, keep = map_labels(frame, spec, split=split)
     prefix = id_prefix or f"{spec.data_name}-{split}"
     ids = frame["id"].astype(str) if "id" in frame.columns else frame.get("example_id", pd.Series(range(len(frame))))
@@ -98,14 +112,9 @@ def standardise(frame: pd.DataFrame, spec: DatasetSpec, *, split: str, id_prefix
         words = [list(map(str, tokens)) for tokens in frame[spec.tokens_column]]
         texts = [" ".join(w) for w in words]
     else:
-        if spec.text_column not in frame.columns:
-            raise ValueError(
-                f"dataset {spec.name!r} split {split!r} has no text column {spec.text_column!r}; "
-                f"columns: {list(frame.columns)}"
-            )
         texts = [("" if t is None or (isinstance(t, float) and math.isnan(t)) else str(t)) for t in frame[spec.text_column]]
         words = [words_of(t) for t in texts]
-    if spec.rationale_column and spec.rationale_column in frame.columns:
+    if spec.rationale_column:
         gt = [None if m is None else [int(v) for v in m] for m in frame[spec.rationale_column]]
     else:
         gt = [None] * len(frame)
@@ -165,8 +174,8 @@ def drop_empty(frame: pd.DataFrame, report: DataReport) -> pd.DataFrame:
 
 
 def source_of(spec: DatasetSpec, data_dir: str | os.PathLike | None) -> str:
-    """Where the rows come from, for the data report."""
-    return "generated" if spec.generator else (f"local mirror {data_dir}" if data_dir else f"hub {spec.hub_id}")
+    """Where the rows come from, for the data report: the hub's id with its config name and revision."""
+    return "generated" if spec.generator else (f"local mirror {data_dir}" if data_dir else f"hub {hub_source(spec)}")
 
 
 def read_examples(spec: DatasetSpec, split: str, report: DataReport, *, data_dir: str | os.PathLike | None = None,
@@ -178,11 +187,7 @@ def read_examples(spec: DatasetSpec, split: str, report: DataReport, *, data_dir
     (1,000 when unset) instead of read.
     """
     if spec.generator:
-        from analysis.data.synthetic import SyntheticConfig, generate
-
-        settings = dict(generator_settings or {})
-        raw = generate(SyntheticConfig(n_examples=int(generate_n or 1000), seed=seed, **settings), split=split)
-        raw = raw.assign(id=raw["example_id"])
+        raw = spec.generator(int(generate_n or 1000), seed=seed, split=split, settings=generator_settings)
     else:
         raw = load_split(spec, split, data_dir=data_dir)
     frame = standardise(raw, spec, split=split)

@@ -316,3 +316,12 @@ def generate(config: SyntheticConfig, *, split: str, offset: int = 0) -> pd.Data
     columns = ["example_id", "text", "words", "n_words", "label", "label_name", "gt_mask", "negated", "n_distractors"]
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({"n_words": "int64", "label": "int64", "negated": "bool", "n_distractors": "int64"})
+
+
+def generate_examples(n_examples: int, *, seed: int, split: str, settings: dict | None = None) -> pd.DataFrame:
+    """The ``synthetic`` dataset's generator (``generated_by: synthetic``): rows of ``split`` with an ``id`` column.
+
+    ``settings`` are the entry's ``generator`` settings (:class:`SyntheticConfig` fields).
+    """
+    raw = generate(SyntheticConfig(n_examples=int(n_examples), seed=seed, **dict(settings or {})), split=split)
+    return raw.assign(id=raw["example_id"])

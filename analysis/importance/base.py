@@ -68,6 +68,8 @@ class ImportanceMethod(ABC):
     defaults: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
     citation: ClassVar[str] = ""
+    # what the method assumes of a transformer checkpoint (names in analysis.models.families.REQUIREMENTS)
+    requires: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, **settings: Any) -> None:
         unknown = sorted(set(settings) - set(self.defaults))
@@ -77,8 +79,27 @@ class ImportanceMethod(ABC):
             )
         self.settings = {**self.defaults, **{k: _like(self.defaults[k], v, self.name, k) for k, v in settings.items()}}
 
+    def requirements(self) -> frozenset[str]:
+        """The requirements of :attr:`requires`, plus any the settings add (e.g. a rollout over layers)."""
+        return self.requires
+
+    def refusal(self, model: TextClassifier) -> str | None:
+        """Why the method is refused for ``model``'s checkpoint (an unmet requirement), or None.
+
+        The reasons come from the checkpoint's family declaration
+        (:func:`analysis.models.families.unmet_requirements`), as at validate time.
+        """
+        unmet = getattr(model, "unmet_requirements", None) or {}
+        reasons = [unmet[r] for r in sorted(self.requirements()) if r in unmet]
+        if not reasons or model.kind not in self.model_kinds:
+            return None
+        from analysis.models.families import refusal_message
+
+        return refusal_message(self.name, getattr(model, "checkpoint", "?"), model.module.config, reasons)
+
     def supports(self, model: TextClassifier) -> bool:
-        return model.kind in self.model_kinds and (model.gradient_capable or not self.needs_gradients)
+        return (model.kind in self.model_kinds and (model.gradient_capable or not self.needs_gradients)
+                and self.refusal(model) is None)
 
     def check_model(self, model: TextClassifier) -> None:
         if model.kind not in self.model_kinds:
@@ -87,6 +108,9 @@ class ImportanceMethod(ABC):
             )
         if self.needs_gradients and not model.gradient_capable:
             raise MethodSettingsError(f"method {self.name!r} needs gradients, which this model does not provide")
+        refusal = self.refusal(model)
+        if refusal is not None:
+            raise MethodSettingsError(refusal)
 
     @abstractmethod
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:

