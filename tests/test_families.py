@@ -392,6 +392,10 @@ def test_validate_refuses_what_a_family_condition_breaks(tiny_config, checkpoint
                    "attention_norm_all", "value_zeroing", "attention_x_gradient", "alti"):
         assert f"models.modern_mean with importance.methods.{method}: method '{method}' is refused" in message
     assert "ModernBERT (model_type 'modernbert'): the checkpoint has classifier_pooling: mean" in message
+    # the causal tests and the per-head analysis read the [CLS] row too: refused with the same reason
+    for block in ("interventions", "heads"):
+        assert (f"models.modern_mean with {block}.enabled" in message) == bool(config.get(block, {}).get("enabled"))
+    assert "models.deberta_conv with interventions.enabled" not in message  # raw attention is fine there
     refused = {"attention_rollout", "attention_flow", "value_zeroing", "alti"}  # they propagate through layers
     for method in ("attention_last_mean", "attention_norm_last", "attention_x_gradient", *refused):
         assert (f"models.deberta_conv with importance.methods.{method}:" in message) == (method in refused), method
@@ -410,6 +414,7 @@ def test_load_time_refusal_repeats_the_validate_message(models, tiny_config, che
     config = copy.deepcopy(tiny_config)
     config["models"] = {"modern_mean": {"family": "transformer", "checkpoint": str(checkpoints["modernbert-mean"])}}
     config["importance"]["methods"] = {"attention_rollout": {}}
+    config["interventions"]["enabled"] = config["heads"]["enabled"] = False
     (validate_message,) = encoder_method_problems(config)
     with pytest.raises(MethodSettingsError) as error:
         compute_importance(models["modernbert-mean"], _examples(), make_method("attention_rollout"), progress=False)

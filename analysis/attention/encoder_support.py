@@ -59,6 +59,15 @@ def encoder_method_problems(config: dict[str, Any]) -> list[str]:
                         f" at revision {revision!r}" if revision else "", why)
             continue
         unmet = unmet_requirements(model_config)
+        # the causal tests and the per-head analysis read and edit the [CLS] row of raw attention, as
+        # attention_last_mean does: a checkpoint that cannot give it cannot give them either
+        raw = make_method("attention_last_mean")
+        raw_reasons = [unmet[r] for r in sorted(raw.requirements()) if r in unmet]
+        for block, what in (("interventions", "the causal tests on attention"), ("heads", "the per-head analysis")):
+            if raw_reasons and config.get(block, {}).get("enabled"):
+                problems.append(refusal_message(what, checkpoint, model_config, raw_reasons,
+                                                where=f"models.{name} with {block}.enabled")
+                                + f"; or set {block}.enabled: false, or remove {name} from models")
         for method in methods:
             reasons = [unmet[r] for r in sorted(method.requirements()) if r in unmet]
             if reasons:
