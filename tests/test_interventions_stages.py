@@ -40,7 +40,8 @@ def _config(tmp_path: Path) -> dict:
     config = load_config(ROOT / "config" / "tiny.yaml", {"results_dir": str(tmp_path)})
     config["interventions"].update({"examples": 6, "transformer_examples": 3, "n_resamples": 100})
     config["interventions"]["permutation"]["draws"] = 8
-    config["interventions"]["adversarial"].update({"steps": 8, "restarts": 2})
+    config["interventions"]["adversarial"].update({"steps": 8, "restarts": 2,
+                                                   "transformer": {"steps": 3, "restarts": 1, "check_examples": 2}})
     config["interventions"]["ablation"]["curve_points"] = 4
     config["device"] = "cpu"
     return config
@@ -112,7 +113,9 @@ def test_stages_write_tidy_tables_with_provenance_and_cost(finished_runs):
         assert {"permutation", "adversarial", "uniform", "zeroing", "removal", "input ablation (all rankings)"} \
             <= set(cost["test"])
         assert cost.set_index("test").loc["permutation", "forward_passes_per_example"] == 8
-        assert cost.set_index("test").loc["adversarial", "forward_passes_per_example"] == 2 * (2 * 8 + 1) + 2 + 1
+        steps, restarts = (8, 2) if name == "rnn" else (3, 1)  # the transformer's search is reduced
+        assert cost.set_index("test").loc["adversarial", "forward_passes_per_example"] == \
+            restarts * (2 * steps + 1) + restarts + 1
         eraser = pd.read_parquet(paths["eraser"])
         assert set(eraser["removal"]) == {"delete", "mask"} and set(eraser["measure"]) == {"comprehensiveness",
                                                                                            "sufficiency"}
@@ -270,3 +273,18 @@ def test_summaries_bootstrap_every_group_with_its_own_seed():
     again = summarize_long(values[values["method"] == "a"], n_resamples=200, level=0.95, seed=0)
     assert again.iloc[0]["mean_low"] == a["mean_low"]  # independent of the other groups
     torch.manual_seed(0)  # keep the global generator state tidy for later tests
+
+
+@pytest.mark.slow
+def test_transformer_search_is_reduced_and_checked_by_the_full_search_on_a_subset(finished_runs):
+    _, paths = finished_runs
+    bert = pd.read_parquet(paths["bert"]["adversarial"])
+    main, check = bert[bert["search"] == "main"], bert[bert["search"] == "full search check"]
+    assert (main["steps"] == 3).all() and (main["restarts"] == 1).all() and len(main) == 3
+    assert (check["steps"] == 8).all() and (check["restarts"] == 2).all() and len(check) == 2
+    assert set(check["example_id"]) <= set(main["example_id"])
+    rnn = pd.read_parquet(paths["rnn"]["adversarial"])
+    assert (rnn["search"] == "main").all() and (rnn["steps"] == 8).all()  # RNNs get the full search
+    summary = pd.read_parquet(paths["bert"]["summary"])
+    scopes = set(summary.loc[summary["test"] == "adversarial", "scope"])
+    assert scopes == {"adversarial", "adversarial (full search check)"}

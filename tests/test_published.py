@@ -198,3 +198,21 @@ def test_section_gives_reasons_only_where_we_differ():
 def test_no_section_without_tests():
     assert published_section(CONFIG, {}, {}) is None
     assert decide(ClaimData(CONFIG, agreement={}), SETTINGS).empty
+
+
+def adversarial_table(n: int, found: int, *, search: str = "main", start: int = 0) -> pd.DataFrame:
+    return pd.DataFrame({"example_id": [f"e{i}" for i in range(start, start + n)],
+                         "feasible": [i < found for i in range(n)], "jsd": [0.5 if i < found else np.nan for i in range(n)],
+                         "search": search})
+
+
+def test_adversarial_transformer_rows_are_extensions_and_show_the_full_search_check():
+    config = {**CONFIG, "models": {**CONFIG["models"], "minilm": {"family": "transformer"}}}
+    transformer = pd.concat([adversarial_table(60, 45), adversarial_table(10, 8, search="full search check")])
+    data = ClaimData(config, agreement={}, interventions={
+        ("sst2", "bilstm_tanh", 0): {"adversarial": adversarial_table(60, 50)},
+        ("sst2", "minilm", 0): {"adversarial": transformer}})
+    tests = decided("jw_adversarial_attention_exists", data).set_index("model")
+    assert tests.loc["bilstm_tanh", "scope"] == REPLICATION and tests.loc["minilm", "scope"] == EXTENSION
+    assert tests.loc["minilm", "n"] == 60  # the check rows are not counted twice
+    assert "full search on 10 examples: share 0.80 vs 1.00 with this run's search" in tests.loc["minilm", "details"]

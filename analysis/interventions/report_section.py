@@ -121,8 +121,8 @@ def permutation_sentence(run: pd.DataFrame, epsilon: float) -> str | None:
 
 
 def adversarial_sentence(run: pd.DataFrame) -> str | None:
-    feasible = _first(_select(run, "adversarial", "feasible"))
-    jsd = _first(_select(run, "adversarial", "jsd"))
+    feasible = _first(_select(run, "adversarial", "feasible", scope="adversarial"))
+    jsd = _first(_select(run, "adversarial", "jsd", scope="adversarial"))
     if feasible is None:
         return None
     text = f"an adversarial attention distribution within the output constraint was found for {_pct(feasible)} of examples"
@@ -295,7 +295,7 @@ def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
 def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per run with the key number of each test (means; intervals are in the summary table)."""
     def value(run: pd.DataFrame, test: str, measure: str) -> float:
-        row = _first(_select(run, test, measure))
+        row = _first(_select(run, test, measure, scope="adversarial" if test == "adversarial" else None))
         return float(row["mean"]) if row is not None else float("nan")
 
     rows = []

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,9 @@ MODEL_TABLES = ("permutation", "adversarial", "uniform", "zeroing", "removal")
 PERMUTATION_COLUMNS = ["example_id", "predicted", "n_words", "max_attention", "median_tvd", "mean_tvd", "max_tvd",
                        "flip_rate", "draws"]
 ADVERSARIAL_COLUMNS = ["example_id", "predicted", "n_words", "max_attention", "jsd", "tvd", "feasible",
-                       "restarts_feasible", "restarts", "steps", "epsilon"]
+                       "restarts_feasible", "restarts", "steps", "epsilon", "search"]
+MAIN_SEARCH, CHECK_SEARCH = "main", "full search check"
+"""``search`` of an adversarial row: the run's search, or the full search repeated on a subset (transformers)."""
 UNIFORM_COLUMNS = ["example_id", "scope", "predicted", "tvd", "output_jsd", "flipped"]
 ZEROING_COLUMNS = ["example_id", "predicted", "n_words", "attention_max", "attention_random", "output_jsd_max",
                    "output_jsd_random", "flipped_max", "flipped_random", "jsd_difference"]
@@ -285,18 +288,31 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
         tables["permutation"] = _measure(cost, "permutation", adapter, len(ids), lambda: permutation_test(
             adapter, encoded, ids, draws=draws, seed=seed, reference=reference))
     if adversarial["enabled"]:
-        limit = adversarial.get("examples")
-        rows = list(range(len(ids) if limit is None else min(len(ids), int(limit))))
-        search = AdversarialSettings(epsilon=adversarial["epsilon"], steps=adversarial["steps"],
-                                     restarts=adversarial["restarts"], lr=adversarial["lr"],
-                                     penalty=adversarial["penalty"], init_noise=adversarial["init_noise"])
-        subset = encoded.select(rows)
-        sub_reference = type(reference)(reference.probs[rows], reference.attention[rows, : subset.input_ids.shape[1]])
-        tables["adversarial"] = _measure(cost, "adversarial", adapter, len(rows), lambda: adversarial_search(
-            adapter, subset, [ids[i] for i in rows], search, seed=seed, reference=sub_reference).table())
-        found = tables["adversarial"]
-        log.info("adversarial attention: a solution within TVD %.3g for %d of %d examples, median JSD %.3f nats",
-                 search.epsilon, int(found["feasible"].sum()), len(found), found["jsd"].median())
+        full = AdversarialSettings(epsilon=adversarial["epsilon"], steps=adversarial["steps"],
+                                   restarts=adversarial["restarts"], lr=adversarial["lr"],
+                                   penalty=adversarial["penalty"], init_noise=adversarial["init_noise"])
+        reduced = dict(adversarial.get("transformer") or {}) if model.kind == "transformer" else {}
+        search = replace(full, **{k: int(reduced[k]) for k in ("steps", "restarts") if reduced.get(k) is not None})
+        limit = reduced.get("examples") if reduced.get("examples") is not None else adversarial.get("examples")
+        check = int(reduced.get("check_examples") or 0) if search != full else 0
+
+        def run_search(settings_used: AdversarialSettings, n_rows: int, label: str) -> pd.DataFrame:
+            rows = list(range(min(len(ids), n_rows)))
+            subset = encoded.select(rows)
+            sub_reference = type(reference)(reference.probs[rows],
+                                            reference.attention[rows, : subset.input_ids.shape[1]])
+            return _measure(cost, f"adversarial ({label})" if label != MAIN_SEARCH else "adversarial", adapter,
+                            len(rows), lambda: adversarial_search(adapter, subset, [ids[i] for i in rows],
+                                                                  settings_used, seed=seed,
+                                                                  reference=sub_reference).table().assign(search=label))
+
+        found = run_search(search, len(ids) if limit is None else int(limit), MAIN_SEARCH)
+        log.info("adversarial attention: a solution within TVD %.3g for %d of %d examples, median JSD %.3f nats "
+                 "(%d steps, %d restarts)", search.epsilon, int(found["feasible"].sum()), len(found),
+                 found["jsd"].median(), search.steps, search.restarts)
+        tables["adversarial"] = found
+        if check:  # the full search on a subset shows whether the reduction changes the answer
+            tables["adversarial"] = pd.concat([found, run_search(full, check, CHECK_SEARCH)], ignore_index=True)
     if settings["uniform"]["enabled"]:
         tables["uniform"] = _measure(cost, "uniform", adapter, len(ids), lambda: uniform_test(
             adapter, encoded, ids, reference=reference))
@@ -333,8 +349,11 @@ def model_side_values(tables: dict[str, pd.DataFrame], scope: str) -> pd.DataFra
                                  group=max_attention_bins(permutation["max_attention"])))
     adversarial = tables["adversarial"]
     if len(adversarial):
-        parts.append(long_values(adversarial, test="adversarial",
-                                 measures={"jsd": "jsd", "feasible": "feasible", "tvd": "tvd"}, scope="adversarial"))
+        searches = adversarial["search"] if "search" in adversarial else pd.Series(MAIN_SEARCH, adversarial.index)
+        measures = {"jsd": "jsd", "feasible": "feasible", "tvd": "tvd"}
+        for label, part in adversarial.groupby(searches, sort=False):
+            parts.append(long_values(part, test="adversarial", measures=measures,
+                                     scope="adversarial" if label == MAIN_SEARCH else f"adversarial ({label})"))
     uniform = tables["uniform"]
     if len(uniform):
         parts.append(long_values(uniform, test="uniform",

@@ -42,7 +42,10 @@ def _mean(values: pd.Series | np.ndarray | None, digits: int = 2) -> str:
 
 def _jw_scope(data: ClaimData, model: str, *, bilstm_only: bool = True) -> str:
     """Jain & Wallace's counterfactual claims are about the BiLSTM; the other encoders extend them."""
-    encoder = data.model(model).get("encoder", "lstm")
+    entry = data.model(model)
+    if entry.get("family") != "rnn":
+        return EXTENSION
+    encoder = entry.get("encoder", "lstm")
     return REPLICATION if encoder == "lstm" or (not bilstm_only and encoder == "cnn") else EXTENSION
 
 
@@ -176,17 +179,35 @@ PUBLISHED_CLAIMS.add("jw_permutation_changes_little", PublishedClaim(
 ))
 
 
+def _adversarial_success(table: pd.DataFrame) -> pd.Series:
+    """Per example: a solution within the constraint whose JSD exceeds the threshold (no solution: a failure)."""
+    jsd = table["jsd"].astype(float).fillna(-1.0)
+    return (table["feasible"].astype(bool) & (jsd > ADVERSARIAL_JSD)).astype(float)
+
+
+def _adversarial_details(table: pd.DataFrame) -> str:
+    searches = table["search"] if "search" in table else pd.Series("main", table.index)
+    main = table[searches == "main"]
+    text = (f"constraint held {_mean(main['feasible'].astype(float))}, median JSD "
+            f"{main['jsd'].astype(float).median():.3f} {JSD_UNIT}")
+    check = table[searches != "main"]
+    if len(check):  # the full search on a subset against the run's (reduced) search on the same examples
+        same = main[main["example_id"].isin(set(check["example_id"]))]
+        text += (f"; full search on {len(check)} examples: share {_mean(_adversarial_success(check))} vs "
+                 f"{_mean(_adversarial_success(same))} with this run's search")
+    return text
+
+
 def _adversarial(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
     def success(table: pd.DataFrame) -> np.ndarray:
-        jsd = table["jsd"].astype(float).fillna(-1.0)  # no solution within the constraint: a failure
-        return (table["feasible"].astype(bool) & (jsd > ADVERSARIAL_JSD)).astype(float).to_numpy()
+        main = table[table["search"] == "main"] if "search" in table else table
+        return _adversarial_success(main).to_numpy()
 
     return _share_test(
         data, settings, test="adversarial", threshold=MOST, side="above", success=success,
         label=f"share of examples with JSD > {ADVERSARIAL_JSD} {JSD_UNIT} within TVD ε",
-        details=lambda t: (f"constraint held {_mean(t['feasible'].astype(float))}, median JSD "
-                           f"{t['jsd'].astype(float).median():.3f} {JSD_UNIT}"),
-        scope=lambda run: _jw_scope(data, run[1]))
+        details=_adversarial_details, scope=lambda run: _jw_scope(data, run[1]),
+        models=data.rnn_models() + data.transformer_models())
 
 
 PUBLISHED_CLAIMS.add("jw_adversarial_attention_exists", PublishedClaim(
