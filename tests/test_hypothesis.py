@@ -9,6 +9,7 @@ from scipy import stats
 from analysis.stats.hypothesis import (
     AGREE,
     DIFFER,
+    central_binomial_p,
     combine_all,
     equivalence_test,
     noninferiority_test,
@@ -20,17 +21,17 @@ from analysis.stats.hypothesis import (
 def test_zero_of_eight_cannot_support_below_ten_percent() -> None:
     decision = rate_test(np.zeros(8), 0.10, side="below")
     assert decision.estimate == 0 and decision.high > 0.10
-    assert decision.untestable(0.05)  # even 0 flips of 8 has p = 0.9**8 * 2-sided > 0.05
-    assert decision.min_p == pytest.approx(stats.binomtest(0, 8, 0.1).pvalue)
-    # the smallest n at which 0 flips could show "below 10%" at 5%: 0.9**n below 0.05 (two-sided, exact)
-    assert decision.n_min == min(n for n in range(1, 200) if stats.binomtest(0, n, 0.1).pvalue < 0.05)
+    assert decision.untestable(0.05)  # even 0 flips of 8 has p = 2 * 0.9**8 > 0.05
+    assert decision.min_p == pytest.approx(2 * 0.9**8)
+    # the smallest n at which 0 flips could show "below 10%" at 5%: 2 * 0.9**n below 0.05 -> 36
+    assert decision.n_min == 36 == min(n for n in range(1, 200) if 2 * 0.9**n < 0.05)
     assert not rate_test(np.zeros(60), 0.10, side="below").untestable(0.05)
 
 
 def test_rate_test_directions_and_p_values() -> None:
     rare = rate_test(np.r_[np.ones(2), np.zeros(98)], 0.10, side="below")
     assert rare.direction == AGREE and rare.p_value < 0.01
-    assert rare.p_value == pytest.approx(stats.binomtest(2, 100, 0.1).pvalue)
+    assert rare.p_value == pytest.approx(2 * stats.binom.cdf(2, 100, 0.1))
     frequent = rate_test(np.r_[np.ones(40), np.zeros(60)], 0.10, side="below")
     assert frequent.direction == DIFFER and frequent.p_value < 1e-6
     most = rate_test(np.r_[np.ones(8), np.zeros(2)], 0.5, side="above")
@@ -89,9 +90,24 @@ def test_power_table_matches_the_tests_it_plans_for() -> None:
     rare = rows[("exact binomial (rate below 10%)", "rate 5%")]
     # at the smallest n that can decide, 0 of n rejects "10%" and one fewer example cannot
     n = int(rare["n_min"])
-    assert stats.binomtest(0, n, 0.1).pvalue < 0.05 <= stats.binomtest(0, n - 1, 0.1).pvalue
+    assert central_binomial_p(0, n, 0.1) < 0.05 <= central_binomial_p(0, n - 1, 0.1)
     # simulate the planned n: a true 5% rate is found below 10% in about 80% of studies
     rng = np.random.default_rng(0)
     found = np.mean([rate_test(rng.random(int(rare["n_80"])) < 0.05, 0.10, side="below").p_value < 0.05
                      for _ in range(400)])
     assert 0.7 <= found <= 0.92
+
+
+def test_the_binomial_verdict_never_contradicts_the_clopper_pearson_interval() -> None:
+    from analysis.stats.intervals import proportion_interval
+
+    for n in range(1, 120):
+        for k in range(n + 1):
+            _, low, high = proportion_interval(k, n)
+            assert (central_binomial_p(k, n, 0.1) < 0.05) == (not low <= 0.1 <= high), (k, n)
+
+
+def test_zero_differences_count_towards_untestable() -> None:
+    """Five ties and five positive differences: the most extreme data give p = 2 / 2**5, not 2 / 2**10."""
+    decision = paired_test(np.r_[np.zeros(5), np.full(5, 0.2)])
+    assert decision.min_p == pytest.approx(2 / 2**5) and decision.untestable(0.05)

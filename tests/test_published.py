@@ -175,7 +175,9 @@ def test_holm_is_within_each_claim_and_scope():
     ((DIFFERS, DIFFERS, DIFFERS), DIFFERS),
     ((UNTESTABLE, UNTESTABLE), UNTESTABLE),
     ((INCONCLUSIVE, UNTESTABLE, INCONCLUSIVE), INCONCLUSIVE),
-    ((AGREES, INCONCLUSIVE, INCONCLUSIVE), MIXED),
+    ((AGREES, INCONCLUSIVE, INCONCLUSIVE), INCONCLUSIVE),  # no seed points the other way: not "mixed"
+    ((AGREES, DIFFERS, INCONCLUSIVE), MIXED),
+    ((VACUOUS, UNTESTABLE, UNTESTABLE), INCONCLUSIVE),
     ((VACUOUS, VACUOUS, AGREES), VACUOUS),
     ((VACUOUS, AGREES, AGREES), VACUOUS),
 ])
@@ -216,3 +218,34 @@ def test_adversarial_transformer_rows_are_extensions_and_show_the_full_search_ch
     assert tests.loc["bilstm_tanh", "scope"] == REPLICATION and tests.loc["minilm", "scope"] == EXTENSION
     assert tests.loc["minilm", "n"] == 60  # the check rows are not counted twice
     assert "full search on 10 examples: share 0.80 vs 1.00 with this run's search" in tests.loc["minilm", "details"]
+
+
+def test_scope_follows_the_papers_datasets_and_models():
+    runs = {(d, m, 0): {"permutation": permutation_table(0.01), "zeroing": zeroing_table(0, 60)}
+            for d in ("sst2", "hatexplain", "imdb") for m in ("bilstm_tanh", "cnn_tanh")}
+    data = ClaimData(CONFIG, agreement={}, interventions=runs)
+    permutation = decided("jw_permutation_changes_little", data).set_index(["dataset", "model"])["scope"]
+    assert permutation[("sst2", "bilstm_tanh")] == REPLICATION and permutation[("imdb", "bilstm_tanh")] == REPLICATION
+    assert permutation[("hatexplain", "bilstm_tanh")] == EXTENSION  # not a Jain & Wallace dataset
+    assert permutation[("sst2", "cnn_tanh")] == EXTENSION  # their counterfactual claims are about the BiLSTM
+    zeroing = decided("ss_zeroing_top_item_rarely_flips", data).set_index(["dataset", "model"])["scope"]
+    assert zeroing[("imdb", "cnn_tanh")] == REPLICATION and zeroing[("sst2", "bilstm_tanh")] == EXTENSION
+
+
+def test_a_run_that_cannot_pass_holm_in_its_family_is_untestable():
+    """8 pairs can reach p = 2/256 alone, but not Holm's 0.05/20 when the other 19 runs of the family do not
+    reject; once they all reject, the same run is tested at 0.05 and is testable."""
+    null = {("sst2", "bilstm_tanh", s): agreement_frame(60, causal_means(0.3, 0.3), seed=s) for s in range(19)}
+    small = {("imdb", "bilstm_tanh", 0): agreement_frame(8, causal_means(0.5, 0.2), seed=99)}
+    tests = decided("jw_causal_methods_agree_more", ClaimData(CONFIG, agreement={**null, **small}))
+    row = tests[tests["dataset"] == "imdb"].iloc[0]
+    assert row["min_p"] < 0.05 and row["verdict"] == UNTESTABLE
+    strong = {("sst2", "bilstm_tanh", s): agreement_frame(60, causal_means(0.6, 0.1), seed=s) for s in range(19)}
+    tests = decided("jw_causal_methods_agree_more", ClaimData(CONFIG, agreement={**strong, **small}))
+    assert tests.loc[tests["dataset"] == "imdb", "verdict"].iloc[0] != UNTESTABLE
+
+
+def test_one_word_examples_are_left_out_of_permutation_and_zeroing():
+    table = zeroing_table(0, 40).assign(n_words=[1] * 10 + [5] * 30)
+    data = ClaimData(CONFIG, agreement={}, interventions={("imdb", "bilstm_tanh", 0): {"zeroing": table}})
+    assert decided("ss_zeroing_top_item_rarely_flips", data)["n"].tolist() == [30]

@@ -189,15 +189,33 @@ class PublishedClaim:
 PUBLISHED_CLAIMS: Registry[PublishedClaim] = Registry("published claim")
 
 
-def run_verdict(decision: Decision, p_adjusted: float, alpha: float, near_uniform: bool) -> str:
-    """The verdict of one run (see the module docstring)."""
+def run_verdict(decision: Decision, p_adjusted: float, alpha: float, near_uniform: bool,
+                best_adjusted: float | None = None) -> str:
+    """The verdict of one run (see the module docstring).
+
+    ``best_adjusted`` is the run's corrected p-value had it reached its smallest attainable p
+    (``min_p``) with the rest of its family as observed: a run that could not reach the
+    level even then is untestable at its n within this family.
+    """
     if np.isfinite(p_adjusted) and p_adjusted < alpha and decision.direction == AGREE:
         return VACUOUS if near_uniform else AGREES
     if np.isfinite(p_adjusted) and p_adjusted < alpha and decision.direction == DIFFER:
         return DIFFERS
-    if decision.untestable(alpha):
+    if decision.untestable(alpha) or (best_adjusted is not None and not best_adjusted < alpha):
         return UNTESTABLE
     return INCONCLUSIVE
+
+
+def best_case_adjusted(p_values: np.ndarray, min_p: np.ndarray, correction: str) -> np.ndarray:
+    """For each test, its corrected p-value if it alone had reached its ``min_p`` (the others as observed)."""
+    out = np.full(len(p_values), np.nan)
+    for i in range(len(p_values)):
+        if not np.isfinite(p_values[i]):
+            continue
+        trial = np.array(p_values, dtype=float)
+        trial[i] = min_p[i]
+        out[i] = adjust_p_values(trial, correction)[i]
+    return out
 
 
 def decide(data: ClaimData, settings: ClaimSettings, claims: Mapping[str, PublishedClaim] | None = None
@@ -219,12 +237,16 @@ def decide(data: ClaimData, settings: ClaimSettings, claims: Mapping[str, Publis
             "details": t.details,
         } for t in tests])
         frame["p_adjusted"] = np.nan
+        best = np.full(len(frame), np.nan)
         for _, index in frame.groupby("scope").groups.items():
-            frame.loc[index, "p_adjusted"] = adjust_p_values(frame.loc[index, "p_value"].to_numpy(),
-                                                             settings.correction)
+            rows = frame.index.get_indexer(index)
+            p_values = frame.loc[index, "p_value"].to_numpy(dtype=float)
+            frame.loc[index, "p_adjusted"] = adjust_p_values(p_values, settings.correction)
+            best[rows] = best_case_adjusted(p_values, frame.loc[index, "min_p"].to_numpy(dtype=float),
+                                            settings.correction)
         frame["correction"] = settings.correction
-        frame["verdict"] = [run_verdict(t.decision, p, settings.alpha, bool(u))
-                            for t, p, u in zip(tests, frame["p_adjusted"], frame["near_uniform"])]
+        frame["verdict"] = [run_verdict(t.decision, p, settings.alpha, bool(u), b if np.isfinite(b) else None)
+                            for t, p, u, b in zip(tests, frame["p_adjusted"], frame["near_uniform"], best)]
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=CLAIM_TEST_COLUMNS)
@@ -235,22 +257,24 @@ def decide(data: ClaimData, settings: ClaimSettings, claims: Mapping[str, Publis
 def row_verdict(seed_verdicts: list[str]) -> str:
     """One verdict from a dataset x model's seeds.
 
-    *agrees* (*differs*) when a majority of seeds agree (differ) and none points the other
-    way; *vacuous* when agreeing seeds are a majority only with the vacuous ones counted;
-    *untestable* when every seed is; *inconclusive* when no seed decides; *mixed* otherwise.
+    *mixed* only when seeds point both ways (some agree or are vacuous, some differ);
+    otherwise *agrees* (*differs*) when a majority of seeds agree (differ); *vacuous* when
+    agreeing seeds are a majority only with the vacuous ones counted; *untestable* when
+    every seed is; *inconclusive* for the rest (no majority decides).
     """
     counts = Counter(seed_verdicts)
     total = len(seed_verdicts)
-    for verdict, opposite in ((AGREES, DIFFERS), (DIFFERS, AGREES)):
-        if counts[verdict] * 2 > total and counts[opposite] == 0 and (verdict == DIFFERS or not counts[VACUOUS]):
-            return verdict
-    if counts[VACUOUS] and (counts[VACUOUS] + counts[AGREES]) * 2 > total and counts[DIFFERS] == 0:
+    if (counts[AGREES] or counts[VACUOUS]) and counts[DIFFERS]:
+        return MIXED
+    if counts[DIFFERS] * 2 > total:
+        return DIFFERS
+    if counts[AGREES] * 2 > total and not counts[VACUOUS]:
+        return AGREES
+    if counts[VACUOUS] and (counts[VACUOUS] + counts[AGREES]) * 2 > total:
         return VACUOUS
     if counts[UNTESTABLE] == total:
         return UNTESTABLE
-    if counts[INCONCLUSIVE] + counts[UNTESTABLE] == total:
-        return INCONCLUSIVE
-    return MIXED
+    return INCONCLUSIVE
 
 
 def _number(value: float, digits: int = 2) -> str:

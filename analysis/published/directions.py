@@ -32,6 +32,7 @@ ZEROING_FLIPS = 0.10       # "rarely flips": share of decisions flipped by zeroi
 MOST = 0.5                 # "most examples": a share above one half
 JW_DATASETS = ("sst2", "sst2_sentences", "ag_news", "ag_news_binary", "imdb")
 WP_DATASETS = JW_DATASETS
+SS_DATASETS = ("imdb",)  # Serrano & Smith: Yahoo Answers, IMDB, Amazon, Yelp; only IMDB is in this study
 
 
 def _mean(values: pd.Series | np.ndarray | None, digits: int = 2) -> str:
@@ -40,10 +41,11 @@ def _mean(values: pd.Series | np.ndarray | None, digits: int = 2) -> str:
     return f"{float(np.nanmean(np.asarray(values, dtype=float))):.{digits}f}"
 
 
-def _jw_scope(data: ClaimData, model: str, *, bilstm_only: bool = True) -> str:
-    """Jain & Wallace's counterfactual claims are about the BiLSTM; the other encoders extend them."""
-    entry = data.model(model)
-    if entry.get("family") != "rnn":
+def _jw_scope(data: ClaimData, run: Run, *, bilstm_only: bool = True) -> str:
+    """Replication on Jain & Wallace's datasets with their encoder (the BiLSTM for the counterfactual claims;
+    BiLSTM or CNN for the agreement claim); every other dataset or model extends the claim."""
+    entry = data.model(run[1])
+    if entry.get("family") != "rnn" or run[0] not in JW_DATASETS:
         return EXTENSION
     encoder = entry.get("encoder", "lstm")
     return REPLICATION if encoder == "lstm" or (not bilstm_only and encoder == "cnn") else EXTENSION
@@ -82,7 +84,7 @@ def _causal_agree_more(data: ClaimData, settings: ClaimSettings) -> list[RunTest
         details = (f"τ(gradient, LOO) {_mean(causal)}, τ(attention, gradient) {_mean(with_gradient)}, "
                    f"τ(attention, LOO) {_mean(with_loo)}")
         tests.append(RunTest(*run, combine_all(parts), "τ(gradient, LOO) − τ(attention, gradient)", details,
-                             scope=_jw_scope(data, run[1], bilstm_only=False),
+                             scope=_jw_scope(data, run, bilstm_only=False),
                              near_uniform=data.near_uniform(run)))
     return tests
 
@@ -121,6 +123,7 @@ def _average_encoder(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
             tests.append(RunTest(dataset, f"{avg} vs {lstm}", seed, decision,
                                  "τ(attention, gradient): average − BiLSTM",
                                  f"{avg} {_mean(simple)}, {lstm} {_mean(recurrent)}",
+                                 scope=_dataset_scope(dataset, JW_DATASETS),
                                  near_uniform=data.near_uniform(recurrent_run)))
     return tests
 
@@ -141,11 +144,17 @@ PUBLISHED_CLAIMS.add("jw_average_encoder_agrees_more", PublishedClaim(
 
 def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success, label: str, details,
                 threshold: float, side: str, scope, models: list[str] | None = None) -> list[RunTest]:
-    """An exact binomial test of the share of examples where ``success(table)`` holds."""
+    """An exact binomial test of the share of examples where ``success(table)`` holds (NaN: left out).
+
+    One-word examples are left out where the test has no meaning for them (permuting one
+    weight is the identity; zeroing the only word leaves no input), as Serrano & Smith do.
+    """
     tests = []
     for run in data.runs(data.rnn_models() if models is None else models):
         table = data.intervention(run, test)
-        if table is None:
+        if table is not None and test in ("permutation", "zeroing") and "n_words" in table:
+            table = table[table["n_words"].astype(int) >= 2]
+        if table is None or table.empty:
             continue
         outcomes = success(table)
         decision = rate_test(outcomes, threshold, side=side, alpha=settings.alpha, level=settings.level)
@@ -157,11 +166,12 @@ def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success,
 def _permutation(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
     return _share_test(
         data, settings, test="permutation", threshold=MOST, side="above",
-        success=lambda t: (t["median_tvd"].astype(float) < PERMUTATION_TVD).astype(float),
+        success=lambda t: (t["median_tvd"].astype(float) < PERMUTATION_TVD).astype(float).where(
+            t["median_tvd"].notna()),
         label=f"share of examples with median TVD < {PERMUTATION_TVD}",
         details=lambda t: (f"median TVD {t['median_tvd'].astype(float).median():.3f}, "
                            f"flip rate {_mean(t['flip_rate'])}"),
-        scope=lambda run: _jw_scope(data, run[1]))
+        scope=lambda run: _jw_scope(data, run))
 
 
 PUBLISHED_CLAIMS.add("jw_permutation_changes_little", PublishedClaim(
@@ -206,7 +216,7 @@ def _adversarial(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
     return _share_test(
         data, settings, test="adversarial", threshold=MOST, side="above", success=success,
         label=f"share of examples with JSD > {ADVERSARIAL_JSD} {JSD_UNIT} within TVD ε",
-        details=_adversarial_details, scope=lambda run: _jw_scope(data, run[1]),
+        details=_adversarial_details, scope=lambda run: _jw_scope(data, run),
         models=data.rnn_models() + data.transformer_models())
 
 
@@ -279,7 +289,7 @@ def _zeroing(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
         success=lambda t: t["flipped_max"].astype(float).to_numpy(),
         label="share of decisions flipped by zeroing the top item",
         details=lambda t: f"random item flips {_mean(t['flipped_random'].astype(float))}",
-        scope=lambda run: REPLICATION)
+        scope=lambda run: _dataset_scope(run[0], SS_DATASETS))
 
 
 PUBLISHED_CLAIMS.add("ss_zeroing_top_item_rarely_flips", PublishedClaim(
@@ -308,10 +318,14 @@ def _removal(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
         if gradient is None or "rnn_attention" not in fractions:
             continue
         decision = _paired_test(fractions[gradient], fractions["rnn_attention"], settings, run, sign=-1)
-        note = "" if gradient == "rnn_attention_gradient" else f" (ranked by {gradient}, not d output / d α)"
+        theirs = gradient == "rnn_attention_gradient"
+        note = "" if theirs else f" (ranked by {gradient}, not d output / d α: an extension)"
+        never = {m: f"{float((fractions[m] >= 1.0).mean()):.0%}" for m in (gradient, "rnn_attention")}
         tests.append(RunTest(*run, decision, "fraction removed: gradient order − attention order",
                              f"gradient order {_mean(fractions[gradient])}, attention order "
-                             f"{_mean(fractions['rnn_attention'])}{note}",
+                             f"{_mean(fractions['rnn_attention'])} (all words removed without a flip: "
+                             f"{never[gradient]} and {never['rnn_attention']}){note}",
+                             scope=_dataset_scope(run[0], SS_DATASETS) if theirs else EXTENSION,
                              near_uniform=data.near_uniform(run)))
     return tests
 

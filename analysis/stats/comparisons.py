@@ -66,6 +66,7 @@ def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | N
     pairs += [(ceiling, floor, "ceiling_vs_floor")] if ceiling and floor else []
     rows = []
     for a, b, kind in pairs:
+        paired = vectors[a].notna() & vectors[b].notna()  # every number of a row on the same examples
         result = paired_comparison(vectors[a].to_numpy(), vectors[b].to_numpy(), n_resamples=n_resamples,
                                    n_permutations=n_permutations, level=level,
                                    seed=derive_seed(seed, a, b, metric, variant))
@@ -81,7 +82,7 @@ def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | N
             "equivalence": _equivalence_label(equivalence, vectors[a].to_numpy() - vectors[b].to_numpy(), margin,
                                               1 - level) if equivalence else "",
             "method_a": a, "method_b": b, "comparison": kind, "reference": reference, "metric": metric,
-            "variant": variant, "n": result.n, "mean_a": float(vectors[a].mean()), "mean_b": float(vectors[b].mean()),
+            "variant": variant, "n": result.n, "mean_a": float(vectors[a][paired].mean()), "mean_b": float(vectors[b][paired].mean()),
             "mean_difference": result.mean_difference, "low": result.low, "high": result.high,
             "effect_size": result.effect_size, "p_value": result.p_value,
             "normalised": ratio[0], "normalised_low": ratio[1], "normalised_high": ratio[2],

@@ -76,7 +76,8 @@ def rate_test(outcomes: np.ndarray, threshold: float, *, side: str, alpha: float
               level: float = 0.95) -> Decision:
     """Is the share of successes (0/1 per example) below (``side="below"``) or above ``threshold``?
 
-    Exact two-sided binomial test of ``p = threshold`` (scipy's minimum-likelihood method);
+    Exact two-sided binomial test of ``p = threshold`` (the central test, dual of the
+    Clopper-Pearson interval: :func:`central_binomial_p`);
     the direction is where the observed share lies. ``min_p`` is the p-value of the most
     extreme outcome on the published side (0 successes for "below", all for "above").
     """
@@ -86,12 +87,24 @@ def rate_test(outcomes: np.ndarray, threshold: float, *, side: str, alpha: float
     if n == 0:
         return _undecidable("exact binomial", 0)
     share, low, high = proportion_interval(k, n, level=level)
-    p = float(stats.binomtest(k, n, threshold).pvalue)
+    p = central_binomial_p(k, n, threshold)
     extreme = 0 if side == "below" else n
-    min_p = float(stats.binomtest(extreme, n, threshold).pvalue)
+    min_p = central_binomial_p(extreme, n, threshold)
     n_min = _binomial_n_min(threshold, side, alpha)
     return Decision("exact binomial", n, share, low, high, p, _direction(share - threshold, sign), min_p, n_min,
                     binomial_n_needed(share, threshold, alpha))
+
+
+def central_binomial_p(k: int, n: int, threshold: float) -> float:
+    """Two-sided exact binomial p-value of ``p = threshold``: twice the smaller tail (the central test).
+
+    It is the dual of the Clopper-Pearson interval: p < alpha exactly when the ``1 - alpha``
+    interval excludes ``threshold``, so a verdict never contradicts the interval printed
+    beside it (scipy's default "minlike" two-sided p is not).
+    """
+    lower = stats.binom.cdf(k, n, threshold)
+    upper = stats.binom.sf(k - 1, n, threshold)
+    return float(min(1.0, 2.0 * min(lower, upper)))
 
 
 @lru_cache(maxsize=256)
@@ -99,7 +112,7 @@ def _binomial_n_min(threshold: float, side: str, alpha: float) -> float:
     """Smallest n at which the most extreme outcome on the published side rejects at ``alpha``."""
     for n in range(1, 100_000):
         extreme = 0 if side == "below" else n
-        if stats.binomtest(extreme, n, threshold).pvalue < alpha:
+        if central_binomial_p(extreme, n, threshold) < alpha:
             return float(n)
     return math.inf
 
@@ -130,8 +143,8 @@ def paired_test(differences: np.ndarray, *, published_sign: int = 1, alpha: floa
     """Is the mean of paired differences (same examples) on the published side of zero?
 
     Two-sided sign-flip permutation test (exact up to 16 pairs); ``published_sign`` is +1
-    when the paper's direction is a positive difference. ``min_p`` is ``2 / 2^n`` (all signs
-    one way), so n below 6 is untestable at 5%.
+    when the paper's direction is a positive difference. ``min_p`` is ``2 / 2^m`` for the ``m``
+    non-zero differences (all signs one way; zeros carry no sign), so fewer than 6 are untestable at 5%.
     """
     d = _finite(differences)
     n = int(d.size)
@@ -139,7 +152,9 @@ def paired_test(differences: np.ndarray, *, published_sign: int = 1, alpha: floa
         return _undecidable("paired sign-flip", n, float(d.mean()) if n else math.nan, 6.0)
     mean, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
     p = sign_flip_test(d, n_permutations=n_permutations, seed=seed) if np.any(d != 0) else 1.0
-    min_p = min(1.0, 2.0 / 2.0**n) if n <= 16 else 2.0 / (n_permutations + 1)
+    # zero differences carry no sign: the most extreme data flip all non-zero ones the same way
+    nonzero = int(np.count_nonzero(d))
+    min_p = min(1.0, 2.0 / 2.0**nonzero) if nonzero <= 16 else 2.0 / (n_permutations + 1)
     n_min = float(math.ceil(math.log2(2.0 / alpha) + 1e-12))
     return Decision("paired sign-flip", n, mean, low, high, float(p), _direction(mean, published_sign), min_p,
                     n_min, paired_n_needed(mean, float(d.std(ddof=1)), alpha))
@@ -241,5 +256,5 @@ def power_table(alpha: float = 0.05) -> list[dict[str, object]]:
         {"test": "exact binomial (most examples)", "effect": "share 65%",
          "n_80": binomial_n_needed(0.65, 0.5, alpha), "n_min": _binomial_n_min(0.5, "above", alpha)},
         {"test": "non-inferiority (accuracy, margin 2 points)", "effect": "equal accuracy, 10% discordant",
-         "n_80": paired_n_needed(0.02, math.sqrt(0.10), alpha, sides=1), "n_min": 2.0},
+         "n_80": paired_n_needed(0.02, math.sqrt(0.10), alpha), "n_min": 2.0},
     ]
