@@ -36,9 +36,9 @@ from analysis.data import words_of
 from analysis.importance import IMPORTANCE_METHODS, MethodSettingsError, compute_importance, make_method
 from analysis.models import CheckpointError, TextClassifier, TransformerClassifier, load_model
 from analysis.models.training import predict
-from analysis.pipeline import choose_device
 from analysis.provenance import with_provenance
 from analysis.records import IMPORTANCE_COLUMNS, write_table
+from analysis.runtime import choose_device
 from analysis.seeding import seed_everything
 
 log = logging.getLogger(__name__)

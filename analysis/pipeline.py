@@ -1,4 +1,4 @@
-"""The study's stages as plain functions: the Snakemake scripts and the CLI call these.
+"""The study's stages as plain functions: the Snakemake scripts call these (and the tests).
 
 Each stage reads tables, calls the logic in the other modules, and writes tidy parquet
 tables with provenance. Paths are passed in; nothing here builds an output folder name.
@@ -6,7 +6,6 @@ tables with provenance. Paths are passed in; nothing here builds an output folde
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -18,27 +17,10 @@ import pandas as pd
 from analysis.logs import timed
 from analysis.provenance import settings_hash, with_provenance
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
+from analysis.runtime import device_for
 from analysis.seeding import derive_seed, seed_everything
 
 log = logging.getLogger("analysis.pipeline")
-
-
-def choose_device(setting: str = "auto"):
-    """CUDA when present (``auto``), else CPU; ``cuda`` without a GPU is an error."""
-    import torch
-
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: cuda was asked for but no CUDA device is visible; set device: auto or cpu")
-    if setting == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
-
-
-def set_threads(threads: int | None) -> None:
-    import torch
-
-    if threads:
-        torch.set_num_threads(int(threads))
 
 
 # --------------------------------------------------------------------------- data
@@ -138,7 +120,7 @@ def train_model(config: dict[str, Any], dataset: str, model_name: str, seed: int
     validation = read_table(validation_path, table="examples", columns=EXAMPLE_COLUMNS) if validation_path else None
     if validation is not None and validation.empty:
         validation = None
-    device = choose_device(config["device"])
+    device = device_for(config)
     model = family.build(entry, num_labels=spec.num_labels, train=train, device=device)
     start = time.perf_counter()
     if family.needs_training(entry):
@@ -215,7 +197,7 @@ def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int
     from analysis.importance import attention_heads_table, compute_importance, explained_classes, make_method
     from analysis.models import load_model
 
-    model = load_model(model_dir, device=choose_device(config["device"]))
+    model = load_model(model_dir, device=device_for(config))
     examples = shard_of(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS), shard, n_shards)
     split = examples["split"].iloc[0]
     pooling, batch_size = config["importance"]["pooling"], config["importance"]["batch_size"]
@@ -353,17 +335,6 @@ def accuracy_figure(evaluation_path: str, out: str) -> None:
 
     figure = figures.accuracy_bars(read_table(evaluation_path, table="evaluation"))
     figure.savefig(out, bbox_inches="tight")
-
-
-def config_snapshot(config: dict[str, Any]) -> str:
-    return json.dumps(config, indent=1, sort_keys=True, default=str)
-
-
-def describe_numbers(values: pd.Series) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "n/a"
-    return f"median {np.median(values):.2e}, max {values.max():.2e}"
 
 
 def read_tables_once(paths: dict[str, str]) -> dict[str, pd.DataFrame]:

@@ -45,7 +45,7 @@ def setup(args: Any) -> tuple[torch.device, torch.dtype]:
 
     float16 needs CUDA, and the CPU clock cannot see work done on a GPU.
     """
-    from analysis.pipeline import choose_device
+    from analysis.runtime import choose_device
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -44,6 +44,21 @@ def baseline_ids(model: TextClassifier, input_ids: torch.Tensor, attention_mask:
     return torch.where(keep, input_ids, torch.full_like(input_ids, replacement))
 
 
+def integrate_on_nodes(ig: IntegratedGradients, inputs: torch.Tensor, baselines: torch.Tensor, *,
+                       target: torch.Tensor, additional_forward_args: tuple, step_sizes: list[float],
+                       alphas: list[float]) -> torch.Tensor:
+    """Integrated gradients on given path points ``alphas`` with quadrature weights ``step_sizes``.
+
+    Captum's public ``attribute`` takes only a named rule (``method``) for its points; only
+    the private ``IntegratedGradients._attribute`` takes explicit ones
+    (``step_sizes_and_alphas``), which the adaptive refinement needs. Checked against captum
+    0.8.0 and 0.9.0 (the same ``_attribute`` in both); pyproject.toml pins ``captum<0.10``
+    so that a release that changes it is tested before it is used.
+    """
+    return ig._attribute((inputs,), (baselines,), target=target, additional_forward_args=additional_forward_args,
+                         n_steps=len(alphas), step_sizes_and_alphas=(step_sizes, alphas))[0]
+
+
 class _GradientMethod(ImportanceMethod):
     family = "gradient"
     needs_gradients = True
@@ -183,11 +198,9 @@ class IntegratedGradientsMethod(_GradientMethod):
                 nodes, weights = path_adaptive_nodes(profile, n_nodes, self.settings["panels"])
                 # IG is a weighted sum over the nodes: chunks of nodes add up to the whole
                 refined = sum(
-                    ig._attribute(
-                        (embeddings[sl],), (baselines[sl],), target=batch.target[sl],
-                        additional_forward_args=(enc.attention_mask[sl],), n_steps=len(part),
-                        step_sizes_and_alphas=(weights[part].tolist(), nodes[part].tolist()),
-                    )[0]
+                    integrate_on_nodes(ig, embeddings[sl], baselines[sl], target=batch.target[sl],
+                                       additional_forward_args=(enc.attention_mask[sl],),
+                                       step_sizes=weights[part].tolist(), alphas=nodes[part].tolist())
                     for part in np.array_split(np.arange(len(nodes)), -(-len(nodes) // chunk))
                 )
                 gap = ig.compute_convergence_delta(

@@ -77,9 +77,9 @@ def check_groundtruth_config(config: dict[str, Any]) -> None:
 
 
 def _device(config: dict[str, Any]):
-    from analysis.pipeline import choose_device
+    from analysis.runtime import device_for
 
-    return choose_device(config["device"])
+    return device_for(config)
 
 
 def _provenance(config: dict[str, Any], dataset: str, model: str, seed: int, split: str,

@@ -108,9 +108,9 @@ def run_selection_explain(config: dict[str, Any], dataset: str, model_name: str,
     """Per-head attention and the ``heads.methods`` causal scores on the selection split."""
     from analysis.importance import attention_heads_table, compute_importance, explained_classes, make_method
     from analysis.models import load_model
-    from analysis.pipeline import choose_device
+    from analysis.runtime import device_for
 
-    model = load_model(model_dir, device=choose_device(config["device"]))
+    model = load_model(model_dir, device=device_for(config))
     examples = read_table(selection_path, table="examples", columns=EXAMPLE_COLUMNS)
     pooling, batch_size = config["importance"]["pooling"], config["importance"]["batch_size"]
     split = examples["split"].iloc[0]

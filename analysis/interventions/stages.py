@@ -203,11 +203,11 @@ def _measure(cost: CostLog, test: str, adapter: Any, examples: int, run: Callabl
 def _load(config: dict[str, Any], model_dir: str, explain_path: str, importance_path: str, seed: int):
     """Model, the chosen examples, their importance rows and the intervention settings."""
     from analysis.models import load_model
-    from analysis.pipeline import choose_device
+    from analysis.runtime import device_for
 
     seed_everything(seed)
     settings = config["interventions"]
-    model = load_model(model_dir, device=choose_device(config["device"]))
+    model = load_model(model_dir, device=device_for(config))
     examples = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
     examples = choose_examples(examples, example_limit(settings, model.kind))
     importance = read_table(importance_path, table="importance", columns=IMPORTANCE_COLUMNS)

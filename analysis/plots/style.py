@@ -229,9 +229,7 @@ def pair_kind_rank(kind: str) -> int:
 
 METRIC_LABELS: dict[str, str] = {
     "kendall_tau": "Kendall τ (higher = more agreement)",
-    "spearman_rho": "Spearman ρ (higher = more agreement)",
     "weighted_tau": "Weighted Kendall τ (higher = more agreement)",
-    "weighted_kendall_tau": "Weighted Kendall τ (higher = more agreement)",
     "jsd": "Jensen–Shannon divergence (lower = more agreement)",
     "top1_overlap": "Top-1 overlap (higher = more agreement)",
     "top3_overlap": "Top-3 overlap (higher = more agreement)",
@@ -242,9 +240,7 @@ METRIC_LABELS: dict[str, str] = {
 
 METRIC_KINDS: dict[str, str] = {
     "kendall_tau": "correlation",
-    "spearman_rho": "correlation",
     "weighted_tau": "correlation",
-    "weighted_kendall_tau": "correlation",
     "jsd": "divergence",
     "top1_overlap": "overlap",
     "top3_overlap": "overlap",

@@ -1,7 +1,8 @@
 """Snakemake adapter: analysis.pipeline.run_explain (one shard)."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import run_explain, set_threads
+from analysis.pipeline import run_explain
+from analysis.runtime import set_threads
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])

@@ -2,7 +2,7 @@
 
 from analysis.groundtruth.stages import run_sanity
 from analysis.logs import configure_logging
-from analysis.pipeline import set_threads
+from analysis.runtime import set_threads
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])

@@ -1,7 +1,8 @@
 """Snakemake adapter: analysis.pipeline.train_model."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import set_threads, train_model
+from analysis.pipeline import train_model
+from analysis.runtime import set_threads
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
