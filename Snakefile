@@ -1,20 +1,25 @@
 """Is attention an explanation? The study workflow.
 
-    snakemake --cores all                                   # offline default study
-    snakemake --cores all --configfile config/study.yaml    # public-benchmark study
-    snakemake --report report.html                          # Snakemake HTML report
+snakemake --cores all                                   # offline default study
+snakemake --cores all --configfile config/study.yaml    # public-benchmark study
+snakemake --report report.html                          # Snakemake HTML report
 """
 
 from snakemake.utils import min_version
 
+from analysis.config import DEFAULT_CONFIG, is_whole_study
+
 min_version("8.0")
 
 
-# The default study, unless --configfile names another one: configs describe whole studies,
-# so a second config replaces the default instead of being merged into it.
-if not workflow.overwrite_configfiles:
+# `config` holds the --configfile files and --config values, merged. When they name a whole
+# study (study, datasets, models, seeds) that is the study; otherwise they overlay the default
+# study, as in `--configfile config/study.yaml --configfile mine.yaml` or a lone
+# `--configfile mine.yaml` with only some keys (mappings merge key by key; lists and scalars
+# replace). workflow/rules/common.smk validates the result.
+if not is_whole_study(config):
 
-    configfile: "config/config.yaml"
+    configfile: str(DEFAULT_CONFIG)
 
 
 report: "workflow/report/workflow.rst"

@@ -1,19 +1,34 @@
-"""Study configs: JSON-schema validation with defaults, plus checks against the registries.
+"""Study configs: composed from files, validated by JSON schema with defaults, checked against the registries.
 
-The schema (``workflow/schemas/config.schema.yaml``) catches wrong keys and types; the
-registry checks catch unknown dataset, model family, method and metric names and bad
-method settings. Every error names the config key and the allowed values.
+The schema (``analysis/schemas/config.schema.yaml``, installed with the package) catches
+wrong keys and types; the registry checks catch unknown dataset, model family, method and
+metric names, bad method settings, missing checkpoint folders and mirrors, and methods a
+model family cannot run. Every error is one line that names the config key, what is wrong
+and the allowed values, with a "did you mean" for a near miss; ``attention-study validate``
+and the Snakefile print the same message.
+
+A config file that names a whole study (every key the schema requires: study, datasets,
+models, seeds) stands on its own; one that holds only some keys is merged over the
+default study ``config/config.yaml`` (:func:`compose_config`, as Snakemake merges
+``--configfile`` files: mappings key by key, lists and scalars replaced).
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import logging
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+log = logging.getLogger(__name__)
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
+#: The default study, relative to the working directory (the repository): the base a partial config overlays.
+DEFAULT_CONFIG = Path("config") / "config.yaml"
 
 
 class ConfigError(ValueError):
@@ -62,7 +77,40 @@ def coerce_to_schema(value: Any, schema: dict[str, Any]) -> Any:
 
 
 def load_schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The config schema shipped inside the package (read through importlib, so any install finds it)."""
+    return yaml.safe_load(resources.files("analysis").joinpath("schemas", "config.schema.yaml").read_text())
+
+
+def did_you_mean(name: Any, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to a misspelt ``name``, or ``""``."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message shows the value, never a whole block of config."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def _schema_problems(error: Any) -> list[str]:
+    """One line per problem of a jsonschema error: the key, what is wrong, the allowed values; never the schema."""
+    path = ".".join(map(str, error.absolute_path))
+    where = path or "(top level)"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        here = f"in {path}" if path else "at the top level"
+        return [f"{path + '.' if path else ''}{key}: unknown key{did_you_mean(key, allowed)}; "
+                f"allowed {here}: {', '.join(allowed) or 'none'}" for key in sorted(set(error.instance) - set(allowed))]
+    if error.validator == "enum":
+        allowed = ", ".join(map(str, error.validator_value))
+        return [f"{where}: {_short(error.instance)} is not allowed{did_you_mean(error.instance, error.validator_value)}; "
+                f"choose one of: {allowed}"]
+    if error.validator == "type":
+        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return [f"{where}: expected {' or '.join(expected)}, got {_short(error.instance)}"]
+    message = error.message if len(error.message) <= 200 else error.message[:195] + " ..."
+    return [f"{where}: {message}"]
 
 
 def validate_schema(config: dict[str, Any]) -> dict[str, Any]:
@@ -70,49 +118,124 @@ def validate_schema(config: dict[str, Any]) -> dict[str, Any]:
     schema = load_schema()
     config.update(coerce_to_schema(dict(config), schema))
     validator = _validator_with_defaults(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = []
-        for error in errors[:10]:
-            key = ".".join(map(str, error.absolute_path)) or "(top level)"
-            message = error.message
-            if error.validator == "additionalProperties":
-                allowed = sorted(error.schema.get("properties", {}))
-                message += f"; allowed keys here: {allowed}" if allowed else ""
-            lines.append(f"  config key {key}: {message}")
-        raise ConfigError("invalid config:\n" + "\n".join(lines))
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    problems = [line for error in errors for line in _schema_problems(error)]
+    if problems:
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise ConfigError("invalid config:\n" + "\n".join(f"  {p}" for p in problems[:10]) + more)
     return config
+
+
+def is_whole_study(config: dict[str, Any]) -> bool:
+    """Whether ``config`` names every key the schema requires, so it stands on its own (not an overlay)."""
+    return set(load_schema()["required"]) <= set(config)
+
+
+def overlay(base: dict[str, Any], *layers: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with each layer merged over it in turn, as Snakemake merges ``--configfile`` files.
+
+    Mappings merge key by key (so a layer can change one setting of one model); lists and
+    scalars replace. An overlay adds and changes entries, it cannot remove one: to drop a
+    dataset, model or method, copy the study and edit it.
+    """
+    merged = copy.deepcopy(base)
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = overlay(merged[key], value)
+            else:
+                merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if config is not None and not isinstance(config, dict):
+        raise ConfigError(f"config file {path} holds a {type(config).__name__}, not a mapping of config keys")
+    return config or {}
+
+
+def compose_config(*paths: str | Path, overrides: dict[str, Any] | None = None,
+                   default: str | Path = DEFAULT_CONFIG) -> dict[str, Any]:
+    """The config of ``snakemake --configfile PATH ... --config KEY=VALUE ...``, before validation.
+
+    The files and ``overrides`` are merged in order (:func:`overlay`). When together they
+    name a whole study (:func:`is_whole_study`) that is the config; otherwise they are
+    merged over the default study ``default``, as in
+    ``--configfile config/study.yaml --configfile mine.yaml`` or a lone ``--configfile mine.yaml``
+    holding only some keys.
+    """
+    merged = overlay({}, *(read_config_file(p) for p in paths), overrides or {})
+    if is_whole_study(merged):
+        return merged
+    if not Path(default).is_file():
+        missing = sorted(set(load_schema()["required"]) - set(merged))
+        raise ConfigError(f"invalid config:\n  (top level): missing {', '.join(missing)}; a config without them "
+                          f"overlays the default study {default}, which is not in {Path.cwd()}: run from the "
+                          f"repository, or give a whole study")
+    return overlay(read_config_file(default), merged)
 
 
 def check_registries(config: dict[str, Any]) -> None:
     """Names in the config must exist in the registries; method settings must be valid."""
+    from analysis.data import BUILTIN_DATASETS
     from analysis.importance import IMPORTANCE_METHODS, MethodSettingsError, make_method
     from analysis.metrics.agreement import METRICS
     from analysis.models import MODEL_FAMILIES
+    from analysis.models.transformer import CheckpointError, resolve_checkpoint
     from analysis.registry import UnknownNameError
 
     problems = []
-    for name, entry in config["datasets"].items():
-        problems += dataset_problems(name, entry, config)
+    datasets = config["datasets"]
+    for name, entry in datasets.items():
+        # a misspelt built-in name or base gets its nearest name where the message names it
+        base = (entry or {}).get("base")
+        unknown, choices = (base, [*BUILTIN_DATASETS, *datasets]) if base is not None else (name, BUILTIN_DATASETS)
+        hint = did_you_mean(unknown, [c for c in choices if c != name])
+        problems += [p.replace(f"unknown dataset {unknown!r}", f"unknown dataset {unknown!r}{hint}", 1)
+                     for p in dataset_problems(name, entry, config)]
     for name, entry in config["models"].items():
         if entry["family"] not in MODEL_FAMILIES:
-            problems.append(f"models.{name}.family: unknown family {entry['family']!r}; choose one of {MODEL_FAMILIES.names()}")
+            problems.append(f"models.{name}.family: unknown family {entry['family']!r}"
+                            f"{did_you_mean(entry['family'], MODEL_FAMILIES.names())}; "
+                            f"choose one of: {', '.join(MODEL_FAMILIES.names())}")
         if entry["family"] == "transformer" and "checkpoint" not in entry:
             problems.append(f"models.{name}: a transformer needs `checkpoint` (hub id, local folder or minilm-package)")
+        if entry["family"] == "transformer" and "checkpoint" in entry:
+            try:  # a checkpoint folder that is not there, a packaged checkpoint not installed or not intact
+                resolve_checkpoint(entry["checkpoint"])
+            except CheckpointError as error:
+                problems.append(f"models.{name}.checkpoint: {error}")
         if entry["family"] == "rnn" and "checkpoint" in entry:
             problems.append(f"models.{name}: `checkpoint` is for transformers; rnn models are trained from scratch")
     methods = config["importance"]["methods"]
     for name, settings in methods.items():
+        if name not in IMPORTANCE_METHODS:
+            problems.append(f"importance.methods.{name}: unknown importance method {name!r}"
+                            f"{did_you_mean(name, IMPORTANCE_METHODS.names())}; "
+                            f"choose one of: {', '.join(IMPORTANCE_METHODS.names())}")
+            continue
         try:
             make_method(name, settings, where=f"importance.methods.{name}")
         except (UnknownNameError, MethodSettingsError) as error:
-            problems.append(f"importance.methods.{name}: {error}")
+            known = IMPORTANCE_METHODS.get(name).defaults
+            hints = [f"{key!r}{hint}" for key in settings or {} if key not in known
+                     for hint in [did_you_mean(key, known)] if hint]
+            problems.append(f"importance.methods.{name}: {error}" + (f"; for {', '.join(hints)}" if hints else ""))
     for metric in config["agreement"]["metrics"]:
         if metric not in METRICS:
-            problems.append(f"agreement.metrics: unknown metric {metric!r}; choose one of {METRICS.names()}")
+            problems.append(f"agreement.metrics: unknown metric {metric!r}{did_you_mean(metric, METRICS.names())}; "
+                            f"choose one of: {', '.join(METRICS.names())}")
     reference = config["agreement"]["reference"]
     if reference not in methods:
-        problems.append(f"agreement.reference: {reference!r} is not among importance.methods {sorted(methods)}")
+        problems.append(f"agreement.reference: {reference!r} is not among importance.methods"
+                        f"{did_you_mean(reference, methods)}; choose one of: {', '.join(sorted(methods))}")
     elif reference in IMPORTANCE_METHODS and IMPORTANCE_METHODS.get(reference).family not in ("gradient", "ablation"):
         problems.append(f"agreement.reference: {reference!r} is not a causal (gradient or ablation) method")
     from analysis.attention.encoder_support import encoder_method_problems  # revisions; methods a family refuses
@@ -159,18 +282,59 @@ def dataset_problems(name: str, entry: dict[str, Any], config: dict[str, Any] | 
     return problems
 
 
+def _reads_data(config: dict[str, Any]) -> bool:
+    """Whether some dataset of the study is read (from a mirror or the hub) rather than generated."""
+    from analysis.data import BUILTIN_DATASETS
+
+    datasets = config["datasets"]
+
+    def generated(name: str, depth: int = 0) -> bool:
+        entry = datasets.get(name) or {}
+        if entry.get("base") is not None and depth < 3:
+            return generated(entry["base"], depth + 1)
+        return (entry.get("generated_by") or BUILTIN_DATASETS.get(name, {}).get("generated_by")) is not None
+
+    return not all(generated(name) for name in datasets)
+
+
+def choose_data_source(config: dict[str, Any]) -> None:
+    """Replace ``data_dir: auto`` by the source it stands for (the local mirror when it exists, else the hub).
+
+    Raises :class:`ConfigError` when there is neither (no mirror, and the hub unreachable
+    while some dataset is read rather than generated), saying both ways to fix it.
+    """
+    from analysis.data.loading import DataUnavailableError, choose_data_dir
+
+    chosen = config["data_dir"]
+    try:
+        config["data_dir"] = choose_data_dir(chosen, reads_data=_reads_data(config))
+    except DataUnavailableError as error:
+        raise ConfigError(f"invalid config:\n  {error}") from None
+    if config["data_dir"] != chosen:
+        log.info("data_dir: %s; %s", chosen, data_source(config))
+
+
+def data_source(config: dict[str, Any]) -> str:
+    """One line for the log: where the study's datasets come from (a validated config)."""
+    from analysis.data.loading import describe_data_source
+
+    return describe_data_source(config["data_dir"]) if _reads_data(config) else "datasets: generated, none read"
+
+
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Schema validation with defaults, then registry checks. Returns the completed config."""
+    """Schema validation with defaults, the data source, then registry checks. Returns the completed config."""
     validate_schema(config)
+    choose_data_source(config)
     check_registries(config)
     return config
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    config = yaml.safe_load(path.read_text()) or {}
+    """A config file (over the default study when it holds only some keys), validated.
+
+    ``overrides`` replace whole top-level keys (``{"datasets": {...}}`` replaces every dataset).
+    """
+    config = compose_config(path)
     config.update(overrides or {})
     return validate_config(config)
 

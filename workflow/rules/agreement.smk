@@ -13,7 +13,7 @@ rule agreement:
     log:
         res("logs/agreement/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/agreement/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/agreement/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/agreement.py"
 
@@ -32,7 +32,7 @@ if len(SEEDS) > 1:
         log:
             res("logs/seed_agreement/{dataset}/{model}.log"),
         benchmark:
-            res("benchmarks/seed_agreement/dataset={dataset}/model={model}.tsv"),
+            res("benchmarks/seed_agreement/dataset={dataset}/model={model}.tsv")
         script:
             "../scripts/seed_agreement.py"
 
@@ -49,7 +49,7 @@ if len(SEEDS) > 1:
         log:
             res("logs/gather_seeds.log"),
         benchmark:
-            res("benchmarks/gather_seeds.tsv"),
+            res("benchmarks/gather_seeds.tsv")
         script:
             "../scripts/gather_seeds.py"
 
@@ -71,12 +71,12 @@ rule attention_concentration:
     log:
         res("logs/attention_concentration.log"),
     benchmark:
-        res("benchmarks/attention_concentration.tsv"),
+        res("benchmarks/attention_concentration.tsv")
     script:
         "../scripts/attention_concentration.py"
 
 
 STUDY_TABLES["attention_concentration"] = res("study/attention_concentration.parquet")
-STUDY_FIGURES[
-    "Attention concentration: each example's distance of attention from uniform (dashed: near uniform)."
-] = res("study/figures/attention_concentration.png")
+STUDY_FIGURES["Attention concentration: each example's distance of attention from uniform (dashed: near uniform)."] = (
+    res("study/figures/attention_concentration.png")
+)

@@ -2,18 +2,22 @@
 
 import json
 import os
+import sys
 from pathlib import Path
 
-from snakemake.utils import validate
+from snakemake.logging import logger
 
-from analysis.config import check_registries, coerce_to_schema, load_schema, methods_for, results_root
+from analysis.config import ConfigError, data_source, methods_for, results_root, validate_config
 
-
-# `--config seeds=[0,1]` or `importance={shards: 4}` arrive as strings: convert where the schema wants numbers
-config.update(coerce_to_schema(dict(config), load_schema()))
-
-validate(config, "../schemas/config.schema.yaml")
-check_registries(config)
+# The schema with its defaults (values from `--config seeds=[0,1]` converted to its types), the
+# data source (`data_dir: auto`), then the registries, as `attention-study validate` does. An
+# error prints that command's message alone: no traceback, no schema.
+try:
+    validate_config(config)
+except ConfigError as error:
+    sys.exit(str(error))
+if workflow.is_main_process:
+    logger.info(data_source(config))
 
 R = str(results_root(config))
 DATASETS = list(config["datasets"])

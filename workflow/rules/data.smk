@@ -13,6 +13,6 @@ rule prepare_data:
     log:
         res("logs/prepare_data/{dataset}.log"),
     benchmark:
-        res("benchmarks/prepare_data/dataset={dataset}.tsv"),
+        res("benchmarks/prepare_data/dataset={dataset}.tsv")
     script:
         "../scripts/prepare_data.py"

@@ -38,6 +38,6 @@ rule run_figures:
     log:
         res("logs/figures/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/run_figures/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/run_figures/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/run_figures.py"

@@ -28,7 +28,7 @@ rule groundtruth_shortcut:
     log:
         res("logs/groundtruth_shortcut/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/groundtruth_shortcut/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/groundtruth_shortcut/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/groundtruth_shortcut.py"
 
@@ -48,7 +48,7 @@ rule groundtruth_plausibility:
     log:
         res("logs/groundtruth_plausibility/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/groundtruth_plausibility/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/groundtruth_plausibility/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/groundtruth_plausibility.py"
 
@@ -72,7 +72,7 @@ rule groundtruth_sanity:
     log:
         res("logs/groundtruth_sanity/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/groundtruth_sanity/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/groundtruth_sanity/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/groundtruth_sanity.py"
 
@@ -91,7 +91,7 @@ rule groundtruth_gather:
     log:
         res("logs/groundtruth_gather/{table}.log"),
     benchmark:
-        res("benchmarks/groundtruth_gather/table={table}.tsv"),
+        res("benchmarks/groundtruth_gather/table={table}.tsv")
     script:
         "../scripts/groundtruth_gather.py"
 
@@ -115,7 +115,7 @@ rule groundtruth_figure:
     log:
         res("logs/groundtruth_figure/{figure}.log"),
     benchmark:
-        res("benchmarks/groundtruth_figure/figure={figure}.tsv"),
+        res("benchmarks/groundtruth_figure/figure={figure}.tsv")
     script:
         "../scripts/groundtruth_figure.py"
 
@@ -140,6 +140,6 @@ rule groundtruth_table:
     log:
         res("logs/groundtruth_table/{kind}.log"),
     benchmark:
-        res("benchmarks/groundtruth_table/kind={kind}.tsv"),
+        res("benchmarks/groundtruth_table/kind={kind}.tsv")
     script:
         "../scripts/groundtruth_table.py"

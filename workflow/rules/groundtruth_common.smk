@@ -2,7 +2,6 @@
 
 from analysis.groundtruth.stages import check_groundtruth_config, rationale_datasets, sanity_runs, shortcut_datasets
 
-
 check_groundtruth_config(config)
 
 GT_SHORTCUT_DATASETS = shortcut_datasets(config)

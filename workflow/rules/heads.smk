@@ -26,7 +26,7 @@ rule heads_selection_set:
     log:
         res("logs/heads_selection_set/{dataset}.log"),
     benchmark:
-        res("benchmarks/heads_selection_set/dataset={dataset}.tsv"),
+        res("benchmarks/heads_selection_set/dataset={dataset}.tsv")
     script:
         "../scripts/heads_selection_set.py"
 
@@ -50,7 +50,7 @@ rule heads_selection_explain:
     log:
         res("logs/heads_selection_explain/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/heads_selection_explain/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/heads_selection_explain/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/heads_selection_explain.py"
 
@@ -73,7 +73,7 @@ rule heads_agreement:
     log:
         res("logs/heads_agreement/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/heads_agreement/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/heads_agreement/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/heads_agreement.py"
 
@@ -98,7 +98,7 @@ rule heads_figure:
     log:
         res("logs/heads_figure/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/heads_figure/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/heads_figure/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/heads_figure.py"
 
@@ -120,6 +120,6 @@ rule heads_gather:
     log:
         res("logs/heads_gather.log"),
     benchmark:
-        res("benchmarks/heads_gather.tsv"),
+        res("benchmarks/heads_gather.tsv")
     script:
         "../scripts/heads_gather.py"

@@ -2,7 +2,6 @@
 
 from analysis.heads.stages import check_heads_config, heads_models
 
-
 check_heads_config(config)
 
 HEADS_MODELS = heads_models(config)
@@ -16,8 +15,11 @@ def heads_paths(name):
 
 def heads_settings(wildcards):
     return json.dumps(
-        {"heads": config["heads"], "importance": json.loads(importance_settings(wildcards)),
-         "length_buckets": config["agreement"]["length_buckets"]},
+        {
+            "heads": config["heads"],
+            "importance": json.loads(importance_settings(wildcards)),
+            "length_buckets": config["agreement"]["length_buckets"],
+        },
         sort_keys=True,
     )
 

@@ -24,7 +24,7 @@ rule explain:
     log:
         res("logs/explain/{dataset}/{model}/{seed}/shard-{shard}.log"),
     benchmark:
-        res("benchmarks/explain/dataset={dataset}/model={model}/seed={seed}/shard={shard}.tsv"),
+        res("benchmarks/explain/dataset={dataset}/model={model}/seed={seed}/shard={shard}.tsv")
     script:
         "../scripts/explain.py"
 
@@ -45,6 +45,6 @@ rule merge_shards:
     log:
         res("logs/merge_shards/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/merge_shards/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/merge_shards/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/merge_shards.py"

@@ -33,7 +33,7 @@ rule interventions:
     log:
         res("logs/interventions/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/interventions/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/interventions/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/interventions_run.py"
 
@@ -56,7 +56,7 @@ rule interventions_gather:
     log:
         res("logs/interventions_gather.log"),
     benchmark:
-        res("benchmarks/interventions_gather.tsv"),
+        res("benchmarks/interventions_gather.tsv")
     script:
         "../scripts/interventions_gather.py"
 
@@ -111,7 +111,7 @@ rule interventions_figures:
     log:
         res("logs/interventions_figures/{dataset}.log"),
     benchmark:
-        res("benchmarks/interventions_figures/dataset={dataset}.tsv"),
+        res("benchmarks/interventions_figures/dataset={dataset}.tsv")
     script:
         "../scripts/interventions_figures.py"
 

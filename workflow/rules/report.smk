@@ -16,7 +16,7 @@ rule claims:
     log:
         res("logs/claims.log"),
     benchmark:
-        res("benchmarks/claims.tsv"),
+        res("benchmarks/claims.tsv")
     script:
         "../scripts/claims.py"
 
@@ -44,7 +44,7 @@ rule gather_study:
     log:
         res("logs/gather_study.log"),
     benchmark:
-        res("benchmarks/gather_study.tsv"),
+        res("benchmarks/gather_study.tsv")
     script:
         "../scripts/gather_study.py"
 
@@ -64,7 +64,7 @@ rule accuracy_figure:
     log:
         res("logs/accuracy_figure.log"),
     benchmark:
-        res("benchmarks/accuracy_figure.tsv"),
+        res("benchmarks/accuracy_figure.tsv")
     script:
         "../scripts/accuracy_figure.py"
 
@@ -97,7 +97,7 @@ rule summary:
     log:
         res("logs/summary.log"),
     benchmark:
-        res("benchmarks/summary.tsv"),
+        res("benchmarks/summary.tsv")
     script:
         "../scripts/summary.py"
 

@@ -19,6 +19,6 @@ rule train:
     log:
         res("logs/train/{dataset}/{model}/{seed}.log"),
     benchmark:
-        res("benchmarks/train/dataset={dataset}/model={model}/seed={seed}.tsv"),
+        res("benchmarks/train/dataset={dataset}/model={model}/seed={seed}.tsv")
     script:
         "../scripts/train.py"
