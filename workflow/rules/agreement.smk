@@ -53,9 +53,6 @@ if len(SEEDS) > 1:
         script:
             "../scripts/gather_seeds.py"
 
-    STUDY_TABLES["seed_agreement"] = res("study/seed_agreement.parquet")
-    STUDY_TABLES["seed_spread"] = res("study/seed_spread.parquet")
-
 
 rule attention_concentration:
     """How far each run's attention is from uniform (near-uniform attention makes permutation vacuous)."""
@@ -74,9 +71,3 @@ rule attention_concentration:
         res("benchmarks/attention_concentration.tsv")
     script:
         "../scripts/attention_concentration.py"
-
-
-STUDY_TABLES["attention_concentration"] = res("study/attention_concentration.parquet")
-STUDY_FIGURES["Attention concentration: each example's distance of attention from uniform (dashed: near uniform)."] = (
-    res("study/figures/attention_concentration.png")
-)

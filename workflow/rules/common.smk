@@ -8,6 +8,8 @@ from pathlib import Path
 from snakemake.logging import logger
 
 from analysis.config import ConfigError, data_source, methods_for, results_root, validate_config
+from analysis.groundtruth.stages import check_groundtruth_config, rationale_datasets, sanity_runs, shortcut_datasets
+from analysis.heads.stages import check_heads_config, heads_models
 
 # The schema with its defaults (values from `--config seeds=[0,1]` converted to its types), the
 # data source (`data_dir: auto`), then the registries, as `attention-study validate` does. An
@@ -16,6 +18,8 @@ try:
     validate_config(config)
 except ConfigError as error:
     sys.exit(str(error))
+check_groundtruth_config(config)
+check_heads_config(config)
 if workflow.is_main_process:
     logger.info(data_source(config))
 
@@ -74,23 +78,6 @@ def per_run(name):
     return [run_path(d, m, s, name) for d, m, s in runs()]
 
 
-RUN_FIGURES = ["distributions", "matrix", "by_length", "heatmaps"]
-
-# Analyses add to these in their own .smk files (included before report.smk): study-wide
-# tables by name and figures by caption feed the summary's sections
-# (analysis.report.sections); extra targets join rule all.
-STUDY_TABLES = {"agreement_summary": res("study/agreement_summary.parquet")}
-STUDY_FIGURES = {}
-EXTRA_TARGETS = []
-
-
-def all_targets():
-    targets = [res("study/summary.md"), res("study/summary.html")]
-    targets += [run_path(d, m, s, f"figures/{name}.png") for d, m, s in runs() for name in RUN_FIGURES]
-    targets += EXTRA_TARGETS
-    return targets
-
-
 def claim_intervention_inputs(wildcards):
     """Per-run causal-test tables the claims read (none when the causal tests are off)."""
     if not config["interventions"]["enabled"]:
@@ -131,3 +118,205 @@ def config_files() -> list[str]:
     paths = [Path(p) for p in workflow.overwrite_configfiles] or [Path("config/config.yaml")]
     cwd = Path.cwd().resolve()
     return [str(p.resolve().relative_to(cwd)) if p.resolve().is_relative_to(cwd) else str(p) for p in paths]
+
+
+# Causal tests (interventions.smk)
+
+INTERVENTION_FIGURES = {
+    "permutation": "Causal tests ({dataset}): median output change (TVD) when attention is permuted, against the "
+    "maximum attention weight (Jain & Wallace 2019).",
+    "adversarial": "Causal tests ({dataset}): JSD of adversarial attention found within the output constraint "
+    "(Jain & Wallace 2019).",
+    "flip_fraction": "Causal tests ({dataset}): fraction of words whose attention is zeroed before the decision "
+    "flips, per ranking (Serrano & Smith 2019).",
+    "aopc": "Causal tests ({dataset}): AOPC comprehensiveness and sufficiency of every ranking with 95% intervals "
+    "(ERASER).",
+    "curves": "Causal tests ({dataset}): deletion and insertion curves of every ranking.",
+}
+
+
+def interventions_settings(wildcards):
+    return json.dumps(config["interventions"], sort_keys=True)
+
+
+def interventions_study_settings(wildcards):
+    return json.dumps({"interventions": config["interventions"], "models": config["models"]}, sort_keys=True)
+
+
+def interventions_of_dataset(name):
+    """Input function: one per-run table of every model and seed of the figure's dataset."""
+
+    def inputs(wildcards):
+        return [run_path(wildcards.dataset, m, s, f"interventions/{name}.parquet") for m in MODELS for s in SEEDS]
+
+    return inputs
+
+
+def interventions_figure(name):
+    return res(f"study/figures/interventions/{{dataset}}/{name}.png")
+
+
+# Ground truth (groundtruth.smk)
+
+GT_SHORTCUT_DATASETS = shortcut_datasets(config)
+GT_RATIONALE_DATASETS = rationale_datasets(config)
+GT_SANITY_RUNS = sanity_runs(config)
+
+
+def gt_run_paths(datasets, name):
+    """Per-run output ``name`` for every model and seed of the given datasets."""
+    return [run_path(d, m, s, name) for d, m, s in runs() if d in datasets]
+
+
+def gt_settings(wildcards):
+    return json.dumps(
+        {"groundtruth": config["groundtruth"], "dataset": config["datasets"][wildcards.dataset]}, sort_keys=True
+    )
+
+
+def gt_sanity_settings(wildcards):
+    return json.dumps(
+        {"groundtruth": config["groundtruth"], "importance": json.loads(importance_settings(wildcards))},
+        sort_keys=True,
+    )
+
+
+# study table -> the per-run tables it gathers; analyses without runs have no table
+GT_GATHERED = {
+    "groundtruth_shortcut": gt_run_paths(GT_SHORTCUT_DATASETS, "groundtruth/shortcut_summary.parquet"),
+    "groundtruth_reliance": gt_run_paths(GT_SHORTCUT_DATASETS, "groundtruth/shortcut_reliance.parquet"),
+    "groundtruth_plausibility": gt_run_paths(GT_RATIONALE_DATASETS, "groundtruth/plausibility_summary.parquet"),
+    "groundtruth_sanity": [run_path(d, m, s, "groundtruth/sanity_summary.parquet") for d, m, s in GT_SANITY_RUNS],
+}
+GT_GATHERED = {name: paths for name, paths in GT_GATHERED.items() if paths}
+
+# figure -> the study tables it is drawn from; an analysis without runs has no figure
+GT_FIGURES = {
+    "shortcut_reliance": ["groundtruth_reliance"],
+    "shortcut_detection": ["groundtruth_shortcut", "groundtruth_reliance"],
+    "plausibility": ["groundtruth_plausibility"],
+    "sanity": ["groundtruth_sanity"],
+}
+GT_FIGURES = {name: tables for name, tables in GT_FIGURES.items() if all(t in GT_GATHERED for t in tables)}
+GT_KINDS = sorted({name.split("_")[0] for name in GT_FIGURES})
+GT_CAPTIONS = {
+    "shortcut_reliance": "Planted shortcut: does each model rely on the token (insertion and deletion tests)?",
+    "shortcut_detection": "Planted shortcut: which importance methods rank the known cause first?",
+    "plausibility": "Plausibility: agreement of each method with the rationales (not faithfulness).",
+    "sanity": "Sanity check: rank correlation with the trained model's scores under cascading randomisation.",
+}
+
+
+def gt_gathered(wildcards):
+    return GT_GATHERED[wildcards.table]
+
+
+def gt_figure_tables(wildcards):
+    return {name: res(f"study/{name}.parquet") for name in GT_FIGURES[wildcards.figure]}
+
+
+def gt_kind_tables(wildcards):
+    names = {t for figure, tables in GT_FIGURES.items() if figure.startswith(wildcards.kind) for t in tables}
+    return {name: res(f"study/{name}.parquet") for name in sorted(names)}
+
+
+# Per-head analysis of transformers (heads.smk)
+
+HEADS_MODELS = heads_models(config)
+HEADS_RUNS = [(d, m, s) for d, m, s in runs() if m in HEADS_MODELS]
+
+
+def heads_paths(name):
+    """Per-run output ``name`` for every transformer run."""
+    return [run_path(d, m, s, name) for d, m, s in HEADS_RUNS]
+
+
+def heads_settings(wildcards):
+    return json.dumps(
+        {
+            "heads": config["heads"],
+            "importance": json.loads(importance_settings(wildcards)),
+            "length_buckets": config["agreement"]["length_buckets"],
+        },
+        sort_keys=True,
+    )
+
+
+def heads_dataset_settings(wildcards):
+    return json.dumps({"selection_n": config["heads"]["selection_n"], "seed": config["data_seed"]}, sort_keys=True)
+
+
+def heads_caption(dataset, model, seed):
+    return (
+        f"Per-head [CLS] attention vs causal importance: {dataset} / {model} / seed {seed}. Each cell is one head's "
+        "mean agreement with a causal method (red: agrees, white: chance); solid boxes mark the head and layer chosen "
+        "on the held-out selection split, dashed boxes the post-hoc best on the explained examples. Read the "
+        "explained-examples panels for results; a grid that changes between the two splits means single-head "
+        "rankings are noise at this sample size."
+    )
+
+
+# The study's outputs
+
+RUN_FIGURES = ["distributions", "matrix", "by_length", "heatmaps"]
+
+
+def study_outputs():
+    """What the study produces beyond the per-run figures, from the config alone.
+
+    ``tables`` (study-wide tables by name) and ``figures`` (by caption) feed the summary's
+    sections (analysis.report.sections); ``targets`` are the further files rule all asks for.
+    The order is the summary's order: changing it changes rule summary's params and reruns it.
+    """
+    tables = {"agreement_summary": res("study/agreement_summary.parquet")}
+    figures = {}
+    targets = []
+    if len(SEEDS) > 1:
+        tables["seed_agreement"] = res("study/seed_agreement.parquet")
+        tables["seed_spread"] = res("study/seed_spread.parquet")
+    tables["attention_concentration"] = res("study/attention_concentration.parquet")
+    figures["Attention concentration: each example's distance of attention from uniform (dashed: near uniform)."] = res(
+        "study/figures/attention_concentration.png"
+    )
+    if config["interventions"]["enabled"]:
+        intervention_tables = {
+            "interventions_summary": res("study/interventions/summary.parquet"),
+            "interventions_cost": res("study/interventions/cost.parquet"),
+            "interventions_uniform_training": res("study/interventions/uniform_training.parquet"),
+        }
+        intervention_figures = {
+            caption.format(dataset=dataset): interventions_figure(name).format(dataset=dataset)
+            for dataset in DATASETS
+            for name, caption in INTERVENTION_FIGURES.items()
+        }
+        tables.update(intervention_tables)
+        figures.update(intervention_figures)
+        targets += [*intervention_tables.values(), *intervention_figures.values()]
+    for name in GT_GATHERED:
+        tables[name] = res(f"study/{name}.parquet")
+    for figure in GT_FIGURES:
+        figures[GT_CAPTIONS[figure]] = res(f"study/figures/groundtruth_{figure}.png")
+    targets += [res(f"study/groundtruth/{kind}.html") for kind in GT_KINDS]
+    if HEADS_RUNS:
+        tables["heads_summary"] = res("study/heads_summary.parquet")
+        tables["heads_selection"] = res("study/heads_selection.parquet")
+        tables["heads_cost"] = res("study/heads_cost.parquet")
+        tables["heads_agreement"] = res("study/agreement_summary.parquet")
+        tables["heads_comparisons"] = res("study/comparisons.parquet")
+        for d, m, s in HEADS_RUNS:
+            figures[heads_caption(d, m, s)] = run_path(d, m, s, "figures/heads.png")
+    tables["claim_tests"] = res("study/claim_tests.parquet")
+    return {"tables": tables, "figures": figures, "targets": targets}
+
+
+def study_tables_and_figures():
+    """The files of the summary's study tables and figures: rule summary's inputs beside its params."""
+    outputs = study_outputs()
+    return list(outputs["tables"].values()) + list(outputs["figures"].values())
+
+
+def all_targets():
+    targets = [res("study/summary.md"), res("study/summary.html")]
+    targets += [run_path(d, m, s, f"figures/{name}.png") for d, m, s in runs() for name in RUN_FIGURES]
+    targets += study_outputs()["targets"]
+    return targets

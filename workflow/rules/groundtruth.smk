@@ -7,9 +7,6 @@ runs `groundtruth.sanity` selects. Study-wide: gathered tables, figures and HTML
 """
 
 
-include: "groundtruth_common.smk"
-
-
 rule groundtruth_shortcut:
     """Does the model rely on the planted token, and where does every method rank it?"""
     input:

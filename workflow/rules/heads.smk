@@ -9,9 +9,6 @@ the summary's section.
 """
 
 
-include: "heads_common.smk"
-
-
 rule heads_selection_set:
     """The held-out selection split: stratified evaluation examples that are not explained."""
     input:

@@ -2,9 +2,6 @@
 ablations, study-wide tables (summary, cost, uniform-attention control) and per-dataset figures."""
 
 
-include: "interventions_common.smk"
-
-
 rule interventions:
     """Every causal test of one run: permutation, adversarial and uniform attention, zeroing and removal until
     the decision flips (model side); ERASER comprehensiveness/sufficiency and deletion/insertion curves for every
@@ -114,19 +111,3 @@ rule interventions_figures:
         res("benchmarks/interventions_figures/dataset={dataset}.tsv")
     script:
         "../scripts/interventions_figures.py"
-
-
-if config["interventions"]["enabled"]:
-    _intervention_tables = {
-        "interventions_summary": res("study/interventions/summary.parquet"),
-        "interventions_cost": res("study/interventions/cost.parquet"),
-        "interventions_uniform_training": res("study/interventions/uniform_training.parquet"),
-    }
-    _intervention_figures = {
-        caption.format(dataset=dataset): interventions_figure(name).format(dataset=dataset)
-        for dataset in DATASETS
-        for name, caption in INTERVENTION_FIGURES.items()
-    }
-    STUDY_TABLES.update(_intervention_tables)
-    STUDY_FIGURES.update(_intervention_figures)
-    EXTRA_TARGETS.extend([*_intervention_tables.values(), *_intervention_figures.values()])

@@ -21,9 +21,6 @@ rule claims:
         "../scripts/claims.py"
 
 
-STUDY_TABLES["claim_tests"] = res("study/claim_tests.parquet")
-
-
 rule gather_study:
     """One study-wide table per kind: accuracy, agreement summaries, diagnostics, data reports."""
     localrule: True  # light: runs beside the scheduler, not as a cluster job
@@ -79,10 +76,10 @@ rule summary:
         data=res("study/data_report.parquet"),
         accuracy=res("study/figures/accuracy.png"),
         run_figures=per_run("figures/matrix.png") + per_run("figures/heatmaps.png"),
-        extra=list(STUDY_TABLES.values()) + list(STUDY_FIGURES.values()),
+        extra=study_tables_and_figures(),
     params:
-        tables=STUDY_TABLES,
-        figures=STUDY_FIGURES,
+        tables=study_outputs()["tables"],
+        figures=study_outputs()["figures"],
     output:
         markdown=res("study/summary.md"),
         tables=directory(res("study/tables")),
