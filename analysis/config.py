@@ -189,6 +189,7 @@ def check_registries(config: dict[str, Any]) -> None:
     from analysis.metrics.agreement import METRICS
     from analysis.models import MODEL_FAMILIES
     from analysis.models.transformer import CheckpointError, resolve_checkpoint
+    from analysis.records import CAUSAL_FAMILIES
     from analysis.registry import UnknownNameError
 
     problems = []
@@ -236,7 +237,7 @@ def check_registries(config: dict[str, Any]) -> None:
     if reference not in methods:
         problems.append(f"agreement.reference: {reference!r} is not among importance.methods"
                         f"{did_you_mean(reference, methods)}; choose one of: {', '.join(sorted(methods))}")
-    elif reference in IMPORTANCE_METHODS and IMPORTANCE_METHODS.get(reference).family not in ("gradient", "ablation"):
+    elif reference in IMPORTANCE_METHODS and IMPORTANCE_METHODS.get(reference).family not in CAUSAL_FAMILIES:
         problems.append(f"agreement.reference: {reference!r} is not a causal (gradient or ablation) method")
     from analysis.attention.encoder_support import encoder_method_problems  # revisions; methods a family refuses
 

@@ -250,7 +250,7 @@ def run_explain(config: dict[str, Any], dataset: str, model_name: str, seed: int
 def run_agreement(config: dict[str, Any], dataset: str, model_name: str, seed: int, *, importance_paths: list[str],
                   out_agreement: str, out_summary: str, out_comparisons: str) -> None:
     """Per-instance agreement for every method pair, bootstrap summaries, paired comparisons."""
-    from analysis.metrics.agreement import compute_agreement
+    from analysis.metrics.agreement import METRICS, compute_agreement
     from analysis.stats.comparisons import compare_methods
     from analysis.stats.intervals import summarize_agreement
 
@@ -271,7 +271,7 @@ def run_agreement(config: dict[str, Any], dataset: str, model_name: str, seed: i
                             variant=variant, correction=settings["correction"],
                             n_resamples=settings["n_resamples"], n_permutations=settings["n_permutations"],
                             level=settings["level"], margin=settings["equivalence_margin"], seed=seed)
-            for metric in settings["metrics"] if metric in ("kendall_tau", "spearman", "weighted_tau")
+            for metric in settings["metrics"] if METRICS.get(metric, where="agreement.metrics").compared
             for variant in settings["variants"]
         ], ignore_index=True)
     provenance = {"dataset": dataset, "split": importance["split"].iloc[0], "model": model_name, "seed": seed,

@@ -64,7 +64,11 @@ SUMMARY_COLUMNS = [
     "mean_high", "median", "median_low", "median_high", "share_significant",
 ]
 
+FAMILIES = ("attention", "gradient", "ablation", "random")
+"""The method families, the values of the ``family`` column (each method declares one)."""
+
 CAUSAL_FAMILIES = ("gradient", "ablation")
+"""The families whose scores measure causal importance: the references and the ceiling of agreement."""
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], *, table: str, path: str | os.PathLike = "") -> None:

@@ -176,6 +176,30 @@ def test_method_palette_is_stable_across_subsets() -> None:
     assert with_unknown["alpha_method"] != with_unknown["zeta_method"]
 
 
+def test_labels_are_declared_once_and_read_by_style() -> None:
+    from analysis.importance import IMPORTANCE_METHODS
+    from analysis.metrics.agreement import METRICS
+
+    methods = dict(IMPORTANCE_METHODS.items())
+    for name, method in methods.items():
+        assert isinstance(method.label, str) and method.label, name
+        assert isinstance(method.short_label, str) and method.short_label, name
+        assert style.method_label(name) == method.label
+        assert style.method_short_label(name) == method.short_label
+    orders = [method.order for method in methods.values()]
+    assert len(set(orders)) == len(orders), "each method needs its own display position"
+    assert style.METHOD_ORDER == tuple(sorted(methods, key=lambda m: methods[m].order))
+    assert style.sort_methods(reversed(style.METHOD_ORDER)) == list(style.METHOD_ORDER)
+    for name, metric in METRICS.items():
+        assert isinstance(metric.label, str) and metric.label, name
+        assert isinstance(metric.short_label, str) and metric.short_label, name
+        assert style.metric_title(name) == metric.label
+        assert style.metric_short_label(name) == metric.short_label
+        direction = "higher" if metric.higher_is_better else "lower"
+        assert style.metric_label(name) == f"{metric.label} ({direction} = more agreement)"
+    assert {name for name, metric in METRICS.items() if metric.compared} == {"kendall_tau", "spearman", "weighted_tau"}
+
+
 def test_pair_kinds_have_labels_and_colours() -> None:
     kinds = {"attention_vs_causal", "causal_vs_causal", "random_vs_causal", "attention_vs_attention",
              "random_vs_attention"}

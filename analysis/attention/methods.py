@@ -75,6 +75,9 @@ class _TransformerAttention(ImportanceMethod):
 @register_method
 class AttentionLastMean(_TransformerAttention):
     name = "attention_last_mean"
+    label = "Attention (last layer, head mean)"
+    short_label = "Attn last"
+    order = 0
     description = "[CLS]-row attention of the last layer, averaged over heads"
     citation = "Jain & Wallace 2019; Serrano & Smith 2019"
 
@@ -85,6 +88,9 @@ class AttentionLastMean(_TransformerAttention):
 @register_method
 class AttentionAllMean(_TransformerAttention):
     name = "attention_all_mean"
+    label = "Attention (all layers mean)"
+    short_label = "Attn all"
+    order = 1
     description = "[CLS]-row attention averaged over all layers and heads"
     citation = "Jain & Wallace 2019"
 
@@ -95,6 +101,9 @@ class AttentionAllMean(_TransformerAttention):
 @register_method
 class AttentionRollout(_TransformerAttention):
     name = "attention_rollout"
+    label = "Attention rollout"
+    short_label = "Rollout"
+    order = 2
     description = "attention rollout: residual-adjusted head-mean attention multiplied through the layers, [CLS] row"
     citation = "Abnar & Zuidema 2020"
     defaults: ClassVar[dict[str, float]] = {"residual_weight": 0.5}
@@ -108,6 +117,9 @@ class AttentionRollout(_TransformerAttention):
 @register_method
 class RNNAttention(ImportanceMethod):
     name = "rnn_attention"
+    label = "Attention"
+    short_label = "Attn"
+    order = 3
     family = "attention"
     signed = False
     model_kinds: ClassVar[frozenset[str]] = frozenset({"rnn"})

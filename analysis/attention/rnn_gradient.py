@@ -72,6 +72,9 @@ class _RNNAttentionGradient(ImportanceMethod):
 @register_method
 class RNNAttentionGradient(_RNNAttentionGradient):
     name = "rnn_attention_gradient"
+    label = "RNN attention gradient"
+    short_label = "RNN attn grad"
+    order = 19
     description = ("gradient of the predicted-class probability w.r.t. each attention weight of an attention RNN "
                    "(as it enters the weighted sum, not renormalised), the ordering of Serrano & Smith 2019")
 
@@ -83,6 +86,9 @@ class RNNAttentionGradient(_RNNAttentionGradient):
 @register_method
 class RNNAttentionTimesGradient(_RNNAttentionGradient):
     name = "rnn_attention_x_gradient"
+    label = "RNN attention × gradient"
+    short_label = "RNN attn × grad"
+    order = 20
     description = ("attention weight times the gradient of the predicted-class probability w.r.t. it, for an "
                    "attention RNN (Serrano & Smith 2019)")
 

@@ -82,6 +82,9 @@ def _trace(model: TextClassifier, batch: Batch) -> LayerTrace:
 @register_method
 class AttentionFlow(_AttentionVariant):
     name = "attention_flow"
+    label = "Attention flow"
+    short_label = "Flow"
+    order = 11
     description = ("maximum flow from each input token to [CLS] through the layer graph of residual-adjusted "
                    "head-mean attention")
     citation = "Abnar & Zuidema 2020"
@@ -117,6 +120,9 @@ class AttentionFlow(_AttentionVariant):
 @register_method
 class AttentionNormLast(_AttentionVariant):
     name = "attention_norm_last"
+    label = "Attention norm ‖αf(x)‖ (last layer)"
+    short_label = "Norm last"
+    order = 12
     description = "norm of the attention-weighted transformed value vectors, ||sum_h a_h f_h(x_j)||, last layer, [CLS] row"
     citation = "Kobayashi et al. 2020"
 
@@ -129,6 +135,9 @@ class AttentionNormLast(_AttentionVariant):
 @register_method
 class AttentionNormAll(_AttentionVariant):
     name = "attention_norm_all"
+    label = "Attention norm ‖αf(x)‖ (all layers)"
+    short_label = "Norm all"
+    order = 13
     description = ("norm of the attention-weighted transformed value vectors, [CLS] row, each layer normalised to "
                    "sum 1, averaged over layers")
     citation = "Kobayashi et al. 2020"
@@ -142,6 +151,9 @@ class AttentionNormAll(_AttentionVariant):
 @register_method
 class ValueZeroing(_AttentionVariant):
     name = "value_zeroing"
+    label = "Value zeroing"
+    short_label = "VZ"
+    order = 14
     description = ("cosine distance of each layer's output when a token's value vectors are zeroed, rows normalised, "
                    "rolled out over layers, [CLS] row")
     citation = "Mohebbi et al. 2023"
@@ -168,6 +180,9 @@ class ValueZeroing(_AttentionVariant):
 @register_method
 class AttentionTimesGradient(_AttentionVariant):
     name = "attention_x_gradient"
+    label = "Attention × gradient"
+    short_label = "Attn × grad"
+    order = 15
     signed = True
     needs_gradients = True
     description = ("attention times the gradient of the predicted-class probability w.r.t. the attention weight, "
@@ -189,6 +204,9 @@ class AttentionTimesGradient(_AttentionVariant):
 @register_method
 class ALTI(_AttentionVariant):
     name = "alti"
+    label = "ALTI"
+    short_label = "ALTI"
+    order = 16
     description = ("ALTI: L1-distance contributions of each token to the attention block output (residual and layer "
                    "norm included), rolled out over layers, [CLS] row")
     citation = "Ferrando et al. 2022"

@@ -58,6 +58,9 @@ class _Ablation(ImportanceMethod):
 @register_method
 class LeaveOneOutDelete(_Ablation):
     name = "loo_delete"
+    label = "Leave-one-out (delete)"
+    short_label = "LOO delete"
+    order = 8
     description = "leave-one-out: fall in predicted-class probability when the word is deleted"
     citation = "Li et al. 2016; Jain & Wallace 2019"
     defaults: ClassVar[dict[str, Any]] = {"batch_size": 256}
@@ -81,6 +84,9 @@ class LeaveOneOutDelete(_Ablation):
 @register_method
 class LeaveOneOutMask(_Ablation):
     name = "loo_mask"
+    label = "Leave-one-out ([MASK])"
+    short_label = "LOO [MASK]"
+    order = 9
     description = ("leave-one-out: fall in predicted-class probability when the word's tokens become [MASK] "
                    "(for an RNN its reserved <mask> input, a zero embedding)")
     citation = "Captum FeatureAblation; Kim et al. 2020"
@@ -112,6 +118,9 @@ class RandomRanking(ImportanceMethod):
     """Uniform random scores: the floor every agreement figure is compared with."""
 
     name = "random"
+    label = "Random"
+    short_label = "Random"
+    order = 10
     family = "random"
     signed = False
     description = "uniform random scores, seeded per example (the chance floor)"

@@ -67,6 +67,9 @@ class _GradientMethod(ImportanceMethod):
 @register_method
 class SaliencyMethod(_GradientMethod):
     name = "saliency"
+    label = "Saliency (‖∇‖)"
+    short_label = "Saliency"
+    order = 4
     signed = False
     description = "L2 norm of the gradient of the predicted-class probability w.r.t. each word embedding"
     citation = "Simonyan et al. 2014; Li et al. 2016"
@@ -83,6 +86,9 @@ class SaliencyMethod(_GradientMethod):
 @register_method
 class GradientXInput(_GradientMethod):
     name = "grad_x_input"
+    label = "Gradient × input"
+    short_label = "G×I"
+    order = 5
     signed = True
     description = "gradient times input, summed over the embedding dimension"
     citation = "Shrikumar et al. 2017; Denil et al. 2014"
@@ -99,6 +105,9 @@ class GradientXInput(_GradientMethod):
 @register_method
 class JainWallaceGradient(_GradientMethod):
     name = "jw_gradient"
+    label = "Gradient, attention fixed (J&W)"
+    short_label = "Grad (J&W)"
+    order = 7
     signed = False
     model_kinds: ClassVar[frozenset[str]] = frozenset({"rnn"})
     description = ("|gradient x input| with the attention weights held fixed (detached), the gradient "
@@ -154,6 +163,9 @@ class IntegratedGradientsMethod(_GradientMethod):
     """
 
     name = "integrated_gradients"
+    label = "Integrated gradients"
+    short_label = "IG"
+    order = 6
     signed = True
     description = "integrated gradients from a [PAD] baseline (special tokens kept), Gauss-Legendre steps"
     citation = "Sundararajan et al. 2017"

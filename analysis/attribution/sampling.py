@@ -77,6 +77,9 @@ class _CaptumSampling(ImportanceMethod):
 @register_method
 class ShapleySampling(_CaptumSampling):
     name = "shapley_sampling"
+    label = "Shapley sampling"
+    short_label = "Shapley"
+    order = 21
     description = "Shapley values of words estimated from random permutations ([MASK] for absent words)"
     citation = "Strumbelj & Kononenko 2010; Castro et al. 2009"
     defaults: ClassVar[dict[str, Any]] = {"n_samples": 10, "perturbations_per_eval": 64}
@@ -164,6 +167,9 @@ class KernelShapMethod(_VectorisedSampling):
     """
 
     name = "kernel_shap"
+    label = "Kernel SHAP"
+    short_label = "KernelSHAP"
+    order = 17
     description = "KernelSHAP: Shapley-kernel weighted regression over word coalitions ([MASK] for absent words)"
     citation = "Lundberg & Lee 2017"
 
@@ -204,6 +210,9 @@ class LimeMethod(_VectorisedSampling):
     """
 
     name = "lime"
+    label = "LIME"
+    short_label = "LIME"
+    order = 18
     description = "LIME: a locally weighted ridge model over sampled word subsets ([MASK] for absent words)"
     citation = "Ribeiro et al. 2016"
     defaults: ClassVar[dict[str, Any]] = {"n_samples": 200, "batch_size": 256, "kernel_width": 25.0, "alpha": 1.0}

@@ -17,7 +17,7 @@ from matplotlib.patches import Rectangle
 
 from analysis.heads.agreement import MEAN
 from analysis.plots.figures import _new_figure, _no_data_figure, _styled
-from analysis.plots.style import method_label, metric_kind, metric_label, metric_short_label, sort_methods
+from analysis.plots.style import method_label, metric_kind, metric_label, metric_title, sort_methods
 from analysis.records import require_columns
 
 SPLIT_TITLES = {"selection": "selection split (heads are chosen here)",
@@ -143,5 +143,5 @@ def head_heatmaps(summary: pd.DataFrame, selection: pd.DataFrame, *, metric: str
     handles = [Line2D([], [], color="black", linewidth=2, label="chosen on the selection split (held out)"),
                Line2D([], [], color="black", linewidth=2, linestyle="--", label="best on the explained examples (post hoc)")]
     figure.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=9)
-    figure.suptitle(f"{heading}: {metric_short_label(metric)} of |scores|")
+    figure.suptitle(f"{heading}: {metric_title(metric)} of |scores|")
     return figure

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.heads.agreement import MEAN, unit_label
-from analysis.plots.style import method_label
+from analysis.plots.style import method_label, metric_short_label
 from analysis.report.sections import REPORT_SECTIONS, Section
 from analysis.report.summary import figure_tag, markdown_table
 
@@ -35,7 +35,6 @@ VARIANTS = ("attention_flow", "attention_norm_last", "attention_norm_all", "valu
             "alti")
 RAW_BASELINE = "attention_last_mean"
 FIGURE_PREFIX = "Per-head [CLS] attention vs causal importance"
-METRIC_NAMES = {"kendall_tau": "Kendall τ", "spearman": "Spearman ρ", "weighted_tau": "weighted τ", "jsd": "JSD"}
 
 
 def ci(mean: float, low: float, high: float) -> str:
@@ -121,7 +120,7 @@ def variant_sentences(summary: pd.DataFrame, *, reference: str, metric: str,
     rows = variant_rows(summary, reference=reference, metric=metric)
     if rows.empty:
         return []
-    name = METRIC_NAMES.get(metric, metric)
+    name = metric_short_label(metric)
     higher = _higher_is_better(metric)
     headings = {"better": "better than", "worse": "worse than", "indistinguishable": "not distinguishable from",
                 "untestable": "untestable at this n against", "untested": "not tested against"}
@@ -156,7 +155,7 @@ def variant_table(summary: pd.DataFrame, *, reference: str, metric: str) -> pd.D
     return pd.DataFrame({
         "dataset": rows["dataset"], "model": rows["model"], "seed": rows["seed"],
         "method": [method_label(m) for m in rows["method_a"]], "n": rows["n"],
-        f"mean {METRIC_NAMES.get(metric, metric)} [95% CI]": [_row_ci(r) for _, r in rows.iterrows()],
+        f"mean {metric_short_label(metric)} [95% CI]": [_row_ci(r) for _, r in rows.iterrows()],
     })
 
 
@@ -220,7 +219,7 @@ def selection_sentences(selection: pd.DataFrame, summary: pd.DataFrame, *, refer
                         alpha: float = 0.05) -> list[str]:
     """One sentence per run for the held-out best head against ``reference`` (or the first causal method)."""
     sentences = []
-    name = METRIC_NAMES.get(metric, metric)
+    name = metric_short_label(metric)
     higher = _higher_is_better(metric)
     rows = selection[(selection["metric"] == metric) & (selection["kind"] == "head")]
     for (dataset, model, seed), run in rows.groupby(["dataset", "model", "seed"], sort=True):

@@ -25,12 +25,10 @@ import pandas as pd
 from analysis.heads.agreement import MEAN
 from analysis.logs import timed
 from analysis.provenance import with_provenance
-from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
+from analysis.records import CAUSAL_FAMILIES, EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import derive_seed, seed_everything
 
 log = logging.getLogger("analysis.heads")
-
-CAUSAL_FAMILIES = ("gradient", "ablation")
 
 
 class HeadsConfigError(ValueError):

@@ -3,7 +3,9 @@
 As in Inseq, attention is "just another method": every method turns a batch of encoded
 examples into one score per token (pooled to words by the engine) or per word, and
 declares its family, whether its scores are signed, whether it needs gradients, which
-model kinds it supports and what it costs. Adding a method is one registered class.
+model kinds it supports and what it costs, and how readers see it (``label``,
+``short_label``, display ``order``; figures and reports read these, see
+:mod:`analysis.plots.style`). Adding a method is one registered class.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ import numpy as np
 import torch
 
 from analysis.models.base import Encoded, TextClassifier
+from analysis.records import CAUSAL_FAMILIES, FAMILIES  # noqa: F401  (declared with the tables, re-exported)
 from analysis.registry import Registry
-
-FAMILIES = ("attention", "gradient", "ablation", "random")
 
 
 @dataclass
@@ -61,6 +62,9 @@ class ImportanceMethod(ABC):
     """Base class; subclasses set the class attributes and implement :meth:`explain`."""
 
     name: ClassVar[str]
+    label: ClassVar[str]  # the name readers of the literature know, e.g. "Leave-one-out ([MASK])"
+    short_label: ClassVar[str]  # a compact form for narrow places, e.g. "LOO [MASK]"
+    order: ClassVar[int]  # position in figures and tables (attention, gradients, ablations, random, variants)
     family: ClassVar[str]
     signed: ClassVar[bool]
     needs_gradients: ClassVar[bool] = False
@@ -139,6 +143,15 @@ def register_method(cls: type[ImportanceMethod]) -> type[ImportanceMethod]:
     """Class decorator: register ``cls`` under ``cls.name`` after checking its declarations."""
     if cls.family not in FAMILIES:
         raise ValueError(f"method {cls.name!r}: family must be one of {FAMILIES}, not {cls.family!r}")
+    for attribute in ("label", "short_label"):
+        if not isinstance(getattr(cls, attribute, None), str) or not getattr(cls, attribute):
+            raise ValueError(f"method {cls.name!r}: declare a non-empty class attribute {attribute!r}")
+    order = getattr(cls, "order", None)
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise ValueError(f"method {cls.name!r}: declare an int class attribute 'order' (display position)")
+    taken = [name for name, other in IMPORTANCE_METHODS.items() if other.order == order and name != cls.name]
+    if taken:
+        raise ValueError(f"method {cls.name!r}: order {order} is already taken by {taken[0]!r}; choose a free position")
     IMPORTANCE_METHODS.add(cls.name, cls)
     return cls
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis.records import CAUSAL_FAMILIES
+
 SUMMARY_KEYS = ["test", "measure", "scope", "method", "removal", "group"]
 LONG_COLUMNS = [*SUMMARY_KEYS, "example_id", "value", "binary"]
 """Per-example values in the long form the summary reads (``binary``: 0/1 outcomes, exact intervals)."""
@@ -49,7 +51,7 @@ def ranking_differences(values: pd.DataFrame) -> pd.DataFrame:
             wide = part.pivot_table(index="example_id", columns="method", values="value", aggfunc="first")
             families = {m: ranking_family(m) for m in wide}
             attention = [m for m in wide if families[m] == "attention"]
-            causal = [m for m in wide if families[m] in ("gradient", "ablation")]
+            causal = [m for m in wide if families[m] in CAUSAL_FAMILIES]
             pairs = [(m, "random", "vs_random") for m in wide if m != "random" and "random" in wide]
             if causal:
                 means = wide[causal].mean()

@@ -21,6 +21,7 @@ import pandas as pd
 
 from analysis.interventions.comparisons import RAW_ATTENTION, ranking_family
 from analysis.plots.style import method_label
+from analysis.records import CAUSAL_FAMILIES
 from analysis.report.sections import REPORT_SECTIONS, Section
 from analysis.report.summary import figure_tag, markdown_table
 from analysis.stats.divergence import JSD_MAX, JSD_UNIT
@@ -185,7 +186,7 @@ def removal_sentence(run: pd.DataFrame, alpha: float = 0.05) -> str | None:
         return None
     families = {m: ranking_family(m) for m in rows["method"]}
     attention = rows[[families[m] == "attention" for m in rows["method"]]]
-    causal = rows[[families[m] in ("gradient", "ablation") for m in rows["method"]]]
+    causal = rows[[families[m] in CAUSAL_FAMILIES for m in rows["method"]]]
     random = _first(rows[rows["method"] == "random"])
     if attention.empty:
         return None
@@ -210,7 +211,7 @@ def aopc_sentence(run: pd.DataFrame, removal: str, alpha: float = 0.05) -> str |
         return None
     families = {m: ranking_family(m) for m in rows["method"]}
     attention = rows[[families[m] == "attention" for m in rows["method"]]]
-    causal = rows[[families[m] in ("gradient", "ablation") for m in rows["method"]]]
+    causal = rows[[families[m] in CAUSAL_FAMILIES for m in rows["method"]]]
     random = _first(rows[rows["method"] == "random"])
     if attention.empty:
         return None

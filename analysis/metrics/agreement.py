@@ -1,8 +1,10 @@
 """Agreement between two word-importance vectors of the same example.
 
 Every metric is an :class:`AgreementMetric` registered in :data:`METRICS` under the
-name that configs use. A metric declares its range, its direction, its family and a
-citation, so tables and plots can read those declarations instead of hard-coding them.
+name that configs use. A metric declares its readable label and short label, its
+range, its direction, its family, a citation and whether the study tests differences
+in it (``compared``), so tables, plots and reports read those declarations instead of
+hard-coding them.
 
 Speed: ``scipy.stats.kendalltau``, ``spearmanr`` and ``weightedtau`` cost 0.2-0.3 ms a
 call, which for a few thousand examples x 45 method pairs x 2 variants is minutes. The
@@ -31,19 +33,20 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from analysis.records import AGREEMENT_COLUMNS, CAUSAL_FAMILIES, IMPORTANCE_COLUMNS, require_columns
+from analysis.records import AGREEMENT_COLUMNS, CAUSAL_FAMILIES, FAMILIES, IMPORTANCE_COLUMNS, require_columns
 from analysis.registry import Registry
 from analysis.seeding import derive_seed
 from analysis.stats.divergence import JSD_MAX, JSD_UNIT, jensen_shannon
 
 VARIANTS = ("abs", "signed")
-FAMILIES = ("attention", "gradient", "ablation", "random")
 PAIR_SELECTIONS = ("all", "with_causal")
 
 # Order of families inside a pair: the attention/random method becomes method_a and the
 # causal one method_b; among causal methods gradients come before ablation (the
 # "gradient vs leave-one-out" ceiling of the study guide).
-_FAMILY_ORDER = {"random": 0, "attention": 1, "gradient": 2, "ablation": 3}
+_FAMILY_ORDER = {family: i for i, family in enumerate(("random", "attention", *CAUSAL_FAMILIES))}
+if set(_FAMILY_ORDER) != set(FAMILIES):
+    raise RuntimeError(f"every method family {FAMILIES} needs a place in a pair, got {list(_FAMILY_ORDER)}")
 
 # Largest exact-distribution case for Kendall's p-value, as in scipy.stats.kendalltau.
 _KENDALL_EXACT_MAX_N = 33
@@ -232,6 +235,11 @@ class AgreementMetric:
     ----------
     name
         Registry name used in configs and in the ``metric`` column.
+    label
+        Readable name for titles and axes, e.g. ``"Weighted Kendall τ"``; axis labels add
+        the direction (see :func:`analysis.plots.style.metric_label`).
+    short_label
+        Compact name for running text and table headers, e.g. ``"weighted τ"``.
     range
         ``(low, high)`` of possible values.
     higher_is_better
@@ -242,16 +250,23 @@ class AgreementMetric:
         One line with the citation.
     has_p_value
         Whether the metric gives a p-value (NaN otherwise).
+    compared
+        Whether the agreement stage runs paired comparisons with the ceiling and the
+        floor in this metric (:func:`analysis.stats.comparisons.compare_methods`): the
+        rank correlations, whose differences the study tests.
     compute
         ``PairBatch -> (values, p_values)``, one entry per (example, pair) of the batch.
     """
 
     name: str
+    label: str
+    short_label: str
     range: tuple[float, float]
     higher_is_better: bool
     family: str
     description: str
     has_p_value: bool
+    compared: bool
     compute: Callable[[PairBatch], tuple[np.ndarray, np.ndarray]] = field(repr=False, compare=False)
 
     def evaluate(self, batch: PairBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -430,39 +445,45 @@ def _jensen_shannon(batch: PairBatch) -> tuple[np.ndarray, np.ndarray]:
 
 
 KENDALL_TAU = _register(AgreementMetric(
-    name="kendall_tau", range=(-1.0, 1.0), higher_is_better=True, family="rank correlation",
+    name="kendall_tau", label="Kendall τ", short_label="Kendall τ",
+    range=(-1.0, 1.0), higher_is_better=True, family="rank correlation",
     description="Kendall tau-b with its p-value (Kendall 1945; as scipy.stats.kendalltau), used by Jain & Wallace 2019",
-    has_p_value=True, compute=_kendall_tau,
+    has_p_value=True, compared=True, compute=_kendall_tau,
 ))
 SPEARMAN = _register(AgreementMetric(
-    name="spearman", range=(-1.0, 1.0), higher_is_better=True, family="rank correlation",
+    name="spearman", label="Spearman ρ", short_label="Spearman ρ",
+    range=(-1.0, 1.0), higher_is_better=True, family="rank correlation",
     description="Spearman rank correlation with t-test p-value (Spearman 1904; as scipy.stats.spearmanr)",
-    has_p_value=True, compute=_spearman,
+    has_p_value=True, compared=True, compute=_spearman,
 ))
 WEIGHTED_TAU = _register(AgreementMetric(
-    name="weighted_tau", range=(-1.0, 1.0), higher_is_better=True, family="rank correlation",
+    name="weighted_tau", label="Weighted Kendall τ", short_label="weighted τ",
+    range=(-1.0, 1.0), higher_is_better=True, family="rank correlation",
     description="Weighted Kendall tau, additive hyperbolic weights, top ranks count more (Vigna 2015; "
                 "as scipy.stats.weightedtau with rank=True)",
-    has_p_value=False, compute=_weighted_tau,
+    has_p_value=False, compared=True, compute=_weighted_tau,
 ))
 for _k in (1, 3, 5):
     _register(AgreementMetric(
-        name=f"top{_k}_overlap", range=(0.0, 1.0), higher_is_better=True, family="top-k overlap",
+        name=f"top{_k}_overlap", label=f"Top-{_k} overlap", short_label=f"top-{_k} overlap",
+        range=(0.0, 1.0), higher_is_better=True, family="top-k overlap",
         description=f"Share of the top-{_k} words (k = min({_k}, n)) that both methods rank on top "
                     "(e.g. DeYoung et al. 2020, ERASER)",
-        has_p_value=False, compute=functools.partial(_top_k_overlap, k=_k),
+        has_p_value=False, compared=False, compute=functools.partial(_top_k_overlap, k=_k),
     ))
 _register(AgreementMetric(
-    name="top20pct_overlap", range=(0.0, 1.0), higher_is_better=True, family="top-k overlap",
+    name="top20pct_overlap", label="Top-20% overlap", short_label="top-20% overlap",
+    range=(0.0, 1.0), higher_is_better=True, family="top-k overlap",
     description="Share of the top 20% of words (k = max(1, ceil(0.2 n))) that both methods rank on top "
                 "(e.g. DeYoung et al. 2020, ERASER)",
-    has_p_value=False, compute=functools.partial(_top_k_overlap, percent=20),
+    has_p_value=False, compared=False, compute=functools.partial(_top_k_overlap, percent=20),
 ))
 JSD = _register(AgreementMetric(
-    name="jsd", range=(0.0, JSD_MAX), higher_is_better=False, family="distribution distance",
+    name="jsd", label="Jensen–Shannon divergence", short_label="JSD",
+    range=(0.0, JSD_MAX), higher_is_better=False, family="distribution distance",
     description=f"Jensen-Shannon divergence in {JSD_UNIT} (at most ln 2), between |scores| normalised to sum to one "
                 "(Lin 1991; used for attention by Jain & Wallace 2019, in the same unit)",
-    has_p_value=False, compute=_jensen_shannon,
+    has_p_value=False, compared=False, compute=_jensen_shannon,
 ))
 
 

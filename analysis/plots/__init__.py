@@ -17,8 +17,6 @@ from analysis.plots.figures import (
     token_heatmaps,
 )
 from analysis.plots.style import (
-    METHOD_LABELS,
-    METRIC_LABELS,
     PAIR_KIND_COLORS,
     PAIR_KIND_LABELS,
     apply_style,
@@ -29,8 +27,6 @@ from analysis.plots.style import (
 
 __all__ = [
     "MAX_WORDS_PER_PANEL",
-    "METHOD_LABELS",
-    "METRIC_LABELS",
     "NO_DATA_TEXT",
     "PAIR_KIND_COLORS",
     "PAIR_KIND_LABELS",

@@ -45,7 +45,7 @@ from analysis.plots.style import (
     method_rank,
     metric_kind,
     metric_label,
-    metric_short_label,
+    metric_title,
     pair_kind_color,
     pair_kind_label,
     pair_kind_rank,
@@ -212,7 +212,7 @@ def agreement_distributions(agreement: pd.DataFrame, metric: str = "kendall_tau"
     floors), then by median agreement. For correlations a dashed line marks 0
     (chance). Instances from several seeds, if present, are pooled.
     """
-    title = f"Per-instance agreement: {metric_short_label(metric)}, attention vs {variant_label(variant)}"
+    title = f"Per-instance agreement: {metric_title(metric)}, attention vs {variant_label(variant)}"
     if _is_empty(agreement):
         return _no_data_figure(title, "the agreement table is empty")
     require_columns(agreement, ["method_a", "method_b", "pair_kind", "variant", "metric", "value"], table="agreement")
@@ -292,7 +292,7 @@ def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant
     per-instance metric for that method pair (written both above and below the
     diagonal); the diagonal and pairs without rows are blank.
     """
-    title = f"Mean {metric_short_label(metric)} over instances, attention vs {variant_label(variant)}"
+    title = f"Mean {metric_title(metric)} over instances, attention vs {variant_label(variant)}"
     if _is_empty(summary):
         return _no_data_figure(title, "the agreement summary table is empty")
     require_columns(summary, ["method_a", "method_b", "variant", "metric", "group_by", "mean"], table="agreement_summary")
@@ -360,7 +360,7 @@ def agreement_by_length(summary: pd.DataFrame, metric: str = "kendall_tau", vari
     the same colour in every length figure; line style gives the pair kind; points
     are shifted slightly sideways so intervals do not hide each other.
     """
-    title = f"{metric_short_label(metric)} by input length, attention vs {variant_label(variant)}"
+    title = f"{metric_title(metric)} by input length, attention vs {variant_label(variant)}"
     if _is_empty(summary):
         return _no_data_figure(title, "the agreement summary table is empty")
     require_columns(

@@ -1,7 +1,8 @@
 """One place for the look of every figure: readable names, stable colours, the theme.
 
 Figures never show internal names such as ``loo_mask`` or ``kendall_tau``: they go
-through :func:`method_label`, :data:`PAIR_KIND_LABELS` and :func:`metric_label`, so a
+through :func:`method_label`, :data:`PAIR_KIND_LABELS` and :func:`metric_label`, which
+read the labels that methods and metrics declare where they are registered, so a
 reader who knows the literature recognises each method and knows which direction of
 a metric means "more agreement". Colours are assigned from a colour-blind-safe
 palette (seaborn ``"colorblind"``, after Wong 2011) in a fixed order, so a method has
@@ -18,51 +19,31 @@ from typing import Any
 import matplotlib as mpl
 import seaborn as sns
 
+from analysis.metrics.agreement import METRICS
+
 # --------------------------------------------------------------------------- methods
+# Every method declares its label, short label, family and display order on its class
+# (analysis.importance.base.ImportanceMethod); the functions below only read them.
 
-METHOD_LABELS: dict[str, str] = {
-    "attention_last_mean": "Attention (last layer, head mean)",
-    "attention_all_mean": "Attention (all layers mean)",
-    "attention_rollout": "Attention rollout",
-    "rnn_attention": "Attention",
-    "saliency": "Saliency (‖∇‖)",
-    "grad_x_input": "Gradient × input",
-    "integrated_gradients": "Integrated gradients",
-    "jw_gradient": "Gradient, attention fixed (J&W)",
-    "loo_delete": "Leave-one-out (delete)",
-    "loo_mask": "Leave-one-out ([MASK])",
-    "random": "Random",
-    "attention_flow": "Attention flow",
-    "attention_norm_last": "Attention norm ‖αf(x)‖ (last layer)",
-    "attention_norm_all": "Attention norm ‖αf(x)‖ (all layers)",
-    "value_zeroing": "Value zeroing",
-    "attention_x_gradient": "Attention × gradient",
-    "alti": "ALTI",
-}
-"""Internal method name -> the name readers of the attention/attribution literature know."""
 
-METHOD_ORDER: tuple[str, ...] = (
-    "attention_last_mean",
-    "attention_all_mean",
-    "attention_rollout",
-    "rnn_attention",
-    "saliency",
-    "grad_x_input",
-    "integrated_gradients",
-    "jw_gradient",
-    "loo_delete",
-    "loo_mask",
-    "random",
-    "attention_flow",
-    "attention_norm_last",
-    "attention_norm_all",
-    "value_zeroing",
-    "attention_x_gradient",
-    "alti",
-)
-"""Fixed order of the known methods: attention first, then gradients, ablations, random.
+def _registered_methods() -> dict[str, Any]:
+    """The registered method classes by name (imported here: importing registers every built-in method)."""
+    from analysis.importance import IMPORTANCE_METHODS
 
-Used for colours and for the order of rows and columns in figures."""
+    return dict(IMPORTANCE_METHODS.items())
+
+
+def _method_order() -> tuple[str, ...]:
+    methods = _registered_methods()
+    return tuple(sorted(methods, key=lambda name: (methods[name].order, name)))
+
+
+def __getattr__(name: str) -> Any:
+    # METHOD_ORDER is read from the registry when asked for, so methods registered later count too
+    if name == "METHOD_ORDER":
+        return _method_order()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Words that the fallback label spells specially (unknown method names only).
 _WORD_LABELS: dict[str, str] = {
@@ -105,23 +86,30 @@ METHOD_COLOR_CYCLE: tuple[str, ...] = (
     "#999933",  # olive
     "#AA4499",  # purple
     "#CC6677",  # rose
+    # Paul Tol's remaining "muted" and "high-contrast" colours, for the methods declared after ALTI
+    "#DDCC77",  # sand
+    "#88CCEE",  # cyan
+    "#004488",  # dark blue
+    "#DDAA33",  # ochre
+    "#BB5566",  # dark red
 )
-"""Colours handed out to methods in :data:`METHOD_ORDER` order (random excepted)."""
+"""Colours handed out to methods by their position in the declared order (random excepted)."""
 
 RANDOM_COLOR: str = _NEUTRAL_GREY
 """The random baseline is always grey: it is a floor, not a method under study."""
 
 
 def method_label(name: str) -> str:
-    """Return the readable label of a method, or a readable version of an unknown name.
+    """Return the declared label of a method, or a readable version of an unregistered name.
 
-    Known names come from :data:`METHOD_LABELS`. Unknown ones are split at underscores,
-    common abbreviations are spelled out (``loo`` -> leave-one-out, ``ig`` -> IG) and the
-    first letter is capitalised, e.g. ``"attention_flow"`` -> ``"Attention flow"``.
+    Registered methods declare ``label`` on their class. Other names are split at
+    underscores, common abbreviations are spelled out (``loo`` -> leave-one-out, ``ig`` ->
+    IG) and the first letter is capitalised, e.g. ``"loo_unk"`` -> ``"Leave-one-out [UNK]"``.
     """
     name = str(name)
-    if name in METHOD_LABELS:
-        return METHOD_LABELS[name]
+    method = _registered_methods().get(name)
+    if method is not None:
+        return method.label
     words = [w for w in re.split(r"[_\s]+", name.strip()) if w]
     if not words:
         return name
@@ -130,11 +118,18 @@ def method_label(name: str) -> str:
     return text[0].upper() + text[1:]
 
 
+def method_short_label(name: str) -> str:
+    """The declared short label of a method (e.g. ``"LOO [MASK]"``); :func:`method_label` for other names."""
+    method = _registered_methods().get(str(name))
+    return method.short_label if method is not None else method_label(name)
+
+
 def method_rank(name: str) -> tuple[int, str]:
-    """Sort key: known methods in :data:`METHOD_ORDER` order, unknown ones after, by name."""
-    if name in METHOD_ORDER:
-        return (METHOD_ORDER.index(name), "")
-    return (len(METHOD_ORDER), str(name))
+    """Sort key: registered methods in their declared ``order``, unregistered ones after, by name."""
+    order = _method_order()
+    if name in order:
+        return (order.index(name), "")
+    return (len(order), str(name))
 
 
 def sort_methods(methods: Iterable[str]) -> list[str]:
@@ -145,23 +140,23 @@ def sort_methods(methods: Iterable[str]) -> list[str]:
 def method_palette(methods: Iterable[str]) -> dict[str, str]:
     """Map each method to a hex colour that does not depend on which other methods are shown.
 
-    Known methods take colours from :data:`METHOD_COLOR_CYCLE` by their position in
-    :data:`METHOD_ORDER` (``random`` is always grey), so e.g. integrated gradients has the
-    same colour in every figure. Unknown methods take the following colours of the
-    cycle, in sorted order of their names (wrapping around if there are many); their
-    colours are therefore stable for a given set of unknown methods.
+    Registered methods take colours from :data:`METHOD_COLOR_CYCLE` by their position in
+    the declared order (a method of family ``random`` is always grey), so e.g. integrated
+    gradients has the same colour in every figure. Unregistered methods take the
+    following colours of the cycle, in sorted order of their names (wrapping around if
+    there are many); their colours are therefore stable for a given set of them.
     """
-    names = sort_methods(methods)
+    registered = _registered_methods()
+    order = _method_order()
     palette: dict[str, str] = {}
-    n_known_coloured = sum(1 for m in METHOD_ORDER if m != "random")
     unknown_index = 0
-    for name in names:
-        if name == "random":
+    for name in sort_methods(methods):
+        if name in registered and registered[name].family == "random":
             palette[name] = RANDOM_COLOR
-        elif name in METHOD_ORDER:
-            palette[name] = METHOD_COLOR_CYCLE[METHOD_ORDER.index(name) % len(METHOD_COLOR_CYCLE)]
+        elif name in registered:
+            palette[name] = METHOD_COLOR_CYCLE[order.index(name) % len(METHOD_COLOR_CYCLE)]
         else:
-            palette[name] = METHOD_COLOR_CYCLE[(n_known_coloured + unknown_index) % len(METHOD_COLOR_CYCLE)]
+            palette[name] = METHOD_COLOR_CYCLE[(len(order) + unknown_index) % len(METHOD_COLOR_CYCLE)]
             unknown_index += 1
     return palette
 
@@ -226,29 +221,8 @@ def pair_kind_rank(kind: str) -> int:
 
 
 # --------------------------------------------------------------------------- metrics
-
-METRIC_LABELS: dict[str, str] = {
-    "kendall_tau": "Kendall τ (higher = more agreement)",
-    "weighted_tau": "Weighted Kendall τ (higher = more agreement)",
-    "jsd": "Jensen–Shannon divergence (lower = more agreement)",
-    "top1_overlap": "Top-1 overlap (higher = more agreement)",
-    "top3_overlap": "Top-3 overlap (higher = more agreement)",
-    "top5_overlap": "Top-5 overlap (higher = more agreement)",
-    "top20pct_overlap": "Top-20% overlap (higher = more agreement)",
-}
-"""Metric name -> axis label that states which direction means more agreement."""
-
-METRIC_KINDS: dict[str, str] = {
-    "kendall_tau": "correlation",
-    "weighted_tau": "correlation",
-    "jsd": "divergence",
-    "top1_overlap": "overlap",
-    "top3_overlap": "overlap",
-    "top5_overlap": "overlap",
-    "top20pct_overlap": "overlap",
-}
-"""Metric name -> ``"correlation"`` (in [-1, 1], 0 = chance), ``"divergence"`` (>= 0,
-lower = more agreement) or ``"overlap"`` (in [0, 1], higher = more agreement)."""
+# Every agreement metric declares its label, short label, range and direction
+# (analysis.metrics.agreement.METRICS); the functions below only read them.
 
 VARIANT_LABELS: dict[str, str] = {
     "abs": "|attribution|",
@@ -260,12 +234,18 @@ VARIANT_LABELS: dict[str, str] = {
 def metric_kind(metric: str) -> str:
     """Return ``"correlation"``, ``"divergence"`` or ``"overlap"`` for a metric name.
 
-    Unknown names are classified from their words (tau/rho/corr -> correlation,
-    jsd/divergence/tvd/distance -> divergence, anything else -> overlap-like score in
-    [0, 1] where higher means more agreement).
+    For a registered metric this follows from its declared direction and range: lower
+    is more agreement -> divergence; a range reaching below 0 -> correlation (in [-1, 1],
+    0 = chance); otherwise overlap (in [0, 1], higher = more agreement). A name outside
+    the registry (a column of someone else's table) is classified from its words
+    (tau/rho/corr -> correlation, jsd/divergence/tvd/distance -> divergence, anything
+    else -> overlap).
     """
-    if metric in METRIC_KINDS:
-        return METRIC_KINDS[metric]
+    if metric in METRICS:
+        declared = METRICS.get(metric)
+        if not declared.higher_is_better:
+            return "divergence"
+        return "correlation" if declared.range[0] < 0 else "overlap"
     lowered = str(metric).lower()
     if any(word in lowered for word in ("tau", "rho", "corr", "kendall", "spearman", "pearson")):
         return "correlation"
@@ -275,23 +255,32 @@ def metric_kind(metric: str) -> str:
 
 
 def higher_is_more_agreement(metric: str) -> bool:
-    """True unless the metric is a divergence (where lower values mean more agreement)."""
+    """The metric's declared direction (unregistered names: true unless a divergence)."""
+    if metric in METRICS:
+        return METRICS.get(metric).higher_is_better
     return metric_kind(metric) != "divergence"
+
+
+def metric_title(metric: str) -> str:
+    """The declared label of a metric, without the direction text, for titles (e.g. ``"Kendall τ"``)."""
+    if metric in METRICS:
+        return METRICS.get(metric).label
+    readable = str(metric).replace("_", " ")
+    return readable[:1].upper() + readable[1:]
 
 
 def metric_label(metric: str) -> str:
     """Axis label of a metric, always with its direction ("higher/lower = more agreement")."""
-    if metric in METRIC_LABELS:
-        return METRIC_LABELS[metric]
     direction = "higher" if higher_is_more_agreement(metric) else "lower"
-    readable = str(metric).replace("_", " ")
-    readable = readable[:1].upper() + readable[1:]
-    return f"{readable} ({direction} = more agreement)"
+    return f"{metric_title(metric)} ({direction} = more agreement)"
 
 
 def metric_short_label(metric: str) -> str:
-    """Metric label without the direction text, for titles (e.g. ``"Kendall τ"``)."""
-    return metric_label(metric).split(" (")[0]
+    """The declared short label of a metric, for running text and table headers (e.g. ``"weighted τ"``).
+
+    An unregistered name is returned as it is.
+    """
+    return METRICS.get(metric).short_label if metric in METRICS else str(metric)
 
 
 def variant_label(variant: str) -> str:

@@ -22,10 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.plots.style import method_label
+from analysis.plots.style import method_label, metric_short_label
 from analysis.provenance import library_versions, settings_hash
-
-METRIC_NAMES = {"kendall_tau": "Kendall τ", "spearman": "Spearman ρ", "weighted_tau": "weighted τ", "jsd": "JSD"}
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
     are shown, never compared).
     """
     findings = []
-    name = METRIC_NAMES.get(metric, metric)
+    name = metric_short_label(metric)
     for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
         methods = set(run["method_a"]) | set(run["method_b"])
         attention = sorted(m for m in methods if any(
@@ -409,14 +407,14 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
           "study's tables.\n", *[f"> **{text}**\n" for text in content_warnings(config)], "## Scope\n", *[f"- {line}" for line in scope_lines(config, data_report)],
           "\n## Key results\n",
           f"Agreement of each attention method with {method_label(reference)} "
-          f"({METRIC_NAMES.get(metric, metric)} of |scores|, mean over explained examples); 'vs ceiling' and 'vs "
+          f"({metric_short_label(metric)} of |scores|, mean over explained examples); 'vs ceiling' and 'vs "
           "random floor' come from paired sign-flip tests on the same examples, corrected for multiple comparisons; "
           "'share of ceiling' is the normalised agreement.\n", markdown_table(key_results(findings)),
           "\n## Findings\n"]
     md += [f"- {f.text}" for f in findings] or ["- No attention-vs-causal comparisons were computed."]
     md += [f"- {text}" for section in sections for text in section.findings]
     md += ["\n## Model accuracy (evaluation split)\n", markdown_table(accuracy),
-           f"\n## Agreement with {method_label(reference)} ({METRIC_NAMES.get(metric, metric)}, |scores|)\n",
+           f"\n## Agreement with {method_label(reference)} ({metric_short_label(metric)}, |scores|)\n",
            markdown_table(headline), "\n## Cost and integrated-gradients completeness\n", convergence_note(cost) + "\n", markdown_table(cost),
            *[f"\n## {section.title}\n\n{section.markdown}\n" for section in sections],
            "\n## Data\n", markdown_table(data_report), "\n## Methods\n"]
@@ -439,7 +437,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
             "<section id=scope><h2>Scope</h2><ul>"
             + "".join(f"<li>{html.escape(line)}</li>" for line in scope_lines(config, data_report)) + "</ul></section>",
             "<section id=key-results><h2>Key results</h2><p>Agreement of each attention method with "
-            f"{html.escape(method_label(reference))} ({html.escape(METRIC_NAMES.get(metric, metric))} of |scores|, mean "
+            f"{html.escape(method_label(reference))} ({html.escape(metric_short_label(metric))} of |scores|, mean "
             "over explained examples, 95% studentised-bootstrap interval). <em>vs ceiling</em> and <em>vs random floor</em> come from "
             "paired sign-flip tests on the same examples, corrected for multiple comparisons; <em>share of ceiling</em> "
             "is the normalised agreement.</p>" + table(key_results(findings)) + "</section>",

@@ -21,6 +21,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from analysis.records import CAUSAL_FAMILIES
 from analysis.seeding import derive_seed
 from analysis.stats.hypothesis import AGREE, Decision, equivalence_test
 from analysis.stats.paired import adjust_p_values, paired_comparison, ratio_interval
@@ -55,7 +56,7 @@ def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | N
     vectors = agreement_vectors(agreement, reference=reference, metric=metric, variant=variant)
     if vectors.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
-    causal = [m for m in vectors if families.get(m) in ("gradient", "ablation")]
+    causal = [m for m in vectors if families.get(m) in CAUSAL_FAMILIES]
     if ceiling not in causal:
         ceiling = max(causal, key=lambda m: vectors[m].mean()) if causal else None
     attention = sorted(m for m in vectors if families.get(m) == "attention")
