@@ -64,6 +64,12 @@ def test_tiny_study_end_to_end_with_report(tmp_path):
     # a rerun has nothing to do
     again = snakemake(*args, "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+    # a figure setting reruns the figures and what reads them, nothing else (the rule passes it as params)
+    changed = snakemake(*args, "figures={headline_metric: spearman, heatmap_examples: 4}", "-n", "--quiet", "rules")
+    rules = {line.split()[0] for line in (changed.stdout + changed.stderr).splitlines()
+             if line.strip() and line.split()[0] in {"run_figures", "summary", "train", "explain", "agreement",
+                                                     "interventions", "claims", "all"}}
+    assert rules == {"run_figures", "summary", "all"}, changed.stdout + changed.stderr
     # the Snakemake report builds from the finished run
     report = tmp_path / "report.html"
     out = snakemake(*args, "--report", str(report))

@@ -10,6 +10,7 @@ from snakemake.logging import logger
 from analysis.config import ConfigError, data_source, methods_for, results_root, validate_config
 from analysis.groundtruth.stages import check_groundtruth_config, rationale_datasets, sanity_runs, shortcut_datasets
 from analysis.heads.stages import check_heads_config, heads_models
+from analysis.pipeline import FigureSettings
 
 # The schema with its defaults (values from `--config seeds=[0,1]` converted to its types), the
 # data source (`data_dir: auto`), then the registries, as `attention-study validate` does. An

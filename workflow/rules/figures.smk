@@ -33,6 +33,8 @@ rule run_figures:
             subcategory="{dataset} / {model} / seed {seed}",
             labels={"figure": "token heatmaps", "dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
         ),
+    params:
+        settings=FigureSettings.from_config(config).as_params(),
     conda:
         "../envs/study.yaml"
     log:

@@ -1,12 +1,12 @@
 """Snakemake adapter: analysis.pipeline.run_figures."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import run_figures
+from analysis.pipeline import FigureSettings, run_figures
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
 run_figures(
-    sm.config, agreement_path=sm.input.agreement, summary_path=sm.input.summary,
+    FigureSettings(**sm.params.settings), agreement_path=sm.input.agreement, summary_path=sm.input.summary,
     importance_paths=[sm.input.importance],
     outputs={key: sm.output[key] for key in ("distributions", "matrix", "by_length", "heatmaps")},
 )
