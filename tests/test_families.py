@@ -28,7 +28,7 @@ from analysis.attention.encoder_support import encoder_method_problems, supporte
 from analysis.attention.norms import alti_layer, attention_vectors
 from analysis.attention.tracing import trace_layers
 from analysis.attention.value_zeroing import ZeroValues, rerun_layer
-from analysis.config import ConfigError, validate_config
+from analysis.config import ConfigError, methods_for, validate_config
 from analysis.importance import IMPORTANCE_METHODS, MethodSettingsError, compute_importance, make_method
 from analysis.models.attention_probe import AttentionControl, attention_control
 from analysis.models.families import ENCODER_FAMILIES, family_for_model_type, unmet_requirements
@@ -407,7 +407,10 @@ def test_every_declared_family_validates_with_every_method(tiny_config, checkpoi
     config = copy.deepcopy(tiny_config)
     config["models"].update({t.replace("-", "_"): {"family": "transformer", "checkpoint": str(checkpoints[t])}
                              for t in FAMILIES})
-    validate_config(config)
+    validated = validate_config(config)  # raises ConfigError on any refusal
+    assert encoder_method_problems(validated) == []
+    for family in FAMILIES:  # every attention method of the config applies to every declared family
+        assert set(methods_for(validated, family.replace("-", "_"))) >= {"attention_last_mean", "alti", "value_zeroing"}
 
 
 def test_load_time_refusal_repeats_the_validate_message(models, tiny_config, checkpoints):
