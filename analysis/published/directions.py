@@ -101,7 +101,8 @@ PUBLISHED_CLAIMS.add("jw_causal_methods_agree_more", PublishedClaim(
             "rankings.",
     evaluate=_causal_agree_more,
     vacuous_if_uniform="rnn_attention",
-    scope_note="Replication: BiLSTM and CNN encoders (their Table 2 and Fig. 3); extension: the no-encoder model.",
+    scope_note="Replication: BiLSTM and CNN encoders (their Table 2 and Fig. 3) on SST, AG News and IMDB; extension: "
+               "the no-encoder model and other datasets.",
 ))
 
 
@@ -185,7 +186,8 @@ PUBLISHED_CLAIMS.add("jw_permutation_changes_little", PublishedClaim(
             "word's weight elsewhere and the output follows.",
     evaluate=_permutation,
     vacuous_if_uniform="rnn_attention",
-    scope_note="Replication: the BiLSTM (their counterfactual experiments); extension: CNN and no-encoder models.",
+    scope_note="Replication: the BiLSTM (their counterfactual experiments) on SST, AG News and IMDB; extension: other "
+               "encoders, other datasets and transformers.",
 ))
 
 
@@ -234,7 +236,8 @@ PUBLISHED_CLAIMS.add("jw_adversarial_attention_exists", PublishedClaim(
             "epsilon is smaller.",
     evaluate=_adversarial,
     vacuous_if_uniform="rnn_attention",
-    scope_note="Replication: the BiLSTM (their counterfactual experiments); extension: CNN and no-encoder models.",
+    scope_note="Replication: the BiLSTM (their counterfactual experiments) on SST, AG News and IMDB; extension: other "
+               "encoders, other datasets and transformers.",
 ))
 
 
