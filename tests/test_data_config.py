@@ -192,8 +192,8 @@ def test_a_mirror_written_by_pandas_needs_label_names(tmp_path):
 
 
 def test_the_data_stage_runs_a_hub_entry_from_the_mirror(tmp_path, tiny):
-    from analysis.pipeline import prepare_data
     from analysis.records import EXAMPLE_COLUMNS, read_table
+    from analysis.stages.data import DataSettings, prepare_data
 
     data_dir = tmp_path / "data"
     _write(data_dir / "tweet_sentiment", _splits())
@@ -202,8 +202,9 @@ def test_the_data_stage_runs_a_hub_entry_from_the_mirror(tmp_path, tiny):
                   datasets={"tweet_sentiment": {**TWEET, "train_n": 30, "eval_n": 24, "explain_n": 6}})
     config = validate_config(config)
     paths = {k: str(tmp_path / f"{k}.parquet") for k in ("train", "eval", "explain", "report", "validation")}
-    prepare_data(config, "tweet_sentiment", out_train=paths["train"], out_eval=paths["eval"],
-                 out_explain=paths["explain"], out_report=paths["report"], out_validation=paths["validation"])
+    prepare_data(DataSettings.from_config(config, dataset="tweet_sentiment"), "tweet_sentiment", out_train=paths["train"],
+                 out_eval=paths["eval"], out_explain=paths["explain"], out_report=paths["report"],
+                 out_validation=paths["validation"])
     validation = read_table(paths["validation"], table="examples", columns=EXAMPLE_COLUMNS)
     assert len(validation) == 15  # the entry's validation split, all of it
     explain = read_table(paths["explain"], table="examples", columns=EXAMPLE_COLUMNS)

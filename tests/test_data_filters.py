@@ -149,8 +149,8 @@ def test_a_filter_composes_with_a_planted_shortcut(tmp_path):
 
 
 def test_the_data_stage_writes_a_filtered_two_class_dataset(tmp_path, tiny):
-    from analysis.pipeline import prepare_data
     from analysis.records import EXAMPLE_COLUMNS, read_table
+    from analysis.stages.data import DataSettings, prepare_data
 
     data_dir = _mirror(tmp_path / "data", "ag_news", {"train": _news(50), "test": _news(20)})
     config = copy.deepcopy(tiny)
@@ -159,8 +159,9 @@ def test_the_data_stage_writes_a_filtered_two_class_dataset(tmp_path, tiny):
                                                "explain_n": 10, "validation_n": 8}})
     config = validate_config(config)
     paths = {k: str(tmp_path / f"{k}.parquet") for k in ("train", "eval", "explain", "report", "validation")}
-    prepare_data(config, "ag_news_binary", out_train=paths["train"], out_eval=paths["eval"],
-                 out_explain=paths["explain"], out_report=paths["report"], out_validation=paths["validation"])
+    prepare_data(DataSettings.from_config(config, dataset="ag_news_binary"), "ag_news_binary", out_train=paths["train"],
+                 out_eval=paths["eval"], out_explain=paths["explain"], out_report=paths["report"],
+                 out_validation=paths["validation"])
     train = read_table(paths["train"], table="examples", columns=EXAMPLE_COLUMNS)
     assert set(train["label"]) == {0, 1} and set(train["label_name"]) == {"World", "Business"}
     # AG News has no validation split: validation_n examples are held out of the training sample

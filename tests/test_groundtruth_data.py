@@ -82,7 +82,7 @@ def _config(tmp_path, datasets):
 
 
 def test_derived_dataset_spec_and_prepared_tables(tmp_path):
-    from analysis.pipeline import prepare_data
+    from analysis.stages.data import DataSettings, prepare_data
 
     config = _config(tmp_path, {"synthetic_shortcut": {
         "base": "synthetic", "train_n": 200, "eval_n": 100, "explain_n": 20,
@@ -91,8 +91,9 @@ def test_derived_dataset_spec_and_prepared_tables(tmp_path):
     assert spec.name == "synthetic_shortcut" and spec.label_names == DATASETS.get("synthetic").label_names
     assert spec.notes["base"] == "synthetic" and spec.notes["shortcut"]["token"] == "zeugma"
     paths = {k: tmp_path / f"{k}.parquet" for k in ("train", "eval", "explain", "report")}
-    prepare_data(config, "synthetic_shortcut", out_train=str(paths["train"]), out_eval=str(paths["eval"]),
-                 out_explain=str(paths["explain"]), out_report=str(paths["report"]))
+    prepare_data(DataSettings.from_config(config, dataset="synthetic_shortcut"), "synthetic_shortcut",
+                 out_train=str(paths["train"]), out_eval=str(paths["eval"]), out_explain=str(paths["explain"]),
+                 out_report=str(paths["report"]))
     columns = [*EXAMPLE_COLUMNS, "shortcut_index", "original_label"]
     train = read_table(paths["train"], table="examples", columns=columns)
     explain = read_table(paths["explain"], table="examples", columns=columns)

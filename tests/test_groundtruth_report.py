@@ -19,11 +19,12 @@ ROOT = Path(__file__).resolve().parent.parent
 def planted_run(tmp_path_factory):
     """Data -> a small RNN -> importance -> every ground-truth stage, for a planted synthetic dataset."""
     from analysis.config import load_config
-    from analysis.groundtruth import stages
     from analysis.models import MODEL_FAMILIES, TrainSettings, train_classifier
-    from analysis.pipeline import prepare_data, run_explain
     from analysis.records import read_table
     from analysis.seeding import seed_everything
+    from analysis.stages import groundtruth as stages
+    from analysis.stages.data import DataSettings, prepare_data
+    from analysis.stages.importance import ExplainSettings, run_explain
 
     tmp = tmp_path_factory.mktemp("planted")
     model_entry = {"family": "rnn", "encoder": "average", "attention": "tanh", "embed_dim": 16, "hidden_dim": 16,
@@ -40,8 +41,8 @@ def planted_run(tmp_path_factory):
     paths = {name: str(tmp / f"{name}.parquet") for name in (
         "train", "eval", "explain", "report", "importance", "diagnostics", "heads", "reliance", "shortcut_scores",
         "shortcut_summary", "plausibility_scores", "plausibility_summary", "sanity_scores", "sanity_summary")}
-    prepare_data(config, "planted", out_train=paths["train"], out_eval=paths["eval"], out_explain=paths["explain"],
-                 out_report=paths["report"])
+    prepare_data(DataSettings.from_config(config, dataset="planted"), "planted", out_train=paths["train"],
+                 out_eval=paths["eval"], out_explain=paths["explain"], out_report=paths["report"])
     # the train stage itself is covered by the workflow tests; here the model is trained directly
     train = read_table(paths["train"], table="examples")
     seed_everything(0)
@@ -54,17 +55,18 @@ def planted_run(tmp_path_factory):
     finally:
         torch.set_num_threads(threads)
     model.save(str(tmp / "model"))
-    run_explain(config, "planted", "avg", 0, model_dir=str(tmp / "model"), explain_path=paths["explain"],
-                out_importance=paths["importance"], out_diagnostics=paths["diagnostics"], out_heads=paths["heads"])
-    stages.run_shortcut(config, "planted", "avg", 0, model_dir=str(tmp / "model"), eval_path=paths["eval"],
-                        explain_path=paths["explain"], importance_path=paths["importance"],
+    run_explain(ExplainSettings.from_config(config, model="avg"), "planted", "avg", 0, model_dir=str(tmp / "model"),
+                explain_path=paths["explain"], out_importance=paths["importance"],
+                out_diagnostics=paths["diagnostics"], out_heads=paths["heads"])
+    stages.run_shortcut(stages.ShortcutSettings.from_config(config, dataset="planted"), "planted", "avg", 0,
+                        model_dir=str(tmp / "model"), eval_path=paths["eval"], explain_path=paths["explain"], importance_path=paths["importance"],
                         out_reliance=paths["reliance"], out_scores=paths["shortcut_scores"],
                         out_summary=paths["shortcut_summary"])
-    stages.run_plausibility(config, "planted", "avg", 0, explain_path=paths["explain"],
-                            importance_path=paths["importance"], out_scores=paths["plausibility_scores"],
+    stages.run_plausibility(stages.PlausibilitySettings.from_config(config), "planted", "avg", 0,
+                            explain_path=paths["explain"], importance_path=paths["importance"], out_scores=paths["plausibility_scores"],
                             out_summary=paths["plausibility_summary"])
-    stages.run_sanity(config, "planted", "avg", 0, model_dir=str(tmp / "model"), explain_path=paths["explain"],
-                      importance_path=paths["importance"], out_scores=paths["sanity_scores"],
+    stages.run_sanity(stages.SanitySettings.from_config(config, model="avg"), "planted", "avg", 0,
+                      model_dir=str(tmp / "model"), explain_path=paths["explain"], importance_path=paths["importance"], out_scores=paths["sanity_scores"],
                       out_summary=paths["sanity_summary"])
     tables = {"groundtruth_shortcut": paths["shortcut_summary"], "groundtruth_reliance": paths["reliance"],
               "groundtruth_plausibility": paths["plausibility_summary"], "groundtruth_sanity": paths["sanity_summary"]}
@@ -92,8 +94,13 @@ def test_stages_write_tidy_tables_with_provenance(planted_run):
 
 @pytest.mark.slow
 def test_figures_tables_and_summary_section_from_the_stage_outputs(planted_run, tmp_path):
-    from analysis.groundtruth.stages import groundtruth_figure, groundtruth_table
-    from analysis.pipeline import gather_tables
+    from analysis.stages.common import gather_tables
+    from analysis.stages.groundtruth import (
+        GroundTruthFigureSettings,
+        GroundTruthTableSettings,
+        groundtruth_figure,
+        groundtruth_table,
+    )
 
     config, _, _, per_run = planted_run
     study = {name: str(tmp_path / f"{name}.parquet") for name in per_run}
@@ -104,10 +111,11 @@ def test_figures_tables_and_summary_section_from_the_stage_outputs(planted_run, 
                           "shortcut_detection": ["groundtruth_shortcut", "groundtruth_reliance"],
                           "plausibility": ["groundtruth_plausibility"], "sanity": ["groundtruth_sanity"]}.items():
         outputs[figure] = str(tmp_path / "figures" / f"groundtruth_{figure}.png")
-        groundtruth_figure(config, figure, tables={n: study[n] for n in names}, out=outputs[figure])
+        groundtruth_figure(GroundTruthFigureSettings.from_config(config, figure=figure), figure,
+                           tables={n: study[n] for n in names}, out=outputs[figure])
         assert Path(outputs[figure]).stat().st_size > 10_000
-    groundtruth_table(config, "shortcut", tables={n: study[n] for n in ("groundtruth_shortcut",
-                                                                         "groundtruth_reliance")},
+    groundtruth_table(GroundTruthTableSettings.from_config(config, kind="shortcut"), "shortcut",
+                      tables={n: study[n] for n in ("groundtruth_shortcut", "groundtruth_reliance")},
                       out=str(tmp_path / "shortcut.html"))
     page = (tmp_path / "shortcut.html").read_text()
     assert "relies on the planted shortcut" in page and "Leave-one-out" in page
@@ -159,7 +167,7 @@ def test_figures_say_no_data_for_empty_tables():
 
 def test_groundtruth_block_names_must_exist_in_the_study():
     from analysis.config import load_config
-    from analysis.groundtruth.stages import GroundTruthConfigError, check_groundtruth_config, sanity_runs
+    from analysis.stages.groundtruth import GroundTruthConfigError, check_groundtruth_config, sanity_runs
 
     config = load_config(ROOT / "config" / "tiny.yaml")
     check_groundtruth_config(config)

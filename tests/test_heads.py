@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from analysis.heads import head_agreement, head_units, optimism_interval, select_units, selection_set, summarize_heads
 from analysis.heads.agreement import MEAN, unit_name
 from analysis.heads.figures import head_heatmaps
-from analysis.heads.stages import HeadsConfigError, check_heads_config, heads_methods, heads_models
+from analysis.stages.heads import HeadsConfigError, check_heads_config, heads_methods, heads_models
 
 RNG = np.random.default_rng(0)
 
@@ -315,9 +315,9 @@ def test_report_section_follows_the_paired_comparison_when_there_is_one():
 
 def test_stages_write_agreement_summaries_picks_and_the_figure(tiny_bert, tmp_path):
     """The per-run stage end to end on a tiny model: both splits, picks with optimism and the paired test."""
-    from analysis.heads.stages import run_head_agreement, run_heads_figure
     from analysis.importance import attention_heads_table, compute_importance, make_method
     from analysis.records import read_table, write_table
+    from analysis.stages.heads import HeadAgreementSettings, HeadsFigureSettings, run_head_agreement, run_heads_figure
 
     sentences = ["the film was great", "a dull plot , not great", "awful and dull", "not a dull film at all",
                  "great plot", "the plot was awful", "a great great film", "not great"]
@@ -334,8 +334,9 @@ def test_stages_write_agreement_summaries_picks_and_the_figure(tiny_bert, tmp_pa
                         "level": 0.95},
               "agreement": {"length_buckets": [0, 5]}}
     out = {name: tmp_path / f"{name}.parquet" for name in ("agreement", "summary", "selection")}
-    run_head_agreement(config, "d", "m", 0, importance_path=paths["explain_importance"],
-                       heads_path=paths["explain_heads"], selection_importance_path=paths["selection_importance"],
+    run_head_agreement(HeadAgreementSettings.from_config(config), "d", "m", 0,
+                       importance_path=paths["explain_importance"], heads_path=paths["explain_heads"],
+                       selection_importance_path=paths["selection_importance"],
                        selection_heads_path=paths["selection_heads"], out_agreement=out["agreement"],
                        out_summary=out["summary"], out_selection=out["selection"])
     summary = read_table(out["summary"], table="heads_summary")
@@ -347,6 +348,6 @@ def test_stages_write_agreement_summaries_picks_and_the_figure(tiny_bert, tmp_pa
     held = picks[picks["choice"] == "held_out"]
     assert held["optimism"].ge(0).all() and held["vs_last_difference"].notna().all()
     assert picks.loc[picks["choice"] == "post_hoc", "vs_last_difference"].isna().all()
-    run_heads_figure(config, summary_path=out["summary"], selection_path=out["selection"],
-                     out=tmp_path / "heads.png", title="t")
+    run_heads_figure(HeadsFigureSettings.from_config(config), summary_path=out["summary"],
+                     selection_path=out["selection"], out=tmp_path / "heads.png", title="t")
     assert (tmp_path / "heads.png").stat().st_size > 10_000

@@ -10,17 +10,18 @@ import pytest
 import torch
 
 from analysis.config import load_config
-from analysis.interventions.stages import (
+from analysis.interventions.summaries import summarize_long, summarize_with_tests, uniform_attention_comparison
+from analysis.provenance import with_provenance
+from analysis.records import EXAMPLE_COLUMNS, write_table
+from analysis.stages.interventions import (
     RUN_OUTPUTS,
+    InterventionFiguresSettings,
+    InterventionSettings,
+    InterventionsGatherSettings,
     gather_interventions,
     interventions_figures,
     run_interventions,
-    summarize_long,
-    summarize_with_tests,
-    uniform_attention_comparison,
 )
-from analysis.provenance import with_provenance
-from analysis.records import EXAMPLE_COLUMNS, write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCES = ["the film was great", "a dull plot", "not awful at all the film", "great fun", "the plot was not dull",
@@ -65,7 +66,7 @@ def _run(model, tmp_path: Path, name: str, methods: list[str]) -> dict[str, str]
                 run / "importance.parquet")
     config = _config(tmp_path)
     paths = {n: str(run / "interventions" / f"{n}.parquet") for n in RUN_OUTPUTS}
-    run_interventions(config, "synthetic", name, 0, model_dir=str(run / "model"),
+    run_interventions(InterventionSettings.from_config(config), "synthetic", name, 0, model_dir=str(run / "model"),
                       explain_path=str(tmp_path / "explain.parquet"), importance_path=str(run / "importance.parquet"),
                       outputs=paths)
     return paths
@@ -140,7 +141,8 @@ def test_gather_figures_and_report_section(finished_runs):
     tmp_path, runs = finished_runs
     config = _config(tmp_path)
     study = tmp_path / "study"
-    gather_interventions(config, summary_paths=[p["summary"] for p in runs.values()],
+    gather_interventions(InterventionsGatherSettings.from_config(config),
+                         summary_paths=[p["summary"] for p in runs.values()],
                          cost_paths=[p["cost"] for p in runs.values()], prediction_paths=[],
                          out_summary=str(study / "summary.parquet"), out_cost=str(study / "cost.parquet"),
                          out_uniform=str(study / "uniform.parquet"))
@@ -152,7 +154,7 @@ def test_gather_figures_and_report_section(finished_runs):
               "adversarial": [p["adversarial"] for p in runs.values()],
               "summary": [p["summary"] for p in runs.values()],
               "curves": [p["curves"] for p in runs.values()]}
-    interventions_figures(config, "synthetic", inputs=inputs, outputs=outputs)
+    interventions_figures(InterventionFiguresSettings.from_config(config), "synthetic", inputs=inputs, outputs=outputs)
     assert all(Path(p).stat().st_size > 10_000 for p in outputs.values())
     figures = {f"Causal tests (synthetic): {k}.": p for k, p in outputs.items()}
     section = build_section(config, {"interventions_summary": summary,

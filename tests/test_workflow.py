@@ -90,16 +90,20 @@ def test_interrupted_explain_job_reuses_finished_methods(tmp_path, monkeypatch, 
     """Methods finished before an interruption are cached and reused; only the rest is recomputed."""
     import analysis.importance as importance_module
     from analysis.config import load_config
-    from analysis.pipeline import prepare_data, run_explain, train_model
+    from analysis.stages.data import DataSettings, prepare_data
+    from analysis.stages.importance import ExplainSettings, run_explain
+    from analysis.stages.train import TrainSettings, train_model
 
     config = load_config(ROOT / "config" / "tiny.yaml", {
         "results_dir": str(tmp_path), "datasets": {"synthetic": {"train_n": 200, "eval_n": 20, "explain_n": 5}},
         "models": {"rnn": {"family": "rnn", "epochs": 1, "embed_dim": 8, "hidden_dim": 4, "attention_dim": 4}},
     })
     d = tmp_path / "run"
-    prepare_data(config, "synthetic", out_train=str(d / "train.parquet"), out_eval=str(d / "eval.parquet"),
-                 out_explain=str(d / "explain.parquet"), out_report=str(d / "report.parquet"))
-    train_model(config, "synthetic", "rnn", 0, train_path=str(d / "train.parquet"), eval_path=str(d / "eval.parquet"),
+    prepare_data(DataSettings.from_config(config, dataset="synthetic"), "synthetic", out_train=str(d / "train.parquet"),
+                 out_eval=str(d / "eval.parquet"), out_explain=str(d / "explain.parquet"),
+                 out_report=str(d / "report.parquet"))
+    train_model(TrainSettings.from_config(config, dataset="synthetic", model="rnn"), "synthetic", "rnn", 0,
+                train_path=str(d / "train.parquet"), eval_path=str(d / "eval.parquet"),
                 out_model=str(d / "model"), out_evaluation=str(d / "evaluation.parquet"),
                 out_predictions=str(d / "predictions.parquet"), out_history=str(d / "history.parquet"))
     outputs = {"model_dir": str(d / "model"), "explain_path": str(d / "explain.parquet"),
@@ -116,13 +120,13 @@ def test_interrupted_explain_job_reuses_finished_methods(tmp_path, monkeypatch, 
 
     monkeypatch.setattr(importance_module, "compute_importance", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_explain(config, "synthetic", "rnn", 0, **outputs)
+        run_explain(ExplainSettings.from_config(config, model="rnn"), "synthetic", "rnn", 0, **outputs)
     assert not (d / "importance.parquet").exists()
     assert len(list((d / "importance_cache").glob("*.diagnostics.parquet"))) == 2
     monkeypatch.setattr(importance_module, "compute_importance", real)
     first_two = list(calls)
     with caplog.at_level("INFO"):
-        run_explain(config, "synthetic", "rnn", 0, **outputs)
+        run_explain(ExplainSettings.from_config(config, model="rnn"), "synthetic", "rnn", 0, **outputs)
     reused = [r.message for r in caplog.records if "reusing the finished result" in r.message]
     assert len(reused) == 2 and all(any(r.startswith(m) for r in reused) for m in first_two)
     table = pd.read_parquet(d / "importance.parquet")
@@ -134,7 +138,9 @@ def test_interrupted_explain_job_reuses_finished_methods(tmp_path, monkeypatch, 
 def test_real_data_path_on_a_slice_of_shared_data(shared_data, tmp_path):
     """SST-2 from the local mirror through data preparation, a small RNN, and two methods."""
     from analysis.config import load_config
-    from analysis.pipeline import prepare_data, run_explain, train_model
+    from analysis.stages.data import DataSettings, prepare_data
+    from analysis.stages.importance import ExplainSettings, run_explain
+    from analysis.stages.train import TrainSettings, train_model
 
     config = load_config(ROOT / "config" / "tiny.yaml", {
         "data_dir": str(shared_data), "results_dir": str(tmp_path),
@@ -144,12 +150,15 @@ def test_real_data_path_on_a_slice_of_shared_data(shared_data, tmp_path):
         "importance": {"methods": {"rnn_attention": {}, "loo_delete": {}}},
     })
     d = tmp_path / "run"
-    prepare_data(config, "sst2", out_train=str(d / "train.parquet"), out_eval=str(d / "eval.parquet"),
-                 out_explain=str(d / "explain.parquet"), out_report=str(d / "report.parquet"))
-    train_model(config, "sst2", "bilstm_tanh", 0, train_path=str(d / "train.parquet"), eval_path=str(d / "eval.parquet"),
+    prepare_data(DataSettings.from_config(config, dataset="sst2"), "sst2", out_train=str(d / "train.parquet"),
+                 out_eval=str(d / "eval.parquet"), out_explain=str(d / "explain.parquet"),
+                 out_report=str(d / "report.parquet"))
+    train_model(TrainSettings.from_config(config, dataset="sst2", model="bilstm_tanh"), "sst2", "bilstm_tanh", 0,
+                train_path=str(d / "train.parquet"), eval_path=str(d / "eval.parquet"),
                 out_model=str(d / "model"), out_evaluation=str(d / "evaluation.parquet"),
                 out_predictions=str(d / "predictions.parquet"), out_history=str(d / "history.parquet"))
-    run_explain(config, "sst2", "bilstm_tanh", 0, model_dir=str(d / "model"), explain_path=str(d / "explain.parquet"),
+    run_explain(ExplainSettings.from_config(config, model="bilstm_tanh"), "sst2", "bilstm_tanh", 0,
+                model_dir=str(d / "model"), explain_path=str(d / "explain.parquet"),
                 out_importance=str(d / "importance.parquet"), out_diagnostics=str(d / "diagnostics.parquet"),
                 out_heads=str(d / "heads.parquet"))
     importance = pd.read_parquet(d / "importance.parquet")

@@ -1,3 +1,11 @@
+from analysis.stages.agreement import (
+    AgreementSettings,
+    ConcentrationSettings,
+    SeedAgreementSettings,
+    SeedSpreadSettings,
+)
+
+
 rule agreement:
     """Per-instance agreement of every method pair, with bootstrap summaries."""
     input:
@@ -7,7 +15,7 @@ rule agreement:
         summary=in_run("agreement_summary.parquet"),
         comparisons=in_run("comparisons.parquet"),
     params:
-        settings=agreement_settings,
+        settings=stage_settings(AgreementSettings),
     conda:
         "../envs/study.yaml"
     log:
@@ -27,6 +35,8 @@ if len(SEEDS) > 1:
         output:
             instances=res("{dataset}/{model}/seed_agreement.parquet"),
             summary=res("{dataset}/{model}/seed_agreement_summary.parquet"),
+        params:
+            settings=stage_settings(SeedAgreementSettings),
         conda:
             "../envs/study.yaml"
         log:
@@ -44,6 +54,8 @@ if len(SEEDS) > 1:
         output:
             seeds=res("study/seed_agreement.parquet"),
             spread=res("study/seed_spread.parquet"),
+        params:
+            settings=stage_settings(SeedSpreadSettings),
         conda:
             "../envs/study.yaml"
         log:
@@ -63,6 +75,8 @@ rule attention_concentration:
         examples=res("study/attention_concentration_examples.parquet"),
         summary=res("study/attention_concentration.parquet"),
         figure=res("study/figures/attention_concentration.png"),
+    params:
+        settings=stage_settings(ConcentrationSettings),
     conda:
         "../envs/study.yaml"
     log:

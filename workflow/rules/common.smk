@@ -1,16 +1,14 @@
-"""Config validation, result paths and target lists (no logic beyond naming files)."""
+"""Config validation, result paths, target lists and each rule's settings block (no logic beyond naming files)."""
 
-import json
 import os
 import sys
 from pathlib import Path
 
 from snakemake.logging import logger
 
-from analysis.config import ConfigError, data_source, methods_for, results_root, validate_config
-from analysis.groundtruth.stages import check_groundtruth_config, rationale_datasets, sanity_runs, shortcut_datasets
-from analysis.heads.stages import check_heads_config, heads_models
-from analysis.pipeline import FigureSettings
+from analysis.config import ConfigError, data_source, results_root, validate_config
+from analysis.stages.groundtruth import check_groundtruth_config, rationale_datasets, sanity_runs, shortcut_datasets
+from analysis.stages.heads import check_heads_config, heads_models
 
 # The schema with its defaults (values from `--config seeds=[0,1]` converted to its types), the
 # data source (`data_dir: auto`), then the registries, as `attention-study validate` does. An
@@ -49,30 +47,22 @@ def run_path(dataset, model, seed, name):
     return in_run(name).format(dataset=dataset, model=model, seed=seed)
 
 
-def model_settings(wildcards):
-    return json.dumps(config["models"][wildcards.model], sort_keys=True)
+def stage_settings(settings):
+    """A rule's ``params: settings``: its stage's settings block (analysis.stages), built from the config.
 
+    A block that differs by dataset, model, figure or kind (``settings.wildcards``) is built
+    per job, from the job's wildcards; it holds exactly the config values the stage reads, so
+    changing one reruns exactly the jobs that read it.
+    """
+    if not settings.wildcards:
+        return settings.from_config(config).as_params()
 
-def dataset_settings(wildcards):
-    return json.dumps(
-        {"entry": config["datasets"][wildcards.dataset], "data_dir": config["data_dir"], "seed": config["data_seed"]},
-        sort_keys=True,
-    )
+    def params(wildcards):
+        return settings.from_config(
+            config, **{name: getattr(wildcards, name) for name in settings.wildcards}
+        ).as_params()
 
-
-def importance_settings(wildcards):
-    methods = methods_for(config, wildcards.model)
-    return json.dumps(
-        {
-            "methods": {m: config["importance"]["methods"][m] for m in methods},
-            "pooling": config["importance"]["pooling"],
-        },
-        sort_keys=True,
-    )
-
-
-def agreement_settings(wildcards):
-    return json.dumps(config["agreement"], sort_keys=True)
+    return params
 
 
 def per_run(name):
@@ -136,14 +126,6 @@ INTERVENTION_FIGURES = {
 }
 
 
-def interventions_settings(wildcards):
-    return json.dumps(config["interventions"], sort_keys=True)
-
-
-def interventions_study_settings(wildcards):
-    return json.dumps({"interventions": config["interventions"], "models": config["models"]}, sort_keys=True)
-
-
 def interventions_of_dataset(name):
     """Input function: one per-run table of every model and seed of the figure's dataset."""
 
@@ -167,19 +149,6 @@ GT_SANITY_RUNS = sanity_runs(config)
 def gt_run_paths(datasets, name):
     """Per-run output ``name`` for every model and seed of the given datasets."""
     return [run_path(d, m, s, name) for d, m, s in runs() if d in datasets]
-
-
-def gt_settings(wildcards):
-    return json.dumps(
-        {"groundtruth": config["groundtruth"], "dataset": config["datasets"][wildcards.dataset]}, sort_keys=True
-    )
-
-
-def gt_sanity_settings(wildcards):
-    return json.dumps(
-        {"groundtruth": config["groundtruth"], "importance": json.loads(importance_settings(wildcards))},
-        sort_keys=True,
-    )
 
 
 # study table -> the per-run tables it gathers; analyses without runs have no table
@@ -230,21 +199,6 @@ HEADS_RUNS = [(d, m, s) for d, m, s in runs() if m in HEADS_MODELS]
 def heads_paths(name):
     """Per-run output ``name`` for every transformer run."""
     return [run_path(d, m, s, name) for d, m, s in HEADS_RUNS]
-
-
-def heads_settings(wildcards):
-    return json.dumps(
-        {
-            "heads": config["heads"],
-            "importance": json.loads(importance_settings(wildcards)),
-            "length_buckets": config["agreement"]["length_buckets"],
-        },
-        sort_keys=True,
-    )
-
-
-def heads_dataset_settings(wildcards):
-    return json.dumps({"selection_n": config["heads"]["selection_n"], "seed": config["data_seed"]}, sort_keys=True)
 
 
 def heads_caption(dataset, model, seed):

@@ -1,3 +1,6 @@
+from analysis.stages.data import DataSettings
+
+
 rule prepare_data:
     """Read one dataset (hub or local mirror), check it, subsample train/eval/explain."""
     output:
@@ -7,7 +10,7 @@ rule prepare_data:
         report=res("data/{dataset}/data_report.parquet"),
         validation=res("data/{dataset}/validation.parquet"),
     params:
-        settings=dataset_settings,
+        settings=stage_settings(DataSettings),
     conda:
         "../envs/study.yaml"
     log:

@@ -1,3 +1,6 @@
+from analysis.stages.figures import FigureSettings
+
+
 rule run_figures:
     """Agreement distributions, method x method matrix, agreement vs length, token heatmaps."""
     input:
@@ -34,7 +37,7 @@ rule run_figures:
             labels={"figure": "token heatmaps", "dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
         ),
     params:
-        settings=FigureSettings.from_config(config).as_params(),
+        settings=stage_settings(FigureSettings),
     conda:
         "../envs/study.yaml"
     log:

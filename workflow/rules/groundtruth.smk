@@ -6,6 +6,14 @@ runs `groundtruth.sanity` selects. Study-wide: gathered tables, figures and HTML
 (Snakemake report, category "Ground truth"), and the summary's section.
 """
 
+from analysis.stages.groundtruth import (
+    GroundTruthFigureSettings,
+    GroundTruthTableSettings,
+    PlausibilitySettings,
+    SanitySettings,
+    ShortcutSettings,
+)
+
 
 rule groundtruth_shortcut:
     """Does the model rely on the planted token, and where does every method rank it?"""
@@ -19,7 +27,7 @@ rule groundtruth_shortcut:
         scores=in_run("groundtruth/shortcut_scores.parquet"),
         summary=in_run("groundtruth/shortcut_summary.parquet"),
     params:
-        settings=gt_settings,
+        settings=stage_settings(ShortcutSettings),
     conda:
         "../envs/study.yaml"
     log:
@@ -39,7 +47,7 @@ rule groundtruth_plausibility:
         scores=in_run("groundtruth/plausibility_scores.parquet"),
         summary=in_run("groundtruth/plausibility_summary.parquet"),
     params:
-        settings=gt_settings,
+        settings=stage_settings(PlausibilitySettings),
     conda:
         "../envs/study.yaml"
     log:
@@ -60,7 +68,7 @@ rule groundtruth_sanity:
         scores=in_run("groundtruth/sanity_scores.parquet"),
         summary=in_run("groundtruth/sanity_summary.parquet"),
     params:
-        settings=gt_sanity_settings,
+        settings=stage_settings(SanitySettings),
     threads: 2
     resources:
         gpu=1,
@@ -107,6 +115,8 @@ rule groundtruth_figure:
         ),
     wildcard_constraints:
         figure="shortcut_reliance|shortcut_detection|plausibility|sanity",
+    params:
+        settings=stage_settings(GroundTruthFigureSettings),
     conda:
         "../envs/study.yaml"
     log:
@@ -132,6 +142,8 @@ rule groundtruth_table:
         ),
     wildcard_constraints:
         kind="shortcut|plausibility|sanity",
+    params:
+        settings=stage_settings(GroundTruthTableSettings),
     conda:
         "../envs/study.yaml"
     log:

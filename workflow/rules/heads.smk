@@ -8,6 +8,13 @@ heatmaps. Study-wide: gathered tables (including the cost of every attention met
 the summary's section.
 """
 
+from analysis.stages.heads import (
+    HeadAgreementSettings,
+    HeadsFigureSettings,
+    SelectionExplainSettings,
+    SelectionSetSettings,
+)
+
 
 rule heads_selection_set:
     """The held-out selection split: stratified evaluation examples that are not explained."""
@@ -17,7 +24,7 @@ rule heads_selection_set:
     output:
         res("data/{dataset}/heads_selection.parquet"),
     params:
-        settings=heads_dataset_settings,
+        settings=stage_settings(SelectionSetSettings),
     conda:
         "../envs/study.yaml"
     log:
@@ -38,7 +45,7 @@ rule heads_selection_explain:
         heads=in_run("heads/selection_attention_heads.parquet"),
         diagnostics=in_run("heads/selection_diagnostics.parquet"),
     params:
-        settings=heads_settings,
+        settings=stage_settings(SelectionExplainSettings),
     threads: 2
     resources:
         gpu=1,
@@ -64,7 +71,7 @@ rule heads_agreement:
         summary=in_run("heads/head_summary.parquet"),
         selection=in_run("heads/head_selection.parquet"),
     params:
-        settings=heads_settings,
+        settings=stage_settings(HeadAgreementSettings),
     conda:
         "../envs/study.yaml"
     log:
@@ -89,7 +96,7 @@ rule heads_figure:
             labels={"figure": "layer x head agreement", "dataset": "{dataset}", "model": "{model}", "seed": "{seed}"},
         ),
     params:
-        settings=heads_settings,
+        settings=stage_settings(HeadsFigureSettings),
     conda:
         "../envs/study.yaml"
     log:

@@ -1,3 +1,6 @@
+from analysis.stages.importance import ExplainSettings
+
+
 rule explain:
     """Every importance method (attention and attribution) on one shard of a run's explained examples.
 
@@ -14,8 +17,7 @@ rule explain:
         diagnostics=in_run("shards/{shard}/diagnostics.parquet"),
         heads=in_run("shards/{shard}/attention_heads.parquet"),
     params:
-        settings=importance_settings,
-        n_shards=N_SHARDS,
+        settings=stage_settings(ExplainSettings),
     threads: 2
     resources:
         gpu=1,

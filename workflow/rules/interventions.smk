@@ -1,6 +1,12 @@
 """Causal tests of attention (analysis/interventions): per-run model-side interventions and input
 ablations, study-wide tables (summary, cost, uniform-attention control) and per-dataset figures."""
 
+from analysis.stages.interventions import (
+    InterventionFiguresSettings,
+    InterventionSettings,
+    InterventionsGatherSettings,
+)
+
 
 rule interventions:
     """Every causal test of one run: permutation, adversarial and uniform attention, zeroing and removal until
@@ -21,7 +27,7 @@ rule interventions:
         summary=in_run("interventions/summary.parquet"),
         cost=in_run("interventions/cost.parquet"),
     params:
-        settings=interventions_settings,
+        settings=stage_settings(InterventionSettings),
     threads: 2
     resources:
         gpu=1,
@@ -47,7 +53,7 @@ rule interventions_gather:
         cost=res("study/interventions/cost.parquet"),
         uniform=res("study/interventions/uniform_training.parquet"),
     params:
-        settings=interventions_study_settings,
+        settings=stage_settings(InterventionsGatherSettings),
     conda:
         "../envs/study.yaml"
     log:
@@ -102,7 +108,7 @@ rule interventions_figures:
             labels={"figure": "deletion curves", "dataset": "{dataset}"},
         ),
     params:
-        settings=interventions_settings,
+        settings=stage_settings(InterventionFiguresSettings),
     conda:
         "../envs/study.yaml"
     log:

@@ -1,3 +1,6 @@
+from analysis.stages.report import ClaimsSettings, PublishSettings, SummarySettings
+
+
 rule claims:
     """Every published claim decided on every run with a paired, exact or non-inferiority test (Holm per claim)."""
     localrule: True  # light: runs beside the scheduler, not as a cluster job
@@ -10,7 +13,7 @@ rule claims:
         res("study/claim_tests.parquet"),
     params:
         runs=[list(run) for run in runs()],
-        settings=json.dumps({"claims": config["claims"], "models": config["models"]}, sort_keys=True),
+        settings=stage_settings(ClaimsSettings),
     conda:
         "../envs/study.yaml"
     log:
@@ -80,6 +83,7 @@ rule summary:
     params:
         tables=study_outputs()["tables"],
         figures=study_outputs()["figures"],
+        settings=stage_settings(SummarySettings),
     output:
         markdown=res("study/summary.md"),
         tables=directory(res("study/tables")),
@@ -111,6 +115,7 @@ rule publish:
         tables=res("study/tables"),
     params:
         config_files=config_files(),
+        settings=stage_settings(PublishSettings),
     output:
         directory(str(Path(config["reports_dir"]) / config["study"])),
     conda:

@@ -1,3 +1,6 @@
+from analysis.stages.train import TrainSettings
+
+
 rule train:
     """Fine-tune a transformer or train an attention RNN; record evaluation accuracy."""
     input:
@@ -10,7 +13,7 @@ rule train:
         predictions=in_run("predictions.parquet"),
         history=in_run("training_history.parquet"),
     params:
-        settings=model_settings,
+        settings=stage_settings(TrainSettings),
     threads: 2
     resources:
         gpu=1,

@@ -1,7 +1,7 @@
-"""Snakemake adapter: analysis.pipeline.accuracy_figure."""
+"""Snakemake adapter: analysis.stages.report.accuracy_figure."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import accuracy_figure
+from analysis.stages.report import accuracy_figure
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])

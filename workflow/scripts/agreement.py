@@ -1,12 +1,12 @@
-"""Snakemake adapter: analysis.pipeline.run_agreement."""
+"""Snakemake adapter: analysis.stages.agreement.run_agreement."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import run_agreement
+from analysis.stages.agreement import AgreementSettings, run_agreement
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
 run_agreement(
-    sm.config, sm.wildcards.dataset, sm.wildcards.model, int(sm.wildcards.seed),
+    AgreementSettings(**sm.params.settings), sm.wildcards.dataset, sm.wildcards.model, int(sm.wildcards.seed),
     importance_paths=[sm.input.importance], out_agreement=sm.output.agreement, out_summary=sm.output.summary,
     out_comparisons=sm.output.comparisons,
 )

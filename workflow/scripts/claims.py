@@ -1,12 +1,13 @@
-"""Snakemake adapter: analysis.published.stages.claim_tests."""
+"""Snakemake adapter: analysis.stages.report.claim_tests."""
 
 from analysis.logs import configure_logging
-from analysis.published.stages import INTERVENTION_TESTS, claim_tests
+from analysis.stages.report import INTERVENTION_TESTS, ClaimsSettings, claim_tests
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
 claim_tests(
-    sm.config, runs=sm.params.runs, agreement=list(sm.input.agreement), predictions=list(sm.input.predictions),
+    ClaimsSettings(**sm.params.settings), runs=sm.params.runs, agreement=list(sm.input.agreement),
+    predictions=list(sm.input.predictions),
     interventions={test: list(sm.input.get(test, [])) for test in INTERVENTION_TESTS},
     concentration=sm.input.concentration, out=sm.output[0],
 )

@@ -1,10 +1,8 @@
-"""Snakemake adapter: analysis.pipeline.gather_tables for each study table."""
+"""Snakemake adapter: analysis.stages.report.gather_study."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import gather_tables
+from analysis.stages.report import STUDY_TABLES, gather_study
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
-for key, table in [("evaluation", "evaluation"), ("summary", "agreement_summary"), ("comparisons", "comparisons"),
-                   ("diagnostics", "diagnostics"), ("data", "data_report")]:
-    gather_tables(list(sm.input[key]), sm.output[key], table=table)
+gather_study({key: list(sm.input[key]) for key in STUDY_TABLES}, {key: sm.output[key] for key in STUDY_TABLES})

@@ -1,7 +1,7 @@
-"""Snakemake adapter: analysis.pipeline.gather_tables for one ground-truth study table."""
+"""Snakemake adapter: analysis.stages.common.gather_tables for one ground-truth study table."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import gather_tables
+from analysis.stages.common import gather_tables
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])

@@ -1,7 +1,7 @@
-"""Snakemake adapter: analysis.heads.stages.gather_heads."""
+"""Snakemake adapter: analysis.stages.heads.gather_heads."""
 
-from analysis.heads.stages import gather_heads
 from analysis.logs import configure_logging
+from analysis.stages.heads import gather_heads
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])

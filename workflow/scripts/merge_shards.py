@@ -1,7 +1,7 @@
-"""Snakemake adapter: analysis.pipeline.merge_shards."""
+"""Snakemake adapter: analysis.stages.importance.merge_shards."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import merge_shards
+from analysis.stages.importance import merge_shards
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])

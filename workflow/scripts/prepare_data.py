@@ -1,15 +1,11 @@
-"""Snakemake adapter: analysis.pipeline.prepare_data."""
+"""Snakemake adapter: analysis.stages.data.prepare_data."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import prepare_data
+from analysis.stages.data import DataSettings, prepare_data
 
-configure_logging(snakemake.log[0])  # noqa: F821 (injected by Snakemake)
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+configure_logging(sm.log[0])
 prepare_data(
-    snakemake.config,  # noqa: F821
-    snakemake.wildcards.dataset,  # noqa: F821
-    out_train=snakemake.output.train,  # noqa: F821
-    out_eval=snakemake.output.eval,  # noqa: F821
-    out_explain=snakemake.output.explain,  # noqa: F821
-    out_report=snakemake.output.report,  # noqa: F821
-    out_validation=snakemake.output.validation,  # noqa: F821
+    DataSettings(**sm.params.settings), sm.wildcards.dataset, out_train=sm.output.train, out_eval=sm.output.eval,
+    out_explain=sm.output.explain, out_report=sm.output.report, out_validation=sm.output.validation,
 )

@@ -1,7 +1,7 @@
-"""Snakemake adapter: analysis.pipeline.run_figures."""
+"""Snakemake adapter: analysis.stages.figures.run_figures."""
 
 from analysis.logs import configure_logging
-from analysis.pipeline import FigureSettings, run_figures
+from analysis.stages.figures import FigureSettings, run_figures
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])

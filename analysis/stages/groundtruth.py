@@ -1,0 +1,344 @@
+"""Stages of ``workflow/rules/groundtruth.smk``: planted shortcuts, rationales, the randomisation sanity check.
+
+* :func:`run_shortcut` (per run of a planted-shortcut dataset): reliance of the model
+  on the token, and where every method ranks it;
+* :func:`run_plausibility` (per run of a dataset with rationales): token F1, IOU F1 and
+  AUPRC against the rationales;
+* :func:`run_sanity` (per run, bounded): cascading weight randomisation;
+* :func:`groundtruth_figure` and :func:`groundtruth_table` (study-wide): figures and the
+  HTML tables of the Snakemake report.
+
+Which runs get each analysis (:func:`shortcut_datasets`, :func:`rationale_datasets`,
+:func:`sanity_runs`) and the check of the names in the ``groundtruth`` block are read by
+``workflow/rules/common.smk`` from the config; settings are documented in the schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from analysis.logs import timed
+from analysis.provenance import with_provenance
+from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
+from analysis.seeding import derive_seed, seed_everything
+from analysis.stages.common import DeviceSettings, StageSettings
+
+log = logging.getLogger(__name__)
+
+
+class GroundTruthConfigError(ValueError):
+    """The ``groundtruth`` block names something the study does not have."""
+
+
+# ----------------------------------------------------------------------- selection
+def shortcut_datasets(config: dict[str, Any]) -> list[str]:
+    """Datasets of the study with a planted shortcut (scored when ``groundtruth.shortcut.enabled``)."""
+    if not config["groundtruth"]["shortcut"]["enabled"]:
+        return []
+    return [name for name, entry in config["datasets"].items() if entry.get("shortcut")]
+
+
+def rationale_datasets(config: dict[str, Any]) -> list[str]:
+    """Datasets whose examples carry rationales (``gt_mask``), optionally restricted by the config."""
+    from analysis.data import dataset_spec
+
+    settings = config["groundtruth"]["plausibility"]
+    if not settings["enabled"]:
+        return []
+    chosen = settings.get("datasets")
+    return [name for name in config["datasets"]
+            if dataset_spec(config, name).rationale_column and (chosen is None or name in chosen)]
+
+
+def sanity_runs(config: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(dataset, model, seed) runs that get the randomisation check."""
+    settings = config["groundtruth"]["sanity"]
+    if not settings["enabled"]:
+        return []
+    datasets, models = settings.get("datasets"), settings.get("models")
+    return [(d, m, int(s)) for d in config["datasets"] for m in config["models"] for s in config["seeds"]
+            if (datasets is None or d in datasets) and (models is None or m in models)]
+
+
+def check_groundtruth_config(config: dict[str, Any]) -> None:
+    """Names in the ``groundtruth`` block must exist in the study; raises :class:`GroundTruthConfigError`."""
+    settings = config["groundtruth"]
+    problems = []
+    for key, known in (("plausibility.datasets", config["datasets"]), ("sanity.datasets", config["datasets"]),
+                       ("sanity.models", config["models"]), ("sanity.methods", config["importance"]["methods"])):
+        block, field = key.split(".")
+        for name in settings[block].get(field) or []:
+            if name not in known:
+                problems.append(f"groundtruth.{key}: {name!r} is not in the study's "
+                                f"{'importance.methods' if field == 'methods' else field} ({sorted(known)})")
+    if problems:
+        raise GroundTruthConfigError("invalid config:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+# ------------------------------------------------------------------------ shortcut
+@dataclass(frozen=True)
+class ShortcutSettings(DeviceSettings):
+    """What scoring a planted shortcut reads: the dataset's ``shortcut`` entry and ``groundtruth.shortcut``."""
+
+    shortcut: dict[str, Any] | None  # datasets.<dataset>.shortcut
+    variants: list[str]
+    reliance_threshold: float
+    top1_threshold: float
+    n_resamples: int
+    level: float
+
+    wildcards = ("dataset",)
+    reads = (*DeviceSettings.reads, "datasets.*.shortcut", "groundtruth.shortcut.variants",
+             "groundtruth.shortcut.reliance_threshold", "groundtruth.shortcut.top1_threshold",
+             "groundtruth.n_resamples", "groundtruth.level")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, dataset: str) -> ShortcutSettings:
+        block = config["groundtruth"]
+        return cls(**cls.runtime(config), shortcut=copy.deepcopy(config["datasets"][dataset].get("shortcut")),
+                   variants=list(block["shortcut"]["variants"]),
+                   reliance_threshold=block["shortcut"]["reliance_threshold"],
+                   top1_threshold=block["shortcut"]["top1_threshold"], n_resamples=block["n_resamples"],
+                   level=block["level"])
+
+
+def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed: int, *, model_dir: str,
+                 eval_path: str, explain_path: str, importance_path: str, out_reliance: str, out_scores: str,
+                 out_summary: str) -> None:
+    """Does the model use the planted token, and which methods rank it first?"""
+    from analysis.groundtruth.shortcuts import (
+        ShortcutConfig,
+        deletion_changes_prediction,
+        reliance_outcomes,
+        shortcut_ranks,
+        summarize_reliance,
+        summarize_shortcut_scores,
+        truncated_tokens,
+    )
+    from analysis.models import load_model
+
+    common = {"n_resamples": settings.n_resamples, "level": settings.level}
+    shortcut = ShortcutConfig.from_settings(settings.shortcut, where=f"datasets.{dataset}.shortcut")
+    columns = [*EXAMPLE_COLUMNS, "shortcut_index"]
+    evaluation = read_table(eval_path, table="examples", columns=columns)
+    explained = read_table(explain_path, table="examples", columns=columns)
+    importance = read_table(importance_path, table="importance", columns=IMPORTANCE_COLUMNS)
+    seed_everything(seed)
+    model = load_model(model_dir, device=settings.torch_device())
+    with timed(f"shortcut reliance of {model_name} on {len(evaluation)} {dataset} examples", log):
+        outcomes = reliance_outcomes(model, evaluation, shortcut, seed=derive_seed(seed, dataset, "reliance"))
+        reliance = summarize_reliance(outcomes, threshold=settings.reliance_threshold, seed=seed, **common)
+        decisive = deletion_changes_prediction(model, explained)
+    with timed(f"ranks of the planted token under {importance['method'].nunique()} methods", log):
+        scores = shortcut_ranks(importance, explained, shortcut_label=shortcut.label, variants=settings.variants,
+                                decisive=decisive)
+        summary = summarize_shortcut_scores(scores, top1_threshold=settings.top1_threshold, seed=seed, **common)
+    cut = truncated_tokens(importance, explained)
+    if cut:
+        log.warning("%d explained examples lost the planted token to truncation; they are left out", cut)
+    relies = bool(reliance["relies"].iloc[0]) if len(reliance) else False
+    log.info("%s on %s: %s on the planted token %r", model_name, dataset, "relies" if relies else "does NOT rely",
+             shortcut.token)
+    for row in summary.loc[(summary["metric"] == "top1") & (summary["group"] == "all")].itertuples():
+        log.info("  %-24s %-7s top-1 %.2f [%.2f, %.2f] (n=%d): %s", row.method, row.variant, row.mean, row.mean_low,
+                 row.mean_high, row.n, row.verdict)
+    recorded = {"variants": settings.variants, "reliance_threshold": settings.reliance_threshold,
+                "top1_threshold": settings.top1_threshold, "shortcut": asdict(shortcut), "truncated_tokens": cut,
+                **common}
+    provenance = {"dataset": dataset, "split": str(evaluation["split"].iloc[0]), "model": model_name, "seed": seed,
+                  "settings": recorded}
+    write_table(with_provenance(reliance, **provenance), out_reliance)
+    write_table(with_provenance(scores, **provenance), out_scores)
+    write_table(with_provenance(summary.assign(model_relies=relies), **provenance), out_summary)
+
+
+# -------------------------------------------------------------------- plausibility
+@dataclass(frozen=True)
+class PlausibilitySettings(StageSettings):
+    """What the rationale metrics read: the score variants and the bootstrap of ``groundtruth``."""
+
+    variants: list[str]
+    n_resamples: int
+    level: float
+
+    reads = ("groundtruth.plausibility.variants", "groundtruth.n_resamples", "groundtruth.level")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> PlausibilitySettings:
+        block = config["groundtruth"]
+        return cls(variants=list(block["plausibility"]["variants"]), n_resamples=block["n_resamples"],
+                   level=block["level"])
+
+
+def run_plausibility(settings: PlausibilitySettings, dataset: str, model_name: str, seed: int, *, explain_path: str,
+                     importance_path: str, out_scores: str, out_summary: str) -> None:
+    """Token F1, IOU F1 and AUPRC of every method against the explained examples' rationales."""
+    from analysis.groundtruth.plausibility import rationale_scores, summarize_plausibility
+
+    explained = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
+    importance = read_table(importance_path, table="importance", columns=IMPORTANCE_COLUMNS)
+    with timed(f"rationale metrics of {importance['method'].nunique()} methods ({dataset}, {model_name})", log):
+        scores = rationale_scores(importance, explained, variants=settings.variants)
+        summary = summarize_plausibility(scores, n_resamples=settings.n_resamples, level=settings.level, seed=seed)
+    if scores.empty:
+        log.warning("%s: none of the %d explained examples has a rationale among the kept words", dataset,
+                    len(explained))
+    else:
+        log.info("%d of %d explained examples have rationales", scores["example_id"].nunique(), len(explained))
+    provenance = {"dataset": dataset, "split": str(explained["split"].iloc[0]), "model": model_name, "seed": seed,
+                  "settings": asdict(settings)}
+    write_table(with_provenance(scores, **provenance), out_scores)
+    write_table(with_provenance(summary, **provenance), out_summary)
+
+
+# -------------------------------------------------------------------------- sanity
+@dataclass(frozen=True)
+class SanitySettings(DeviceSettings):
+    """What the randomisation check of one model reads: ``groundtruth.sanity``, and the methods it recomputes."""
+
+    n_examples: int
+    max_steps: int | None
+    methods: dict[str, dict[str, Any]]  # the configured methods for the model's kind, in sanity.methods if given
+    variants: list[str]
+    threshold: float
+    n_resamples: int
+    level: float
+    batch_size: int
+    pooling: str
+    data_seed: int
+
+    wildcards = ("model",)
+    reads = (*DeviceSettings.reads, "groundtruth.sanity.n_examples", "groundtruth.sanity.max_steps",
+             "groundtruth.sanity.methods", "groundtruth.sanity.variants", "groundtruth.sanity.threshold",
+             "groundtruth.n_resamples", "groundtruth.level", "importance.methods", "importance.batch_size",
+             "importance.pooling", "models.*.family", "data_seed")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, model: str) -> SanitySettings:
+        from analysis.config import methods_for
+
+        block = config["groundtruth"]
+        sanity = block["sanity"]
+        chosen = sanity.get("methods")
+        names = [m for m in methods_for(config, model) if chosen is None or m in chosen]
+        return cls(**cls.runtime(config), n_examples=sanity["n_examples"], max_steps=sanity["max_steps"],
+                   methods={m: copy.deepcopy(config["importance"]["methods"][m]) for m in names},
+                   variants=list(sanity["variants"]), threshold=sanity["threshold"],
+                   n_resamples=block["n_resamples"], level=block["level"],
+                   batch_size=config["importance"]["batch_size"], pooling=config["importance"]["pooling"],
+                   data_seed=int(config["data_seed"]))
+
+
+def run_sanity(settings: SanitySettings, dataset: str, model_name: str, seed: int, *, model_dir: str,
+               explain_path: str, importance_path: str, out_scores: str, out_summary: str) -> None:
+    """Cascading weight randomisation with every method recomputed on a bounded set of examples."""
+    from analysis.data import stratified_sample
+    from analysis.groundtruth.sanity import sanity_scores, summarize_sanity
+    from analysis.importance import make_method
+    from analysis.models import load_model
+
+    explained = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
+    examples = stratified_sample(explained, min(settings.n_examples, len(explained)),
+                                 seed=derive_seed(settings.data_seed, "sanity"))
+    importance = read_table(importance_path, table="importance", columns=IMPORTANCE_COLUMNS)
+    present = set(importance["method"])
+    methods = {m: make_method(m, method_settings, where=f"importance.methods.{m}")
+               for m, method_settings in settings.methods.items() if m in present}
+    model = load_model(model_dir, device=settings.torch_device())
+    with timed(f"sanity check of {model_name} on {dataset}: {len(methods)} methods, {len(examples)} examples", log):
+        scores = sanity_scores(model, examples, methods, importance, max_steps=settings.max_steps,
+                               variants=settings.variants, batch_size=settings.batch_size, pooling=settings.pooling,
+                               seed=seed)
+        summary = summarize_sanity(scores, threshold=settings.threshold, n_resamples=settings.n_resamples,
+                                   level=settings.level, seed=seed)
+    for row in summary.loc[summary["step_index"] == summary["n_steps"]].itertuples():
+        log.info("  %-24s %-7s rho(all random) %.2f [%.2f, %.2f]: %s", row.method, row.variant, row.mean,
+                 row.mean_low, row.mean_high, row.verdict)
+    recorded = {"n_examples": settings.n_examples, "max_steps": settings.max_steps, "methods": list(methods),
+                "variants": settings.variants, "threshold": settings.threshold, "n_resamples": settings.n_resamples,
+                "level": settings.level}
+    provenance = {"dataset": dataset, "split": str(explained["split"].iloc[0]), "model": model_name, "seed": seed,
+                  "settings": recorded}
+    write_table(with_provenance(scores, **provenance), out_scores)
+    write_table(with_provenance(summary, **provenance), out_summary)
+
+
+# --------------------------------------------------------------------- study-wide
+FIGURE_VARIANTS = {"shortcut_reliance": None, "shortcut_detection": "shortcut", "plausibility": "plausibility",
+                   "sanity": "sanity"}
+"""The study-wide figures, and the ``groundtruth`` block whose first score variant each draws (None: no scores)."""
+TABLE_VARIANTS = {"shortcut": "shortcut", "plausibility": "plausibility", "sanity": None}
+"""The HTML tables (one per analysis), and the block whose first variant each reports."""
+
+
+@dataclass(frozen=True)
+class GroundTruthFigureSettings(StageSettings):
+    """What one study-wide ground-truth figure reads: the first score variant of its analysis (None: it has none)."""
+
+    variant: str | None
+
+    wildcards = ("figure",)
+    reads = ("groundtruth.shortcut.variants", "groundtruth.plausibility.variants", "groundtruth.sanity.variants")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, figure: str) -> GroundTruthFigureSettings:
+        block = FIGURE_VARIANTS[figure]
+        return cls(variant=None if block is None else config["groundtruth"][block]["variants"][0])
+
+
+def groundtruth_figure(settings: GroundTruthFigureSettings, figure: str, *, tables: dict[str, str], out: str) -> None:
+    """Draw one study-wide figure (``shortcut_reliance``, ``shortcut_detection``, ``plausibility``, ``sanity``)."""
+    from analysis.groundtruth import figures as gt_figures
+
+    frames = {name: read_table(path, table=name) for name, path in tables.items()}
+    draw = {
+        "shortcut_reliance": lambda: gt_figures.shortcut_reliance_figure(frames["groundtruth_reliance"]),
+        "shortcut_detection": lambda: gt_figures.shortcut_detection_figure(
+            frames["groundtruth_shortcut"], frames["groundtruth_reliance"], variant=settings.variant),
+        "plausibility": lambda: gt_figures.plausibility_figure(frames["groundtruth_plausibility"],
+                                                               variant=settings.variant),
+        "sanity": lambda: gt_figures.sanity_figure(frames["groundtruth_sanity"], variant=settings.variant),
+    }
+    if figure not in draw:
+        raise ValueError(f"unknown ground-truth figure {figure!r}; choose one of {sorted(draw)}")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    draw[figure]().savefig(out, bbox_inches="tight")
+    log.info("wrote %s", out)
+
+
+@dataclass(frozen=True)
+class GroundTruthTableSettings(StageSettings):
+    """What one analysis's HTML table reads: the first score variant of its analysis (None: it has none)."""
+
+    variant: str | None
+
+    wildcards = ("kind",)
+    reads = ("groundtruth.shortcut.variants", "groundtruth.plausibility.variants")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, kind: str) -> GroundTruthTableSettings:
+        block = TABLE_VARIANTS[kind]
+        return cls(variant=None if block is None else config["groundtruth"][block]["variants"][0])
+
+
+def groundtruth_table(settings: GroundTruthTableSettings, kind: str, *, tables: dict[str, str], out: str) -> None:
+    """A standalone HTML page with one analysis's generated verdicts and table (a Snakemake report item)."""
+    from analysis.groundtruth.report_section import groundtruth_parts, part_html
+
+    frames = {name: read_table(path, table=name) for name, path in tables.items()}
+    # the sections read their variant from a config's groundtruth block: this analysis's, and nothing else
+    block = {} if TABLE_VARIANTS.get(kind) is None else {TABLE_VARIANTS[kind]: {"variants": [settings.variant]}}
+    parts = groundtruth_parts(frames, {"groundtruth": block})
+    body = "".join(part_html(part, {}) for part in parts) or f"<p>No {html.escape(kind)} results in this study.</p>"
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em auto;color:#222}"
+             "table{border-collapse:collapse;font-size:.85em}td,th{padding:.2em .6em;border-bottom:1px solid #ddd;"
+             "text-align:left}li{margin:.4em 0}")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(f"<!doctype html><html lang=en><head><meta charset=utf-8><title>Ground truth: "
+                         f"{html.escape(kind)}</title><style>{style}</style></head><body>{body}</body></html>")
+    log.info("wrote %s", out)
