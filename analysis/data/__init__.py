@@ -1,7 +1,13 @@
 """Datasets: entries parsed into specs (built-in or from the config), loading (hub or local mirror), preparation."""
 
 from analysis.data.loading import DataUnavailableError, class_label_names, load_split, words_of
-from analysis.data.prepare import prepare_splits, prepare_validation, stratified_sample
+from analysis.data.prepare import (
+    explained_by,
+    first_explained,
+    prepare_splits,
+    prepare_validation,
+    stratified_sample,
+)
 from analysis.data.specs import (
     BUILTIN_DATASETS,
     DATASETS,
@@ -16,6 +22,8 @@ from analysis.data.specs import (
 )
 
 __all__ = [
+    "explained_by",
+    "first_explained",
     "BUILTIN_DATASETS",
     "DATASETS",
     "DataUnavailableError",

@@ -164,6 +164,23 @@ def stratified_sample(frame: pd.DataFrame, n: int | None, *, seed: int, label_co
     return frame.iloc[chosen].reset_index(drop=True)
 
 
+def first_explained(examples: pd.DataFrame, n: int | None) -> pd.DataFrame:
+    """The first ``n`` rows of an explain table (all when ``None``), in its order.
+
+    The explain table is written in the random order of :func:`stratified_sample` (or of
+    the shortcut sampler), so any prefix is a random subsample of the explained examples,
+    and a smaller cap gives a subset of a larger one: every model, seed and stage that caps
+    the explained examples agrees on which ones it keeps. Never sort by id first: ids follow
+    the source file, which may be ordered by label (IMDB is negative reviews, then positive).
+    """
+    return examples if n is None else examples.head(int(n)).reset_index(drop=True)
+
+
+def explained_by(examples: pd.DataFrame, importance: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``examples`` that ``importance`` has scores for (the model's own explained set), in order."""
+    return examples[examples["example_id"].isin(set(importance["example_id"]))].reset_index(drop=True)
+
+
 def drop_empty(frame: pd.DataFrame, report: DataReport) -> pd.DataFrame:
     empty = frame["n_words"] == 0
     if empty.any():

@@ -46,9 +46,14 @@ EMPTY_COLUMNS = {"permutation": PERMUTATION_COLUMNS, "adversarial": ADVERSARIAL_
 
 
 def choose_examples(examples: pd.DataFrame, limit: int | None) -> pd.DataFrame:
-    """The first ``limit`` explained examples by id (all when None): the same ones for every model and seed."""
-    ordered = examples.sort_values("example_id", kind="stable").reset_index(drop=True)
-    return ordered if limit is None else ordered.head(int(limit)).reset_index(drop=True)
+    """The first ``limit`` explained examples in the explain table's random order (all when None).
+
+    The same ones for every model and seed (see :func:`analysis.data.first_explained`); not the
+    first by id, which would follow the source file's order (IMDB: every negative review first).
+    """
+    from analysis.data import first_explained
+
+    return first_explained(examples.reset_index(drop=True), limit)
 
 
 def example_limit(settings: dict[str, Any], kind: str) -> int | None:

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis.data import explained_by
 from analysis.logs import timed
 from analysis.provenance import with_provenance
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
@@ -126,8 +127,8 @@ def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed
     shortcut = ShortcutConfig.from_settings(settings.shortcut, where=f"datasets.{dataset}.shortcut")
     columns = [*EXAMPLE_COLUMNS, "shortcut_index"]
     evaluation = read_table(eval_path, table="examples", columns=columns)
-    explained = read_table(explain_path, table="examples", columns=columns)
     importance = read_table(importance_path, table="importance", columns=IMPORTANCE_COLUMNS)
+    explained = explained_by(read_table(explain_path, table="examples", columns=columns), importance)
     seed_everything(seed)
     model = load_model(model_dir, device=settings.torch_device())
     with timed(f"shortcut reliance of {model_name} on {len(evaluation)} {dataset} examples", log):
@@ -180,8 +181,8 @@ def run_plausibility(settings: PlausibilitySettings, dataset: str, model_name: s
     """Token F1, IOU F1 and AUPRC of every method against the explained examples' rationales."""
     from analysis.groundtruth.plausibility import rationale_scores, summarize_plausibility
 
-    explained = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
     importance = read_table(importance_path, table="importance", columns=IMPORTANCE_COLUMNS)
+    explained = explained_by(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS), importance)
     with timed(f"rationale metrics of {importance['method'].nunique()} methods ({dataset}, {model_name})", log):
         scores = rationale_scores(importance, explained, variants=settings.variants)
         summary = summarize_plausibility(scores, n_resamples=settings.n_resamples, level=settings.level, seed=seed)
@@ -242,10 +243,10 @@ def run_sanity(settings: SanitySettings, dataset: str, model_name: str, seed: in
     from analysis.importance import make_method
     from analysis.models import load_model
 
-    explained = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
+    importance = read_table(importance_path, table="importance", columns=IMPORTANCE_COLUMNS)
+    explained = explained_by(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS), importance)
     examples = stratified_sample(explained, min(settings.n_examples, len(explained)),
                                  seed=derive_seed(settings.data_seed, "sanity"))
-    importance = read_table(importance_path, table="importance", columns=IMPORTANCE_COLUMNS)
     present = set(importance["method"])
     methods = {m: make_method(m, method_settings, where=f"importance.methods.{m}")
                for m, method_settings in settings.methods.items() if m in present}

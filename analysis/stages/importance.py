@@ -28,10 +28,11 @@ class ExplainSettings(DeviceSettings):
     pooling: str
     batch_size: int
     n_shards: int
+    explain_n: int | None  # models.<model>.explain_n: at most this many explained examples (None = all)
 
     wildcards = ("model",)
     reads = (*DeviceSettings.reads, "importance.methods", "importance.pooling", "importance.batch_size",
-             "importance.shards", "models.*.family")
+             "importance.shards", "models.*.family", "models.*.explain_n")
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, model: str) -> ExplainSettings:
@@ -40,7 +41,8 @@ class ExplainSettings(DeviceSettings):
         block = config["importance"]
         return cls(**cls.runtime(config),
                    methods={name: copy.deepcopy(block["methods"][name]) for name in methods_for(config, model)},
-                   pooling=block["pooling"], batch_size=int(block["batch_size"]), n_shards=int(block["shards"]))
+                   pooling=block["pooling"], batch_size=int(block["batch_size"]), n_shards=int(block["shards"]),
+                   explain_n=config["models"][model].get("explain_n"))
 
 
 def folder_fingerprint(folder: str | Path) -> str:
@@ -72,7 +74,10 @@ def run_explain(settings: ExplainSettings, dataset: str, model_name: str, seed: 
     from analysis.models import load_model
 
     model = load_model(model_dir, device=settings.torch_device())
-    examples = shard_of(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS), shard, settings.n_shards)
+    from analysis.data import first_explained
+
+    explained = first_explained(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS), settings.explain_n)
+    examples = shard_of(explained, shard, settings.n_shards)
     split = examples["split"].iloc[0]
     pooling, batch_size = settings.pooling, settings.batch_size
     cache = Path(out_importance).parent / "importance_cache"

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.data import explained_by
 from analysis.interventions.suite import (
     MODEL_TABLES,
     CostLog,
@@ -92,9 +93,9 @@ def run_interventions(settings: InterventionSettings, dataset: str, model_name: 
     block = settings.analysis_settings()  # the interventions block, as the test functions read it
     seed_everything(seed)
     model = load_model(model_dir, device=settings.torch_device())
-    examples = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
-    examples = choose_examples(examples, example_limit(block, model.kind))
     importance = read_table(importance_path, table="importance", columns=IMPORTANCE_COLUMNS)
+    examples = explained_by(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS), importance)
+    examples = choose_examples(examples, example_limit(block, model.kind))
     importance = importance[importance["example_id"].isin(set(examples["example_id"]))]
     split = examples["split"].iloc[0]
     words = list(map(list, examples["words"]))

@@ -1,0 +1,45 @@
+"""A per-model cap on the explained examples: a random prefix, shared by every stage, model and seed."""
+
+import pandas as pd
+
+from analysis.config import load_config
+from analysis.data import explained_by, first_explained, stratified_sample
+from analysis.interventions.suite import choose_examples
+from analysis.stages.importance import ExplainSettings
+
+
+def label_ordered_pool(n: int = 200) -> pd.DataFrame:
+    """Ids follow the source file, which holds every negative example first (as the IMDB mirror does)."""
+    return pd.DataFrame({"example_id": [f"imdb-test-{i:05d}" for i in range(n)],
+                         "label": [0] * (n // 2) + [1] * (n // 2)})
+
+
+def test_prefix_of_the_explain_order_is_a_mixed_random_subsample():
+    explain = stratified_sample(label_ordered_pool(), 100, seed=0)
+    first = first_explained(explain, 20)
+    assert list(first["example_id"]) == list(explain["example_id"][:20])
+    assert 0 < first["label"].mean() < 1  # both classes, unlike the first 20 ids
+    assert set(first_explained(explain, 10)["example_id"]) <= set(first["example_id"])  # nested caps
+    assert first_explained(explain, None).equals(explain)
+
+
+def test_causal_tests_take_the_same_prefix_not_the_first_ids():
+    explain = stratified_sample(label_ordered_pool(), 100, seed=0)
+    chosen = choose_examples(explain, 20)
+    assert list(chosen["example_id"]) == list(explain["example_id"][:20])
+    by_id = explain.sort_values("example_id").head(20)
+    assert by_id["label"].eq(0).all() and chosen["label"].nunique() == 2
+
+
+def test_downstream_stages_keep_only_what_the_model_explained():
+    explain = stratified_sample(label_ordered_pool(), 50, seed=1)
+    importance = pd.DataFrame({"example_id": list(explain["example_id"][:7]) * 3})
+    kept = explained_by(explain, importance)
+    assert list(kept["example_id"]) == list(explain["example_id"][:7])
+
+
+def test_the_cap_is_a_setting_of_the_model_it_caps():
+    config = load_config("config/tiny.yaml")
+    config["models"]["minilm"]["explain_n"] = 5
+    assert ExplainSettings.from_config(config, model="minilm").explain_n == 5
+    assert ExplainSettings.from_config(config, model="bilstm_tanh").explain_n is None
