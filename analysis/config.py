@@ -213,6 +213,11 @@ def check_registries(config: dict[str, Any]) -> None:
                 resolve_checkpoint(entry["checkpoint"])
             except CheckpointError as error:
                 problems.append(f"models.{name}.checkpoint: {error}")
+        cap = entry.get("explain_n")
+        if isinstance(cap, dict):
+            problems += [f"models.{name}.explain_n: {key!r} is not a dataset of this study"
+                         f"{did_you_mean(key, datasets)}; use dataset names or `default`"
+                         for key in cap if key != "default" and key not in datasets]
         if entry["family"] == "rnn" and "checkpoint" in entry:
             problems.append(f"models.{name}: `checkpoint` is for transformers; rnn models are trained from scratch")
     methods = config["importance"]["methods"]
@@ -338,6 +343,14 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
     config = compose_config(path)
     config.update(overrides or {})
     return validate_config(config)
+
+
+def explain_cap(config: dict[str, Any], dataset: str, model_name: str) -> int | None:
+    """``models.<model>.explain_n`` for one dataset: at most this many explained examples (None = all)."""
+    cap = config["models"][model_name].get("explain_n")
+    if isinstance(cap, dict):
+        cap = cap.get(dataset, cap.get("default"))
+    return None if cap is None else int(cap)
 
 
 def methods_for(config: dict[str, Any], model_name: str) -> list[str]:

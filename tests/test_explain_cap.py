@@ -1,8 +1,9 @@
 """A per-model cap on the explained examples: a random prefix, shared by every stage, model and seed."""
 
 import pandas as pd
+import pytest
 
-from analysis.config import load_config
+from analysis.config import ConfigError, check_registries, explain_cap, load_config
 from analysis.data import explained_by, first_explained, stratified_sample
 from analysis.interventions.suite import choose_examples
 from analysis.stages.importance import ExplainSettings
@@ -38,8 +39,18 @@ def test_downstream_stages_keep_only_what_the_model_explained():
     assert list(kept["example_id"]) == list(explain["example_id"][:7])
 
 
-def test_the_cap_is_a_setting_of_the_model_it_caps():
+def test_the_cap_is_a_setting_of_the_model_and_dataset_it_caps():
     config = load_config("config/tiny.yaml")
     config["models"]["minilm"]["explain_n"] = 5
-    assert ExplainSettings.from_config(config, model="minilm").explain_n == 5
-    assert ExplainSettings.from_config(config, model="bilstm_tanh").explain_n is None
+    assert ExplainSettings.from_config(config, dataset="synthetic", model="minilm").explain_n == 5
+    assert ExplainSettings.from_config(config, dataset="synthetic", model="bilstm_tanh").explain_n is None
+    config["models"]["minilm"]["explain_n"] = {"default": 250, "synthetic": 7}
+    assert explain_cap(config, "synthetic", "minilm") == 7
+    assert explain_cap(config, "imdb", "minilm") == 250
+
+
+def test_a_cap_for_a_dataset_not_in_the_study_is_refused_with_a_hint():
+    config = load_config("config/tiny.yaml")
+    config["models"]["minilm"]["explain_n"] = {"synthetc": 5}
+    with pytest.raises(ConfigError, match=r"models.minilm.explain_n: 'synthetc' is not a dataset.*synthetic"):
+        check_registries(config)

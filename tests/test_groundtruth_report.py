@@ -55,7 +55,7 @@ def planted_run(tmp_path_factory):
     finally:
         torch.set_num_threads(threads)
     model.save(str(tmp / "model"))
-    run_explain(ExplainSettings.from_config(config, model="avg"), "planted", "avg", 0, model_dir=str(tmp / "model"),
+    run_explain(ExplainSettings.from_config(config, dataset="planted", model="avg"), "planted", "avg", 0, model_dir=str(tmp / "model"),
                 explain_path=paths["explain"], out_importance=paths["importance"],
                 out_diagnostics=paths["diagnostics"], out_heads=paths["heads"])
     stages.run_shortcut(stages.ShortcutSettings.from_config(config, dataset="planted"), "planted", "avg", 0,

@@ -120,13 +120,13 @@ def test_interrupted_explain_job_reuses_finished_methods(tmp_path, monkeypatch, 
 
     monkeypatch.setattr(importance_module, "compute_importance", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_explain(ExplainSettings.from_config(config, model="rnn"), "synthetic", "rnn", 0, **outputs)
+        run_explain(ExplainSettings.from_config(config, dataset="synthetic", model="rnn"), "synthetic", "rnn", 0, **outputs)
     assert not (d / "importance.parquet").exists()
     assert len(list((d / "importance_cache").glob("*.diagnostics.parquet"))) == 2
     monkeypatch.setattr(importance_module, "compute_importance", real)
     first_two = list(calls)
     with caplog.at_level("INFO"):
-        run_explain(ExplainSettings.from_config(config, model="rnn"), "synthetic", "rnn", 0, **outputs)
+        run_explain(ExplainSettings.from_config(config, dataset="synthetic", model="rnn"), "synthetic", "rnn", 0, **outputs)
     reused = [r.message for r in caplog.records if "reusing the finished result" in r.message]
     assert len(reused) == 2 and all(any(r.startswith(m) for r in reused) for m in first_two)
     table = pd.read_parquet(d / "importance.parquet")
@@ -157,7 +157,7 @@ def test_real_data_path_on_a_slice_of_shared_data(shared_data, tmp_path):
                 train_path=str(d / "train.parquet"), eval_path=str(d / "eval.parquet"),
                 out_model=str(d / "model"), out_evaluation=str(d / "evaluation.parquet"),
                 out_predictions=str(d / "predictions.parquet"), out_history=str(d / "history.parquet"))
-    run_explain(ExplainSettings.from_config(config, model="bilstm_tanh"), "sst2", "bilstm_tanh", 0,
+    run_explain(ExplainSettings.from_config(config, dataset="sst2", model="bilstm_tanh"), "sst2", "bilstm_tanh", 0,
                 model_dir=str(d / "model"), explain_path=str(d / "explain.parquet"),
                 out_importance=str(d / "importance.parquet"), out_diagnostics=str(d / "diagnostics.parquet"),
                 out_heads=str(d / "heads.parquet"))

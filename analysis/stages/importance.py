@@ -28,21 +28,21 @@ class ExplainSettings(DeviceSettings):
     pooling: str
     batch_size: int
     n_shards: int
-    explain_n: int | None  # models.<model>.explain_n: at most this many explained examples (None = all)
+    explain_n: int | None  # models.<model>.explain_n for this dataset: at most this many examples (None = all)
 
-    wildcards = ("model",)
+    wildcards = ("dataset", "model")
     reads = (*DeviceSettings.reads, "importance.methods", "importance.pooling", "importance.batch_size",
              "importance.shards", "models.*.family", "models.*.explain_n")
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], *, model: str) -> ExplainSettings:
-        from analysis.config import methods_for
+    def from_config(cls, config: dict[str, Any], *, dataset: str, model: str) -> ExplainSettings:
+        from analysis.config import explain_cap, methods_for
 
         block = config["importance"]
         return cls(**cls.runtime(config),
                    methods={name: copy.deepcopy(block["methods"][name]) for name in methods_for(config, model)},
                    pooling=block["pooling"], batch_size=int(block["batch_size"]), n_shards=int(block["shards"]),
-                   explain_n=config["models"][model].get("explain_n"))
+                   explain_n=explain_cap(config, dataset, model))
 
 
 def folder_fingerprint(folder: str | Path) -> str:
