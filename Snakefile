@@ -14,7 +14,8 @@ min_version("8.0")
 
 # `config` holds the --configfile files and --config values, merged. When they name a whole
 # study (study, datasets, models, seeds) that is the study; otherwise they overlay the default
-# study, as in `--configfile config/study.yaml --configfile mine.yaml` or a lone
+# study, as in `--configfile config/study.yaml mine.yaml` (one flag: Snakemake keeps only the last of
+# repeated --configfile flags) or a lone
 # `--configfile mine.yaml` with only some keys (mappings merge key by key; lists and scalars
 # replace). workflow/rules/common.smk validates the result.
 if not is_whole_study(config):

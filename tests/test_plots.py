@@ -415,3 +415,108 @@ def test_every_figure_has_a_caption() -> None:
     for function in (figures.agreement_distributions, figures.agreement_matrix, figures.agreement_by_length,
                      figures.token_heatmaps, figures.accuracy_bars):
         assert "Caption:" in (function.__doc__ or "") and "Computed from" in (function.__doc__ or "")
+
+
+# ----------------------------------------------------------------------------- kit
+
+
+def _forest_summary() -> pd.DataFrame:
+    rows = []
+    for dataset in ("sst2", "imdb"):
+        for model, attention in (("bilstm", "rnn_attention"), ("minilm", "attention_last_mean")):
+            for seed in (0, 1, 2):
+                for method, kind, mean in ((attention, "attention_vs_causal", 0.2 + 0.02 * seed),
+                                           ("integrated_gradients", "causal_vs_causal", 0.5),
+                                           ("random", "random_vs_causal", 0.0)):
+                    rows.append({"dataset": dataset, "model": model, "seed": seed, "method_a": method,
+                                 "method_b": "loo_delete", "pair_kind": kind, "variant": "abs",
+                                 "metric": "kendall_tau", "group_by": "all", "mean": mean, "mean_low": mean - 0.1,
+                                 "mean_high": mean + 0.1})
+    return pd.DataFrame(rows)
+
+
+def test_forest_has_a_panel_per_dataset_and_model_seeds_as_points_the_ceiling_band_and_the_floor(
+        tmp_path: Path, close: list[Figure]) -> None:
+    from analysis.plots import kit
+
+    summary = _forest_summary()
+    ceilings = {(d, m, s): "integrated_gradients" for d, m, s in
+                summary[["dataset", "model", "seed"]].drop_duplicates().itertuples(index=False)}
+    figure = figures.agreement_forest(summary, reference="loo_delete", ceilings=ceilings)
+    close.append(figure)
+    panels = [ax for ax in figure.axes if ax.get_yticklabels()]
+    assert len(panels) == 4  # 2 datasets x 2 models
+    first = panels[0]
+    assert {t.get_text() for t in first.get_yticklabels()} == {"Attention"}
+    spans = [p.get_extents().transformed(first.transData.inverted()) for p in first.patches]
+    assert any(box.x0 == pytest.approx(0.4, abs=0.01) and box.x1 == pytest.approx(0.6, abs=0.01) for box in spans)
+    dashed = [line for line in first.lines if line.get_linestyle() == "--"]
+    assert dashed and dashed[0].get_xdata()[0] == pytest.approx(0.0)  # the floor
+    points = sum(len(c.get_offsets()) for c in first.collections if isinstance(c, PathCollection))
+    assert points == 3 + 1  # three seeds and their mean
+    path = kit.save_figure(figure, tmp_path / "forest.png")
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.width <= kit.STORED_WIDTH_PX + 40  # stored at about 1.5x the display width
+
+
+def test_width_rule_and_save(tmp_path: Path, close: list[Figure]) -> None:
+    from PIL import Image
+
+    from analysis.plots import kit
+
+    assert kit.stored_dpi(4.0) == pytest.approx(kit.DISPLAY_DPI * kit.STORED_SCALE)
+    assert kit.stored_dpi(20.0) * 20.0 == pytest.approx(kit.STORED_WIDTH_PX)
+    assert kit.display_width(1350) == 900 and kit.display_width(600) == 400
+    wide = kit.new_figure(20.0, 3.0)
+    wide.add_subplot().plot([0, 1])
+    close.append(wide)
+    wide.savefig(tmp_path / "stage.png")  # a stage saves without arguments: the figure's own resolution holds
+    with Image.open(tmp_path / "stage.png") as image:
+        assert image.width == kit.STORED_WIDTH_PX
+
+
+def test_dot_grid_wraps_panels_and_keeps_each_rows_categories(close: list[Figure]) -> None:
+    from analysis.plots import kit
+
+    rows = pd.DataFrame([{"model": f"m{i}", "measure": measure, "method": method, "seed": seed, "mean": 0.5,
+                          "mean_low": 0.4, "mean_high": 0.6}
+                         for i in range(6) for measure in ("a", "b") for seed in (0, 1)
+                         for method in (("loo_delete", "random") if measure == "a" else ("saliency",))])
+    figure = kit.dot_grid(rows, col="model", row="measure", points="seed", max_columns=4)
+    close.append(figure)
+    visible = [ax for ax in figure.axes if ax.axison]
+    assert len(visible) == 12 and figure.get_figwidth() <= kit.MAX_DESIGN_WIDTH_IN * 1.15
+    labels = [{t.get_text() for t in ax.get_yticklabels()} for ax in visible if any(
+        t.get_text() for t in ax.get_yticklabels())]
+    assert {"Leave-one-out (delete)", "Random"} in labels and {"Saliency (‖∇‖)"} in labels
+
+
+def test_highlighted_lines_colour_a_few_and_grey_the_rest(close: list[Figure]) -> None:
+    from analysis.plots import kit
+
+    curves = pd.DataFrame([{"method": m, "x": x, "y": x * i} for i, m in enumerate(
+        ("rnn_attention", "saliency", "loo_delete", "integrated_gradients", "random")) for x in (0.0, 0.5, 1.0)])
+    figure = kit.new_figure(4, 3)
+    close.append(figure)
+    ax = figure.add_subplot()
+    handles = kit.highlighted_lines(ax, curves, x="x", y="y", group="method", highlight=["rnn_attention", "random"])
+    assert [h.get_label() for h in handles] == ["Attention", "Random", "other methods"]
+    grey = [line for line in ax.lines if line.get_color() == kit.GREY]
+    assert len(grey) == 3
+
+
+def test_figures_of_every_analysis_use_the_public_kit_only() -> None:
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "analysis"
+    private = re.compile(r"from analysis\.(\w+)[\w.]* import .*\b_[a-z]\w*")
+    offenders = []
+    for path in root.rglob("*.py"):
+        package = path.relative_to(root).parts[0]
+        for line in path.read_text().splitlines():
+            match = private.search(line)
+            if match and match[1] != package and "plots" in line:
+                offenders.append(f"{path.relative_to(root)}: {line.strip()}")
+    assert offenders == []

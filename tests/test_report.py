@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from analysis.report.document import inline_markdown
 from analysis.report.summary import agreement_findings, write_summary
 
 
@@ -54,8 +55,9 @@ def test_summary_files_are_written(tmp_path):
                              diagnostics=diagnostics, data_report=data, figures={}, out_markdown=str(tmp_path / "s.md"),
                              out_html=str(tmp_path / "s.html"))
     text = (tmp_path / "s.md").read_text()
-    assert findings[0].text in text and "0.850" in text
-    assert "id=findings" in (tmp_path / "s.html").read_text()
+    assert inline_markdown(findings[0].text) in text and "0.850" in text
+    page = (tmp_path / "s.html").read_text()
+    assert 'id="findings"' in page and 'id="forest"' in page and "<nav" in page
 
 
 def test_findings_follow_the_corrected_paired_test_when_there_is_one():
@@ -101,10 +103,10 @@ def test_hatexplain_gets_a_content_warning_and_reductions_are_stated(tmp_path, s
                   out_html=str(tmp_path / "s.html"))
     text = (tmp_path / "s.md").read_text()
     warning = text.index("Content warning: hatexplain")
-    assert warning < text.index("## Key results")
+    assert warning < text.index("## Agreement with causal importance")
     assert ("shows none of its example texts" in text) != show
     assert "evaluated on 1,000 of 1,924 available" in text and "Reduced: Explained 40 examples" in text
-    assert "class=warn" in (tmp_path / "s.html").read_text()
+    assert 'class="warning"' in (tmp_path / "s.html").read_text()
 
 
 def test_csv_tables_are_compact_and_keep_provenance(tmp_path):
@@ -158,7 +160,7 @@ def test_publish_names_the_missing_report_and_the_fix(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_embedded_figures_are_compacted_without_changing_their_size(tmp_path):
+def test_embedded_figures_are_compacted_and_kept_within_the_width_rule(tmp_path):
     import base64
     import io
     import re
@@ -170,7 +172,8 @@ def test_embedded_figures_are_compacted_without_changing_their_size(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis.report.summary import compact_png, figure_tag
+    from analysis.plots.kit import STORED_WIDTH_PX
+    from analysis.report.document import Figure, HtmlRenderer, compact_png
 
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.imshow(np.random.default_rng(0).random((20, 20)), cmap="RdBu_r")
@@ -183,8 +186,13 @@ def test_embedded_figures_are_compacted_without_changing_their_size(tmp_path):
         assert image.size == original.size
         difference = np.abs(np.asarray(image.convert("RGB"), dtype=int) - np.asarray(original.convert("RGB"), dtype=int))
     assert np.percentile(difference, 99) <= 16  # 256 colours: visually the same figure
-    tag = figure_tag(path, "a <caption>")
+    tag = HtmlRenderer().block(Figure(path, "a <caption>"), level=3)
     assert base64.b64decode(re.search(r"base64,([^\"]+)", tag)[1]) == small and "a &lt;caption&gt;" in tag
+    assert 'width="400"' in tag  # stored 600 px wide: shown at 600 / 1.5
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (3000, 400), "white").save(wide)
+    with Image.open(io.BytesIO(compact_png(wide))) as image:
+        assert image.size == (STORED_WIDTH_PX, 180)
 
 
 def test_code_version_names_the_commit_and_ignores_the_published_folder(tmp_path):

@@ -1,19 +1,18 @@
 """The study report as a reader sees it: rendered in headless Chromium.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and the
-Python package ``selenium``; skips with a message when any is missing.
+Python package ``selenium``; skips with a message when any is missing. The study is the small
+synthetic one of ``report_fixtures`` (two datasets, two models, two seeds, three claims).
 """
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
+from report_fixtures import write_study
 
-from analysis.report.summary import write_summary
+FIRST_SCREEN_PX = 1000
 
 
 def _browser():
@@ -26,52 +25,105 @@ def _browser():
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1280,2000"):
+                 "--window-size=1280,1200"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     from selenium.webdriver.chrome.service import Service
 
-    return webdriver.Chrome(service=Service(driver_path), options=options)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_window_size(1280, 1200)
+    return driver
 
 
-@pytest.fixture
-def report(tmp_path) -> Path:
-    from analysis.plots import figures
-
-    rng = np.random.default_rng(0)
-    evaluation = pd.DataFrame([{"dataset": "sst2", "model": "minilm", "seed": 0, "accuracy": 0.85, "chance": 0.55,
-                                "n_eval": 872, "n_truncated": 0, "max_length": 128}])
-    summary = pd.DataFrame([
-        {"dataset": "sst2", "model": "minilm", "seed": 0, "method_a": a, "method_b": "loo_delete", "pair_kind": k,
-         "variant": "abs", "metric": "kendall_tau", "group_by": "all", "group": "all", "n": 60, "mean": m,
-         "mean_low": m - 0.05, "mean_high": m + 0.05, "median": m, "median_low": m - 0.05, "median_high": m + 0.05,
-         "share_significant": 0.2}
-        for a, k, m in [("attention_last_mean", "attention_vs_causal", 0.2),
-                        ("integrated_gradients", "causal_vs_causal", 0.45), ("random", "random_vs_causal", 0.0)]])
-    figure = figures.accuracy_bars(evaluation.assign(accuracy=rng.uniform(0.8, 0.9, 1)))
-    png = tmp_path / "accuracy.png"
-    figure.savefig(png)
-    config = {"study": "browser", "title": "Browser check", "agreement": {"reference": "loo_delete"},
-              "figures": {"headline_metric": "kendall_tau"}}
-    write_summary(config=config, evaluation=evaluation, summary=summary, diagnostics=pd.DataFrame(),
-                  data_report=pd.DataFrame([{"dataset": "sst2", "rows_kept": 872}]),
-                  figures={"Accuracy of every model.": str(png)}, out_markdown=str(tmp_path / "summary.md"),
-                  out_html=str(tmp_path / "summary.html"))
-    return tmp_path / "summary.html"
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> dict:
+    return write_study(tmp_path_factory.mktemp("small"))
 
 
-def test_report_renders_without_errors_and_every_figure_loads(report, tmp_path):
+@pytest.fixture(scope="module")
+def browser():
     driver = _browser()
-    try:
-        driver.get(report.as_uri())
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-        assert errors == []
-        images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
-        assert images and all(complete and width > 0 for complete, width, _ in images)
-        findings = driver.find_element("id", "findings")
-        assert "agrees with" in findings.text
-        driver.save_screenshot(str(tmp_path / "report.png"))
-    finally:
-        driver.quit()
-    assert (tmp_path / "report.png").stat().st_size > 10_000
+    yield driver
+    driver.quit()
+
+
+def _box(driver, selector: str) -> dict:
+    return driver.execute_script(
+        "var r=document.querySelector(arguments[0]).getBoundingClientRect();"
+        "return {top:r.top+window.scrollY,bottom:r.bottom+window.scrollY,height:r.height};", selector)
+
+
+def test_first_screen_holds_the_verdict_table_and_the_forest_plot(study, browser, tmp_path):
+    browser.get(study["html"].as_uri())
+    assert browser.execute_script("return window.innerHeight") >= FIRST_SCREEN_PX
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    verdicts, forest = _box(browser, "#verdicts"), _box(browser, "#forest img")
+    assert verdicts["bottom"] <= FIRST_SCREEN_PX and verdicts["height"] > 50
+    assert forest["bottom"] <= FIRST_SCREEN_PX and forest["height"] > 200
+    table = browser.find_element("id", "verdicts").text
+    assert "causal methods agree more" in table and "replication" in table and "extension" in table
+    lead = browser.find_element("css selector", "p.lead").text
+    assert "Leave-one-out (delete)" in lead and "published claims" in lead
+    browser.save_screenshot(str(tmp_path / "first-screen.png"))
+    assert (tmp_path / "first-screen.png").stat().st_size > 10_000
+
+
+def test_every_toc_link_and_anchor_lands_on_an_element_and_no_image_is_broken(study, browser):
+    browser.get(study["html"].as_uri())
+    toc = browser.execute_script("return Array.from(document.querySelectorAll('nav#toc a')).map(a => a.hash)")
+    assert len(toc) >= 8 and "#answer" in toc and "#methods" in toc and "#published" in toc
+    anchors = browser.execute_script(
+        "return Array.from(document.querySelectorAll('a[href^=\"#\"]')).map(a => a.getAttribute('href'))")
+    missing = browser.execute_script(
+        "return arguments[0].filter(h => !document.getElementById(decodeURIComponent(h.slice(1))))", anchors)
+    assert missing == []
+    for link in browser.find_elements("css selector", "nav#toc a")[:4]:  # following a link scrolls to its section
+        link.click()
+        target = browser.execute_script("return document.getElementById(location.hash.slice(1))"
+                                        ".getBoundingClientRect().top")
+        assert -5 <= target <= 60
+    images = browser.execute_script(
+        "document.querySelectorAll('details').forEach(d => d.open = true);"
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
+    assert len(images) >= 3 and all(complete and width > 0 and alt for complete, width, alt in images)
+
+
+def test_tables_sort_and_filter(study, browser):
+    browser.get(study["html"].as_uri())
+    browser.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+    box = browser.find_element("css selector", "#agreement div.filtered")
+    rows = box.find_elements("css selector", "tbody tr")
+    box.find_element("css selector", "input.filter").send_keys("hatexplain minilm")
+    shown = [r for r in rows if r.is_displayed()]
+    assert 0 < len(shown) < len(rows) and all("minilm" in r.text for r in shown)
+    header = box.find_elements("css selector", "thead th")[2]  # seed
+    header.click()
+    seeds = browser.execute_script("return Array.from(arguments[0].querySelectorAll('tbody tr'))"
+                                   ".map(r => Number(r.cells[2].textContent))", box)
+    assert seeds == sorted(seeds) and len(set(seeds)) == 2
+    header.click()
+    seeds = browser.execute_script("return Array.from(arguments[0].querySelectorAll('tbody tr'))"
+                                   ".map(r => Number(r.cells[2].textContent))", box)
+    assert seeds == sorted(seeds, reverse=True)
+
+
+def test_the_per_example_view_colours_words_and_follows_the_content_switch(study, browser):
+    browser.get(study["examples"].as_uri())
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    datasets = [o.get_attribute("value") for o in browser.find_elements("css selector", "#dataset option")]
+    assert datasets == ["sst2"]  # hatexplain is under a content warning
+    assert "Left out under a content warning: hatexplain" in browser.page_source
+    words = browser.find_elements("css selector", "#view .w span")
+    assert words and all(w.get_attribute("title") for w in words)
+    assert any("<wonderful>:" in w.get_attribute("title") for w in words)  # a word is text, never markup
+    outcome = browser.find_element("id", "outcome").text
+    assert "Predicted:" in outcome and "label:" in outcome
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "model")).select_by_value("minilm")
+    Select(browser.find_element("id", "example")).select_by_index(1)
+    methods = [e.text.split("\n")[0] for e in browser.find_elements("css selector", "#view .m")]
+    assert "Attention (last layer, head mean)" in methods and "Leave-one-out (delete)" in methods
+    negative = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#view .w span')).some(s => s.style.background.includes('33, 102'))")
+    assert negative  # signed scores below zero are blue

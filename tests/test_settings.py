@@ -153,6 +153,7 @@ CHOSEN = {
     "ClaimsSettings": "claims.accuracy_margin",
     "SummarySettings": "report.show_offensive_examples",
     "PublishSettings": "title",
+    "ExamplesSettings": "report.show_offensive_examples",
 }
 
 

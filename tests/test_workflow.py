@@ -82,7 +82,12 @@ def test_tiny_study_end_to_end_with_report(tmp_path):
     files = {p.relative_to(published / "tiny").as_posix() for p in (published / "tiny").rglob("*")
              if p.is_file() and p.name != ".snakemake_timestamp"}  # Snakemake's marker (gitignored)
     assert {"README.md", "summary.html", "summary.md", "tables/provenance.csv"} <= files
-    assert all(f.endswith((".md", ".html", ".csv", ".csv.gz")) for f in files), files
+    assert {"examples.html", "DATA.md"} <= files and any(f.startswith("data/") for f in files)
+    # the report, its tables, downsampled figures and the per-example data; never models or raw results
+    assert all(f.endswith((".md", ".html", ".csv", ".csv.gz")) or f.startswith(("figures/", "data/"))
+               for f in files), files
+    assert all(f.endswith((".png", ".md")) for f in files if f.startswith("figures/"))
+    assert all(f.endswith((".parquet", ".md")) for f in files if f.startswith("data/"))
     assert "snakemake publish --cores all --configfile" in (published / "tiny" / "README.md").read_text()
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -11,10 +9,10 @@ import pandas as pd
 from analysis.attention.concentration import NEAR_UNIFORM_TVD
 from analysis.config import rnn_models
 from analysis.plots.style import method_label
-from analysis.report.sections import REPORT_SECTIONS, Section
-from analysis.report.summary import figure_tag, markdown_table
+from analysis.report.document import Figure, Findings, Paragraph, Section, Table
+from analysis.report.sections import REPORT_SECTIONS, figures_by_key
 
-FIGURE = "attention_concentration.png"  # written by the workflow's attention_concentration rule
+FIGURE = "attention_concentration"  # the key of the workflow's attention_concentration figure
 
 INTRO = ("How peaked is each attention method? Per example, over the words it scores (renormalised to sum to one, "
          "since special tokens are excluded): the largest weight beside the uniform weight 1/n, their ratio, the "
@@ -60,10 +58,13 @@ def concentration_section(config: dict[str, Any], tables: dict[str, pd.DataFrame
         findings.append(f"The frozen-uniform controls measure a largest distance from uniform of {worst:.1e}, "
                         f"as they must.")
     shown = table.assign(method=table["method"].map(method_label))
-    own = {caption: path for caption, path in figures.items() if Path(path).name == FIGURE}
-    md = INTRO + "\n\n" + markdown_table(shown)
-    md += "".join(f"\n\n![{caption}](figures/{FIGURE})" for caption in own)
-    body = (f"<p>{html.escape(INTRO)}</p>"
-            + shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t")
-            + "".join(figure_tag(Path(path), caption) for caption, path in own.items() if Path(path).exists()))
-    return Section("Attention concentration", md, body, findings=findings, order=18)
+    figures = figures_by_key(figures)
+    blocks = [Paragraph(INTRO)]
+    if findings:
+        blocks.append(Findings(findings))
+    if FIGURE in figures:
+        blocks.append(Figure(figures[FIGURE], "Attention concentration: each example's distance of attention from "
+                             f"uniform (dashed: near uniform, at most {NEAR_UNIFORM_TVD}). Left of the line a "
+                             "permutation test is vacuous.", key=FIGURE))
+    blocks.append(Table(shown, caption="Concentration of each attention method, seed means"))
+    return Section("Attention concentration", blocks, findings=findings, order=18)

@@ -1,8 +1,9 @@
 """Figures of the ground-truth analyses: pure functions from a study table to a Figure.
 
-Like :mod:`analysis.plots.figures` (whose helpers and house style they use), every
-function returns a matplotlib Figure built without pyplot, never saves or shows it,
-and draws a "no data" figure from an empty table. Each docstring starts with the
+They use the plotting kit (:mod:`analysis.plots.kit`: the width rule, the house style,
+highlighted curves, labels and colours from the registries); every function returns a
+matplotlib Figure built without pyplot, never saves or shows it, and draws a "no data"
+figure from an empty table. Each docstring starts with the
 figure's caption: what passed, what failed, and how to read it.
 """
 
@@ -16,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis.plots.figures import _new_figure, _no_data_figure, _styled
+from analysis.plots.kit import MAX_DESIGN_WIDTH_IN, highlighted_lines, new_figure, no_data_figure, styled
 from analysis.plots.style import METHOD_COLOR_CYCLE, method_label, method_palette, sort_methods
 from analysis.records import require_columns
 
@@ -86,7 +87,8 @@ def _method_grid(title: str, rows: pd.DataFrame, panels: dict[str, str], *, pass
     methods = sort_methods(rows["method"])
     colors = _model_colors(models)
     rows = rows.assign(passed=np.asarray(passed, dtype=bool))
-    figure = _new_figure(4.0 * len(panels) + 2.6, 0.9 + (0.32 * len(methods) + 0.9) * len(datasets))
+    figure = new_figure(min(2.6 * len(panels) + 2.4, MAX_DESIGN_WIDTH_IN),
+                        0.9 + (0.24 * len(methods) + 0.8) * len(datasets))
     axes = figure.subplots(len(datasets), len(panels), squeeze=False, sharey="row")
     for r, dataset in enumerate(datasets):
         for c, (metric, label) in enumerate(panels.items()):
@@ -107,7 +109,7 @@ def _method_grid(title: str, rows: pd.DataFrame, panels: dict[str, str], *, pass
     return figure
 
 
-@_styled
+@styled
 def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | None = None, *,
                               variant: str = "abs", group: str = "all") -> Figure:
     """Which importance methods find the planted shortcut token?
@@ -128,7 +130,7 @@ def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | No
     title = "Planted shortcut: does each method rank the known cause first?"
     rows = _selected(summary, table="groundtruth_shortcut", verdict="verdict", variant=variant, group=group)
     if rows.empty:
-        return _no_data_figure(title, "no run of a planted-shortcut dataset" if summary is None or summary.empty
+        return no_data_figure(title, "no run of a planted-shortcut dataset" if summary is None or summary.empty
                                else f"no rows for variant={variant!r}, group={group!r}")
     relies = _relies(reliance)
     labels = {m: _model_legend(m, relies) for m in rows["model"].unique()}
@@ -155,7 +157,7 @@ def _model_legend(model: str, relies: dict[tuple[str, str], bool]) -> str:
     return f"{model} (relies on some datasets)"
 
 
-@_styled
+@styled
 def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
     """Did each model learn the planted shortcut?
 
@@ -172,7 +174,7 @@ def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
     """
     title = "Planted shortcut: does the model rely on the token?"
     if reliance is None or reliance.empty:
-        return _no_data_figure(title, "no run of a planted-shortcut dataset")
+        return no_data_figure(title, "no run of a planted-shortcut dataset")
     require_columns(reliance, ["dataset", "model", "measure", "mean", "mean_low", "mean_high", "relies", "threshold"],
                     table="groundtruth_reliance")
     rows = reliance.loc[reliance["measure"].isin(RELIANCE_PANELS)]
@@ -181,7 +183,7 @@ def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
     colors = {m: METHOD_COLOR_CYCLE[i % len(METHOD_COLOR_CYCLE)] for i, m in enumerate(RELIANCE_PANELS)}
     n_cols = min(len(datasets), 3)
     n_rows = math.ceil(len(datasets) / n_cols)
-    figure = _new_figure(5.2 * n_cols + 0.4, (0.55 * len(models) + 1.4) * n_rows + 0.8)
+    figure = new_figure(5.2 * n_cols + 0.4, (0.55 * len(models) + 1.4) * n_rows + 0.8)
     axes = figure.subplots(n_rows, n_cols, squeeze=False).ravel()
     offsets = dict(zip(RELIANCE_PANELS, np.linspace(-0.27, 0.27, len(RELIANCE_PANELS))))
     for ax, dataset in zip(axes, datasets):
@@ -211,7 +213,7 @@ def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
     return figure
 
 
-@_styled
+@styled
 def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: str = "all") -> Figure:
     """How well does each method's ranking match the human (or generated) rationales?
 
@@ -231,7 +233,7 @@ def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: s
     title = "Plausibility: agreement of importance with rationales"
     rows = _selected(summary, table="groundtruth_plausibility", verdict="vs_random", variant=variant, group=group)
     if rows.empty:
-        return _no_data_figure(title, "no dataset with rationales in this study" if summary is None or summary.empty
+        return no_data_figure(title, "no dataset with rationales in this study" if summary is None or summary.empty
                                else f"no rows for variant={variant!r}, group={group!r}")
     # E[token F1 at k] of a random ranking is k / n; for IOU F1 and AUPRC the random method is the floor
     return _method_grid(title, rows, PLAUSIBILITY_PANELS, passed=rows["vs_random"].eq("above"),
@@ -249,7 +251,7 @@ def _step_label(step: str, index: int, n_steps: int) -> str:
     return f"down to {step}"
 
 
-@_styled
+@styled
 def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
     """Do the methods' scores change when the model's weights are randomised?
 
@@ -258,7 +260,8 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
     falling towards 0). A method whose line stays above the dashed threshold once all
     weights are random fails the check (marked "fails" in the legend): its scores do
     not depend on what the model learned (Adebayo et al. 2018). The random baseline
-    reads no model and is expected to stay at 1.
+    reads no model and is expected to stay at 1. In colour: the failing methods, raw
+    attention and the random baseline (at most six); the other methods are grey.
 
     Computed from the study's ``groundtruth_sanity`` table: one panel per run, x = the
     cascade step (0 = trained model, then head, layers from the top, embeddings; each
@@ -268,30 +271,32 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
     """
     title = "Sanity check: rank correlation with the trained model's scores under cascading randomisation"
     if summary is None or summary.empty:
-        return _no_data_figure(title, "no sanity-check runs in this study")
+        return no_data_figure(title, "no sanity-check runs in this study")
     require_columns(summary, ["dataset", "model", "method", "variant", "step_index", "step", "mean", "mean_low",
                               "mean_high", "verdict", "threshold"], table="groundtruth_sanity")
     rows = summary.loc[summary["variant"] == variant]
     if rows.empty:
-        return _no_data_figure(title, f"no rows for variant={variant!r}")
+        return no_data_figure(title, f"no rows for variant={variant!r}")
     runs = sorted(rows.groupby(["dataset", "model"]).groups)
     methods = sort_methods(rows["method"])
     palette = method_palette(methods)
-    n_cols = min(len(runs), 4)
+    verdicts = rows.groupby("method")["verdict"].agg(lambda v: "fails" if (v == "fails").any() else
+                                                     "passes" if (v == "passes").all() else "inconclusive")
+    # a handful in colour: the failing methods, raw attention, the random baseline; the rest grey
+    attention = [m for m in methods if m in ("attention_last_mean", "rnn_attention")]
+    highlight = list(dict.fromkeys([*(m for m in methods if verdicts[m] == "fails"), *attention, "random"]))[:6]
+    n_cols = min(len(runs), 3)
     n_rows = math.ceil(len(runs) / n_cols)
-    figure = _new_figure(3.9 * n_cols + 0.4, 3.3 * n_rows + 1.4)
+    figure = new_figure(min(3.0 * n_cols + 2.8, MAX_DESIGN_WIDTH_IN), 2.8 * n_rows + 0.8)
     axes = figure.subplots(n_rows, n_cols, squeeze=False, sharey=True).ravel()
+    handles: list = []
     for ax, (dataset, model) in zip(axes, runs):
         part = rows.loc[(rows["dataset"] == dataset) & (rows["model"] == model)]
-        for method in methods:
-            line = part.loc[part["method"] == method].sort_values("step_index")
-            if line.empty:
-                continue
-            x = np.concatenate([[0], line["step_index"].to_numpy()])
-            ax.plot(x, np.concatenate([[1.0], line["mean"].to_numpy()]), color=palette[method], marker="o",
-                    markersize=3, linewidth=1.5, linestyle=":" if method == "random" else "-")
-            ax.fill_between(line["step_index"], line["mean_low"], line["mean_high"], color=palette[method],
-                            alpha=0.15, linewidth=0)
+        trained = part.drop_duplicates("method").assign(step_index=0, mean=1.0, mean_low=1.0, mean_high=1.0)
+        curves = pd.concat([trained, part], ignore_index=True)
+        handles += highlighted_lines(ax, curves, x="step_index", y="mean", group="method", highlight=highlight,
+                                     palette=palette, low="mean_low", high="mean_high", marker="o",
+                                     label=lambda m: f"{method_label(m)} ({verdicts.get(m, 'n/a')})")
         steps = part.drop_duplicates("step_index").sort_values("step_index")
         ax.set_xticks(np.concatenate([[0], steps["step_index"].to_numpy()]),
                       ["trained", *[_step_label(r.step, r.step_index, r.n_steps) for r in steps.itertuples()]],
@@ -304,12 +309,8 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
         figure.delaxes(ax)
     for ax in axes[::n_cols][:n_rows]:
         ax.set_ylabel("Spearman ρ with trained scores")
-    verdicts = rows.groupby("method")["verdict"].agg(lambda v: "fails" if (v == "fails").any() else
-                                                     "passes" if (v == "passes").all() else "inconclusive")
-    handles = [Line2D([], [], color=palette[m], marker="o", markersize=4,
-                      linestyle=":" if m == "random" else "-", label=f"{method_label(m)} ({verdicts[m]})")
-               for m in methods]
+    handles = list({h.get_label(): h for h in handles}.values())  # one entry per method over the panels
     handles.append(Line2D([], [], color="0.4", linestyle="--", label="threshold"))
-    figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=9)
+    figure.legend(handles=handles, loc="outside right center", fontsize=8)
     figure.suptitle(title)
     return figure

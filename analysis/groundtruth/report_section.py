@@ -10,24 +10,17 @@ a human rationale is not evidence of faithfulness (Jacovi & Goldberg 2020).
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from analysis.plots.style import method_label, method_rank, sort_methods
-from analysis.report.sections import REPORT_SECTIONS, Section
-from analysis.report.summary import figure_tag, markdown_table
+from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
+from analysis.report.sections import REPORT_SECTIONS, Section, figures_by_key, figures_under
 
 TABLES = ("groundtruth_shortcut", "groundtruth_reliance", "groundtruth_plausibility", "groundtruth_sanity")
-FIGURE_FILES = {
-    "shortcut_reliance": "groundtruth_shortcut_reliance.png",
-    "shortcut_detection": "groundtruth_shortcut_detection.png",
-    "plausibility": "groundtruth_plausibility.png",
-    "sanity": "groundtruth_sanity.png",
-}
+FIGURES = ("shortcut_reliance", "shortcut_detection", "plausibility", "sanity")  # keys groundtruth/<name>
 
 
 @dataclass
@@ -299,31 +292,25 @@ def groundtruth_parts(tables: dict[str, pd.DataFrame], config: dict[str, Any] | 
     return [p for p in parts if p is not None]
 
 
-def _figure_paths(figures: dict[str, str]) -> dict[str, str]:
-    by_name = {Path(path).name: path for path in figures.values()}
-    return {key: by_name[name] for key, name in FIGURE_FILES.items() if name in by_name}
+def part_group(part: Part, paths: dict[str, str]) -> Group:
+    """A subsection as blocks: prose, findings, the table, the figures found in ``paths`` (by name)."""
+    blocks: list[Block] = [Paragraph(text) for text in part.paragraphs]
+    if part.findings:
+        blocks.append(Findings(part.findings))
+    for key, caption in part.figures:
+        if key in paths:
+            blocks.append(Figure(paths[key], caption, key=f"groundtruth/{key}"))
+    if part.table is not None and len(part.table):
+        blocks.append(Table(part.table, caption=part.title))
+    return Group(part.title, blocks)
 
 
 def part_markdown(part: Part, paths: dict[str, str]) -> str:
-    lines = [f"### {part.title}\n", *[f"{p}\n" for p in part.paragraphs], *[f"- {f}" for f in part.findings], ""]
-    if part.table is not None and len(part.table):
-        lines.append(markdown_table(part.table))
-    for key, caption in part.figures:
-        if key in paths:
-            lines.append(f"\n![{caption}](figures/{Path(paths[key]).name})\n")
-    return "\n".join(lines)
+    return MarkdownRenderer().block(part_group(part, paths), level=3)
 
 
 def part_html(part: Part, paths: dict[str, str]) -> str:
-    body = [f"<h3>{html.escape(part.title)}</h3>", *[f"<p>{html.escape(p)}</p>" for p in part.paragraphs]]
-    if part.findings:
-        body.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in part.findings) + "</ul>")
-    if part.table is not None and len(part.table):
-        body.append(part.table.to_html(index=False, border=0, classes="t", escape=True))
-    for key, caption in part.figures:
-        if key in paths and Path(paths[key]).exists():
-            body.append(figure_tag(Path(paths[key]), caption))
-    return "".join(body)
+    return HtmlRenderer().block(part_group(part, paths), level=3)
 
 
 @REPORT_SECTIONS.register("groundtruth")
@@ -333,11 +320,10 @@ def groundtruth_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     parts = groundtruth_parts({k: v for k, v in tables.items() if k in TABLES}, config)
     if not parts:
         return None
-    paths = _figure_paths(figures)
+    paths = {key[0]: path for key, path in figures_under(figures_by_key(figures), "groundtruth").items()}
     return Section(
         title="Ground truth: planted shortcuts, rationales, randomisation",
-        markdown="\n".join(part_markdown(p, paths) for p in parts),
-        html="".join(part_html(p, paths) for p in parts),
+        blocks=[part_group(p, paths) for p in parts],
         findings=[f for p in parts for f in p.findings],
-        order=60,
+        order=60, id="groundtruth",
     )

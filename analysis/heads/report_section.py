@@ -19,8 +19,6 @@ It also reports what every attention method cost.
 
 from __future__ import annotations
 
-import html
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,13 +26,12 @@ import pandas as pd
 
 from analysis.heads.agreement import MEAN, unit_label
 from analysis.plots.style import method_label, metric_short_label
-from analysis.report.sections import REPORT_SECTIONS, Section
-from analysis.report.summary import figure_tag, markdown_table
+from analysis.report.document import Details, Figure, Group, Paragraph, Section, Table, findings_block
+from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
 
 VARIANTS = ("attention_flow", "attention_norm_last", "attention_norm_all", "value_zeroing", "attention_x_gradient",
             "alti")
 RAW_BASELINE = "attention_last_mean"
-FIGURE_PREFIX = "Per-head [CLS] attention vs causal importance"
 
 
 def ci(mean: float, low: float, high: float) -> str:
@@ -285,20 +282,28 @@ def heads_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
         picks = selection_table(selection, summary, metric)
     variants = variant_table(agreement, reference=reference, metric=headline)
     costs = cost_table(cost)
-    own = {caption: path for caption, path in figures.items() if caption.startswith(FIGURE_PREFIX)}
-
-    md = [INTRO, "", f"### Attention variants vs {method_label(reference)}", "", markdown_table(variants),
-          "### Best layer and head: held out vs post hoc", "", markdown_table(picks),
-          "### Cost of the attention methods", "", markdown_table(costs)]
-    md += [f"![{caption}]({path})\n\n{caption}\n" for caption, path in own.items()]
-
-    def table(frame: pd.DataFrame) -> str:
-        return frame.to_html(index=False, border=0, classes="t") if len(frame) else "<p><em>no rows</em></p>"
-
-    body = [f"<p>{html.escape(INTRO)}</p>",
-            f"<h3>Attention variants vs {html.escape(method_label(reference))}</h3>", table(variants),
-            "<h3>Best layer and head: held out vs post hoc</h3>", table(picks),
-            "<h3>Cost of the attention methods</h3>", table(costs)]
-    body += [figure_tag(Path(path), caption) for caption, path in own.items() if Path(path).exists()]
-    return Section(title="Attention beyond raw weights; single layers and heads", markdown="\n".join(md),
-                   html="".join(body), findings=findings, order=30)
+    figures = figures_by_key(figures)
+    blocks = [Paragraph(INTRO), findings_block(findings, what="findings on variants and heads")]
+    if "heads_layers" in figures:
+        blocks.append(Figure(figures["heads_layers"], (
+            f"Agreement of each layer's [CLS] attention (head mean) with {method_label(reference)}, layer by layer "
+            "(as Abnar & Zuidema 2020 plot raw attention), against the whole-model attention methods computed from "
+            "all layers (rollout, flow, norms, value zeroing, ALTI: horizontal lines) and the ceiling. Thin lines: "
+            "single seeds; band: 95% interval of the seed mean."), key="heads_layers"))
+    blocks += [Group(f"Attention variants vs {method_label(reference)}",
+                     [Table(variants, caption="Agreement of every attention variant, per run")]),
+               Group("Best layer and head: held out vs post hoc",
+                     [Table(picks, caption="Held-out and post-hoc picks per run")])]
+    heads = [Figure(path, (f"Per-head [CLS] attention vs causal importance: {' / '.join(key[:2])} / seed {key[2]}. "
+                           "Each cell is one head's mean agreement with a causal method (red: agrees, white: chance); "
+                           "solid boxes mark the head and layer chosen on the held-out selection split, dashed boxes "
+                           "the post-hoc best on the explained examples. A grid that changes between the two splits "
+                           "means single-head rankings are noise at this sample size; the picks' numbers are in the "
+                           "table above."), key=f"heads/{'/'.join(key)}")
+             for key, path in sorted(figures_under(figures, "heads").items())]
+    if heads:
+        shown = heads if len(heads) <= 2 else [Details(f"Per-head grids of {len(heads)} runs", heads)]
+        blocks.append(Group("Per-head agreement", shown))
+    blocks.append(Group("Cost of the attention methods", [Table(costs, caption="Cost per attention method")]))
+    return Section(title="Attention beyond raw weights; single layers and heads", blocks=blocks, findings=findings,
+                   order=30, id="heads")

@@ -10,14 +10,13 @@ configured methods that did not run for each model.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import pandas as pd
 
 from analysis.config import methods_for
-from analysis.report.sections import REPORT_SECTIONS, Section
-from analysis.report.summary import markdown_table
+from analysis.report.document import Paragraph, Section, Table
+from analysis.report.sections import REPORT_SECTIONS
 
 
 def methods_run(config: dict[str, Any], diagnostics: pd.DataFrame) -> pd.DataFrame:
@@ -51,6 +50,5 @@ def methods_run_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
              "declares and the encoder family can compute it; `attention-study validate` refuses, before any job "
              "runs, a method a family cannot compute and says why (`attention-study encoders` lists them). "
              "\"No scores\" means configured and applicable but absent from the results (a failed or missing job).")
-    return Section("Methods run per model", f"{intro}\n\n{markdown_table(frame)}\n",
-                   f"<p>{html.escape(intro)}</p>" + frame.to_html(index=False, border=0, classes="t"), order=5,
-                   tables={"methods_run": frame})
+    return Section("Methods run per model", [Paragraph(intro), Table(frame, caption="Methods run per model")],
+                   order=82, tables={"methods_run": frame})

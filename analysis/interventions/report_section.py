@@ -13,8 +13,6 @@ this n" where no outcome could reach the level, and "not tested" where the table
 
 from __future__ import annotations
 
-import html
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,8 +20,19 @@ import pandas as pd
 from analysis.interventions.comparisons import RAW_ATTENTION, ranking_family
 from analysis.plots.style import method_label
 from analysis.records import CAUSAL_FAMILIES
-from analysis.report.sections import REPORT_SECTIONS, Section
-from analysis.report.summary import figure_tag, markdown_table
+from analysis.report.document import (
+    Block,
+    BulletList,
+    Details,
+    Figure,
+    Group,
+    Item,
+    Paragraph,
+    Section,
+    Table,
+    findings_block,
+)
+from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
 from analysis.stats.divergence import JSD_MAX, JSD_UNIT
 
 CAVEATS = [
@@ -48,6 +57,25 @@ CAVEATS = [
      "by this test. Removing words changes the input distribution, which both deletion and [MASK] replacement do "
      "in different ways; the two are reported separately."),
 ]
+
+FIGURES = {
+    "permutation": "Median output change (TVD) when attention is permuted, against the maximum attention weight, one "
+                   "point per example (Jain & Wallace 2019, Fig. 3): points near zero mean the arrangement of the "
+                   "weights barely matters.",
+    "adversarial": "JSD between the original and an adversarial attention found within the output constraint (TVD <= "
+                   "ε), per model (Jain & Wallace 2019, Fig. 5): mass near ln 2 means attention can change almost "
+                   "completely without changing the prediction.",
+    "flip_fraction": "Fraction of words whose attention is zeroed, in each ranking's order, before the decision flips "
+                     "(Serrano & Smith 2019): smaller is a ranking closer to the decision. Dots: seeds with 95% "
+                     "intervals; diamonds: their mean.",
+    "aopc": "AOPC comprehensiveness (higher = more faithful) and sufficiency (lower = more faithful) of every ranking "
+            "(ERASER), per model: compare attention with the causal rankings and the grey random ranking. Dots: seeds "
+            "with 95% intervals; diamonds: their mean; colour: how words are removed.",
+    "curves": "Predicted-class probability as the top-ranked words are deleted (top) or inserted (bottom), mean over "
+              "examples and seeds: a faithful ranking falls (rises) fast. In colour: raw attention, the best attention "
+              "variant, the best causal ranking and random; the other rankings grey.",
+}
+"""Captions of the causal tests' figures (keys ``interventions/<dataset>/<figure>``)."""
 
 COST_NOTE = ("Sequences run through the model per explained example, per test (a backward pass counts as one more; "
              "the input ablations count distinct perturbed inputs, shared by every ranking). For an RNN an edited "
@@ -325,12 +353,6 @@ def aopc_table(summary: pd.DataFrame, removal: str) -> pd.DataFrame:
     return table
 
 
-def _figure_markdown(caption: str, path: str) -> str:
-    parts = Path(path).parts
-    relative = "/".join(parts[parts.index("study") + 1:]) if "study" in parts else path
-    return f"![{caption}]({relative})"
-
-
 def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figures: dict[str, str]) -> Section | None:
     """The "Causal tests of attention" section, or None when the study ran none."""
     summary = tables.get("interventions_summary")
@@ -349,46 +371,39 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
         chosen = [text for label, text in sentences if label in ("Zeroing", "ERASER")]
         if chosen:
             findings.append(f"On {dataset}, {model} (seed {seed}): " + "; ".join(chosen) + ".")
-    own_figures = {caption: path for caption, path in figures.items() if "interventions" in Path(path).parts}
-    md = ["Does changing the attention change the prediction the way an explanation implies? Model-side tests "
-          "change the attention and keep the input; input-side tests remove the words each ranking puts first. "
-          "All examples are explained for the predicted class; intervals are 95% intervals over examples "
-          "(studentised bootstrap for means, exact binomial for rates). Two rankings are compared on the same "
-          "examples by a sign-flip test of the per-example differences, Holm-adjusted within each run's family "
-          "(every ranking against random; every attention ranking against the best causal one; every attention "
-          "variant against raw attention); 'untestable at this n' means no outcome could reach significance.\n"]
-    md += [f"- **{name}.** {text}" for name, text in CAVEATS]
-    md.append("\n### Results per run\n")
-    for (dataset, model, seed), sentences in per_run.items():
-        md.append(f"- **{dataset} / {model} / seed {seed}**")
-        md += [f"  - *{label}:* {_sentence(text)}" for label, text in sentences]
+    intro = ("Does changing the attention change the prediction the way an explanation implies? Model-side tests "
+             "change the attention and keep the input; input-side tests remove the words each ranking puts first. "
+             "All examples are explained for the predicted class; intervals are 95% intervals over examples "
+             "(studentised bootstrap for means, exact binomial for rates). Two rankings are compared on the same "
+             "examples by a sign-flip test of the per-example differences, Holm-adjusted within each run's family "
+             "(every ranking against random; every attention ranking against the best causal one; every attention "
+             "variant against raw attention); 'untestable at this n' means no outcome could reach significance.")
+    blocks: list[Block] = [Paragraph(intro), BulletList([f"**{name}.** {text}" for name, text in CAVEATS]),
+                           findings_block(findings, what="findings of the causal tests")]
+    runs = BulletList([Item(f"**{d} / {m} / seed {s}**", tuple(f"*{label}:* {_sentence(text)}" for label, text in v))
+                       for (d, m, s), v in per_run.items()])
+    blocks.append(Group("Results per run", [runs] if len(per_run) <= 3 else [
+        Details(f"The tests' results for each of {len(per_run)} runs", [runs])]))
     if training:
-        md += ["\n### Uniform-attention training control\n", *[f"- {t}" for t in training]]
+        blocks.append(Group("Uniform-attention training control", [BulletList(training)]))
     headline, aopc, costs = headline_table(summary), aopc_table(summary, removal), cost_table(cost)
-    md += ["\n### Key numbers (means)\n", markdown_table(headline),
-           f"\n### AOPC per ranking (removal by {removal}; all modes in the summary table)\n", markdown_table(aopc),
-           "\n### Cost in forward passes per example\n", COST_NOTE + "\n", markdown_table(costs)]
-    md += [_figure_markdown(caption, path) for caption, path in own_figures.items()]
-
-    def frame_html(frame: pd.DataFrame) -> str:
-        return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t") if len(frame) \
-            else "<p><em>no rows</em></p>"
-
-    body = [f"<p>{html.escape(md[0])}</p><ul>"
-            + "".join(f"<li><b>{html.escape(n)}.</b> {html.escape(t)}</li>" for n, t in CAVEATS) + "</ul>",
-            "<h3>Results per run</h3><ul>"
-            + "".join(f"<li><b>{html.escape(f'{d} / {m} / seed {s}')}</b><ul>"
-                      + "".join(f"<li><i>{html.escape(label)}:</i> {html.escape(_sentence(text))}</li>"
-                                for label, text in v) + "</ul></li>"
-                      for (d, m, s), v in per_run.items()) + "</ul>"]
-    if training:
-        body.append("<h3>Uniform-attention training control</h3><ul>"
-                    + "".join(f"<li>{html.escape(t)}</li>" for t in training) + "</ul>")
-    body += ["<h3>Key numbers (means)</h3>" + frame_html(headline), f"<h3>AOPC per ranking (removal by {html.escape(removal)})</h3>" + frame_html(aopc),
-             "<h3>Cost in forward passes per example</h3><p>" + html.escape(COST_NOTE) + "</p>" + frame_html(costs)]
-    body += [figure_tag(Path(path), caption) for caption, path in own_figures.items() if Path(path).exists()]
-    return Section(title="Causal tests of attention", markdown="\n".join(md), html="".join(body), findings=findings,
-                   order=40)
+    blocks += [Group("Key numbers (means)", [Table(headline, caption="Key number of each test, per run")]),
+               Group(f"AOPC per ranking (removal by {removal}; all modes in the summary table)",
+                     [Table(aopc, caption="AOPC comprehensiveness and sufficiency per run and ranking")]),
+               Group("Cost in forward passes per example", [Paragraph(COST_NOTE),
+                                                            Table(costs, caption="Cost per model and test")])]
+    by_dataset: dict[str, list[Block]] = {}
+    for (dataset, name), path in sorted(figures_under(figures_by_key(figures), "interventions").items(),
+                                        key=lambda item: (item[0][0], list(FIGURES).index(item[0][1])
+                                                          if item[0][1] in FIGURES else len(FIGURES))):
+        by_dataset.setdefault(dataset, []).append(
+            Figure(path, f"Causal tests ({dataset}): {FIGURES.get(name, name)}", key=f"interventions/{dataset}/{name}"))
+    if by_dataset:
+        first, *others = sorted(by_dataset)
+        shown: list[Block] = list(by_dataset[first])
+        shown += [Details(f"Figures of the causal tests on {dataset}", by_dataset[dataset]) for dataset in others]
+        blocks.append(Group("Figures", shown))
+    return Section(title="Causal tests of attention", blocks=blocks, findings=findings, order=40, id="interventions")
 
 
 REPORT_SECTIONS.add("interventions", build_section)

@@ -2,7 +2,9 @@
 
 :mod:`analysis.plots.figures` holds pure functions from a tidy table (columns as in
 :mod:`analysis.records`) to a matplotlib Figure; :mod:`analysis.plots.style` holds the
-readable labels, the colour-blind-safe colours and the theme. The figures are drawn
+readable labels, the colour-blind-safe colours and the theme; :mod:`analysis.plots.kit` is the
+plotting kit every analysis's figures use (the width rule, compact dot grids, forest plots,
+highlighted curves), exported here. The figures are drawn
 on matplotlib's non-interactive Agg canvas without pyplot, so importing this package
 neither needs a display nor changes the caller's matplotlib backend.
 """
@@ -13,8 +15,20 @@ from analysis.plots.figures import (
     accuracy_bars,
     agreement_by_length,
     agreement_distributions,
+    agreement_forest,
     agreement_matrix,
     token_heatmaps,
+)
+from analysis.plots.kit import (
+    STORED_WIDTH_PX,
+    dot_grid,
+    forest,
+    highlighted_lines,
+    new_figure,
+    no_data_figure,
+    robust_limits,
+    save_figure,
+    styled,
 )
 from analysis.plots.style import (
     PAIR_KIND_COLORS,
@@ -30,13 +44,23 @@ __all__ = [
     "NO_DATA_TEXT",
     "PAIR_KIND_COLORS",
     "PAIR_KIND_LABELS",
+    "STORED_WIDTH_PX",
     "accuracy_bars",
     "agreement_by_length",
     "agreement_distributions",
+    "agreement_forest",
     "agreement_matrix",
     "apply_style",
+    "dot_grid",
+    "forest",
+    "highlighted_lines",
     "method_label",
     "method_palette",
     "metric_label",
+    "new_figure",
+    "no_data_figure",
+    "robust_limits",
+    "save_figure",
+    "styled",
     "token_heatmaps",
 ]

@@ -17,18 +17,14 @@ should conclude and how the figure was computed.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
-from typing import ParamSpec
+from collections.abc import Iterable, Sequence
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
@@ -37,6 +33,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MultipleLocator
 from matplotlib.transforms import blended_transform_factory
 
+from analysis.plots.kit import NO_DATA_TEXT, forest, new_figure, no_data_figure, styled, write_no_data
 from analysis.plots.style import (
     METHOD_COLOR_CYCLE,
     PAIR_KIND_LINESTYLES,
@@ -51,7 +48,6 @@ from analysis.plots.style import (
     pair_kind_rank,
     pair_label,
     sort_methods,
-    style_context,
     variant_label,
 )
 from analysis.records import require_columns
@@ -67,9 +63,6 @@ __all__ = [
     "token_heatmaps",
 ]
 
-NO_DATA_TEXT = "no data"
-"""Text shown (large, centred) by every figure built from an empty selection."""
-
 MAX_WORDS_PER_PANEL = 40
 """Token heatmaps show at most this many words per example (the first ones)."""
 
@@ -80,45 +73,7 @@ random subset); the box and mean always use every instance."""
 _MAX_WORD_CHARS = 15
 _MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 
-P = ParamSpec("P")
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _styled(function: Callable[P, Figure]) -> Callable[P, Figure]:
-    """Build the figure inside the house style without touching global settings."""
-
-    @functools.wraps(function)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Figure:
-        with style_context():
-            return function(*args, **kwargs)
-
-    return wrapper
-
-
-def _new_figure(width: float, height: float) -> Figure:
-    """A constrained-layout figure on an Agg canvas, outside pyplot's figure registry."""
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _write_no_data(ax: Axes, detail: str) -> None:
-    """Turn ``ax`` into a "no data" message with the reason underneath."""
-    ax.set_axis_off()
-    ax.text(0.5, 0.6, NO_DATA_TEXT, ha="center", va="center", fontsize=16, color="0.3", transform=ax.transAxes)
-    if detail:
-        ax.text(0.5, 0.3, detail, ha="center", va="center", fontsize=10, color="0.4", transform=ax.transAxes, wrap=True)
-
-
-def _no_data_figure(title: str, detail: str) -> Figure:
-    """A small figure that says "no data" and why, instead of an exception."""
-    figure = _new_figure(6.5, 2.6)
-    ax = figure.add_subplot()
-    _write_no_data(ax, detail)
-    figure.suptitle(title)
-    return figure
 
 
 def _is_empty(frame: pd.DataFrame | None) -> bool:
@@ -191,7 +146,7 @@ def _pair_colors(pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tupl
 # --------------------------------------------------------------------------- figures
 
 
-@_styled
+@styled
 def agreement_distributions(agreement: pd.DataFrame, metric: str = "kendall_tau", variant: str = "abs") -> Figure:
     """Per-instance agreement of every method pair, against the causal ceiling and the random floor.
 
@@ -214,12 +169,12 @@ def agreement_distributions(agreement: pd.DataFrame, metric: str = "kendall_tau"
     """
     title = f"Per-instance agreement: {metric_title(metric)}, attention vs {variant_label(variant)}"
     if _is_empty(agreement):
-        return _no_data_figure(title, "the agreement table is empty")
+        return no_data_figure(title, "the agreement table is empty")
     require_columns(agreement, ["method_a", "method_b", "pair_kind", "variant", "metric", "value"], table="agreement")
     _require_single(agreement, ("dataset", "split", "model"), table="agreement")
     rows = _finite(_select(agreement, metric=metric, variant=variant), "value")
     if rows.empty:
-        return _no_data_figure(title, f"no finite values for metric={metric!r}, variant={variant!r}")
+        return no_data_figure(title, f"no finite values for metric={metric!r}, variant={variant!r}")
 
     rows = rows.assign(
         value=rows["value"].astype(float),
@@ -235,7 +190,7 @@ def agreement_distributions(agreement: pd.DataFrame, metric: str = "kendall_tau"
     order = list(per_pair.index)
     kinds = sorted(per_pair["pair_kind"].unique(), key=pair_kind_rank)
 
-    figure = _new_figure(10.0, 1.8 + 0.42 * len(order))
+    figure = new_figure(10.0, 1.8 + 0.42 * len(order))
     ax = figure.add_subplot()
     if metric_kind(metric) == "correlation":
         ax.axvline(0.0, color="0.35", linestyle="--", linewidth=1.0, zorder=0)
@@ -276,7 +231,7 @@ def agreement_distributions(agreement: pd.DataFrame, metric: str = "kendall_tau"
     return figure
 
 
-@_styled
+@styled
 def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant: str = "abs") -> Figure:
     """Mean agreement between every two methods, as a symmetric method x method matrix.
 
@@ -294,14 +249,14 @@ def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant
     """
     title = f"Mean {metric_title(metric)} over instances, attention vs {variant_label(variant)}"
     if _is_empty(summary):
-        return _no_data_figure(title, "the agreement summary table is empty")
+        return no_data_figure(title, "the agreement summary table is empty")
     require_columns(summary, ["method_a", "method_b", "variant", "metric", "group_by", "mean"], table="agreement_summary")
     _require_single(summary, ("dataset", "split", "model", "seed"), table="agreement_summary")
     rows = _select(summary, metric=metric, variant=variant)
     rows = _finite(rows[rows["group_by"] == "all"], "mean")
     rows = rows[rows["method_a"] != rows["method_b"]]
     if rows.empty:
-        return _no_data_figure(title, f"no group_by='all' rows for metric={metric!r}, variant={variant!r}")
+        return no_data_figure(title, f"no group_by='all' rows for metric={metric!r}, variant={variant!r}")
 
     methods = sort_methods(pd.concat([rows["method_a"], rows["method_b"]]))
     matrix = pd.DataFrame(np.nan, index=methods, columns=methods)
@@ -326,7 +281,7 @@ def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant
 
     labels = [method_label(m) for m in methods]
     size = len(methods)
-    figure = _new_figure(3.6 + 1.05 * size, 2.6 + 0.8 * size)
+    figure = new_figure(3.6 + 1.05 * size, 2.6 + 0.8 * size)
     ax = figure.add_subplot()
     sns.heatmap(
         matrix.to_numpy(), mask=~np.isfinite(matrix.to_numpy()), annot=True, fmt=".2f", square=True,
@@ -343,7 +298,7 @@ def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant
     return figure
 
 
-@_styled
+@styled
 def agreement_by_length(summary: pd.DataFrame, metric: str = "kendall_tau", variant: str = "abs") -> Figure:
     """Mean agreement per length bucket, one line per method pair, with 95% intervals.
 
@@ -362,7 +317,7 @@ def agreement_by_length(summary: pd.DataFrame, metric: str = "kendall_tau", vari
     """
     title = f"{metric_title(metric)} by input length, attention vs {variant_label(variant)}"
     if _is_empty(summary):
-        return _no_data_figure(title, "the agreement summary table is empty")
+        return no_data_figure(title, "the agreement summary table is empty")
     require_columns(
         summary, ["method_a", "method_b", "pair_kind", "variant", "metric", "group_by", "group", "n", "mean",
                   "mean_low", "mean_high"], table="agreement_summary",
@@ -371,7 +326,7 @@ def agreement_by_length(summary: pd.DataFrame, metric: str = "kendall_tau", vari
     rows = _select(summary, metric=metric, variant=variant)
     rows = _finite(rows[rows["group_by"] == "length_bucket"], "mean")
     if rows.empty:
-        return _no_data_figure(title, f"no group_by='length_bucket' rows for metric={metric!r}, variant={variant!r}")
+        return no_data_figure(title, f"no group_by='length_bucket' rows for metric={metric!r}, variant={variant!r}")
 
     rows = rows.assign(group=rows["group"].astype(str))
     buckets = sorted(rows["group"].unique(), key=bucket_sort_key)
@@ -390,7 +345,7 @@ def agreement_by_length(summary: pd.DataFrame, metric: str = "kendall_tau", vari
     legend_columns = 1 if n_pairs <= 5 else 2
     longest_label = max(len(pair_label(a, b)) for a, b in zip(pairs["method_a"], pairs["method_b"]))
     legend_width = legend_columns * (0.075 * longest_label + 0.8)  # inches at 9 pt
-    figure = _new_figure(max(7.0, 2.0 + 1.3 * len(buckets), legend_width), 4.6 + 0.22 * math.ceil(n_pairs / legend_columns))
+    figure = new_figure(max(7.0, 2.0 + 1.3 * len(buckets), legend_width), 4.6 + 0.22 * math.ceil(n_pairs / legend_columns))
     ax = figure.add_subplot()
     if metric_kind(metric) == "correlation":
         ax.axhline(0.0, color="0.35", linestyle="--", linewidth=1.0, zorder=0)
@@ -430,7 +385,7 @@ def agreement_by_length(summary: pd.DataFrame, metric: str = "kendall_tau", vari
     return figure
 
 
-@_styled
+@styled
 def token_heatmaps(importance: pd.DataFrame, example_ids: Iterable[str], methods: Sequence[str]) -> Figure:
     """Word-by-word importance of a few examples under several methods, one panel per example.
 
@@ -451,11 +406,11 @@ def token_heatmaps(importance: pd.DataFrame, example_ids: Iterable[str], methods
     methods = list(methods)
     title = "Word importance per method"
     if _is_empty(importance) or not example_ids or not methods:
-        return _no_data_figure(title, "no importance rows, examples or methods were given")
+        return no_data_figure(title, "no importance rows, examples or methods were given")
     require_columns(importance, ["example_id", "method", "word_index", "word", "score"], table="importance")
     rows = importance[importance["example_id"].astype(str).isin(example_ids) & importance["method"].isin(methods)]
     if rows.empty:
-        return _no_data_figure(title, "the importance table has no rows for these examples and methods")
+        return no_data_figure(title, "the importance table has no rows for these examples and methods")
     duplicated = rows.duplicated(["example_id", "method", "word_index"])
     if duplicated.any():
         first = rows[duplicated].iloc[0]
@@ -475,7 +430,7 @@ def token_heatmaps(importance: pd.DataFrame, example_ids: Iterable[str], methods
     n_rows_total = sum(max(len(p["methods"]), 1) for p in panels)
     width = max(7.5, 3.8 + 0.3 * n_words_shown)
     height = 0.34 * n_rows_total + 1.75 * len(panels) + 0.3
-    figure = _new_figure(width, height)
+    figure = new_figure(width, height)
     axes = figure.subplots(
         len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": [max(len(p["methods"]), 1) + 4 for p in panels]},
     )[:, 0]
@@ -485,7 +440,7 @@ def token_heatmaps(importance: pd.DataFrame, example_ids: Iterable[str], methods
         example, present, example_id = panel["rows"], panel["methods"], panel["example_id"]
         ax.grid(False)
         if not present:
-            _write_no_data(ax, f"no importance rows for example {example_id!r} and these methods")
+            write_no_data(ax, f"no importance rows for example {example_id!r} and these methods")
             continue
         words = example.drop_duplicates("word_index").set_index("word_index")["word"].sort_index()
         scores = example.pivot(index="method", columns="word_index", values="score").reindex(
@@ -533,7 +488,7 @@ def _example_title(example_id: str, example: pd.DataFrame, truncated: bool) -> s
     return "".join(parts)
 
 
-@_styled
+@styled
 def accuracy_bars(evaluation: pd.DataFrame) -> Figure:
     """Accuracy of every model on every dataset: is each model good enough to explain?
 
@@ -549,11 +504,11 @@ def accuracy_bars(evaluation: pd.DataFrame) -> Figure:
     """
     title = "Accuracy on the evaluation split"
     if _is_empty(evaluation):
-        return _no_data_figure(title, "the evaluation table is empty")
+        return no_data_figure(title, "the evaluation table is empty")
     require_columns(evaluation, ["dataset", "model", "seed", "accuracy"], table="evaluation")
     rows = _finite(evaluation, "accuracy")
     if rows.empty:
-        return _no_data_figure(title, "no finite accuracy values")
+        return no_data_figure(title, "no finite accuracy values")
     rows = rows.assign(accuracy=rows["accuracy"].astype(float), dataset=rows["dataset"].astype(str),
                        model=rows["model"].astype(str))
     datasets = sorted(rows["dataset"].unique())
@@ -565,7 +520,7 @@ def accuracy_bars(evaluation: pd.DataFrame) -> Figure:
     n_cols = min(len(datasets), 3)
     n_rows = math.ceil(len(datasets) / n_cols)
     panel_width = max(3.2, 1.0 + 0.75 * len(models))
-    figure = _new_figure(panel_width * n_cols + 0.6, (3.6 + (0.6 if long_names else 0.0)) * n_rows + 0.5)
+    figure = new_figure(panel_width * n_cols + 0.6, (3.6 + (0.6 if long_names else 0.0)) * n_rows + 0.5)
     axes = figure.subplots(n_rows, n_cols, sharey=True, squeeze=False).ravel()
     x = np.arange(len(models), dtype=float)
     chance_drawn = False
@@ -604,7 +559,7 @@ def accuracy_bars(evaluation: pd.DataFrame) -> Figure:
     return figure
 
 
-@_styled
+@styled
 def attention_concentration(per_example: pd.DataFrame, *, threshold: float) -> Figure:
     """How far each model's attention is from uniform, per example.
 
@@ -620,17 +575,17 @@ def attention_concentration(per_example: pd.DataFrame, *, threshold: float) -> F
     """
     title = "Distance of attention from uniform"
     if _is_empty(per_example):
-        return _no_data_figure(title, "no unsigned attention method was computed")
+        return no_data_figure(title, "no unsigned attention method was computed")
     require_columns(per_example, ["dataset", "model", "method", "tvd_from_uniform"], table="attention concentration")
     rows = _finite(per_example, "tvd_from_uniform")
     if rows.empty:
-        return _no_data_figure(title, "no finite distances")
+        return no_data_figure(title, "no finite distances")
     rows = rows.assign(row=rows["model"].astype(str) + " / " + rows["method"].map(method_label))
     order = sorted(rows["row"].unique())
     datasets = sorted(rows["dataset"].astype(str).unique())
     n_cols = min(len(datasets), 2)
     n_rows = math.ceil(len(datasets) / n_cols)
-    figure = _new_figure(5.2 * n_cols + 0.4, (0.9 + 0.24 * len(order)) * n_rows + 0.6)
+    figure = new_figure(5.2 * n_cols + 0.4, (0.9 + 0.24 * len(order)) * n_rows + 0.6)
     axes = figure.subplots(n_rows, n_cols, sharex=True, sharey=True, squeeze=False).ravel()
     for ax, dataset in zip(axes, datasets):
         subset = rows[rows["dataset"].astype(str) == dataset]
@@ -647,3 +602,50 @@ def attention_concentration(per_example: pd.DataFrame, *, threshold: float) -> F
         figure.delaxes(ax)
     figure.suptitle(title)
     return figure
+
+
+@styled
+def agreement_forest(summary: pd.DataFrame, *, reference: str, ceilings: dict[tuple[str, str, int], str],
+                     metric: str = "kendall_tau", variant: str = "abs") -> Figure:
+    """How well does each attention method agree with causal importance, against the ceiling and the floor?
+
+    Caption: each dot is one training seed's mean agreement (per-example ``metric`` of
+    |scores|) between an attention method and the causal reference, with its 95% interval
+    over explained examples; the diamond is the mean over seeds. The green band spans the
+    95% intervals of the ceiling (another causal method against the reference, every seed):
+    attention inside the band agrees with causal importance as well as causal methods agree
+    with each other. The dashed grey line is the random floor. One panel per dataset
+    (columns) and model (rows).
+
+    Computed from the study's ``agreement_summary`` (``group_by == "all"``): attention-vs-causal
+    rows of pairs with ``reference``; ``ceilings`` names the ceiling method of each run
+    (dataset, model, seed).
+    """
+    title = f"Agreement with {method_label(reference)}: {metric_title(metric)} of |scores|"
+    if _is_empty(summary):
+        return no_data_figure(title, "the agreement summary table is empty")
+    require_columns(summary, ["dataset", "model", "seed", "method_a", "method_b", "pair_kind", "variant", "metric",
+                              "group_by", "mean", "mean_low", "mean_high"], table="agreement_summary")
+    rows = summary[(summary["metric"] == metric) & (summary["variant"] == variant) & (summary["group_by"] == "all")
+                   & ((summary["method_a"] == reference) | (summary["method_b"] == reference))]
+    rows = rows.assign(method=np.where(rows["method_a"] == reference, rows["method_b"], rows["method_a"]))
+    attention = _finite(rows[rows["pair_kind"] == "attention_vs_causal"], "mean")
+    if attention.empty:
+        return no_data_figure(title, f"no attention-vs-causal rows with {reference!r} for metric={metric!r}")
+    ceiling = rows[[ceilings.get((d, m, int(s))) == method
+                    for d, m, s, method in zip(rows["dataset"], rows["model"], rows["seed"], rows["method"])]]
+    floor = rows[rows["method"] == "random"].rename(columns={"mean": "value"})
+    shown = pd.concat([attention, ceiling, floor.rename(columns={"value": "mean"})])
+    values = pd.to_numeric(pd.concat([shown["mean_low"], shown["mean_high"], shown["mean"]]), errors="coerce")
+    values = values[np.isfinite(values)]
+    limits = _metric_limits(metric)
+    if len(values) and limits is not None:  # the data's range (with 0), within the metric's
+        pad = 0.05 * (limits[1] - limits[0])
+        limits = (max(limits[0], min(values.min(), 0.0) - pad), min(limits[1], max(values.max(), 0.0) + pad))
+    return forest(
+        attention, col="dataset", row="model", ceiling=ceiling.rename(columns={"mean_low": "low", "mean_high": "high"}),
+        floor=floor, low="mean_low", high="mean_high", xlabel=metric_label(metric), title=title,
+        xlim=limits, zero_line=metric_kind(metric) == "correlation",
+        ceiling_label="ceiling: causal vs causal (95% intervals)", floor_label="random floor",
+        panel_width=1.75, category_height=0.17,
+    )

@@ -9,15 +9,14 @@ its numbers were read, and how its setup differs from ours. Registered as a repo
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.published.replication import OTHER_TASK, PUBLISHED_NUMBERS, replication_table, sources
-from analysis.report.sections import REPORT_SECTIONS, Section
-from analysis.report.summary import markdown_table
+from analysis.report.document import BulletList, Findings, Paragraph, Section, Table
+from analysis.report.sections import REPORT_SECTIONS
 
 INTRO = (
     "Each row puts a number a paper printed beside this study's number for the same quantity, on the dataset and "
@@ -79,25 +78,23 @@ def replication_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     if table.empty:
         return None
     shown = _display(table)
-    md, body = [INTRO, "", markdown_table(shown)], [f"<p>{html.escape(INTRO).replace('*', '')}</p>",
-                                                    shown.to_html(index=False, border=0, classes="t")]
     used = {(c, t) for c, t in zip(table["citation"], table["table"])}
-    md.append("\n**Sources and where we differ**\n")
-    body.append("<p><b>Sources and where we differ</b></p><ul>")
+    sources_text = []
     for source in sources(PUBLISHED_NUMBERS):
         if (source.citation, source.table) not in used:
             continue
-        parts = (f"{source.citation}, {source.table}.", f"Measured: {source.measured}",
-                 f"Numbers read from: {source.evidence}", f"Setup differences: {source.differences}")
-        md.append("- " + " ".join(parts))
-        body.append("<li>" + " ".join(html.escape(p) for p in parts) + "</li>")
-    body.append("</ul>")
+        sources_text.append(" ".join((f"{source.citation}, {source.table}.", f"Measured: {source.measured}",
+                                      f"Numbers read from: {source.evidence}",
+                                      f"Setup differences: {source.differences}")))
+    finding = _finding(table)
+    blocks = [Paragraph(INTRO), Findings([finding]),
+              Table(shown, caption="Published numbers beside ours", folded=len(shown) > 40),
+              Paragraph("**Sources and where we differ**"), BulletList(sources_text)]
     outside = table[(table["scope"] != OTHER_TASK) & table["within"].eq(False)]
     if len(outside):
         where = ", ".join(sorted({f"{d} / {m}" for d, m in zip(outside["dataset"], outside["model"])}))
-        text = (f"Outside our interval range: {len(outside)} row(s), on {where}. The likely reasons are the setup "
-                "differences listed with each source; the per-row notes name what differs for that row.")
-        md.append(f"\n{text}\n")
-        body.append(f"<p>{html.escape(text)}</p>")
-    return Section("Replication table", "\n".join(md), "".join(body), findings=[_finding(table)], order=11,
+        blocks.append(Paragraph(f"Outside our interval range: {len(outside)} row(s), on {where}. The likely reasons "
+                                "are the setup differences listed with each source; the per-row notes name what "
+                                "differs for that row."))
+    return Section("Replication table", blocks, findings=[finding], order=11, id="replication",
                    tables={"replication_table": table})

@@ -10,7 +10,7 @@ rows separately and never count vacuous rows as support.
 
 from __future__ import annotations
 
-import html
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -26,12 +26,13 @@ from analysis.published.claims import (
     REPLICATION,
     UNTESTABLE,
     VACUOUS,
+    VERDICTS,
     ClaimSettings,
     outcomes,
     summarise,
 )
-from analysis.report.sections import REPORT_SECTIONS, Section
-from analysis.report.summary import markdown_table
+from analysis.report.document import Block, Findings, Group, Paragraph, Section, Table
+from analysis.report.sections import REPORT_SECTIONS
 from analysis.stats.hypothesis import power_table
 
 
@@ -89,6 +90,54 @@ def _finding(claim, rows: pd.DataFrame) -> str:
             + " dataset x model combinations.")
 
 
+PLURAL = {"agrees": "agree", "differs": "differ"}  # "3 agree, 1 differs" reads as counts of rows
+
+
+def claim_anchor(name: str) -> str:
+    """The id of a claim's subsection (the verdict table links to it)."""
+    return f"claim-{name.replace('_', '-')}"
+
+
+def claim_title(name: str, source: str) -> str:
+    """A short name for a claim: its paper (author, year) and the registered name without the paper's prefix."""
+    words = name.split("_", 1)[-1].replace("_", " ")
+    return f"{source.split(',')[0]}: {words}"
+
+
+def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
+    """Claims x verdicts: how many dataset x model rows of each scope got each verdict; and a sentence saying so.
+
+    One row per claim and scope (replication: the paper's own setting; extension: other models
+    or datasets); each claim links to its subsection; zero counts are blank. ``rows`` is :func:`outcomes`.
+    """
+    records = []
+    for _, claim_rows in rows.groupby("order", sort=True):
+        name = claim_rows["claim"].iloc[0]
+        link = f"[{claim_title(name, claim_rows['source'].iloc[0])}](#{claim_anchor(name)})"
+        for scope in (REPLICATION, EXTENSION):
+            part = claim_rows[claim_rows["scope"] == scope]
+            if part.empty:
+                continue
+            counts = Counter(part["verdict"])
+            records.append([link, scope, *[str(counts[v]) if counts[v] else "" for v in VERDICTS]])
+            link = ""  # the claim is named on its first row only
+    frame = pd.DataFrame(records, columns=["claim", "scope", *VERDICTS])
+    table = Table(frame, caption="Published claims: how many dataset x model rows got each verdict (each decided from "
+                  "its seeds by a paired, exact or non-inferiority test, Holm-corrected)", folded=False,
+                  sortable=False, filterable=False, markup=("claim",),
+                  column_classes={"claim": "claim", **{v: v for v in VERDICTS}}, id="verdicts")
+    parts = []
+    for scope in (REPLICATION, EXTENSION):
+        counts = Counter(rows.loc[rows["scope"] == scope, "verdict"])
+        if counts:
+            listed = ", ".join(f"{counts[v]} {PLURAL.get(v, v)}" for v in VERDICTS if counts[v])
+            where = "in the papers' own settings" if scope == REPLICATION else "in extensions"
+            parts.append(f"{where} {listed} of {sum(counts.values())} dataset x model rows")
+    sentence = (f"Of the {rows['claim'].nunique()} published claims tested, " + "; ".join(parts)
+                + " (vacuous rows agree only because attention is near uniform: never support).")
+    return table, sentence
+
+
 @REPORT_SECTIONS.register("published")
 def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
                       figures: dict[str, str]) -> Section | None:
@@ -100,34 +149,22 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
 
     settings = ClaimSettings.from_config(config)
     rows = outcomes(tests)
-    text = intro(settings)
-    md, body, findings = [text, ""], [f"<p>{html.escape(text).replace('*', '')}</p>"], []
-    power = power_frame(tests, settings)
-    power_text = (f"Sample sizes: the n each kind of test needs for 80% power at level {settings.alpha:g} "
-                  "against the effect it should detect (paired SD of τ differences about 0.2 in this study's "
-                  "earlier runs), the smallest n at which it can decide at all, and the n per run used here.")
-    md += [power_text, "", markdown_table(power), ""]
-    body += [f"<p>{html.escape(power_text)}</p>", power.to_html(index=False, border=0, classes="t")]
+    findings: list[str] = []
+    claims: list[Block] = []
     for _, claim_rows in rows.groupby("order", sort=True):
         name = claim_rows["claim"].iloc[0]
         claim = PUBLISHED_CLAIMS.get(name)
         findings.append(_finding(claim, claim_rows))
         run_test = tests.loc[tests["claim"] == name, "test"].iloc[0]
-        md += [f"### {claim.source}\n", f"**Published:** {claim.published}\n",
-               f"**Our test ({run_test}):** {claim.test}\n"]
-        body += [f"<h3>{html.escape(claim.source)}</h3>", f"<p><b>Published:</b> {html.escape(claim.published)}</p>",
-                 f"<p><b>Our test ({html.escape(run_test)}):</b> {html.escape(claim.test)}</p>"]
+        blocks: list[Block] = [Paragraph(f"**Published:** {claim.published}"),
+                               Paragraph(f"**Our test ({run_test}):** {claim.test}")]
         if claim.scope_note:
-            md.append(f"*Scope:* {claim.scope_note}\n")
-            body.append(f"<p><i>Scope:</i> {html.escape(claim.scope_note)}</p>")
+            blocks.append(Paragraph(f"*Scope:* {claim.scope_note}"))
         for scope in (REPLICATION, EXTENSION):
             part = claim_rows[claim_rows["scope"] == scope]
             if part.empty:
                 continue
-            frame = _table(part)
-            md += [f"**{scope.capitalize()}** ({summarise(part)})\n", markdown_table(frame)]
-            body += [f"<p><b>{scope.capitalize()}</b> ({html.escape(summarise(part))})</p>",
-                     frame.to_html(index=False, border=0, classes="t")]
+            blocks.append(Table(_table(part), caption=f"**{scope.capitalize()}** ({summarise(part)})"))
         notes = []
         if (claim_rows["verdict"] == VACUOUS).any() or claim_rows["near_uniform_seeds"].gt(0).any():
             where = ", ".join(f"{r.dataset} / {r.model}" for r in claim_rows.itertuples() if r.near_uniform_seeds)
@@ -144,9 +181,17 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
         if len(differing):
             where = ", ".join(f"{r.dataset} / {r.model}" for r in differing.itertuples())
             notes.append(f"**Where we differ ({where}), likely reasons:** {claim.reasons}")
-        for note in notes:
-            md.append(f"\n{note}\n")
-            body.append(f"<p>{html.escape(note).replace('**', '')}</p>")
-    return Section("Comparison with published findings", "\n".join(md), "".join(body), findings=findings, order=10,
-                   tables={"published_comparison": rows, "claim_tests": tests})
+        blocks += [Paragraph(note) for note in notes]
+        claims.append(Group(claim_title(name, claim.source), blocks, id=claim_anchor(name)))
+    verdicts, sentence = verdict_table(rows)
+    power = power_frame(tests, settings)
+    power_text = (f"Sample sizes: the n each kind of test needs for 80% power at level {settings.alpha:g} "
+                  "against the effect it should detect (paired SD of τ differences about 0.2 in this study's "
+                  "earlier runs), the smallest n at which it can decide at all, and the n per run used here.")
+    blocks = [Paragraph(intro(settings)), Findings(findings), *claims,
+              Group("Sample sizes and power", [Paragraph(power_text), Table(power, caption="Power per kind of test")])]
+    return Section("Comparison with published findings", blocks, findings=findings, order=10, id="published",
+                   tables={"published_comparison": rows, "claim_tests": tests}, lead=[sentence], front=[verdicts])
+
+
 import analysis.published.replication_section  # noqa: E402, F401  (registers the replication table section)

@@ -1,21 +1,49 @@
 """Publish a finished study report into the repository: ``reports/<study>/``.
 
 The workflow's report lives under ``results/<study>/study/`` beside data and model weights,
-which are not committed. Publishing copies only what a reader needs (the self-contained
-HTML, the markdown, the compact CSV tables) and writes a README that says which code and
-configuration produced them and the one command that regenerates them.
+which are not committed. Publishing copies what a reader needs and checks its size:
+
+- ``summary.html`` (self-contained, figures embedded) and ``summary.md``, whose figures are
+  written beside it, downsampled, into ``figures/`` with every link rewritten by the one helper
+  :func:`~analysis.report.document.relative_link`, so the markdown renders on GitHub;
+- ``examples.html``, the per-example view, where the study made one;
+- ``tables/``: the compact CSV tables (gzip above ``gzip_above`` bytes);
+- ``data/``: per-example importance scores, their words and per-instance agreement as parquet
+  (zstd), described by ``DATA.md`` (columns, units, provenance, licences), where the per-run
+  tables are given;
+- ``README.md``: which code and configuration produced them and the command that regenerates them.
+
+:func:`check_sizes` refuses (or logs, with ``on_oversize="warn"``) a report whose HTML is over
+:data:`MAX_HTML_BYTES` or whose folder is over :data:`MAX_TOTAL_BYTES`, naming the largest files.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import gzip
+import logging
+import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.report.document import HTML_BUDGET_BYTES, compact_png, relative_link
+
+log = logging.getLogger(__name__)
 
 PUBLISHED_TABLE_SUFFIX = ".csv"
 GZIP_ABOVE_BYTES = 2_000_000
+MAX_HTML_BYTES = HTML_BUDGET_BYTES
+MAX_TOTAL_BYTES = 25_000_000
+IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+class ReportSizeError(ValueError):
+    """A published report is over its size budget."""
 
 
 def code_version(root: Path, *, ignore: tuple[str, ...] = ()) -> str:
@@ -35,29 +63,119 @@ def code_version(root: Path, *, ignore: tuple[str, ...] = ()) -> str:
     return f"{commit} + uncommitted changes" if dirty else commit
 
 
+def _figure_name(link: str, taken: set[str]) -> str:
+    """A flat, unique file name for a linked figure (``../sst2/minilm/0/figures/matrix.png`` -> ``sst2-minilm-0-matrix.png``)."""
+    parts = [p for p in Path(link).with_suffix("").parts if p not in ("..", ".", "figures", "study")]
+    name = "-".join(parts) or "figure"
+    candidate, n = f"{name}.png", 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}.png", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def publish_markdown(markdown: Path, out: Path) -> list[Path]:
+    """Copy ``markdown`` to ``out/summary.md`` with its figures downsampled into ``out/figures/``; every link rewritten.
+
+    A link that does not resolve raises: the summary would render with a broken image.
+    """
+    text = markdown.read_text()
+    target = out / "summary.md"
+    written: dict[Path, Path] = {}
+    taken: set[str] = set()
+
+    def replace(match: re.Match) -> str:
+        alt, link = match[1], match[2]
+        if "://" in link or link.startswith("data:"):
+            return match[0]
+        source = (markdown.parent / link.replace("%20", " ").replace("%28", "(").replace("%29", ")")).resolve()
+        if not source.is_file():
+            raise FileNotFoundError(f"cannot publish {markdown}: its figure link {link!r} does not resolve "
+                                    f"({source} is missing); rerun the summary (snakemake --forcerun summary ...)")
+        if source not in written:
+            written[source] = out / "figures" / _figure_name(link, taken)
+            written[source].parent.mkdir(parents=True, exist_ok=True)
+            written[source].write_bytes(compact_png(source))
+        return f"![{alt}]({relative_link(written[source], target)})"
+
+    target.write_text(IMAGE_LINK.sub(replace, text))
+    return [target, *written.values()]
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def check_sizes(out: Path, *, max_html: int = MAX_HTML_BYTES, max_total: int = MAX_TOTAL_BYTES,
+                on_oversize: str = "raise") -> dict[str, int]:
+    """The published report's sizes; raises :class:`ReportSizeError` (or logs) where one is over its budget."""
+    html = out / "summary.html"
+    sizes = {"summary.html": html.stat().st_size if html.exists() else 0, "total": folder_size(out)}
+    problems = []
+    if sizes["summary.html"] > max_html:
+        problems.append(f"summary.html is {sizes['summary.html'] / 1e6:.1f} MB, over its {max_html / 1e6:g} MB "
+                        "budget (fewer or smaller embedded figures: fold per-run figures into the per-example page "
+                        "or leave them out of the summary)")
+    if sizes["total"] > max_total:
+        largest = sorted((p for p in out.rglob("*") if p.is_file()), key=lambda p: -p.stat().st_size)[:6]
+        listed = ", ".join(f"{p.relative_to(out).as_posix()} {p.stat().st_size / 1e6:.1f} MB" for p in largest)
+        problems.append(f"{out} is {sizes['total'] / 1e6:.1f} MB, over its {max_total / 1e6:g} MB budget; largest: "
+                        f"{listed} (publish agreement for fewer variants, or fewer examples per run)")
+    if problems:
+        message = f"published report {out} is too large: " + "; ".join(problems)
+        if on_oversize == "raise":
+            raise ReportSizeError(message)
+        log.warning(message)
+    return sizes
+
+
+def _merge_provenance(tables: Path, ids: dict[str, tuple[str, ...]]) -> None:
+    """Add the data files' provenance ids to ``tables/provenance.csv`` (plain or gzipped)."""
+    from analysis.report.summary import PROVENANCE_COLUMNS
+
+    if not ids:
+        return
+    path = next((p for p in (tables / "provenance.csv", tables / "provenance.csv.gz") if p.exists()),
+                tables / "provenance.csv")
+    known = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["provenance_id", *PROVENANCE_COLUMNS])
+    extra = pd.DataFrame([(k, *v) for k, v in ids.items() if k not in set(known["provenance_id"])],
+                         columns=["provenance_id", *PROVENANCE_COLUMNS])
+    pd.concat([known, extra], ignore_index=True).to_csv(path, index=False)
+
+
 def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title: str, command: str,
                    config_files: list[str], code: str, generated: _dt.datetime | None = None,
-                   gzip_above: int = GZIP_ABOVE_BYTES) -> list[Path]:
-    """Copy the study's HTML, markdown and CSV tables to ``out`` and write its README.
+                   gzip_above: int = GZIP_ABOVE_BYTES, examples: Path | None = None,
+                   importance: Sequence[str | Path] = (), agreement: Sequence[str | Path] = (),
+                   config: dict[str, Any] | None = None, max_html: int = MAX_HTML_BYTES,
+                   max_total: int = MAX_TOTAL_BYTES, on_oversize: str = "raise") -> list[Path]:
+    """Publish the study's report into ``out`` (replaced as a whole) and check its size; returns the files, README first.
 
     Only ``*.csv`` files are taken from ``tables`` (never parquet, data or weights); one larger
     than ``gzip_above`` bytes is stored gzip-compressed as ``*.csv.gz`` (pandas and most CSV
-    readers open it directly), so the repository stays small. ``out`` is
-    replaced as a whole so a table that a new run no longer writes does not linger. Returns
-    the files written, README first.
+    readers open it directly). Optional extra inputs: ``examples`` (the per-example page),
+    ``importance`` and ``agreement`` (the per-run tables: published as ``data/*.parquet`` with
+    ``DATA.md``; ``config`` hides words of datasets under a content warning and names the
+    sources' licences). A table that a new run no longer writes does not linger.
     """
+    from analysis.report.data import data_card, export_data
+
     html, markdown, tables, out = Path(html), Path(markdown), Path(tables), Path(out)
-    for path in (html, markdown, tables):
+    for path in (html, markdown, tables, *([Path(examples)] if examples else [])):
         if not path.exists():
             raise FileNotFoundError(f"cannot publish: {path} is missing; run the study first "
                                     "(snakemake --cores all --configfile <config>), then publish")
     if out.exists():
         shutil.rmtree(out)
     (out / "tables").mkdir(parents=True)
-    written = [out / "summary.html", out / "summary.md"]
-    shutil.copyfile(html, written[0])
-    shutil.copyfile(markdown, written[1])
+    shutil.copyfile(html, out / "summary.html")
+    written = [out / "summary.html", *publish_markdown(markdown, out)]
+    if examples:
+        shutil.copyfile(examples, out / "examples.html")
+        written.append(out / "examples.html")
+    n_tables = 0
     for table in sorted(tables.glob(f"*{PUBLISHED_TABLE_SUFFIX}")):
+        n_tables += 1
         if table.stat().st_size > gzip_above:
             written.append(out / "tables" / f"{table.name}.gz")
             with table.open("rb") as source, gzip.GzipFile(written[-1], "wb", mtime=0) as target:
@@ -65,21 +183,34 @@ def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title
         else:
             written.append(out / "tables" / table.name)
             shutil.copyfile(table, written[-1])
+    files: dict[str, Path] = {}
+    if importance or agreement:
+        files, rows, ids = export_data(importance=importance, agreement=agreement, out=out / "data", config=config)
+        _merge_provenance(out / "tables", ids)
+        (out / "DATA.md").write_text(data_card(files=files, config=config, rows=rows))
+        written += [*files.values(), out / "DATA.md"]
     when = (generated or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
-    n_tables = len(written) - 2
+    n_figures = len(list((out / "figures").glob("*.png"))) if (out / "figures").exists() else 0
     readme = out / "README.md"
-    readme.write_text(
-        f"# {title}\n\n"
-        f"Generated report of the study; open [`summary.html`](summary.html) (self-contained, figures "
-        f"included) or read [`summary.md`](summary.md). [`tables/`](tables) holds its {n_tables} CSV tables; "
-        "`provenance_id` in a table resolves in `tables/provenance.csv` (dataset, split, model, seed, "
-        "method settings, library versions). Tables over "
-        f"{gzip_above / 1e6:g} MB are gzip-compressed (`.csv.gz`; `pandas.read_csv` opens them as they are).\n\n"
-        "| | |\n|---|---|\n"
-        f"| generated | {when} |\n"
-        f"| code | `{code}` |\n"
-        f"| configuration | {', '.join(f'`{c}`' for c in config_files) or 'the default'} |\n\n"
-        "Regenerate (runs the study where results are missing, then copies the report here):\n\n"
-        f"```bash\n{command}\n```\n"
-    )
+    lines = [f"# {title}",
+             f"Generated report of the study; open [`summary.html`](summary.html) (self-contained, figures included) "
+             f"or read [`summary.md`](summary.md) ({n_figures} figures in [`figures/`](figures), downsampled)."]
+    if examples:
+        lines.append("[`examples.html`](examples.html) shows explained examples word by word, coloured by every "
+                     "method's signed score.")
+    lines.append(f"[`tables/`](tables) holds its {n_tables} CSV tables; `provenance_id` in a table resolves in "
+                 "`tables/provenance.csv` (dataset, split, model, seed, method settings, library versions). Tables "
+                 f"over {gzip_above / 1e6:g} MB are gzip-compressed (`.csv.gz`; `pandas.read_csv` opens them as they "
+                 "are).")
+    if files:
+        lines.append("[`data/`](data) holds per-example importance scores and per-instance agreement as parquet; "
+                     "[`DATA.md`](DATA.md) describes their columns, units, provenance and licences.")
+    readme.write_text("\n\n".join(lines) + "\n" + "\n".join([
+        "", "| | |", "|---|---|", f"| generated | {when} |", f"| code | `{code}` |",
+        f"| configuration | {', '.join(f'`{c}`' for c in config_files) or 'the default'} |", "",
+        "Regenerate (runs the study where results are missing, then copies the report here):", "",
+        f"```bash\n{command}\n```", ""]))
+    sizes = check_sizes(out, max_html=max_html, max_total=max_total, on_oversize=on_oversize)
+    log.info("published %s: summary.html %.2f MB, %d files, %.1f MB in all", out, sizes["summary.html"] / 1e6,
+             len(written) + 1, sizes["total"] / 1e6)
     return [readme, *written]

@@ -1,19 +1,21 @@
-"""The study summary a researcher reads: findings with numbers, accuracies, methods, provenance.
+"""The study summary a researcher reads, as one document rendered to markdown and to self-contained HTML.
 
-Every sentence in the findings is generated from the tables: a claim that attention is
-"below the ceiling" or "above the floor" is only made when the corrected paired test on
-the same examples (the comparisons table) says so; otherwise the text says the two cannot
-be told apart at this sample size, and without a paired test it says "untested".
+The first screen answers the study: a paragraph generated from the numbers, the verdicts on
+the published claims and one forest plot of attention-vs-causal agreement. Then every section
+(:mod:`analysis.report.sections`; the core ones are in :mod:`analysis.report.report_section`),
+a table of contents linking them, methods, cost, data and provenance. Every sentence in the
+findings is generated from the tables: a claim that attention is "below the ceiling" or "above
+the floor" is only made when the corrected paired test on the same examples (the comparisons
+table) says so; otherwise the text says the two cannot be told apart at this sample size, and
+without a paired test it says "untested".
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
-import html
-import io
 import json
+import logging
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,19 @@ import pandas as pd
 
 from analysis.plots.style import method_label, metric_short_label
 from analysis.provenance import library_versions, settings_hash
+from analysis.report.document import (
+    Details,
+    Document,
+    Figure,
+    Paragraph,
+    Section,
+    Table,
+    relative_link,
+    render_html,
+    render_markdown,
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,9 +110,44 @@ def _verdict(row: pd.Series | None) -> str:
 
 
 def _equivalence_text(row: pd.Series | None) -> str:
-    if row is None:
+    margin = None if row is None else row.get("margin")
+    p_value = None if row is None else row.get("p_equivalence")
+    if margin is None or p_value is None or pd.isna(margin) or pd.isna(p_value):
         return "as good as"
-    return f"as good as (within ±{row.get('margin', float('nan')):g}, TOST p = {row.get('p_equivalence', float('nan')):.3g})"
+    return f"as good as (within ±{margin:g}, TOST p = {p_value:.3g})"
+
+
+CEILING_CANDIDATES = ("integrated_gradients", "loo_mask", "grad_x_input", "saliency", "jw_gradient")
+"""Causal methods tried in this order as the ceiling when the comparisons table names none."""
+
+
+def run_tests(comparisons: pd.DataFrame | None, run: tuple[str, str, int], metric: str) -> pd.DataFrame:
+    """One run's paired comparisons of ``metric`` (|scores| variant); empty without a comparisons table."""
+    if comparisons is None or comparisons.empty:
+        return pd.DataFrame()
+    dataset, model, seed = run
+    return comparisons[(comparisons["dataset"] == dataset) & (comparisons["model"] == model)
+                       & (comparisons["seed"] == seed) & (comparisons["metric"] == metric)
+                       & (comparisons["variant"] == "abs")]
+
+
+def choose_ceiling(methods: set[str], reference: str, tests: pd.DataFrame) -> str | None:
+    """The causal method whose agreement with ``reference`` is a run's ceiling: the one its paired tests used."""
+    if len(tests) and (tests["comparison"] == "attention_vs_ceiling").any():
+        return str(tests.loc[tests["comparison"] == "attention_vs_ceiling", "method_b"].iloc[0])
+    return next((m for m in CEILING_CANDIDATES if m in methods and m != reference), None)
+
+
+def ceilings(summary: pd.DataFrame, *, reference: str, metric: str,
+             comparisons: pd.DataFrame | None = None) -> dict[tuple[str, str, int], str]:
+    """The ceiling method of every run (dataset, model, seed) of the agreement summary."""
+    out = {}
+    for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
+        methods = set(run["method_a"]) | set(run["method_b"])
+        method = choose_ceiling(methods, reference, run_tests(comparisons, (dataset, model, seed), metric))
+        if method is not None:
+            out[(str(dataset), str(model), int(seed))] = method
+    return out
 
 
 def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, reference: str,
@@ -115,17 +165,8 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
         methods = set(run["method_a"]) | set(run["method_b"])
         attention = sorted(m for m in methods if any(
             (run["method_a"] == m) & run["pair_kind"].isin(["attention_vs_causal"])))
-        tests = pd.DataFrame()
-        if comparisons is not None and len(comparisons):
-            tests = comparisons[(comparisons["dataset"] == dataset) & (comparisons["model"] == model)
-                                & (comparisons["seed"] == seed) & (comparisons["metric"] == metric)
-                                & (comparisons["variant"] == "abs")]
-        ceiling_method = None
-        if len(tests) and (tests["comparison"] == "attention_vs_ceiling").any():
-            ceiling_method = tests.loc[tests["comparison"] == "attention_vs_ceiling", "method_b"].iloc[0]
-        else:
-            ceiling_method = next((m for m in ("integrated_gradients", "loo_mask", "grad_x_input", "saliency",
-                                               "jw_gradient") if m in methods and m != reference), None)
+        tests = run_tests(comparisons, (dataset, model, seed), metric)
+        ceiling_method = choose_ceiling(methods, reference, tests)
         ceiling = _row(run, ceiling_method, reference, metric) if ceiling_method else None
         floor = _row(run, "random", reference, metric)
         acc = evaluation[(evaluation["dataset"] == dataset) & (evaluation["model"] == model)
@@ -221,70 +262,6 @@ def convergence_note(cost: pd.DataFrame) -> str:
             "model); the gaps are in the diagnostics tables.")
 
 
-def compact_png(path: Path) -> bytes:
-    """The figure as a 256-colour PNG when that is smaller (about 4x for seaborn figures), else as is.
-
-    Figures are flat colours, text and smooth colour maps, which 256 colours without dithering
-    keep visually intact; the full-colour file stays beside the results.
-    """
-    from PIL import Image
-
-    raw = path.read_bytes()
-    with Image.open(io.BytesIO(raw)) as image:
-        palette = image.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE,
-                                                dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    palette.save(out, format="PNG", optimize=True)
-    return out.getvalue() if out.tell() < len(raw) else raw
-
-
-def figure_tag(path: Path, caption: str) -> str:
-    """An <figure> with the PNG embedded (see :func:`compact_png`), so the HTML opens offline as one file."""
-    data = base64.b64encode(compact_png(path)).decode()
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    if frame.empty:
-        return "_no rows_\n"
-    head = "| " + " | ".join(map(str, frame.columns)) + " |\n|" + "---|" * len(frame.columns) + "\n"
-    body = "".join("| " + " | ".join(_fmt(v) for v in row) + " |\n" for row in frame.itertuples(index=False))
-    return head + body
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
-METHODS_TEXT = [
-    ("Explained output", "Every method explains the model's predicted class (not the gold label), through the "
-     "softmax probability of that class. Subword scores are pooled to words (sum by default); special tokens "
-     "([CLS], [SEP], padding) are excluded from every ranking."),
-    ("Attention", "Raw attention is the [CLS] row (transformers) or the attention distribution over hidden states "
-     "(RNNs). Summaries: last-layer head mean and all-layer mean (Jain & Wallace 2019); rollout multiplies "
-     "residual-adjusted head-mean attention through the layers (Abnar & Zuidema 2020)."),
-    ("Gradients (Captum)", "Saliency is the L2 norm of the gradient w.r.t. each word embedding; gradient x input sums "
-     "gradient times embedding; integrated gradients (Sundararajan et al. 2017) integrates from a [PAD] baseline with "
-     "special tokens kept, with the completeness gap sum(attr) - (f(x) - f(baseline)) recorded per example and steps "
-     "doubled until it is below tolerance; the Jain & Wallace gradient holds attention fixed."),
-    ("Leave-one-out", "The fall in predicted-class probability when a word is deleted, and separately when it is "
-     "replaced by [MASK] (for RNNs a reserved <mask> input with a zero embedding, which unlike [UNK] is no "
-     "word's own input; Captum FeatureAblation with word masks)."),
-    ("Agreement", "Per instance: Kendall τ-b with its p-value (Jain & Wallace 2019 report the share with p < 0.05), "
-     "Spearman ρ, weighted τ (top ranks count more), top-k overlap and the Jensen-Shannon divergence between the "
-     "normalised score distributions. Attention is compared with |attribution| (variant abs); the signed variant is "
-     "in the tables. Summaries are means with 95% studentised-bootstrap intervals and medians with order-statistic "
-     "intervals over instances; rates get exact Clopper-Pearson intervals. The ceiling is the agreement between "
-     "two causal methods, the floor that of a random ranking (the mean over agreement.floor_draws random rankings "
-     "per example). Differences are decided by paired tests on the same examples (sign-flip, Holm within each "
-     "family of comparisons); parity with the ceiling only by an equivalence test (TOST within "
-     "agreement.equivalence_margin). JSD is in nats (at most ln 2)."),
-]
-
-
 def content_warnings(config: dict[str, Any]) -> list[str]:
     """A warning per dataset whose spec carries one (HateXplain), saying whether its texts are shown."""
     from analysis.data import content_warning
@@ -295,7 +272,8 @@ def content_warnings(config: dict[str, Any]) -> list[str]:
         note = content_warning(config, name)
         if note:
             warnings.append(f"Content warning: {name} {note}. " + (
-                "Its example texts appear in the token heatmaps below (report.show_offensive_examples: true)."
+                "Its example texts appear in the per-example view and the token heatmaps "
+                "(report.show_offensive_examples: true)."
                 if shown else "This report shows none of its example texts, only numbers; set "
                 "report.show_offensive_examples: true to show them."))
     return warnings
@@ -330,6 +308,22 @@ def scope_lines(config: dict[str, Any], data_report: pd.DataFrame) -> list[str]:
 PROVENANCE_COLUMNS = ("settings", "versions")
 
 
+def provenance_ids(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]]]:
+    """``frame`` with its provenance columns (the same JSON on thousands of rows) replaced by ``provenance_id``.
+
+    Returns the frame and the ids it uses -> (settings, versions); a frame without provenance
+    columns is returned as is.
+    """
+    present = [c for c in PROVENANCE_COLUMNS if c in frame.columns]
+    if not present:
+        return frame, {}
+    values = frame.reindex(columns=list(PROVENANCE_COLUMNS)).fillna("").astype(str)
+    short = {key: hashlib.sha1("\x1f".join(key).encode()).hexdigest()[:10]
+             for key in values.drop_duplicates().itertuples(index=False, name=None)}
+    ids = [short[key] for key in values.itertuples(index=False, name=None)]
+    return frame.drop(columns=present).assign(provenance_id=ids), {v: k for k, v in short.items()}
+
+
 def write_csv_tables(tables: dict[str, pd.DataFrame | None], folder: Path) -> None:
     """The summary's tables as compact CSV files, one per table, plus ``provenance.csv``.
 
@@ -347,123 +341,123 @@ def write_csv_tables(tables: dict[str, pd.DataFrame | None], folder: Path) -> No
                                 for other in written):
             continue
         written.append(frame)
-        present = [c for c in PROVENANCE_COLUMNS if c in frame.columns]
-        if present:
-            values = frame.reindex(columns=list(PROVENANCE_COLUMNS)).fillna("").astype(str)
-            short = {key: hashlib.sha1("\x1f".join(key).encode()).hexdigest()[:10]
-                     for key in values.drop_duplicates().itertuples(index=False, name=None)}
-            provenance.update({short_id: key for key, short_id in short.items()})
-            ids = [short[key] for key in values.itertuples(index=False, name=None)]
-            frame = frame.drop(columns=present).assign(provenance_id=ids)
+        frame, ids = provenance_ids(frame)
+        provenance.update(ids)
         frame.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
     if provenance:
         pd.DataFrame([(k, *v) for k, v in provenance.items()],
                      columns=["provenance_id", *PROVENANCE_COLUMNS]).to_csv(folder / "provenance.csv", index=False)
 
 
-def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: pd.DataFrame,
-                  comparisons: pd.DataFrame | None = None, diagnostics: pd.DataFrame, data_report: pd.DataFrame, figures: dict[str, str],
-                  out_markdown: str, out_html: str, extra_tables: dict[str, pd.DataFrame] | None = None,
-                  extra_figures: dict[str, str] | None = None, run_facts: dict[str, str] | None = None,
-                  out_tables: str | None = None) -> list[Finding]:
-    """Write the study summary as markdown and as one self-contained HTML file.
+def report_figures(config: dict[str, Any], tables: dict[str, pd.DataFrame], figures: dict[str, str],
+                   folder: str | Path) -> dict[str, str]:
+    """The study-level figures the summary draws from its own tables, by key, unless ``figures`` has them.
 
-    ``extra_tables`` and ``extra_figures`` feed the sections that analyses register in
-    :mod:`analysis.report.sections`.
+    ``agreement_forest`` (:func:`analysis.plots.figures.agreement_forest`) and, where the study
+    has per-head tables, ``heads_layers`` (:func:`analysis.heads.figures.layer_agreement_curves`),
+    written to ``folder`` under their keys.
     """
-    from analysis.report.sections import build_sections
+    from analysis.plots.figures import agreement_forest
+    from analysis.plots.kit import save_figure
 
-    # sections see the core tables too (accuracy beside published numbers, ...), by the same names
-    core = {"evaluation": evaluation, "agreement_summary": summary, "comparisons": comparisons,
-            "diagnostics": diagnostics, "data_report": data_report}
-    sections = build_sections(config, {**core, **(extra_tables or {})}, extra_figures or {})
     reference = config["agreement"]["reference"]
     metric = config["figures"]["headline_metric"]
+    made: dict[str, str] = {}
+    summary = tables.get("agreement_summary")
+    if "agreement_forest" not in figures and summary is not None and not summary.empty:
+        runs = ceilings(summary, reference=reference, metric=metric, comparisons=tables.get("comparisons"))
+        made["agreement_forest"] = str(save_figure(
+            agreement_forest(summary, reference=reference, ceilings=runs, metric=metric),
+            Path(folder) / "agreement_forest.png"))
+    heads = tables.get("heads_summary")
+    if "heads_layers" not in figures and heads is not None and not heads.empty and summary is not None:
+        from analysis.heads.figures import layer_agreement_curves
+
+        made["heads_layers"] = str(save_figure(
+            layer_agreement_curves(heads, summary, reference=reference, metric=metric),
+            Path(folder) / "heads_layers.png"))
+    return made
+
+
+def provenance_section(config: dict[str, Any], run_facts: dict[str, str] | None) -> Section:
+    facts = {"study": config["study"], "config hash": settings_hash(config),
+             "generated": dt.datetime.now().isoformat(timespec="seconds"), **hardware(), **(run_facts or {}),
+             **library_versions()}
+    table = pd.DataFrame(list(facts.items()), columns=["what", "value"])
+    return Section("Provenance", [Table(table, folded=False, sortable=False, filterable=False),
+                                  Details("The configuration this study ran with",
+                                          [Paragraph(f"`{json.dumps(config, default=str)}`")])],
+                   order=99, id="provenance")
+
+
+def answer(config: dict[str, Any], sections: list[Section], data_report: pd.DataFrame, *,
+           examples_link: str | None) -> list:
+    """The first screen: content warnings, the answer in plain words, the sections' front blocks, the examples link."""
+    blocks: list = [Paragraph(text, style="warning") for text in content_warnings(config)]
+    lead = [sentence for section in sections for sentence in section.lead]
+    if lead:
+        blocks.append(Paragraph(" ".join(lead), style="lead"))
+    front = [block for section in sections for block in section.front]
+    blocks += [b for b in front if not isinstance(b, Figure)] + [b for b in front if isinstance(b, Figure)]
+    if examples_link:
+        blocks.append(Paragraph(f"[Per-example view]({examples_link}): every explained example's words coloured by "
+                                "each method's signed score, with the prediction and the label.", style="note"))
+    blocks.append(Details("Scope of this study", [Paragraph(line) for line in scope_lines(config, data_report)]))
+    return blocks
+
+
+def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: pd.DataFrame,
+                  comparisons: pd.DataFrame | None = None, diagnostics: pd.DataFrame, data_report: pd.DataFrame,
+                  figures: dict[str, str], out_markdown: str, out_html: str,
+                  extra_tables: dict[str, pd.DataFrame] | None = None, extra_figures: dict[str, str] | None = None,
+                  run_facts: dict[str, str] | None = None, out_tables: str | None = None,
+                  examples_page: str | None = None, benchmarks: str | None = None,
+                  out_figures: str | None = None) -> list[Finding]:
+    """Write the study summary as markdown and as one self-contained HTML file; returns the agreement findings.
+
+    ``figures`` and ``extra_figures`` map figure keys (:mod:`analysis.report.sections`) to files;
+    ``extra_tables`` are the study tables the sections read. Optional: ``examples_page``, the
+    per-example HTML page to link (:func:`analysis.report.examples.write_examples_page`);
+    ``benchmarks``, the study's Snakemake benchmark folder (the cost per stage); ``out_figures``,
+    where the summary draws its own figures (the forest plot; default: ``figures/`` beside the
+    markdown).
+    """
+    from analysis.report.cost import stage_costs
+    from analysis.report.sections import build_sections, figures_by_key
+
+    reference = config["agreement"]["reference"]
+    metric = config["figures"]["headline_metric"]
+    # sections see the core tables too (accuracy beside published numbers, ...), by the same names
+    tables = {**(extra_tables or {}), "evaluation": evaluation, "agreement_summary": summary,
+              "comparisons": comparisons, "diagnostics": diagnostics, "data_report": data_report}
+    if benchmarks is not None:
+        tables["stage_costs"] = stage_costs(benchmarks)
+    keyed = figures_by_key({**figures, **(extra_figures or {})})
+    if examples_page:  # the per-example view shows every explained example, signed: no static heatmaps
+        keyed = {key: path for key, path in keyed.items() if not key.startswith("heatmaps/")}
+    keyed.update(report_figures(config, tables, keyed, out_figures or Path(out_markdown).parent / "figures"))
+    sections = build_sections(config, tables, keyed)
+    sections.append(provenance_section(config, run_facts))
     findings = agreement_findings(summary, evaluation, reference=reference, metric=metric, comparisons=comparisons)
-    accuracy = evaluation[["dataset", "model", "seed", "accuracy", "chance", "n_eval", "n_truncated", "max_length"]]
-    headline = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
-                       & ((summary["method_b"] == reference) | (summary["method_a"] == reference))]
-    headline = headline.assign(pair=[f"{method_label(a)} vs {method_label(b)}"
-                                     for a, b in zip(headline["method_a"], headline["method_b"])])
-    headline = headline[["dataset", "model", "seed", "pair", "pair_kind", "n", "mean", "mean_low", "mean_high",
-                         "median", "share_significant"]].sort_values(["dataset", "model", "seed", "pair_kind", "mean"])
-    if "converged" not in diagnostics.columns:
-        diagnostics = diagnostics.assign(converged=None)
-    cost = (diagnostics.groupby(["dataset", "model", "method"])
-            .agg(seconds_per_example=("seconds", "mean"), forward_passes=("forward_passes", "mean"),
-                 ig_gap_median=("completeness_gap", lambda s: s.abs().median()),
-                 ig_gap_max=("completeness_gap", lambda s: s.abs().max()),
-                 ig_not_converged=("converged", _count_false))
-            .reset_index()) if not diagnostics.empty else pd.DataFrame()
-    provenance = {
-        "study": config["study"], "config hash": settings_hash(config), "generated": dt.datetime.now().isoformat(
-            timespec="seconds"), **hardware(), **(run_facts or {}), **library_versions(),
-    }
     title = config.get("title", "Is attention an explanation?")
+    runs = evaluation[["dataset", "model", "seed"]].drop_duplicates() if len(evaluation) else evaluation
+    subtitle = (f"Study `{config['study']}`: {len(runs)} runs ({runs['dataset'].nunique() if len(runs) else 0} "
+                f"dataset(s) x {runs['model'].nunique() if len(runs) else 0} model(s) x "
+                f"{runs['seed'].nunique() if len(runs) else 0} seed(s)); generated "
+                f"{dt.date.today().isoformat()}. Every number and sentence is generated from the study's tables.")
 
-    md = [f"# {title}: study `{config['study']}`\n",
-          "Does attention agree with causal importance, and how does that compare with the agreement among causal "
-          "methods themselves (the ceiling) and with chance (the floor)? All numbers below are generated from the "
-          "study's tables.\n", *[f"> **{text}**\n" for text in content_warnings(config)], "## Scope\n", *[f"- {line}" for line in scope_lines(config, data_report)],
-          "\n## Key results\n",
-          f"Agreement of each attention method with {method_label(reference)} "
-          f"({metric_short_label(metric)} of |scores|, mean over explained examples); 'vs ceiling' and 'vs "
-          "random floor' come from paired sign-flip tests on the same examples, corrected for multiple comparisons; "
-          "'share of ceiling' is the normalised agreement.\n", markdown_table(key_results(findings)),
-          "\n## Findings\n"]
-    md += [f"- {f.text}" for f in findings] or ["- No attention-vs-causal comparisons were computed."]
-    md += [f"- {text}" for section in sections for text in section.findings]
-    md += ["\n## Model accuracy (evaluation split)\n", markdown_table(accuracy),
-           f"\n## Agreement with {method_label(reference)} ({metric_short_label(metric)}, |scores|)\n",
-           markdown_table(headline), "\n## Cost and integrated-gradients completeness\n", convergence_note(cost) + "\n", markdown_table(cost),
-           *[f"\n## {section.title}\n\n{section.markdown}\n" for section in sections],
-           "\n## Data\n", markdown_table(data_report), "\n## Methods\n"]
-    md += [f"**{name}.** {text}\n" for name, text in METHODS_TEXT]
-    md += ["\n## Provenance\n", markdown_table(pd.DataFrame(list(provenance.items()), columns=["what", "value"]))]
-    if out_tables:
-        write_csv_tables({"accuracy": accuracy, "agreement_with_reference": headline, "cost": cost,
-                          "data": data_report, "comparisons": comparisons, "agreement_summary": summary,
-                          **(extra_tables or {}), **{k: v for s in sections for k, v in s.tables.items()}},
-                         Path(out_tables))
+    def document(link_base: str | Path) -> Document:
+        link = relative_link(examples_page, link_base) if examples_page else None
+        return Document(title=title, subtitle=subtitle, sections=sections,
+                        front=answer(config, sections, data_report, examples_link=link))
+
     Path(out_markdown).parent.mkdir(parents=True, exist_ok=True)
-    Path(out_markdown).write_text("\n".join(md))
-
-    def table(frame: pd.DataFrame) -> str:
-        return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t") if len(frame) \
-            else "<p><em>no rows</em></p>"
-
-    body = [f"<h1>{html.escape(title)}</h1><p class=sub>study <code>{html.escape(config['study'])}</code></p>",
-            *[f"<p class=warn>{html.escape(text)}</p>" for text in content_warnings(config)],
-            "<section id=scope><h2>Scope</h2><ul>"
-            + "".join(f"<li>{html.escape(line)}</li>" for line in scope_lines(config, data_report)) + "</ul></section>",
-            "<section id=key-results><h2>Key results</h2><p>Agreement of each attention method with "
-            f"{html.escape(method_label(reference))} ({html.escape(metric_short_label(metric))} of |scores|, mean "
-            "over explained examples, 95% studentised-bootstrap interval). <em>vs ceiling</em> and <em>vs random floor</em> come from "
-            "paired sign-flip tests on the same examples, corrected for multiple comparisons; <em>share of ceiling</em> "
-            "is the normalised agreement.</p>" + table(key_results(findings)) + "</section>",
-            "<section id=findings><h2>Findings</h2><ul>"
-            + "".join(f"<li>{html.escape(f.text)}</li>" for f in findings)
-            + "".join(f"<li>{html.escape(t)}</li>" for section in sections for t in section.findings)
-            + "</ul></section>",
-            "<section><h2>Model accuracy</h2>" + table(accuracy) + "</section>"]
-    for caption, path in figures.items():
-        if Path(path).exists():
-            body.append("<section>" + figure_tag(Path(path), caption) + "</section>")
-    body += [f"<section><h2>Agreement with {html.escape(method_label(reference))}</h2>" + table(headline) + "</section>",
-             "<section><h2>Cost and completeness</h2><p>" + html.escape(convergence_note(cost)) + "</p>" + table(cost)
-             + "</section>",
-             *[f"<section><h2>{html.escape(section.title)}</h2>{section.html}</section>" for section in sections],
-             "<section><h2>Data</h2>" + table(data_report) + "</section>",
-             "<section><h2>Methods</h2>" + "".join(f"<p><b>{html.escape(n)}.</b> {html.escape(t)}</p>"
-                                                    for n, t in METHODS_TEXT) + "</section>",
-             "<section><h2>Provenance</h2>" + table(pd.DataFrame(list(provenance.items()), columns=["what", "value"]))
-             + "<details><summary>config</summary><pre>" + html.escape(json.dumps(config, indent=1, default=str))
-             + "</pre></details></section>"]
-    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "table.t{border-collapse:collapse;font-size:.85em;margin:.5em 0}table.t td,table.t th{padding:.2em .6em;"
-             "border-bottom:1px solid #ddd;text-align:left}figure img{max-width:min(100%,900px)}figcaption{color:#555;"
-             "font-size:.9em}.sub{color:#666}li{margin:.4em 0}.warn{border-left:4px solid #c0392b;background:#fdf2f0;"
-             "padding:.5em 1em;font-weight:600}")
-    Path(out_html).write_text(f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}"
-                              f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
+    Path(out_markdown).write_text(render_markdown(document(out_markdown), out_markdown))
+    Path(out_html).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_html).write_text(render_html(document(out_html)))
+    log.info("wrote %s (%.1f MB) and %s", out_html, Path(out_html).stat().st_size / 1e6, out_markdown)
+    if out_tables:
+        write_csv_tables({**{name: frame for section in sections for name, frame in section.tables.items()},
+                          "comparisons": comparisons, "agreement_summary": summary, **(extra_tables or {})},
+                         Path(out_tables))
     return findings

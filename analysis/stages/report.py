@@ -122,12 +122,20 @@ def read_tables_once(paths: dict[str, str]) -> dict[str, pd.DataFrame]:
 def study_summary(settings: SummarySettings, *, evaluation_path: str, summary_path: str, comparisons_path: str,
                   diagnostics_path: str, data_path: str, accuracy_figure: str, run_figures: list[str],
                   out_markdown: str, out_html: str, extra_tables: dict[str, str] | None = None,
-                  extra_figures: dict[str, str] | None = None, out_tables: str | None = None) -> None:
-    """Write the study summary (markdown and self-contained HTML) from the gathered tables."""
+                  extra_figures: dict[str, str] | None = None, out_tables: str | None = None,
+                  examples_page: str | None = None, out_figures: str | None = None,
+                  benchmarks: str | None = None) -> None:
+    """Write the study summary (markdown and self-contained HTML) from the gathered tables.
+
+    Figures go to the sections by key (``accuracy``, ``matrix/<dataset>/<model>/<seed>``,
+    ``heatmaps/...``, and the keys of ``extra_figures``); ``examples_page`` is the per-example
+    page the summary links, ``out_figures`` where it draws its own figures (the forest plot),
+    ``benchmarks`` the study's benchmark folder (the cost table).
+    """
     from analysis.report import write_summary
 
     config = settings.config
-    figures = {"Accuracy of every model on the evaluation split (dashed: majority class).": accuracy_figure}
+    figures = {"accuracy": accuracy_figure}
     first_seed = str(config["seeds"][0])
     for path in run_figures:
         parts = Path(path).parts
@@ -136,8 +144,8 @@ def study_summary(settings: SummarySettings, *, evaluation_path: str, summary_pa
             continue  # one seed's per-run figures keep the report readable; every seed's are in results/
         if path.endswith("heatmaps.png") and not show_examples(config, dataset):
             continue  # content warning: examples of this dataset are shown only when the config asks
-        kind = "Mean agreement between methods" if path.endswith("matrix.png") else "Token-level importance"
-        figures[f"{kind}: {dataset} / {model} / seed {seed}."] = path
+        kind = "matrix" if path.endswith("matrix.png") else "heatmaps"
+        figures[f"{kind}/{dataset}/{model}/{seed}"] = path
     core = {"evaluation": evaluation_path, "agreement_summary": summary_path, "comparisons": comparisons_path,
             "diagnostics": diagnostics_path, "data_report": data_path}
     # one read per file: an extra table that names a core file (heads_comparisons) shares its frame
@@ -150,10 +158,33 @@ def study_summary(settings: SummarySettings, *, evaluation_path: str, summary_pa
             out_markdown=out_markdown, out_html=out_html,
             extra_tables={name: tables[name] for name in extra_tables or {}},
             extra_figures=dict(extra_figures or {}), out_tables=out_tables,
-            run_facts=run_facts(evaluation_path),
+            run_facts=run_facts(evaluation_path), examples_page=examples_page, out_figures=out_figures,
+            benchmarks=benchmarks,
         )
     for finding in findings:
         log.info("finding: %s", finding.text)
+
+
+@dataclass(frozen=True)
+class ExamplesSettings(StageSettings):
+    """What the per-example page reads: the title, the datasets (content warnings) and the report switches."""
+
+    config: dict[str, Any]  # title, study, datasets, report
+
+    reads = ("title", "study", "datasets", "report")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ExamplesSettings:
+        return cls(config={key: copy.deepcopy(config[key]) for key in ("title", "study", "datasets", "report")
+                           if key in config})
+
+
+def examples_page(settings: ExamplesSettings, *, importance_paths: list[str], out_html: str) -> None:
+    """The per-example page: every explained example's words coloured by each method's signed score."""
+    from analysis.report.examples import write_examples_page
+
+    with timed(f"writing the per-example page from {len(importance_paths)} runs", log):
+        write_examples_page(settings.config, importance_paths=importance_paths, out_html=out_html)
 
 
 def show_examples(config: dict[str, Any], dataset: str) -> bool:
@@ -188,27 +219,34 @@ def data_fingerprint(folder: Path) -> str:
 # ---------------------------------------------------------------------- publish
 @dataclass(frozen=True)
 class PublishSettings(StageSettings):
-    """What publishing reads: the study's title (the schema gives one by default)."""
+    """What publishing reads: the title, and the datasets and report switches (content warnings, licences)."""
 
     title: str
+    config: dict[str, Any]  # datasets and report: which words the published data may hold
 
-    reads = ("title",)
+    reads = ("title", "datasets", "report")
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> PublishSettings:
-        return cls(title=config["title"])
+        return cls(title=config["title"],
+                   config={key: copy.deepcopy(config[key]) for key in ("datasets", "report") if key in config})
 
 
 def publish(settings: PublishSettings, *, html: str, markdown: str, tables: str, out: str,
-            config_files: list[str]) -> list[Path]:
-    """Copy the summary (HTML, markdown, CSV tables) to ``out`` with a README naming the command that rebuilds it."""
+            config_files: list[str], examples: str | None = None, importance: Sequence[str] = (),
+            agreement: Sequence[str] = ()) -> list[Path]:
+    """Copy the summary (HTML, markdown, CSV tables, figures), the per-example page and the per-example data
+    (parquet with a data card) to ``out`` with a README naming the command that rebuilds it."""
     from analysis.report.publish import code_version, publish_report
 
     # the target goes first: --configfile and --config take every word after them
+    # several files follow one --configfile: Snakemake keeps only the last of repeated --configfile flags
     command = " ".join(["HF_HUB_OFFLINE=1 snakemake publish --cores all",
-                        *(f"--configfile {shlex.quote(c)}" for c in config_files)])
+                        *(["--configfile", *map(shlex.quote, config_files)] if config_files else [])])
     written = publish_report(html=Path(html), markdown=Path(markdown), tables=Path(tables), out=Path(out),
                              title=settings.title, command=command, config_files=list(config_files),
-                             code=code_version(Path.cwd(), ignore=(str(out),)))
+                             code=code_version(Path.cwd(), ignore=(str(out),)),
+                             examples=Path(examples) if examples else None, importance=list(importance),
+                             agreement=list(agreement), config=settings.config)
     log.info("published %d files to %s", len(written), out)
     return written

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import pandas as pd
 
 from analysis.plots.style import method_label
-from analysis.report.sections import REPORT_SECTIONS, Section
+from analysis.report.document import Findings, Paragraph, Section, Table
+from analysis.report.sections import REPORT_SECTIONS
 
 
 def seed_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figures: dict[str, str]) -> Section | None:
-    from analysis.report.summary import markdown_table
-
     seeds = tables.get("seed_agreement")
     spread = tables.get("seed_spread")
     if seeds is None or seeds.empty:
@@ -27,16 +25,13 @@ def seed_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
                         f"trained from different seeds, the same examples): " + "; ".join(parts) + ".")
     shown = seeds.assign(method=seeds["method"].map(method_label))[
         ["dataset", "model", "method", "n", "mean", "mean_low", "mean_high"]]
-    md = ("How stable is each explanation across training seeds? Per example, Kendall τ between the |scores| "
-          "of the same method on two models that differ only in their seed; a method can hardly agree with "
-          "another method more than with itself.\n\n" + markdown_table(shown))
-    body = (f"<p>{html.escape(md.splitlines()[0])}</p>"
-            + shown.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t"))
+    blocks = [Paragraph("How stable is each explanation across training seeds? Per example, Kendall τ between the "
+                        "|scores| of the same method on two models that differ only in their seed; a method can hardly "
+                        "agree with another method more than with itself."), Findings(findings),
+              Table(shown, caption="Seed-to-seed agreement per dataset, model and method")]
     if spread is not None and not spread.empty:
-        md += "\n\nSpread of each method's mean agreement with the reference across seeds:\n\n" + markdown_table(spread)
-        body += ("<p>Spread of each method's mean agreement with the reference across seeds:</p>"
-                 + spread.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, classes="t"))
-    return Section("Seeds", md, body, findings=findings, order=20)
+        blocks.append(Table(spread, caption="Spread of each method's mean agreement with the reference across seeds"))
+    return Section("Seeds", blocks, findings=findings, order=20)
 
 
 REPORT_SECTIONS.add("seeds", seed_section)

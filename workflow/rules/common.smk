@@ -113,17 +113,7 @@ def config_files() -> list[str]:
 
 # Causal tests (interventions.smk)
 
-INTERVENTION_FIGURES = {
-    "permutation": "Causal tests ({dataset}): median output change (TVD) when attention is permuted, against the "
-    "maximum attention weight (Jain & Wallace 2019).",
-    "adversarial": "Causal tests ({dataset}): JSD of adversarial attention found within the output constraint "
-    "(Jain & Wallace 2019).",
-    "flip_fraction": "Causal tests ({dataset}): fraction of words whose attention is zeroed before the decision "
-    "flips, per ranking (Serrano & Smith 2019).",
-    "aopc": "Causal tests ({dataset}): AOPC comprehensiveness and sufficiency of every ranking with 95% intervals "
-    "(ERASER).",
-    "curves": "Causal tests ({dataset}): deletion and insertion curves of every ranking.",
-}
+INTERVENTION_FIGURES = ("permutation", "adversarial", "flip_fraction", "aopc", "curves")
 
 
 def interventions_of_dataset(name):
@@ -169,12 +159,6 @@ GT_FIGURES = {
 }
 GT_FIGURES = {name: tables for name, tables in GT_FIGURES.items() if all(t in GT_GATHERED for t in tables)}
 GT_KINDS = sorted({name.split("_")[0] for name in GT_FIGURES})
-GT_CAPTIONS = {
-    "shortcut_reliance": "Planted shortcut: does each model rely on the token (insertion and deletion tests)?",
-    "shortcut_detection": "Planted shortcut: which importance methods rank the known cause first?",
-    "plausibility": "Plausibility: agreement of each method with the rationales (not faithfulness).",
-    "sanity": "Sanity check: rank correlation with the trained model's scores under cascading randomisation.",
-}
 
 
 def gt_gathered(wildcards):
@@ -201,16 +185,6 @@ def heads_paths(name):
     return [run_path(d, m, s, name) for d, m, s in HEADS_RUNS]
 
 
-def heads_caption(dataset, model, seed):
-    return (
-        f"Per-head [CLS] attention vs causal importance: {dataset} / {model} / seed {seed}. Each cell is one head's "
-        "mean agreement with a causal method (red: agrees, white: chance); solid boxes mark the head and layer chosen "
-        "on the held-out selection split, dashed boxes the post-hoc best on the explained examples. Read the "
-        "explained-examples panels for results; a grid that changes between the two splits means single-head "
-        "rankings are noise at this sample size."
-    )
-
-
 # The study's outputs
 
 RUN_FIGURES = ["distributions", "matrix", "by_length", "heatmaps"]
@@ -230,9 +204,7 @@ def study_outputs():
         tables["seed_agreement"] = res("study/seed_agreement.parquet")
         tables["seed_spread"] = res("study/seed_spread.parquet")
     tables["attention_concentration"] = res("study/attention_concentration.parquet")
-    figures["Attention concentration: each example's distance of attention from uniform (dashed: near uniform)."] = res(
-        "study/figures/attention_concentration.png"
-    )
+    figures["attention_concentration"] = res("study/figures/attention_concentration.png")
     if config["interventions"]["enabled"]:
         intervention_tables = {
             "interventions_summary": res("study/interventions/summary.parquet"),
@@ -240,9 +212,9 @@ def study_outputs():
             "interventions_uniform_training": res("study/interventions/uniform_training.parquet"),
         }
         intervention_figures = {
-            caption.format(dataset=dataset): interventions_figure(name).format(dataset=dataset)
+            f"interventions/{dataset}/{name}": interventions_figure(name).format(dataset=dataset)
             for dataset in DATASETS
-            for name, caption in INTERVENTION_FIGURES.items()
+            for name in INTERVENTION_FIGURES
         }
         tables.update(intervention_tables)
         figures.update(intervention_figures)
@@ -250,7 +222,7 @@ def study_outputs():
     for name in GT_GATHERED:
         tables[name] = res(f"study/{name}.parquet")
     for figure in GT_FIGURES:
-        figures[GT_CAPTIONS[figure]] = res(f"study/figures/groundtruth_{figure}.png")
+        figures[f"groundtruth/{figure}"] = res(f"study/figures/groundtruth_{figure}.png")
     targets += [res(f"study/groundtruth/{kind}.html") for kind in GT_KINDS]
     if HEADS_RUNS:
         tables["heads_summary"] = res("study/heads_summary.parquet")
@@ -259,7 +231,7 @@ def study_outputs():
         tables["heads_agreement"] = res("study/agreement_summary.parquet")
         tables["heads_comparisons"] = res("study/comparisons.parquet")
         for d, m, s in HEADS_RUNS:
-            figures[heads_caption(d, m, s)] = run_path(d, m, s, "figures/heads.png")
+            figures[f"heads/{d}/{m}/{s}"] = run_path(d, m, s, "figures/heads.png")
     tables["claim_tests"] = res("study/claim_tests.parquet")
     return {"tables": tables, "figures": figures, "targets": targets}
 

@@ -1,4 +1,4 @@
-from analysis.stages.report import ClaimsSettings, PublishSettings, SummarySettings
+from analysis.stages.report import ClaimsSettings, ExamplesSettings, PublishSettings, SummarySettings
 
 
 rule claims:
@@ -69,6 +69,25 @@ rule accuracy_figure:
         "../scripts/accuracy_figure.py"
 
 
+rule examples_page:
+    """The per-example page: each explained example's words coloured by every method's signed score."""
+    localrule: True  # light: runs beside the scheduler, not as a cluster job
+    input:
+        per_run("importance.parquet"),
+    output:
+        res("study/examples.html"),
+    params:
+        settings=stage_settings(ExamplesSettings),
+    conda:
+        "../envs/study.yaml"
+    log:
+        res("logs/examples_page.log"),
+    benchmark:
+        res("benchmarks/examples_page.tsv")
+    script:
+        "../scripts/examples_page.py"
+
+
 rule summary:
     """The study summary: findings generated from the numbers, in markdown and HTML."""
     input:
@@ -79,14 +98,17 @@ rule summary:
         data=res("study/data_report.parquet"),
         accuracy=res("study/figures/accuracy.png"),
         run_figures=per_run("figures/matrix.png") + per_run("figures/heatmaps.png"),
+        examples=res("study/examples.html"),
         extra=study_tables_and_figures(),
     params:
         tables=study_outputs()["tables"],
         figures=study_outputs()["figures"],
+        benchmarks=res("benchmarks"),
         settings=stage_settings(SummarySettings),
     output:
         markdown=res("study/summary.md"),
         tables=directory(res("study/tables")),
+        figures=directory(res("study/summary_figures")),
         html=report(
             res("study/summary.html"),
             caption="../report/summary.rst",
@@ -113,6 +135,9 @@ rule publish:
         html=res("study/summary.html"),
         markdown=res("study/summary.md"),
         tables=res("study/tables"),
+        examples=res("study/examples.html"),
+        importance=per_run("importance.parquet"),
+        agreement=per_run("agreement.parquet"),
     params:
         config_files=config_files(),
         settings=stage_settings(PublishSettings),

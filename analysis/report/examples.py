@@ -1,0 +1,127 @@
+"""The per-example view: one self-contained HTML page of explained examples, words coloured by every method.
+
+For each run (dataset x model x seed) the page holds up to ``max_examples`` explained examples
+(the first by id); for each, every method's *signed* score of every word (red positive, blue
+negative, white zero), as a share of the method's largest |score| on that example, with the
+value on hover, and the prediction and the label. Selects pick dataset, model, seed and example
+(a small inline script, no CDN). Datasets under a content warning are left out unless the config
+shows their examples (:func:`analysis.report.data.examples_shown`). The page keeps within
+``max_bytes``: it halves the examples per run until it fits, and says so.
+
+Scores are stored as integers in [-999, 999] of each method's largest |score| on the example
+(with that maximum), so hover values have three significant digits; words are stored once per
+dataset and example.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.plots.style import method_label, sort_methods
+
+log = logging.getLogger(__name__)
+
+MAX_EXAMPLES = 12
+"""Examples per run shown at most (the first by id)."""
+MAX_WORDS = 160
+"""Words per example shown at most (the first ones; the rest are counted)."""
+MAX_BYTES = 4_000_000
+"""Size budget of the page."""
+COLUMNS = ["example_id", "method", "family", "signed", "word_index", "word", "score", "predicted", "label",
+           "n_words", "dataset", "model", "seed"]
+
+
+def _label_names(config: dict[str, Any], dataset: str) -> list[str]:
+    from analysis.data import dataset_spec
+
+    try:
+        return list(dataset_spec(config, dataset).label_names)
+    except (KeyError, ValueError):
+        return []
+
+
+def _natural(example_id: str) -> tuple[str, int, str]:
+    head, _, tail = str(example_id).rpartition("-")
+    return (head, int(tail), "") if tail.isdigit() else (str(example_id), -1, "")
+
+
+def examples_data(config: dict[str, Any], frames: Sequence[pd.DataFrame], *, max_examples: int = MAX_EXAMPLES,
+                  max_words: int = MAX_WORDS) -> tuple[dict[str, Any], list[str]]:
+    """The page's data (runs, examples, quantised scores, words once per dataset) and the datasets left out."""
+    from analysis.report.data import examples_shown
+
+    runs, texts, methods, hidden = [], {}, {}, []
+    for frame in frames:
+        if frame.empty:
+            continue
+        for (dataset, model, seed), run in frame.groupby(["dataset", "model", "seed"], sort=True):
+            if not examples_shown(config, str(dataset)):
+                hidden.append(str(dataset))
+                continue
+            ids = sorted(run["example_id"].unique(), key=_natural)[:max_examples]
+            run = run[run["example_id"].isin(ids)]
+            words = texts.setdefault(str(dataset), {})
+            examples = []
+            for example_id in ids:
+                example = run[run["example_id"] == example_id]
+                first = example.iloc[0]
+                if example_id not in words:
+                    tokens = example.drop_duplicates("word_index").sort_values("word_index")
+                    words[example_id] = [str(w) for w in tokens["word"].head(max_words)]
+                shown = len(words[example_id])
+                scores = {}
+                for method, part in example.groupby("method", sort=False):
+                    values = part.set_index("word_index")["score"].astype(float)
+                    scale = float(np.nanmax(np.abs(values.to_numpy()))) if values.notna().any() else 0.0
+                    grid = values.reindex(range(shown))
+                    quantised = [None if not np.isfinite(v) else (0 if scale == 0 else int(round(999 * v / scale)))
+                                 for v in grid.to_numpy()]
+                    scores[str(method)] = [float(f"{scale:.4g}"), quantised]
+                    methods.setdefault(str(method), [method_label(method), str(part["family"].iloc[0]),
+                                                     bool(part["signed"].iloc[0])])
+                examples.append({"id": str(example_id), "label": int(first["label"]),
+                                 "predicted": int(first["predicted"]), "n": int(first["n_words"]), "scores": scores})
+            runs.append({"dataset": str(dataset), "model": str(model), "seed": int(seed),
+                         "labels": _label_names(config, str(dataset)), "examples": examples})
+    data = {"runs": runs, "texts": texts, "methods": methods, "order": sort_methods(methods)}
+    return data, sorted(set(hidden))
+
+
+def write_examples_page(config: dict[str, Any], *, importance_paths: Sequence[str | Path], out_html: str | Path,
+                        max_examples: int = MAX_EXAMPLES, max_words: int = MAX_WORDS, max_bytes: int = MAX_BYTES,
+                        summary_link: str | None = "summary.html") -> Path:
+    """Write the per-example page from the per-run ``importance`` tables; returns its path."""
+    from analysis.report.templates import EXAMPLES_SCRIPT, EXAMPLES_STYLE, examples_template
+
+    frames = [pd.read_parquet(path, columns=COLUMNS) for path in importance_paths]
+    title = f"Per-example view: {config.get('title', config.get('study', 'study'))}"
+    cap = max_examples
+    while True:
+        data, hidden = examples_data(config, frames, max_examples=cap, max_words=max_words)
+        notes = [f"Up to {cap} explained examples per run (the first by id) and the first {max_words} words of each "
+                 f"are shown; every example's scores are in the published data (data/importance.parquet)."]
+        if hidden:
+            notes.append(f"Left out under a content warning: {', '.join(hidden)} (set report.show_offensive_examples: "
+                         "true to show them).")
+        page = examples_template().render(
+            title=title, summary_link=summary_link, notes=notes, style=EXAMPLES_STYLE, script=EXAMPLES_SCRIPT,
+            intro=("Each explained example's words coloured by each method's signed score for the predicted class "
+                   "(red: supports it, blue: speaks against it; attention weights are never negative), as a share "
+                   "of that method's largest |score| on the example."),
+            data=json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/"))
+        if len(page.encode()) <= max_bytes or cap <= 1:
+            break
+        cap = max(1, cap // 2)
+    out = Path(out_html)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page)
+    log.info("wrote %s (%.2f MB, %d runs, up to %d examples each)", out, out.stat().st_size / 1e6, len(data["runs"]),
+             cap)
+    return out

@@ -1,0 +1,248 @@
+"""The report's core sections, registered like every analysis's: agreement, accuracy, methods, cost, data.
+
+- ``agreement`` (first): each attention method's agreement with the causal reference against
+  the ceiling and the floor, per run (findings from paired tests), with the study's forest plot
+  and the plain-words answer on the first screen.
+- ``accuracy``: whether each model learned its task (agreement means little near chance).
+- ``methods``: generated from the declarations (:mod:`analysis.report.methods`).
+- ``cost``: seconds and forward passes per example and method, IG completeness, and the cost
+  of every workflow stage where the summary gets the benchmark folder (:mod:`analysis.report.cost`).
+- ``data``: what was read, kept and explained, with each source's citation and licence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.plots.style import method_label, metric_short_label
+from analysis.report.document import (
+    FINDINGS_FOLD_ABOVE,
+    BulletList,
+    Details,
+    Figure,
+    Findings,
+    Group,
+    Paragraph,
+    Section,
+    Table,
+)
+from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
+from analysis.report.summary import Finding, agreement_findings, ceilings, convergence_note, key_results
+
+AGREEMENT_INTRO = (
+    "Does attention rank words the way causal importance does? Per explained example, the agreement ({metric}) "
+    "between each attention method's weights and the |scores| of {reference}, averaged over the run's examples "
+    "(95% studentised-bootstrap intervals). Two yardsticks on the same examples: the *ceiling*, another causal "
+    "method's agreement with {reference} (attention can hardly be expected to agree better than two causal "
+    "methods agree with each other), and the *floor*, a random ranking's. *vs ceiling* and *vs random floor* come "
+    "from paired sign-flip tests on the same examples, Holm-corrected within each run's family; parity with the "
+    "ceiling is claimed only by an equivalence test. *share of ceiling* is the normalised agreement with its "
+    "paired bootstrap interval.")
+
+
+def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference: str, metric: str,
+                   comparisons: pd.DataFrame | None) -> list[str]:
+    """The answer in plain words, from the findings' numbers and verdicts."""
+    if not findings:
+        return []
+    name = metric_short_label(metric)
+    values = np.array([f.value for f in findings])
+    runs = {(f.dataset, f.model, f.seed) for f in findings}
+    spread = (f"{values.min():.2f} to {values.max():.2f} (median {np.median(values):.2f} over {len(findings)} "
+              "method x run results)" if len(values) > 1 else f"{values[0]:.2f}")
+    text = (f"Does attention point at the words a decision rests on? Across {len(runs)} trained models (dataset x "
+            f"model x seed), attention agrees with {method_label(reference)} at a mean {name} of {spread}")
+    ceiling_means = []
+    for (dataset, model, seed), method in ceilings(summary, reference=reference, metric=metric,
+                                                     comparisons=comparisons).items():
+        rows = summary[(summary["dataset"] == dataset) & (summary["model"] == model) & (summary["seed"] == seed)
+                       & (summary["metric"] == metric) & (summary["variant"] == "abs")
+                       & (summary["group_by"] == "all")
+                       & (((summary["method_a"] == method) & (summary["method_b"] == reference))
+                          | ((summary["method_a"] == reference) & (summary["method_b"] == method)))]
+        ceiling_means += rows["mean"].tolist()
+    if ceiling_means:
+        low, high = min(ceiling_means), max(ceiling_means)
+        text += (f"; two causal methods agree at {low:.2f}" + (f" to {high:.2f}" if high > low else "")
+                 + " (the ceiling), a random ranking at about 0 (the floor)")
+    sentences = [text + "."]
+    ceiling = pd.Series([f.verdict_ceiling for f in findings]).value_counts()
+    floor = pd.Series([f.verdict_floor for f in findings]).value_counts()
+    if set(ceiling.index) == {"untested"}:
+        sentences.append("No paired tests were run, so no difference from the ceiling or the floor is claimed.")
+    else:
+        undecided = int(ceiling.get("overlapping", 0) + ceiling.get("untestable", 0))
+        above = int(ceiling.get("above", 0))
+        sentences.append(
+            f"Paired tests on the same examples put attention below the ceiling in {int(ceiling.get('below', 0))} of "
+            f"{len(findings)}, as good as it in {int(ceiling.get('equivalent', 0))}"
+            + (f", above it in {above}" if above else "") + f", undecided at this n in {undecided}; above the floor "
+            f"in {int(floor.get('above', 0))} of {len(findings)}.")
+    return sentences
+
+
+def reference_table(summary: pd.DataFrame, *, reference: str, metric: str) -> pd.DataFrame:
+    """Every method's agreement with ``reference`` per run (the headline metric, |scores|)."""
+    rows = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
+                   & ((summary["method_b"] == reference) | (summary["method_a"] == reference))]
+    rows = rows.assign(pair=[f"{method_label(a)} vs {method_label(b)}" for a, b in zip(rows["method_a"],
+                                                                                     rows["method_b"])])
+    return rows[["dataset", "model", "seed", "pair", "pair_kind", "n", "mean", "mean_low", "mean_high", "median",
+                 "share_significant"]].sort_values(["dataset", "model", "seed", "pair_kind", "mean"])
+
+
+def _run_title(key: tuple[str, ...]) -> str:
+    return " / ".join(key[:2]) + (f" / seed {key[2]}" if len(key) > 2 else "")
+
+
+@REPORT_SECTIONS.register("agreement")
+def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
+                      figures: dict[str, str]) -> Section | None:
+    """Attention vs causal importance, per run, with the forest plot and the answer for the first screen."""
+    summary, evaluation = tables.get("agreement_summary"), tables.get("evaluation")
+    if summary is None or summary.empty or evaluation is None:
+        return None
+    figures = figures_by_key(figures)
+    reference = config["agreement"]["reference"]
+    metric = config["figures"]["headline_metric"]
+    comparisons = tables.get("comparisons")
+    findings = agreement_findings(summary, evaluation, reference=reference, metric=metric, comparisons=comparisons)
+    blocks: list = [Paragraph(AGREEMENT_INTRO.format(metric=metric_short_label(metric),
+                                                     reference=method_label(reference))),
+                    Table(key_results(findings), caption=f"Agreement of each attention method with "
+                          f"{method_label(reference)}, per run", id="key-results")]
+    statements = [f.text for f in findings] or ["No attention-vs-causal comparisons were computed."]
+    shown = Findings(statements, id="findings")
+    blocks.append(Group("Findings", [shown] if len(statements) <= FINDINGS_FOLD_ABOVE else [
+        Details(f"All {len(statements)} generated findings, one per run and attention method", [shown])]))
+    headline = reference_table(summary, reference=reference, metric=metric)
+    blocks.append(Table(headline, caption=f"Every method's agreement with {method_label(reference)} "
+                        f"({metric_short_label(metric)}, |scores|), per run", folded=True))
+    matrices = figures_under(figures, "matrix")
+    if matrices:
+        blocks.append(Details(f"Agreement between every two methods, per run ({len(matrices)} matrices)", [
+            Figure(path, f"Mean {metric_short_label(metric)} between every two methods: {_run_title(key)}. Compare "
+                   "the attention rows with the cells between causal methods, the ceiling.", key=f"matrix/{'/'.join(key)}")
+            for key, path in sorted(matrices.items())]))
+    heatmaps = figures_under(figures, "heatmaps")
+    if heatmaps:
+        blocks.append(Details(f"Word importance of a few examples, per run ({len(heatmaps)} figures)", [
+            Figure(path, f"|score| of each word divided by the method's largest, for a few examples: "
+                   f"{_run_title(key)}. The per-example view shows every explained example with signed scores.",
+                   key=f"heatmaps/{'/'.join(key)}") for key, path in sorted(heatmaps.items())]))
+    front = []
+    if "agreement_forest" in figures:
+        front.append(Figure(figures["agreement_forest"], (
+            f"Attention vs causal importance: mean {metric_short_label(metric)} of each attention method with "
+            f"{method_label(reference)} (dots: training seeds with 95% intervals over explained examples; diamonds: "
+            "their mean), against the ceiling (green band: another causal method against the reference) and the "
+            "random floor (dashed). One panel per dataset and model; click to enlarge."),
+            alt="Forest plot of attention-vs-causal agreement per dataset and model, with the causal ceiling as a "
+                "band and the random floor as a dashed line", key="agreement_forest", style="hero", id="forest"))
+    return Section("Agreement with causal importance", blocks, findings=statements, order=1, id="agreement",
+                   tables={"agreement_with_reference": headline},
+                   lead=agreement_lead(findings, summary, reference=reference, metric=metric,
+                                       comparisons=comparisons), front=front)
+
+
+@REPORT_SECTIONS.register("accuracy")
+def accuracy_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
+                     figures: dict[str, str]) -> Section | None:
+    """Whether every model learned its task."""
+    evaluation = tables.get("evaluation")
+    if evaluation is None or evaluation.empty:
+        return None
+    figures = figures_by_key(figures)
+    columns = [c for c in ("dataset", "model", "seed", "accuracy", "chance", "n_eval", "n_truncated", "max_length")
+               if c in evaluation.columns]
+    accuracy = evaluation[columns]
+    blocks: list = [Paragraph("Agreement and intervention results mean something only for a model that learned its "
+                              "task: accuracy on the evaluation split, against chance (the majority class).")]
+    if "chance" in accuracy.columns:
+        poor = accuracy[accuracy["accuracy"] < accuracy["chance"] + 0.1]
+        if len(poor):
+            blocks.append(Paragraph("Close to chance (within 10 points), so their explanations say little: " + "; ".join(
+                f"{r.dataset} / {r.model} / seed {r.seed} ({r.accuracy:.1%})" for r in poor.itertuples()) + ".",
+                style="warning"))
+    if "accuracy" in figures:
+        blocks.append(Figure(figures["accuracy"], "Accuracy of every model on the evaluation split: bars are seed "
+                             "means, dots single seeds, the dashed line chance.", key="accuracy"))
+    blocks.append(Table(accuracy, caption="Accuracy per run"))
+    return Section("Model accuracy", blocks, order=3, id="accuracy", tables={"accuracy": accuracy})
+
+
+def method_cost(diagnostics: pd.DataFrame) -> pd.DataFrame:
+    """Seconds and forward passes per example of every method per dataset and model, with IG's completeness."""
+    if diagnostics is None or diagnostics.empty:
+        return pd.DataFrame()
+    if "converged" not in diagnostics.columns:
+        diagnostics = diagnostics.assign(converged=None)
+    from analysis.report.summary import _count_false
+
+    return (diagnostics.groupby(["dataset", "model", "method"])
+            .agg(seconds_per_example=("seconds", "mean"), forward_passes=("forward_passes", "mean"),
+                 ig_gap_median=("completeness_gap", lambda s: s.abs().median()),
+                 ig_gap_max=("completeness_gap", lambda s: s.abs().max()),
+                 ig_not_converged=("converged", _count_false))
+            .reset_index())
+
+
+@REPORT_SECTIONS.register("cost")
+def cost_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figures: dict[str, str]) -> Section | None:
+    """What the methods and the workflow's stages cost."""
+    from analysis.report.cost import cost_summary, projected_seconds
+
+    cost = method_cost(tables.get("diagnostics"))
+    stages = tables.get("stage_costs")
+    if cost.empty and (stages is None or stages.empty):
+        return None
+    blocks: list = []
+    out = {}
+    if not cost.empty:
+        note = convergence_note(cost)
+        blocks += [Paragraph("Seconds and forward passes per explained example, per method (means over examples and "
+                             "seeds); for integrated gradients the completeness gap |sum of attributions - (f(x) - "
+                             "f(baseline))| and the examples that missed its tolerance." + (f" {note}" if note else "")),
+                   Table(cost.assign(method=cost["method"].map(method_label)), caption="Cost per method")]
+        out["cost"] = cost
+    if stages is not None and not stages.empty:
+        per_rule = cost_summary(stages, by=("rule",))
+        seeds = len(config.get("seeds", [])) or 1
+        blocks += [Paragraph(f"Wall time of every workflow stage, from Snakemake's benchmark files: "
+                             f"{stages['wall_seconds'].sum() / 3600:.2f} h in all over {len(stages)} jobs (serial); "
+                             f"a one-seed study takes about {projected_seconds(stages, 1) / 3600:.2f} h and each "
+                             f"further seed adds about {(projected_seconds(stages, seeds + 1) - projected_seconds(stages, seeds)) / 3600:.2f} h."),
+                   Table(per_rule, caption="Cost per stage (most costly first)", digits=1)]
+        out["stage_costs"] = per_rule
+    return Section("Cost", blocks, order=84, id="cost", tables=out)
+
+
+@REPORT_SECTIONS.register("data")
+def data_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figures: dict[str, str]) -> Section | None:
+    """What was read and kept, and where it comes from."""
+    from analysis.report.data import dataset_sources
+
+    data = tables.get("data_report")
+    if data is None or data.empty:
+        return None
+    blocks: list = [Paragraph("Rows read, dropped and kept per dataset and role (train, evaluation), with the label "
+                              "counts of what was kept."), Table(data, caption="Data per dataset and role")]
+    sources = dataset_sources(config)
+    if not sources.empty:
+        blocks.append(Table(sources, caption="Sources, citations and licences"))
+    reductions = config.get("report", {}).get("reductions", [])
+    if reductions:
+        blocks += [Paragraph("Reduced from the published setups:"), BulletList(reductions)]
+    return Section("Data", blocks, order=90, id="data", tables={"data": data})
+
+
+@REPORT_SECTIONS.register("methods")
+def methods_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
+                    figures: dict[str, str]) -> Section | None:
+    """Methods, metrics, statistics and reductions, from the registered declarations and the config."""
+    from analysis.report.methods import methods_blocks
+
+    return Section("Methods", methods_blocks(config, tables), order=80, id="methods")

@@ -1,0 +1,214 @@
+"""The report's document model, its two renderers, the markdown's image links, publishing and the published data."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from report_fixtures import write_study
+
+from analysis.report.document import (
+    BulletList,
+    Details,
+    Document,
+    Figure,
+    Findings,
+    Group,
+    Item,
+    Paragraph,
+    Section,
+    Table,
+    inline_html,
+    plain_text,
+    relative_link,
+    render_html,
+    render_markdown,
+    walk,
+)
+from analysis.report.sections import figure_key, figures_by_key, figures_under
+
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> dict:
+    return write_study(tmp_path_factory.mktemp("small"))
+
+
+def _figure(path: Path) -> Path:
+    from analysis.plots import kit
+
+    with kit.style_context():
+        figure = kit.new_figure(4, 2)
+        figure.add_subplot().plot([0, 1], [0, 1])
+    return kit.save_figure(figure, path)
+
+
+def _visible(text: str, *, rendered: bool = True) -> str:
+    """What a reader sees: tags (of a rendering) and markup dropped, entities resolved, whitespace collapsed."""
+    text = re.sub(r"<[^>]+>", "", text) if rendered else text
+    text = html.unescape(plain_text(text)).replace("\\|", "|").replace("\\*", "*").replace("\\\\", "\\")
+    return " ".join(text.replace("*", "").replace("`", "").split())
+
+
+def _texts(block) -> list[str]:
+    """The texts a block must show, in reading form."""
+    if isinstance(block, Paragraph):
+        return [block.text]
+    if isinstance(block, (Findings, BulletList)):
+        items = [i if isinstance(i, Item) else Item(i) for i in block.items]
+        return [t for i in items for t in (i.text, *i.children)]
+    if isinstance(block, Table):
+        return [*block.frame.columns.astype(str), *[c for row in block.cells() for c in row if c]]
+    if isinstance(block, Figure):
+        return [block.caption] if block.exists else []
+    if isinstance(block, Details):
+        return [block.summary]
+    if isinstance(block, Group):
+        return [block.title]
+    raise TypeError(block)
+
+
+def test_every_block_appears_in_both_renderings(tmp_path):
+    figure = _figure(tmp_path / "figures" / "plot.png")
+    blocks = [Paragraph("A **bold** claim with *emphasis*, `code`, a [link](#other) and <mask> | pipes."),
+              Findings(["finding one (p < 0.05)", "finding two"], id="found"),
+              BulletList(["plain item", Item("parent", ("child a", "child b"))]),
+              Table(pd.DataFrame({"name": ["x|y", "a*b"], "value": [0.12345, float("nan")], "flag": [True, False]}),
+                    caption="A small table"),
+              Figure(figure, "A caption with *markup*", alt="alt text"), Figure(tmp_path / "missing.png", "never shown"),
+              Details("folded away", [Paragraph("hidden paragraph")]),
+              Group("A subsection", [Paragraph("inside the group"),
+                                     Table(pd.DataFrame({"n": range(30)}), caption="Thirty rows")])]
+    document = Document("Title", [Section("First part", blocks), Section("Other", [Paragraph("end")], id="other")],
+                        front=[Paragraph("The answer.", style="lead")])
+    markdown = render_markdown(document, tmp_path / "doc.md")
+    page = render_html(document)
+    seen_md, seen_html = _visible(markdown), _visible(page)
+    for section in document.sections:
+        for block in walk(section.blocks):
+            for text in _texts(block):
+                assert _visible(text, rendered=False) in seen_md, (text, "markdown")
+                assert _visible(text, rendered=False) in seen_html, (text, "html")
+    assert "never shown" not in markdown and "never shown" not in page  # a missing figure is left out of both
+    # every section and group has an id; the table of contents links each section in both formats
+    for section in document.sections:
+        assert f'id="{section.id}"' in page and f'<a id="{section.id}"></a>' in markdown
+        assert f'href="#{section.id}"' in page and f"](#{section.id})" in markdown
+    assert 'id="first-part-a-subsection"' in page and 'id="found"' in page
+    # markup: one reading in both formats, raw angle brackets never become tags
+    assert "<b>bold</b>" in page and "<i>emphasis</i>" in page and '<a href="#other">link</a>' in page
+    assert "&lt;mask&gt;" in page and "&lt;mask&gt;" in markdown and "<mask>" not in markdown
+    assert "| x\\|y |" in markdown and "a\\*b" in markdown  # table cells are literal in markdown
+    assert "<details><summary>Thirty rows (30 rows)</summary>" in markdown  # long tables are folded
+    assert 'class="t sortable"' in page and 'class="filter"' in page
+    assert f"![alt text]({relative_link(figure, tmp_path / 'doc.md')})" in markdown
+    assert page.count("data:image/png;base64,") == 1
+
+
+def test_inline_markup_is_escaped_except_its_own_syntax():
+    assert inline_html("a < b & *c*") == "a &lt; b &amp; <i>c</i>"
+    assert inline_html("`<x>` 2 * 3 * 4") == "<code>&lt;x&gt;</code> 2 * 3 * 4"
+    assert plain_text("**Where** [we](#x) *differ*") == "Where we differ"
+
+
+def test_figures_are_passed_by_key_and_captions_are_rekeyed_by_file():
+    assert figure_key("results/s/study/figures/interventions/sst2/aopc.png") == "interventions/sst2/aopc"
+    assert figure_key("results/s/study/figures/groundtruth_sanity.png") == "groundtruth/sanity"
+    assert figure_key("results/s/sst2/minilm/2/figures/heads.png") == "heads/sst2/minilm/2"
+    assert figure_key("results/s/study/figures/accuracy.png") == "accuracy"
+    keyed = figures_by_key({"Causal tests (sst2): AOPC.": "s/study/figures/interventions/sst2/aopc.png",
+                            "heads/sst2/minilm/0": "anything.png"})
+    assert keyed == {"interventions/sst2/aopc": "s/study/figures/interventions/sst2/aopc.png",
+                     "heads/sst2/minilm/0": "anything.png"}
+    assert figures_under(keyed, "heads") == {("sst2", "minilm", "0"): "anything.png"}
+
+
+def test_every_image_link_of_the_markdown_resolves(study):
+    markdown = study["markdown"]
+    links = IMAGE.findall(markdown.read_text())
+    assert any("agreement_forest" in link for link in links) and any("accuracy" in link for link in links)
+    assert all(not Path(link).is_absolute() for link in links)
+    missing = [link for link in links if not (markdown.parent / link).is_file()]
+    assert missing == []
+
+
+def test_the_first_screen_answers_with_numbers_verdicts_and_the_forest_plot(study):
+    text = study["markdown"].read_text()
+    head = text[:text.index("## Agreement with causal importance")]
+    assert "Content warning: hatexplain" in head and "Does attention point at the words" in head
+    assert "| claim | scope | agrees | differs | mixed | inconclusive | untestable | vacuous |" in head
+    assert "](#claim-jw-causal-methods-agree-more)" in head and '<a id="claim-jw-causal-methods-agree-more">' in text
+    assert "agreement_forest.png" in head and "examples.html" in head
+    assert text.index("## Methods") > text.index("## Comparison with published findings")
+
+
+def test_publishing_writes_figures_data_and_card_within_the_budget(study, tmp_path):
+    from analysis.report.publish import ReportSizeError, publish_report
+
+    out = tmp_path / "reports" / "small"
+    kwargs = dict(html=study["html"], markdown=study["markdown"], tables=study["tables"], title="Small",
+                  command="snakemake publish", config_files=["config/small.yaml"], code="abc",
+                  examples=study["examples"], importance=study["importance"], agreement=study["agreement"],
+                  config=study["config"])
+    written = publish_report(out=out, **kwargs)
+    assert written[0] == out / "README.md"
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert {"summary.html", "summary.md", "examples.html", "DATA.md", "data/importance.parquet", "data/words.parquet",
+            "data/agreement.parquet", "tables/provenance.csv"} <= names
+    published = (out / "summary.md").read_text()
+    links = IMAGE.findall(published)
+    assert links and all(link.startswith("figures/") and (out / link).is_file() for link in links)
+    scores = pd.read_parquet(out / "data" / "importance.parquet").merge(
+        pd.read_parquet(out / "data" / "words.parquet"), on=["dataset", "split", "example_id", "word_index"])
+    assert len(scores) == sum(len(pd.read_parquet(p)) for p in study["importance"])
+    assert scores["score"].dtype == "float32" and "settings" not in scores.columns
+    assert set(scores.loc[scores["dataset"] == "hatexplain", "word"]) == {""}  # the content switch
+    assert "<wonderful>" in set(scores.loc[scores["dataset"] == "sst2", "word"])
+    provenance = pd.read_csv(out / "tables" / "provenance.csv")
+    assert set(scores["provenance_id"].astype(str)) <= set(provenance["provenance_id"])
+    card = (out / "DATA.md").read_text()
+    assert "CC BY 4.0" in card and "score" in card and "pd.read_parquet(\"data/importance.parquet\")" in card
+    assert "data/" in (out / "README.md").read_text()
+    with pytest.raises(ReportSizeError, match="summary.html is .* over its 0.001 MB budget"):
+        publish_report(out=tmp_path / "too-large", max_html=1_000, **kwargs)
+    with pytest.raises(ReportSizeError, match="largest: "):
+        publish_report(out=tmp_path / "too-large", max_total=10_000, **kwargs)
+
+
+def test_a_broken_figure_link_stops_publishing(tmp_path):
+    from analysis.report.publish import publish_markdown
+
+    (tmp_path / "summary.md").write_text("![a figure](figures/gone.png)\n")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(FileNotFoundError, match="does not resolve"):
+        publish_markdown(tmp_path / "summary.md", tmp_path / "out")
+
+
+def test_the_examples_page_keeps_within_its_budget_and_says_so(study, tmp_path):
+    from analysis.report.examples import write_examples_page
+
+    full = write_examples_page(study["config"], importance_paths=study["importance"], out_html=tmp_path / "a.html")
+    assert "Up to 12 explained examples per run" in full.read_text()
+    small = write_examples_page(study["config"], importance_paths=study["importance"], out_html=tmp_path / "b.html",
+                                max_bytes=full.stat().st_size - 1)
+    assert small.stat().st_size < full.stat().st_size and "Up to 6 explained examples per run" in small.read_text()
+    shown = write_examples_page({**study["config"], "report": {"show_offensive_examples": True}},
+                                importance_paths=study["importance"], out_html=tmp_path / "c.html")
+    assert '"hatexplain"' in shown.read_text() and '"hatexplain"' not in full.read_text()
+
+
+def test_an_html_page_over_its_budget_stores_folded_figures_smaller(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    noisy = tmp_path / "noisy.png"  # a figure that does not compress
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (500, 2000, 3), dtype=np.uint8)).save(noisy)
+    document = Document("T", [Section("S", [Figure(noisy, "shown"), Details("more", [Figure(noisy, "folded")])])])
+    roomy = render_html(document, max_bytes=None)
+    tight = render_html(document, max_bytes=int(len(roomy) * 0.8))
+    widths = [int(w) for w in re.findall(r'width="(\d+)"', tight)]
+    assert len(tight) < len(roomy) and widths[0] == 900 and widths[1] < 900
