@@ -95,7 +95,12 @@ def build_random_checkpoint(folder: str | os.PathLike, vocab: str | os.PathLike,
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     layers, hidden, heads, feed_forward = ENCODER_SIZES[size]
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=max_positions)
+    # vocab=, not vocab_file=: transformers 5 ignores vocab_file and builds an empty vocabulary, which maps
+    # every word to [UNK] (identical inputs: every score and difference degenerate)
+    tokenizer = BertTokenizerFast(vocab=str(vocab), do_lower_case=True, model_max_length=max_positions)
+    probe = tokenizer("a great movie", add_special_tokens=False)["input_ids"]
+    if tokenizer.unk_token_id in probe or tokenizer.vocab_size < 1000:
+        raise RuntimeError(f"the WordPiece tokenizer built from {vocab} maps common words to [UNK]: {probe}")
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=hidden, num_hidden_layers=layers,
                         num_attention_heads=heads, intermediate_size=feed_forward, max_position_embeddings=max_positions,
                         num_labels=2, pad_token_id=tokenizer.pad_token_id)

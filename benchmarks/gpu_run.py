@@ -394,7 +394,10 @@ def build_models(folder: Path, vocab: Path, sizes: list[str]) -> int:
 
 
 def commit() -> str:
-    """The git commit of the tree (with a count of changed files), or the one gpu_stage.sh recorded."""
+    """The commit gpu_stage.sh recorded (the device's copy of the tree may carry a stale .git), else git's."""
+    recorded = ROOT / ".gpu" / "commit.txt"
+    if recorded.exists():
+        return recorded.read_text().strip() + " (recorded by gpu_stage.sh)"
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.strip()
@@ -402,8 +405,7 @@ def commit() -> str:
                                  check=True).stdout.splitlines()
         return head + (f" (+{len(changed)} changed files)" if changed else "")
     except (OSError, subprocess.CalledProcessError):
-        recorded = ROOT / ".gpu" / "commit.txt"
-        return recorded.read_text().strip() + " (recorded by gpu_stage.sh)" if recorded.exists() else "unknown"
+        return "unknown"
 
 
 def write_results(results: dict[str, Any], out: Path) -> None:

@@ -153,7 +153,11 @@ class AttentionRNN(nn.Module):
         if self.config.encoder == "lstm":
             lengths = mask.sum(1).clamp(min=1).cpu()
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            out, _ = self.encoder(packed)
+            # cuDNN's LSTM has no backward pass in eval mode, which every gradient attribution and the
+            # adversarial search need: those use the native kernels (same numbers, slower on a GPU)
+            cudnn_ok = self.training or not torch.is_grad_enabled() or not x.is_cuda
+            with torch.backends.cudnn.flags(enabled=cudnn_ok and torch.backends.cudnn.enabled):
+                out, _ = self.encoder(packed)
             hidden, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         elif self.config.encoder == "cnn":
             xt = x.transpose(1, 2)
