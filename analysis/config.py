@@ -213,11 +213,12 @@ def check_registries(config: dict[str, Any]) -> None:
                 resolve_checkpoint(entry["checkpoint"])
             except CheckpointError as error:
                 problems.append(f"models.{name}.checkpoint: {error}")
-        cap = entry.get("explain_n")
-        if isinstance(cap, dict):
-            problems += [f"models.{name}.explain_n: {key!r} is not a dataset of this study"
-                         f"{did_you_mean(key, datasets)}; use dataset names or `default`"
-                         for key in cap if key != "default" and key not in datasets]
+        for key_name in ("train_n", "explain_n"):
+            cap = entry.get(key_name)
+            if isinstance(cap, dict):
+                problems += [f"models.{name}.{key_name}: {key!r} is not a dataset of this study"
+                             f"{did_you_mean(key, datasets)}; use dataset names or `default`"
+                             for key in cap if key != "default" and key not in datasets]
         if entry["family"] == "rnn" and "checkpoint" in entry:
             problems.append(f"models.{name}: `checkpoint` is for transformers; rnn models are trained from scratch")
     methods = config["importance"]["methods"]
@@ -345,12 +346,16 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
     return validate_config(config)
 
 
+def dataset_cap(value: int | dict[str, int] | None, dataset: str) -> int | None:
+    """A model's cap (``train_n``, ``explain_n``) for one dataset: a number, or a mapping with ``default``."""
+    if isinstance(value, dict):
+        value = value.get(dataset, value.get("default"))
+    return None if value is None else int(value)
+
+
 def explain_cap(config: dict[str, Any], dataset: str, model_name: str) -> int | None:
     """``models.<model>.explain_n`` for one dataset: at most this many explained examples (None = all)."""
-    cap = config["models"][model_name].get("explain_n")
-    if isinstance(cap, dict):
-        cap = cap.get(dataset, cap.get("default"))
-    return None if cap is None else int(cap)
+    return dataset_cap(config["models"][model_name].get("explain_n"), dataset)
 
 
 def methods_for(config: dict[str, Any], model_name: str) -> list[str]:

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from analysis.config import ConfigError, check_registries, explain_cap, load_config
-from analysis.data import explained_by, first_explained, stratified_sample
+from analysis.data import explained_by, random_prefix, stratified_sample
 from analysis.interventions.suite import choose_examples
 from analysis.stages.importance import ExplainSettings
 
@@ -17,11 +17,11 @@ def label_ordered_pool(n: int = 200) -> pd.DataFrame:
 
 def test_prefix_of_the_explain_order_is_a_mixed_random_subsample():
     explain = stratified_sample(label_ordered_pool(), 100, seed=0)
-    first = first_explained(explain, 20)
+    first = random_prefix(explain, 20)
     assert list(first["example_id"]) == list(explain["example_id"][:20])
     assert 0 < first["label"].mean() < 1  # both classes, unlike the first 20 ids
-    assert set(first_explained(explain, 10)["example_id"]) <= set(first["example_id"])  # nested caps
-    assert first_explained(explain, None).equals(explain)
+    assert set(random_prefix(explain, 10)["example_id"]) <= set(first["example_id"])  # nested caps
+    assert random_prefix(explain, None).equals(explain)
 
 
 def test_causal_tests_take_the_same_prefix_not_the_first_ids():
@@ -53,4 +53,15 @@ def test_a_cap_for_a_dataset_not_in_the_study_is_refused_with_a_hint():
     config = load_config("config/tiny.yaml")
     config["models"]["minilm"]["explain_n"] = {"synthetc": 5}
     with pytest.raises(ConfigError, match=r"models.minilm.explain_n: 'synthetc' is not a dataset.*synthetic"):
+        check_registries(config)
+
+
+def test_a_model_trains_on_a_prefix_of_the_training_table():
+    from analysis.config import dataset_cap
+
+    assert dataset_cap({"imdb": 3000}, "imdb") == 3000 and dataset_cap({"imdb": 3000}, "sst2") is None
+    assert dataset_cap({"default": 5, "imdb": 3}, "sst2") == 5 and dataset_cap(7, "imdb") == 7
+    config = load_config("config/tiny.yaml")
+    config["models"]["minilm"]["train_n"] = {"synthetc": 5}
+    with pytest.raises(ConfigError, match=r"models.minilm.train_n: 'synthetc' is not a dataset"):
         check_registries(config)

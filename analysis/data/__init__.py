@@ -3,9 +3,9 @@
 from analysis.data.loading import DataUnavailableError, class_label_names, load_split, words_of
 from analysis.data.prepare import (
     explained_by,
-    first_explained,
     prepare_splits,
     prepare_validation,
+    random_prefix,
     stratified_sample,
 )
 from analysis.data.specs import (
@@ -23,7 +23,7 @@ from analysis.data.specs import (
 
 __all__ = [
     "explained_by",
-    "first_explained",
+    "random_prefix",
     "BUILTIN_DATASETS",
     "DATASETS",
     "DataUnavailableError",

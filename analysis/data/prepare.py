@@ -164,13 +164,13 @@ def stratified_sample(frame: pd.DataFrame, n: int | None, *, seed: int, label_co
     return frame.iloc[chosen].reset_index(drop=True)
 
 
-def first_explained(examples: pd.DataFrame, n: int | None) -> pd.DataFrame:
-    """The first ``n`` rows of an explain table (all when ``None``), in its order.
+def random_prefix(examples: pd.DataFrame, n: int | None) -> pd.DataFrame:
+    """The first ``n`` rows of a prepared table (all when ``None``), in its order.
 
-    The explain table is written in the random order of :func:`stratified_sample` (or of
-    the shortcut sampler), so any prefix is a random subsample of the explained examples,
-    and a smaller cap gives a subset of a larger one: every model, seed and stage that caps
-    the explained examples agrees on which ones it keeps. Never sort by id first: ids follow
+    The train and explain tables are written in the random order of :func:`stratified_sample`
+    (or of the shortcut sampler), so any prefix is a random subsample, and a smaller cap gives
+    a subset of a larger one: every model, seed and stage that caps the examples agrees on
+    which ones it keeps. Never sort by id first: ids follow
     the source file, which may be ordered by label (IMDB is negative reviews, then positive).
     """
     return examples if n is None else examples.head(int(n)).reset_index(drop=True)

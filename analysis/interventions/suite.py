@@ -48,12 +48,12 @@ EMPTY_COLUMNS = {"permutation": PERMUTATION_COLUMNS, "adversarial": ADVERSARIAL_
 def choose_examples(examples: pd.DataFrame, limit: int | None) -> pd.DataFrame:
     """The first ``limit`` explained examples in the explain table's random order (all when None).
 
-    The same ones for every model and seed (see :func:`analysis.data.first_explained`); not the
+    The same ones for every model and seed (see :func:`analysis.data.random_prefix`); not the
     first by id, which would follow the source file's order (IMDB: every negative review first).
     """
-    from analysis.data import first_explained
+    from analysis.data import random_prefix
 
-    return first_explained(examples.reset_index(drop=True), limit)
+    return random_prefix(examples.reset_index(drop=True), limit)
 
 
 def example_limit(settings: dict[str, Any], kind: str) -> int | None:

@@ -74,9 +74,9 @@ def run_explain(settings: ExplainSettings, dataset: str, model_name: str, seed: 
     from analysis.models import load_model
 
     model = load_model(model_dir, device=settings.torch_device())
-    from analysis.data import first_explained
+    from analysis.data import random_prefix
 
-    explained = first_explained(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS), settings.explain_n)
+    explained = random_prefix(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS), settings.explain_n)
     examples = shard_of(explained, shard, settings.n_shards)
     split = examples["split"].iloc[0]
     pooling, batch_size = settings.pooling, settings.batch_size

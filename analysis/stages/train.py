@@ -52,7 +52,15 @@ def train_model(settings: TrainSettings, dataset: str, model_name: str, seed: in
     seed_everything(seed)
     entry = settings.model
     family = family_for(entry, where=f"models.{model_name}.family")
+    from analysis.config import dataset_cap
+    from analysis.data import random_prefix
+
     train = read_table(train_path, table="examples", columns=EXAMPLE_COLUMNS)
+    cap = dataset_cap(entry.get("train_n"), dataset)
+    if cap is not None and cap < len(train):  # a prefix of the table's random stratified order
+        log.info("%s trains on the first %d of %d %s training examples (models.%s.train_n)", model_name, cap,
+                 len(train), dataset, model_name)
+        train = random_prefix(train, cap)
     evaluation = read_table(eval_path, table="examples", columns=EXAMPLE_COLUMNS)
     validation = read_table(validation_path, table="examples", columns=EXAMPLE_COLUMNS) if validation_path else None
     if validation is not None and validation.empty:
@@ -82,7 +90,7 @@ def train_model(settings: TrainSettings, dataset: str, model_name: str, seed: in
         "family": entry["family"], "device": str(device),
         # what was loaded: the checkpoint's resolved commit for a hub id (a hash of config.json for a folder)
         "resolved_revision": getattr(model, "provenance", {}).get("resolved_revision"),
-        "n_validation": 0 if validation is None else len(validation),
+        "n_train": len(train), "n_validation": 0 if validation is None else len(validation),
         "epoch_chosen": chosen_epoch(history) if validation is not None else None,
         "validation_accuracy": (float(history.loc[history["chosen"].astype(bool), "validation_accuracy"].iloc[0])
                                 if validation is not None and "chosen" in history else np.nan),
