@@ -212,3 +212,12 @@ def test_an_html_page_over_its_budget_stores_folded_figures_smaller(tmp_path):
     tight = render_html(document, max_bytes=int(len(roomy) * 0.8))
     widths = [int(w) for w in re.findall(r'width="(\d+)"', tight)]
     assert len(tight) < len(roomy) and widths[0] == 900 and widths[1] < 900
+
+
+def test_the_readme_shows_how_to_load_the_published_data_as_the_data_card_does():
+    from pathlib import Path
+
+    from analysis.report.data import README_SNIPPET
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert README_SNIPPET in readme
