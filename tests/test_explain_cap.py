@@ -65,3 +65,13 @@ def test_a_model_trains_on_a_prefix_of_the_training_table():
     config["models"]["minilm"]["train_n"] = {"synthetc": 5}
     with pytest.raises(ConfigError, match=r"models.minilm.train_n: 'synthetc' is not a dataset"):
         check_registries(config)
+
+
+def test_the_heads_selection_split_avoids_only_what_the_transformers_explain():
+    from analysis.stages.heads import SelectionSetSettings
+
+    config = load_config("config/tiny.yaml")
+    assert SelectionSetSettings.from_config(config, dataset="synthetic").explained_n is None
+    config["models"]["minilm"]["explain_n"] = {"default": 250, "synthetic": 5}
+    # the RNN explains every example; the selection split is drawn from those MiniLM does not explain
+    assert SelectionSetSettings.from_config(config, dataset="synthetic").explained_n == 5

@@ -89,25 +89,39 @@ def check_heads_config(config: dict[str, Any]) -> None:
 # -------------------------------------------------------------- selection split
 @dataclass(frozen=True)
 class SelectionSetSettings(StageSettings):
-    """What the selection split reads: its size and the data seed."""
+    """What the selection split reads: its size, the data seed, and how many examples the transformers explain."""
 
     selection_n: int
     data_seed: int
+    explained_n: int | None  # the most examples a transformer of the study explains on the dataset (None = all)
 
-    reads = ("heads.selection_n", "data_seed")
+    wildcards = ("dataset",)
+    reads = ("heads.selection_n", "data_seed", "heads.enabled", "models.*.family", "models.*.explain_n")
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> SelectionSetSettings:
-        return cls(selection_n=config["heads"]["selection_n"], data_seed=int(config["data_seed"]))
+    def from_config(cls, config: dict[str, Any], *, dataset: str) -> SelectionSetSettings:
+        from analysis.config import explain_cap
+
+        caps = [explain_cap(config, dataset, model) for model in heads_models(config)]
+        explained_n = None if not caps or None in caps else max(caps)
+        return cls(selection_n=config["heads"]["selection_n"], data_seed=int(config["data_seed"]),
+                   explained_n=explained_n)
 
 
 def run_selection_set(settings: SelectionSetSettings, dataset: str, *, eval_path: str, explain_path: str,
                       out: str) -> None:
-    """Write the selection split of one dataset (disjoint from its explained examples)."""
+    """Write the selection split of one dataset, disjoint from the examples the transformers explain.
+
+    Those are the first ``settings.explained_n`` of the explain table (``models.<name>.explain_n``):
+    when the RNNs explain the whole evaluation split and the transformers a prefix of it, the
+    selection split comes from the rest.
+    """
+    from analysis.data import random_prefix
     from analysis.heads.selection import selection_set
 
     evaluation = read_table(eval_path, table="examples", columns=EXAMPLE_COLUMNS)
-    explain = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
+    explain = random_prefix(read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS),
+                            settings.explained_n)
     chosen = selection_set(evaluation, explain, settings.selection_n, seed=settings.data_seed)
     if len(chosen) < settings.selection_n:
         log.warning("%s: only %d evaluation examples are not explained; the selection split has %d instead of %d",
