@@ -249,3 +249,13 @@ def test_one_word_examples_are_left_out_of_permutation_and_zeroing():
     table = zeroing_table(0, 40).assign(n_words=[1] * 10 + [5] * 30)
     data = ClaimData(CONFIG, agreement={}, interventions={("imdb", "bilstm_tanh", 0): {"zeroing": table}})
     assert decided("ss_zeroing_top_item_rarely_flips", data)["n"].tolist() == [30]
+
+
+def test_the_permutation_claim_reports_its_threshold_sensitivity():
+    import pandas as pd
+
+    from analysis.published.directions import _permutation_details
+
+    table = pd.DataFrame({"median_tvd": [0.005, 0.02, 0.07, 0.2], "flip_rate": [0.0, 0.0, 0.5, 1.0]})
+    text = _permutation_details(table)
+    assert "< 0.01: 0.25" in text and "< 0.05: 0.50" in text and "< 0.1: 0.75" in text

@@ -170,9 +170,20 @@ def _permutation(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
         success=lambda t: (t["median_tvd"].astype(float) < PERMUTATION_TVD).astype(float).where(
             t["median_tvd"].notna()),
         label=f"share of examples with median TVD < {PERMUTATION_TVD}",
-        details=lambda t: (f"median TVD {t['median_tvd'].astype(float).median():.3f}, "
-                           f"flip rate {_mean(t['flip_rate'])}"),
+        details=_permutation_details,
         scope=lambda run: _jw_scope(data, run))
+
+
+PERMUTATION_SENSITIVITY = (0.01, 0.1)
+"""Other "nearly unchanged" thresholds whose shares the claim reports beside its own (a sensitivity check)."""
+
+
+def _permutation_details(table: pd.DataFrame) -> str:
+    """Median TVD, flip rate, and the share of examples under each threshold of the sensitivity check."""
+    tvd = table["median_tvd"].astype(float).dropna()
+    shares = ", ".join(f"< {t:g}: {(tvd < t).mean():.2f}" for t in sorted({*PERMUTATION_SENSITIVITY, PERMUTATION_TVD}))
+    return (f"median TVD {tvd.median():.3f}, flip rate {_mean(table['flip_rate'])}; "
+            f"share of examples with median TVD {shares}")
 
 
 PUBLISHED_CLAIMS.add("jw_permutation_changes_little", PublishedClaim(
