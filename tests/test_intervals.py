@@ -140,3 +140,18 @@ def test_summary_does_not_depend_on_row_order_or_other_groups() -> None:
     only_attention = summarize_agreement(agreement[agreement.method_a == "attention"], n_resamples=200, seed=3)
     expected = summary[summary.method_a == "attention"].reset_index(drop=True)
     pd.testing.assert_frame_equal(only_attention, expected)
+
+
+def test_few_distinct_values_get_the_t_interval_not_a_runaway_bootstrap():
+    import numpy as np
+    from scipy import stats
+
+    from analysis.stats.intervals import mean_interval
+
+    # four examples' values repeated (as when a summary pools rows of few examples), one far from the rest
+    values = np.repeat([0.70, 0.71, 0.72, 5.0], 5)
+    mean, low, high = mean_interval(values, n_resamples=2000, seed=0)
+    half = stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
+    assert np.isclose(low, mean - half) and np.isclose(high, mean + half)
+    spread = np.ptp(values)
+    assert values.min() - spread < low < high < values.max() + spread

@@ -4,8 +4,8 @@
   percentile bootstrap under-covers at small n on skewed data (about 88% at n = 8 and
   92% at n = 20-30 for a nominal 95%); the studentised bootstrap corrects for skewness
   and stays near nominal (``tests/test_intervals.py`` simulates it on exponential data).
-  Below :data:`MIN_STUDENTIZED` values its resampled standard errors are too coarse (it
-  can reach far outside the data's range), so the t-interval is used there.
+  Below :data:`MIN_STUDENTIZED` values, or distinct values, its resampled standard errors are
+  too coarse (it can reach far outside the data's range), so the t-interval is used there.
 - **Medians**: the distribution-free order-statistic interval (the ranks come from the
   Binomial(n, 1/2) distribution, so coverage is at least nominal for any continuous
   distribution). Below six values no pair of order statistics reaches 95%: NaN bounds.
@@ -96,10 +96,17 @@ def _studentized_rows(values: np.ndarray, *, n_resamples: int, level: float, see
         t_values[:, start:start + rows] = t
     tail = (1.0 - level) / 2.0
     low, high = np.full(n_rows, np.nan), np.full(n_rows, np.nan)
+    # few distinct values (a handful of examples repeated across rows, or mostly ties): resamples
+    # that miss the rare values have a near-zero spread and a huge t, and the interval can reach
+    # far outside the data; Student's t is used there, as below MIN_STUDENTIZED values
+    distinct = np.array([np.unique(row).size for row in values])
+    t_half = stats.t.ppf(0.5 + level / 2.0, n - 1) * se
     for row in range(n_rows):
         t = t_values[row][np.isfinite(t_values[row])]
         if se[row] == 0:
             low[row] = high[row] = mean[row]
+        elif distinct[row] < MIN_STUDENTIZED:
+            low[row], high[row] = mean[row] - t_half[row], mean[row] + t_half[row]
         elif t.size:
             t_low, t_high = np.quantile(t, [tail, 1.0 - tail])
             low[row], high[row] = mean[row] - t_high * se[row], mean[row] - t_low * se[row]
