@@ -151,20 +151,46 @@ class AttentionRNN(nn.Module):
         """Hidden states [B, T, D] (zero at padding)."""
         x = self.dropout(embeddings)
         if self.config.encoder == "lstm":
-            lengths = mask.sum(1).clamp(min=1).cpu()
-            packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
             # cuDNN's LSTM has no backward pass in eval mode, which every gradient attribution and the
             # adversarial search need: those use the native kernels (same numbers, slower on a GPU)
             cudnn_ok = self.training or not torch.is_grad_enabled() or not x.is_cuda
             with torch.backends.cudnn.flags(enabled=cudnn_ok and torch.backends.cudnn.enabled):
-                out, _ = self.encoder(packed)
-            hidden, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+                hidden = self.bilstm(x, mask)
         elif self.config.encoder == "cnn":
             xt = x.transpose(1, 2)
             hidden = torch.cat([torch.relu(conv(xt))[:, :, : x.shape[1]] for conv in self.convs], dim=1).transpose(1, 2)
         else:
             hidden = torch.tanh(self.projection(x))
         return hidden * mask.unsqueeze(-1).to(hidden.dtype)
+
+    def bilstm(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The bidirectional LSTM over each text's first ``mask.sum(1)`` positions: [B, T, 2H].
+
+        What a packed sequence computes (each direction starts from a zero state at the text's
+        own first or last word; padding never enters a real position's state), without
+        packing: the forward direction runs over the padded batch, the backward direction over
+        each text reversed within its length, and its outputs are reversed back. The backward
+        pass of a packed LSTM on a CPU is quadratic in the text length (every time step's slice
+        gradient is a zero tensor the size of the whole batch): 1.2 s instead of 0.08 s for 32
+        texts of about 230 words, so IMDB epochs took 10-20 minutes.
+        """
+        lstm = self.encoder
+        batch, steps = x.shape[:2]
+        lengths = mask.sum(1, keepdim=True).to(torch.long)
+        positions = torch.arange(steps, device=x.device).unsqueeze(0)
+        # index of position t in the text reversed within its length (an involution; padding stays)
+        flip = torch.where(positions < lengths, lengths - 1 - positions, positions).unsqueeze(-1)
+        zeros = x.new_zeros(1, batch, lstm.hidden_size)
+
+        def direction(inputs: torch.Tensor, suffix: str) -> torch.Tensor:
+            weights = [getattr(lstm, f"{name}_l0{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            out, _, _ = torch.lstm(inputs, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True)
+            return out
+
+        forward = direction(x, "")
+        backward = direction(x.gather(1, flip.expand(-1, -1, x.shape[-1])), "_reverse")
+        backward = backward.gather(1, flip.expand(-1, -1, backward.shape[-1]))
+        return torch.cat([forward, backward], dim=-1)
 
     def attention_scores(self, hidden: torch.Tensor) -> torch.Tensor:
         if self.config.attention == "tanh":
