@@ -213,7 +213,7 @@ def check_registries(config: dict[str, Any]) -> None:
                 resolve_checkpoint(entry["checkpoint"])
             except CheckpointError as error:
                 problems.append(f"models.{name}.checkpoint: {error}")
-        for key_name in ("train_n", "explain_n"):
+        for key_name in ("train_n", "explain_n", *PER_DATASET_SETTINGS):
             cap = entry.get(key_name)
             if isinstance(cap, dict):
                 problems += [f"models.{name}.{key_name}: {key!r} is not a dataset of this study"
@@ -351,6 +351,28 @@ def dataset_cap(value: int | dict[str, int] | None, dataset: str) -> int | None:
     if isinstance(value, dict):
         value = value.get(dataset, value.get("default"))
     return None if value is None else int(value)
+
+
+# model settings that may be a mapping per dataset, resolved for the one dataset a model is trained on
+PER_DATASET_SETTINGS = ("min_count",)
+
+
+def model_entry_for(config: dict[str, Any], dataset: str, model_name: str) -> dict[str, Any]:
+    """A copy of ``models.<model>`` with its per-dataset settings (``min_count``) resolved for ``dataset``.
+
+    A setting whose mapping names neither the dataset nor ``default`` is dropped (the family's default
+    applies). The caps ``train_n`` and ``explain_n`` stay mappings: the stages read them with
+    :func:`dataset_cap`.
+    """
+    entry = copy.deepcopy(config["models"][model_name])
+    for key in PER_DATASET_SETTINGS:
+        if isinstance(entry.get(key), dict):
+            value = dataset_cap(entry[key], dataset)
+            if value is None:
+                del entry[key]
+            else:
+                entry[key] = value  # in place: the entry keeps its key order (the job's params stay the same)
+    return entry
 
 
 def explain_cap(config: dict[str, Any], dataset: str, model_name: str) -> int | None:

@@ -75,3 +75,22 @@ def test_the_heads_selection_split_avoids_only_what_the_transformers_explain():
     config["models"]["minilm"]["explain_n"] = {"default": 250, "synthetic": 5}
     # the RNN explains every example; the selection split is drawn from those MiniLM does not explain
     assert SelectionSetSettings.from_config(config, dataset="synthetic").explained_n == 5
+
+
+def test_vocabulary_threshold_per_dataset_leaves_the_other_datasets_training_settings_unchanged():
+    from analysis.config import model_entry_for
+    from analysis.stages.train import TrainSettings
+
+    config = load_config("config/tiny.yaml")
+    before = TrainSettings.from_config(config, dataset="synthetic", model="bilstm_tanh")
+    config["models"]["bilstm_tanh"]["min_count"] = before.model.get("min_count", 1)
+    before = TrainSettings.from_config(config, dataset="synthetic", model="bilstm_tanh")
+    config["models"]["bilstm_tanh"]["min_count"] = {"default": 10, "synthetic": before.model["min_count"]}
+    check_registries(config)
+    # a dataset whose value did not change trains exactly as before (same params: no rerun of finished jobs)
+    assert TrainSettings.from_config(config, dataset="synthetic", model="bilstm_tanh") == before
+    assert model_entry_for(config, "imdb", "bilstm_tanh")["min_count"] == 10
+    config["models"]["bilstm_tanh"]["min_count"] = {"imdb_typo": 10}
+    assert "min_count" not in model_entry_for(config, "synthetic", "bilstm_tanh")
+    with pytest.raises(ConfigError, match=r"models.bilstm_tanh.min_count: 'imdb_typo' is not a dataset"):
+        check_registries(config)

@@ -143,3 +143,24 @@ def test_training_lowers_the_loss_learns_the_task_and_repeats_exactly_under_a_se
     test_words, test_labels = separable(40, 1)
     predicted, _ = predict(first, test_words)
     assert np.mean(predicted == np.array(test_labels)) == 1.0
+
+
+def test_bilstm_states_and_gradients_equal_those_of_a_packed_sequence():
+    """The unpacked BiLSTM (backward direction over each text reversed within its length) is a packed LSTM."""
+    torch.manual_seed(0)
+    network = AttentionRNN(RNNConfig(vocab_size=10, num_labels=2, embed_dim=6, hidden_dim=5)).eval()
+    lengths = torch.tensor([7, 3, 1, 5])
+    mask = (torch.arange(7)[None] < lengths[:, None]).long()
+    inputs = torch.randn(4, 7, 6)
+    ours, packed_in = inputs.clone().requires_grad_(), inputs.clone().requires_grad_()
+    hidden = network.bilstm(ours, mask) * mask[..., None]
+    packed = torch.nn.utils.rnn.pack_padded_sequence(packed_in, lengths, batch_first=True, enforce_sorted=False)
+    reference, _ = torch.nn.utils.rnn.pad_packed_sequence(network.encoder(packed)[0], batch_first=True, total_length=7)
+    torch.testing.assert_close(hidden, reference, atol=1e-6, rtol=1e-5)
+    weights = torch.randn_like(hidden)
+    (hidden * weights).sum().backward()
+    (reference * weights).sum().backward()
+    torch.testing.assert_close(ours.grad, packed_in.grad, atol=1e-6, rtol=1e-5)
+    # the backward direction at a text's last word has seen only that word: padding never leaks in
+    last = network.bilstm(inputs[1:2, :3], mask[1:2, :3])[0, 2, 5:]
+    torch.testing.assert_close(hidden[1, 2, 5:], last, atol=1e-6, rtol=1e-5)

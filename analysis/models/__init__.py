@@ -87,7 +87,11 @@ class RNNFamily(ModelFamily):
 
     def build(self, entry: dict[str, Any], *, num_labels: int, train: pd.DataFrame,
               device: torch.device) -> TextClassifier:
-        vocab = Vocabulary.build(list(train["words"]), min_count=int(entry.get("min_count", 1)),
+        min_count = entry.get("min_count", 1)
+        if isinstance(min_count, dict):
+            raise ValueError("min_count is a mapping per dataset: resolve the model entry for one dataset first "
+                             "(analysis.config.model_entry_for)")
+        vocab = Vocabulary.build(list(train["words"]), min_count=int(min_count),
                                  max_size=entry.get("max_vocab"))
         source = entry.get("embeddings")
         embed_dim = entry.get("embed_dim")

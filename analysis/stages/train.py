@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -32,9 +31,10 @@ class TrainSettings(DeviceSettings):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, dataset: str, model: str) -> TrainSettings:
+        from analysis.config import model_entry_for
         from analysis.data import dataset_spec
 
-        return cls(**cls.runtime(config), model=copy.deepcopy(config["models"][model]),
+        return cls(**cls.runtime(config), model=model_entry_for(config, dataset, model),
                    num_labels=dataset_spec(config, dataset).num_labels)
 
 
