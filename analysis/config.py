@@ -329,10 +329,15 @@ def data_source(config: dict[str, Any]) -> str:
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Schema validation with defaults, the data source, then registry checks. Returns the completed config."""
+    """Schema validation with defaults, the data source, then registry, ground-truth and heads checks; returns the config."""
+    from analysis.stages.groundtruth import check_groundtruth_config
+    from analysis.stages.heads import check_heads_config
+
     validate_schema(config)
     choose_data_source(config)
     check_registries(config)
+    check_groundtruth_config(config)
+    check_heads_config(config)
     return config
 
 

@@ -82,11 +82,27 @@ def test_cli_validate(capsys):
     assert "study tiny" in capsys.readouterr().out
 
 
+def test_cli_validate_checks_the_ground_truth_and_heads_blocks_too(tmp_path, capsys):
+    """What the workflow refuses, `validate` refuses first, with the same short message."""
+    import yaml
+
+    from analysis.cli import main
+
+    config = yaml.safe_load((ROOT / "config" / "tiny.yaml").read_text())
+    config.setdefault("groundtruth", {}).setdefault("sanity", {})["models"] = ["gpt"]
+    config.setdefault("heads", {})["methods"] = ["rnn_attention"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["validate", str(path)]) == 2
+    message = capsys.readouterr().err
+    assert "groundtruth.sanity.models: 'gpt' is not in the study's models" in message and "Traceback" not in message
+
+
 def test_command_line_strings_are_coerced_where_the_schema_wants_numbers(tiny):
     from analysis.config import coerce_to_schema, load_schema
 
     tiny.update(seeds=["0", "1"], study="2024", data_dir="null", importance={"shards": "4", "methods": {
-        "integrated_gradients": {"n_steps": "8"}, "loo_delete": {}}})
+        **tiny["importance"]["methods"], "integrated_gradients": {"n_steps": "8"}}})
     config = validate_config(coerce_to_schema(tiny, load_schema()))
     assert config["seeds"] == [0, 1] and config["importance"]["shards"] == 4
     assert config["study"] == "2024"  # a string where the schema wants one stays a string

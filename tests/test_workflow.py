@@ -153,6 +153,8 @@ def test_real_data_path_on_a_slice_of_shared_data(shared_data, tmp_path):
         "models": {"bilstm_tanh": {"family": "rnn", "epochs": 1, "embed_dim": 16, "hidden_dim": 8,
                                    "attention_dim": 8}},
         "importance": {"methods": {"rnn_attention": {}, "loo_delete": {}}},
+        # tiny.yaml's lists name methods this run leaves out
+        "groundtruth": {"sanity": {"methods": None}}, "heads": {"methods": ["loo_delete"]},
     })
     d = tmp_path / "run"
     prepare_data(DataSettings.from_config(config, dataset="sst2"), "sst2", out_train=str(d / "train.parquet"),

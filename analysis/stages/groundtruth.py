@@ -25,6 +25,7 @@ from typing import Any
 from analysis.data import explained_by
 from analysis.logs import timed
 from analysis.provenance import with_provenance
+from analysis.config import ConfigError
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import derive_seed, seed_everything
 from analysis.stages.common import DeviceSettings, StageSettings
@@ -32,7 +33,7 @@ from analysis.stages.common import DeviceSettings, StageSettings
 log = logging.getLogger(__name__)
 
 
-class GroundTruthConfigError(ValueError):
+class GroundTruthConfigError(ConfigError):
     """The ``groundtruth`` block names something the study does not have."""
 
 

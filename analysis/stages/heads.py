@@ -27,6 +27,7 @@ import pandas as pd
 
 from analysis.logs import timed
 from analysis.provenance import with_provenance
+from analysis.config import ConfigError
 from analysis.records import CAUSAL_FAMILIES, EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import derive_seed, seed_everything
 from analysis.stages.common import DeviceSettings, StageSettings, concat_tables
@@ -34,7 +35,7 @@ from analysis.stages.common import DeviceSettings, StageSettings, concat_tables
 log = logging.getLogger(__name__)
 
 
-class HeadsConfigError(ValueError):
+class HeadsConfigError(ConfigError):
     """The ``heads`` block names something the study does not have."""
 
 

@@ -7,18 +7,16 @@ from pathlib import Path
 from snakemake.logging import logger
 
 from analysis.config import ConfigError, data_source, results_root, validate_config
-from analysis.stages.groundtruth import check_groundtruth_config, rationale_datasets, sanity_runs, shortcut_datasets
-from analysis.stages.heads import check_heads_config, heads_models
+from analysis.stages.groundtruth import rationale_datasets, sanity_runs, shortcut_datasets
+from analysis.stages.heads import heads_models
 
 # The schema with its defaults (values from `--config seeds=[0,1]` converted to its types), the
-# data source (`data_dir: auto`), then the registries, as `attention-study validate` does. An
+# data source (`data_dir: auto`), then the registries, ground truth and heads, as `attention-study validate` does. An
 # error prints that command's message alone: no traceback, no schema.
 try:
     validate_config(config)
 except ConfigError as error:
     sys.exit(str(error))
-check_groundtruth_config(config)
-check_heads_config(config)
 if workflow.is_main_process:
     logger.info(data_source(config))
 
