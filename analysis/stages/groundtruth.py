@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis.config import ConfigError
 from analysis.data import explained_by
 from analysis.logs import timed
 from analysis.provenance import with_provenance
-from analysis.config import ConfigError
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import derive_seed, seed_everything
 from analysis.stages.common import DeviceSettings, StageSettings

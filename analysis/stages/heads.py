@@ -25,9 +25,9 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.config import ConfigError
 from analysis.logs import timed
 from analysis.provenance import with_provenance
-from analysis.config import ConfigError
 from analysis.records import CAUSAL_FAMILIES, EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import derive_seed, seed_everything
 from analysis.stages.common import DeviceSettings, StageSettings, concat_tables
