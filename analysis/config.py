@@ -330,8 +330,8 @@ def data_source(config: dict[str, Any]) -> str:
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     """Schema validation with defaults, the data source, then registry, ground-truth and heads checks; returns the config."""
-    from analysis.stages.groundtruth import check_groundtruth_config
-    from analysis.stages.heads import check_heads_config
+    from analysis.groundtruth.config import check_groundtruth_config
+    from analysis.heads.config import check_heads_config
 
     validate_schema(config)
     choose_data_source(config)

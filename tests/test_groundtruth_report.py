@@ -167,7 +167,8 @@ def test_figures_say_no_data_for_empty_tables():
 
 def test_groundtruth_block_names_must_exist_in_the_study():
     from analysis.config import load_config
-    from analysis.stages.groundtruth import GroundTruthConfigError, check_groundtruth_config, sanity_runs
+    from analysis.groundtruth.config import GroundTruthConfigError, check_groundtruth_config
+    from analysis.stages.groundtruth import sanity_runs
 
     config = load_config(ROOT / "config" / "tiny.yaml")
     check_groundtruth_config(config)

@@ -9,8 +9,8 @@ from matplotlib.figure import Figure
 
 from analysis.heads import head_agreement, head_units, optimism_interval, select_units, selection_set, summarize_heads
 from analysis.heads.agreement import MEAN, unit_name
+from analysis.heads.config import HeadsConfigError, check_heads_config, heads_methods, heads_models
 from analysis.heads.figures import head_heatmaps
-from analysis.stages.heads import HeadsConfigError, check_heads_config, heads_methods, heads_models
 
 RNG = np.random.default_rng(0)
 

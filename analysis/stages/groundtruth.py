@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from analysis.config import ConfigError
 from analysis.data import explained_by
 from analysis.logs import timed
 from analysis.provenance import with_provenance
@@ -31,10 +30,6 @@ from analysis.seeding import derive_seed, seed_everything
 from analysis.stages.common import DeviceSettings, StageSettings
 
 log = logging.getLogger(__name__)
-
-
-class GroundTruthConfigError(ConfigError):
-    """The ``groundtruth`` block names something the study does not have."""
 
 
 # ----------------------------------------------------------------------- selection
@@ -65,21 +60,6 @@ def sanity_runs(config: dict[str, Any]) -> list[tuple[str, str, int]]:
     datasets, models = settings.get("datasets"), settings.get("models")
     return [(d, m, int(s)) for d in config["datasets"] for m in config["models"] for s in config["seeds"]
             if (datasets is None or d in datasets) and (models is None or m in models)]
-
-
-def check_groundtruth_config(config: dict[str, Any]) -> None:
-    """Names in the ``groundtruth`` block must exist in the study; raises :class:`GroundTruthConfigError`."""
-    settings = config["groundtruth"]
-    problems = []
-    for key, known in (("plausibility.datasets", config["datasets"]), ("sanity.datasets", config["datasets"]),
-                       ("sanity.models", config["models"]), ("sanity.methods", config["importance"]["methods"])):
-        block, field = key.split(".")
-        for name in settings[block].get(field) or []:
-            if name not in known:
-                problems.append(f"groundtruth.{key}: {name!r} is not in the study's "
-                                f"{'importance.methods' if field == 'methods' else field} ({sorted(known)})")
-    if problems:
-        raise GroundTruthConfigError("invalid config:\n" + "\n".join(f"  {p}" for p in problems))
 
 
 # ------------------------------------------------------------------------ shortcut
