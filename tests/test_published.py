@@ -259,3 +259,20 @@ def test_the_permutation_claim_reports_its_threshold_sensitivity():
     table = pd.DataFrame({"median_tvd": [0.005, 0.02, 0.07, 0.2], "flip_rate": [0.0, 0.0, 0.5, 1.0]})
     text = _permutation_details(table)
     assert "< 0.01: 0.25" in text and "< 0.05: 0.50" in text and "< 0.1: 0.75" in text
+
+
+def test_the_verdict_sentence_counts_rows_per_scope_and_explains_vacuous_rows_only_when_there_are_some():
+    from analysis.published.claims import EXTENSION, REPLICATION
+    from analysis.published.report_section import verdict_table
+
+    rows = pd.DataFrame([{"order": 0, "claim": "jw_permutation", "source": "Jain & Wallace, 2019", "scope": scope,
+                          "verdict": verdict}
+                         for scope, verdict in [(REPLICATION, "agrees"), (REPLICATION, "agrees"),
+                                                (REPLICATION, "differs"), (EXTENSION, "untestable")]])
+    table, sentence = verdict_table(rows)
+    assert sentence == ("Across the 1 published claim tested: in the papers' own settings, 2 agree, 1 differ (of 3 "
+                        "dataset x model rows); in extensions to other models, 1 untestable (of 1 dataset x model "
+                        "rows).")
+    assert list(table.frame["scope"]) == [REPLICATION, EXTENSION] and list(table.frame["agrees"]) == ["2", ""]
+    _, sentence = verdict_table(rows.assign(verdict="vacuous"))
+    assert sentence.endswith("Vacuous rows agree only because attention is near uniform, and never count as support.")

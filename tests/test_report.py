@@ -86,7 +86,7 @@ def test_findings_follow_the_corrected_paired_test_when_there_is_one():
     assert finding.verdict_ceiling == "equivalent" and "as good as (within ±0.05, TOST p = 0.01)" in finding.text
     too_few = tests.assign(equivalence=["untestable", ""])
     (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=too_few)
-    assert finding.verdict_ceiling == "untestable" and "(untestable at this n)" in finding.text
+    assert finding.verdict_ceiling == "untestable" and "(equivalence untestable at this n) the ceiling" in finding.text
 
 
 @pytest.mark.parametrize("show", [False, True])

@@ -129,7 +129,7 @@ def _relation(row: pd.Series | None, alpha: float, *, higher: str, lower: str) -
     if row["p_adjusted"] < alpha and row["mean"] != 0:
         return (higher if row["mean"] > 0 else lower), numbers
     if not row["min_p"] < alpha:
-        return "not distinguishable (untestable at this n) from", f"; {int(row['n'])} examples"
+        return "untestable at this n against", f"; {int(row['n'])} examples"
     return "not distinguishable from", numbers
 
 

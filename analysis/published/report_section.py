@@ -131,10 +131,13 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
         counts = Counter(rows.loc[rows["scope"] == scope, "verdict"])
         if counts:
             listed = ", ".join(f"{counts[v]} {PLURAL.get(v, v)}" for v in VERDICTS if counts[v])
-            where = "in the papers' own settings" if scope == REPLICATION else "in extensions"
-            parts.append(f"{where} {listed} of {sum(counts.values())} dataset x model rows")
-    sentence = (f"Of the {rows['claim'].nunique()} published claims tested, " + "; ".join(parts)
-                + " (vacuous rows agree only because attention is near uniform: never support).")
+            where = "in the papers' own settings" if scope == REPLICATION else "in extensions to other models"
+            parts.append(f"{where}, {listed} (of {sum(counts.values())} dataset x model rows)")
+    n_claims = rows["claim"].nunique()
+    sentence = (f"Across the {n_claims} published claim{'s' if n_claims != 1 else ''} tested: " + "; ".join(parts)
+                + ".")
+    if (rows["verdict"] == VACUOUS).any():
+        sentence += " Vacuous rows agree only because attention is near uniform, and never count as support."
     return table, sentence
 
 

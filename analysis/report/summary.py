@@ -189,7 +189,7 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
                 wording = {"below": "below", "above": "above",
                            "equivalent": _equivalence_text(test_c),
                            "overlapping": "not distinguishable from (but not shown equivalent to)",
-                           "untestable": "not distinguishable from (untestable at this n)",
+                           "untestable": "not distinguishable from (equivalence untestable at this n)",
                            "untested": "compared with"}[v_ceiling]
                 part = (f"{wording} the ceiling, the agreement between two causal methods "
                         f"({method_label(ceiling_method)} vs {method_label(reference)}: {_ci(ceiling)}")
