@@ -495,3 +495,32 @@ def test_readme_lists_the_supported_encoders_the_code_declares(capsys):
     assert table in readme
     assert main(["encoders"]) == 0
     assert table in capsys.readouterr().out
+
+
+def test_layers_below_replay_runs_only_the_layers_above_and_gives_the_same_logits(models, family):
+    """The adversarial search's shortcut: the layers below its layer answer from one recorded pass."""
+    from analysis.attention.tracing import LayersBelow
+    from analysis.interventions.attention import make_adapter
+
+    model = models[family]
+    enc = model.encode([s.split() for s in EXPLAINED])
+    with torch.no_grad():
+        plain = model.logits(enc.input_ids, enc.attention_mask)
+        below = LayersBelow(model.module, enc.input_ids, enc.attention_mask, 1)
+        with below.replay(), attention_control(ran := IgnoreToken(None)):
+            replayed = model.logits(enc.input_ids, enc.attention_mask)
+        with attention_control(IgnoreToken(None)):  # the patch is gone: every layer runs again
+            again = model.logits(enc.input_ids, enc.attention_mask)
+    assert ran.layers == [1]  # layer 0 answered from the recording (ALBERT: the shared layer's first call only)
+    assert torch.allclose(replayed, plain, atol=1e-6) and torch.equal(again, plain)
+
+    adapter = make_adapter(model)  # adversarial layer: the last
+    distribution = adapter.distribution(enc).float()
+    distribution = (distribution + 0.3 * torch.rand_like(distribution) * enc.attention_mask[:, None, :])
+    distribution = (distribution / distribution.sum(-1, keepdim=True)).requires_grad_()
+    full = adapter.logits_with_distribution(enc.input_ids, enc.attention_mask, distribution)
+    fast = adapter.distribution_forward(enc.input_ids, enc.attention_mask)(distribution)
+    assert torch.allclose(fast, full, atol=1e-6) and (full - plain).abs().max() > 1e-5
+    (grad_full,) = torch.autograd.grad(full[:, 1].sum(), distribution)
+    (grad_fast,) = torch.autograd.grad(fast[:, 1].sum(), distribution)
+    assert torch.allclose(grad_fast, grad_full, atol=1e-6) and grad_full.abs().max() > 0

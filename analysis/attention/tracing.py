@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from analysis.models.attention_probe import AttentionControl, attention_control
+from analysis.models.attention_probe import AttentionControl, attention_control, skip_call
 from analysis.models.family_adapters import LayerParts, encoder_layers
 
 
@@ -183,3 +183,70 @@ def head_output_vectors(value: torch.Tensor, projection: nn.Linear) -> torch.Ten
     _, heads, _, head_dim = value.shape
     weight = projection.weight.view(projection.weight.shape[0], heads, head_dim)  # [D, H, Dh]
     return torch.einsum("bhtd,ehd->bhte", value, weight)
+
+
+class LayersBelow:
+    """The outputs of the layers below ``layer`` for a fixed batch, recorded once and replayed.
+
+    Many passes that change attention only in layer ``layer`` and above (the adversarial
+    search's steps) compute the same layers below it every time. :meth:`replay` runs the
+    model with those layers answering from the recording: their modules return what they
+    returned in the recorded pass, without computing, and every other layer runs. The
+    embeddings and the classifier head still run, so the model's own forward is used
+    unchanged; the layers that run see exactly the inputs they see in a full pass, so the
+    outputs are the same. A module that runs as several layers (ALBERT's shared layer)
+    answers from the recording for its calls below ``layer`` only.
+    """
+
+    def __init__(self, network: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, layer: int) -> None:
+        self.network, self.layer = network, int(layer)
+        self.parts = encoder_layers(network)
+        self.recorded: dict[int, Any] = {}
+        handles = []
+
+        def record(counter: _Layers):
+            def hook(module: nn.Module, args: tuple, output: Any) -> None:
+                index = counter.next()
+                if index < self.layer:
+                    self.recorded[index] = output
+            return hook
+
+        try:
+            for module, layers in _by_module(self.parts, "layer"):
+                handles.append(module.register_forward_hook(record(_Layers(module, layers))))
+            with torch.no_grad():
+                self.logits = network(input_ids=input_ids, attention_mask=attention_mask).logits
+        finally:
+            for handle in handles:
+                handle.remove()
+        missing = sorted(set(range(self.layer)) - set(self.recorded))
+        if missing:
+            raise RuntimeError(f"layers {missing} of {type(network).__name__} were not recorded; the family adapter's "
+                               "modules are not the ones the forward pass runs")
+
+    @contextlib.contextmanager
+    def replay(self) -> Iterator[None]:
+        """Within the block, the layers below ``layer`` return their recorded outputs instead of running."""
+        patched = []
+        for module, layers in _by_module(self.parts, "layer"):
+            if min(layers) >= self.layer:
+                continue
+            counter, run = _Layers(module, layers), module.forward
+
+            def forward(*args: Any, _counter: _Layers = counter, _run: Any = run, **kwargs: Any) -> Any:
+                index = _counter.next()
+                if index >= self.layer:
+                    return _run(*args, **kwargs)
+                skip_call(self.parts[index].self_attention)
+                return self.recorded[index]
+
+            patched.append((module, module.__dict__.get("forward")))
+            module.forward = forward
+        try:
+            yield
+        finally:
+            for module, own in patched:
+                if own is None:
+                    del module.forward  # the class's forward again
+                else:
+                    module.forward = own

@@ -11,7 +11,8 @@ optimised with Adam to maximise
 (aiming a little inside the constraint), batched over examples and restarts, and the
 best iterate that satisfies TVD <= epsilon is kept. Every kept solution is then run
 through the model again in a fresh forward pass (for an RNN its own forward with
-``attention_override``, not the cached-hidden-state path the search uses); only
+``attention_override``, not the cached-hidden-state path the search uses; for a
+transformer every layer, not the replay of the layers below the searched one); only
 solutions whose re-measured TVD is within epsilon are reported, with that re-measured
 TVD, so a reported solution never violates the constraint.
 

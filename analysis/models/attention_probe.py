@@ -89,6 +89,14 @@ def _finish_call(module: nn.Module, override: int | None) -> None:
         module._study_calls = getattr(module, "_study_calls", 0) + 1
 
 
+def skip_call(module: nn.Module) -> None:
+    """Count a call of attention ``module`` that was answered without running (a replayed layer), as
+    :func:`probe_attention_forward` would have, so a module shared by several layers keeps its numbering."""
+    control, override = _active()
+    if control is not None:
+        _finish_call(module, override)
+
+
 def probe_attention_forward(
     module: nn.Module,
     query: torch.Tensor,
