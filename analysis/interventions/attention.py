@@ -290,10 +290,9 @@ class RNNAttentionAdapter(AttentionAdapter):
         distinct, inverse = torch.unique_consecutive(ids, dim=0, return_inverse=True)
         first = torch.zeros(len(distinct), dtype=torch.long, device=ids.device).scatter_reduce(
             0, inverse, torch.arange(len(ids), device=ids.device), reduce="amin", include_self=False)
-        embeddings = self.model.embed(ids[first])
-        hidden = self.model.module.encode(embeddings, mask[first])
-        _, attention = self.model.module(embeddings, mask[first])
-        return hidden, attention, inverse
+        network = self.model.module
+        hidden = network.encode(self.model.embed(ids[first]), mask[first])
+        return hidden, network.attend(hidden, mask[first]), inverse
 
     def _reference_chunk(self, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.module(self.model.embed(ids), mask)

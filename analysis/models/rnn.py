@@ -199,6 +199,13 @@ class AttentionRNN(nn.Module):
             return hidden @ self.attn_query / math.sqrt(hidden.shape[-1])
         return torch.zeros(hidden.shape[:2], dtype=hidden.dtype, device=hidden.device)
 
+    def attend(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The attention distribution [B, T] over hidden states [B, T, D] (zero at padding)."""
+        scores = self.attention_scores(hidden).masked_fill(mask == 0, float("-inf"))
+        attention = torch.softmax(scores, dim=-1)
+        # an empty input (every word deleted) attends to nothing: context 0, logits = bias
+        return torch.where(mask.any(dim=1, keepdim=True), attention, torch.zeros_like(attention))
+
     def forward(
         self,
         embeddings: torch.Tensor,
@@ -213,13 +220,7 @@ class AttentionRNN(nn.Module):
         padding); ``detach_attention`` stops gradients through the attention weights.
         """
         hidden = self.encode(embeddings, mask)
-        if attention_override is not None:
-            attention = attention_override.to(hidden.dtype)
-        else:
-            scores = self.attention_scores(hidden).masked_fill(mask == 0, float("-inf"))
-            attention = torch.softmax(scores, dim=-1)
-            # an empty input (every word deleted) attends to nothing: context 0, logits = bias
-            attention = torch.where(mask.any(dim=1, keepdim=True), attention, torch.zeros_like(attention))
+        attention = attention_override.to(hidden.dtype) if attention_override is not None else self.attend(hidden, mask)
         if detach_attention:
             attention = attention.detach()
         context = torch.einsum("bt,btd->bd", attention, hidden)
