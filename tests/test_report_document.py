@@ -221,3 +221,10 @@ def test_the_readme_shows_how_to_load_the_published_data_as_the_data_card_does()
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert README_SNIPPET in readme
+
+
+def test_counts_read_as_words():
+    from analysis.report.document import counted
+
+    assert [counted(1, "seed"), counted(3, "seed"), counted(0, "run"), counted(2, "analysis", "analyses")] == [
+        "1 seed", "3 seeds", "0 runs", "2 analyses"]

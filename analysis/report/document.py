@@ -308,6 +308,11 @@ def escape_markup(text: str) -> str:
     return str(text).replace("*", "\\*").replace("`", "'")
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun, singular for one: ``counted(2, "seed") == "2 seeds"``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def format_cell(value: Any, digits: int = 3) -> str:
     """A table cell as text: NaN/None blank, floats with ``digits`` decimals, booleans yes/no."""
     if value is None:

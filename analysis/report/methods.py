@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.report.document import Block, BulletList, Group, Paragraph, Table
+from analysis.report.document import Block, BulletList, Group, Paragraph, Table, counted
 
 
 def _settings_text(settings: dict[str, Any]) -> str:
@@ -88,7 +88,7 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
             "power is given where a run could not decide.")
     seeds = config.get("seeds", [])
     if seeds:
-        items.append(f"**Seeds**: every model is trained with {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); "
+        items.append(f"**Seeds**: every model is trained with {counted(len(seeds), 'seed')} ({', '.join(map(str, seeds))}); "
                      "per-run numbers are per seed, study-level summaries show every seed.")
     return items
 

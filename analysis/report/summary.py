@@ -33,6 +33,7 @@ from analysis.report.document import (
     Paragraph,
     Section,
     Table,
+    counted,
     relative_link,
     render_html,
     render_markdown,
@@ -300,7 +301,8 @@ def scope_lines(config: dict[str, Any], data_report: pd.DataFrame) -> list[str]:
             roles.append(f"{explain_n} explained per run")
         lines.append(f"{dataset}: " + "; ".join(roles) + ".")
     seeds = config.get("seeds", [])
-    lines.append(f"{len(config.get('models', {}))} models x {len(seeds)} training seed(s) ({', '.join(map(str, seeds))}).")
+    lines.append(f"{counted(len(config.get('models', {})), 'model')} x {counted(len(seeds), 'training seed')} "
+                 f"({', '.join(map(str, seeds))}).")
     lines += [f"Reduced: {text}" for text in config.get("report", {}).get("reductions", [])]
     return lines
 
@@ -441,9 +443,8 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     findings = agreement_findings(summary, evaluation, reference=reference, metric=metric, comparisons=comparisons)
     title = config.get("title", "Is attention an explanation?")
     runs = evaluation[["dataset", "model", "seed"]].drop_duplicates() if len(evaluation) else evaluation
-    subtitle = (f"Study `{config['study']}`: {len(runs)} runs ({runs['dataset'].nunique() if len(runs) else 0} "
-                f"dataset(s) x {runs['model'].nunique() if len(runs) else 0} model(s) x "
-                f"{runs['seed'].nunique() if len(runs) else 0} seed(s)); generated "
+    sizes = " x ".join(counted(runs[key].nunique() if len(runs) else 0, key) for key in ("dataset", "model", "seed"))
+    subtitle = (f"Study `{config['study']}`: {counted(len(runs), 'run')} ({sizes}); generated "
                 f"{dt.date.today().isoformat()}. Every number and sentence is generated from the study's tables.")
 
     def document(link_base: str | Path) -> Document:
