@@ -228,3 +228,59 @@ def test_counts_read_as_words():
 
     assert [counted(1, "seed"), counted(3, "seed"), counted(0, "run"), counted(2, "analysis", "analyses")] == [
         "1 seed", "3 seeds", "0 runs", "2 analyses"]
+
+
+def test_the_sample_size_is_the_largest_that_fits():
+    from analysis.report.data import largest_sample
+
+    runs = [(10, 100.0), (4, 50.0)]  # (examples, bytes per example): all of it is 1,200 bytes
+    assert largest_sample(runs, 1_200) is None
+    assert largest_sample(runs, 1_199) == 9  # 9 * 100 + 4 * 50 = 1,100; 10 would be 1,200
+    assert largest_sample(runs, 600) == 4 and largest_sample(runs, 149) == 0
+
+
+def test_a_sample_takes_the_same_examples_from_a_run_that_explained_only_a_prefix():
+    from analysis.report.data import sampled
+
+    order = ["e3", "e1", "e4", "e2"]
+    everything = pd.DataFrame({"example_id": ["e1", "e2", "e3", "e4"], "score": [1, 2, 3, 4]})
+    prefix = everything[everything["example_id"].isin(["e3", "e1"])]
+    assert list(sampled(everything, order, 2)["example_id"]) == ["e1", "e3"]
+    assert list(sampled(prefix, order, 2)["example_id"]) == ["e1", "e3"]
+    assert sampled(everything, order, None) is everything
+
+
+def test_data_over_the_budget_are_the_same_sample_of_every_run_and_the_card_says_so(study, tmp_path):
+    from analysis.report.data import export_data
+    from analysis.report.publish import DATA_RESERVE_BYTES, folder_size, publish_report
+
+    kwargs = dict(html=study["html"], markdown=study["markdown"], tables=study["tables"], title="Small",
+                  command="snakemake publish", config_files=["config/small.yaml"], code="abc",
+                  examples=study["examples"], importance=study["importance"], agreement=study["agreement"],
+                  config=study["config"])
+    full = tmp_path / "full"
+    publish_report(out=full, **kwargs)
+    data = folder_size(full / "data")
+    assert "Every explained example of every run (24 run x example pairs)" in (full / "DATA.md").read_text()
+    rest = folder_size(full) - data - (full / "DATA.md").stat().st_size - (full / "README.md").stat().st_size
+    order = {d: [f"{d}-test-2", f"{d}-test-0", f"{d}-test-1"] for d in ("sst2", "hatexplain")}
+    files, _, _ = export_data(importance=study["importance"], agreement=study["agreement"], out=tmp_path / "two",
+                              config=study["config"], order=order, max_examples=2)
+    two = sum(p.stat().st_size for p in files.values())
+    assert two < data
+    small = tmp_path / "small"
+    publish_report(out=small, max_total=rest + DATA_RESERVE_BYTES + two + 100, order=order, **kwargs)
+    assert folder_size(small / "data") == two  # two of the three examples per run: the largest sample that fits
+    scores = pd.read_parquet(small / "data" / "importance.parquet")
+    per_run = scores.groupby(["dataset", "model", "seed"], observed=True)["example_id"].agg(
+        lambda ids: tuple(sorted(set(ids.astype(str)))))
+    kept = {ids for ids in per_run}
+    assert len(per_run) == 8 and len(kept) == 2  # one set per dataset: the same examples in every run
+    for ids in kept:
+        dataset = ids[0].split("-")[0]
+        assert set(ids) == set(order[dataset][:2])  # the first two of the order
+    agreement = pd.read_parquet(small / "data" / "agreement.parquet")
+    assert set(agreement["example_id"].astype(str)) == set(scores["example_id"].astype(str))
+    card = (small / "DATA.md").read_text()
+    assert "A sample, to keep the report within its size budget: the first" in card and "of the 24 run x" in card
+    assert "A sample" in (small / "README.md").read_text()

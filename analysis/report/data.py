@@ -8,15 +8,24 @@ as float32, repeated strings dictionary-encoded, rows sorted by run. Words of da
 content warning are blanked unless the config shows their examples
 (``report.show_offensive_examples``), as in the report. :func:`data_card` writes
 ``DATA.md``: files, columns, units, provenance and the sources' citations and licences.
+
+A study at full scale explains tens of thousands of examples per seed (tens of millions of
+score rows), far more than a repository folder should hold. :func:`export_within` therefore
+publishes, where everything does not fit the byte budget, the same sample of every run: the
+first ``N`` examples of each dataset's explain order (the stratified random order every model
+explains a prefix of, so the sample is the same examples for every model, seed and method),
+with ``N`` the largest that fits; ``DATA.md`` says so and where the complete tables are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 # Licences of the source datasets, by the dataset whose rows are read (a derived dataset reads its base).
 # The specs (analysis.data.specs) declare citations but no licences yet; this is the one place that states them.
@@ -129,15 +138,37 @@ def _write(frame: pd.DataFrame, out: Path, order: Sequence[str]) -> Path:
     return out
 
 
+def sampled(frame: pd.DataFrame, order: Sequence[str] | None, max_examples: int | None) -> pd.DataFrame:
+    """The rows of ``frame`` (one run) whose example is among its first ``max_examples`` in ``order``.
+
+    ``order`` is the dataset's explain order (None: example ids in natural order); examples the
+    run did not explain are passed over, so a run that explained a prefix of the order keeps
+    the same examples as one that explained all of it. ``max_examples`` None keeps every row.
+    """
+    if max_examples is None or frame.empty:
+        return frame
+    present = set(frame["example_id"].unique())
+    ranked = [e for e in order if e in present] if order is not None else sorted(present, key=_natural_key)
+    return frame[frame["example_id"].isin(ranked[:max_examples])]
+
+
+def _natural_key(example_id: str) -> tuple[str, int, str]:
+    head, _, tail = str(example_id).rpartition("-")
+    return (head, int(tail), "") if tail.isdigit() else (str(example_id), -1, "")
+
+
 def export_data(*, importance: Sequence[str | Path] = (), agreement: Sequence[str | Path] = (), out: str | Path,
-                config: dict[str, Any] | None = None, agreement_variants: Sequence[str] | None = ("abs",)
+                config: dict[str, Any] | None = None, agreement_variants: Sequence[str] | None = ("abs",),
+                order: dict[str, Sequence[str]] | None = None, max_examples: int | None = None,
                 ) -> tuple[dict[str, Path], dict[str, int], dict[str, tuple[str, ...]]]:
     """Write ``importance.parquet``, ``words.parquet`` and ``agreement.parquet`` into the folder ``out``.
 
     ``importance`` and ``agreement`` are the per-run tables. Words go once per example into
     ``words.parquet`` (blank under a content warning the config does not lift); ``agreement``
-    keeps ``agreement_variants`` (all with None). Returns the files by table name, their row
-    counts, and the provenance ids they use (id -> settings, versions) for ``provenance.csv``.
+    keeps ``agreement_variants`` (all with None). ``max_examples`` (None: all) keeps each run's
+    first examples in its dataset's ``order`` (:func:`sampled`). Returns the files by table
+    name, their row counts, and the provenance ids they use (id -> settings, versions) for
+    ``provenance.csv``.
     """
     from analysis.report.summary import provenance_ids
 
@@ -149,7 +180,14 @@ def export_data(*, importance: Sequence[str | Path] = (), agreement: Sequence[st
     def read(paths: Sequence[str | Path], table: str) -> pd.DataFrame:
         frames = []
         for path in paths:
-            frame = pd.read_parquet(path)
+            filters = None
+            if max_examples is not None:  # read only the sample's rows (a full-scale run has millions)
+                keys = pd.read_parquet(path, columns=["example_id", "dataset"])
+                if keys.empty:
+                    continue
+                kept = sampled(keys, (order or {}).get(str(keys["dataset"].iloc[0])), max_examples)
+                filters = [("example_id", "in", sorted(set(kept["example_id"])))]
+            frame = pd.read_parquet(path, filters=filters)
             if table == "agreement" and agreement_variants is not None and "variant" in frame:
                 frame = frame[frame["variant"].isin(list(agreement_variants))]
             if frame.empty:
@@ -182,17 +220,120 @@ def export_data(*, importance: Sequence[str | Path] = (), agreement: Sequence[st
     return files, rows, provenance
 
 
+BYTES_PER_ROW = {"importance": 4.0, "agreement": 3.5}
+"""First guess of a published row's size (zstd parquet, measured about 3.4 and 3.0 on the study)."""
+
+
+@dataclass(frozen=True)
+class DataExport:
+    """What :func:`export_within` wrote: files by table, their rows, provenance ids, and the sample taken."""
+
+    files: dict[str, Path]
+    rows: dict[str, int]
+    provenance: dict[str, tuple[str, ...]]
+    max_examples: int | None  # None: every explained example of every run
+    examples: int  # (run, example) pairs published
+    examples_total: int  # (run, example) pairs the study explained
+
+
+def _examples_and_rows(path: str | Path, table: str, variants: Sequence[str] | None) -> tuple[int, int]:
+    """(explained examples, rows that would be published) of one per-run table, reading two columns at most."""
+    columns = ["example_id", "variant"] if table == "agreement" and variants is not None else ["example_id"]
+    available = set(pq.ParquetFile(path).schema_arrow.names)
+    frame = pd.read_parquet(path, columns=[c for c in columns if c in available])
+    if "variant" in frame and variants is not None:
+        frame = frame[frame["variant"].isin(list(variants))]
+    return int(frame["example_id"].nunique()), len(frame)
+
+
+def largest_sample(runs: Sequence[tuple[int, float]], budget: float) -> int | None:
+    """The largest ``N`` with ``sum(min(N, n) * bytes_per_example)`` within ``budget``; None when all fits.
+
+    ``runs`` holds (explained examples ``n``, estimated bytes per example) per run; 0 when not
+    even one example per run fits.
+    """
+    def size(cap: int) -> float:
+        return sum(min(cap, n) * per_example for n, per_example in runs)
+
+    largest = max((n for n, _ in runs), default=0)
+    if size(largest) <= budget:
+        return None
+    low, high = 0, largest  # size(low) fits, size(high) does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if size(middle) <= budget else (low, middle)
+    return low
+
+
+def _run_sizes(importance: Sequence[str | Path], agreement: Sequence[str | Path],
+               variants: Sequence[str] | None) -> list[tuple[int, dict[str, int]]]:
+    """Per run (the folder of its tables): explained examples and the rows each table would publish."""
+    runs: dict[Path, tuple[int, dict[str, int]]] = {}
+    for table, paths in (("importance", importance), ("agreement", agreement)):
+        for path in paths:
+            n, n_rows = _examples_and_rows(path, table, variants)
+            known, counts = runs.get(Path(path).parent, (0, {}))
+            runs[Path(path).parent] = (max(known, n), {**counts, table: n_rows})
+    return list(runs.values())
+
+
+def export_within(budget: int, *, importance: Sequence[str | Path] = (), agreement: Sequence[str | Path] = (),
+                  out: str | Path, config: dict[str, Any] | None = None,
+                  order: dict[str, Sequence[str]] | None = None,
+                  agreement_variants: Sequence[str] | None = ("abs",)) -> DataExport:
+    """:func:`export_data` of every example when it fits ``budget`` bytes, else of the largest sample that does.
+
+    The first sample size comes from each run's rows per example at :data:`BYTES_PER_ROW`;
+    while the files written are over the budget, it shrinks in proportion (by one at least).
+    A budget too small for one example per run raises ``ValueError``.
+    """
+    import shutil
+
+    runs = _run_sizes(importance, agreement, agreement_variants)
+    total = sum(n for n, _ in runs)
+    estimate = [(n, sum(BYTES_PER_ROW.get(t, 4.0) * r for t, r in counts.items()) / max(n, 1)) for n, counts in runs]
+    cap = largest_sample(estimate, 0.9 * budget)
+    while cap != 0:
+        if Path(out).exists():
+            shutil.rmtree(out)
+        files, rows, provenance = export_data(importance=importance, agreement=agreement, out=out, config=config,
+                                              agreement_variants=agreement_variants, order=order, max_examples=cap)
+        written = sum(p.stat().st_size for p in files.values())
+        if written <= budget:
+            published = sum(n if cap is None else min(cap, n) for n, _ in runs)
+            return DataExport(files, rows, provenance, cap, published, total)
+        current = cap if cap is not None else max((n for n, _ in runs), default=0)
+        cap = max(0, min(current - 1, int(current * budget / written)))
+    raise ValueError(f"the per-example data does not fit its {budget / 1e6:.2f} MB budget even at one example per "
+                     "run; publish fewer runs or raise the report's size budget")
+
+
 def _cell(text: str) -> str:
     """Text for a markdown table cell (a pipe would end the cell)."""
     return str(text).replace("|", "\\|")
 
 
-def data_card(*, files: dict[str, Path], config: dict[str, Any] | None, rows: dict[str, int]) -> str:
+def sample_note(export: DataExport) -> str:
+    """One paragraph on which examples the data holds: all of them, or the sample and why."""
+    if export.max_examples is None:
+        return f"Every explained example of every run ({export.examples:,} run x example pairs)."
+    return (f"A sample, to keep the report within its size budget: the first {export.max_examples} examples of each "
+            f"run in its dataset's explain order (a stratified random order; every model explains a prefix of it, so "
+            f"the sample is the same examples for every model, seed and method): {export.examples:,} of the "
+            f"{export.examples_total:,} run x example pairs the study explained. The complete per-run tables are "
+            "`results/<study>/<dataset>/<model>/<seed>/importance.parquet` and `agreement.parquet` after running the "
+            "study (the README names the command).")
+
+
+def data_card(*, files: dict[str, Path], config: dict[str, Any] | None, rows: dict[str, int],
+              export: DataExport | None = None) -> str:
     """``DATA.md``: what each published data file holds (columns, units), where it comes from, and its licences."""
     lines = ["# Data of this study", "",
              "Per-example scores and per-instance agreement, so a different metric or test can be computed without "
              "rerunning anything. Parquet (zstd); read with pandas (paths relative to this folder):", "", "```python",
              README_SNIPPET.replace("reports/study/", ""), "```", ""]
+    if export is not None:
+        lines += [sample_note(export), ""]
     for table, path in files.items():
         lines += [f"## `{path.parent.name}/{path.name}` ({rows.get(table, 0):,} rows)", "",
                   "| columns | meaning |", "|---|---|"]
@@ -218,5 +359,5 @@ def data_card(*, files: dict[str, Path], config: dict[str, Any] | None, rows: di
     return "\n".join(lines)
 
 
-__all__ = ["DATASET_LICENCES", "EXPORTS", "README_SNIPPET", "data_card", "dataset_sources", "examples_shown",
-           "export_data"]
+__all__ = ["DATASET_LICENCES", "EXPORTS", "README_SNIPPET", "DataExport", "data_card", "dataset_sources",
+           "examples_shown", "export_data", "export_within", "largest_sample", "sampled", "sample_note"]

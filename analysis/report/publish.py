@@ -39,6 +39,8 @@ PUBLISHED_TABLE_SUFFIX = ".csv"
 GZIP_ABOVE_BYTES = 2_000_000
 MAX_HTML_BYTES = HTML_BUDGET_BYTES
 MAX_TOTAL_BYTES = 25_000_000
+DATA_RESERVE_BYTES = 200_000
+"""Of the folder's budget, what the data leave for the files written after them (README, DATA.md, provenance)."""
 IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 
 
@@ -148,7 +150,8 @@ def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title
                    gzip_above: int = GZIP_ABOVE_BYTES, examples: Path | None = None,
                    importance: Sequence[str | Path] = (), agreement: Sequence[str | Path] = (),
                    config: dict[str, Any] | None = None, max_html: int = MAX_HTML_BYTES,
-                   max_total: int = MAX_TOTAL_BYTES, on_oversize: str = "raise") -> list[Path]:
+                   max_total: int = MAX_TOTAL_BYTES, on_oversize: str = "raise",
+                   order: dict[str, Sequence[str]] | None = None) -> list[Path]:
     """Publish the study's report into ``out`` (replaced as a whole) and check its size; returns the files, README first.
 
     Only ``*.csv`` files are taken from ``tables`` (never parquet, data or weights); one larger
@@ -156,9 +159,12 @@ def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title
     readers open it directly). Optional extra inputs: ``examples`` (the per-example page),
     ``importance`` and ``agreement`` (the per-run tables: published as ``data/*.parquet`` with
     ``DATA.md``; ``config`` hides words of datasets under a content warning and names the
-    sources' licences). A table that a new run no longer writes does not linger.
+    sources' licences). The data take what the folder's budget leaves: every example where it
+    fits, else the same sample of every run (the first examples of each dataset's explain
+    ``order``; :func:`~analysis.report.data.export_within`), which ``DATA.md`` describes. A table
+    that a new run no longer writes does not linger.
     """
-    from analysis.report.data import data_card, export_data
+    from analysis.report.data import data_card, export_within, sample_note
 
     html, markdown, tables, out = Path(html), Path(markdown), Path(tables), Path(out)
     for path in (html, markdown, tables, *([Path(examples)] if examples else [])):
@@ -184,10 +190,19 @@ def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title
             written.append(out / "tables" / table.name)
             shutil.copyfile(table, written[-1])
     files: dict[str, Path] = {}
+    sample = ""
     if importance or agreement:
-        files, rows, ids = export_data(importance=importance, agreement=agreement, out=out / "data", config=config)
-        _merge_provenance(out / "tables", ids)
-        (out / "DATA.md").write_text(data_card(files=files, config=config, rows=rows))
+        budget = max_total - folder_size(out) - DATA_RESERVE_BYTES
+        if budget <= 0:  # the report is over its budget before any data: say what is large (or warn and go on)
+            check_sizes(out, max_html=max_html, max_total=max_total, on_oversize=on_oversize)
+        try:
+            export = export_within(budget if budget > 0 else 2**62, importance=importance, agreement=agreement,
+                                   out=out / "data", config=config, order=order)
+        except ValueError as error:
+            raise ReportSizeError(str(error)) from error
+        files, sample = export.files, sample_note(export)
+        _merge_provenance(out / "tables", export.provenance)
+        (out / "DATA.md").write_text(data_card(files=files, config=config, rows=export.rows, export=export))
         written += [*files.values(), out / "DATA.md"]
     when = (generated or _dt.datetime.now(_dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     n_figures = len(list((out / "figures").glob("*.png"))) if (out / "figures").exists() else 0
@@ -204,7 +219,7 @@ def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title
                  "are).")
     if files:
         lines.append("[`data/`](data) holds per-example importance scores and per-instance agreement as parquet; "
-                     "[`DATA.md`](DATA.md) describes their columns, units, provenance and licences.")
+                     "[`DATA.md`](DATA.md) describes their columns, units, provenance and licences. " + sample)
     readme.write_text("\n\n".join(lines) + "\n" + "\n".join([
         "", "| | |", "|---|---|", f"| generated | {when} |", f"| code | `{code}` |",
         f"| configuration | {', '.join(f'`{c}`' for c in config_files) or 'the default'} |", "",

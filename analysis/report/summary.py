@@ -320,10 +320,12 @@ def provenance_ids(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[s
     if not present:
         return frame, {}
     values = frame.reindex(columns=list(PROVENANCE_COLUMNS)).fillna("").astype(str)
-    short = {key: hashlib.sha1("\x1f".join(key).encode()).hexdigest()[:10]
-             for key in values.drop_duplicates().itertuples(index=False, name=None)}
-    ids = [short[key] for key in values.itertuples(index=False, name=None)]
-    return frame.drop(columns=present).assign(provenance_id=ids), {v: k for k, v in short.items()}
+    first, *rest = PROVENANCE_COLUMNS
+    codes, keys = pd.factorize(values[first].str.cat([values[c] for c in rest], sep="\x1f"))
+    short = [hashlib.sha1(key.encode()).hexdigest()[:10] for key in keys]
+    ids = np.asarray(short, dtype=object)[codes] if len(codes) else []
+    return (frame.drop(columns=present).assign(provenance_id=ids),
+            {s: tuple(key.split("\x1f")) for s, key in zip(short, keys)})
 
 
 def write_csv_tables(tables: dict[str, pd.DataFrame | None], folder: Path) -> None:

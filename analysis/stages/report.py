@@ -234,10 +234,20 @@ class PublishSettings(StageSettings):
 
 def publish(settings: PublishSettings, *, html: str, markdown: str, tables: str, out: str,
             config_files: list[str], examples: str | None = None, importance: Sequence[str] = (),
-            agreement: Sequence[str] = ()) -> list[Path]:
+            agreement: Sequence[str] = (), explain: Sequence[str] = ()) -> list[Path]:
     """Copy the summary (HTML, markdown, CSV tables, figures), the per-example page and the per-example data
-    (parquet with a data card) to ``out`` with a README naming the command that rebuilds it."""
+    (parquet with a data card) to ``out`` with a README naming the command that rebuilds it.
+
+    ``explain`` (each dataset's explain table) gives the order a sample of the data follows
+    where all of it does not fit the report's budget.
+    """
     from analysis.report.publish import code_version, publish_report
+
+    order = {}
+    for path in explain:
+        table = read_table(path, table="explain", columns=["example_id", "dataset"])
+        if len(table):
+            order[str(table["dataset"].iloc[0])] = list(table["example_id"])
 
     # the target goes first: --configfile and --config take every word after them
     # several files follow one --configfile: Snakemake keeps only the last of repeated --configfile flags
@@ -247,6 +257,6 @@ def publish(settings: PublishSettings, *, html: str, markdown: str, tables: str,
                              title=settings.title, command=command, config_files=list(config_files),
                              code=code_version(Path.cwd(), ignore=(str(out),)),
                              examples=Path(examples) if examples else None, importance=list(importance),
-                             agreement=list(agreement), config=settings.config)
+                             agreement=list(agreement), config=settings.config, order=order)
     log.info("published %d files to %s", len(written), out)
     return written

@@ -138,6 +138,7 @@ rule publish:
         examples=res("study/examples.html"),
         importance=per_run("importance.parquet"),
         agreement=per_run("agreement.parquet"),
+        explain=expand(res("data/{dataset}/explain.parquet"), dataset=DATASETS),
     params:
         config_files=config_files(),
         settings=stage_settings(PublishSettings),

@@ -7,4 +7,5 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
 publish(PublishSettings(**sm.params.settings), html=sm.input.html, markdown=sm.input.markdown,
         tables=sm.input.tables, out=sm.output[0], config_files=list(sm.params.config_files),
-        examples=sm.input.examples, importance=list(sm.input.importance), agreement=list(sm.input.agreement))
+        examples=sm.input.examples, importance=list(sm.input.importance), agreement=list(sm.input.agreement),
+        explain=list(sm.input.explain))
