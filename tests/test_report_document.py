@@ -284,3 +284,17 @@ def test_data_over_the_budget_are_the_same_sample_of_every_run_and_the_card_says
     card = (small / "DATA.md").read_text()
     assert "A sample, to keep the report within its size budget: the first" in card and "of the 24 run x" in card
     assert "A sample" in (small / "README.md").read_text()
+
+
+def test_the_examples_page_shows_the_first_of_the_explain_order_in_every_run(study, tmp_path):
+    import json as _json
+
+    from analysis.report.examples import write_examples_page
+
+    order = {d: [f"{d}-test-2", f"{d}-test-0", f"{d}-test-1"] for d in ("sst2", "hatexplain")}
+    page = write_examples_page(study["config"], importance_paths=study["importance"], out_html=tmp_path / "e.html",
+                               max_examples=2, order=order).read_text()
+    data = _json.loads(re.search(r"<script type=\"application/json\" id=\"data\">(.*?)</script>", page, re.S)[1])
+    shown = {(r["dataset"], r["model"], r["seed"]): [e["id"] for e in r["examples"]] for r in data["runs"]}
+    assert shown and all(ids == ["sst2-test-2", "sst2-test-0"] for ids in shown.values())  # hatexplain is hidden
+    assert "the same examples for every model and seed" in page

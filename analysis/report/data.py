@@ -147,14 +147,43 @@ def sampled(frame: pd.DataFrame, order: Sequence[str] | None, max_examples: int 
     """
     if max_examples is None or frame.empty:
         return frame
-    present = set(frame["example_id"].unique())
-    ranked = [e for e in order if e in present] if order is not None else sorted(present, key=_natural_key)
-    return frame[frame["example_id"].isin(ranked[:max_examples])]
+    return frame[frame["example_id"].isin(first_examples(frame["example_id"].unique(), order, max_examples))]
 
 
-def _natural_key(example_id: str) -> tuple[str, int, str]:
+def first_examples(present: Sequence[str], order: Sequence[str] | None, n: int) -> list[str]:
+    """The first ``n`` of the examples ``present``, in ``order`` (None: natural order of their ids)."""
+    present = set(present)
+    ranked = [e for e in order if e in present] if order is not None else sorted(present, key=natural_key)
+    return ranked[:n]
+
+
+def natural_key(example_id: str) -> tuple[str, int, str]:
+    """Sort key that puts ``sst2-test-9`` before ``sst2-test-10``."""
     head, _, tail = str(example_id).rpartition("-")
     return (head, int(tail), "") if tail.isdigit() else (str(example_id), -1, "")
+
+
+def explain_order(paths: Sequence[str | Path]) -> dict[str, list[str]]:
+    """Each dataset's explain order (the example ids of its explain table, in order), by dataset."""
+    order = {}
+    for path in paths:
+        table = pd.read_parquet(path, columns=["example_id", "dataset"])
+        if len(table):
+            order[str(table["dataset"].iloc[0])] = list(table["example_id"])
+    return order
+
+
+def read_sample(path: str | Path, order: dict[str, Sequence[str]] | None, max_examples: int | None,
+                columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """One per-run table, only the rows of its first ``max_examples`` examples in its dataset's ``order``
+    (all rows with None), read with a row filter so a run of millions of rows stays cheap."""
+    if max_examples is None:
+        return pd.read_parquet(path, columns=list(columns) if columns else None)
+    keys = pd.read_parquet(path, columns=["example_id", "dataset"])
+    if keys.empty:
+        return pd.read_parquet(path, columns=list(columns) if columns else None)
+    kept = first_examples(keys["example_id"].unique(), (order or {}).get(str(keys["dataset"].iloc[0])), max_examples)
+    return pd.read_parquet(path, columns=list(columns) if columns else None, filters=[("example_id", "in", kept)])
 
 
 def export_data(*, importance: Sequence[str | Path] = (), agreement: Sequence[str | Path] = (), out: str | Path,
@@ -180,14 +209,7 @@ def export_data(*, importance: Sequence[str | Path] = (), agreement: Sequence[st
     def read(paths: Sequence[str | Path], table: str) -> pd.DataFrame:
         frames = []
         for path in paths:
-            filters = None
-            if max_examples is not None:  # read only the sample's rows (a full-scale run has millions)
-                keys = pd.read_parquet(path, columns=["example_id", "dataset"])
-                if keys.empty:
-                    continue
-                kept = sampled(keys, (order or {}).get(str(keys["dataset"].iloc[0])), max_examples)
-                filters = [("example_id", "in", sorted(set(kept["example_id"])))]
-            frame = pd.read_parquet(path, filters=filters)
+            frame = read_sample(path, order, max_examples)  # only the sample's rows: a full-scale run has millions
             if table == "agreement" and agreement_variants is not None and "variant" in frame:
                 frame = frame[frame["variant"].isin(list(agreement_variants))]
             if frame.empty:
@@ -360,4 +382,5 @@ def data_card(*, files: dict[str, Path], config: dict[str, Any] | None, rows: di
 
 
 __all__ = ["DATASET_LICENCES", "EXPORTS", "README_SNIPPET", "DataExport", "data_card", "dataset_sources",
-           "examples_shown", "export_data", "export_within", "largest_sample", "sampled", "sample_note"]
+           "examples_shown", "explain_order", "export_data", "export_within", "first_examples", "largest_sample",
+           "natural_key", "read_sample", "sample_note", "sampled"]

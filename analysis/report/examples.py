@@ -47,15 +47,14 @@ def _label_names(config: dict[str, Any], dataset: str) -> list[str]:
         return []
 
 
-def _natural(example_id: str) -> tuple[str, int, str]:
-    head, _, tail = str(example_id).rpartition("-")
-    return (head, int(tail), "") if tail.isdigit() else (str(example_id), -1, "")
-
-
 def examples_data(config: dict[str, Any], frames: Sequence[pd.DataFrame], *, max_examples: int = MAX_EXAMPLES,
-                  max_words: int = MAX_WORDS) -> tuple[dict[str, Any], list[str]]:
-    """The page's data (runs, examples, quantised scores, words once per dataset) and the datasets left out."""
-    from analysis.report.data import examples_shown
+                  max_words: int = MAX_WORDS, order: dict[str, Sequence[str]] | None = None,
+                  ) -> tuple[dict[str, Any], list[str]]:
+    """The page's data (runs, examples, quantised scores, words once per dataset) and the datasets left out.
+
+    Each run shows its first ``max_examples`` examples in its dataset's ``order`` (None: by id).
+    """
+    from analysis.report.data import examples_shown, first_examples
 
     runs, texts, methods, hidden = [], {}, {}, []
     for frame in frames:
@@ -65,7 +64,7 @@ def examples_data(config: dict[str, Any], frames: Sequence[pd.DataFrame], *, max
             if not examples_shown(config, str(dataset)):
                 hidden.append(str(dataset))
                 continue
-            ids = sorted(run["example_id"].unique(), key=_natural)[:max_examples]
+            ids = first_examples(run["example_id"].unique(), (order or {}).get(str(dataset)), max_examples)
             run = run[run["example_id"].isin(ids)]
             words = texts.setdefault(str(dataset), {})
             examples = []
@@ -96,17 +95,26 @@ def examples_data(config: dict[str, Any], frames: Sequence[pd.DataFrame], *, max
 
 def write_examples_page(config: dict[str, Any], *, importance_paths: Sequence[str | Path], out_html: str | Path,
                         max_examples: int = MAX_EXAMPLES, max_words: int = MAX_WORDS, max_bytes: int = MAX_BYTES,
-                        summary_link: str | None = "summary.html") -> Path:
-    """Write the per-example page from the per-run ``importance`` tables; returns its path."""
+                        summary_link: str | None = "summary.html", order: dict[str, Sequence[str]] | None = None,
+                        ) -> Path:
+    """Write the per-example page from the per-run ``importance`` tables; returns its path.
+
+    ``order`` (each dataset's explain order) picks the examples shown: the first of it, the
+    same for every model and seed and among the published data's sample; without it, the
+    first by id. Only those examples' rows are read.
+    """
+    from analysis.report.data import read_sample
     from analysis.report.templates import EXAMPLES_SCRIPT, EXAMPLES_STYLE, examples_template
 
-    frames = [pd.read_parquet(path, columns=COLUMNS) for path in importance_paths]
+    frames = [read_sample(path, order, max_examples, columns=COLUMNS) for path in importance_paths]
     title = f"Per-example view: {config.get('title', config.get('study', 'study'))}"
+    which = ("the first in each dataset's explain order, a stratified random order: the same examples for every "
+             "model and seed" if order else "the first by id")
     cap = max_examples
     while True:
-        data, hidden = examples_data(config, frames, max_examples=cap, max_words=max_words)
-        notes = [f"Up to {cap} explained examples per run (the first by id) and the first {max_words} words of each "
-                 f"are shown; every example's scores are in the published data (data/importance.parquet)."]
+        data, hidden = examples_data(config, frames, max_examples=cap, max_words=max_words, order=order)
+        notes = [f"Up to {cap} explained examples per run ({which}) and the first {max_words} words of each are "
+                 f"shown; the published data (data/importance.parquet) hold their scores."]
         if hidden:
             notes.append(f"Left out under a content warning: {', '.join(hidden)} (set report.show_offensive_examples: "
                          "true to show them).")

@@ -179,12 +179,16 @@ class ExamplesSettings(StageSettings):
                            if key in config})
 
 
-def examples_page(settings: ExamplesSettings, *, importance_paths: list[str], out_html: str) -> None:
-    """The per-example page: every explained example's words coloured by each method's signed score."""
+def examples_page(settings: ExamplesSettings, *, importance_paths: list[str], out_html: str,
+                  explain: Sequence[str] = ()) -> None:
+    """The per-example page: explained examples' words coloured by each method's signed score (the first of
+    each dataset's explain order, so they are among the published data's sample)."""
+    from analysis.report.data import explain_order
     from analysis.report.examples import write_examples_page
 
     with timed(f"writing the per-example page from {len(importance_paths)} runs", log):
-        write_examples_page(settings.config, importance_paths=importance_paths, out_html=out_html)
+        write_examples_page(settings.config, importance_paths=importance_paths, out_html=out_html,
+                            order=explain_order(explain) or None)
 
 
 def show_examples(config: dict[str, Any], dataset: str) -> bool:
@@ -241,13 +245,10 @@ def publish(settings: PublishSettings, *, html: str, markdown: str, tables: str,
     ``explain`` (each dataset's explain table) gives the order a sample of the data follows
     where all of it does not fit the report's budget.
     """
+    from analysis.report.data import explain_order
     from analysis.report.publish import code_version, publish_report
 
-    order = {}
-    for path in explain:
-        table = read_table(path, table="explain", columns=["example_id", "dataset"])
-        if len(table):
-            order[str(table["dataset"].iloc[0])] = list(table["example_id"])
+    order = explain_order(explain)
 
     # the target goes first: --configfile and --config take every word after them
     # several files follow one --configfile: Snakemake keeps only the last of repeated --configfile flags

@@ -73,7 +73,8 @@ rule examples_page:
     """The per-example page: each explained example's words coloured by every method's signed score."""
     localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
-        per_run("importance.parquet"),
+        importance=per_run("importance.parquet"),
+        explain=expand(res("data/{dataset}/explain.parquet"), dataset=DATASETS),
     output:
         res("study/examples.html"),
     params:

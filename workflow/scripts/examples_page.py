@@ -5,4 +5,5 @@ from analysis.stages.report import ExamplesSettings, examples_page
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
-examples_page(ExamplesSettings(**sm.params.settings), importance_paths=list(sm.input), out_html=sm.output[0])
+examples_page(ExamplesSettings(**sm.params.settings), importance_paths=list(sm.input.importance),
+              out_html=sm.output[0], explain=list(sm.input.explain))
