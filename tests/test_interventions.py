@@ -465,3 +465,22 @@ def test_rankings_reject_a_stale_importance_table_and_skip_missing_examples():
     rankings = rankings_from_importance(partial, ["x", "y"], [3, 2], methods=None, ranking="signed", seed=0)
     assert list(rankings["m"][0]) == [2, 0, 1] and rankings["m"][1] is None
     assert rankings["random"][1] is not None
+
+
+def test_keep_masks_hide_exactly_the_removed_words_tokens():
+    """The removal test's key mask, against its definition: False where a token's word is among those removed."""
+    from analysis.interventions.model_side import _keep_without
+    from analysis.models.base import Encoded
+
+    generator = torch.Generator().manual_seed(0)
+    word_index = torch.randint(-1, 12, (5, 20), generator=generator)  # -1: special tokens and padding
+    encoded = Encoded(input_ids=torch.zeros_like(word_index), attention_mask=torch.ones_like(word_index),
+                      word_index=word_index, n_words=[12] * 5, n_words_kept=[12] * 5)
+    rows = torch.tensor([0, 0, 3, 4, 2, 1])
+    removed = [np.array([0, 5]), np.array([], dtype=int), np.array([11]), np.arange(12), np.array([3, 3]),
+               np.array([30])]  # a word past the example's tokens masks nothing
+    keep = _keep_without(encoded, rows, removed)
+    expected = torch.stack([~torch.isin(word_index[r], torch.as_tensor(w, dtype=torch.long))
+                            for r, w in zip(rows.tolist(), removed)])
+    assert torch.equal(keep, expected)
+    assert keep[3][word_index[4] == -1].all() and not keep[3][word_index[4] >= 0].any()

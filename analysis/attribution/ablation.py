@@ -12,6 +12,7 @@ express (it changes the length), builds the shortened inputs and batches them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,7 +37,7 @@ def delete_words(input_ids: torch.Tensor, attention_mask: torch.Tensor, word_ind
 
 
 @torch.no_grad()
-def batched_probability(model: TextClassifier, sequences: list[list[int]], targets: list[int], *,
+def batched_probability(model: TextClassifier, sequences: Sequence[Sequence[int] | np.ndarray], targets: list[int], *,
                         batch_size: int) -> np.ndarray:
     """p(target | sequence) for many (possibly shortened) token sequences, in batches."""
     probs = np.zeros(len(sequences))

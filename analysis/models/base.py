@@ -8,6 +8,7 @@ methods attribute to), and return attention. One adapter per model family implem
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -128,7 +129,7 @@ class TextClassifier(ABC):
         """Save weights and everything needed to load the model again."""
 
 
-def pad_sequences(sequences: list[list[int]], pad_value: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pad_sequences(sequences: Sequence[Sequence[int]], pad_value: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad integer sequences; returns (ids [B, T], mask [B, T])."""
     width = max((len(s) for s in sequences), default=0)
     ids = torch.full((len(sequences), max(width, 1)), pad_value, dtype=torch.long)
