@@ -239,15 +239,17 @@ def test_the_sample_size_is_the_largest_that_fits():
     assert largest_sample(runs, 600) == 4 and largest_sample(runs, 149) == 0
 
 
-def test_a_sample_takes_the_same_examples_from_a_run_that_explained_only_a_prefix():
-    from analysis.report.data import sampled
+def test_a_sample_takes_the_same_examples_from_a_run_that_explained_only_a_prefix(tmp_path):
+    from analysis.report.data import first_examples, read_sample
 
-    order = ["e3", "e1", "e4", "e2"]
-    everything = pd.DataFrame({"example_id": ["e1", "e2", "e3", "e4"], "score": [1, 2, 3, 4]})
-    prefix = everything[everything["example_id"].isin(["e3", "e1"])]
-    assert list(sampled(everything, order, 2)["example_id"]) == ["e1", "e3"]
-    assert list(sampled(prefix, order, 2)["example_id"]) == ["e1", "e3"]
-    assert sampled(everything, order, None) is everything
+    order = ["d-3", "d-1", "d-4", "d-2"]
+    assert first_examples(["d-1", "d-2", "d-3", "d-4"], order, 2) == ["d-3", "d-1"]
+    assert first_examples(["d-3", "d-1"], order, 2) == ["d-3", "d-1"]  # explained only a prefix of the order
+    assert first_examples(["d-10", "d-9", "d-2"], None, 2) == ["d-2", "d-9"]  # no order: natural order of ids
+    everything = pd.DataFrame({"example_id": ["d-1", "d-2", "d-3", "d-4"], "dataset": "d", "score": [1, 2, 3, 4]})
+    everything.to_parquet(tmp_path / "run.parquet")
+    assert sorted(read_sample(tmp_path / "run.parquet", {"d": order}, 2)["example_id"]) == ["d-1", "d-3"]
+    assert len(read_sample(tmp_path / "run.parquet", {"d": order}, None)) == 4
 
 
 def test_data_over_the_budget_are_the_same_sample_of_every_run_and_the_card_says_so(study, tmp_path):

@@ -138,20 +138,12 @@ def _write(frame: pd.DataFrame, out: Path, order: Sequence[str]) -> Path:
     return out
 
 
-def sampled(frame: pd.DataFrame, order: Sequence[str] | None, max_examples: int | None) -> pd.DataFrame:
-    """The rows of ``frame`` (one run) whose example is among its first ``max_examples`` in ``order``.
-
-    ``order`` is the dataset's explain order (None: example ids in natural order); examples the
-    run did not explain are passed over, so a run that explained a prefix of the order keeps
-    the same examples as one that explained all of it. ``max_examples`` None keeps every row.
-    """
-    if max_examples is None or frame.empty:
-        return frame
-    return frame[frame["example_id"].isin(first_examples(frame["example_id"].unique(), order, max_examples))]
-
-
 def first_examples(present: Sequence[str], order: Sequence[str] | None, n: int) -> list[str]:
-    """The first ``n`` of the examples ``present``, in ``order`` (None: natural order of their ids)."""
+    """The first ``n`` of the examples ``present``, in ``order`` (None: natural order of their ids).
+
+    ``order`` is the dataset's explain order; examples a run did not explain are passed over, so
+    a run that explained a prefix of the order gets the same examples as one that explained all.
+    """
     present = set(present)
     ranked = [e for e in order if e in present] if order is not None else sorted(present, key=natural_key)
     return ranked[:n]
@@ -195,7 +187,7 @@ def export_data(*, importance: Sequence[str | Path] = (), agreement: Sequence[st
     ``importance`` and ``agreement`` are the per-run tables. Words go once per example into
     ``words.parquet`` (blank under a content warning the config does not lift); ``agreement``
     keeps ``agreement_variants`` (all with None). ``max_examples`` (None: all) keeps each run's
-    first examples in its dataset's ``order`` (:func:`sampled`). Returns the files by table
+    first examples in its dataset's ``order`` (:func:`read_sample`). Returns the files by table
     name, their row counts, and the provenance ids they use (id -> settings, versions) for
     ``provenance.csv``.
     """
@@ -383,4 +375,4 @@ def data_card(*, files: dict[str, Path], config: dict[str, Any] | None, rows: di
 
 __all__ = ["DATASET_LICENCES", "EXPORTS", "README_SNIPPET", "DataExport", "data_card", "dataset_sources",
            "examples_shown", "explain_order", "export_data", "export_within", "first_examples", "largest_sample",
-           "natural_key", "read_sample", "sample_note", "sampled"]
+           "natural_key", "read_sample", "sample_note"]
