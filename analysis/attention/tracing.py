@@ -199,7 +199,7 @@ class LayersBelow:
     """
 
     def __init__(self, network: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, layer: int) -> None:
-        self.network, self.layer = network, int(layer)
+        self.layer = int(layer)
         self.parts = encoder_layers(network)
         self.recorded: dict[int, Any] = {}
         handles = []
@@ -215,7 +215,7 @@ class LayersBelow:
             for module, layers in _by_module(self.parts, "layer"):
                 handles.append(module.register_forward_hook(record(_Layers(module, layers))))
             with torch.no_grad():
-                self.logits = network(input_ids=input_ids, attention_mask=attention_mask).logits
+                network(input_ids=input_ids, attention_mask=attention_mask)
         finally:
             for handle in handles:
                 handle.remove()
