@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import make_batch
 
-from analysis.importance import compute_importance, make_method, pool_to_words, target_probability
-from analysis.models.base import pad_sequences
+from analysis.importance import MethodSettingsError, compute_importance, make_method, pool_to_words, target_probability
+from analysis.models.base import length_sorted_chunks, pad_sequences
 
 SENTENCES = ["the film was great", "a dull plot , not great at all", "awful"]
 
@@ -108,6 +108,56 @@ def test_leave_one_out_mask_uses_mask_token(tiny_bert):
         p0 = target_probability(tiny_bert.logits(batch.encoded.input_ids, batch.encoded.attention_mask), batch.target)
         p1 = target_probability(tiny_bert.logits(ids, batch.encoded.attention_mask), batch.target)
     assert scores[1] == pytest.approx(float(p0 - p1), abs=1e-5)
+
+
+@pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
+def test_leave_one_out_mask_equals_manual_masking_in_a_mixed_length_batch(model_name, request):
+    """Every word of every row (4, 8 and 1 words in one batch), with a token budget that splits each
+    example's perturbations over several passes: p(y|x) minus p(y|x with the word's tokens masked)."""
+    model = request.getfixturevalue(model_name)
+    sharpen(model, SENTENCES)
+    batch = make_batch(model, SENTENCES)
+    out = make_method("loo_mask", {"max_batch_tokens": 8}).explain(model, batch)
+    scores = pool_to_words(out.token_scores, batch.encoded.word_index, batch.encoded.n_words_kept, out.pooling)
+    for row, sentence in enumerate(SENTENCES):
+        enc = model.encode([sentence.split()])
+        target = batch.target[row : row + 1]
+        with torch.no_grad():
+            p_full = target_probability(model.logits(enc.input_ids, enc.attention_mask), target)
+            for word in range(len(sentence.split())):
+                ids = torch.where(enc.word_index == word, model.mask_token_id, enc.input_ids)
+                p = target_probability(model.logits(ids, enc.attention_mask), target)
+                assert scores[row][word] == pytest.approx(float(p_full - p), abs=1e-5)
+        assert np.abs(scores[row]).max() > 1e-3
+    assert out.forward_passes.tolist() == [n + 2.0 for n in batch.encoded.n_words_kept]
+
+
+def test_length_sorted_chunks_cover_every_row_within_the_budget():
+    lengths = np.random.default_rng(0).integers(1, 60, 300)
+    chunks = length_sorted_chunks(lengths, cap=16, max_tokens=100)
+    flat = np.concatenate(chunks)
+    assert sorted(flat.tolist()) == list(range(300)) and np.all(np.diff(lengths[flat]) >= 0)
+    for chunk, following in zip(chunks, [*chunks[1:], None]):
+        assert len(chunk) <= 16 and (len(chunk) == 1 or len(chunk) * lengths[chunk].max() <= 100)
+        if following is not None:  # as full as the budget allows: one more row would not fit
+            assert len(chunk) == 16 or (len(chunk) + 1) * lengths[following[0]] > 100
+    assert [len(c) for c in length_sorted_chunks([5, 500, 7], cap=8, max_tokens=None)] == [3]
+
+
+def test_token_budget_does_not_change_leave_one_out(tiny_bert):
+    sharpen(tiny_bert, SENTENCES)
+    batch = make_batch(tiny_bert, SENTENCES)
+    default = make_method("loo_delete").explain(tiny_bert, batch).word_scores
+    budgeted = make_method("loo_delete", {"max_batch_tokens": 1, "batch_size": 3}).explain(tiny_bert, batch).word_scores
+    for a, b in zip(default, budgeted):
+        np.testing.assert_allclose(a, b, atol=1e-5)  # float32 sums over different padding
+
+
+@pytest.mark.parametrize("value", [0, -5, "many", True, 2.5])
+def test_token_budget_setting_is_auto_or_a_positive_whole_number(value):
+    assert make_method("loo_delete", {"max_batch_tokens": "4096"}).settings["max_batch_tokens"] == 4096
+    with pytest.raises(MethodSettingsError, match="'auto' or a positive whole number"):
+        make_method("value_zeroing", {"max_batch_tokens": value})
 
 
 def test_saliency_is_gradient_norm(tiny_rnn):

@@ -35,6 +35,7 @@ from torch import nn
 from analysis.attention.norms import normalise_rows
 from analysis.attention.tracing import LayerTrace, first_tensor, trace_layers
 from analysis.models.attention_probe import AttentionControl, attention_control
+from analysis.models.base import rows_per_batch
 
 
 class ZeroValues(AttentionControl):
@@ -91,10 +92,13 @@ def rerun_layer(trace: LayerTrace, layer: int, rows: torch.Tensor, control: Atte
 
 
 def value_zeroing_layers(network: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
-                         batch_size: int = 256, control: AttentionControl | None = None) -> torch.Tensor:
+                         batch_size: int = 256, max_tokens: int | None = None,
+                         control: AttentionControl | None = None) -> torch.Tensor:
     """Row-normalised value-zeroing matrices of every layer: [B, L, T, T] (rows i, columns j).
 
-    Only real tokens are zeroed and scored; padding rows and columns are zero.
+    Only real tokens are zeroed and scored; padding rows and columns are zero. Each layer is
+    rerun for every (example, token) pair, at most ``batch_size`` pairs and ``max_tokens``
+    padded tokens at once.
     ``control`` (optional) intervenes on the model's attention in the original pass and
     in every rerun.
     """
@@ -104,10 +108,11 @@ def value_zeroing_layers(network: nn.Module, input_ids: torch.Tensor, attention_
         example, token = attention_mask.nonzero(as_tuple=True)  # every real (example, token) pair
         real = attention_mask.to(trace.outputs[0].dtype)
         scores = torch.zeros(batch, trace.num_layers, length, length, dtype=real.dtype, device=real.device)
+        chunk = rows_per_batch(length, cap=batch_size, max_tokens=max_tokens)
         for layer in range(trace.num_layers):
             original = trace.outputs[layer]
-            for start in range(0, len(example), batch_size):
-                rows, zeroed = example[start:start + batch_size], token[start:start + batch_size]
+            for start in range(0, len(example), chunk):
+                rows, zeroed = example[start:start + chunk], token[start:start + chunk]
                 changed = rerun_layer(trace, layer, rows, ZeroValues(layer, zeroed, inner=control))
                 scores[rows, layer, :, zeroed] = cosine_distance(changed, original[rows]) * real[rows]
         return normalise_rows(scores)

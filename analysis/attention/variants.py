@@ -40,7 +40,7 @@ from analysis.attention.norms import alti, attention_norm_layers, normalise_rows
 from analysis.attention.tracing import LayerTrace, trace_layers
 from analysis.attention.value_zeroing import rollout_layers, value_zeroing_layers
 from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, MethodSettingsError, register_method
-from analysis.models.base import TextClassifier
+from analysis.models.base import TextClassifier, batch_token_budget
 from analysis.models.families import ATTENTION_ONLY_MIXING, CLASSIFICATION_POSITION, DECLARED_FAMILY
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ class ValueZeroing(_AttentionVariant):
     description = ("cosine distance of each layer's output when a token's value vectors are zeroed, rows normalised, "
                    "rolled out over layers, [CLS] row")
     citation = "Mohebbi et al. 2023"
-    defaults: ClassVar[dict[str, Any]] = {"batch_size": 256, "aggregate": "rollout"}
+    defaults: ClassVar[dict[str, Any]] = {"batch_size": 256, "max_batch_tokens": "auto", "aggregate": "rollout"}
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {"aggregate": ("rollout", "last")}
 
     def __init__(self, **settings: Any) -> None:
@@ -171,7 +171,8 @@ class ValueZeroing(_AttentionVariant):
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         enc = batch.encoded
         layers = value_zeroing_layers(model.module, enc.input_ids, enc.attention_mask,
-                                      batch_size=self.settings["batch_size"])
+                                      batch_size=self.settings["batch_size"],
+                                      max_tokens=batch_token_budget(model.device, self.settings["max_batch_tokens"]))
         combined = rollout_layers(layers) if self.settings["aggregate"] == "rollout" else layers[:, -1]
         tokens = enc.attention_mask.sum(dim=1).double().cpu().numpy()
         return MethodOutput(token_scores=combined[:, model.classification_position], forward_passes=1.0 + tokens)

@@ -14,7 +14,7 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, Saliency
 
 from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, MethodSettingsError, register_method
-from analysis.models.base import TextClassifier
+from analysis.models.base import TextClassifier, rows_per_batch
 
 
 def probability_function(model: TextClassifier, **forward_options: Any):
@@ -178,8 +178,8 @@ class IntegratedGradientsMethod(_GradientMethod):
         """Path points run through the model at once: ``internal_batch_size``, capped so that
         points x ``length`` tokens stays within ``max_batch_tokens`` (activation memory for the
         backward pass grows with tokens, and on a CPU running out of it kills the process)."""
-        budget = int(self.settings["max_batch_tokens"]) // max(1, int(length))
-        return max(1, min(int(self.settings["internal_batch_size"]), budget))
+        return rows_per_batch(length, cap=self.settings["internal_batch_size"],
+                              max_tokens=self.settings["max_batch_tokens"])
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         enc = batch.encoded

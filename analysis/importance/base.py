@@ -122,7 +122,15 @@ class ImportanceMethod(ABC):
 
 
 def _like(default: Any, value: Any, method: str, key: str) -> Any:
-    """``value`` converted to the type of ``default`` (command-line configs pass strings)."""
+    """``value`` converted to the type of ``default`` (command-line configs pass strings); a setting
+    whose default is ``"auto"`` takes ``"auto"`` or a positive whole number."""
+    if default == "auto":
+        if value == "auto":
+            return value
+        if not isinstance(value, bool) and str(value).isdigit() and int(value) > 0:
+            return int(value)
+        raise MethodSettingsError(f"method {method!r}: setting {key!r} must be 'auto' or a positive whole number, "
+                                  f"not {value!r}")
     if isinstance(value, str) and isinstance(default, bool):
         if value.lower() in ("true", "false"):
             return value.lower() == "true"
