@@ -169,6 +169,33 @@ def test_keeping_one_token_really_changes_the_output(fixture, request):
     assert torch.allclose(unchanged, reference.probs, atol=1e-6)  # keeping everything is the identity
 
 
+@pytest.mark.parametrize("fixture", ["tiny_rnn", "tiny_bert"])
+def test_chunks_by_length_and_token_budget_do_not_change_the_outputs(fixture, request, monkeypatch):
+    """Rows in any order, cut into chunks of at most two rows and 16 padded tokens: every row once, in
+    ascending length, and the same edited outputs and reference as one chunk of everything."""
+    model = sensitive(request.getfixturevalue(fixture))
+    enc = make_batch(model, SENTENCES).encoded
+    rows = torch.tensor([4, 0, 2, 2, 1, 3, 0, 4])
+    generator = torch.Generator().manual_seed(0)
+    permutations = torch.stack([random_permutations((enc.word_index[r] >= 0) & enc.attention_mask[r].bool(), 1,
+                                                    generator)[0] for r in rows])
+    whole = make_adapter(model)
+    monkeypatch.setattr(whole, "token_budget", lambda: None)
+    edited = whole.run(enc, rows, AttentionEdit(permutation=permutations))
+    small = make_adapter(model, batch_size=2)
+    monkeypatch.setattr(small, "token_budget", lambda: 16)
+    parts = [part for part, _, _ in small.chunks(enc, rows)]
+    lengths = enc.attention_mask.sum(dim=1)[rows]
+    assert sorted(torch.cat(parts).tolist()) == list(range(len(rows)))
+    assert all(len(p) <= 2 and (len(p) == 1 or len(p) * lengths[p].max() <= 16) for p in parts)
+    assert (torch.diff(lengths[torch.cat(parts)]) >= 0).all()
+    assert torch.allclose(small.run(enc, rows, AttentionEdit(permutation=permutations)), edited, atol=1e-6)
+    reference, again = whole.reference(enc), small.reference(enc)
+    assert torch.allclose(again.probs, reference.probs, atol=1e-6)
+    assert torch.allclose(again.attention, reference.attention, atol=1e-6)
+    assert torch.allclose(small.distribution(enc), whole.distribution(enc), atol=1e-6)
+
+
 @pytest.mark.parametrize("implementation", ["eager", "sdpa"])
 def test_an_edit_that_cannot_reach_the_attention_raises(tiny_bert, implementation):
     """Under SDPA or plain eager attention the probe is bypassed: the edit must fail loudly."""
@@ -319,8 +346,9 @@ def test_adversarial_search_never_reports_a_violating_solution(fixture, request)
     tvd, jsd = verify_solutions(adapter, batch.encoded, rows, result.distribution, original, reference.probs)
     feasible = table["feasible"].to_numpy()
     assert (tvd.numpy()[feasible] <= settings.epsilon).all()
-    assert np.allclose(tvd.numpy()[feasible], table.loc[feasible, "tvd"], atol=1e-9)
-    assert np.allclose(jsd.numpy()[feasible], table.loc[feasible, "jsd"], atol=1e-9)
+    # the same float32 passes over a differently composed batch (one row per example here, one per restart there)
+    assert np.allclose(tvd.numpy()[feasible], table.loc[feasible, "tvd"], atol=1e-6)
+    assert np.allclose(jsd.numpy()[feasible], table.loc[feasible, "jsd"], atol=1e-6)
     assert table.loc[~feasible, "jsd"].isna().all()
     sums = result.distribution.sum(dim=-1)
     assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)

@@ -32,12 +32,13 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from analysis.attention.tracing import LayersBelow
 from analysis.models.attention_probe import AttentionControl, attention_control
-from analysis.models.base import Encoded, TextClassifier
+from analysis.models.base import Encoded, TextClassifier, batch_token_budget, length_sorted_chunks
 
 
 class InterventionError(RuntimeError):
@@ -216,27 +217,40 @@ class AttentionAdapter(ABC):
         return distribution.mean(dim=1) if distribution.dim() == 3 else distribution
 
     # -- shared machinery
-    def chunks(self, encoded: Encoded, rows: torch.Tensor) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
-        """(slice of rows, ids, mask) in chunks of ``batch_size``, each trimmed to its longest sequence."""
-        for start in range(0, len(rows), self.batch_size):
-            part = slice(start, min(start + self.batch_size, len(rows)))
+    def token_budget(self) -> int | None:
+        """Padded tokens per chunk (None: only ``batch_size`` rows bound it)."""
+        return None
+
+    def chunks(self, encoded: Encoded, rows: torch.Tensor) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(positions in ``rows``, ids, mask) in chunks of at most ``batch_size`` rows and
+        :meth:`token_budget` padded tokens, each trimmed to its longest sequence.
+
+        Rows are taken in order of length, then example, so a chunk pads little and the
+        variants of one example sit side by side (an RNN encodes each distinct example once
+        per chunk).
+        """
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        lengths = encoded.attention_mask.sum(dim=1)[rows].numpy()
+        by_length = torch.as_tensor(np.lexsort((rows.numpy(), lengths)), dtype=torch.long)
+        device = self.model.device
+        for chunk in length_sorted_chunks(lengths[by_length], cap=self.batch_size, max_tokens=self.token_budget()):
+            part = by_length[torch.as_tensor(chunk, dtype=torch.long)]
             index = rows[part]
-            width = max(1, int(encoded.attention_mask[index].sum(dim=1).max()))
-            device = self.model.device
+            width = max(1, int(lengths[part].max()))
             yield part, encoded.input_ids[index, :width].to(device), encoded.attention_mask[index, :width].to(device)
 
     @torch.no_grad()
     def reference(self, encoded: Encoded) -> Reference:
         """Probabilities and explanation attention of the unedited batch (padded to its full width)."""
         rows = torch.arange(len(encoded))
-        width = encoded.input_ids.shape[1]
-        probs, attention = [], []
-        for _, ids, mask in self.chunks(encoded, rows):
+        probs = torch.empty((len(rows), self.model.num_labels), dtype=torch.float64)
+        attention = torch.zeros(encoded.input_ids.shape, dtype=torch.float64)
+        for part, ids, mask in self.chunks(encoded, rows):
             logits, weights = self._reference_chunk(ids, mask)
-            probs.append(torch.softmax(logits.double(), dim=-1).cpu())
-            attention.append(nn.functional.pad(weights.double().cpu(), (0, width - weights.shape[-1])))
+            probs[part] = torch.softmax(logits.double(), dim=-1).cpu()
+            attention[part, : weights.shape[-1]] = weights.double().cpu()
         self.forward_passes += len(rows)
-        return Reference(torch.cat(probs), torch.cat(attention))
+        return Reference(probs, attention)
 
     @torch.no_grad()
     def run(self, encoded: Encoded, rows: torch.Tensor, edit: AttentionEdit, *,
@@ -255,11 +269,14 @@ class AttentionAdapter(ABC):
     def distribution(self, encoded: Encoded) -> torch.Tensor:
         """The distributions the adversarial search starts from, padded to the batch width."""
         rows = torch.arange(len(encoded))
-        width = encoded.input_ids.shape[1]
-        parts = [nn.functional.pad(self._distribution_chunk(ids, mask).double().cpu(), (0, width - ids.shape[1]))
-                 for _, ids, mask in self.chunks(encoded, rows)]
+        out = None
+        for part, ids, mask in self.chunks(encoded, rows):
+            chunk = self._distribution_chunk(ids, mask).double().cpu()
+            if out is None:  # [N, T] (RNN) or [N, H, T] (transformer)
+                out = torch.zeros((len(rows), *chunk.shape[1:-1], encoded.input_ids.shape[1]), dtype=torch.float64)
+            out[part, ..., : chunk.shape[-1]] = chunk
         self.forward_passes += len(rows)
-        return torch.cat(parts)
+        return out
 
 
 class RNNAttentionAdapter(AttentionAdapter):
@@ -443,6 +460,10 @@ class TransformerAttentionAdapter(AttentionAdapter):
                                                 key="interventions.adversarial.layer")[0]
         self.explanation_layer = max(self.layers)
         self.position = int(model.classification_position)
+
+    def token_budget(self) -> int | None:
+        """A transformer's pass costs per padded token; on a CPU larger batches are also slower per token."""
+        return batch_token_budget(self.model.device, "auto")
 
     def _forward(self, control: _LayerControl, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         with attention_control(control):
