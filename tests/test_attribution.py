@@ -153,6 +153,18 @@ def test_token_budget_does_not_change_leave_one_out(tiny_bert):
         np.testing.assert_allclose(a, b, atol=1e-5)  # float32 sums over different padding
 
 
+def test_batching_settings_do_not_key_a_result():
+    """What a cached result is keyed by: settings that change the scores, not how work is batched."""
+    from analysis.importance.base import BATCHING_SETTINGS
+
+    for name in ("loo_delete", "loo_mask", "value_zeroing", "integrated_gradients"):
+        method = make_method(name)
+        batching = {k: 7 for k in method.settings if k in BATCHING_SETTINGS}
+        assert batching and make_method(name, batching).result_settings() == method.result_settings()
+    ig = make_method("integrated_gradients")
+    assert make_method("integrated_gradients", {"tolerance": 0.1}).result_settings() != ig.result_settings()
+
+
 @pytest.mark.parametrize("value", [0, -5, "many", True, 2.5])
 def test_token_budget_setting_is_auto_or_a_positive_whole_number(value):
     assert make_method("loo_delete", {"max_batch_tokens": "4096"}).settings["max_batch_tokens"] == 4096

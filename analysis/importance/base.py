@@ -58,6 +58,12 @@ class MethodSettingsError(ValueError):
     """A method got a setting it does not know or a value it cannot use."""
 
 
+#: Settings that decide only how much work goes through the model at once, not the scores (float rounding
+#: aside): a finished result stays valid when they change (:meth:`ImportanceMethod.result_settings`).
+BATCHING_SETTINGS = frozenset({"batch_size", "max_batch_tokens", "perturbations_per_eval", "internal_batch_size",
+                               "max_elements"})
+
+
 class ImportanceMethod(ABC):
     """Base class; subclasses set the class attributes and implement :meth:`explain`."""
 
@@ -82,6 +88,10 @@ class ImportanceMethod(ABC):
                 f"method {self.name!r} has no setting(s) {unknown}; its settings are {sorted(self.defaults)}"
             )
         self.settings = {**self.defaults, **{k: _like(self.defaults[k], v, self.name, k) for k, v in settings.items()}}
+
+    def result_settings(self) -> dict[str, Any]:
+        """The settings that decide the scores: :attr:`settings` without :data:`BATCHING_SETTINGS`."""
+        return {key: value for key, value in self.settings.items() if key not in BATCHING_SETTINGS}
 
     def requirements(self) -> frozenset[str]:
         """The requirements of :attr:`requires`, plus any the settings add (e.g. a rollout over layers)."""

@@ -132,19 +132,21 @@ class TextClassifier(ABC):
 
 # Tokens per forward pass on a CPU for the perturbation methods (leave-one-out, input ablations, value
 # zeroing): beyond a few thousand the activations leave the cache and a pass gets slower per token.
-# Measured on this project's 2-core machine (one thread): MiniLM leave-one-out on 4 IMDB reviews of 256
-# tokens took 53 s in batches of 256 rows, 42 s of 64 and 32 s of 16; on 32 AG News articles (about 60
-# tokens) 16 s in batches of 256 and 10 s of 64 or 16.
+# Measured on this project's 2-core machine (one thread, benchmarks/token_budget.py): MiniLM on 4 IMDB
+# reviews of 218 tokens, rows-only batches against 4,096 tokens: leave-one-out 18.5 -> 12.1 s per review,
+# value zeroing 31.1 -> 16.5 s. A backward pass keeps more activations, so gradient methods get half.
 CPU_BATCH_TOKENS = 4096
+CPU_GRADIENT_BATCH_TOKENS = CPU_BATCH_TOKENS // 2
 
 
-def batch_token_budget(device: torch.device, setting: int | str | None) -> int | None:
-    """Tokens per forward pass: ``setting`` when it is a number; for ``"auto"`` (or None)
-    :data:`CPU_BATCH_TOKENS` on a CPU and no cap on an accelerator (there, large batches are
-    fast and the out-of-memory back-off bounds them)."""
+def batch_token_budget(device: torch.device, setting: int | str | None, *, cpu: int = CPU_BATCH_TOKENS,
+                       accelerator: int | None = None) -> int | None:
+    """Tokens per forward pass: ``setting`` when it is a number; for ``"auto"`` (or None) ``cpu`` on a
+    CPU and ``accelerator`` elsewhere (None: no cap; there, large batches are fast and the
+    out-of-memory back-off bounds them)."""
     if setting not in (None, "auto"):
         return int(setting)
-    return CPU_BATCH_TOKENS if device.type == "cpu" else None
+    return cpu if device.type == "cpu" else accelerator
 
 
 def rows_per_batch(length: int, *, cap: int, max_tokens: int | None) -> int:

@@ -88,7 +88,7 @@ def run_explain(settings: ExplainSettings, dataset: str, model_name: str, seed: 
     targets = None  # the predicted classes, computed once for every method that is not cached
     for method_name, method_settings in settings.methods.items():
         method = make_method(method_name, method_settings, where=f"importance.methods.{method_name}")
-        key = settings_hash({"method": method_name, "settings": method.settings, **context})
+        key = settings_hash({"method": method_name, "settings": method.result_settings(), **context})
         cached_scores = cache / f"{method_name}-{key}.parquet"
         cached_diag = cache / f"{method_name}-{key}.diagnostics.parquet"
         if cached_scores.exists() and cached_diag.exists():
