@@ -230,7 +230,7 @@ class AttentionAdapter(ABC):
         per chunk).
         """
         rows = torch.as_tensor(rows, dtype=torch.long)
-        lengths = encoded.attention_mask.sum(dim=1)[rows].numpy()
+        lengths = encoded.attention_mask.sum(dim=1).cpu()[rows].numpy()
         by_length = torch.as_tensor(np.lexsort((rows.numpy(), lengths)), dtype=torch.long)
         device = self.model.device
         for chunk in length_sorted_chunks(lengths[by_length], cap=self.batch_size, max_tokens=self.token_budget()):
