@@ -50,6 +50,13 @@ def _config(tmp_path: Path) -> dict:
 
 def _run(model, tmp_path: Path, name: str, methods: list[str]) -> dict[str, str]:
     """Save ``model``, write explained examples and an importance table, run both stages; returns paths."""
+    job = _prepare(model, tmp_path, name, methods)
+    run_interventions(**job)
+    return job["outputs"]
+
+
+def _prepare(model, tmp_path: Path, name: str, methods: list[str]) -> dict:
+    """Save ``model``, write explained examples and an importance table; the arguments of run_interventions."""
     from analysis.importance import compute_importance, make_method
     from analysis.records import IMPORTANCE_COLUMNS
 
@@ -66,10 +73,18 @@ def _run(model, tmp_path: Path, name: str, methods: list[str]) -> dict[str, str]
                 run / "importance.parquet")
     config = _config(tmp_path)
     paths = {n: str(run / "interventions" / f"{n}.parquet") for n in RUN_OUTPUTS}
-    run_interventions(InterventionSettings.from_config(config), "synthetic", name, 0, model_dir=str(run / "model"),
-                      explain_path=str(tmp_path / "explain.parquet"), importance_path=str(run / "importance.parquet"),
-                      outputs=paths)
-    return paths
+    return {"settings": InterventionSettings.from_config(config), "dataset": "synthetic", "model_name": name,
+            "seed": 0, "model_dir": str(run / "model"), "explain_path": str(tmp_path / "explain.parquet"),
+            "importance_path": str(run / "importance.parquet"), "outputs": paths}
+
+
+def _tiny_rnn():
+    from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary
+
+    torch.manual_seed(0)
+    vocab = Vocabulary.build([s.split() for s in SENTENCES])
+    return RNNClassifier(AttentionRNN(RNNConfig(vocab_size=len(vocab), num_labels=2, embed_dim=16, hidden_dim=8,
+                                                attention_dim=8, dropout=0.0)), vocab, max_length=32)
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +93,9 @@ def finished_runs(tmp_path_factory, minilm_tokenizer):
     from transformers import BertConfig, BertForSequenceClassification
 
     from analysis.models.attention_probe import PROBE_NAME
-    from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary
     from analysis.models.transformer import TransformerClassifier
 
-    torch.manual_seed(0)
-    vocab = Vocabulary.build([s.split() for s in SENTENCES])
-    rnn = RNNClassifier(AttentionRNN(RNNConfig(vocab_size=len(vocab), num_labels=2, embed_dim=16, hidden_dim=8,
-                                               attention_dim=8, dropout=0.0)), vocab, max_length=32)
+    rnn = _tiny_rnn()
     config = BertConfig(vocab_size=minilm_tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64, num_labels=2, max_position_embeddings=64,
                         attn_implementation="eager")
@@ -96,6 +107,34 @@ def finished_runs(tmp_path_factory, minilm_tokenizer):
         "rnn": _run(rnn, tmp_path, "rnn", ["rnn_attention", "loo_delete", "saliency"]),
         "bert": _run(bert, tmp_path, "bert", ["attention_last_mean", "loo_delete"]),
     }
+
+
+def test_an_interrupted_run_reuses_its_finished_tests(tmp_path, monkeypatch, caplog):
+    """Killed during the removal test, the rerun reads the four finished model-side tests back, runs the
+    rest, and writes the tables of an uninterrupted run."""
+    import analysis.interventions.model_side as model_side
+
+    methods = ["rnn_attention", "loo_delete"]
+    whole = _run(_tiny_rnn(), tmp_path / "whole", "rnn", methods)
+    job = _prepare(_tiny_rnn(), tmp_path / "resumed", "rnn", methods)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("simulated interruption")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(model_side, "removal_test", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_interventions(**job)
+    assert not Path(job["outputs"]["summary"]).exists()
+    with caplog.at_level("INFO", logger="analysis.interventions"):
+        run_interventions(**job)
+    reused = {r.getMessage().split(":")[0] for r in caplog.records if "reusing the finished result" in r.getMessage()}
+    assert reused == {"permutation", "adversarial", "uniform", "zeroing"}
+    for name in RUN_OUTPUTS:
+        expected, got = pd.read_parquet(whole[name]), pd.read_parquet(job["outputs"][name])
+        if name == "cost":  # the same tests and work; the seconds are the clock's
+            expected, got = (t.drop(columns=["seconds", "seconds_per_example"]) for t in (expected, got))
+        pd.testing.assert_frame_equal(got, expected, check_like=True)
 
 
 @pytest.mark.slow

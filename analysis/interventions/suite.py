@@ -7,7 +7,9 @@
   insertion curves of every ranking (:mod:`~analysis.interventions.ablation`);
 - :func:`model_side_values` and :func:`input_side_values`: their per-example values in
   the long form :func:`analysis.interventions.summaries.summarize_long` reads;
-- :class:`CostLog`: forward passes and seconds of each test.
+- :class:`CostLog`: forward passes and seconds of each test;
+- :class:`TestCache`: each finished test kept on disk, so an interrupted run redoes only
+  the unfinished ones.
 
 ``settings`` is the config's ``interventions`` block (documented in the schema).
 """
@@ -15,8 +17,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +30,7 @@ import pandas as pd
 from analysis.interventions.comparisons import LONG_COLUMNS
 from analysis.interventions.summaries import long_values, max_attention_bins
 from analysis.logs import timed
+from analysis.provenance import settings_hash
 
 log = logging.getLogger("analysis.interventions")
 
@@ -83,13 +89,69 @@ class CostLog:
         return pd.DataFrame(self.rows, columns=COST_COLUMNS)
 
 
-def _measure(cost: CostLog, test: str, adapter: Any, examples: int, run: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """Run one test, recording the adapter's forward passes and the wall time it took."""
-    before = adapter.forward_passes
-    with timed(f"{test} on {examples} examples", log) as clock:
-        table = run()
-    cost.record(test, adapter.forward_passes - before, clock["seconds"], examples)
-    return table
+class TestCache:
+    """Each finished test of one run on disk: its tables and its cost row, so a rerun after an
+    interruption (a killed job, a machine that went away) redoes only the unfinished tests.
+
+    A test's files are keyed by its name and ``context``: whatever decides its result (the
+    model files, the explained examples, the importance table, the settings, the seed).
+    """
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, folder: str | Path, context: dict[str, Any]) -> None:
+        self.folder = Path(folder)
+        self.context = context
+
+    def _stem(self, test: str) -> Path:
+        slug = re.sub(r"[^a-z0-9]+", "_", test.lower()).strip("_")
+        return self.folder / f"{slug}-{settings_hash({'test': test, **self.context})}"
+
+    def get(self, test: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]] | None:
+        """(tables by name, cost row) of a finished ``test``, or None."""
+        stem = self._stem(test)
+        done = stem.with_suffix(".cost.parquet")
+        if not done.exists():
+            return None
+        tables = {path.name[len(stem.name) + 1 : -len(".parquet")]: pd.read_parquet(path)
+                  for path in sorted(self.folder.glob(f"{stem.name}.*.parquet")) if path != done}
+        log.info("%s: reusing the finished result in %s", test, done)
+        return tables, pd.read_parquet(done).iloc[0].to_dict()
+
+    def put(self, test: str, tables: dict[str, pd.DataFrame], cost_row: dict[str, Any]) -> None:
+        """Keep ``test``'s tables; its cost row is written last, and marks it finished."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stem = self._stem(test)
+        for name, table in tables.items():
+            table.to_parquet(stem.with_name(f"{stem.name}.{name}.parquet"))
+        pd.DataFrame([cost_row]).to_parquet(stem.with_suffix(".cost.parquet"))
+
+
+def _cached(cost: CostLog, cache: TestCache | None, test: str,
+            run: Callable[[], dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """``test``'s tables from ``cache``, or from ``run`` (which returns them and records their cost)."""
+    hit = cache.get(test) if cache is not None else None
+    if hit is not None:
+        tables, row = hit
+        cost.rows.append(row)
+        return tables
+    tables = run()
+    if cache is not None:
+        cache.put(test, tables, cost.rows[-1])
+    return tables
+
+
+def _measure(cost: CostLog, test: str, adapter: Any, examples: int, run: Callable[[], pd.DataFrame],
+             cache: TestCache | None = None) -> pd.DataFrame:
+    """Run one test (or reuse its finished result), recording the adapter's forward passes and the wall time."""
+    def measured() -> dict[str, pd.DataFrame]:
+        before = adapter.forward_passes
+        with timed(f"{test} on {examples} examples", log) as clock:
+            table = run()
+        cost.record(test, adapter.forward_passes - before, clock["seconds"], examples)
+        return {"table": table}
+
+    return _cached(cost, cache, test, measured)["table"]
 
 
 def _rankings(settings: dict[str, Any], importance: pd.DataFrame, ids: list[str], n_words: list[int],
@@ -110,13 +172,16 @@ def _check_targets(importance: pd.DataFrame, ids: list[str], predicted: np.ndarr
 
 
 def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.DataFrame, settings: dict[str, Any],
-                     seed: int, cost: CostLog) -> tuple[dict[str, pd.DataFrame], str]:
-    """Permutation, adversarial, uniform, zeroing and removal tests; returns their tables and the scope label."""
+                     seed: int, cost: CostLog, cache: TestCache | None = None) -> tuple[dict[str, pd.DataFrame], str]:
+    """Permutation, adversarial, uniform, zeroing and removal tests; returns their tables and the scope label.
+
+    With ``cache``, a test finished by an earlier, interrupted run is read back instead of rerun."""
     from analysis.interventions.adversarial import AdversarialSettings, adversarial_search
     from analysis.interventions.attention import make_adapter
     from analysis.interventions.model_side import permutation_test, removal_test, uniform_test, zeroing_test
 
     adversarial = settings["adversarial"]
+    measure = partial(_measure, cost, cache=cache)
     adapter = make_adapter(model, layers=settings["layers"], heads=settings["heads"],
                            adversarial_layer=adversarial["layer"], batch_size=settings["batch_size"])
     tables = {name: pd.DataFrame(columns=columns) for name, columns in EMPTY_COLUMNS.items()}
@@ -126,7 +191,7 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
     _check_targets(importance, ids, reference.predicted.numpy())
     if settings["permutation"]["enabled"]:
         draws = int(settings["permutation"]["draws"])
-        tables["permutation"] = _measure(cost, "permutation", adapter, len(ids), lambda: permutation_test(
+        tables["permutation"] = measure("permutation", adapter, len(ids), lambda: permutation_test(
             adapter, encoded, ids, draws=draws, seed=seed, reference=reference))
     if adversarial["enabled"]:
         full = AdversarialSettings(epsilon=adversarial["epsilon"], steps=adversarial["steps"],
@@ -142,7 +207,7 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
             subset = encoded.select(rows)
             sub_reference = type(reference)(reference.probs[rows],
                                             reference.attention[rows, : subset.input_ids.shape[1]])
-            return _measure(cost, f"adversarial ({label})" if label != MAIN_SEARCH else "adversarial", adapter,
+            return measure(f"adversarial ({label})" if label != MAIN_SEARCH else "adversarial", adapter,
                             len(rows), lambda: adversarial_search(adapter, subset, [ids[i] for i in rows],
                                                                   settings_used, seed=seed,
                                                                   reference=sub_reference).table().assign(search=label))
@@ -155,14 +220,14 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
         if check:  # the full search on a subset shows whether the reduction changes the answer
             tables["adversarial"] = pd.concat([found, run_search(full, check, CHECK_SEARCH)], ignore_index=True)
     if settings["uniform"]["enabled"]:
-        tables["uniform"] = _measure(cost, "uniform", adapter, len(ids), lambda: uniform_test(
+        tables["uniform"] = measure("uniform", adapter, len(ids), lambda: uniform_test(
             adapter, encoded, ids, reference=reference))
     if settings["zeroing"]["enabled"]:
-        tables["zeroing"] = _measure(cost, "zeroing", adapter, len(ids), lambda: zeroing_test(
+        tables["zeroing"] = measure("zeroing", adapter, len(ids), lambda: zeroing_test(
             adapter, encoded, ids, seed=seed, reference=reference))
         rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
         max_steps = settings["zeroing"].get("max_steps")
-        tables["removal"] = _measure(cost, "removal", adapter, len(ids), lambda: removal_test(
+        tables["removal"] = measure("removal", adapter, len(ids), lambda: removal_test(
             adapter, encoded, ids, rankings, reference=reference, max_steps=max_steps))
     return tables, _scope_label(adapter)
 
@@ -221,8 +286,10 @@ CURVE_COLUMNS = ["example_id", "method", "removal", "curve", "fraction", "n_word
 
 
 def input_side_tests(model: Any, encoded: Any, words: list[list[str]], ids: list[str], importance: pd.DataFrame,
-                     settings: dict[str, Any], seed: int, cost: CostLog) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """ERASER comprehensiveness/sufficiency and deletion/insertion curves of every ranking (empty when disabled)."""
+                     settings: dict[str, Any], seed: int, cost: CostLog,
+                     cache: TestCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ERASER comprehensiveness/sufficiency and deletion/insertion curves of every ranking (empty when disabled;
+    read back from ``cache`` when an earlier, interrupted run finished them)."""
     from analysis.interventions.ablation import AblationSettings, input_ablation
     from analysis.models import predict
 
@@ -231,13 +298,19 @@ def input_side_tests(model: Any, encoded: Any, words: list[list[str]], ids: list
         return pd.DataFrame(columns=ERASER_COLUMNS), pd.DataFrame(columns=CURVE_COLUMNS)
     ablation = AblationSettings(percents=tuple(block["percents"]), curve_points=int(block["curve_points"]),
                                 removal=tuple(block["removal"]), batch_size=int(settings["batch_size"]))
-    targets, _ = predict(model, words, encoded=encoded, batch_size=settings["batch_size"])
-    _check_targets(importance, ids, targets)
-    rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
-    with timed(f"input ablations of {len(rankings)} rankings x {len(ablation.removal)} removal modes", log) as clock:
-        eraser, curves, n_sequences = input_ablation(model, encoded, ids, targets, rankings, ablation)
-    cost.record("input ablation (all rankings)", n_sequences, clock["seconds"])
-    return eraser, curves
+
+    def run() -> dict[str, pd.DataFrame]:
+        targets, _ = predict(model, words, encoded=encoded, batch_size=settings["batch_size"])
+        _check_targets(importance, ids, targets)
+        rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
+        with timed(f"input ablations of {len(rankings)} rankings x {len(ablation.removal)} removal modes",
+                   log) as clock:
+            eraser, curves, n_sequences = input_ablation(model, encoded, ids, targets, rankings, ablation)
+        cost.record("input ablation (all rankings)", n_sequences, clock["seconds"])
+        return {"eraser": eraser, "curves": curves}
+
+    tables = _cached(cost, cache, "input ablation (all rankings)", run)
+    return tables["eraser"], tables["curves"]
 
 
 def input_side_values(eraser: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:

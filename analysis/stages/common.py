@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
 
+from analysis.provenance import settings_hash
 from analysis.records import read_table, write_table
 
 
@@ -95,3 +97,15 @@ def concat_tables(paths: list[str], table: str) -> pd.DataFrame:
     """The tables at ``paths`` (of kind ``table``) in one frame; an empty frame for no paths."""
     frames = [read_table(p, table=table) for p in paths]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """Name, size and modification time of a file: changes when the file is rewritten."""
+    stat = Path(path).stat()
+    return settings_hash([Path(path).name, stat.st_size, stat.st_mtime_ns])
+
+
+def folder_fingerprint(folder: str | Path) -> str:
+    """Names, sizes and modification times of a folder's files: changes when a model is retrained."""
+    entries = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).iterdir() if p.is_file())
+    return settings_hash(entries)

@@ -15,7 +15,7 @@ from analysis.logs import timed
 from analysis.provenance import settings_hash, with_provenance
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import seed_everything
-from analysis.stages.common import DeviceSettings, gather_tables
+from analysis.stages.common import DeviceSettings, folder_fingerprint, gather_tables
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +43,6 @@ class ExplainSettings(DeviceSettings):
                    methods={name: copy.deepcopy(block["methods"][name]) for name in methods_for(config, model)},
                    pooling=block["pooling"], batch_size=int(block["batch_size"]), n_shards=int(block["shards"]),
                    explain_n=explain_cap(config, dataset, model))
-
-
-def folder_fingerprint(folder: str | Path) -> str:
-    """Names, sizes and modification times of a folder's files: changes when a model is retrained."""
-    entries = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).iterdir() if p.is_file())
-    return settings_hash(entries)
 
 
 def shard_of(examples: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFrame:

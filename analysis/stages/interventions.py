@@ -28,6 +28,7 @@ from analysis.data import explained_by
 from analysis.interventions.suite import (
     MODEL_TABLES,
     CostLog,
+    TestCache,
     choose_examples,
     example_limit,
     input_side_tests,
@@ -36,10 +37,18 @@ from analysis.interventions.suite import (
     model_side_values,
 )
 from analysis.logs import timed
-from analysis.provenance import with_provenance
+from analysis.provenance import settings_hash, with_provenance
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import seed_everything
-from analysis.stages.common import DEVICE_FIELDS, DeviceSettings, StageSettings, concat_tables, gather_tables
+from analysis.stages.common import (
+    DEVICE_FIELDS,
+    DeviceSettings,
+    StageSettings,
+    concat_tables,
+    file_fingerprint,
+    folder_fingerprint,
+    gather_tables,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +111,14 @@ def run_interventions(settings: InterventionSettings, dataset: str, model_name: 
     ids = examples["example_id"].astype(str).tolist()
     encoded = model.encode(words)
     cost = CostLog(len(ids))
+    # finished tests survive an interruption: keyed by what decides them (batch sizes do not)
+    cache = TestCache(Path(outputs["summary"]).parent / "interventions_cache", {
+        "model": folder_fingerprint(model_dir), "importance": file_fingerprint(importance_path),
+        "examples": settings_hash(ids), "seed": seed,
+        "settings": {key: value for key, value in block.items() if key != "batch_size"}})
     with timed(f"causal tests of {model_name} on {len(ids)} {dataset} examples (seed {seed})", log):
-        tables, scope = model_side_tests(model, encoded, ids, importance, block, seed, cost)
-        eraser, curves = input_side_tests(model, encoded, words, ids, importance, block, seed, cost)
+        tables, scope = model_side_tests(model, encoded, ids, importance, block, seed, cost, cache)
+        eraser, curves = input_side_tests(model, encoded, words, ids, importance, block, seed, cost, cache)
     values = pd.concat([model_side_values(tables, scope), input_side_values(eraser, curves)], ignore_index=True)
     summary = summarize_with_tests(values, n_resamples=settings.n_resamples, level=settings.level, seed=seed)
     recorded = {**block, "scope": scope, "explained_class": "predicted",
