@@ -39,11 +39,18 @@ interface between stages; tests check producers against them.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+from analysis.provenance import settings_hash
+
+log = logging.getLogger(__name__)
 
 EXAMPLE_COLUMNS = ["example_id", "dataset", "split", "text", "words", "n_words", "label", "label_name", "gt_mask"]
 PREDICTION_COLUMNS = [
@@ -82,18 +89,18 @@ def require_columns(frame: pd.DataFrame, columns: list[str], *, table: str, path
         )
 
 
-def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+def write_table(frame: pd.DataFrame, path: str | os.PathLike, *, index: bool | None = False) -> Path:
     """Write ``frame`` as parquet atomically (temporary file, then rename).
 
     An interrupted run never leaves a half-written table behind, so a rerun can trust
-    every file it finds.
+    every file it finds. ``index``: as :meth:`pandas.DataFrame.to_parquet` (default: not written).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        frame.to_parquet(tmp, index=False)
+        frame.to_parquet(tmp, index=index)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -110,3 +117,39 @@ def read_table(path: str | os.PathLike, *, table: str, columns: list[str] | None
     if columns:
         require_columns(frame, columns, table=table, path=path)
     return frame
+
+
+class ResultCache:
+    """The finished steps of one job on disk, so a rerun after an interruption (a killed job, a
+    machine that went away, a method added to the config) redoes only the unfinished ones.
+
+    A step's tables are ``<folder>/<step>-<key>.<table>.parquet``; ``key`` hashes the step's
+    name (as ``kind``: "method", "test") with ``context`` and the step's own ``decides``:
+    whatever decides its result (the model files, the examples, the settings that change
+    scores, the seed), never batch sizes. The last table a step writes marks it finished, so
+    a step killed while writing is redone, not half read.
+    """
+
+    def __init__(self, folder: str | Path, context: dict[str, Any], *, kind: str) -> None:
+        self.folder = Path(folder)
+        self.context = context
+        self.kind = kind
+
+    def _stem(self, step: str, decides: dict[str, Any]) -> str:
+        slug = re.sub(r"[^a-z0-9]+", "_", step.lower()).strip("_")
+        return f"{slug}-{settings_hash({self.kind: step, **decides, **self.context})}"
+
+    def get(self, step: str, *, last: str, decides: dict[str, Any] | None = None) -> dict[str, pd.DataFrame] | None:
+        """The tables of ``step``, by name, if it finished (its ``last`` table exists); else None."""
+        stem = self._stem(step, decides or {})
+        if not (self.folder / f"{stem}.{last}.parquet").exists():
+            return None
+        log.info("%s: reusing the finished result in %s", step, self.folder / f"{stem}.*.parquet")
+        return {path.name[len(stem) + 1 : -len(".parquet")]: pd.read_parquet(path)
+                for path in sorted(self.folder.glob(f"{stem}.*.parquet"))}
+
+    def put(self, step: str, tables: dict[str, pd.DataFrame], *, decides: dict[str, Any] | None = None) -> None:
+        """Keep ``step``'s tables, in order: the last one marks it finished."""
+        stem = self._stem(step, decides or {})
+        for name, table in tables.items():
+            write_table(table, self.folder / f"{stem}.{name}.parquet", index=None)

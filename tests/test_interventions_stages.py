@@ -126,7 +126,7 @@ def test_an_interrupted_run_reuses_its_finished_tests(tmp_path, monkeypatch, cap
         with pytest.raises(KeyboardInterrupt):
             run_interventions(**job)
     assert not Path(job["outputs"]["summary"]).exists()
-    with caplog.at_level("INFO", logger="analysis.interventions"):
+    with caplog.at_level("INFO", logger="analysis.records"):
         run_interventions(**job)
     reused = {r.getMessage().split(":")[0] for r in caplog.records if "reusing the finished result" in r.getMessage()}
     assert reused == {"permutation", "adversarial", "uniform", "zeroing"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.records import EXAMPLE_COLUMNS, read_table, require_columns, write_table
+from analysis.records import EXAMPLE_COLUMNS, ResultCache, read_table, require_columns, write_table
 
 
 def examples() -> pd.DataFrame:
@@ -79,3 +79,40 @@ def test_require_columns_passes_a_complete_frame_and_names_no_path_when_none_is_
 def test_read_without_a_contract_reads_any_table(tmp_path):
     path = write_table(pd.DataFrame({"x": [1, 2]}), tmp_path / "any.parquet")
     assert read_table(path, table="anything")["x"].tolist() == [1, 2]
+
+
+def test_a_cached_step_is_read_back_only_when_its_last_table_was_written(tmp_path, monkeypatch):
+    """A step killed while writing its tables is not finished; a finished one comes back equal, index kept."""
+    cache = ResultCache(tmp_path, {"model": "m1", "seed": 0}, kind="test")
+    scores = pd.DataFrame({"score": [0.5, 0.25]}, index=pd.Index(["a", "b"], name="example_id"))
+    cost = pd.DataFrame([{"test": "removal", "seconds": 1.5}])
+    real = pd.DataFrame.to_parquet
+
+    def dies_on_the_cost_table(frame, path, *args, **kwargs):
+        if "cost" in Path(path).name or "cost" in str(path):
+            raise KeyboardInterrupt("killed")
+        return real(frame, path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pd.DataFrame, "to_parquet", dies_on_the_cost_table)
+        with pytest.raises(KeyboardInterrupt):
+            cache.put("removal", {"table": scores, "cost": cost})
+    assert len(list(tmp_path.glob("removal-*.table.parquet"))) == 1
+    assert cache.get("removal", last="cost") is None  # its scores are on disk, its marker is not
+    cache.put("removal", {"table": scores, "cost": cost})
+    back = cache.get("removal", last="cost")
+    assert set(back) == {"table", "cost"}
+    pd.testing.assert_frame_equal(back["table"], scores)
+    pd.testing.assert_frame_equal(back["cost"], cost)
+
+
+def test_a_cached_step_is_keyed_by_what_decides_it(tmp_path):
+    """Another context (a retrained model), another step or other deciding settings miss; the same hit."""
+    table = {"scores": pd.DataFrame({"score": [1.0]})}
+    cache = ResultCache(tmp_path, {"model": "m1"}, kind="method")
+    cache.put("loo_delete", table, decides={"settings": {"replacement": "delete"}})
+    assert cache.get("loo_delete", last="scores", decides={"settings": {"replacement": "delete"}}) is not None
+    assert cache.get("loo_delete", last="scores", decides={"settings": {"replacement": "mask"}}) is None
+    assert cache.get("loo_mask", last="scores", decides={"settings": {"replacement": "delete"}}) is None
+    retrained = ResultCache(tmp_path, {"model": "m2"}, kind="method")
+    assert retrained.get("loo_delete", last="scores", decides={"settings": {"replacement": "delete"}}) is None

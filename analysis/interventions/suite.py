@@ -8,8 +8,8 @@
 - :func:`model_side_values` and :func:`input_side_values`: their per-example values in
   the long form :func:`analysis.interventions.summaries.summarize_long` reads;
 - :class:`CostLog`: forward passes and seconds of each test;
-- :class:`TestCache`: each finished test kept on disk, so an interrupted run redoes only
-  the unfinished ones.
+- finished tests are kept on disk (an :class:`analysis.records.ResultCache` passed as
+  ``cache``), so an interrupted run redoes only the unfinished ones.
 
 ``settings`` is the config's ``interventions`` block (documented in the schema).
 """
@@ -17,11 +17,9 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +28,7 @@ import pandas as pd
 from analysis.interventions.comparisons import LONG_COLUMNS
 from analysis.interventions.summaries import long_values, max_attention_bins
 from analysis.logs import timed
-from analysis.provenance import settings_hash
+from analysis.records import ResultCache
 
 log = logging.getLogger("analysis.interventions")
 
@@ -89,60 +87,24 @@ class CostLog:
         return pd.DataFrame(self.rows, columns=COST_COLUMNS)
 
 
-class TestCache:
-    """Each finished test of one run on disk: its tables and its cost row, so a rerun after an
-    interruption (a killed job, a machine that went away) redoes only the unfinished tests.
-
-    A test's files are keyed by its name and ``context``: whatever decides its result (the
-    model files, the explained examples, the importance table, the settings, the seed).
-    """
-
-    __test__ = False  # not a pytest class
-
-    def __init__(self, folder: str | Path, context: dict[str, Any]) -> None:
-        self.folder = Path(folder)
-        self.context = context
-
-    def _stem(self, test: str) -> Path:
-        slug = re.sub(r"[^a-z0-9]+", "_", test.lower()).strip("_")
-        return self.folder / f"{slug}-{settings_hash({'test': test, **self.context})}"
-
-    def get(self, test: str) -> tuple[dict[str, pd.DataFrame], dict[str, Any]] | None:
-        """(tables by name, cost row) of a finished ``test``, or None."""
-        stem = self._stem(test)
-        done = stem.with_suffix(".cost.parquet")
-        if not done.exists():
-            return None
-        tables = {path.name[len(stem.name) + 1 : -len(".parquet")]: pd.read_parquet(path)
-                  for path in sorted(self.folder.glob(f"{stem.name}.*.parquet")) if path != done}
-        log.info("%s: reusing the finished result in %s", test, done)
-        return tables, pd.read_parquet(done).iloc[0].to_dict()
-
-    def put(self, test: str, tables: dict[str, pd.DataFrame], cost_row: dict[str, Any]) -> None:
-        """Keep ``test``'s tables; its cost row is written last, and marks it finished."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        stem = self._stem(test)
-        for name, table in tables.items():
-            table.to_parquet(stem.with_name(f"{stem.name}.{name}.parquet"))
-        pd.DataFrame([cost_row]).to_parquet(stem.with_suffix(".cost.parquet"))
-
-
-def _cached(cost: CostLog, cache: TestCache | None, test: str,
+def _cached(cost: CostLog, cache: ResultCache | None, test: str,
             run: Callable[[], dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
-    """``test``'s tables from ``cache``, or from ``run`` (which returns them and records their cost)."""
-    hit = cache.get(test) if cache is not None else None
+    """``test``'s tables from ``cache``, or from ``run`` (which returns them and records their cost).
+
+    A finished test is kept as its tables, then its cost row, which marks it finished.
+    """
+    hit = cache.get(test, last="cost") if cache is not None else None
     if hit is not None:
-        tables, row = hit
-        cost.rows.append(row)
-        return tables
+        cost.rows.append(hit.pop("cost").iloc[0].to_dict())
+        return hit
     tables = run()
     if cache is not None:
-        cache.put(test, tables, cost.rows[-1])
+        cache.put(test, {**tables, "cost": pd.DataFrame([cost.rows[-1]])})
     return tables
 
 
 def _measure(cost: CostLog, test: str, adapter: Any, examples: int, run: Callable[[], pd.DataFrame],
-             cache: TestCache | None = None) -> pd.DataFrame:
+             cache: ResultCache | None = None) -> pd.DataFrame:
     """Run one test (or reuse its finished result), recording the adapter's forward passes and the wall time."""
     def measured() -> dict[str, pd.DataFrame]:
         before = adapter.forward_passes
@@ -172,7 +134,7 @@ def _check_targets(importance: pd.DataFrame, ids: list[str], predicted: np.ndarr
 
 
 def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.DataFrame, settings: dict[str, Any],
-                     seed: int, cost: CostLog, cache: TestCache | None = None) -> tuple[dict[str, pd.DataFrame], str]:
+                     seed: int, cost: CostLog, cache: ResultCache | None = None) -> tuple[dict[str, pd.DataFrame], str]:
     """Permutation, adversarial, uniform, zeroing and removal tests; returns their tables and the scope label.
 
     With ``cache``, a test finished by an earlier, interrupted run is read back instead of rerun."""
@@ -287,7 +249,7 @@ CURVE_COLUMNS = ["example_id", "method", "removal", "curve", "fraction", "n_word
 
 def input_side_tests(model: Any, encoded: Any, words: list[list[str]], ids: list[str], importance: pd.DataFrame,
                      settings: dict[str, Any], seed: int, cost: CostLog,
-                     cache: TestCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     cache: ResultCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ERASER comprehensiveness/sufficiency and deletion/insertion curves of every ranking (empty when disabled;
     read back from ``cache`` when an earlier, interrupted run finished them)."""
     from analysis.interventions.ablation import AblationSettings, input_ablation

@@ -13,7 +13,7 @@ import pandas as pd
 
 from analysis.logs import timed
 from analysis.provenance import settings_hash, with_provenance
-from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
+from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, ResultCache, read_table, write_table
 from analysis.seeding import seed_everything
 from analysis.stages.common import DeviceSettings, folder_fingerprint, gather_tables
 
@@ -74,21 +74,18 @@ def run_explain(settings: ExplainSettings, dataset: str, model_name: str, seed: 
     examples = shard_of(explained, shard, settings.n_shards)
     split = examples["split"].iloc[0]
     pooling, batch_size = settings.pooling, settings.batch_size
-    cache = Path(out_importance).parent / "importance_cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    context = {"model": folder_fingerprint(model_dir), "examples": settings_hash(examples["example_id"].tolist()),
-               "seed": seed, "pooling": pooling}
+    cache = ResultCache(Path(out_importance).parent / "importance_cache", {
+        "model": folder_fingerprint(model_dir), "examples": settings_hash(examples["example_id"].tolist()),
+        "seed": seed, "pooling": pooling}, kind="method")
     tables, diagnostics = [], []
     targets = None  # the predicted classes, computed once for every method that is not cached
     for method_name, method_settings in settings.methods.items():
         method = make_method(method_name, method_settings, where=f"importance.methods.{method_name}")
-        key = settings_hash({"method": method_name, "settings": method.result_settings(), **context})
-        cached_scores = cache / f"{method_name}-{key}.parquet"
-        cached_diag = cache / f"{method_name}-{key}.diagnostics.parquet"
-        if cached_scores.exists() and cached_diag.exists():
-            log.info("%s: reusing the finished result in %s", method_name, cached_scores)
-            tables.append(pd.read_parquet(cached_scores))
-            diagnostics.append(pd.read_parquet(cached_diag))
+        decides = {"settings": method.result_settings()}
+        finished = cache.get(method_name, last="importance", decides=decides)
+        if finished is not None:
+            tables.append(finished["importance"])
+            diagnostics.append(finished["diagnostics"])
             continue
         seed_everything(seed)
         if targets is None:
@@ -106,8 +103,7 @@ def run_explain(settings: ExplainSettings, dataset: str, model_name: str, seed: 
             log.info("completeness gap |sum(attr) - (f(x) - f(baseline))|: median %.2e, max %.2e (steps up to %d)",
                      gaps.median(), gaps.max(), diag["n_steps"].max())
         log.info("%s: %.1f forward-pass equivalents per example", method_name, diag["forward_passes"].mean())
-        write_table(importance, cached_scores)
-        write_table(diag, cached_diag)
+        cache.put(method_name, {"diagnostics": diag, "importance": importance}, decides=decides)
         tables.append(importance)
         diagnostics.append(diag)
     with timed(f"per-head attention of {model_name}", log):

@@ -28,7 +28,6 @@ from analysis.data import explained_by
 from analysis.interventions.suite import (
     MODEL_TABLES,
     CostLog,
-    TestCache,
     choose_examples,
     example_limit,
     input_side_tests,
@@ -38,7 +37,7 @@ from analysis.interventions.suite import (
 )
 from analysis.logs import timed
 from analysis.provenance import settings_hash, with_provenance
-from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
+from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, ResultCache, read_table, write_table
 from analysis.seeding import seed_everything
 from analysis.stages.common import (
     DEVICE_FIELDS,
@@ -112,10 +111,10 @@ def run_interventions(settings: InterventionSettings, dataset: str, model_name: 
     encoded = model.encode(words)
     cost = CostLog(len(ids))
     # finished tests survive an interruption: keyed by what decides them (batch sizes do not)
-    cache = TestCache(Path(outputs["summary"]).parent / "interventions_cache", {
+    cache = ResultCache(Path(outputs["summary"]).parent / "interventions_cache", {
         "model": folder_fingerprint(model_dir), "importance": file_fingerprint(importance_path),
         "examples": settings_hash(ids), "seed": seed,
-        "settings": {key: value for key, value in block.items() if key != "batch_size"}})
+        "settings": {key: value for key, value in block.items() if key != "batch_size"}}, kind="test")
     with timed(f"causal tests of {model_name} on {len(ids)} {dataset} examples (seed {seed})", log):
         tables, scope = model_side_tests(model, encoded, ids, importance, block, seed, cost, cache)
         eraser, curves = input_side_tests(model, encoded, words, ids, importance, block, seed, cost, cache)
