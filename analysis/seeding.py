@@ -37,3 +37,27 @@ def derive_seed(*parts: object) -> int:
 
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def random_states() -> dict[str, object]:
+    """The state of every global random generator :func:`seed_everything` seeds (Python, NumPy,
+    PyTorch CPU and CUDA), to be put back by :func:`restore_random_states`: a run resumed from a
+    checkpoint then draws what the uninterrupted run would have drawn."""
+    import torch
+
+    states: dict[str, object] = {"python": random.getstate(), "numpy": np.random.get_state(),
+                                 "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_random_states(states: dict[str, object]) -> None:
+    """Put back the generators' states recorded by :func:`random_states`."""
+    import torch
+
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])

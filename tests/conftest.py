@@ -27,6 +27,11 @@ def minilm_tokenizer():
 @pytest.fixture
 def tiny_bert(minilm_tokenizer):
     """A randomly initialised 2-layer BERT classifier with the MiniLM tokenizer."""
+    return build_tiny_bert(minilm_tokenizer)
+
+
+def build_tiny_bert(minilm_tokenizer):
+    """The :func:`tiny_bert` fixture's model, built afresh from torch seed 0 (dropout 0.1, BERT's default)."""
     from transformers import BertConfig, BertForSequenceClassification
 
     from analysis.models.attention_probe import PROBE_NAME

@@ -38,6 +38,17 @@ def scripted_accuracies(monkeypatch, accuracies: list[float]) -> list[dict[str, 
     return snapshots
 
 
+def fresh_rnn(train: pd.DataFrame, *, dropout: float):
+    """A small attention BiLSTM on ``train``'s vocabulary, initialised from torch seed 0."""
+    from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary
+
+    torch.manual_seed(0)
+    vocab = Vocabulary.build(list(train["words"]))
+    network = AttentionRNN(RNNConfig(vocab_size=len(vocab), num_labels=2, embed_dim=8, hidden_dim=4,
+                                     attention_dim=4, dropout=dropout))
+    return RNNClassifier(network, vocab)
+
+
 def same_weights(model, state) -> bool:
     return all(torch.equal(v, state[k]) for k, v in model.module.state_dict().items())
 
@@ -66,16 +77,10 @@ def test_patience_stops_after_epochs_without_improvement(tiny_rnn, monkeypatch):
 
 def test_chosen_epoch_predictions_come_back_and_training_is_otherwise_unchanged(monkeypatch):
     """A real run: the restored model scores the chosen epoch's validation accuracy; epochs match a plain run."""
-    from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary
-
     train, validation = sentiment_examples(64, 0), sentiment_examples(40, 1)
 
     def fresh():
-        torch.manual_seed(0)
-        vocab = Vocabulary.build(list(train["words"]))
-        network = AttentionRNN(RNNConfig(vocab_size=len(vocab), num_labels=2, embed_dim=8, hidden_dim=4,
-                                         attention_dim=4, dropout=0.2))
-        return RNNClassifier(network, vocab)
+        return fresh_rnn(train, dropout=0.2)
 
     settings = TrainSettings(epochs=4, batch_size=16, lr=0.01)
     threads = torch.get_num_threads()
@@ -109,3 +114,68 @@ def test_config_defaults_reach_the_train_settings():
     entry = config["models"]["bilstm_tanh"]
     assert entry["embeddings"] is None and entry["freeze_embeddings"] is False and entry["patience"] is None
     assert train_settings({**entry, "patience": 3}).patience == 3
+
+
+@pytest.mark.parametrize("family", ["rnn", "transformer"])
+def test_an_interrupted_training_resumes_to_the_weights_of_an_uninterrupted_run(family, tmp_path, monkeypatch,
+                                                                                 caplog, request):
+    """Killed in epoch 3 of 4, the rerun resumes after epoch 2 (weights, optimiser, schedule, dropout and
+    batch-order draws, best epoch) and ends weight for weight where the uninterrupted run ends."""
+    from conftest import build_tiny_bert
+
+    from analysis.models.training import TrainingCheckpoint
+
+    train, validation = sentiment_examples(64, 0), sentiment_examples(40, 1)
+    settings = TrainSettings(epochs=4, batch_size=16, lr=0.01, warmup_ratio=0.1)
+
+    def fresh():
+        if family == "rnn":
+            return fresh_rnn(train, dropout=0.3)
+        return build_tiny_bert(request.getfixturevalue("minilm_tokenizer"))
+
+    def fit(model, checkpoint=None):
+        return train_classifier(model, list(train["words"]), train["label"].tolist(), settings, seed=0,
+                                validation=validation, checkpoint=checkpoint)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        whole = fresh()
+        expected = fit(whole)
+        checkpoint = TrainingCheckpoint(tmp_path / "training_checkpoint.pt", key="config-1")
+        real, calls = training_module.length_bucketed_batches, []
+
+        def killed_in_epoch_3(*args, **kwargs):
+            calls.append(kwargs.get("rng") is not None)  # a training epoch's batch order (not validation's)
+            if sum(calls) == 3:
+                raise KeyboardInterrupt("simulated interruption")
+            return real(*args, **kwargs)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(training_module, "length_bucketed_batches", killed_in_epoch_3)
+            with pytest.raises(KeyboardInterrupt):
+                fit(fresh(), checkpoint)
+        assert len(checkpoint.load()["history"]) == 2
+        resumed = fresh()
+        with caplog.at_level("INFO", logger="analysis.models.training"):
+            history = fit(resumed, checkpoint)
+    finally:
+        torch.set_num_threads(threads)
+    assert any("resuming training after epoch 2 of 4" in r.getMessage() for r in caplog.records)
+    assert same_weights(resumed, whole.module.state_dict())
+    pd.testing.assert_frame_equal(history.drop(columns=["seconds", "validation_seconds"]),
+                                  expected.drop(columns=["seconds", "validation_seconds"]))
+
+
+def test_a_checkpoint_of_another_configuration_is_ignored(tmp_path, tiny_rnn):
+    from analysis.models.training import TrainingCheckpoint
+
+    train = sentiment_examples(16, 0)
+    TrainingCheckpoint(tmp_path / "c.pt", key="other").save({"history": [{"epoch": 1}, {"epoch": 2}]})
+    checkpoint = TrainingCheckpoint(tmp_path / "c.pt", key="this")
+    assert checkpoint.load() is None
+    history = train_classifier(tiny_rnn, list(train["words"]), train["label"].tolist(),
+                               TrainSettings(epochs=2, batch_size=8), seed=0, checkpoint=checkpoint)
+    assert history["epoch"].tolist() == [1, 2] and len(checkpoint.load()["history"]) == 2
+    checkpoint.clear()
+    assert not (tmp_path / "c.pt").exists()

@@ -111,6 +111,7 @@ def test_interrupted_explain_job_reuses_finished_methods(tmp_path, monkeypatch, 
                 train_path=str(d / "train.parquet"), eval_path=str(d / "eval.parquet"),
                 out_model=str(d / "model"), out_evaluation=str(d / "evaluation.parquet"),
                 out_predictions=str(d / "predictions.parquet"), out_history=str(d / "history.parquet"))
+    assert not (d / "training_checkpoint.pt").exists()  # removed once the model is saved
     outputs = {"model_dir": str(d / "model"), "explain_path": str(d / "explain.parquet"),
                "out_importance": str(d / "importance.parquet"), "out_diagnostics": str(d / "diagnostics.parquet"),
                "out_heads": str(d / "heads.parquet")}

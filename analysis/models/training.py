@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from analysis.models.base import Encoded, TextClassifier
+from analysis.seeding import random_states, restore_random_states
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +58,49 @@ def length_bucketed_batches(lengths: list[int], batch_size: int, *, rng: np.rand
     return batches
 
 
+class TrainingCheckpoint:
+    """The state of a training run after its last finished epoch, kept on disk so that a run
+    killed part-way (a preempted GPU job, a session that ended) resumes from there and ends
+    with the weights and history of an uninterrupted run.
+
+    ``key`` names what decides the run (model settings, training and validation examples,
+    seed); a checkpoint written under another key is ignored and replaced. The file is
+    written atomically after every epoch, and :meth:`clear` removes it once the trained
+    model is saved.
+    """
+
+    def __init__(self, path: str | Path, key: str) -> None:
+        self.path = Path(path)
+        self.key = key
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state under this key, or None."""
+        if not self.path.exists():
+            return None
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        if state.get("key") != self.key:
+            log.info("ignoring the training checkpoint %s: it belongs to another configuration", self.path)
+            return None
+        return state
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        try:
+            torch.save({**state, "key": self.key}, tmp)
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def train_classifier(model: TextClassifier, words: list[list[str]], labels: list[int], settings: TrainSettings,
-                     *, seed: int, validation: pd.DataFrame | None = None) -> pd.DataFrame:
+                     *, seed: int, validation: pd.DataFrame | None = None,
+                     checkpoint: TrainingCheckpoint | None = None) -> pd.DataFrame:
     """Fit ``model`` with AdamW and a linear warm-up/decay schedule; returns the epoch history.
 
     Dropout is on during training only; the model is back in eval mode on return.
@@ -70,6 +116,11 @@ def train_classifier(model: TextClassifier, words: list[list[str]], labels: list
     schedule stays the one planned for ``settings.epochs``, so the epochs that do run are
     the same as without early stopping. The history gains ``validation_accuracy``,
     ``validation_seconds`` and ``chosen`` (True on the restored epoch's row).
+
+    With ``checkpoint`` the whole state (weights, optimiser, schedule, random generators,
+    history, best epoch so far) is saved after every epoch, and a run that finds a
+    checkpoint of the same configuration resumes after its last epoch: on a CPU the result
+    equals an uninterrupted run's, weight for weight.
     """
     if settings.patience is not None and validation is None:
         raise ValueError("patience needs a validation split to measure improvement on: pass `validation` or set "
@@ -92,10 +143,23 @@ def train_classifier(model: TextClassifier, words: list[list[str]], labels: list
     selector = None if validation is None else EpochSelector(model, validation, batch_size=settings.batch_size,
                                                              patience=settings.patience)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    history = []
+    history: list[dict[str, Any]] = []
+    done = 0  # epochs finished (by an interrupted run, when resuming)
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        network.load_state_dict(saved["network"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        rng.bit_generator.state = saved["batch_order"]
+        restore_random_states(saved["random"])
+        history, done = saved["history"], len(saved["history"])
+        if selector is not None:
+            selector.load_state(saved["selector"])
+        log.info("resuming training after epoch %d of %d from %s", done, settings.epochs, checkpoint.path)
     network.train()
     try:
-        for epoch in range(settings.epochs):
+        stopped = selector is not None and done > 0 and selector.should_stop(done)  # patience ran out before
+        for epoch in range(done, done if stopped else settings.epochs):
             start, losses = time.perf_counter(), []
             batches = length_bucketed_batches(encoded.n_words_kept, settings.batch_size, rng=rng)
             for rows in tqdm(batches, desc=f"epoch {epoch + 1}/{settings.epochs}", leave=False, mininterval=5):
@@ -114,10 +178,12 @@ def train_classifier(model: TextClassifier, words: list[list[str]], labels: list
             if selector is None:
                 log.info("epoch %d/%d: mean loss %.4f (%.1f s)", epoch + 1, settings.epochs, history[-1]["loss"],
                          seconds)
+                _save_epoch(checkpoint, network, optimizer, scheduler, rng, history, selector)
                 continue
             network.eval()
             history[-1].update(selector.after_epoch(epoch + 1))
             network.train()
+            _save_epoch(checkpoint, network, optimizer, scheduler, rng, history, selector)
             log.info("epoch %d/%d: mean loss %.4f (%.1f s); validation accuracy %.4f (%.1f s)%s", epoch + 1,
                      settings.epochs, history[-1]["loss"], seconds, history[-1]["validation_accuracy"],
                      history[-1]["validation_seconds"], ", the best so far" if selector.best_epoch == epoch + 1 else "")
@@ -132,6 +198,20 @@ def train_classifier(model: TextClassifier, words: list[list[str]], labels: list
         selector.restore(settings.epochs, len(history))
         frame["chosen"] = frame["epoch"] == selector.best_epoch if len(frame) else pd.Series(dtype=bool)
     return frame
+
+
+def _save_epoch(checkpoint: TrainingCheckpoint | None, network: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler, rng: np.random.Generator,
+                history: list[dict[str, Any]], selector: EpochSelector | None) -> None:
+    """Everything the next epoch depends on, into ``checkpoint`` (nothing without one)."""
+    if checkpoint is None:
+        return
+    checkpoint.save({
+        "network": {k: v.detach().to("cpu", copy=True) for k, v in network.state_dict().items()},
+        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "batch_order": rng.bit_generator.state, "random": random_states(), "history": history,
+        "selector": selector.state() if selector is not None else None,
+    })
 
 
 def validation_accuracy(model: TextClassifier, encoded: Encoded, labels: np.ndarray, *, batch_size: int) -> float:
@@ -170,6 +250,14 @@ class EpochSelector:
             self.best_epoch, self.best_accuracy = epoch, accuracy
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.module.state_dict().items()}
         return {"validation_accuracy": accuracy, "validation_seconds": time.perf_counter() - start}
+
+    def state(self) -> dict[str, Any]:
+        """The best epoch so far, its accuracy and weights (for a training checkpoint)."""
+        return {"best_epoch": self.best_epoch, "best_accuracy": self.best_accuracy, "best_state": self.best_state}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.best_epoch, self.best_accuracy, self.best_state = (state["best_epoch"], state["best_accuracy"],
+                                                                state["best_state"])
 
     def should_stop(self, epoch: int) -> bool:
         return self.patience is not None and epoch - self.best_epoch >= self.patience

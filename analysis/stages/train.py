@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from analysis.logs import timed
-from analysis.provenance import with_provenance
+from analysis.provenance import settings_hash, with_provenance
 from analysis.records import EXAMPLE_COLUMNS, read_table, write_table
 from analysis.seeding import seed_everything
 from analysis.stages.common import DeviceSettings
@@ -47,7 +48,7 @@ def train_model(settings: TrainSettings, dataset: str, model_name: str, seed: in
     (:func:`analysis.models.training.train_classifier`); the evaluation summary records it.
     """
     from analysis.models import evaluate, family_for, train_classifier, train_settings
-    from analysis.models.training import chosen_epoch
+    from analysis.models.training import TrainingCheckpoint, chosen_epoch
 
     seed_everything(seed)
     entry = settings.model
@@ -68,10 +69,15 @@ def train_model(settings: TrainSettings, dataset: str, model_name: str, seed: in
     device = settings.torch_device()
     model = family.build(entry, num_labels=settings.num_labels, train=train, device=device)
     start = time.perf_counter()
+    # an interrupted training resumes after its last finished epoch
+    checkpoint = TrainingCheckpoint(Path(out_model).parent / "training_checkpoint.pt", settings_hash({
+        "model": entry, "dataset": dataset, "seed": seed, "train": train["example_id"].tolist(),
+        "validation": None if validation is None else validation["example_id"].tolist()}))
     if family.needs_training(entry):
         with timed(f"training {model_name} on {dataset} (seed {seed}, {len(train)} examples)", log):
             history = train_classifier(model, list(map(list, train["words"])), train["label"].tolist(),
-                                       train_settings(entry), seed=seed, validation=validation)
+                                       train_settings(entry), seed=seed, validation=validation,
+                                       checkpoint=checkpoint)
     else:
         history = pd.DataFrame(columns=["epoch", "loss", "seconds"])
     train_seconds = time.perf_counter() - start
@@ -100,3 +106,4 @@ def train_model(settings: TrainSettings, dataset: str, model_name: str, seed: in
     write_table(with_provenance(summary, **provenance), out_evaluation)
     write_table(with_provenance(predictions, **provenance), out_predictions)
     write_table(with_provenance(history, **provenance), out_history)
+    checkpoint.clear()
