@@ -454,6 +454,17 @@ def test_forest_has_a_panel_per_dataset_and_model_seeds_as_points_the_ceiling_ba
     assert dashed and dashed[0].get_xdata()[0] == pytest.approx(0.0)  # the floor
     points = sum(len(c.get_offsets()) for c in first.collections if isinstance(c, PathCollection))
     assert points == 3 + 1  # three seeds and their mean
+    # every panel names its dataset and model; the legend and the x label do not overlap
+    assert {ax.get_title(loc="left") for ax in panels} == {f"{d} · {m}" for d in ("sst2", "imdb")
+                                                           for m in ("bilstm", "minilm")}
+    figure.draw_without_rendering()
+    from matplotlib.text import Text
+
+    renderer = figure.canvas.get_renderer()
+    label = [t for t in figure.findobj(Text) if t.get_text().startswith("Kendall") and t.get_visible()]
+    legends = [legend for part in [figure, *figure.subfigs] for legend in part.legends]
+    assert len(label) == 1 and len(legends) == 1
+    assert not label[0].get_window_extent(renderer).overlaps(legends[0].get_window_extent(renderer))
     path = kit.save_figure(figure, tmp_path / "forest.png")
     from PIL import Image
 

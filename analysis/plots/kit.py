@@ -213,8 +213,14 @@ def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low
     heights = [category_height * max(len(categories[r]), 1) + 0.32 for r in row_values] * wraps
     width = min(label_width + panel_width * n_cols + 0.3, MAX_DESIGN_WIDTH_IN * 1.15)
     has_legend = legend and (hue is not None or points is not None or band is not None or line is not None)
-    figure = new_figure(width, sum(heights) + 0.55 + (0.45 if has_legend else 0.0) + (0.25 if title else 0.0))
-    axes = figure.subplots(len(row_values) * wraps, n_cols, squeeze=False, sharex=True,
+    legend_height = 0.45 if has_legend else 0.0
+    panels_height = sum(heights) + 0.55
+    figure = new_figure(width, panels_height + legend_height + (0.25 if title else 0.0))
+    # the legend gets its own strip under the panels: constrained layout would draw an "outside"
+    # figure legend over the figure's x label
+    panels, legend_strip = (figure.subfigures(2, 1, height_ratios=[panels_height, legend_height]) if has_legend
+                            else (figure, None))
+    axes = panels.subplots(len(row_values) * wraps, n_cols, squeeze=False, sharex=True,
                            gridspec_kw={"height_ratios": heights})
     hues = _levels(rows, hue, None) if hue else [None]
     hue_colors = dict(palette) if (palette and hue) else {h: c for h, c in zip(hues, ("0.15", "#0072B2", "#D55E00",
@@ -252,18 +258,19 @@ def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low
             ax.tick_params(axis="x", labelsize=8)
             if xlim is not None:
                 ax.set_xlim(*xlim)
-            title_parts = [t for t in (col_label(col_value) if (col and r == 0) else "",
-                                       row_label(row_value) if (row and column == 0) else "") if t]
+            # every panel names its own facet: with wrapped columns a title row or column far away is easy to misread
+            title_parts = [label(value) for key, label, value in ((col, col_label, col_value), (row, row_label, row_value))
+                           if key is not None]
             if title_parts:
                 ax.set_title(" · ".join(title_parts), fontsize=9, loc="left")
-            if r == len(row_values) - 1 and n_cols == 1:
-                ax.set_xlabel(xlabel, fontsize=8.5)
     for index in range(len(col_values), wraps * n_cols):
         block, column = divmod(index, max_columns)
         for r in range(len(row_values)):
             axes[block * len(row_values) + r, column].set_axis_off()
-    if n_cols > 1 and xlabel:
-        figure.supxlabel(xlabel, fontsize=8.5)
+    if xlabel and n_cols == 1:
+        [ax for ax in axes[:, 0] if ax.axison][-1].set_xlabel(xlabel, fontsize=8.5)
+    elif xlabel:
+        panels.supxlabel(xlabel, fontsize=8.5)
     if has_legend:
         handles: list[Any] = []
         if hue:
@@ -277,7 +284,7 @@ def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low
             handles.append(Patch(color="#009E73", alpha=0.18, label=band_label or "reference band"))
         if line is not None:
             handles.append(Line2D([], [], color=RANDOM_COLOR, linestyle="--", label=line_label or "reference"))
-        figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=8)
+        legend_strip.legend(handles=handles, loc="center", ncols=min(len(handles), 4), fontsize=8, frameon=False)
     if title:
         figure.suptitle(title, fontsize=11)
     return figure
