@@ -144,6 +144,23 @@ def test_summary_verdicts_follow_the_intervals():
     assert set(summary["group"]) == {"all", "decisive"}
 
 
+def test_tied_top_scores_share_the_hit_and_still_get_an_interval():
+    """Uniform attention ties every word: each example scores a fractional hit of 1/n, summarised by the
+    bootstrap (not an exact binomial interval, which needs 0/1 outcomes), with the verdict that follows."""
+    rows = [{"example_id": f"e{i}", "method": method, "family": "attention", "variant": "abs", "n_words": n,
+             "shortcut_index": 0, "predicted": 1, "predicted_shortcut_class": True, "decisive": False,
+             "rank": (n + 1) / 2 if method == "uniform" else 1.0, "normalised_rank": 0.5 if method == "uniform" else 0.0,
+             "top1": 1 / n if method == "uniform" else 1.0, "share": 1 / n, "chance_top1": 1 / n,
+             "chance_share": 1 / n, "chance_normalised_rank": 0.5}
+            for i, n in enumerate([5, 8, 10, 12, 20, 6, 9, 15]) for method in ("uniform", "finder")]
+    summary = summarize_shortcut_scores(pd.DataFrame(rows), top1_threshold=0.5, n_resamples=200)
+    top1 = summary.loc[(summary["metric"] == "top1") & (summary["group"] == "all")].set_index("method")
+    uniform = top1.loc["uniform"]
+    assert uniform["mean"] == pytest.approx(uniform["chance"])
+    assert uniform["mean_low"] <= uniform["mean"] <= uniform["mean_high"] and uniform["verdict"] == "misses"
+    assert top1.loc["finder", "verdict"] == "finds"
+
+
 @pytest.fixture(scope="module")
 def shortcut_model():
     """A small attention model trained on the synthetic task with an anti shortcut (about a second)."""

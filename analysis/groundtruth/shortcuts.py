@@ -452,7 +452,8 @@ def summarize_shortcut_scores(scores: pd.DataFrame, *, top1_threshold: float, n_
     frames = []
     for metric in SCORE_METRICS:
         summary = mean_intervals(grouped, keys, metric, n_resamples=n_resamples, level=level,
-                                 seed=derive_seed(seed, metric), binary=metric == "top1")
+                                 # top-1 hits are 0/1 (exact interval) unless ties share them (uniform attention)
+                                 seed=derive_seed(seed, metric), binary="auto" if metric == "top1" else False)
         chance_column = f"chance_{metric}"
         if chance_column in grouped and len(grouped):
             chance = grouped.groupby(keys)[chance_column].mean().rename("chance").reset_index()
