@@ -472,6 +472,33 @@ def test_forest_has_a_panel_per_dataset_and_model_seeds_as_points_the_ceiling_ba
         assert image.width <= kit.STORED_WIDTH_PX + 40  # stored at about 1.5x the display width
 
 
+def test_headline_forest_shows_each_models_raw_attention_per_dataset_with_its_own_ceiling(
+        close: list[Figure]) -> None:
+    """One panel per dataset, one row per model (its first attention method in registry order, not rollout),
+    each row with its own ceiling band; a model whose raw attention ranks nothing (NaN) has no dots."""
+    summary = _forest_summary()
+    extra = summary[summary["method_a"] == "attention_last_mean"].assign(method_a="attention_rollout", mean=0.9,
+                                                                        mean_low=0.85, mean_high=0.95)
+    uniform = summary[summary["model"] == "bilstm"].assign(model="uniform")
+    uniform.loc[uniform["method_a"] == "rnn_attention", ["mean", "mean_low", "mean_high"]] = np.nan
+    uniform.loc[uniform["method_a"] == "integrated_gradients", ["mean_low", "mean_high"]] = (0.7, 0.8)
+    summary = pd.concat([summary, extra, uniform], ignore_index=True)
+    assert figures.headline_attention(summary, reference="loo_delete") == {
+        "bilstm": "rnn_attention", "minilm": "attention_last_mean", "uniform": "rnn_attention"}
+    ceilings = {(d, m, s): "integrated_gradients" for d, m, s in
+                summary[["dataset", "model", "seed"]].drop_duplicates().itertuples(index=False)}
+    figure = figures.headline_forest(summary, reference="loo_delete", ceilings=ceilings)
+    close.append(figure)
+    panels = [ax for ax in figure.axes if ax.axison]
+    assert [ax.get_title(loc="left") for ax in panels] == ["imdb", "sst2"]
+    rows = [t.get_text() for t in panels[0].get_yticklabels()]
+    assert rows == ["minilm (Attn last)", "bilstm (Attn)"]  # registry order of their methods; no uniform row
+    xs = [x for c in panels[0].collections if isinstance(c, PathCollection) for x, _ in c.get_offsets()]
+    assert max(xs) < 0.5  # rollout (0.9) is not drawn
+    bands = [c.get_datalim(panels[0].transData) for c in panels[0].collections if not isinstance(c, PathCollection)]
+    assert len(bands) == 2 and all(b.height < 1.0 for b in bands)  # one band per row, each within its row
+
+
 def test_width_rule_and_save(tmp_path: Path, close: list[Figure]) -> None:
     from PIL import Image
 

@@ -130,7 +130,8 @@ def test_figures_are_passed_by_key_and_captions_are_rekeyed_by_file():
 def test_every_image_link_of_the_markdown_resolves(study):
     markdown = study["markdown"]
     links = IMAGE.findall(markdown.read_text())
-    assert any("agreement_forest" in link for link in links) and any("accuracy" in link for link in links)
+    assert any("agreement_forest" in link for link in links) and any("agreement_headline" in link for link in links)
+    assert any("accuracy" in link for link in links)
     assert all(not Path(link).is_absolute() for link in links)
     missing = [link for link in links if not (markdown.parent / link).is_file()]
     assert missing == []
@@ -142,7 +143,8 @@ def test_the_first_screen_answers_with_numbers_verdicts_and_the_forest_plot(stud
     assert "Content warning: hatexplain" in head and "Does attention point at the words" in head
     assert "| claim | scope | agrees | differs | mixed | inconclusive | untestable | vacuous |" in head
     assert "](#claim-jw-causal-methods-agree-more)" in head and '<a id="claim-jw-causal-methods-agree-more">' in text
-    assert "agreement_forest.png" in head and "examples.html" in head
+    assert "agreement_headline.png" in head and "examples.html" in head
+    assert "agreement_forest.png" not in head and "agreement_forest.png" in text  # every method: in its section
     assert text.index("## Methods") > text.index("## Comparison with published findings")
 
 

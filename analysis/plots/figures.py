@@ -39,7 +39,9 @@ from analysis.plots.style import (
     PAIR_KIND_LINESTYLES,
     higher_is_more_agreement,
     method_label,
+    method_palette,
     method_rank,
+    method_short_label,
     metric_kind,
     metric_label,
     metric_title,
@@ -604,6 +606,34 @@ def attention_concentration(per_example: pd.DataFrame, *, threshold: float) -> F
     return figure
 
 
+def _forest_rows(summary: pd.DataFrame, *, reference: str, ceilings: dict[tuple[str, str, int], str], metric: str,
+                 variant: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(attention, ceiling, floor) rows of a forest: every run's agreement with ``reference`` (column ``method``:
+    the other method), its ceiling method's and the random floor's."""
+    require_columns(summary, ["dataset", "model", "seed", "method_a", "method_b", "pair_kind", "variant", "metric",
+                              "group_by", "mean", "mean_low", "mean_high"], table="agreement_summary")
+    rows = summary[(summary["metric"] == metric) & (summary["variant"] == variant) & (summary["group_by"] == "all")
+                   & ((summary["method_a"] == reference) | (summary["method_b"] == reference))]
+    rows = rows.assign(method=np.where(rows["method_a"] == reference, rows["method_b"], rows["method_a"]))
+    attention = _finite(rows[rows["pair_kind"] == "attention_vs_causal"], "mean")
+    ceiling = rows[[ceilings.get((d, m, int(s))) == method
+                    for d, m, s, method in zip(rows["dataset"], rows["model"], rows["seed"], rows["method"])]]
+    floor = rows[rows["method"] == "random"].rename(columns={"mean": "value"})
+    return attention, ceiling.rename(columns={"mean_low": "low", "mean_high": "high"}), floor
+
+
+def _forest_limits(metric: str, *frames: pd.DataFrame) -> tuple[float, float] | None:
+    """The x range of a forest: the data's (with 0), within the metric's."""
+    columns = ("mean", "mean_low", "mean_high", "low", "high", "value")
+    values = pd.to_numeric(pd.concat([f[c] for f in frames for c in columns if c in f]), errors="coerce")
+    values = values[np.isfinite(values)]
+    limits = _metric_limits(metric)
+    if len(values) and limits is not None:
+        pad = 0.05 * (limits[1] - limits[0])
+        limits = (max(limits[0], min(values.min(), 0.0) - pad), min(limits[1], max(values.max(), 0.0) + pad))
+    return limits
+
+
 @styled
 def agreement_forest(summary: pd.DataFrame, *, reference: str, ceilings: dict[tuple[str, str, int], str],
                      metric: str = "kendall_tau", variant: str = "abs") -> Figure:
@@ -615,7 +645,7 @@ def agreement_forest(summary: pd.DataFrame, *, reference: str, ceilings: dict[tu
     95% intervals of the ceiling (another causal method against the reference, every seed):
     attention inside the band agrees with causal importance as well as causal methods agree
     with each other. The dashed grey line is the random floor. One panel per dataset
-    (columns) and model (rows).
+    and model.
 
     Computed from the study's ``agreement_summary`` (``group_by == "all"``): attention-vs-causal
     rows of pairs with ``reference``; ``ceilings`` names the ceiling method of each run
@@ -624,28 +654,59 @@ def agreement_forest(summary: pd.DataFrame, *, reference: str, ceilings: dict[tu
     title = f"Agreement with {method_label(reference)}: {metric_title(metric)} of |scores|"
     if _is_empty(summary):
         return no_data_figure(title, "the agreement summary table is empty")
-    require_columns(summary, ["dataset", "model", "seed", "method_a", "method_b", "pair_kind", "variant", "metric",
-                              "group_by", "mean", "mean_low", "mean_high"], table="agreement_summary")
-    rows = summary[(summary["metric"] == metric) & (summary["variant"] == variant) & (summary["group_by"] == "all")
-                   & ((summary["method_a"] == reference) | (summary["method_b"] == reference))]
-    rows = rows.assign(method=np.where(rows["method_a"] == reference, rows["method_b"], rows["method_a"]))
-    attention = _finite(rows[rows["pair_kind"] == "attention_vs_causal"], "mean")
+    attention, ceiling, floor = _forest_rows(summary, reference=reference, ceilings=ceilings, metric=metric,
+                                             variant=variant)
     if attention.empty:
         return no_data_figure(title, f"no attention-vs-causal rows with {reference!r} for metric={metric!r}")
-    ceiling = rows[[ceilings.get((d, m, int(s))) == method
-                    for d, m, s, method in zip(rows["dataset"], rows["model"], rows["seed"], rows["method"])]]
-    floor = rows[rows["method"] == "random"].rename(columns={"mean": "value"})
-    shown = pd.concat([attention, ceiling, floor.rename(columns={"value": "mean"})])
-    values = pd.to_numeric(pd.concat([shown["mean_low"], shown["mean_high"], shown["mean"]]), errors="coerce")
-    values = values[np.isfinite(values)]
-    limits = _metric_limits(metric)
-    if len(values) and limits is not None:  # the data's range (with 0), within the metric's
-        pad = 0.05 * (limits[1] - limits[0])
-        limits = (max(limits[0], min(values.min(), 0.0) - pad), min(limits[1], max(values.max(), 0.0) + pad))
     return forest(
-        attention, col="dataset", row="model", ceiling=ceiling.rename(columns={"mean_low": "low", "mean_high": "high"}),
-        floor=floor, low="mean_low", high="mean_high", xlabel=metric_label(metric), title=title,
-        xlim=limits, zero_line=metric_kind(metric) == "correlation",
-        ceiling_label="ceiling: causal vs causal (95% intervals)", floor_label="random floor",
-        panel_width=1.75, category_height=0.17,
+        attention, col="dataset", row="model", ceiling=ceiling, floor=floor, low="mean_low", high="mean_high",
+        xlabel=metric_label(metric), title=title, xlim=_forest_limits(metric, attention, ceiling, floor),
+        zero_line=metric_kind(metric) == "correlation", ceiling_label="ceiling: causal vs causal (95% intervals)",
+        floor_label="random floor", panel_width=1.75, category_height=0.17,
+    )
+
+
+def headline_attention(summary: pd.DataFrame, *, reference: str) -> dict[str, str]:
+    """Each model's raw attention: the first attention method (in registry order) compared with ``reference``
+    in its runs (last-layer head-mean attention for a transformer, the attention layer's weights for an RNN)."""
+    rows = summary[((summary["method_a"] == reference) | (summary["method_b"] == reference))
+                   & (summary["pair_kind"] == "attention_vs_causal")]
+    methods = rows.assign(method=np.where(rows["method_a"] == reference, rows["method_b"], rows["method_a"]))
+    return {str(model): sort_methods(part["method"].unique())[0] for model, part in methods.groupby("model")}
+
+
+@styled
+def headline_forest(summary: pd.DataFrame, *, reference: str, ceilings: dict[tuple[str, str, int], str],
+                    metric: str = "kendall_tau", variant: str = "abs", max_columns: int = 5) -> Figure:
+    """Does each model's attention agree with causal importance? The study's answer in one compact figure.
+
+    Caption: one panel per dataset, one row per model: its raw attention
+    (:func:`headline_attention`, named after the model) against the causal reference, each
+    dot a training seed's mean agreement with its 95% interval over explained examples, the
+    diamond their mean. On each row the green band is that model's ceiling (another causal
+    method against the reference, every seed) and the dashed tick its random floor. A model
+    whose raw attention gives no ranking (constant, as with uniform attention) has no dots.
+    :func:`agreement_forest` shows every attention method.
+
+    Computed from the study's ``agreement_summary`` as :func:`agreement_forest`, keeping each
+    model's :func:`headline_attention` method.
+    """
+    title = f"Raw attention vs {method_label(reference)}: {metric_title(metric)} of |scores|"
+    if _is_empty(summary):
+        return no_data_figure(title, "the agreement summary table is empty")
+    attention, ceiling, floor = _forest_rows(summary, reference=reference, ceilings=ceilings, metric=metric,
+                                             variant=variant)
+    headline = headline_attention(summary, reference=reference)
+    attention = attention[[headline.get(m) == method for m, method in zip(attention["model"], attention["method"])]]
+    if attention.empty:
+        return no_data_figure(title, f"no attention-vs-causal rows with {reference!r} for metric={metric!r}")
+    colors = method_palette(sorted(set(headline.values())))
+    return forest(
+        attention, y="model", col="dataset", ceiling=ceiling, floor=floor, low="mean_low", high="mean_high",
+        y_order=sorted(headline, key=lambda m: (method_rank(headline[m]), m)),
+        y_label=lambda m: f"{m} ({method_short_label(headline[m])})",
+        palette={m: colors[method] for m, method in headline.items()}, xlabel=metric_label(metric), title=title,
+        xlim=_forest_limits(metric, attention, ceiling, floor), zero_line=metric_kind(metric) == "correlation",
+        ceiling_label="ceiling: causal vs causal (95% intervals)", floor_label="random floor", panel_width=1.75,
+        category_height=0.2, max_columns=max_columns, references_per_category=True,
     )

@@ -191,7 +191,7 @@ def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low
              xlim: tuple[float, float] | None = None, zero_line: bool = False, filled: str | None = None,
              band: pd.DataFrame | None = None, line: pd.DataFrame | None = None, band_label: str = "",
              line_label: str = "", panel_width: float = 2.1, category_height: float = 0.2,
-             max_columns: int = 4, legend: bool = True) -> Figure:
+             max_columns: int = 4, legend: bool = True, references_per_category: bool = False) -> Figure:
     """Means with intervals as dots, one small panel per ``row`` x ``col`` value, categories (``y``) on the y axis.
 
     Each panel row shows only the categories present in it (models with different methods
@@ -202,7 +202,9 @@ def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low
     their ``y`` value (method colours by default). ``filled`` names a boolean column: hollow
     dots where it is false. ``band`` (columns: the ``row``/``col`` keys present, ``low``,
     ``high``) shades a vertical band per panel (a ceiling); ``line`` (the keys and ``value``)
-    draws a dashed vertical line (a floor). Columns wrap after ``max_columns`` panels.
+    draws a dashed vertical line (a floor); with ``references_per_category`` both tables also
+    have the ``y`` column and each category gets its own, across its row. Columns wrap after
+    ``max_columns`` panels.
     """
     col_values = _levels(rows, col, col_order)
     row_values = _levels(rows, row, row_order)
@@ -239,8 +241,9 @@ def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low
             cats = categories[row_value]
             position = {c: i for i, c in enumerate(cats)}
             keys = {k: v for k, v in ((col, col_value), (row, row_value)) if k is not None}
-            _reference(ax, band, keys, kind="band")
-            _reference(ax, line, keys, kind="line")
+            by_row = {"y": y, "position": position} if references_per_category else {}
+            _reference(ax, band, keys, kind="band", **by_row)
+            _reference(ax, line, keys, kind="line", **by_row)
             if zero_line:
                 ax.axvline(0.0, color="0.55", linewidth=0.8, zorder=1)
             for hue_value in hues:
@@ -318,8 +321,14 @@ def _draw_dots(ax: Axes, values: pd.DataFrame, y0: float, color: str, *, x: str,
                linewidths=0.6, zorder=4)
 
 
-def _reference(ax: Axes, table: pd.DataFrame | None, keys: Mapping[str, Any], *, kind: str) -> None:
-    """A shaded band (kind="band": columns low/high) or a dashed line (kind="line": column value) for this panel."""
+def _reference(ax: Axes, table: pd.DataFrame | None, keys: Mapping[str, Any], *, kind: str, y: str = "",
+               position: Mapping[Any, int] | None = None) -> None:
+    """A shaded band (kind="band": columns low/high) or a dashed line (kind="line": column value) for this panel.
+
+    With ``y`` and ``position`` (each category's row), each category of the panel gets its own band
+    or line from the rows of ``table`` whose ``y`` column names it, across its row only; otherwise
+    one spans the panel.
+    """
     if table is None or table.empty:
         return
     part = table
@@ -328,15 +337,26 @@ def _reference(ax: Axes, table: pd.DataFrame | None, keys: Mapping[str, Any], *,
             part = part[part[column] == value]
     if part.empty:
         return
-    if kind == "band":
-        lo = pd.to_numeric(part["low"], errors="coerce").min()
-        hi = pd.to_numeric(part["high"], errors="coerce").max()
-        if np.isfinite(lo) and np.isfinite(hi):
-            ax.axvspan(lo, hi, color="#009E73", alpha=0.18, linewidth=0, zorder=0)
-    else:
-        value = pd.to_numeric(part["value"], errors="coerce").mean()
-        if np.isfinite(value):
-            ax.axvline(value, color=RANDOM_COLOR, linestyle="--", linewidth=1.2, zorder=1)
+    spans = ([(part[part[y] == category], (row - 0.42, row + 0.42)) for category, row in position.items()]
+             if y and position is not None else [(part, None)])
+    for rows, extent in spans:
+        if kind == "band":
+            lo = pd.to_numeric(rows["low"], errors="coerce").min()
+            hi = pd.to_numeric(rows["high"], errors="coerce").max()
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                continue
+            if extent is None:
+                ax.axvspan(lo, hi, color="#009E73", alpha=0.18, linewidth=0, zorder=0)
+            else:
+                ax.fill_betweenx(extent, lo, hi, color="#009E73", alpha=0.18, linewidth=0, zorder=0)
+        else:
+            value = pd.to_numeric(rows["value"], errors="coerce").mean()
+            if not np.isfinite(value):
+                continue
+            if extent is None:
+                ax.axvline(value, color=RANDOM_COLOR, linestyle="--", linewidth=1.2, zorder=1)
+            else:
+                ax.plot([value, value], extent, color=RANDOM_COLOR, linestyle="--", linewidth=1.2, zorder=1)
 
 
 def forest(rows: pd.DataFrame, *, ceiling: pd.DataFrame | None = None, floor: pd.DataFrame | None = None,

@@ -84,6 +84,14 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     return sentences
 
 
+def _finite_models(summary: pd.DataFrame, headline: dict[str, str], reference: str, metric: str) -> set[str]:
+    """The models whose headline attention has a finite mean agreement with ``reference`` in some run."""
+    rows = summary[(summary["metric"] == metric) & (summary["group_by"] == "all") & np.isfinite(
+        pd.to_numeric(summary["mean"], errors="coerce"))]
+    return {str(model) for model, a, b in zip(rows["model"], rows["method_a"], rows["method_b"])
+            if {a, b} == {headline.get(str(model)), reference}}
+
+
 def reference_table(summary: pd.DataFrame, *, reference: str, metric: str) -> pd.DataFrame:
     """Every method's agreement with ``reference`` per run (the headline metric, |scores|)."""
     rows = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
@@ -133,15 +141,32 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
             Figure(path, f"|score| of each word divided by the method's largest, for a few examples: "
                    f"{_run_title(key)}. The per-example view shows every explained example with signed scores.",
                    key=f"heatmaps/{'/'.join(key)}") for key, path in sorted(heatmaps.items())]))
-    front = []
     if "agreement_forest" in figures:
-        front.append(Figure(figures["agreement_forest"], (
-            f"Attention vs causal importance: mean {metric_short_label(metric)} of each attention method with "
-            f"{method_label(reference)} (dots: training seeds with 95% intervals over explained examples; diamonds: "
-            "their mean), against the ceiling (green band: another causal method against the reference) and the "
-            "random floor (dashed). One panel per dataset and model; click to enlarge."),
-            alt="Forest plot of attention-vs-causal agreement per dataset and model, with the causal ceiling as a "
-                "band and the random floor as a dashed line", key="agreement_forest", style="hero", id="forest"))
+        blocks.insert(1, Figure(figures["agreement_forest"], (
+            f"Every attention method: mean {metric_short_label(metric)} with {method_label(reference)} (dots: "
+            "training seeds with 95% intervals over explained examples; diamonds: their mean), against the ceiling "
+            "(green band: another causal method against the reference) and the random floor (dashed). One panel per "
+            "dataset and model; click to enlarge."),
+            alt="Forest plot of every attention method's agreement with causal importance per dataset and model",
+            key="agreement_forest", id="forest-all"))
+    front = []
+    if "agreement_headline" in figures:
+        from analysis.plots.figures import headline_attention
+
+        raw_attention = headline_attention(summary, reference=reference)
+        raw = sorted({method_label(method) for method in raw_attention.values()})
+        ranked = _finite_models(summary, raw_attention, reference, metric)
+        constant = sorted(model for model in raw_attention if model not in ranked)
+        front.append(Figure(figures["agreement_headline"], (
+            f"Does attention agree with causal importance? Each model's raw attention ({' / '.join(raw)}) against "
+            f"{method_label(reference)}: mean {metric_short_label(metric)} per training seed (dots, 95% intervals "
+            "over explained examples; diamonds: their mean). On each row, the green band is that model's ceiling "
+            "(another causal method against the reference) and the dashed tick its random floor. "
+            + (f"No dots for {', '.join(constant)}: its attention is constant and ranks nothing. " if constant else "")
+            + "[Every attention method](#forest-all) is in the next section."),
+            alt="Forest plot of each model's raw attention against causal importance, one panel per dataset, with "
+                "each model's causal ceiling as a band and its random floor as a dashed tick",
+            key="agreement_headline", style="hero", id="forest"))
     return Section("Agreement with causal importance", blocks, findings=statements, order=1, id="agreement",
                    tables={"agreement_with_reference": headline},
                    lead=agreement_lead(findings, summary, reference=reference, metric=metric,

@@ -1,7 +1,8 @@
 """The study summary a researcher reads, as one document rendered to markdown and to self-contained HTML.
 
 The first screen answers the study: a paragraph generated from the numbers, the verdicts on
-the published claims and one forest plot of attention-vs-causal agreement. Then every section
+the published claims and one compact forest plot of each model's raw attention against causal
+importance (one panel per dataset; every attention method's forest is in the agreement section). Then every section
 (:mod:`analysis.report.sections`; the core ones are in :mod:`analysis.report.report_section`),
 a table of contents linking them, methods, cost, data and provenance. Every sentence in the
 findings is generated from the tables: a claim that attention is "below the ceiling" or "above
@@ -357,22 +358,24 @@ def report_figures(config: dict[str, Any], tables: dict[str, pd.DataFrame], figu
                    folder: str | Path) -> dict[str, str]:
     """The study-level figures the summary draws from its own tables, by key, unless ``figures`` has them.
 
-    ``agreement_forest`` (:func:`analysis.plots.figures.agreement_forest`) and, where the study
+    ``agreement_headline`` (:func:`analysis.plots.figures.headline_forest`, each model's raw
+    attention: the first screen's figure), ``agreement_forest``
+    (:func:`analysis.plots.figures.agreement_forest`, every attention method) and, where the study
     has per-head tables, ``heads_layers`` (:func:`analysis.heads.figures.layer_agreement_curves`),
     written to ``folder`` under their keys.
     """
-    from analysis.plots.figures import agreement_forest
+    from analysis.plots.figures import agreement_forest, headline_forest
     from analysis.plots.kit import save_figure
 
     reference = config["agreement"]["reference"]
     metric = config["figures"]["headline_metric"]
     made: dict[str, str] = {}
     summary = tables.get("agreement_summary")
-    if "agreement_forest" not in figures and summary is not None and not summary.empty:
-        runs = ceilings(summary, reference=reference, metric=metric, comparisons=tables.get("comparisons"))
-        made["agreement_forest"] = str(save_figure(
-            agreement_forest(summary, reference=reference, ceilings=runs, metric=metric),
-            Path(folder) / "agreement_forest.png"))
+    for key, draw in (("agreement_headline", headline_forest), ("agreement_forest", agreement_forest)):
+        if key not in figures and summary is not None and not summary.empty:
+            runs = ceilings(summary, reference=reference, metric=metric, comparisons=tables.get("comparisons"))
+            made[key] = str(save_figure(draw(summary, reference=reference, ceilings=runs, metric=metric),
+                                        Path(folder) / f"{key}.png"))
     heads = tables.get("heads_summary")
     if "heads_layers" not in figures and heads is not None and not heads.empty and summary is not None:
         from analysis.heads.figures import layer_agreement_curves
