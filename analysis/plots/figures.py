@@ -662,7 +662,7 @@ def agreement_forest(summary: pd.DataFrame, *, reference: str, ceilings: dict[tu
         attention, col="dataset", row="model", ceiling=ceiling, floor=floor, low="mean_low", high="mean_high",
         xlabel=metric_label(metric), title=title, xlim=_forest_limits(metric, attention, ceiling, floor),
         zero_line=metric_kind(metric) == "correlation", ceiling_label="ceiling: causal vs causal (95% intervals)",
-        floor_label="random floor", panel_width=1.75, category_height=0.17,
+        floor_label="random floor", panel_width=1.75, category_height=0.17, max_columns=5,
     )
 
 

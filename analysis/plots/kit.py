@@ -181,6 +181,10 @@ def _y_order(values: Iterable[str], order: Sequence[str] | None) -> list[str]:
     return sorted(values, key=lambda v: (method_rank(v), str(v)))
 
 
+TITLE_CHARS_PER_INCH = 13
+"""Characters of a 9-point panel title that fit in an inch of panel width (about 0.075 in each)."""
+
+
 def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low", high: str | None = "mean_high",
              y: str = "method", col: str | None = None, row: str | None = None, hue: str | None = None,
              points: str | None = None, y_order: Sequence[str] | None = None,
@@ -265,7 +269,10 @@ def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low
             title_parts = [label(value) for key, label, value in ((col, col_label, col_value), (row, row_label, row_value))
                            if key is not None]
             if title_parts:
-                ax.set_title(" · ".join(title_parts), fontsize=9, loc="left")
+                title_text = " · ".join(title_parts)
+                if len(title_text) > TITLE_CHARS_PER_INCH * panel_width:  # would run into the next panel's
+                    title_text = "\n".join(title_parts)
+                ax.set_title(title_text, fontsize=9, loc="left")
     for index in range(len(col_values), wraps * n_cols):
         block, column = divmod(index, max_columns)
         for r in range(len(row_values)):
