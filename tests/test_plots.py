@@ -531,6 +531,26 @@ def test_dot_grid_wraps_panels_and_keeps_each_rows_categories(close: list[Figure
     assert {"Leave-one-out (delete)", "Random"} in labels and {"Saliency (‖∇‖)"} in labels
 
 
+def test_panels_of_models_ranked_by_the_same_methods_share_a_row_without_empty_categories(
+        close: list[Figure]) -> None:
+    """Five RNNs (4 rankings) side by side, the transformer (6 rankings) in the next row of panels: no RNN panel
+    lists a transformer-only method."""
+    from analysis.interventions.figures import flip_fractions
+
+    rnn_methods = ["rnn_attention", "saliency", "loo_delete", "random"]
+    models = {f"rnn{i}": rnn_methods for i in range(5)} | {
+        "bert": ["attention_last_mean", "attention_rollout", "saliency", "loo_delete", "random", "alti"]}
+    summary = pd.DataFrame([{"dataset": "sst2", "test": "removal", "measure": "fraction_items", "group": "all",
+                             "model": model, "seed": seed, "method": method, "mean": 0.5, "mean_low": 0.4,
+                             "mean_high": 0.6} for model, methods in models.items() for method in methods
+                            for seed in (0, 1)])
+    figure = flip_fractions(summary)
+    close.append(figure)
+    visible = [ax for ax in figure.axes if ax.axison]
+    assert [ax.get_title(loc="left") for ax in visible] == ["rnn0", "rnn1", "rnn2", "rnn3", "rnn4", "bert"]
+    assert [len(ax.get_yticks()) for ax in visible] == [4] * 5 + [6]
+
+
 def test_highlighted_lines_colour_a_few_and_grey_the_rest(close: list[Figure]) -> None:
     from analysis.plots import kit
 

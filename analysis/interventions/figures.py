@@ -11,6 +11,7 @@ docstring is the figure's caption.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,11 +34,26 @@ from analysis.records import CAUSAL_FAMILIES
 from analysis.stats.divergence import JSD_UNIT
 
 MAX_COLUMNS = 4
+MAX_GROUP_COLUMNS = 6
+"""Panels side by side at most when models ranked by the same methods are kept in one row of panels."""
 CLASS_COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00")
 
 
 def _models(table: pd.DataFrame) -> list[str]:
     return sorted({str(m) for m in table["model"]})
+
+
+def _model_columns(rows: pd.DataFrame) -> dict[str, Any]:
+    """``col_order`` and ``max_columns`` for a dot grid of one panel per model: models ranked by the same
+    methods side by side (the RNNs, then a transformer), a block wide enough for the largest such group,
+    so that no row of panels lists methods that half its panels lack."""
+    methods = {model: tuple(sorted(set(part["method"]))) for model, part in rows.groupby(rows["model"].astype(str))}
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for model in sorted(methods):
+        groups.setdefault(methods[model], []).append(model)
+    ordered = sorted(groups.values(), key=lambda models: (-len(models), models[0]))
+    return {"col_order": [model for group in ordered for model in group],
+            "max_columns": min(MAX_GROUP_COLUMNS, max(MAX_COLUMNS, len(ordered[0]) if ordered else 1))}
 
 
 def _seeds_text(table: pd.DataFrame) -> str:
@@ -151,7 +167,7 @@ def flip_fractions(summary: pd.DataFrame) -> Figure:
                    & (summary["group"] == "all")] if not summary.empty else summary
     if rows.empty:
         return no_data_figure("Removal until the decision flips", "the zeroing test was not run")
-    return dot_grid(_per_seed(rows), col="model", points="seed", xlim=(0, 1.02), max_columns=MAX_COLUMNS,
+    return dot_grid(_per_seed(rows), col="model", points="seed", xlim=(0, 1.02), **_model_columns(rows),
                     xlabel="fraction of words removed at the flip", legend=rows["seed"].nunique() > 1,
                     title=_dataset_title(rows, "Words removed (attention zeroed) before the decision flips"))
 
@@ -175,8 +191,7 @@ def aopc_intervals(summary: pd.DataFrame) -> Figure:
     labels = {"aopc_comprehensiveness": "comprehensiveness ↑", "aopc_sufficiency": "sufficiency ↓"}
     return dot_grid(rows, col="model", row="measure", hue="removal", row_order=list(labels),
                     row_label=lambda m: labels.get(m, m), hue_label=lambda r: f"removal: {r}", zero_line=True,
-                    xlim=robust_limits(rows),
-                    max_columns=MAX_COLUMNS, xlabel="AOPC (Δ p(predicted))",
+                    xlim=robust_limits(rows), **_model_columns(rows), xlabel="AOPC (Δ p(predicted))",
                     title=_dataset_title(rows, "ERASER faithfulness of every ranking"))
 
 

@@ -208,15 +208,22 @@ def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low
     ``high``) shades a vertical band per panel (a ceiling); ``line`` (the keys and ``value``)
     draws a dashed vertical line (a floor); with ``references_per_category`` both tables also
     have the ``y`` column and each category gets its own, across its row. Columns wrap after
-    ``max_columns`` panels.
+    ``max_columns`` panels; each row of panels lists only the categories of its panels, so
+    columns with the same categories are best kept together (``col_order``).
     """
     col_values = _levels(rows, col, col_order)
     row_values = _levels(rows, row, row_order)
     wraps = math.ceil(len(col_values) / max_columns)
     n_cols = min(len(col_values), max_columns)
-    categories = {r: _y_order(rows.loc[rows[row] == r, y] if row else rows[y], y_order) for r in row_values}
+    # each row of panels lists the categories of its own panels: a block of RNN panels has no transformer rows
+    categories = {}
+    for block in range(wraps):
+        shown = rows[rows[col].isin(col_values[block * max_columns:(block + 1) * max_columns])] if col else rows
+        for r in row_values:
+            categories[block, r] = _y_order(shown.loc[shown[row] == r, y] if row else shown[y], y_order)
     label_width = 0.3 + 0.065 * max((len(y_label(c)) for cs in categories.values() for c in cs), default=8)
-    heights = [category_height * max(len(categories[r]), 1) + 0.32 for r in row_values] * wraps
+    heights = [category_height * max(len(categories[block, r]), 1) + 0.32 for block in range(wraps)
+               for r in row_values]
     width = min(label_width + panel_width * n_cols + 0.3, MAX_DESIGN_WIDTH_IN * 1.15)
     has_legend = legend and (hue is not None or points is not None or band is not None or line is not None)
     legend_height = 0.45 if has_legend else 0.0
@@ -242,7 +249,7 @@ def dot_grid(rows: pd.DataFrame, *, x: str = "mean", low: str | None = "mean_low
                 part = part[part[col] == col_value]
             if row is not None:
                 part = part[part[row] == row_value]
-            cats = categories[row_value]
+            cats = categories[block, row_value]
             position = {c: i for i, c in enumerate(cats)}
             keys = {k: v for k, v in ((col, col_value), (row, row_value)) if k is not None}
             by_row = {"y": y, "position": position} if references_per_category else {}
