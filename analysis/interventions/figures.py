@@ -127,12 +127,15 @@ def adversarial_histogram(adversarial: pd.DataFrame) -> Figure:
     """Jensen-Shannon divergence (nats, at most ln 2) between the original and the adversarial attention, output TVD <= epsilon.
 
     One panel per model (seeds pooled). Only solutions that were re-measured within the
-    constraint are counted; the panel title gives how many examples had one. Mass near ln 2
+    constraint are counted; the panel title gives how many examples had one, and how many of
+    them lie beyond the published claim's threshold (the dashed line). Mass near ln 2
     means attention can be changed almost completely without changing the prediction (Jain &
     Wallace 2019, Figure 5).
     """
     if adversarial.empty:
         return no_data_figure("Adversarial attention", "the adversarial search was not run")
+    from analysis.published.directions import ADVERSARIAL_JSD
+
     models = _models(adversarial)
     figure, panels = _grid(len(models), height=2.0)
     bins = np.linspace(0, 0.7, 15)
@@ -140,8 +143,11 @@ def adversarial_histogram(adversarial: pd.DataFrame) -> Figure:
         part = adversarial[adversarial["model"] == model]
         feasible = part[part["feasible"].astype(bool)]
         ax.hist(feasible["jsd"], bins=bins, color="#0072B2", alpha=0.85)
+        ax.axvline(ADVERSARIAL_JSD, color="0.3", linestyle="--", linewidth=1.0)
         epsilon = float(part["epsilon"].iloc[0])
-        ax.set_title(f"{model}: {len(feasible)}/{len(part)} found, ε = {epsilon:g}", fontsize=9)
+        far = int((feasible["jsd"] > ADVERSARIAL_JSD).sum())
+        ax.set_title(f"{model}\n{len(feasible)}/{len(part)} found (ε = {epsilon:g})\nJSD > {ADVERSARIAL_JSD:g}: "
+                     f"{far}", fontsize=8.5, loc="left")
         ax.set_xlim(0, 0.7)
         ax.set_xlabel(f"JSD [{JSD_UNIT}]", fontsize=8.5)
     panels[0][0].set_ylabel("examples")
