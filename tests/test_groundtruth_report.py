@@ -156,6 +156,9 @@ def test_sanity_findings_name_failing_methods_with_intervals():
     assert "Passed: Integrated gradients" in finding and "random baseline stays at 1" in finding
     figure = figures.sanity_figure(summary)
     assert len(figure.axes) == 1
+    summary.loc[summary["method"] == "integrated_gradients", ["mean", "mean_low"]] = (-0.6, -0.8)
+    bottom, _ = figures.sanity_figure(summary).axes[0].get_ylim()
+    assert bottom <= -0.8  # a correlation far below zero stays on the plot
 
 
 def test_figures_say_no_data_for_empty_tables():

@@ -285,6 +285,9 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
     # a handful in colour: the failing methods, raw attention, the random baseline; the rest grey
     attention = [m for m in methods if m in ("attention_last_mean", "rnn_attention")]
     highlight = list(dict.fromkeys([*(m for m in methods if verdicts[m] == "fails"), *attention, "random"]))[:6]
+    # the y range holds every curve and band (a correlation can fall well below zero once weights are random)
+    lowest = pd.to_numeric(rows[["mean", "mean_low"]].stack(), errors="coerce").min()
+    bottom = max(-1.05, min(-0.45, float(lowest) - 0.05)) if np.isfinite(lowest) else -0.45
     n_cols = min(len(runs), 3)
     n_rows = math.ceil(len(runs) / n_cols)
     figure = new_figure(min(3.0 * n_cols + 2.8, MAX_DESIGN_WIDTH_IN), 2.8 * n_rows + 0.8)
@@ -303,7 +306,7 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
                       rotation=45, ha="right", rotation_mode="anchor", fontsize=8)
         ax.axhline(float(part["threshold"].iloc[0]), color="0.4", linestyle="--", linewidth=1.0)
         ax.axhline(0.0, color="0.7", linewidth=0.8)
-        ax.set_ylim(-0.45, 1.05)
+        ax.set_ylim(bottom, 1.05)
         ax.set_title(f"{dataset} / {model}", fontsize=10)
     for ax in axes[len(runs):]:
         figure.delaxes(ax)
@@ -312,5 +315,5 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
     handles = list({h.get_label(): h for h in handles}.values())  # one entry per method over the panels
     handles.append(Line2D([], [], color="0.4", linestyle="--", label="threshold"))
     figure.legend(handles=handles, loc="outside right center", fontsize=8)
-    figure.suptitle(title)
+    figure.suptitle(title, fontsize=11)
     return figure
