@@ -282,6 +282,23 @@ def test_agreement_matrix_annotations_equal_means(summary: pd.DataFrame, tmp_pat
     assert figure.axes[1].get_ylabel().replace("\n", " ") == "Kendall τ (higher = more agreement)"
 
 
+def test_agreement_matrix_over_seeds_shows_the_mean_of_the_seeds_means(summary: pd.DataFrame,
+                                                                        close: list[Figure]) -> None:
+    seeds = pd.concat([summary.assign(seed=0), summary.assign(seed=1, mean=summary["mean"] + 0.2)])
+    with pytest.raises(ValueError, match="mixes 2 values of 'seed'"):
+        figures.agreement_matrix(seeds)
+    figure = figures.agreement_matrix(seeds, over_seeds=True)
+    close.append(figure)
+    ax = figure.axes[0]
+    rows, cols = _tick_texts(ax.get_yticklabels()), _tick_texts(ax.get_xticklabels())
+    cells = {(rows[int(t.get_position()[1])], cols[int(t.get_position()[0])]): t.get_text() for t in ax.texts}
+    pair = summary[(summary["group_by"] == "all") & (summary["metric"] == "kendall_tau") & (summary["variant"] == "abs")
+                   & (summary["method_a"] == "attention_last_mean") & (summary["method_b"] == "loo_delete")]
+    expected = f"{float(pair['mean'].iloc[0]) + 0.1:.2f}"
+    assert cells[(style.method_label("attention_last_mean"), style.method_label("loo_delete"))] == expected
+    assert "2 seeds" in figure.get_suptitle()
+
+
 def test_agreement_matrix_rejects_mixed_runs(summary: pd.DataFrame) -> None:
     mixed = pd.concat([summary.assign(model="bilstm"), summary.assign(model="distilbert")])
     with pytest.raises(ValueError, match="mixes 2 values of 'model'"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from pathlib import Path
@@ -23,6 +24,7 @@ from analysis.report.document import (
     Table,
     inline_html,
     plain_text,
+    png_size,
     relative_link,
     render_html,
     render_markdown,
@@ -145,6 +147,8 @@ def test_the_first_screen_answers_with_numbers_verdicts_and_the_forest_plot(stud
     assert "](#claim-jw-causal-methods-agree-more)" in head and '<a id="claim-jw-causal-methods-agree-more">' in text
     assert "agreement_headline.png" in head and "examples.html" in head
     assert "agreement_forest.png" not in head and "agreement_forest.png" in text  # every method: in its section
+    # two seeds: one method x method matrix per dataset and model, seeds averaged, not one per run
+    assert text.count("](figures/seed_matrix/") == 4 and "matrix.png" not in text
     assert text.index("## Methods") > text.index("## Comparison with published findings")
 
 
@@ -214,6 +218,11 @@ def test_an_html_page_over_its_budget_stores_folded_figures_smaller(tmp_path):
     tight = render_html(document, max_bytes=int(len(roomy) * 0.8))
     widths = [int(w) for w in re.findall(r'width="(\d+)"', tight)]
     assert len(tight) < len(roomy) and widths[0] == 900 and widths[1] < 900
+    # when shrinking folded figures is not enough, open ones are stored smaller too, shown as wide as before
+    tighter = render_html(document, max_bytes=int(len(roomy) * 0.3))
+    stored = [png_size(base64.b64decode(data)) for data in re.findall(r'src="data:image/png;base64,([^"]+)"', tighter)]
+    widths = [int(w) for w in re.findall(r'width="(\d+)"', tighter)]
+    assert len(tighter) < len(tight) and stored[0][0] == 1000 and widths[0] == 900 and stored[1][0] == 480
 
 
 def test_the_readme_shows_how_to_load_the_published_data_as_the_data_card_does():

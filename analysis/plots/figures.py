@@ -234,7 +234,8 @@ def agreement_distributions(agreement: pd.DataFrame, metric: str = "kendall_tau"
 
 
 @styled
-def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant: str = "abs") -> Figure:
+def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant: str = "abs",
+                     over_seeds: bool = False) -> Figure:
     """Mean agreement between every two methods, as a symmetric method x method matrix.
 
     Caption: which methods rank words alike? Strong colour means more agreement (for
@@ -247,12 +248,20 @@ def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant
     Computed from ``agreement_summary`` rows with ``group_by == "all"`` and the given
     ``metric`` and ``variant``: each cell is the mean over instances of the
     per-instance metric for that method pair (written both above and below the
-    diagonal); the diagonal and pairs without rows are blank.
+    diagonal); the diagonal and pairs without rows are blank. With ``over_seeds`` the rows
+    of one dataset and model's training seeds are given and each cell is the mean of the
+    seeds' means.
     """
-    title = f"Mean {metric_title(metric)} over instances, attention vs {variant_label(variant)}"
+    seeds = summary["seed"].nunique() if over_seeds and "seed" in summary else 1
+    title = (f"Mean {metric_title(metric)} over instances" + (f" and {seeds} seeds" if over_seeds else "")
+             + f", attention vs {variant_label(variant)}")
     if _is_empty(summary):
         return no_data_figure(title, "the agreement summary table is empty")
     require_columns(summary, ["method_a", "method_b", "variant", "metric", "group_by", "mean"], table="agreement_summary")
+    if over_seeds:
+        keys = [c for c in ("dataset", "split", "model", "method_a", "method_b", "variant", "metric", "group_by")
+                if c in summary]
+        summary = summary[summary["group_by"] == "all"].groupby(keys, as_index=False, dropna=False)["mean"].mean()
     _require_single(summary, ("dataset", "split", "model", "seed"), table="agreement_summary")
     rows = _select(summary, metric=metric, variant=variant)
     rows = _finite(rows[rows["group_by"] == "all"], "mean")

@@ -38,8 +38,10 @@ SORTABLE_ABOVE = 8
 """Tables with more rows are sortable and filterable in HTML unless a block says otherwise."""
 HTML_BUDGET_BYTES = 4_000_000
 """Largest self-contained HTML page: :func:`render_html` shrinks folded figures to stay within it."""
-FOLDED_WIDTHS = (STORED_WIDTH_PX, 1000, 800, 640)
-"""Stored widths tried, in turn, for figures inside folded blocks until the page fits its budget."""
+FIT_WIDTHS = ((STORED_WIDTH_PX, STORED_WIDTH_PX), (STORED_WIDTH_PX, 1000), (STORED_WIDTH_PX, 800),
+              (STORED_WIDTH_PX, 640), (1000, 640), (1000, 480))
+"""(open, folded) stored widths of figures tried in turn until the page fits its budget: figures inside
+folded blocks shrink first, then the open ones, to about 1.1x their display width (never below it)."""
 
 
 # ------------------------------------------------------------------------------- blocks
@@ -451,22 +453,30 @@ def render_markdown(document: Document, path: str | Path | None = None) -> str:
 class HtmlRenderer:
     """Blocks to HTML; figures embedded as compact PNGs (one encoding per file and width, however often shown).
 
-    Figures inside folded blocks (:class:`Details`) are stored at most ``folded_width`` px wide.
+    Figures are stored at most ``open_width`` px wide, those inside folded blocks
+    (:class:`Details`) at most ``folded_width``. An open figure keeps the display width of its
+    full-size file; a folded one shrinks with its stored width.
     """
 
-    def __init__(self, *, folded_width: int = STORED_WIDTH_PX) -> None:
+    def __init__(self, *, open_width: int = STORED_WIDTH_PX, folded_width: int = STORED_WIDTH_PX) -> None:
         self._images: dict[tuple[str, int], tuple[str, int]] = {}
+        self.open_width = open_width
         self.folded_width = folded_width
         self._folded = 0
 
     def image(self, path: str | Path) -> tuple[str, int]:
         """(data URI, display width in px) of a figure file."""
-        width = self.folded_width if self._folded else STORED_WIDTH_PX
+        folded = bool(self._folded)
+        width = self.folded_width if folded else self.open_width
         key = (str(Path(path).resolve()), width)
         if key not in self._images:
             data = compact_png(path, max_width=width)
             stored = png_size(data)[0]
-            shown = display_width(stored) if width == STORED_WIDTH_PX else min(display_width(stored), stored)
+            if not folded:
+                with open(path, "rb") as handle:
+                    shown = display_width(min(png_size(handle.read(24))[0], STORED_WIDTH_PX))
+            else:
+                shown = display_width(stored) if width == STORED_WIDTH_PX else min(display_width(stored), stored)
             self._images[key] = (f"data:image/png;base64,{base64.b64encode(data).decode()}", shown)
         return self._images[key]
 
@@ -551,12 +561,12 @@ class HtmlRenderer:
 def render_html(document: Document, *, max_bytes: int | None = HTML_BUDGET_BYTES) -> str:
     """The document as one self-contained HTML page (styles, script and figures inline).
 
-    When the page is over ``max_bytes``, figures inside folded blocks are stored smaller
-    (:data:`FOLDED_WIDTHS`) until it fits; the smallest try is returned either way (publishing
-    checks the budget and says what is large).
+    When the page is over ``max_bytes``, figures are stored smaller (:data:`FIT_WIDTHS`: folded
+    ones first) until it fits; the smallest try is returned either way (publishing checks the
+    budget and says what is large).
     """
-    for width in FOLDED_WIDTHS if max_bytes else FOLDED_WIDTHS[:1]:
-        page = _render_page(document, HtmlRenderer(folded_width=width))
+    for open_width, folded_width in FIT_WIDTHS if max_bytes else FIT_WIDTHS[:1]:
+        page = _render_page(document, HtmlRenderer(open_width=open_width, folded_width=folded_width))
         if max_bytes is None or len(page.encode()) <= max_bytes:
             break
     return page

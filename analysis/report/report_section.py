@@ -129,11 +129,15 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     headline = reference_table(summary, reference=reference, metric=metric)
     blocks.append(Table(headline, caption=f"Every method's agreement with {method_label(reference)} "
                         f"({metric_short_label(metric)}, |scores|), per run", folded=True))
-    matrices = figures_under(figures, "matrix")
+    # with several seeds, one matrix per dataset and model (seeds averaged) instead of one per run
+    prefix = "seed_matrix" if figures_under(figures, "seed_matrix") else "matrix"
+    matrices = figures_under(figures, prefix)
     if matrices:
-        blocks.append(Details(f"Agreement between every two methods, per run ({len(matrices)} matrices)", [
-            Figure(path, f"Mean {metric_short_label(metric)} between every two methods: {_run_title(key)}. Compare "
-                   "the attention rows with the cells between causal methods, the ceiling.", key=f"matrix/{'/'.join(key)}")
+        per = "dataset and model, seeds averaged" if prefix == "seed_matrix" else "run"
+        blocks.append(Details(f"Agreement between every two methods, per {per} ({len(matrices)} matrices)", [
+            Figure(path, f"Mean {metric_short_label(metric)} between every two methods: {_run_title(key)}"
+                   + (" (mean over seeds)" if prefix == "seed_matrix" else "") + ". Compare the attention rows with "
+                   "the cells between causal methods, the ceiling.", key=f"{prefix}/{'/'.join(key)}")
             for key, path in sorted(matrices.items())]))
     heatmaps = figures_under(figures, "heatmaps")
     if heatmaps:

@@ -360,12 +360,14 @@ def report_figures(config: dict[str, Any], tables: dict[str, pd.DataFrame], figu
 
     ``agreement_headline`` (:func:`analysis.plots.figures.headline_forest`, each model's raw
     attention: the first screen's figure), ``agreement_forest``
-    (:func:`analysis.plots.figures.agreement_forest`, every attention method) and, where the study
+    (:func:`analysis.plots.figures.agreement_forest`, every attention method), with several
+    seeds ``seed_matrix/<dataset>/<model>`` (the method x method matrix, seeds averaged) and, where the study
     has per-head tables, ``heads_layers`` (:func:`analysis.heads.figures.layer_agreement_curves`),
     written to ``folder`` under their keys.
     """
     from analysis.plots.figures import agreement_forest, headline_forest
     from analysis.plots.kit import save_figure
+    from analysis.report.sections import figures_under
 
     reference = config["agreement"]["reference"]
     metric = config["figures"]["headline_metric"]
@@ -376,6 +378,15 @@ def report_figures(config: dict[str, Any], tables: dict[str, pd.DataFrame], figu
             runs = ceilings(summary, reference=reference, metric=metric, comparisons=tables.get("comparisons"))
             made[key] = str(save_figure(draw(summary, reference=reference, ceilings=runs, metric=metric),
                                         Path(folder) / f"{key}.png"))
+    if (summary is not None and not summary.empty and not figures_under(figures, "seed_matrix")
+            and summary.groupby(["dataset", "model"])["seed"].nunique().max() > 1):
+        # one matrix per dataset and model, seeds averaged: a third of the per-run figures in the page
+        from analysis.plots.figures import agreement_matrix
+
+        for (dataset, model), part in summary.groupby(["dataset", "model"], sort=True):
+            made[f"seed_matrix/{dataset}/{model}"] = str(save_figure(
+                agreement_matrix(part, metric=metric, over_seeds=True),
+                Path(folder) / "seed_matrix" / f"{dataset}-{model}.png"))
     heads = tables.get("heads_summary")
     if "heads_layers" not in figures and heads is not None and not heads.empty and summary is not None:
         from analysis.heads.figures import layer_agreement_curves
