@@ -311,3 +311,40 @@ def test_the_examples_page_shows_the_first_of_the_explain_order_in_every_run(stu
     shown = {(r["dataset"], r["model"], r["seed"]): [e["id"] for e in r["examples"]] for r in data["runs"]}
     assert shown and all(ids == ["sst2-test-2", "sst2-test-0"] for ids in shown.values())  # hatexplain is hidden
     assert "the same examples for every model and seed" in page
+
+
+def test_the_examples_page_underlines_a_planted_token_and_a_rationale(study, tmp_path):
+    """The planted shortcut token (shortcut_index) and human rationales (gt_mask) are the words known to matter:
+    the page marks them per example and names what they are; examples without any carry no mark."""
+    import json as _json
+
+    from analysis.report.examples import (
+        BY_CONSTRUCTION,
+        MARKED,
+        PLANTED,
+        RATIONALE,
+        known_causes,
+        write_examples_page,
+    )
+
+    ids = [f"sst2-test-{i}" for i in range(3)]
+    explain = tmp_path / "sst2.parquet"
+    pd.DataFrame({"example_id": ids, "dataset": "sst2", "gt_mask": [None] * 3,
+                  "shortcut_index": [2, -1, 0]}).to_parquet(explain)
+    rationale = tmp_path / "hatexplain.parquet"
+    pd.DataFrame({"example_id": ["h1", "h2"], "dataset": "hatexplain",
+                  "gt_mask": [[0, 1, 1], [0, 0, 0]]}).to_parquet(rationale)
+    generated = tmp_path / "synthetic.parquet"
+    pd.DataFrame({"example_id": ["s1"], "dataset": "synthetic", "gt_mask": [[1, 0]]}).to_parquet(generated)
+    known = known_causes(study["config"], [explain, rationale, generated])
+    assert known == {"sst2": {"kind": PLANTED, "examples": {"sst2-test-0": [2], "sst2-test-2": [0]}},
+                     "hatexplain": {"kind": RATIONALE, "examples": {"h1": [1, 2]}},
+                     "synthetic": {"kind": MARKED, "examples": {"s1": [0]}}}  # not in this config
+    config = {**study["config"], "datasets": {**study["config"]["datasets"], "synthetic": {}}}
+    assert known_causes(config, [generated])["synthetic"]["kind"] == BY_CONSTRUCTION
+    page = write_examples_page(study["config"], importance_paths=study["importance"], out_html=tmp_path / "e.html",
+                               max_examples=3, order={"sst2": ids}, known=known).read_text()
+    data = _json.loads(re.search(r"<script type=\"application/json\" id=\"data\">(.*?)</script>", page, re.S)[1])
+    marks = {e["id"]: e.get("known") for r in data["runs"] for e in r["examples"]}
+    assert marks == {"sst2-test-0": [2], "sst2-test-1": None, "sst2-test-2": [0]}
+    assert data["known"]["sst2"] == PLANTED and f"sst2: {PLANTED}" in page and "span.known" in page

@@ -3,7 +3,8 @@
 For each run (dataset x model x seed) the page holds up to ``max_examples`` explained examples
 (the first by id); for each, every method's *signed* score of every word (red positive, blue
 negative, white zero), as a share of the method's largest |score| on that example, with the
-value on hover, and the prediction and the label. Selects pick dataset, model, seed and example
+value on hover, and the prediction and the label; words known to matter (a planted shortcut
+token, a human rationale) are underlined. Selects pick dataset, model, seed and example
 (a small inline script, no CDN). Datasets under a content warning are left out unless the config
 shows their examples (:func:`analysis.report.data.examples_shown`). The page keeps within
 ``max_bytes``: it halves the examples per run until it fits, and says so.
@@ -47,12 +48,55 @@ def _label_names(config: dict[str, Any], dataset: str) -> list[str]:
         return []
 
 
+PLANTED = "the planted shortcut token"
+RATIONALE = "the annotators' rationale"
+BY_CONSTRUCTION = "the words that decide the label by construction"
+MARKED = "the words the data mark as deciding (gt_mask)"
+
+
+def known_causes(config: dict[str, Any], explain_paths: Sequence[str | Path]) -> dict[str, dict[str, Any]]:
+    """Per dataset, the words known to matter in each explained example: ``{"kind": what they are,
+    "examples": {example_id: [word indices]}}``, for the datasets that know any.
+
+    A planted shortcut (``shortcut_index`` >= 0) is the token the label was made to follow; otherwise
+    ``gt_mask``: the human rationale of a dataset read from a source, or the deciding words of a
+    generated one. Examples without any are left out.
+    """
+    from analysis.data import dataset_spec
+
+    known: dict[str, dict[str, Any]] = {}
+    for path in explain_paths:
+        table = pd.read_parquet(path)
+        if table.empty:
+            continue
+        dataset = str(table["dataset"].iloc[0])
+        marked: dict[str, list[int]] = {}
+        if "shortcut_index" in table:
+            kind = PLANTED
+            for example_id, index in zip(table["example_id"], table["shortcut_index"]):
+                if pd.notna(index) and int(index) >= 0:
+                    marked[str(example_id)] = [int(index)]
+        else:
+            try:
+                kind = BY_CONSTRUCTION if dataset_spec(config, dataset).generator is not None else RATIONALE
+            except (KeyError, ValueError):  # not a dataset of this config: say only what the data say
+                kind = MARKED
+            for example_id, mask in zip(table["example_id"], table["gt_mask"]):
+                words = [i for i, v in enumerate(mask if mask is not None else []) if int(v)]
+                if words:
+                    marked[str(example_id)] = words
+        if marked:
+            known[dataset] = {"kind": kind, "examples": marked}
+    return known
+
+
 def examples_data(config: dict[str, Any], frames: Sequence[pd.DataFrame], *, max_examples: int = MAX_EXAMPLES,
                   max_words: int = MAX_WORDS, order: dict[str, Sequence[str]] | None = None,
-                  ) -> tuple[dict[str, Any], list[str]]:
+                  known: dict[str, dict[str, Any]] | None = None) -> tuple[dict[str, Any], list[str]]:
     """The page's data (runs, examples, quantised scores, words once per dataset) and the datasets left out.
 
-    Each run shows its first ``max_examples`` examples in its dataset's ``order`` (None: by id).
+    Each run shows its first ``max_examples`` examples in its dataset's ``order`` (None: by id);
+    ``known`` (:func:`known_causes`) marks the words known to matter.
     """
     from analysis.report.data import examples_shown, first_examples
 
@@ -85,23 +129,27 @@ def examples_data(config: dict[str, Any], frames: Sequence[pd.DataFrame], *, max
                     scores[str(method)] = [float(f"{scale:.4g}"), quantised]
                     methods.setdefault(str(method), [method_label(method), str(part["family"].iloc[0]),
                                                      bool(part["signed"].iloc[0])])
+                cause = (known or {}).get(str(dataset), {}).get("examples", {}).get(str(example_id))
                 examples.append({"id": str(example_id), "label": int(first["label"]),
-                                 "predicted": int(first["predicted"]), "n": int(first["n_words"]), "scores": scores})
+                                 "predicted": int(first["predicted"]), "n": int(first["n_words"]), "scores": scores,
+                                 **({"known": [i for i in cause if i < shown]} if cause else {})})
             runs.append({"dataset": str(dataset), "model": str(model), "seed": int(seed),
                          "labels": _label_names(config, str(dataset)), "examples": examples})
-    data = {"runs": runs, "texts": texts, "methods": methods, "order": sort_methods(methods)}
+    kinds = {dataset: entry["kind"] for dataset, entry in (known or {}).items()}
+    data = {"runs": runs, "texts": texts, "methods": methods, "order": sort_methods(methods), "known": kinds}
     return data, sorted(set(hidden))
 
 
 def write_examples_page(config: dict[str, Any], *, importance_paths: Sequence[str | Path], out_html: str | Path,
                         max_examples: int = MAX_EXAMPLES, max_words: int = MAX_WORDS, max_bytes: int = MAX_BYTES,
                         summary_link: str | None = "summary.html", order: dict[str, Sequence[str]] | None = None,
-                        ) -> Path:
+                        known: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write the per-example page from the per-run ``importance`` tables; returns its path.
 
     ``order`` (each dataset's explain order) picks the examples shown: the first of it, the
     same for every model and seed and among the published data's sample; without it, the
-    first by id. Only those examples' rows are read.
+    first by id. Only those examples' rows are read. ``known`` (:func:`known_causes`)
+    underlines the words known to matter (a planted token, a human rationale).
     """
     from analysis.report.data import read_sample
     from analysis.report.templates import EXAMPLES_SCRIPT, EXAMPLES_STYLE, examples_template
@@ -112,7 +160,7 @@ def write_examples_page(config: dict[str, Any], *, importance_paths: Sequence[st
              "model and seed" if order else "the first by id")
     cap = max_examples
     while True:
-        data, hidden = examples_data(config, frames, max_examples=cap, max_words=max_words, order=order)
+        data, hidden = examples_data(config, frames, max_examples=cap, max_words=max_words, order=order, known=known)
         notes = [f"Up to {cap} explained examples per run ({which}) and the first {max_words} words of each are "
                  f"shown; the published data (data/importance.parquet) hold their scores."]
         if hidden:
@@ -122,7 +170,10 @@ def write_examples_page(config: dict[str, Any], *, importance_paths: Sequence[st
             title=title, summary_link=summary_link, notes=notes, style=EXAMPLES_STYLE, script=EXAMPLES_SCRIPT,
             intro=("Each explained example's words coloured by each method's signed score for the predicted class "
                    "(red: supports it, blue: speaks against it; attention weights are never negative), as a share "
-                   "of that method's largest |score| on the example."),
+                   "of that method's largest |score| on the example."
+                   + (" Underlined: words known to matter (" + "; ".join(
+                       f"{dataset}: {entry['kind']}" for dataset, entry in sorted(known.items())) + ")."
+                      if known else "")),
             data=json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/"))
         if len(page.encode()) <= max_bytes or cap <= 1:
             break

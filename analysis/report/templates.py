@@ -193,6 +193,7 @@ select{font:inherit;max-width:22em}
 .m{font-size:.85em}.m small{display:block;color:#777}
 .w{line-height:1.9}
 .w span{padding:.1em .15em;border-radius:2px;margin-right:.12em}
+.w span.known{box-shadow:inset 0 -3px 0 #111;font-weight:600}
 """
 
 EXAMPLES_SCRIPT = """
@@ -214,9 +215,11 @@ EXAMPLES_SCRIPT = """
     var e=r.examples[Number(sel.example.value)||0];if(!e){out.textContent='';return;}
     var words=D.texts[r.dataset][e.id];
     var name=function(i){return r.labels[i]!==undefined?r.labels[i]+' ('+i+')':String(i);};
+    var known=e.known||[],kind=D.known[r.dataset];
     out.textContent='Predicted: '+name(e.predicted)+' \\u00b7 label: '+name(e.label)+
       (e.predicted===e.label?' (correct)':' (wrong)')+' \\u00b7 '+e.n+' words'+
-      (e.n>words.length?' (first '+words.length+' shown)':'');
+      (e.n>words.length?' (first '+words.length+' shown)':'')+
+      (known.length?' \\u00b7 underlined: '+kind:'');
     D.order.forEach(function(m){
       if(!e.scores[m])return;var s=e.scores[m],info=D.methods[m];
       var row=document.createElement('div');row.className='row';
@@ -228,6 +231,7 @@ EXAMPLES_SCRIPT = """
         if(q===null||q===undefined){span.title=w+': not scored';}else{
           span.style.background=colour(q,info[2]);if(Math.abs(q)>600)span.style.color='#fff';
           span.title=w+': '+(q/999*s[0]).toPrecision(3);}
+        if(known.indexOf(i)>=0){span.className='known';span.title+=' ('+kind+')';}
         text.appendChild(span);text.appendChild(document.createTextNode(' '));});
       row.appendChild(text);view.appendChild(row);});
   }

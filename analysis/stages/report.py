@@ -184,11 +184,11 @@ def examples_page(settings: ExamplesSettings, *, importance_paths: list[str], ou
     """The per-example page: explained examples' words coloured by each method's signed score (the first of
     each dataset's explain order, so they are among the published data's sample)."""
     from analysis.report.data import explain_order
-    from analysis.report.examples import write_examples_page
+    from analysis.report.examples import known_causes, write_examples_page
 
     with timed(f"writing the per-example page from {len(importance_paths)} runs", log):
         write_examples_page(settings.config, importance_paths=importance_paths, out_html=out_html,
-                            order=explain_order(explain) or None)
+                            order=explain_order(explain) or None, known=known_causes(settings.config, explain))
 
 
 def show_examples(config: dict[str, Any], dataset: str) -> bool:
