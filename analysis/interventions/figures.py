@@ -117,7 +117,8 @@ def permutation_scatter(permutation: pd.DataFrame) -> Figure:
         ax.set_title(f"{model} ({_seeds_text(part)})", fontsize=9)
         ax.set_xlabel("max attention weight", fontsize=8.5)
     panels[0][0].set_ylabel("median TVD(output)")
-    panels[0][0].legend(fontsize=7.5, loc="upper left")
+    handles, labels = panels[0][0].get_legend_handles_labels()  # below the panels: inside, it hid points
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8, frameon=False)
     figure.suptitle(_dataset_title(permutation, "Output change when attention is permuted"), fontsize=11)
     return figure
 
