@@ -143,7 +143,7 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     if heatmaps:
         blocks.append(Details(f"Word importance of a few examples, per run ({len(heatmaps)} figures)", [
             Figure(path, f"|score| of each word divided by the method's largest, for a few examples: "
-                   f"{_run_title(key)}. The per-example view shows every explained example with signed scores.",
+                   f"{_run_title(key)}. The per-example view shows explained examples of every run with signed scores.",
                    key=f"heatmaps/{'/'.join(key)}") for key, path in sorted(heatmaps.items())]))
     if "agreement_forest" in figures:
         blocks.insert(1, Figure(figures["agreement_forest"], (

@@ -418,8 +418,9 @@ def answer(config: dict[str, Any], sections: list[Section], data_report: pd.Data
     front = [block for section in sections for block in section.front]
     blocks += [b for b in front if not isinstance(b, Figure)] + [b for b in front if isinstance(b, Figure)]
     if examples_link:
-        blocks.append(Paragraph(f"[Per-example view]({examples_link}): every explained example's words coloured by "
-                                "each method's signed score, with the prediction and the label.", style="note"))
+        blocks.append(Paragraph(f"[Per-example view]({examples_link}): the first explained examples of every run, "
+                                "their words coloured by each method's signed score, with the prediction, the label "
+                                "and the words known to matter.", style="note"))
     blocks.append(Details("Scope of this study", [Paragraph(line) for line in scope_lines(config, data_report)]))
     return blocks
 
@@ -451,7 +452,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
     if benchmarks is not None:
         tables["stage_costs"] = stage_costs(benchmarks)
     keyed = figures_by_key({**figures, **(extra_figures or {})})
-    if examples_page:  # the per-example view shows every explained example, signed: no static heatmaps
+    if examples_page:  # the per-example view shows explained examples with signed scores: no static heatmaps
         keyed = {key: path for key, path in keyed.items() if not key.startswith("heatmaps/")}
     keyed.update(report_figures(config, tables, keyed, out_figures or Path(out_markdown).parent / "figures"))
     sections = build_sections(config, tables, keyed)
