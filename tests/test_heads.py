@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from matplotlib.figure import Figure
 
 from analysis.heads import head_agreement, head_units, optimism_interval, select_units, selection_set, summarize_heads
@@ -111,6 +112,68 @@ def test_last_layer_mean_unit_equals_the_attention_last_mean_method(tiny_bert):
     unit = per_unit[per_unit["method_a"] == unit_name(1, MEAN)].set_index("example_id")["value"]
     method = direct[direct["method_a"] == "attention_last_mean"].set_index("example_id")["value"]
     assert np.allclose(unit.sort_index(), method.sort_index(), equal_nan=True)
+
+
+def test_whole_model_methods_through_the_top_layer_equal_the_registered_methods(tiny_bert):
+    """Rollout, flow and the attention norm through the last layer are the registered methods' scores; through
+    layer 1, rollout is that layer's residual-adjusted head mean; the heads' layer means do not include them."""
+    from analysis.heads.layers import FLOW, LAYER_METHODS, NORM, ROLLOUT, layer_scores
+    from analysis.importance import attention_heads_table, compute_importance, make_method
+
+    sentences = ["the film was great", "a dull plot , not great", "awful", "not a dull film at all", "great plot"]
+    examples = pd.DataFrame({"example_id": [f"s{i}" for i in range(5)], "words": [s.split() for s in sentences],
+                             "label": [1, 0, 0, 1, 1]})
+    methods = {"attention_rollout": {}, "attention_flow": {"max_tokens": 128}, "attention_norm_last": {}}
+    layers = layer_scores(tiny_bert, examples, methods, batch_size=2)
+    assert set(layers["head"]) == {ROLLOUT, FLOW, NORM} and set(layers["layer"]) == {0, 1}
+    top = layers[layers["layer"] == 1]
+    for code, name in LAYER_METHODS.items():
+        direct, _ = compute_importance(tiny_bert, examples, make_method(name, methods[name]), progress=False)
+        mine = top[top["head"] == code].set_index(["example_id", "word_index"])["weight"].sort_index()
+        theirs = direct.set_index(["example_id", "word_index"])["score"].sort_index()
+        assert np.allclose(mine.to_numpy(), theirs.loc[mine.index].to_numpy(), atol=1e-6), name
+    first = layers[(layers["layer"] == 0) & (layers["head"] == ROLLOUT)].set_index(["example_id", "word_index"])
+    enc = tiny_bert.encode([s.split() for s in sentences[:1]])
+    with torch.no_grad():
+        maps = tiny_bert.attention_maps(enc.input_ids, enc.attention_mask)[0, 0].mean(dim=0)  # [T, T] head mean
+    row = 0.5 * maps[0] + 0.5 * torch.eye(maps.shape[0])[0]
+    words = [float(row[enc.word_index[0] == w].sum()) for w in range(4)]
+    assert np.allclose(first.loc["s0", "weight"].sort_index().to_numpy(), words, atol=1e-6)
+    heads = attention_heads_table(tiny_bert, examples)
+    loo, _ = compute_importance(tiny_bert, examples, make_method("loo_delete"), progress=False)
+    with_layers = head_agreement(heads, loo, causal_methods=["loo_delete"], metrics=["kendall_tau"], layers=layers)
+    without = head_agreement(heads, loo, causal_methods=["loo_delete"], metrics=["kendall_tau"])
+    mean_unit = unit_name(1, MEAN)
+    assert np.allclose(with_layers[with_layers["method_a"] == mean_unit]["value"],
+                       without[without["method_a"] == mean_unit]["value"], equal_nan=True)
+    assert set(with_layers["head"].dropna()) >= {ROLLOUT, FLOW, NORM}
+
+
+def test_layer_curves_draw_raw_attention_rollout_and_flow_layer_by_layer():
+    """Abnar & Zuidema's figure: a curve per layer-by-layer method, ending at the whole-model value; methods
+    without a layer-by-layer version stay horizontal lines."""
+    from matplotlib.lines import Line2D
+
+    from analysis.heads.figures import layer_agreement_curves
+    from analysis.heads.layers import FLOW, ROLLOUT
+
+    heads = pd.DataFrame([{"dataset": "sst2", "model": "minilm", "seed": seed, "method_b": "loo_delete",
+                           "metric": "kendall_tau", "layer": layer, "head": head, "mean": base + 0.1 * layer,
+                           "mean_low": base, "mean_high": base + 0.2, "subset": "explain", "group_by": "all"}
+                          for seed in (0, 1) for layer in range(3)
+                          for head, base in ((MEAN, 0.1), (ROLLOUT, 0.2), (FLOW, 0.0))])
+    summary = pd.DataFrame([{"dataset": "sst2", "model": "minilm", "seed": 0, "method_a": name, "method_b": "loo_delete",
+                             "metric": "kendall_tau", "variant": "abs", "group_by": "all", "mean": 0.3,
+                             "mean_low": 0.2, "mean_high": 0.4} for name in ("attention_rollout", "alti")])
+    figure = layer_agreement_curves(heads, summary, reference="loo_delete")
+    ax = figure.axes[0]
+    curves = [line for line in ax.get_lines() if line.get_marker() == "s"]
+    assert len(curves) == 2 and all(list(line.get_xdata()) == [1, 2, 3] for line in curves)
+    assert sorted(round(line.get_ydata()[-1], 6) for line in curves) == [0.2, 0.4]
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1  # ALTI; rollout is a curve, not a line
+    labels = [h.get_label() for h in figure.legends[0].legend_handles if isinstance(h, Line2D)]
+    assert "Attention rollout, by layer" in labels and "Attention flow, by layer" in labels and "ALTI" in labels
 
 
 # ----------------------------------------------------------------------------- selection

@@ -6,7 +6,9 @@ each causal method exactly as the registered methods are (:func:`analysis.metric
 agreement.compute_agreement`: same metrics, same |attribution| variant, same pooling).
 Besides the single heads, two summaries are units too: the head mean of each layer
 (head ``-1``; for the last layer this is ``attention_last_mean``) and the mean over all
-layers and heads (layer ``-1``, head ``-1``; ``attention_all_mean``).
+layers and heads (layer ``-1``, head ``-1``; ``attention_all_mean``). Whole-model methods
+computed through each layer (:mod:`analysis.heads.layers`: rollout, flow, norms) are units
+with negative head codes of their own.
 """
 
 from __future__ import annotations
@@ -38,10 +40,15 @@ def parse_units(names: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def unit_label(layer: int, head: int) -> str:
     """Readable unit name with 1-based layers and heads, as readers count them."""
+    from analysis.heads.layers import LAYER_METHODS
+    from analysis.plots.style import method_label
+
     if layer == MEAN:
         return "all layers, head mean"
     if head == MEAN:
         return f"layer {layer + 1}, head mean"
+    if head in LAYER_METHODS:
+        return f"{method_label(LAYER_METHODS[head])} through layer {layer + 1}"
     return f"layer {layer + 1}, head {head + 1}"
 
 
@@ -56,10 +63,18 @@ def head_units(heads: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, layer_means[HEAD_COLUMNS], overall[HEAD_COLUMNS]], ignore_index=True)
 
 
-def units_as_importance(heads: pd.DataFrame, importance: pd.DataFrame) -> pd.DataFrame:
-    """Units in the ``importance`` table layout, words and labels taken from ``importance``."""
+def units_as_importance(heads: pd.DataFrame, importance: pd.DataFrame, layers: pd.DataFrame | None = None
+                        ) -> pd.DataFrame:
+    """Units in the ``importance`` table layout, words and labels taken from ``importance``.
+
+    ``layers`` (:func:`analysis.heads.layers.layer_scores`): whole-model methods through each
+    layer, added as units of their own (after the head means are taken, which they are not part of).
+    """
     require_columns(importance, IMPORTANCE_COLUMNS, table="importance")
     units = head_units(heads)
+    if layers is not None and len(layers):
+        require_columns(layers, HEAD_COLUMNS, table="layer_scores")
+        units = pd.concat([units, layers[HEAD_COLUMNS]], ignore_index=True)
     words = importance.drop_duplicates(["example_id", "word_index"])[
         ["example_id", "word_index", "word", "predicted", "label", "n_words"]]
     table = units.merge(words, on=["example_id", "word_index"], how="inner", validate="many_to_one")
@@ -73,18 +88,19 @@ def units_as_importance(heads: pd.DataFrame, importance: pd.DataFrame) -> pd.Dat
 
 
 def head_agreement(heads: pd.DataFrame, importance: pd.DataFrame, *, causal_methods: list[str],
-                   metrics: list[str], variant: str = "abs", length_edges: list[int] | None = None) -> pd.DataFrame:
+                   metrics: list[str], variant: str = "abs", length_edges: list[int] | None = None,
+                   layers: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-example agreement of every unit with every causal method (``agreement`` columns + layer, head).
 
     Pairs of two causal methods are kept too (``layer``/``head`` NaN): the ceiling the
-    heads are read against.
+    heads are read against. ``layers``: whole-model methods layer by layer, as units too.
     """
     missing = sorted(set(causal_methods) - set(importance["method"]))
     if missing:
         raise ValueError(f"the importance table lacks the causal method(s) {missing} that heads.methods names; "
                          f"it has {sorted(importance['method'].unique())}")
     causal = importance[importance["method"].isin(causal_methods)]
-    table = pd.concat([units_as_importance(heads, causal), causal[IMPORTANCE_COLUMNS]], ignore_index=True)
+    table = pd.concat([units_as_importance(heads, causal, layers), causal[IMPORTANCE_COLUMNS]], ignore_index=True)
     agreement = compute_agreement(table, metrics=metrics, variants=[variant], length_edges=length_edges or [0],
                                   pairs="with_causal")
     agreement = agreement[agreement["method_b"].isin(causal_methods)].reset_index(drop=True)

@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from analysis.heads.agreement import MEAN
+from analysis.heads.layers import LAYER_METHODS
 from analysis.plots.kit import MAX_DESIGN_WIDTH_IN, method_palette, new_figure, no_data_figure, styled
 from analysis.plots.style import method_label, metric_kind, metric_label, metric_title, sort_methods
 from analysis.records import require_columns
@@ -33,7 +34,7 @@ def _grid(rows: pd.DataFrame, n_layers: int, n_heads: int) -> np.ndarray:
     """[layers, heads + 1] of means; the last column is each layer's head mean."""
     grid = np.full((n_layers, n_heads + 1), np.nan)
     for layer, head, mean in zip(rows["layer"], rows["head"], rows["mean"]):
-        if layer < 0:
+        if layer < 0 or (head < 0 and head != MEAN):  # all-layer mean; whole-model methods by layer
             continue
         grid[int(layer), n_heads if head == MEAN else int(head)] = mean
     return grid
@@ -154,8 +155,8 @@ def head_heatmaps(summary: pd.DataFrame, selection: pd.DataFrame, *, metric: str
     return figure
 
 
-def _layer_rows(heads: pd.DataFrame, method: str, metric: str) -> pd.DataFrame:
-    rows = heads[(heads["metric"] == metric) & (heads["method_b"] == method) & (heads["head"] == MEAN)
+def _layer_rows(heads: pd.DataFrame, method: str, metric: str, head: int = MEAN) -> pd.DataFrame:
+    rows = heads[(heads["metric"] == metric) & (heads["method_b"] == method) & (heads["head"] == head)
                  & (heads["layer"] >= 0)]
     if "subset" in rows:
         rows = rows[rows["subset"] == "explain"]
@@ -168,19 +169,19 @@ def _layer_rows(heads: pd.DataFrame, method: str, metric: str) -> pd.DataFrame:
 def layer_agreement_curves(heads: pd.DataFrame, summary: pd.DataFrame, *, reference: str,
                            metric: str = "kendall_tau", ceilings: dict[tuple[str, str, int], str] | None = None
                            ) -> Figure:
-    """How does each layer's attention agree with causal importance, beside the methods that combine all layers?
+    """How does each layer's attention agree with causal importance, raw and combined through the layers?
 
-    Caption: the black curve is the mean agreement (per-example ``metric`` of |scores| with
-    ``reference``) of each layer's [CLS] attention averaged over heads, as Abnar & Zuidema (2020)
-    plot raw attention layer by layer; thin grey curves are single seeds and the band spans their
-    95% intervals. Coloured horizontal lines are the attention methods computed from all layers
-    (rollout, flow, norms, value zeroing, attention x gradient, ALTI), the green band the ceiling
-    (another causal method against the reference) where known. A curve rising to the top layers
-    and lines above it say that combining layers recovers more of the causal ranking than any
-    single layer. One panel per dataset and transformer.
+    Caption: as Abnar & Zuidema (2020) plot it, layer by layer: the black curve is the mean
+    agreement (per-example ``metric`` of |scores| with ``reference``) of each layer's raw [CLS]
+    attention averaged over heads (thin grey curves: single seeds; band: their 95% intervals);
+    coloured curves are rollout and flow computed through that layer and the attention norm of
+    that layer (:mod:`analysis.heads.layers`), each ending at its whole-model value. Dashed
+    horizontal lines are the whole-model methods without a layer-by-layer version (value zeroing,
+    attention x gradient, ALTI), the green band the ceiling (another causal method against the
+    reference) where known. One panel per dataset and transformer.
 
-    Computed from the heads summary (per-layer head means on the explained examples) and the
-    study's ``agreement_summary`` (whole-model methods, ``group_by == "all"``, |scores|).
+    Computed from the heads summary (per-layer units on the explained examples) and the study's
+    ``agreement_summary`` (whole-model methods, ``group_by == "all"``, |scores|).
     """
     title = f"Layer by layer: [CLS] attention vs {method_label(reference)}"
     if heads is None or heads.empty:
@@ -196,7 +197,8 @@ def layer_agreement_curves(heads: pd.DataFrame, summary: pd.DataFrame, *, refere
                     & (((summary["method_a"] == method) & summary["method_b"].isin(WHOLE_MODEL_METHODS))
                        | ((summary["method_b"] == method) & summary["method_a"].isin(WHOLE_MODEL_METHODS)))]
     whole = whole.assign(attention=np.where(whole["method_a"] == method, whole["method_b"], whole["method_a"]))
-    palette = method_palette(whole["attention"].unique())
+    curved = {code: name for code, name in LAYER_METHODS.items() if not _layer_rows(heads, method, metric, code).empty}
+    palette = method_palette([*whole["attention"].unique(), *curved.values()])
     n_cols = min(len(panels), 3)
     n_rows = int(np.ceil(len(panels) / n_cols))
     figure = new_figure(min(3.2 * n_cols + 2.6, MAX_DESIGN_WIDTH_IN), 2.7 * n_rows + 0.8)
@@ -209,7 +211,13 @@ def layer_agreement_curves(heads: pd.DataFrame, summary: pd.DataFrame, *, refere
         by_layer = part.groupby("layer").agg(mean=("mean", "mean"), low=("mean_low", "min"), high=("mean_high", "max"))
         ax.fill_between(by_layer.index, by_layer["low"], by_layer["high"], color="0.5", alpha=0.15, linewidth=0)
         ax.plot(by_layer.index, by_layer["mean"], color="black", marker="o", markersize=3.5, linewidth=1.8)
-        runs = whole[(whole["dataset"] == dataset) & (whole["model"] == model)]
+        for code, name in curved.items():
+            by_layer_method = (_layer_rows(heads, method, metric, head=code)
+                               .query("dataset == @dataset and model == @model").groupby("layer")["mean"].mean())
+            ax.plot(by_layer_method.index, by_layer_method.to_numpy(), color=palette[name], marker="s",
+                    markersize=3, linewidth=1.5)
+        runs = whole[(whole["dataset"] == dataset) & (whole["model"] == model) & ~whole["attention"].isin(
+            set(curved.values()))]
         for attention, rows in runs.groupby("attention"):
             ax.axhline(rows["mean"].mean(), color=palette[attention], linestyle="--", linewidth=1.2)
         if ceilings:
@@ -231,8 +239,10 @@ def layer_agreement_curves(heads: pd.DataFrame, summary: pd.DataFrame, *, refere
     axes[0].set_ylabel(f"mean {metric_title(metric)}")
     handles = [Line2D([], [], color="black", marker="o", markersize=3.5, label="one layer's heads (mean over seeds)"),
                Line2D([], [], color="0.7", label="single seeds")]
+    handles += [Line2D([], [], color=palette[name], marker="s", markersize=3, label=f"{method_label(name)}, by layer")
+                for name in sort_methods(curved.values())]
     handles += [Line2D([], [], color=palette[m], linestyle="--", label=method_label(m))
-                for m in sort_methods(whole["attention"].unique())]
+                for m in sort_methods(set(whole["attention"].unique()) - set(curved.values()))]
     figure.legend(handles=handles, loc="outside right center", fontsize=8)
     figure.suptitle(f"{title}: {metric_title(metric)} of |scores|", fontsize=11)
     return figure

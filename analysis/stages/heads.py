@@ -4,6 +4,8 @@
   sample of the evaluation split disjoint from the explained examples;
 * :func:`run_selection_explain` (per transformer run): per-head attention and the
   causal methods of ``heads.methods`` on the selection split;
+* :func:`run_layer_scores` (per transformer run): rollout, flow and attention norms
+  through every layer on the explained examples (:mod:`analysis.heads.layers`);
 * :func:`run_head_agreement` (per transformer run): per-head agreement on both
   splits, bootstrap summaries, the held-out and post-hoc picks
   (:mod:`analysis.heads.selection`, :mod:`analysis.heads.picks`);
@@ -132,6 +134,45 @@ def run_selection_explain(settings: SelectionExplainSettings, dataset: str, mode
     write_table(pd.concat(diagnostics, ignore_index=True), out_diagnostics)
 
 
+@dataclass(frozen=True)
+class LayerScoresSettings(DeviceSettings):
+    """What the layer-by-layer whole-model methods read: their importance.methods settings, pooling, batch size."""
+
+    methods: dict[str, dict[str, Any]]  # the configured methods of analysis.heads.layers.LAYER_METHODS
+    pooling: str
+    batch_size: int
+
+    reads = (*DeviceSettings.reads, "importance.methods", "importance.pooling", "importance.batch_size")
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LayerScoresSettings:
+        from analysis.heads.layers import LAYER_METHODS
+
+        block = config["importance"]
+        return cls(**cls.runtime(config),
+                   methods={name: copy.deepcopy(block["methods"][name]) for name in LAYER_METHODS.values()
+                            if name in block["methods"]},
+                   pooling=block["pooling"], batch_size=block["batch_size"])
+
+
+def run_layer_scores(settings: LayerScoresSettings, dataset: str, model_name: str, seed: int, *, model_dir: str,
+                     explain_path: str, importance_path: str, out: str) -> None:
+    """Rollout, flow and attention norms through every layer, on the run's explained examples."""
+    from analysis.heads.layers import layer_scores
+    from analysis.models import load_model
+
+    model = load_model(model_dir, device=settings.torch_device())
+    explained = set(read_table(importance_path, table="importance", columns=["example_id"])["example_id"].astype(str))
+    examples = read_table(explain_path, table="examples", columns=EXAMPLE_COLUMNS)
+    examples = examples[examples["example_id"].astype(str).isin(explained)]
+    with timed(f"{', '.join(settings.methods) or 'no method'} through every layer of {model_name} on "
+               f"{len(examples)} {dataset} examples", log):
+        table = layer_scores(model, examples, settings.methods, batch_size=settings.batch_size,
+                             pooling=settings.pooling)
+    write_table(with_provenance(table, dataset=dataset, split=examples["split"].iloc[0], model=model_name, seed=seed,
+                                settings={"methods": settings.methods, "pooling": settings.pooling}), out)
+
+
 # -------------------------------------------------------------------- agreement
 @dataclass(frozen=True)
 class HeadAgreementSettings(StageSettings):
@@ -157,13 +198,19 @@ class HeadAgreementSettings(StageSettings):
 
 def run_head_agreement(settings: HeadAgreementSettings, dataset: str, model_name: str, seed: int, *,
                        importance_path: str, heads_path: str, selection_importance_path: str,
-                       selection_heads_path: str, out_agreement: str, out_summary: str, out_selection: str) -> None:
-    """Per-head agreement on both splits, summaries with intervals, and the held-out / post-hoc picks."""
+                       selection_heads_path: str, out_agreement: str, out_summary: str, out_selection: str,
+                       layers_path: str | None = None) -> None:
+    """Per-head agreement on both splits, summaries with intervals, and the held-out / post-hoc picks.
+
+    ``layers_path`` (:func:`run_layer_scores`): rollout, flow and norms through each layer, compared
+    on the explained examples like the heads (they are not candidates for the picks).
+    """
     from analysis.heads.agreement import head_agreement, summarize_heads
     from analysis.heads.picks import with_last_layer_comparison, with_optimism
     from analysis.heads.selection import select_units
 
     methods = settings.methods
+    layers = read_table(layers_path, table="layer_scores") if layers_path else None
     bootstrap = {"n_resamples": settings.n_resamples, "level": settings.level}
     splits = {
         "selection": (read_table(selection_heads_path, table="attention_heads"),
@@ -176,7 +223,8 @@ def run_head_agreement(settings: HeadAgreementSettings, dataset: str, model_name
         with timed(f"per-head agreement on the {split} split ({heads['example_id'].nunique()} examples, "
                    f"{heads.groupby(['layer', 'head']).ngroups} heads, {len(methods)} causal methods)", log):
             agreements[split] = head_agreement(heads, importance, causal_methods=methods, metrics=settings.metrics,
-                                               variant=settings.variant, length_edges=settings.length_buckets)
+                                               variant=settings.variant, length_edges=settings.length_buckets,
+                                               layers=layers if split == "explain" else None)
             summaries[split] = summarize_heads(agreements[split], seed=derive_seed(seed, "heads", split), **bootstrap)
     picks = select_units(summaries["selection"], summaries["explain"])
     picks = with_optimism(picks, agreements["explain"], seed=seed, **bootstrap)

@@ -2,7 +2,7 @@
 
 Per dataset: a held-out selection split (evaluation examples disjoint from the explained
 ones). Per transformer run: per-head attention and the causal methods of heads.methods on
-it; per-head agreement on both splits; the best head and layer chosen on the selection
+it; rollout, flow and attention norms through every layer; per-head agreement on both splits; the best head and layer chosen on the selection
 split and reported on the explained examples, beside the post-hoc pick; layer x head
 heatmaps. Study-wide: gathered tables (including the cost of every attention method) for
 the summary's section.
@@ -11,6 +11,7 @@ the summary's section.
 from analysis.stages.heads import (
     HeadAgreementSettings,
     HeadsFigureSettings,
+    LayerScoresSettings,
     SelectionExplainSettings,
     SelectionSetSettings,
 )
@@ -59,11 +60,35 @@ rule heads_selection_explain:
         "../scripts/heads_selection_explain.py"
 
 
+rule layer_scores:
+    """Rollout, flow and attention norms through every layer, on the run's explained examples."""
+    input:
+        model=in_run("model"),
+        explain=res("data/{dataset}/explain.parquet"),
+        importance=in_run("importance.parquet"),
+    output:
+        in_run("heads/layer_scores.parquet"),
+    params:
+        settings=stage_settings(LayerScoresSettings),
+    threads: 2
+    resources:
+        gpu=1,
+    conda:
+        "../envs/study.yaml"
+    log:
+        res("logs/layer_scores/{dataset}/{model}/{seed}.log"),
+    benchmark:
+        res("benchmarks/layer_scores/dataset={dataset}/model={model}/seed={seed}.tsv")
+    script:
+        "../scripts/layer_scores.py"
+
+
 rule heads_agreement:
     """Per-head agreement on both splits, bootstrap summaries, held-out and post-hoc picks."""
     input:
         importance=in_run("importance.parquet"),
         heads=in_run("attention_heads.parquet"),
+        layers=in_run("heads/layer_scores.parquet"),
         selection_importance=in_run("heads/selection_importance.parquet"),
         selection_heads=in_run("heads/selection_attention_heads.parquet"),
     output:

@@ -10,4 +10,5 @@ run_head_agreement(
     importance_path=sm.input.importance, heads_path=sm.input.heads,
     selection_importance_path=sm.input.selection_importance, selection_heads_path=sm.input.selection_heads,
     out_agreement=sm.output.agreement, out_summary=sm.output.summary, out_selection=sm.output.selection,
+    layers_path=sm.input.layers,
 )
