@@ -145,6 +145,7 @@ CHOSEN = {
     "GroundTruthTableSettings": "groundtruth.shortcut.variants",
     "SelectionSetSettings": "heads.selection_n",
     "SelectionExplainSettings": "heads.methods",
+    "LayerScoresSettings": "importance.batch_size",
     "HeadAgreementSettings": "heads.variant",
     "HeadsFigureSettings": "heads.metrics",
     "InterventionSettings": "interventions.permutation.draws",
