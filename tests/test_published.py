@@ -220,6 +220,33 @@ def test_adversarial_transformer_rows_are_extensions_and_show_the_full_search_ch
     assert "full search on 10 examples: share 0.80 vs 1.00 with this run's search" in tests.loc["minilm", "details"]
 
 
+def _searched(table: pd.DataFrame, steps: int, restarts: int) -> pd.DataFrame:
+    settings = '{"adversarial": {"steps": 500, "restarts": 5, "transformer": {"steps": 100, "restarts": 2}}}'
+    return table.assign(steps=steps, restarts=restarts, settings=settings)
+
+
+def test_a_shortened_adversarial_search_decides_against_the_claim_only_when_the_full_search_confirms_it():
+    """A shortened search finds at most what the full one would: its low share is a lower bound. Where the
+    full search on a subset found more, 'differs' is not decided (inconclusive); where it found no more, the
+    reduction is shown not to matter and the shortened search decides; a full search decides as usual."""
+    config = {**CONFIG, "models": {**CONFIG["models"], "minilm": {"family": "transformer"}}}
+
+    def verdict(check_found: int | None, steps: int = 100, restarts: int = 2) -> tuple[str, str]:
+        table = _searched(adversarial_table(60, 3), steps, restarts)
+        if check_found is not None:  # the check repeats the run's last 10 examples, none of them solved by the run
+            table = pd.concat([table, _searched(adversarial_table(10, check_found, search="full search check",
+                                                                   start=50), 500, 5)])
+        data = ClaimData(config, agreement={}, interventions={("sst2", "minilm", 0): {"adversarial": table}})
+        row = decided("jw_adversarial_attention_exists", data).iloc[0]
+        return row["verdict"], row["details"]
+
+    found_more, details = verdict(check_found=7)
+    assert found_more == INCONCLUSIVE and "lower bound" in details
+    assert verdict(check_found=0)[0] == DIFFERS
+    assert verdict(check_found=None)[0] == INCONCLUSIVE  # shortened, never checked
+    assert verdict(check_found=None, steps=500, restarts=5)[0] == DIFFERS  # the full search itself
+
+
 def test_scope_follows_the_papers_datasets_and_models():
     runs = {(d, m, 0): {"permutation": permutation_table(0.01), "zeroing": zeroing_table(0, 60)}
             for d in ("sst2", "hatexplain", "imdb") for m in ("bilstm_tanh", "cnn_tanh")}

@@ -44,6 +44,24 @@ def test_findings_warn_about_models_near_chance():
     assert "close to chance" in finding.text
 
 
+def test_constant_attention_is_undefined_and_left_out_of_the_answer():
+    """A uniform-by-construction model ranks nothing: its finding says so, and the lead's spread and
+    verdict counts use only the defined agreements, never a 'nan'."""
+    from analysis.report.report_section import agreement_lead
+
+    defined = _summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05))
+    constant = defined.assign(model="bilstm_uniform")
+    attention = constant["method_a"] == "attention_last_mean"
+    constant.loc[attention, ["n", "mean", "mean_low", "mean_high"]] = [0, float("nan"), float("nan"), float("nan")]
+    evaluation = pd.concat([EVALUATION, EVALUATION.assign(model="bilstm_uniform")])
+    findings = agreement_findings(pd.concat([defined, constant]), evaluation, reference="loo_delete")
+    uniform = next(f for f in findings if f.model == "bilstm_uniform")
+    assert not uniform.defined and uniform.verdict_ceiling == "constant" and "ranks nothing" in uniform.text
+    lead = " ".join(agreement_lead(findings, pd.concat([defined, constant]), reference="loo_delete",
+                                   metric="kendall_tau", comparisons=None))
+    assert "nan" not in lead and "0.20" in lead and "1 more of constant attention" in lead
+
+
 def test_summary_files_are_written(tmp_path):
     config = {"study": "t", "title": "T", "agreement": {"reference": "loo_delete"},
               "figures": {"headline_metric": "kendall_tau"}}

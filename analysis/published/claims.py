@@ -168,6 +168,9 @@ class RunTest:
     scope: str = REPLICATION
     compares_with: str = ""
     near_uniform: bool = False
+    # the estimate is only a lower bound on the published quantity (a shortened search, which a longer one shown
+    # to find more would raise): it can support the published side but never decide against it
+    lower_bound: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,17 +193,19 @@ PUBLISHED_CLAIMS: Registry[PublishedClaim] = Registry("published claim")
 
 
 def run_verdict(decision: Decision, p_adjusted: float, alpha: float, near_uniform: bool,
-                best_adjusted: float | None = None) -> str:
+                best_adjusted: float | None = None, lower_bound: bool = False) -> str:
     """The verdict of one run (see the module docstring).
 
     ``best_adjusted`` is the run's corrected p-value had it reached its smallest attainable p
     (``min_p``) with the rest of its family as observed: a run that could not reach the
-    level even then is untestable at its n within this family.
+    level even then is untestable at its n within this family. A ``lower_bound`` estimate
+    (see :class:`RunTest`) that lies significantly on the other side is inconclusive, not
+    *differs*: a fuller search could move it.
     """
     if np.isfinite(p_adjusted) and p_adjusted < alpha and decision.direction == AGREE:
         return VACUOUS if near_uniform else AGREES
     if np.isfinite(p_adjusted) and p_adjusted < alpha and decision.direction == DIFFER:
-        return DIFFERS
+        return INCONCLUSIVE if lower_bound else DIFFERS
     if decision.untestable(alpha) or (best_adjusted is not None and not best_adjusted < alpha):
         return UNTESTABLE
     return INCONCLUSIVE
@@ -245,7 +250,8 @@ def decide(data: ClaimData, settings: ClaimSettings, claims: Mapping[str, Publis
             best[rows] = best_case_adjusted(p_values, frame.loc[index, "min_p"].to_numpy(dtype=float),
                                             settings.correction)
         frame["correction"] = settings.correction
-        frame["verdict"] = [run_verdict(t.decision, p, settings.alpha, bool(u), b if np.isfinite(b) else None)
+        frame["verdict"] = [run_verdict(t.decision, p, settings.alpha, bool(u), b if np.isfinite(b) else None,
+                                        lower_bound=t.lower_bound)
                             for t, p, u, b in zip(tests, frame["p_adjusted"], frame["near_uniform"], best)]
         frames.append(frame)
     if not frames:

@@ -9,6 +9,8 @@ and counted separately.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -144,11 +146,14 @@ PUBLISHED_CLAIMS.add("jw_average_encoder_agrees_more", PublishedClaim(
 
 
 def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success, label: str, details,
-                threshold: float, side: str, scope, models: list[str] | None = None) -> list[RunTest]:
+                threshold: float, side: str, scope, models: list[str] | None = None,
+                lower_bound=None) -> list[RunTest]:
     """An exact binomial test of the share of examples where ``success(table)`` holds (NaN: left out).
 
     One-word examples are left out where the test has no meaning for them (permuting one
     weight is the identity; zeroing the only word leaves no input), as Serrano & Smith do.
+    ``lower_bound(table)``, if given, says whether the run's share is only a lower bound
+    (see :class:`RunTest`).
     """
     tests = []
     for run in data.runs(data.rnn_models() if models is None else models):
@@ -160,7 +165,8 @@ def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success,
         outcomes = success(table)
         decision = rate_test(outcomes, threshold, side=side, alpha=settings.alpha, level=settings.level)
         tests.append(RunTest(*run, decision, label, details(table), scope=scope(run),
-                             near_uniform=data.near_uniform(run)))
+                             near_uniform=data.near_uniform(run),
+                             lower_bound=bool(lower_bound(table)) if lower_bound is not None else False))
     return tests
 
 
@@ -208,29 +214,67 @@ def _adversarial_success(table: pd.DataFrame) -> pd.Series:
     return (table["feasible"].astype(bool) & (jsd > ADVERSARIAL_JSD)).astype(float)
 
 
-def _adversarial_details(table: pd.DataFrame) -> str:
+def _searches(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run's own search and the full search repeated on a subset (empty where there is none)."""
     searches = table["search"] if "search" in table else pd.Series("main", table.index)
-    main = table[searches == "main"]
+    return table[searches == "main"], table[searches != "main"]
+
+
+def _full_search(table: pd.DataFrame) -> float:
+    """Steps x restarts of the full (Jain & Wallace) search the run's settings name (NaN when unknown)."""
+    if "settings" not in table or table.empty:
+        return float("nan")
+    try:
+        adversarial = json.loads(str(table["settings"].iloc[0])).get("adversarial", {})
+        return float(adversarial["steps"]) * float(adversarial["restarts"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return float("nan")
+
+
+def adversarial_lower_bound(table: pd.DataFrame) -> bool:
+    """Is the run's share of adversarial solutions only a lower bound?
+
+    True where the run's search is shorter than the full one (fewer steps x restarts than its
+    settings' full search) and the full search, repeated on a subset, did not confirm it (found
+    more solutions there, or was not run): a longer search can only find more, so such a share can
+    support "adversarial attention exists" but never decide against it.
+    """
+    main, check = _searches(table)
+    if main.empty or not {"steps", "restarts"} <= set(main.columns):
+        return False
+    budget = float((main["steps"].astype(float) * main["restarts"].astype(float)).max())
+    full = _full_search(main)
+    if not np.isfinite(full) or budget >= full:
+        return False
+    if check.empty:
+        return True
+    same = main[main["example_id"].isin(set(check["example_id"]))]
+    return bool(_adversarial_success(check).mean() > _adversarial_success(same).mean())
+
+
+def _adversarial_details(table: pd.DataFrame) -> str:
+    main, check = _searches(table)
     text = (f"constraint held {_mean(main['feasible'].astype(float))}, median JSD "
             f"{main['jsd'].astype(float).median():.3f} {JSD_UNIT}")
-    check = table[searches != "main"]
     if len(check):  # the full search on a subset against the run's (reduced) search on the same examples
         same = main[main["example_id"].isin(set(check["example_id"]))]
         text += (f"; full search on {len(check)} examples: share {_mean(_adversarial_success(check))} vs "
                  f"{_mean(_adversarial_success(same))} with this run's search")
+    if adversarial_lower_bound(table):
+        text += ("; the shortened search's share is a lower bound (a full search finds more), so it cannot decide "
+                 "against the claim")
     return text
 
 
 def _adversarial(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
     def success(table: pd.DataFrame) -> np.ndarray:
-        main = table[table["search"] == "main"] if "search" in table else table
-        return _adversarial_success(main).to_numpy()
+        return _adversarial_success(_searches(table)[0]).to_numpy()
 
     return _share_test(
         data, settings, test="adversarial", threshold=MOST, side="above", success=success,
         label=f"share of examples with JSD > {ADVERSARIAL_JSD} {JSD_UNIT} within TVD ε",
         details=_adversarial_details, scope=lambda run: _jw_scope(data, run),
-        models=data.rnn_models() + data.transformer_models())
+        models=data.rnn_models() + data.transformer_models(), lower_bound=adversarial_lower_bound)
 
 
 PUBLISHED_CLAIMS.add("jw_adversarial_attention_exists", PublishedClaim(
@@ -241,7 +285,9 @@ PUBLISHED_CLAIMS.add("jw_adversarial_attention_exists", PublishedClaim(
     test=f"Per example, an adversarial attention found whose output stays within TVD ε (checked in a fresh forward "
          f"pass) and whose JSD from the original exceeds {ADVERSARIAL_JSD} {JSD_UNIT} (the maximum is ln 2 = "
          f"{JSD_MAX:.2f} {JSD_UNIT}, Jain & Wallace's unit); the share of such examples above one half: exact "
-         f"binomial test against 1/2. Examples without a solution count as failures.",
+         f"binomial test against 1/2. Examples without a solution count as failures. A shortened search "
+         f"(transformers) finds at most what the full one would, so its share is a lower bound: it can agree, but "
+         f"differs only where the full search, repeated on a subset, found no more (else inconclusive).",
     reasons="A shorter search than theirs, or a solution kept only if a fresh forward pass confirms the TVD "
             "constraint; on short inputs there are fewer positions to move mass to, so the JSD reachable within "
             "epsilon is smaller.",

@@ -46,13 +46,17 @@ AGREEMENT_INTRO = (
 def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference: str, metric: str,
                    comparisons: pd.DataFrame | None) -> list[str]:
     """The answer in plain words, from the findings' numbers and verdicts."""
+    runs = {(f.dataset, f.model, f.seed) for f in findings}
+    constant = [f for f in findings if not f.defined]
+    findings = [f for f in findings if f.defined]
     if not findings:
         return []
     name = metric_short_label(metric)
     values = np.array([f.value for f in findings])
-    runs = {(f.dataset, f.model, f.seed) for f in findings}
+    left_out = f"{len(constant)} more of constant attention, which ranks nothing, left out" if constant else ""
     spread = (f"{values.min():.2f} to {values.max():.2f} (median {np.median(values):.2f} over {len(findings)} "
-              "method x run results)" if len(values) > 1 else f"{values[0]:.2f}")
+              "method x run results" + (f"; {left_out}" if left_out else "") + ")" if len(values) > 1
+              else f"{values[0]:.2f}" + (f" ({left_out})" if left_out else ""))
     text = (f"Does attention point at the words a decision rests on? Across {len(runs)} trained models (dataset x "
             f"model x seed), attention agrees with {method_label(reference)} at a mean {name} of {spread}")
     ceiling_means = []

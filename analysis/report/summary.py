@@ -60,17 +60,23 @@ class Finding:
     accuracy: float = float("nan")
     normalised: str = ""
 
+    @property
+    def defined(self) -> bool:
+        """False where the attention is constant on every example: it ranks nothing, so no agreement exists."""
+        return bool(np.isfinite(self.value))
+
 
 VERDICT_WORDS = {"below": "below", "above": "above", "equivalent": "as good as (equivalence test)",
                  "overlapping": "not distinguishable, not shown equivalent", "untestable": "untestable at this n",
-                 "untested": "untested"}
+                 "untested": "untested", "constant": "undefined (constant attention ranks nothing)"}
 
 
 def key_results(findings: list[Finding]) -> pd.DataFrame:
     """One row per run and attention method: the numbers a reader looks for first."""
     return pd.DataFrame([{
         "dataset": f.dataset, "model": f.model, "seed": f.seed, "accuracy": f.accuracy,
-        "attention method": method_label(f.method), "agreement [95% CI]": f"{f.value:.2f} [{f.low:.2f}, {f.high:.2f}]",
+        "attention method": method_label(f.method),
+        "agreement [95% CI]": f"{f.value:.2f} [{f.low:.2f}, {f.high:.2f}]" if f.defined else "undefined",
         "vs ceiling": VERDICT_WORDS[f.verdict_ceiling], "share of ceiling": f.normalised,
         "vs random floor": VERDICT_WORDS[f.verdict_floor],
     } for f in findings])
@@ -177,6 +183,14 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
         for method in attention:
             row = _row(run, method, reference, metric)
             if row is None:
+                continue
+            if not np.isfinite(float(row["mean"])):  # constant weights (e.g. uniform by construction) rank nothing
+                findings.append(Finding(
+                    dataset, model, int(seed), method,
+                    f"On {dataset}, {model} (seed {seed}, {acc_text}): {method_label(method)} is constant on every "
+                    "example, so it ranks nothing and has no agreement with any ranking; it is left out of the "
+                    "counts.", float("nan"), float("nan"), float("nan"), "constant", "constant",
+                    float(acc["accuracy"].iloc[0]) if len(acc) else float("nan")))
                 continue
             text = (f"On {dataset}, {model} (seed {seed}, {acc_text}): {method_label(method)} agrees with "
                     f"{method_label(reference)} at mean {name} = {_ci(row)} over {int(row['n'])} examples")
