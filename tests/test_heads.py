@@ -173,7 +173,12 @@ def test_layer_curves_draw_raw_attention_rollout_and_flow_layer_by_layer():
     dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert len(dashed) == 1  # ALTI; rollout is a curve, not a line
     labels = [h.get_label() for h in figure.legends[0].legend_handles if isinstance(h, Line2D)]
-    assert "Attention rollout, by layer" in labels and "Attention flow, by layer" in labels and "ALTI" in labels
+    assert ("Attention rollout, through each layer" in labels and "Attention flow, through each layer" in labels
+            and "ALTI" in labels)
+    # the ceiling (here ALTI stands in for a causal method) is a band spanning its seeds' intervals
+    banded = layer_agreement_curves(heads, summary, reference="loo_delete", ceilings={("sst2", "minilm", 0): "alti"})
+    (band,) = banded.axes[0].patches
+    assert np.allclose([band.get_y(), band.get_y() + band.get_height()], [0.2, 0.4])
 
 
 # ----------------------------------------------------------------------------- selection

@@ -13,7 +13,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 
 from analysis.heads.agreement import MEAN
 from analysis.heads.layers import LAYER_METHODS
@@ -26,6 +26,10 @@ NUMBERS_UP_TO_HEADS = 8
 WHOLE_MODEL_METHODS = ("attention_all_mean", "attention_rollout", "attention_flow", "attention_norm_all",
                        "value_zeroing", "attention_x_gradient", "alti")
 """Attention-derived methods computed from every layer: horizontal lines beside the per-layer curve."""
+
+LAYER_LABELS = {"attention_norm_last": "Attention norm ‖αf(x)‖ of each layer"}
+"""Legend labels of the layer-by-layer curves whose method's own label names one layer (else: "..., through each
+layer")."""
 
 SPLIT_TITLES = {"selection": "selection split (picks)", "explain": "explained examples (reported)"}
 
@@ -197,7 +201,8 @@ def layer_agreement_curves(heads: pd.DataFrame, summary: pd.DataFrame, *, refere
                     & (((summary["method_a"] == method) & summary["method_b"].isin(WHOLE_MODEL_METHODS))
                        | ((summary["method_b"] == method) & summary["method_a"].isin(WHOLE_MODEL_METHODS)))]
     whole = whole.assign(attention=np.where(whole["method_a"] == method, whole["method_b"], whole["method_a"]))
-    curved = {code: name for code, name in LAYER_METHODS.items() if not _layer_rows(heads, method, metric, code).empty}
+    by_code = {code: _layer_rows(heads, method, metric, head=code) for code in LAYER_METHODS}
+    curved = {code: name for code, name in LAYER_METHODS.items() if not by_code[code].empty}
     palette = method_palette([*whole["attention"].unique(), *curved.values()])
     n_cols = min(len(panels), 3)
     n_rows = int(np.ceil(len(panels) / n_cols))
@@ -212,8 +217,9 @@ def layer_agreement_curves(heads: pd.DataFrame, summary: pd.DataFrame, *, refere
         ax.fill_between(by_layer.index, by_layer["low"], by_layer["high"], color="0.5", alpha=0.15, linewidth=0)
         ax.plot(by_layer.index, by_layer["mean"], color="black", marker="o", markersize=3.5, linewidth=1.8)
         for code, name in curved.items():
-            by_layer_method = (_layer_rows(heads, method, metric, head=code)
-                               .query("dataset == @dataset and model == @model").groupby("layer")["mean"].mean())
+            rows = by_code[code]
+            by_layer_method = (rows[(rows["dataset"] == dataset) & (rows["model"] == model)]
+                               .groupby("layer")["mean"].mean())
             ax.plot(by_layer_method.index, by_layer_method.to_numpy(), color=palette[name], marker="s",
                     markersize=3, linewidth=1.5)
         runs = whole[(whole["dataset"] == dataset) & (whole["model"] == model) & ~whole["attention"].isin(
@@ -239,10 +245,12 @@ def layer_agreement_curves(heads: pd.DataFrame, summary: pd.DataFrame, *, refere
     axes[0].set_ylabel(f"mean {metric_title(metric)}")
     handles = [Line2D([], [], color="black", marker="o", markersize=3.5, label="one layer's heads (mean over seeds)"),
                Line2D([], [], color="0.7", label="single seeds")]
-    handles += [Line2D([], [], color=palette[name], marker="s", markersize=3, label=f"{method_label(name)}, by layer")
-                for name in sort_methods(curved.values())]
+    handles += [Line2D([], [], color=palette[name], marker="s", markersize=3, label=LAYER_LABELS.get(
+                    name, f"{method_label(name)}, through each layer")) for name in sort_methods(curved.values())]
     handles += [Line2D([], [], color=palette[m], linestyle="--", label=method_label(m))
                 for m in sort_methods(set(whole["attention"].unique()) - set(curved.values()))]
+    if ceilings:
+        handles.append(Patch(color="#009E73", alpha=0.15, label="ceiling: causal vs causal (95% intervals)"))
     figure.legend(handles=handles, loc="outside right center", fontsize=8)
     figure.suptitle(f"{title}: {metric_title(metric)} of |scores|", fontsize=11)
     return figure

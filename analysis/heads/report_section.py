@@ -287,9 +287,11 @@ def heads_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
     if "heads_layers" in figures:
         blocks.append(Figure(figures["heads_layers"], (
             f"Agreement of each layer's [CLS] attention (head mean) with {method_label(reference)}, layer by layer "
-            "(as Abnar & Zuidema 2020 plot raw attention), against the whole-model attention methods computed from "
-            "all layers (rollout, flow, norms, value zeroing, ALTI: horizontal lines) and the ceiling. Thin lines: "
-            "single seeds; band: 95% interval of the seed mean."), key="heads_layers"))
+            "(as Abnar & Zuidema 2020 plot it), beside rollout and flow computed through each layer and each "
+            "layer's attention norm (coloured curves, each ending at its whole-model value), the whole-model methods "
+            "without a layer-by-layer version (e.g. the all-layer mean, value zeroing, ALTI: dashed lines) and the "
+            "ceiling (green band). Thin grey lines: single seeds; grey band: 95% intervals of the seeds."),
+            key="heads_layers"))
     blocks += [Group(f"Attention variants vs {method_label(reference)}",
                      [Table(variants, caption="Agreement of every attention variant, per run")]),
                Group("Best layer and head: held out vs post hoc",

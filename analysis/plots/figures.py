@@ -615,7 +615,7 @@ def attention_concentration(per_example: pd.DataFrame, *, threshold: float) -> F
     return figure
 
 
-def _forest_rows(summary: pd.DataFrame, *, reference: str, ceilings: dict[tuple[str, str, int], str], metric: str,
+def forest_rows(summary: pd.DataFrame, *, reference: str, ceilings: dict[tuple[str, str, int], str], metric: str,
                  variant: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(attention, ceiling, floor) rows of a forest: every run's agreement with ``reference`` (column ``method``:
     the other method), its ceiling method's and the random floor's."""
@@ -663,7 +663,7 @@ def agreement_forest(summary: pd.DataFrame, *, reference: str, ceilings: dict[tu
     title = f"Agreement with {method_label(reference)}: {metric_title(metric)} of |scores|"
     if _is_empty(summary):
         return no_data_figure(title, "the agreement summary table is empty")
-    attention, ceiling, floor = _forest_rows(summary, reference=reference, ceilings=ceilings, metric=metric,
+    attention, ceiling, floor = forest_rows(summary, reference=reference, ceilings=ceilings, metric=metric,
                                              variant=variant)
     if attention.empty:
         return no_data_figure(title, f"no attention-vs-causal rows with {reference!r} for metric={metric!r}")
@@ -703,7 +703,7 @@ def headline_forest(summary: pd.DataFrame, *, reference: str, ceilings: dict[tup
     title = f"Raw attention vs {method_label(reference)}: {metric_title(metric)} of |scores|"
     if _is_empty(summary):
         return no_data_figure(title, "the agreement summary table is empty")
-    attention, ceiling, floor = _forest_rows(summary, reference=reference, ceilings=ceilings, metric=metric,
+    attention, ceiling, floor = forest_rows(summary, reference=reference, ceilings=ceilings, metric=metric,
                                              variant=variant)
     headline = headline_attention(summary, reference=reference)
     attention = attention[[headline.get(m) == method for m, method in zip(attention["model"], attention["method"])]]

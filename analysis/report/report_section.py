@@ -89,11 +89,13 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
 
 
 def _finite_models(summary: pd.DataFrame, headline: dict[str, str], reference: str, metric: str) -> set[str]:
-    """The models whose headline attention has a finite mean agreement with ``reference`` in some run."""
-    rows = summary[(summary["metric"] == metric) & (summary["group_by"] == "all") & np.isfinite(
-        pd.to_numeric(summary["mean"], errors="coerce"))]
-    return {str(model) for model, a, b in zip(rows["model"], rows["method_a"], rows["method_b"])
-            if {a, b} == {headline.get(str(model)), reference}}
+    """The models whose headline attention has a finite mean agreement with ``reference`` in some run: those
+    with dots in the headline forest (the same rows)."""
+    from analysis.plots.figures import forest_rows
+
+    attention = forest_rows(summary, reference=reference, ceilings={}, metric=metric, variant="abs")[0]
+    return {str(model) for model, method in zip(attention["model"], attention["method"])
+            if headline.get(str(model)) == method}
 
 
 def reference_table(summary: pd.DataFrame, *, reference: str, metric: str) -> pd.DataFrame:

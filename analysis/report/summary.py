@@ -387,9 +387,10 @@ def report_figures(config: dict[str, Any], tables: dict[str, pd.DataFrame], figu
     metric = config["figures"]["headline_metric"]
     made: dict[str, str] = {}
     summary = tables.get("agreement_summary")
+    runs = (ceilings(summary, reference=reference, metric=metric, comparisons=tables.get("comparisons"))
+            if summary is not None and not summary.empty else {})
     for key, draw in (("agreement_headline", headline_forest), ("agreement_forest", agreement_forest)):
         if key not in figures and summary is not None and not summary.empty:
-            runs = ceilings(summary, reference=reference, metric=metric, comparisons=tables.get("comparisons"))
             made[key] = str(save_figure(draw(summary, reference=reference, ceilings=runs, metric=metric),
                                         Path(folder) / f"{key}.png"))
     if (summary is not None and not summary.empty and not figures_under(figures, "seed_matrix")
@@ -406,7 +407,7 @@ def report_figures(config: dict[str, Any], tables: dict[str, pd.DataFrame], figu
         from analysis.heads.figures import layer_agreement_curves
 
         made["heads_layers"] = str(save_figure(
-            layer_agreement_curves(heads, summary, reference=reference, metric=metric),
+            layer_agreement_curves(heads, summary, reference=reference, metric=metric, ceilings=runs),
             Path(folder) / "heads_layers.png"))
     return made
 
