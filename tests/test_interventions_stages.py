@@ -205,6 +205,14 @@ def test_gather_figures_and_report_section(finished_runs):
     assert section.html.count("data:image/png;base64,") == 5
     assert any("random" in f for f in section.findings)
     assert build_section(config, {}, {}) is None
+    # a model whose attention is frozen to uniform: its attention-ranked numbers are flagged as a control
+    from analysis.interventions.report_section import CONSTANT_ATTENTION
+
+    frozen = {**config, "models": {**config["models"], "rnn": {"family": "rnn", "attention": "uniform"}}}
+    tables = {"interventions_summary": summary, "interventions_cost": pd.read_parquet(study / "cost.parquet")}
+    flagged = [f for f in build_section(frozen, tables, figures).findings if CONSTANT_ATTENTION in f]
+    assert flagged and all(", rnn (seed" in f for f in flagged)
+    assert not any(CONSTANT_ATTENTION in f for f in section.findings)
 
 
 def test_uniform_attention_control_pairs_each_uniform_model_with_its_sibling(tmp_path):

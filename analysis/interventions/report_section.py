@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.config import rnn_models
 from analysis.interventions.comparisons import RAW_ATTENTION, ranking_family
 from analysis.plots.style import method_label
 from analysis.records import CAUSAL_FAMILIES
@@ -293,6 +294,12 @@ def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05) ->
     return out
 
 
+CONSTANT_ATTENTION = (
+    "Its attention is uniform by construction, so its 'highest-attention' word (the first word) and its attention "
+    "order (ties broken at random) are arbitrary: these numbers are a control, not a test of attention.")
+"""Said of every run whose model's attention is frozen to uniform (a training control)."""
+
+
 def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str,
                   alpha: float = 0.05) -> dict[tuple[str, str, int], list[tuple[str, str]]]:
     """Generated (test, sentence) pairs per run (dataset, model, seed), in the order of the tests."""
@@ -367,10 +374,12 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
     per_run = run_sentences(summary, epsilon, removal, alpha)
     training = uniform_training_sentences(comparison, alpha) if comparison is not None and len(comparison) else []
     findings = list(training)
+    constant = set(rnn_models(config, uniform=True))
     for (dataset, model, seed), sentences in per_run.items():
         chosen = [text for label, text in sentences if label in ("Zeroing", "ERASER")]
         if chosen:
-            findings.append(f"On {dataset}, {model} (seed {seed}): " + "; ".join(chosen) + ".")
+            findings.append(f"On {dataset}, {model} (seed {seed}): " + "; ".join(chosen) + "."
+                            + (f" {CONSTANT_ATTENTION}" if model in constant else ""))
     intro = ("Does changing the attention change the prediction the way an explanation implies? Model-side tests "
              "change the attention and keep the input; input-side tests remove the words each ranking puts first. "
              "All examples are explained for the predicted class; intervals are 95% intervals over examples "
