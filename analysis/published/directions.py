@@ -331,7 +331,9 @@ PUBLISHED_CLAIMS.add("wp_uniform_attention_suffices", PublishedClaim(
               "model with learned attention (attention is not needed for these tasks).",
     test="Non-inferiority on the same evaluation examples: per example, correct (1/0) with learned minus with "
          "uniform attention; a one-sided paired t-test that the mean lies below the margin (claims.accuracy_margin, "
-         "stated beside the table). Not being able to tell the two apart would not be parity.",
+         "stated beside the table). One-sided, not equivalence, because the claim is that attention is not "
+         "needed: a uniform model that is more accurate supports it too. Not being able to tell the two apart "
+         "would not be parity.",
     reasons="Learned attention can act as a useful pooling prior with small training sets; HateXplain and the "
             "planted-shortcut task were not in their comparison, and a shortcut placed anywhere in the sentence is "
             "easier to pick up with learned attention.",
