@@ -71,8 +71,9 @@ def test_table_picks_our_number_by_model_properties_and_decides_within():
     assert gradient["published"] == 0.40 and gradient["published_spread"] == 0.21
     assert gradient["published_sig_frac"] == 0.59 and gradient["ours_sig_frac"] == pytest.approx(0.5)
     assert gradient["within"] is True
+    assert gradient["margin"] == 0.05 and gradient["close"] is False  # [0.20, 0.47] is wider than 0.40 ± 0.05
     loo = row(table, "jw2019_t2_sst_0_loo_bilstm")  # found with the pair in either order
-    assert loo["ours"] == pytest.approx(0.15) and loo["within"] is False
+    assert loo["ours"] == pytest.approx(0.15) and loo["within"] is False and loo["close"] is False
     assert loo["difference"] == pytest.approx(0.15 - 0.34)
     assert "GLUE SST-2" in loo["note"]  # the fallback dataset says what it changes
     positive = row(table, "jw2019_t2_sst_1_gradient_bilstm")
@@ -109,6 +110,10 @@ def test_accuracy_rows_use_exact_binomial_intervals():
     table = replication_table({"evaluation": evaluation}, CONFIG)
     sst = row(table, "jw2019_t1_sst_performance")
     assert sst["low"] < 0.80 < sst["high"] and sst["within"] is True  # 0.81 within Clopper-Pearson of 800/1000
+    # close: the whole Clopper-Pearson interval of 800/1000 ([0.774, 0.824]) lies within 0.81 ± 0.04, not ± 0.02
+    assert sst["margin"] == 0.02 and sst["close"] is False
+    wide = replication_table({"evaluation": evaluation}, {**CONFIG, "claims": {"accuracy_margin": 0.04}})
+    assert row(wide, "jw2019_t1_sst_performance")["close"] is True
     imdb = row(table, "jw2019_t1_imdb_performance")
     assert imdb["model"] == "beta" and imdb["within"] is False
     assert set(table["measure"]) == {"accuracy"}

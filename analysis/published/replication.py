@@ -46,7 +46,8 @@ SAME_TASK, OTHER_TASK = "same task", "different task"
 REPLICATION_COLUMNS = [
     "key", "source", "citation", "table", "row", "column", "measure", "published_dataset", "published_model", "published",
     "published_spread", "published_sig_frac", "dataset", "model", "method_a", "method_b", "metric", "group",
-    "seeds", "n", "ours", "low", "high", "ours_sig_frac", "difference", "within", "scope", "note", "evidence",
+    "seeds", "n", "ours", "low", "high", "ours_sig_frac", "difference", "within", "margin", "close", "scope", "note",
+    "evidence",
 ]
 
 # What our fallback datasets change relative to the paper's (read when the preferred dataset is absent).
@@ -310,12 +311,17 @@ def replication_table(tables: Mapping[str, pd.DataFrame], config: Mapping[str, A
     ``tables`` holds the study's ``agreement_summary`` and, for the accuracy rows,
     ``evaluation``; either may be absent. Ours per seed is the seed's mean with its
     interval; ``ours`` is the mean over seeds, ``low``/``high`` the range of the seeds'
-    intervals, and ``within`` whether the published value lies in that range. A
+    intervals, and ``within`` whether the published value lies in that range; ``close`` whether
+    the whole range lies within ``margin`` of the published value (the study's equivalence
+    margin: ``agreement.equivalence_margin`` for agreement, ``claims.accuracy_margin`` for
+    accuracy), a practical-equivalence reading that large samples cannot make fail by themselves. A
     declaration whose dataset, model, class or method pair has no rows here gives no row.
     """
     numbers = PUBLISHED_NUMBERS if numbers is None else numbers
     summary, evaluation = tables.get("agreement_summary"), tables.get("evaluation")
     level = float(config.get("agreement", {}).get("level", 0.95))
+    margins = {AGREEMENT: float(config.get("agreement", {}).get("equivalence_margin", 0.05)),
+               ACCURACY: float(config.get("claims", {}).get("accuracy_margin", 0.02))}
     models = config.get("models", {})
     records = []
     for number in numbers:
@@ -367,10 +373,14 @@ def replication_table(tables: Mapping[str, pd.DataFrame], config: Mapping[str, A
                 "ours": ours, "low": low, "high": high, "ours_sig_frac": float(sig) if np.isfinite(sig) else np.nan,
                 "difference": ours - number.value,
                 "within": bool(low <= number.value <= high) if len(bounded) else None,
+                "margin": margins[number.measure],
+                "close": (bool(number.value - margins[number.measure] <= low and high <= number.value
+                               + margins[number.measure]) if len(bounded) else None),
                 "scope": number.scope, "note": "; ".join(notes), "evidence": number.evidence,
             })
     table = pd.DataFrame(records, columns=REPLICATION_COLUMNS)
-    table["within"] = table["within"].astype(object)  # True / False, or None where no seed has an interval
+    for column in ("within", "close"):  # True / False, or None where no seed has an interval
+        table[column] = table[column].astype(object)
     return table
 
 
