@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import subprocess
 from functools import lru_cache
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,7 +18,9 @@ TRACKED_LIBRARIES = ("torch", "transformers", "captum", "datasets", "numpy", "sc
 
 @lru_cache(maxsize=1)
 def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries whose behaviour shapes the numbers."""
+    """Installed versions of the libraries whose behaviour shapes the numbers, and the code's commit (``code``:
+    the git commit of this package's checkout, "+ uncommitted changes" when tracked files differ, "unknown"
+    outside a git checkout), so that a study whose jobs ran under several commits says which ran under which."""
     versions = {"python": platform.python_version()}
     for name in TRACKED_LIBRARIES:
         try:
@@ -26,7 +30,25 @@ def library_versions() -> dict[str, str]:
     from analysis import __version__
 
     versions["analysis"] = __version__
+    versions["code"] = code_version(Path(__file__).resolve().parent.parent)
     return versions
+
+
+def code_version(root: Path, *, ignore: tuple[str, ...] = ()) -> str:
+    """The git commit of ``root`` (with "+ uncommitted changes" when tracked files differ), or "unknown".
+
+    ``ignore`` lists paths (relative to ``root``) left out of the dirty check: the folder being
+    published is tracked and is rewritten by the very step that asks.
+    """
+    excludes = [f":(exclude){path}" for path in ignore]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit} + uncommitted changes" if dirty else commit
 
 
 def canonical_json(value: Any) -> str:

@@ -67,7 +67,7 @@ def test_canonical_json_writes_other_objects_as_text():
 
 def test_versions_record_python_the_package_and_every_tracked_library():
     versions = library_versions()
-    assert set(versions) == {"python", "analysis", *TRACKED_LIBRARIES}
+    assert set(versions) == {"python", "analysis", "code", *TRACKED_LIBRARIES}
     assert versions["analysis"] == analysis.__version__
     assert versions["pandas"] == metadata.version("pandas") == pd.__version__
     assert all(isinstance(v, str) and v for v in versions.values())

@@ -169,6 +169,30 @@ def test_publish_copies_the_report_and_csv_tables_only_and_says_how_to_regenerat
     assert "2026-11-24" in readme and "2 CSV tables" in readme
 
 
+def test_published_readme_names_every_commit_the_jobs_ran_under(tmp_path):
+    """A long study runs across commits: the README names the report's commit and each job's (from the
+    provenance table), and says which jobs predate the record."""
+    import json
+
+    from analysis.provenance import library_versions
+    from analysis.report.publish import NOT_RECORDED, job_commits, publish_report
+
+    study = tmp_path / "study"
+    (study / "tables").mkdir(parents=True)
+    (study / "summary.html").write_text("<html>report</html>")
+    (study / "summary.md").write_text("# report")
+    versions = [json.dumps({"torch": "2"}), json.dumps({"torch": "2", "code": "aaa111"}),
+                json.dumps({"torch": "2", "code": "bbb222"}), json.dumps({"torch": "2", "code": "aaa111"})]
+    pd.DataFrame({"provenance_id": list("wxyz"), "settings": "{}", "versions": versions}).to_csv(
+        study / "tables" / "provenance.csv", index=False)
+    assert job_commits(study / "tables") == [NOT_RECORDED, "aaa111", "bbb222"]
+    publish_report(html=study / "summary.html", markdown=study / "summary.md", tables=study / "tables",
+                   out=tmp_path / "out", title="T", command="snakemake publish", config_files=[], code="ccc333")
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "`ccc333` (the report)" in readme and "`aaa111`, `bbb222` and older jobs that did not" in readme
+    assert library_versions()["code"]  # every job records the commit it ran under
+
+
 def test_publish_names_the_missing_report_and_the_fix(tmp_path):
     from analysis.report.publish import publish_report
 
@@ -216,7 +240,7 @@ def test_embedded_figures_are_compacted_and_kept_within_the_width_rule(tmp_path)
 def test_code_version_names_the_commit_and_ignores_the_published_folder(tmp_path):
     import subprocess
 
-    from analysis.report.publish import code_version
+    from analysis.provenance import code_version
 
     assert code_version(tmp_path) == "unknown"
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import gzip
+import json
 import logging
 import re
 import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,21 +48,25 @@ class ReportSizeError(ValueError):
     """A published report is over its size budget."""
 
 
-def code_version(root: Path, *, ignore: tuple[str, ...] = ()) -> str:
-    """The git commit of ``root`` (with "+ uncommitted changes" when tracked files differ), or "unknown".
+NOT_RECORDED = "not recorded"
 
-    ``ignore`` lists paths (relative to ``root``) left out of the dirty check: the folder being
-    published is tracked and is rewritten by the very step that asks.
-    """
-    excludes = [f":(exclude){path}" for path in ignore]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes],
-                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{commit} + uncommitted changes" if dirty else commit
+
+def job_commits(tables: Path) -> list[str]:
+    """The code commits the published tables' jobs ran under, from ``provenance.csv`` (its ``versions``
+    column's ``code``), in first-seen order; :data:`NOT_RECORDED` for jobs that predate the record."""
+    path = next((p for p in (tables / "provenance.csv", tables / "provenance.csv.gz") if p.exists()), None)
+    if path is None:
+        return []
+    table = pd.read_csv(path)
+    if "versions" not in table:
+        return []
+    seen: dict[str, None] = {}
+    for versions in table["versions"].dropna():
+        try:
+            seen.setdefault(str(json.loads(versions).get("code", NOT_RECORDED)), None)
+        except (ValueError, AttributeError):
+            continue
+    return list(seen)
 
 
 def _figure_name(link: str, taken: set[str]) -> str:
@@ -220,8 +224,14 @@ def publish_report(*, html: Path, markdown: Path, tables: Path, out: Path, title
     if files:
         lines.append("[`data/`](data) holds per-example importance scores and per-instance agreement as parquet; "
                      "[`DATA.md`](DATA.md) describes their columns, units, provenance and licences. " + sample)
+    commits = job_commits(out / "tables")
+    recorded = [f"`{commit}`" for commit in commits if commit != NOT_RECORDED]
+    jobs_code = ("" if not commits else " (the report); its tables' jobs ran under "
+                 + (", ".join(recorded) if recorded else "no recorded commit")
+                 + (" and older jobs that did not record theirs" if NOT_RECORDED in commits and recorded else "")
+                 + " (`code` in the `versions` column of `tables/provenance.csv`)")
     readme.write_text("\n\n".join(lines) + "\n" + "\n".join([
-        "", "| | |", "|---|---|", f"| generated | {when} |", f"| code | `{code}` |",
+        "", "| | |", "|---|---|", f"| generated | {when} |", f"| code | `{code}`{jobs_code} |",
         f"| configuration | {', '.join(f'`{c}`' for c in config_files) or 'the default'} |", "",
         "Regenerate (runs the study where results are missing, then copies the report here):", "",
         f"```bash\n{command}\n```", ""]))

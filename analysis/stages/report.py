@@ -245,8 +245,9 @@ def publish(settings: PublishSettings, *, html: str, markdown: str, tables: str,
     ``explain`` (each dataset's explain table) gives the order a sample of the data follows
     where all of it does not fit the report's budget.
     """
+    from analysis.provenance import code_version
     from analysis.report.data import explain_order
-    from analysis.report.publish import code_version, publish_report
+    from analysis.report.publish import publish_report
 
     order = explain_order(explain)
 
