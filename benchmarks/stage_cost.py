@@ -137,6 +137,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, help="only this seed's jobs (and the study-wide stages)")
     parser.add_argument("--project", type=int, nargs="+", default=[3], metavar="N",
                         help="project the wall time of N seeds (default: 3, the published study)")
+    parser.add_argument("--cores", type=int, default=2,
+                        help="also project the wall time with this many jobs at a time (default: 2, this machine)")
     parser.add_argument("--detail", action="store_true", help="also print every stage x dataset x model")
     args = parser.parse_args()
     if not args.study.is_dir():
@@ -166,10 +168,17 @@ def main() -> None:
         per_seed = projected_seconds(table, 1) - shared
         print(f"\nProjected wall time on this machine: study-wide stages {duration(shared)} once, "
               f"per-seed stages {duration(per_seed)} per seed.")
+        # CPU time: what the jobs cost had none waited for a core (other work on the machine inflates wall time)
+        cpu = table.assign(wall_seconds=table["cpu_seconds"])
         labels = {n: f"{n} seed{'s' if n != 1 else ''}:" for n in sorted({1, *args.project})}
         width = max(map(len, labels.values()))
         for n, label in labels.items():
-            print(f"  {label.ljust(width)} {duration(projected_seconds(table, n)):>8}")
+            serial = projected_seconds(table, n)
+            print(f"  {label.ljust(width)} {duration(serial):>8} serial; on {args.cores} cores about "
+                  f"{duration(serial / args.cores)}, or {duration(projected_seconds(cpu, n) / args.cores)} from CPU "
+                  "time (no job waiting for a core)")
+        print(f"  ({args.cores} cores: the serial time shared evenly between {args.cores} single-threaded jobs at a "
+              "time, a lower bound where the last jobs run alone.)")
 
     print_coverage(args.study, args.seed)
     if args.seed is None and not table.empty and table.groupby("rule")["seed"].nunique().loc[

@@ -150,9 +150,24 @@ def test_script_prints_costs_projection_and_unmeasured_stages(benchmarks, monkey
     out = run("--project", "3", "10")
     assert re.search(r"^train\s+4\s+2\s+8m 00s", out, flags=re.M), out
     assert re.search(r"^total\s+11\s+.*11m 40s\s+100.0%\s+6m 00s", out, flags=re.M), out
-    assert re.search(r"^\s+3 seeds:\s+17m 20s$", out, flags=re.M), out  # 20 s + 3 x 5m 40s
+    assert re.search(r"^\s+3 seeds:\s+17m 20s serial; on 2 cores about 8m 40s", out, flags=re.M), out  # 20 s + 3 x 5m 40s
     assert "train 1 of 3" in out and "not run" in out and "interventions" in out
     one = run("--seed", "1")
     assert "(seed 1), from 7 benchmark files" in one and "train" not in one.split("missing from the totals")[1]
     untimed = run("--seed", "2")
     assert "(seed 2), from 3 benchmark files" in untimed and "train 1 of 1" in untimed
+
+
+def test_report_cost_section_tables_every_stage_and_every_model(benchmarks):
+    """The report's cost section: per stage and per model (study-wide stages as their own row), each summing to
+    the measured total, with the CPU time beside the wall time."""
+    from analysis.report.report_section import cost_section
+
+    table = stage_costs(benchmarks)
+    section = cost_section({"seeds": [0, 1]}, {"stage_costs": table}, {})
+    per_model = section.tables["model_costs"].set_index("model")
+    assert set(per_model.index) == {"minilm", "bilstm", "(data and study-wide stages)"}
+    assert per_model["total_seconds"].sum() == pytest.approx(table["wall_seconds"].sum())
+    assert per_model.loc["minilm", "total_seconds"] == pytest.approx(100 + 300 + 4 * 50)
+    assert section.tables["stage_costs"]["total_seconds"].sum() == pytest.approx(table["wall_seconds"].sum())
+    assert "of CPU time" in section.markdown and "Cost per model" in section.markdown

@@ -245,13 +245,22 @@ def cost_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
         out["cost"] = cost
     if stages is not None and not stages.empty:
         per_rule = cost_summary(stages, by=("rule",))
+        per_model = cost_summary(stages.assign(model=stages["model"].fillna("(data and study-wide stages)")),
+                                 by=("model",))
         seeds = len(config.get("seeds", [])) or 1
+        further = projected_seconds(stages, seeds + 1) - projected_seconds(stages, seeds)
         blocks += [Paragraph(f"Wall time of every workflow stage, from Snakemake's benchmark files: "
-                             f"{stages['wall_seconds'].sum() / 3600:.2f} h in all over {len(stages)} jobs (serial); "
-                             f"a one-seed study takes about {projected_seconds(stages, 1) / 3600:.2f} h and each "
-                             f"further seed adds about {(projected_seconds(stages, seeds + 1) - projected_seconds(stages, seeds)) / 3600:.2f} h."),
-                   Table(per_rule, caption="Cost per stage (most costly first)", digits=1)]
+                             f"{stages['wall_seconds'].sum() / 3600:.2f} h in all over {len(stages)} jobs (serial; "
+                             f"{stages['cpu_seconds'].sum() / 3600:.2f} h of CPU time, less where jobs waited for a "
+                             f"core); a one-seed study takes about {projected_seconds(stages, 1) / 3600:.2f} h and "
+                             f"each further seed adds about {further / 3600:.2f} h, serially; two single-threaded jobs "
+                             "at a time (this workflow's default profile on two cores) take about half that. "
+                             "`python benchmarks/stage_cost.py results/<study>` prints the same from the benchmark "
+                             "files."),
+                   Table(per_rule, caption="Cost per stage (most costly first)", digits=1),
+                   Table(per_model, caption="Cost per model, all stages (most costly first)", digits=1)]
         out["stage_costs"] = per_rule
+        out["model_costs"] = per_model
     return Section("Cost", blocks, order=84, id="cost", tables=out)
 
 
