@@ -40,7 +40,12 @@ def code_version(root: Path, *, ignore: tuple[str, ...] = ()) -> str:
     ``ignore`` lists paths (relative to ``root``) left out of the dirty check: the folder being
     published is tracked and is rewritten by the very step that asks.
     """
-    excludes = [f":(exclude){path}" for path in ignore]
+    inside = []
+    for path in ignore:  # git refuses a pathspec outside the repository: a folder elsewhere cannot dirty it
+        resolved = (Path(root) / path).resolve()
+        if resolved.is_relative_to(Path(root).resolve()):
+            inside.append(resolved.relative_to(Path(root).resolve()).as_posix())
+    excludes = [f":(exclude){path}" for path in inside]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True).stdout.strip()

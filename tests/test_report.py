@@ -253,4 +253,5 @@ def test_code_version_names_the_commit_and_ignores_the_published_folder(tmp_path
     commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     (tmp_path / "reports" / "r.md").write_text("new")
     assert code_version(tmp_path, ignore=("reports",)) == commit
+    assert code_version(tmp_path, ignore=(str(tmp_path / "reports"), "/elsewhere/reports")) == commit
     assert code_version(tmp_path) == f"{commit} + uncommitted changes"
