@@ -107,6 +107,30 @@ def test_findings_follow_the_corrected_paired_test_when_there_is_one():
     assert finding.verdict_ceiling == "untestable" and "(equivalence untestable at this n) the ceiling" in finding.text
 
 
+def test_undecided_parity_with_the_ceiling_says_how_many_examples_equivalence_would_need():
+    """Not distinguishable, not shown equivalent: the finding and the key table give the n a TOST within the
+    margin would need for 80% power at the observed difference, with the spread read from the interval."""
+    import math
+
+    from analysis.report.summary import equivalence_n_needed, key_results
+
+    summary = _summary((0.45, 0.40, 0.50), (0.46, 0.41, 0.51), (0.0, -0.05, 0.05))
+    tests = pd.DataFrame([{"dataset": "sst2", "model": "minilm", "seed": 0, "method_a": "attention_last_mean",
+                           "method_b": "integrated_gradients", "comparison": "attention_vs_ceiling",
+                           "metric": "kendall_tau", "variant": "abs", "n": 30, "mean_difference": -0.01, "low": -0.05,
+                           "high": 0.03, "effect_size": -0.1, "p_value": 0.6, "p_adjusted": 0.6, "correction": "holm",
+                           "significant": False, "normalised": 0.98, "normalised_low": 0.9, "normalised_high": 1.05,
+                           "equivalence": "not shown", "margin": 0.05, "p_equivalence": float("nan")}])
+    (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=tests)
+    sd = 0.08 / (2 * 1.959964) * math.sqrt(30)
+    z = 1.644854 + 0.841621
+    expected = math.ceil((z * sd / 0.04) ** 2 + z**2 / 2)
+    assert finding.verdict_ceiling == "overlapping" and finding.n_equivalence == expected
+    assert f"about {expected:,} examples would show equivalence within ±0.05 with 80% power" in finding.text
+    assert f"equivalence needs about {expected:,} examples" in key_results([finding])["vs ceiling"].iloc[0]
+    assert equivalence_n_needed(tests.iloc[0].copy().replace({-0.01: -0.07})) == math.inf  # outside the margin
+
+
 @pytest.mark.parametrize("show", [False, True])
 def test_hatexplain_gets_a_content_warning_and_reductions_are_stated(tmp_path, show):
     config = {"study": "t", "title": "T", "agreement": {"reference": "loo_delete"},

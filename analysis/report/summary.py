@@ -59,6 +59,7 @@ class Finding:
     verdict_floor: str
     accuracy: float = float("nan")
     normalised: str = ""
+    n_equivalence: float = float("nan")  # examples an equivalence test with the ceiling would need (80% power)
 
     @property
     def defined(self) -> bool:
@@ -77,7 +78,9 @@ def key_results(findings: list[Finding]) -> pd.DataFrame:
         "dataset": f.dataset, "model": f.model, "seed": f.seed, "accuracy": f.accuracy,
         "attention method": method_label(f.method),
         "agreement [95% CI]": f"{f.value:.2f} [{f.low:.2f}, {f.high:.2f}]" if f.defined else "undefined",
-        "vs ceiling": VERDICT_WORDS[f.verdict_ceiling], "share of ceiling": f.normalised,
+        "vs ceiling": VERDICT_WORDS[f.verdict_ceiling] + (
+            f" (equivalence needs about {f.n_equivalence:,.0f} examples)" if f.verdict_ceiling == "overlapping"
+            and np.isfinite(f.n_equivalence) else ""), "share of ceiling": f.normalised,
         "vs random floor": VERDICT_WORDS[f.verdict_floor],
     } for f in findings])
 
@@ -107,7 +110,7 @@ def _verdict(row: pd.Series | None) -> str:
         return "untested"
     if row["significant"]:
         return "below" if row["mean_difference"] < 0 else "above"
-    if 2.0 / 2.0 ** row.get("n", 100) >= 0.05:  # the sign-flip test's smallest p at this n (all signs one way)
+    if 2.0 ** (1 - min(float(row.get("n", 100)), 64.0)) >= 0.05:  # the sign-flip test's smallest p at this n
         return "untestable"
     equivalence = row.get("equivalence", "")
     if equivalence == "equivalent":
@@ -115,6 +118,26 @@ def _verdict(row: pd.Series | None) -> str:
     if equivalence == "untestable":
         return "untestable"
     return "overlapping"
+
+
+def equivalence_n_needed(row: pd.Series | None, alpha: float = 0.05) -> float:
+    """Examples a paired equivalence test (TOST within the row's ``margin``) would need for 80% power at the
+    observed mean difference, with the per-example spread read back from the row's interval (normal
+    approximation); inf where the observed difference is not inside the margin, NaN without the numbers."""
+    from scipy import stats
+
+    from analysis.stats.hypothesis import paired_n_needed
+
+    if row is None:
+        return float("nan")
+    values = [row.get(key) for key in ("margin", "mean_difference", "low", "high", "n")]
+    if any(v is None or pd.isna(v) for v in values):
+        return float("nan")
+    margin, mean, low, high, n = map(float, values)
+    if abs(mean) >= margin:
+        return float("inf")
+    sd = (high - low) / (2 * stats.norm.ppf(1 - alpha / 2)) * np.sqrt(n)
+    return paired_n_needed(margin - abs(mean), sd, alpha, sides=1)
 
 
 def _equivalence_text(row: pd.Series | None) -> str:
@@ -200,11 +223,16 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             test_c = _one(tests, method, "attention_vs_ceiling")
             test_f = _one(tests, method, "attention_vs_floor")
             v_ceiling = v_floor = "untested"
+            needed = float("nan")
             if ceiling is not None:
                 v_ceiling = _verdict(test_c)
+                needed = equivalence_n_needed(test_c) if v_ceiling == "overlapping" else float("nan")
                 wording = {"below": "below", "above": "above",
                            "equivalent": _equivalence_text(test_c),
-                           "overlapping": "not distinguishable from (but not shown equivalent to)",
+                           "overlapping": "not distinguishable from (but not shown equivalent to"
+                                          + (f"; about {needed:,.0f} examples would show equivalence within "
+                                             f"±{test_c['margin']:g} with 80% power" if np.isfinite(needed) else "")
+                                          + ")",
                            "untestable": "not distinguishable from (equivalence untestable at this n)",
                            "untested": "compared with"}[v_ceiling]
                 part = (f"{wording} the ceiling, the agreement between two causal methods "
@@ -230,7 +258,8 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
                           if test_c is not None and not pd.isna(test_c["normalised"]) else "")
             findings.append(Finding(dataset, model, int(seed), method, text, float(row["mean"]), float(row["mean_low"]),
                                     float(row["mean_high"]), v_ceiling, v_floor,
-                                    float(acc["accuracy"].iloc[0]) if len(acc) else float("nan"), normalised))
+                                    float(acc["accuracy"].iloc[0]) if len(acc) else float("nan"), normalised,
+                                    needed))
     return findings
 
 
