@@ -337,3 +337,24 @@ def test_transformer_search_is_reduced_and_checked_by_the_full_search_on_a_subse
     summary = pd.read_parquet(paths["bert"]["summary"])
     scopes = set(summary.loc[summary["test"] == "adversarial", "scope"])
     assert scopes == {"adversarial", "adversarial (full search check)"}
+
+
+def test_flip_rates_get_exact_clopper_pearson_intervals_that_never_collapse():
+    """A rate (boolean flips, or a named 0/1 column with NaN where undefined) is summarised with the exact
+    binomial interval: 0 flips of 30 is [0, 0.116], not the bootstrap's [0, 0]; a continuous measure is not."""
+    from analysis.interventions.summaries import long_values
+    from analysis.stats.intervals import proportion_interval
+
+    table = pd.DataFrame({"example_id": [f"e{i:02d}" for i in range(30)], "flipped": np.zeros(30, dtype=bool),
+                          "some": [1.0 if i < 6 else 0.0 for i in range(29)] + [np.nan],
+                          "tvd": np.linspace(0.0, 0.2, 30)})
+    values = long_values(table, test="zeroing", measures={"flips": "flipped", "some": "some", "tvd": "tvd"},
+                         rates=("some",))
+    summary = summarize_long(values, n_resamples=200, level=0.95, seed=0).set_index("measure")
+    assert (summary.loc["flips", "mean"], summary.loc["flips", "mean_low"]) == (0.0, 0.0)
+    assert summary.loc["flips", "mean_high"] == pytest.approx(proportion_interval(0, 30)[2]) and \
+        summary.loc["flips", "mean_high"] > 0.11
+    assert summary.loc["some", "n"] == 29  # NaN: undefined for that example, left out
+    assert summary.loc["some", ["mean", "mean_low", "mean_high"]].tolist() == pytest.approx(
+        list(proportion_interval(6, 29)))
+    assert summary.loc["flips", "interval"] != summary.loc["tvd", "interval"]

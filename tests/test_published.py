@@ -303,3 +303,38 @@ def test_the_verdict_sentence_counts_rows_per_scope_and_explains_vacuous_rows_on
     assert list(table.frame["scope"]) == [REPLICATION, EXTENSION] and list(table.frame["agrees"]) == ["2", ""]
     _, sentence = verdict_table(rows.assign(verdict="vacuous"))
     assert sentence.endswith("Vacuous rows agree only because attention is near uniform, and never count as support.")
+
+
+def removal_table(fractions: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame({"example_id": [f"e{i}" for i in range(len(v))], "method": method,
+                                    "fraction_items": v}) for method, v in fractions.items()], ignore_index=True)
+
+
+def test_removal_claim_ranks_by_the_attention_gradient_and_marks_a_fallback_as_an_extension():
+    """Serrano & Smith order by d output / d alpha: with it a run on their dataset replicates; with only the
+    J&W gradient it is an extension saying so; the gradient order flipping sooner agrees (negative difference)."""
+    rng = np.random.default_rng(0)
+    attention = np.clip(0.6 + rng.normal(0, 0.1, 60), 0, 1)
+    sooner = np.clip(attention - 0.2 + rng.normal(0, 0.05, 60), 0, 1)
+    data = ClaimData(CONFIG, agreement={}, interventions={
+        ("imdb", "bilstm_tanh", 0): {"removal": removal_table({"rnn_attention": attention,
+                                                              "rnn_attention_gradient": sooner,
+                                                              "jw_gradient": attention})},
+        ("imdb", "cnn_tanh", 0): {"removal": removal_table({"rnn_attention": attention, "jw_gradient": sooner})}})
+    tests = decided("ss_gradient_order_flips_sooner", data).set_index("model")
+    theirs, fallback = tests.loc["bilstm_tanh"], tests.loc["cnn_tanh"]
+    assert theirs["scope"] == REPLICATION and theirs["verdict"] == AGREES and theirs["estimate"] < 0
+    assert "not d output" not in theirs["details"]  # ranked by the attention gradient, not the J&W gradient
+    assert fallback["scope"] == EXTENSION and "ranked by jw_gradient, not d output / d α" in fallback["details"]
+
+
+def test_rollout_rows_say_which_published_result_they_compare_with():
+    """Abnar & Zuidema: SST rows compare with their SST-2 result, others with their Table 1 (another task)."""
+    config = {**CONFIG, "models": {"minilm": {"family": "transformer"}}}
+    means = {("attention_last_mean", "loo_mask"): 0.2, ("attention_rollout", "loo_mask"): 0.3,
+             ("attention_flow", "loo_mask"): 0.3}
+    data = ClaimData(config, agreement={(d, "minilm", 0): agreement_frame(60, means) for d in ("sst2", "imdb")})
+    tests = decided("az_rollout_and_flow_beat_raw_attention", data).set_index("dataset")
+    assert tests.loc["sst2", "compares_with"].startswith("their SST-2 result")
+    assert tests.loc["imdb", "compares_with"] == "their Table 1 (subject-verb agreement, a different task)"
+    assert (tests["scope"] == EXTENSION).all() and (tests["verdict"] == AGREES).all()

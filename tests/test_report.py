@@ -279,3 +279,28 @@ def test_code_version_names_the_commit_and_ignores_the_published_folder(tmp_path
     assert code_version(tmp_path, ignore=("reports",)) == commit
     assert code_version(tmp_path, ignore=(str(tmp_path / "reports"), "/elsewhere/reports")) == commit
     assert code_version(tmp_path) == f"{commit} + uncommitted changes"
+
+
+def test_methods_section_states_each_method_with_the_settings_it_ran_with_and_the_configured_statistics():
+    """Methods are read from their declarations with the config's settings merged over the defaults; the
+    statistics text carries this study's level, resamples, correction and margins, never fixed numbers."""
+    from analysis.importance import IMPORTANCE_METHODS
+    from analysis.report.methods import importance_table, metric_table, statistics_items
+
+    config = {"importance": {"methods": {"integrated_gradients": {"n_steps": 48}, "loo_delete": {}, "nope": {}}},
+              "agreement": {"metrics": ["kendall_tau", "jsd"], "level": 0.9, "n_resamples": 500,
+                            "correction": "bh", "equivalence_margin": 0.07},
+              "claims": {"level": 0.99, "correction": "holm", "accuracy_margin": 0.03}, "seeds": [0, 1, 2],
+              "figures": {"headline_metric": "kendall_tau"}}
+    table = importance_table(config).set_index("name")
+    assert list(table.index) == ["`integrated_gradients`", "`loo_delete`"]  # an unknown name is left out
+    ig = IMPORTANCE_METHODS.get("integrated_gradients")
+    assert "n_steps=48" in table.loc["`integrated_gradients`", "settings used"]
+    assert all(f"{k}=" in table.loc["`integrated_gradients`", "settings used"] for k in ig.defaults)
+    assert table.loc["`integrated_gradients`", "reference"] == ig.citation
+    metrics = metric_table(config).set_index("name")
+    assert metrics.loc["`jsd`", "more agreement"] == "lower" and metrics.loc["`kendall_tau`", "range"] == "[-1, 1]"
+    text = " ".join(statistics_items(config))
+    for needle in ("(90%)", "500 resamples", "Benjamini-Hochberg", "±0.07", "within 0.03", "level 0.01",
+                   "3 seeds (0, 1, 2)"):
+        assert needle in text, needle

@@ -77,7 +77,8 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
         "above the level cannot reject whatever the data; it is reported as untestable, never as no difference.",
         f"**Equivalence**: \"as good as the ceiling\" only by two one-sided tests (TOST) within ±"
         f"{agreement.get('equivalence_margin', 'n/a')} of {config.get('figures', {}).get('headline_metric', 'τ')}; "
-        "a non-significant difference is never read as parity.",
+        "a non-significant difference is never read as parity; where parity is not shown, the finding gives the "
+        "number of examples a TOST would need for 80% power at the observed difference.",
     ]
     if claims:
         items.append(
