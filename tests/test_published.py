@@ -26,6 +26,7 @@ from analysis.published.claims import (
     row_verdict,
 )
 from analysis.published.report_section import published_section
+from analysis.stats.hypothesis import binomial_n_needed
 
 CONFIG = {"data_seed": 0, "models": {
     "bilstm_tanh": {"family": "rnn", "encoder": "lstm", "attention": "tanh"},
@@ -231,17 +232,18 @@ def test_a_shortened_adversarial_search_decides_against_the_claim_only_when_the_
     reduction is shown not to matter and the shortened search decides; a full search decides as usual."""
     config = {**CONFIG, "models": {**CONFIG["models"], "minilm": {"family": "transformer"}}}
 
-    def verdict(check_found: int | None, steps: int = 100, restarts: int = 2) -> tuple[str, str]:
+    def verdict(check_found: int | None, steps: int = 100, restarts: int = 2) -> tuple[str, str, float]:
         table = _searched(adversarial_table(60, 3), steps, restarts)
         if check_found is not None:  # the check repeats the run's last 10 examples, none of them solved by the run
             table = pd.concat([table, _searched(adversarial_table(10, check_found, search="full search check",
                                                                    start=50), 500, 5)])
         data = ClaimData(config, agreement={}, interventions={("sst2", "minilm", 0): {"adversarial": table}})
         row = decided("jw_adversarial_attention_exists", data).iloc[0]
-        return row["verdict"], row["details"]
+        return row["verdict"], row["details"], row["n_needed"]
 
-    found_more, details = verdict(check_found=7)
+    found_more, details, needed = verdict(check_found=7)
     assert found_more == INCONCLUSIVE and "lower bound" in details
+    assert needed == binomial_n_needed(0.7, 0.5, 0.05)  # planned from the full search's share, not the bound
     assert verdict(check_found=0)[0] == DIFFERS
     assert verdict(check_found=None)[0] == INCONCLUSIVE  # shortened, never checked
     assert verdict(check_found=None, steps=500, restarts=5)[0] == DIFFERS  # the full search itself

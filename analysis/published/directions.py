@@ -10,6 +10,7 @@ and counted separately.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ from analysis.published.claims import (
 )
 from analysis.seeding import derive_seed
 from analysis.stats.divergence import JSD_MAX, JSD_UNIT
-from analysis.stats.hypothesis import combine_all, noninferiority_test, paired_test, rate_test
+from analysis.stats.hypothesis import binomial_n_needed, combine_all, noninferiority_test, paired_test, rate_test
 
 PERMUTATION_TVD = 0.05     # "nearly unchanged": an example's median output TVD under permutation below this
 ADVERSARIAL_JSD = 0.3      # "very different attention": JSD (nats, at most ln 2 = 0.69) from the original above this
@@ -262,7 +263,7 @@ def _adversarial_details(table: pd.DataFrame) -> str:
                  f"{_mean(_adversarial_success(same))} with this run's search")
     if adversarial_lower_bound(table):
         text += ("; the shortened search's share is a lower bound (a full search finds more), so it cannot decide "
-                 "against the claim")
+                 "against the claim (n for 80% power: full-search examples, at the full search's share)")
     return text
 
 
@@ -270,11 +271,22 @@ def _adversarial(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
     def success(table: pd.DataFrame) -> np.ndarray:
         return _adversarial_success(_searches(table)[0]).to_numpy()
 
-    return _share_test(
+    tests = _share_test(
         data, settings, test="adversarial", threshold=MOST, side="above", success=success,
         label=f"share of examples with JSD > {ADVERSARIAL_JSD} {JSD_UNIT} within TVD ε",
         details=_adversarial_details, scope=lambda run: _jw_scope(data, run),
         models=data.rnn_models() + data.transformer_models(), lower_bound=adversarial_lower_bound)
+    # where the shortened search is only a lower bound, the n that would decide is the full search's: plan it
+    # from the share the full search found on its subset, not from the lower bound
+    out = []
+    for test in tests:
+        check = _searches(data.intervention((test.dataset, test.model, test.seed), "adversarial"))[1]
+        if test.lower_bound and len(check):
+            share = float(_adversarial_success(check).mean())
+            test = replace(test, decision=replace(test.decision, n_needed=binomial_n_needed(share, MOST,
+                                                                                             settings.alpha)))
+        out.append(test)
+    return out
 
 
 PUBLISHED_CLAIMS.add("jw_adversarial_attention_exists", PublishedClaim(
