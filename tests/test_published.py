@@ -340,3 +340,17 @@ def test_rollout_rows_say_which_published_result_they_compare_with():
     assert tests.loc["sst2", "compares_with"].startswith("their SST-2 result")
     assert tests.loc["imdb", "compares_with"] == "their Table 1 (subject-verb agreement, a different task)"
     assert (tests["scope"] == EXTENSION).all() and (tests["verdict"] == AGREES).all()
+
+
+def test_power_section_reports_the_spread_this_study_observed_beside_the_planning_value():
+    """The a-priori SD (0.2) is checked against the data: SD = mean difference / d_z of each comparison."""
+    from analysis.published.report_section import observed_spread
+    from analysis.stats.hypothesis import paired_n_needed
+
+    comparisons = pd.DataFrame({"metric": "kendall_tau", "variant": "abs", "comparison": "attention_vs_ceiling",
+                                "mean_difference": [-0.1, 0.05, -0.3, 0.0],
+                                "effect_size": [-0.5, 0.25, -1.0, 0.0]})  # SDs 0.2, 0.2, 0.3 (and one undefined)
+    text = observed_spread(comparisons, 0.05)
+    assert "median 0.20 (quartiles 0.20-0.25, over 3 comparisons)" in text
+    assert f"about {int(paired_n_needed(0.05, 0.2, 0.05)):,} examples" in text
+    assert observed_spread(None, 0.05) == "" and observed_spread(comparisons.iloc[3:], 0.05) == ""

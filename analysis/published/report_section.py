@@ -33,7 +33,7 @@ from analysis.published.claims import (
 )
 from analysis.report.document import Block, Findings, Group, Paragraph, Section, Table
 from analysis.report.sections import REPORT_SECTIONS
-from analysis.stats.hypothesis import power_table
+from analysis.stats.hypothesis import paired_n_needed, power_table
 
 
 def intro(settings: ClaimSettings) -> str:
@@ -78,6 +78,23 @@ def power_frame(tests: pd.DataFrame, settings: ClaimSettings) -> pd.DataFrame:
                      "n per run here": (f"{int(match['min'].min()):,}-{int(match['max'].max()):,}"
                                         if len(match) else "")})
     return pd.DataFrame(rows)
+
+
+def observed_spread(comparisons: pd.DataFrame | None, alpha: float) -> str:
+    """The per-example SD of paired Kendall τ differences this study observed (attention against the ceiling,
+    |scores|; read back as mean difference / d_z) beside the planning value, with the n it implies."""
+    if comparisons is None or comparisons.empty or "effect_size" not in comparisons:
+        return ""
+    rows = comparisons[(comparisons["metric"] == "kendall_tau") & (comparisons["variant"] == "abs")
+                       & (comparisons["comparison"] == "attention_vs_ceiling")]
+    sd = (rows["mean_difference"].astype(float) / rows["effect_size"].astype(float)).abs()
+    sd = sd[np.isfinite(sd) & (sd > 0)]
+    if sd.empty:
+        return ""
+    low, median, high = np.quantile(sd, [0.25, 0.5, 0.75])
+    return (f" Observed here: the per-example SD of paired τ differences (attention against the ceiling) has "
+            f"median {median:.2f} (quartiles {low:.2f}-{high:.2f}, over {len(sd):,} comparisons), so detecting "
+            f"Δτ = 0.05 takes about {int(paired_n_needed(0.05, median, alpha)):,} examples at the median spread.")
 
 
 def _finding(claim, rows: pd.DataFrame) -> str:
@@ -190,7 +207,8 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     power = power_frame(tests, settings)
     power_text = (f"Sample sizes: the n each kind of test needs for 80% power at level {settings.alpha:g} "
                   "against the effect it should detect (paired SD of τ differences about 0.2 in this study's "
-                  "earlier runs), the smallest n at which it can decide at all, and the n per run used here.")
+                  "earlier runs), the smallest n at which it can decide at all, and the n per run used here."
+                  + observed_spread(tables.get("comparisons"), settings.alpha))
     blocks = [Paragraph(intro(settings)), Findings(findings), *claims,
               Group("Sample sizes and power", [Paragraph(power_text), Table(power, caption="Power per kind of test")])]
     return Section("Comparison with published findings", blocks, findings=findings, order=10, id="published",
