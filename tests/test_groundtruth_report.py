@@ -199,3 +199,26 @@ def test_plausibility_findings_follow_the_paired_test_against_random():
     assert "not distinguishable from it: Attention (last layer, head mean)" in finding
     assert "BELOW it" in finding and "untestable at this n: Leave-one-out (delete)" in finding
     assert "above (Holm p = 0.003)" in section.markdown and "untestable at this n |" in section.markdown
+
+
+def test_first_screen_says_whether_attention_finds_the_planted_cause():
+    """Per model that relies on its planted token: raw attention and leave-one-out each 'find' it when most
+    seeds rank it first; frozen-uniform controls and models that do not rely on it are left out."""
+    from analysis.groundtruth.report_section import shortcut_lead
+
+    config = {"models": {"lstm": {"family": "rnn", "attention": "tanh"}, "dot": {"family": "rnn", "attention": "dot"},
+                         "flat": {"family": "rnn", "attention": "uniform"},
+                         "bert": {"family": "transformer"}, "lazy": {"family": "rnn"}}}
+    rows = []
+    for model, raw, seeds_found in (("lstm", "rnn_attention", 2), ("dot", "rnn_attention", 1),
+                                    ("flat", "rnn_attention", 0), ("bert", "attention_last_mean", 2),
+                                    ("lazy", "rnn_attention", 0)):
+        for seed in (0, 1):
+            for method, verdict in ((raw, "finds" if seed < seeds_found else "misses"), ("loo_delete", "finds")):
+                rows.append({"dataset": "sst2_anti", "model": model, "seed": seed, "method": method,
+                             "metric": "top1", "variant": "abs", "group": "all", "verdict": verdict,
+                             "model_relies": model != "lazy"})
+    (text,) = shortcut_lead(pd.DataFrame(rows), config)
+    assert "raw attention ranks it first in 2 of 3 models that rely on it (not: sst2_anti / dot)" in text
+    assert "leave-one-out in 3 of 3" in text and "flat" not in text and "lazy" not in text
+    assert shortcut_lead(None, config) == []

@@ -313,6 +313,37 @@ def part_html(part: Part, paths: dict[str, str]) -> str:
     return HtmlRenderer().block(part_group(part, paths), level=3)
 
 
+def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any]) -> list[str]:
+    """The first screen's sentence on the one place the cause is known: per model that relies on its planted
+    token, does raw attention rank the token first (top-1 verdict "finds" in most seeds), and does leave-one-out?
+
+    Models whose attention is frozen to uniform are left out (their attention ranks nothing)."""
+    from analysis.config import rnn_models
+    from analysis.interventions.comparisons import RAW_ATTENTION
+
+    if shortcut is None or shortcut.empty:
+        return []
+    rows = shortcut[(shortcut["metric"] == "top1") & (shortcut["variant"] == "abs") & (shortcut["group"] == "all")
+                    & shortcut["model_relies"].astype(bool) & ~shortcut["model"].isin(rnn_models(config, uniform=True))]
+    found: dict[str, dict[str, bool]] = {}
+    for (dataset, model), part in rows.groupby(["dataset", "model"], sort=True):
+        methods = set(part["method"])
+        raw = next((m for m in RAW_ATTENTION if m in methods), None)
+        if raw is None:
+            continue
+        finds = {method: (group["verdict"] == "finds").mean() > 0.5 for method, group in part.groupby("method")}
+        found[f"{dataset} / {model}"] = {"attention": finds[raw], "loo": finds.get("loo_delete", False)}
+    if not found:
+        return []
+    missed = [name for name, f in found.items() if not f["attention"]]
+    datasets = sorted({name.split(" / ")[0] for name in found})
+    text = (f"Where the cause is known (a token planted in {', '.join(datasets)} that decides the label), raw "
+            f"attention ranks it first in {sum(f['attention'] for f in found.values())} of {len(found)} models that "
+            "rely on it" + (f" (not: {', '.join(missed)})" if missed else "")
+            + f", leave-one-out in {sum(f['loo'] for f in found.values())} of {len(found)}.")
+    return [text]
+
+
 @REPORT_SECTIONS.register("groundtruth")
 def groundtruth_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
                         figures: dict[str, str]) -> Section | None:
@@ -325,5 +356,5 @@ def groundtruth_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
         title="Ground truth: planted shortcuts, rationales, randomisation",
         blocks=[part_group(p, paths) for p in parts],
         findings=[f for p in parts for f in p.findings],
-        order=60, id="groundtruth",
+        order=60, id="groundtruth", lead=shortcut_lead(tables.get("groundtruth_shortcut"), config),
     )
