@@ -122,7 +122,8 @@ def claim_title(name: str, source: str) -> str:
 
 
 def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
-    """Claims x verdicts: how many dataset x model rows of each scope got each verdict; and a sentence saying so.
+    """Claims x verdicts: how many dataset x model rows of each scope got each verdict (the caption says what
+    vacuous means where a row is); and a sentence saying so.
 
     One row per claim and scope (replication: the paper's own setting; extension: other models
     or datasets); each claim links to its subsection; zero counts are blank. ``rows`` is :func:`outcomes`.
@@ -139,8 +140,11 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
             records.append([link, scope, *[str(counts[v]) if counts[v] else "" for v in VERDICTS]])
             link = ""  # the claim is named on its first row only
     frame = pd.DataFrame(records, columns=["claim", "scope", *VERDICTS])
+    vacuous = (rows["verdict"] == VACUOUS).any()
     table = Table(frame, caption="Published claims: how many dataset x model rows got each verdict (each decided from "
-                  "its seeds by a paired, exact or non-inferiority test, Holm-corrected)", folded=False,
+                  "its seeds by a paired, exact or non-inferiority test, Holm-corrected)"
+                  + ("; vacuous rows agree only because attention is near uniform and never count as support"
+                     if vacuous else ""), folded=False,
                   sortable=False, filterable=False, markup=("claim",),
                   column_classes={"claim": "claim", **{v: v for v in VERDICTS}}, id="verdicts")
     parts = []
@@ -153,8 +157,6 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
     n_claims = rows["claim"].nunique()
     sentence = (f"Across the {n_claims} published claim{'s' if n_claims != 1 else ''} tested: " + "; ".join(parts)
                 + ".")
-    if (rows["verdict"] == VACUOUS).any():
-        sentence += " Vacuous rows agree only because attention is near uniform, and never count as support."
     return table, sentence
 
 

@@ -96,6 +96,7 @@ figure.hero.zoomed img{max-height:none;cursor:zoom-out}
 figcaption{color:#555;font-size:.86em;max-width:900px}
 details{margin:.4em 0}
 details>summary{cursor:pointer;color:#1a5490}
+#verdicts td,#verdicts th{padding:.05em .5em;line-height:1.3}
 #verdicts td.claim{white-space:nowrap}
 #verdicts td:not(.claim){text-align:center;min-width:3.2em}
 td.agrees:not(:empty){background:#e3f4ea;font-weight:600}
