@@ -62,6 +62,18 @@ def test_constant_attention_is_undefined_and_left_out_of_the_answer():
     assert "nan" not in lead and "0.20" in lead and "1 more of constant attention" in lead
 
 
+def test_the_answer_names_each_models_raw_attention_agreement_highest_first():
+    from analysis.report.report_section import agreement_lead
+
+    low = _summary((0.10, 0.05, 0.15), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05))
+    high = _summary((0.60, 0.55, 0.65), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05)).assign(model="bert")
+    both = pd.concat([low, high])
+    evaluation = pd.concat([EVALUATION, EVALUATION.assign(model="bert")])
+    findings = agreement_findings(both, evaluation, reference="loo_delete")
+    (lead, *_) = agreement_lead(findings, both, reference="loo_delete", metric="kendall_tau", comparisons=None)
+    assert "each model's raw attention, median over its datasets and seeds: bert 0.60, minilm 0.10" in lead
+
+
 def test_summary_files_are_written(tmp_path):
     config = {"study": "t", "title": "T", "agreement": {"reference": "loo_delete"},
               "figures": {"headline_metric": "kendall_tau"}}

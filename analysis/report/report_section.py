@@ -59,6 +59,10 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
               else f"{values[0]:.2f}" + (f" ({left_out})" if left_out else ""))
     text = (f"Does attention point at the words a decision rests on? Across {len(runs)} trained models (dataset x "
             f"model x seed), attention agrees with {method_label(reference)} at a mean {name} of {spread}")
+    by_model = _raw_attention_by_model(findings, summary, reference)
+    if len(by_model) > 1:
+        text += ("; each model's raw attention, median over its datasets and seeds: "
+                 + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items()))
     ceiling_means = []
     for (dataset, model, seed), method in ceilings(summary, reference=reference, metric=metric,
                                                      comparisons=comparisons).items():
@@ -86,6 +90,19 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
             + (f", above it in {above}" if above else "") + f", undecided at this n in {undecided}; above the floor "
             f"in {int(floor.get('above', 0))} of {len(findings)}.")
     return sentences
+
+
+def _raw_attention_by_model(findings: list[Finding], summary: pd.DataFrame, reference: str) -> dict[str, float]:
+    """Each model's raw attention (:func:`~analysis.plots.figures.headline_attention`): the median of its
+    defined findings over datasets and seeds, highest first."""
+    from analysis.plots.figures import headline_attention
+
+    raw = headline_attention(summary, reference=reference)
+    values = pd.DataFrame([(f.model, f.value) for f in findings if f.defined and raw.get(f.model) == f.method],
+                          columns=["model", "value"])
+    if values.empty:
+        return {}
+    return values.groupby("model")["value"].median().sort_values(ascending=False).to_dict()
 
 
 def _finite_models(summary: pd.DataFrame, headline: dict[str, str], reference: str, metric: str) -> set[str]:
