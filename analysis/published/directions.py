@@ -153,8 +153,9 @@ def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success,
 
     One-word examples are left out where the test has no meaning for them (permuting one
     weight is the identity; zeroing the only word leaves no input), as Serrano & Smith do.
-    ``lower_bound(table)``, if given, says whether the run's share is only a lower bound
-    (see :class:`RunTest`).
+    ``lower_bound(table)``, if given, returns None where the run's share is what it says, else the share
+    a fuller search found on a subset (NaN when none ran): the run's share is then only a lower bound
+    (see :class:`RunTest`), and the n for 80% power is planned from that fuller share.
     """
     tests = []
     for run in data.runs(data.rnn_models() if models is None else models):
@@ -165,9 +166,11 @@ def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success,
             continue
         outcomes = success(table)
         decision = rate_test(outcomes, threshold, side=side, alpha=settings.alpha, level=settings.level)
+        fuller = lower_bound(table) if lower_bound is not None else None
+        if fuller is not None and np.isfinite(fuller):
+            decision = replace(decision, n_needed=binomial_n_needed(fuller, threshold, settings.alpha))
         tests.append(RunTest(*run, decision, label, details(table), scope=scope(run),
-                             near_uniform=data.near_uniform(run),
-                             lower_bound=bool(lower_bound(table)) if lower_bound is not None else False))
+                             near_uniform=data.near_uniform(run), lower_bound=fuller is not None))
     return tests
 
 
@@ -232,25 +235,27 @@ def _full_search(table: pd.DataFrame) -> float:
         return float("nan")
 
 
-def adversarial_lower_bound(table: pd.DataFrame) -> bool:
-    """Is the run's share of adversarial solutions only a lower bound?
+def adversarial_lower_bound(table: pd.DataFrame) -> float | None:
+    """None where the run's share of adversarial solutions stands; else the full search's share on its
+    subset (NaN where it was not run): the run's share is then only a lower bound.
 
-    True where the run's search is shorter than the full one (fewer steps x restarts than its
-    settings' full search) and the full search, repeated on a subset, did not confirm it (found
-    more solutions there, or was not run): a longer search can only find more, so such a share can
-    support "adversarial attention exists" but never decide against it.
+    A lower bound where the run's search is shorter than the full one (fewer steps x restarts than its
+    settings' full search) and the full search, repeated on a subset, did not confirm it (found more
+    solutions there, or was not run): a longer search can only find more, so such a share can support
+    "adversarial attention exists" but never decide against it.
     """
     main, check = _searches(table)
     if main.empty or not {"steps", "restarts"} <= set(main.columns):
-        return False
+        return None
     budget = float((main["steps"].astype(float) * main["restarts"].astype(float)).max())
     full = _full_search(main)
     if not np.isfinite(full) or budget >= full:
-        return False
+        return None
     if check.empty:
-        return True
+        return float("nan")
     same = main[main["example_id"].isin(set(check["example_id"]))]
-    return bool(_adversarial_success(check).mean() > _adversarial_success(same).mean())
+    share = float(_adversarial_success(check).mean())
+    return share if share > _adversarial_success(same).mean() else None
 
 
 def _adversarial_details(table: pd.DataFrame) -> str:
@@ -261,7 +266,7 @@ def _adversarial_details(table: pd.DataFrame) -> str:
         same = main[main["example_id"].isin(set(check["example_id"]))]
         text += (f"; full search on {len(check)} examples: share {_mean(_adversarial_success(check))} vs "
                  f"{_mean(_adversarial_success(same))} with this run's search")
-    if adversarial_lower_bound(table):
+    if adversarial_lower_bound(table) is not None:
         text += ("; the shortened search's share is a lower bound (a full search finds more), so it cannot decide "
                  "against the claim (n for 80% power: full-search examples, at the full search's share)")
     return text
@@ -271,22 +276,11 @@ def _adversarial(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
     def success(table: pd.DataFrame) -> np.ndarray:
         return _adversarial_success(_searches(table)[0]).to_numpy()
 
-    tests = _share_test(
+    return _share_test(
         data, settings, test="adversarial", threshold=MOST, side="above", success=success,
         label=f"share of examples with JSD > {ADVERSARIAL_JSD} {JSD_UNIT} within TVD ε",
         details=_adversarial_details, scope=lambda run: _jw_scope(data, run),
         models=data.rnn_models() + data.transformer_models(), lower_bound=adversarial_lower_bound)
-    # where the shortened search is only a lower bound, the n that would decide is the full search's: plan it
-    # from the share the full search found on its subset, not from the lower bound
-    out = []
-    for test in tests:
-        check = _searches(data.intervention((test.dataset, test.model, test.seed), "adversarial"))[1]
-        if test.lower_bound and len(check):
-            share = float(_adversarial_success(check).mean())
-            test = replace(test, decision=replace(test.decision, n_needed=binomial_n_needed(share, MOST,
-                                                                                             settings.alpha)))
-        out.append(test)
-    return out
 
 
 PUBLISHED_CLAIMS.add("jw_adversarial_attention_exists", PublishedClaim(
