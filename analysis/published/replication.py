@@ -132,7 +132,7 @@ JW_TABLE2 = PublishedSource(
                 "markers before τ. Their gradient is |Σ_d ∂p/∂e_d · e_d| with attention detached, as our jw_gradient; "
                 "their leave-one-out is |Δp| when a word is deleted, as our loo_delete. Where our model is less "
                 "accurate or its attention nearer uniform, τ with attention falls; on short sentences τ moves in "
-                "coarse steps and our few explained examples per class give wide intervals.",
+                "coarse steps, and a run with few explained examples per class gives wide intervals.",
 )
 JW_TABLE1 = PublishedSource(
     short="Jain & Wallace 2019",
@@ -145,8 +145,9 @@ JW_TABLE1 = PublishedSource(
              "6af8947, 2019-04-03) give positive-class F1 0.806 (SST) and 0.962 (AG News), matching, but 0.906 for "
              "IMDB, not 0.88.",
     differences="F1 against our accuracy (close on balanced binary test sets, not equal). Their models start from "
-                "pretrained embeddings and train on the full training sets; ours are smaller, learn embeddings from "
-                "scratch and train on subsamples (see the study's reductions), so lower accuracy is expected.",
+                "300-d pretrained embeddings and train on the full training sets; ours may start from smaller "
+                "vectors or none and train on subsamples (the row's notes and the study's reductions say which), "
+                "so somewhat lower accuracy is expected.",
 )
 AZ_TABLE3 = PublishedSource(
     short="Abnar & Zuidema 2020",
