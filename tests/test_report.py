@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.report.document import inline_markdown
-from analysis.report.summary import agreement_findings, write_summary
+from analysis.report.summary import agreement_findings, key_results, write_summary
 
 
 def _summary(attention_ci, ceiling_ci, floor_ci):
@@ -71,7 +71,10 @@ def test_the_answer_names_each_models_raw_attention_agreement_highest_first():
     evaluation = pd.concat([EVALUATION, EVALUATION.assign(model="bert")])
     findings = agreement_findings(both, evaluation, reference="loo_delete")
     (lead, *_) = agreement_lead(findings, both, reference="loo_delete", metric="kendall_tau", comparisons=None)
-    assert "each model's raw attention, median over its datasets and seeds: bert 0.60, minilm 0.10" in lead
+    assert ("each model's raw attention agrees with Leave-one-out (delete) at a mean Kendall τ (median over its "
+            "datasets and seeds) of bert 0.60, minilm 0.10") in lead
+    # the ceiling is named, not just called 'two causal methods'
+    assert "the ceiling, Integrated gradients (a causal method) against Leave-one-out (delete), lies at 0.50" in lead
 
 
 def test_summary_files_are_written(tmp_path):
@@ -113,10 +116,51 @@ def test_findings_follow_the_corrected_paired_test_when_there_is_one():
     # parity is claimed only where the equivalence test shows it
     equivalent = tests.assign(equivalence=["equivalent", ""], margin=0.05, p_equivalence=[0.01, float("nan")])
     (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=equivalent)
-    assert finding.verdict_ceiling == "equivalent" and "as good as (within ±0.05, TOST p = 0.01)" in finding.text
+    assert finding.verdict_ceiling == "equivalent"
+    assert "as good as (within ±0.05, Holm-adjusted TOST p = 0.01)" in finding.text  # a family of one
     too_few = tests.assign(equivalence=["untestable", ""])
     (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=too_few)
-    assert finding.verdict_ceiling == "untestable" and "(equivalence untestable at this n) the ceiling" in finding.text
+    # the difference test could decide at this n; only the TOST could not: not 'untestable' outright
+    assert finding.verdict_ceiling == "indistinct_untestable"
+    assert "(equivalence untestable at this n) the ceiling" in finding.text
+    assert key_results([finding])["vs ceiling"].iloc[0] == "not distinguishable; equivalence untestable at this n"
+
+
+def test_parity_is_corrected_within_the_runs_family_and_a_difference_inside_the_margin_says_so():
+    """TOST p-values are Holm-corrected within the run's attention-vs-ceiling family, as the difference tests
+    are: a raw p of 0.03 among three is no parity; a significant difference whose corrected TOST still puts it
+    inside the margin is 'below', and says it is within the margin."""
+    from analysis.report.summary import correct_equivalence
+
+    base = {"dataset": "sst2", "model": "minilm", "seed": 0, "method_b": "integrated_gradients",
+            "comparison": "attention_vs_ceiling", "metric": "kendall_tau", "variant": "abs", "n": 200,
+            "effect_size": 0.0, "correction": "holm", "normalised": 1.0, "normalised_low": 0.9,
+            "normalised_high": 1.1, "margin": 0.05}
+    tests = pd.DataFrame([
+        {**base, "method_a": "attention_last_mean", "mean_difference": -0.01, "low": -0.03, "high": 0.01,
+         "p_value": 0.4, "p_adjusted": 0.8, "significant": False, "equivalence": "equivalent", "p_equivalence": 0.03},
+        {**base, "method_a": "attention_rollout", "mean_difference": -0.02, "low": -0.03, "high": -0.01,
+         "p_value": 0.001, "p_adjusted": 0.003, "significant": True, "equivalence": "equivalent",
+         "p_equivalence": 0.001},
+        {**base, "method_a": "attention_flow", "mean_difference": -0.2, "low": -0.3, "high": -0.1,
+         "p_value": 0.001, "p_adjusted": 0.003, "significant": True, "equivalence": "not shown",
+         "p_equivalence": float("nan")},
+    ])
+    corrected = correct_equivalence(tests)
+    assert corrected["p_equivalence_adjusted"].tolist() == pytest.approx([0.06, 0.003, 1.0])
+    assert corrected["equivalence"].tolist() == ["not shown", "equivalent", "not shown"]
+    methods = ("attention_last_mean", "attention_rollout", "attention_flow")
+    summary = pd.concat([_summary((0.45, 0.40, 0.50), (0.46, 0.41, 0.51), (0.0, -0.05, 0.05)).assign(
+        method_a=lambda f, m=m: f["method_a"].replace("attention_last_mean", m)) for m in methods])
+    summary = summary.drop_duplicates(["method_a", "method_b"])
+    findings = {f.method: f for f in agreement_findings(summary, EVALUATION, reference="loo_delete",
+                                                        comparisons=tests)}
+    assert findings["attention_last_mean"].verdict_ceiling == "overlapping"  # raw TOST p 0.03, corrected 0.06
+    rollout = findings["attention_rollout"]
+    assert rollout.verdict_ceiling == "below" and rollout.within_margin
+    assert "below (within ±0.05, Holm-adjusted TOST p = 0.003) the ceiling" in rollout.text
+    assert key_results([rollout])["vs ceiling"].iloc[0] == "below (yet within the equivalence margin)"
+    assert not findings["attention_flow"].within_margin
 
 
 def test_undecided_parity_with_the_ceiling_says_how_many_examples_equivalence_would_need():

@@ -36,11 +36,12 @@ AGREEMENT_INTRO = (
     "Does attention rank words the way causal importance does? Per explained example, the agreement ({metric}) "
     "between each attention method's weights and the |scores| of {reference}, averaged over the run's examples "
     "(95% studentised-bootstrap intervals). Two yardsticks on the same examples: the *ceiling*, another causal "
-    "method's agreement with {reference} (attention can hardly be expected to agree better than two causal "
-    "methods agree with each other), and the *floor*, a random ranking's. *vs ceiling* and *vs random floor* come "
-    "from paired sign-flip tests on the same examples, Holm-corrected within each run's family; parity with the "
-    "ceiling is claimed only by an equivalence test. *share of ceiling* is the normalised agreement with its "
-    "paired bootstrap interval.")
+    "method's agreement with {reference} (how far two causal methods agree with each other; not an upper bound: "
+    "other causal pairs may agree more, and on |scores| two signed methods lose agreement wherever their signs "
+    "differ), and the *floor*, a random ranking's. *vs ceiling* and *vs random floor* come from paired sign-flip "
+    "tests on the same examples, Holm-corrected within each run's family; parity with the ceiling is claimed only "
+    "by an equivalence test (TOST, its p corrected within the same family). *share of ceiling* is the normalised "
+    "agreement with its paired bootstrap interval.")
 
 
 def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference: str, metric: str,
@@ -57,15 +58,19 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     spread = (f"{values.min():.2f} to {values.max():.2f} (median {np.median(values):.2f} over {len(findings)} "
               "method x run results" + (f"; {left_out}" if left_out else "") + ")" if len(values) > 1
               else f"{values[0]:.2f}" + (f" ({left_out})" if left_out else ""))
-    text = (f"Does attention point at the words a decision rests on? Across {len(runs)} trained models (dataset x "
-            f"model x seed), attention agrees with {method_label(reference)} at a mean {name} of {spread}")
     by_model = _raw_attention_by_model(findings, summary, reference)
+    text = (f"Does attention point at the words a decision rests on? Across {len(runs)} trained models (dataset x "
+            f"model x seed), ")
     if len(by_model) > 1:
-        text += ("; each model's raw attention, median over its datasets and seeds: "
-                 + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items()))
-    ceiling_means = []
+        text += (f"each model's raw attention agrees with {method_label(reference)} at a mean {name} (median over its "
+                 "datasets and seeds) of " + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items())
+                 + f"; every attention-based ranking (raw weights and their variants) at {spread}")
+    else:
+        text += f"attention agrees with {method_label(reference)} at a mean {name} of {spread}"
+    ceiling_means, ceiling_methods = [], set()
     for (dataset, model, seed), method in ceilings(summary, reference=reference, metric=metric,
                                                      comparisons=comparisons).items():
+        ceiling_methods.add(method_label(method))
         rows = summary[(summary["dataset"] == dataset) & (summary["model"] == model) & (summary["seed"] == seed)
                        & (summary["metric"] == metric) & (summary["variant"] == "abs")
                        & (summary["group_by"] == "all")
@@ -74,21 +79,25 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
         ceiling_means += rows["mean"].tolist()
     if ceiling_means:
         low, high = min(ceiling_means), max(ceiling_means)
-        text += (f"; two causal methods agree at {low:.2f}" + (f" to {high:.2f}" if high > low else "")
-                 + " (the ceiling), a random ranking at about 0 (the floor)")
+        text += (f"; the ceiling, {' / '.join(sorted(ceiling_methods))} (a causal method) against "
+                 f"{method_label(reference)}, lies at {low:.2f}" + (f" to {high:.2f}" if high > low else "")
+                 + ", a random ranking at about 0 (the floor)")
     sentences = [text + "."]
     ceiling = pd.Series([f.verdict_ceiling for f in findings]).value_counts()
     floor = pd.Series([f.verdict_floor for f in findings]).value_counts()
     if set(ceiling.index) == {"untested"}:
         sentences.append("No paired tests were run, so no difference from the ceiling or the floor is claimed.")
     else:
-        undecided = int(ceiling.get("overlapping", 0) + ceiling.get("untestable", 0))
+        undecided = int(ceiling.get("overlapping", 0) + ceiling.get("untestable", 0)
+                        + ceiling.get("indistinct_untestable", 0))
         above = int(ceiling.get("above", 0))
+        below_floor = int(floor.get("below", 0))
         sentences.append(
             f"Paired tests on the same examples put attention below the ceiling in {int(ceiling.get('below', 0))} of "
             f"{len(findings)}, as good as it in {int(ceiling.get('equivalent', 0))}"
             + (f", above it in {above}" if above else "") + f", undecided at this n in {undecided}; above the floor "
-            f"in {int(floor.get('above', 0))} of {len(findings)}.")
+            f"in {int(floor.get('above', 0))} of {len(findings)}"
+            + (f", below it in {below_floor}" if below_floor else "") + ".")
     return sentences
 
 
@@ -141,6 +150,9 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     metric = config["figures"]["headline_metric"]
     comparisons = tables.get("comparisons")
     findings = agreement_findings(summary, evaluation, reference=reference, metric=metric, comparisons=comparisons)
+    ceiling = " / ".join(sorted({method_label(m) for m in ceilings(summary, reference=reference, metric=metric,
+                                                                     comparisons=comparisons).values()}))
+    ceiling = f"{ceiling} against {method_label(reference)}" if ceiling else "another causal method against the reference"
     blocks: list = [Paragraph(AGREEMENT_INTRO.format(metric=metric_short_label(metric),
                                                      reference=method_label(reference))),
                     Table(key_results(findings), caption=f"Agreement of each attention method with "
@@ -172,7 +184,7 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
         blocks.insert(1, Figure(figures["agreement_forest"], (
             f"Every attention method: mean {metric_short_label(metric)} with {method_label(reference)} (dots: "
             "training seeds with 95% intervals over explained examples; diamonds: their mean), against the ceiling "
-            "(green band: another causal method against the reference) and the random floor (dashed). One panel per "
+            f"(green band: {ceiling}) and the random floor (dashed). One panel per "
             "dataset and model; click to enlarge."),
             alt="Forest plot of every attention method's agreement with causal importance per dataset and model",
             key="agreement_forest", id="forest-all"))
@@ -188,7 +200,7 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
             f"Does attention agree with causal importance? Each model's raw attention ({' / '.join(raw)}) against "
             f"{method_label(reference)}: mean {metric_short_label(metric)} per training seed (dots, 95% intervals "
             "over explained examples; diamonds: their mean). On each row, the green band is that model's ceiling "
-            "(another causal method against the reference) and the dashed tick its random floor. "
+            f"({ceiling}) and the dashed tick its random floor. "
             + (f"No dots for {', '.join(constant)}: its attention is constant and ranks nothing. " if constant else "")
             + "[Every attention method](#forest-all) is in the next section."),
             alt="Forest plot of each model's raw attention against causal importance, one panel per dataset, with "

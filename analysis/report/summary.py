@@ -60,6 +60,7 @@ class Finding:
     accuracy: float = float("nan")
     normalised: str = ""
     n_equivalence: float = float("nan")  # examples an equivalence test with the ceiling would need (80% power)
+    within_margin: bool = False  # different from the ceiling, yet shown equivalent within the margin
 
     @property
     def defined(self) -> bool:
@@ -69,7 +70,11 @@ class Finding:
 
 VERDICT_WORDS = {"below": "below", "above": "above", "equivalent": "as good as (equivalence test)",
                  "overlapping": "not distinguishable, not shown equivalent", "untestable": "untestable at this n",
+                 "indistinct_untestable": "not distinguishable; equivalence untestable at this n",
                  "untested": "untested", "constant": "undefined (constant attention ranks nothing)"}
+"""Verdict against the ceiling -> the key table's words."""
+FLOOR_WORDS = {**VERDICT_WORDS, "overlapping": "not distinguishable"}
+"""Verdict against the random floor -> words (no equivalence test is run against the floor)."""
 
 
 def key_results(findings: list[Finding]) -> pd.DataFrame:
@@ -80,8 +85,9 @@ def key_results(findings: list[Finding]) -> pd.DataFrame:
         "agreement [95% CI]": f"{f.value:.2f} [{f.low:.2f}, {f.high:.2f}]" if f.defined else "undefined",
         "vs ceiling": VERDICT_WORDS[f.verdict_ceiling] + (
             f" (equivalence needs about {f.n_equivalence:,.0f} examples)" if f.verdict_ceiling == "overlapping"
-            and np.isfinite(f.n_equivalence) else ""), "share of ceiling": f.normalised,
-        "vs random floor": VERDICT_WORDS[f.verdict_floor],
+            and np.isfinite(f.n_equivalence) else "") + (" (yet within the equivalence margin)" if f.within_margin
+                                                          else ""), "share of ceiling": f.normalised,
+        "vs random floor": FLOOR_WORDS[f.verdict_floor],
     } for f in findings])
 
 
@@ -116,8 +122,41 @@ def _verdict(row: pd.Series | None) -> str:
     if equivalence == "equivalent":
         return "equivalent"
     if equivalence == "untestable":
-        return "untestable"
+        return "indistinct_untestable"
     return "overlapping"
+
+
+def correct_equivalence(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """A run's paired comparisons with the TOST p-values of its attention-vs-ceiling family corrected as
+    that family's difference tests are (the rows' ``correction``): ``p_equivalence_adjusted``, and
+    ``equivalence`` 'equivalent' only where the corrected p is below ``alpha`` (else 'not shown').
+
+    A row without a TOST p (the test leaned away from parity) enters the family as p = 1.
+    """
+    if tests.empty or "p_equivalence" not in tests:
+        return tests
+    out = tests.copy()
+    out["p_equivalence_adjusted"] = np.nan
+    family = out.index[out["comparison"] == "attention_vs_ceiling"]
+    if len(family):
+        from analysis.stats.paired import adjust_p_values
+
+        correction = str(out.loc[family, "correction"].iloc[0]) if "correction" in out else "holm"
+        raw = out.loc[family, "p_equivalence"].astype(float).fillna(1.0).to_numpy()
+        out.loc[family, "p_equivalence_adjusted"] = adjust_p_values(raw, correction)
+        lost = family[(out.loc[family, "equivalence"] == "equivalent")
+                      & ~(out.loc[family, "p_equivalence_adjusted"] < alpha)]
+        out.loc[lost, "equivalence"] = "not shown"
+    return out
+
+
+def _within_margin(row: pd.Series | None, alpha: float = 0.05) -> bool:
+    """A significant difference from the ceiling that the corrected equivalence test still puts inside the
+    margin (different, but by less than the margin)."""
+    if row is None or not row.get("significant", False):
+        return False
+    p = row.get("p_equivalence_adjusted", np.nan)
+    return bool(p is not None and not pd.isna(p) and p < alpha)
 
 
 def equivalence_n_needed(row: pd.Series | None, alpha: float = 0.05) -> float:
@@ -140,12 +179,16 @@ def equivalence_n_needed(row: pd.Series | None, alpha: float = 0.05) -> float:
     return paired_n_needed(margin - abs(mean), sd, alpha, sides=1)
 
 
-def _equivalence_text(row: pd.Series | None) -> str:
+def _equivalence_text(row: pd.Series | None, lead: str = "as good as") -> str:
+    """``lead`` with the margin and the TOST p (corrected where :func:`correct_equivalence` has run)."""
     margin = None if row is None else row.get("margin")
-    p_value = None if row is None else row.get("p_equivalence")
+    adjusted = None if row is None else row.get("p_equivalence_adjusted")
+    corrected = adjusted is not None and not pd.isna(adjusted)
+    p_value = adjusted if corrected else (None if row is None else row.get("p_equivalence"))
     if margin is None or p_value is None or pd.isna(margin) or pd.isna(p_value):
-        return "as good as"
-    return f"as good as (within ±{margin:g}, TOST p = {p_value:.3g})"
+        return lead
+    correction = {"holm": "Holm-adjusted ", "bh": "BH-adjusted "}.get(str(row.get("correction", "")), "")
+    return f"{lead} (within ±{margin:g}, {correction if corrected else ''}TOST p = {p_value:.3g})"
 
 
 CEILING_CANDIDATES = ("integrated_gradients", "loo_mask", "grad_x_input", "saliency", "jw_gradient")
@@ -196,7 +239,7 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
         methods = set(run["method_a"]) | set(run["method_b"])
         attention = sorted(m for m in methods if any(
             (run["method_a"] == m) & run["pair_kind"].isin(["attention_vs_causal"])))
-        tests = run_tests(comparisons, (dataset, model, seed), metric)
+        tests = correct_equivalence(run_tests(comparisons, (dataset, model, seed), metric))
         ceiling_method = choose_ceiling(methods, reference, tests)
         ceiling = _row(run, ceiling_method, reference, metric) if ceiling_method else None
         floor = _row(run, "random", reference, metric)
@@ -224,17 +267,19 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             test_f = _one(tests, method, "attention_vs_floor")
             v_ceiling = v_floor = "untested"
             needed = float("nan")
+            within = _within_margin(test_c)
             if ceiling is not None:
                 v_ceiling = _verdict(test_c)
                 needed = equivalence_n_needed(test_c) if v_ceiling == "overlapping" else float("nan")
-                wording = {"below": "below", "above": "above",
+                wording = {"below": _equivalence_text(test_c, "below") if within else "below",
+                           "above": _equivalence_text(test_c, "above") if within else "above",
                            "equivalent": _equivalence_text(test_c),
                            "overlapping": "not distinguishable from (but not shown equivalent to"
                                           + (f"; about {needed:,.0f} examples would show equivalence within "
                                              f"±{test_c['margin']:g} with 80% power" if np.isfinite(needed) else "")
                                           + ")",
-                           "untestable": "not distinguishable from (equivalence untestable at this n)",
-                           "untested": "compared with"}[v_ceiling]
+                           "indistinct_untestable": "not distinguishable from (equivalence untestable at this n)",
+                           "untestable": "untestable at this n against", "untested": "compared with"}[v_ceiling]
                 part = (f"{wording} the ceiling, the agreement between two causal methods "
                         f"({method_label(ceiling_method)} vs {method_label(reference)}: {_ci(ceiling)}")
                 part += f"; {_test_text(test_c)})" if test_c is not None else ")"
@@ -259,7 +304,7 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             findings.append(Finding(dataset, model, int(seed), method, text, float(row["mean"]), float(row["mean_low"]),
                                     float(row["mean_high"]), v_ceiling, v_floor,
                                     float(acc["accuracy"].iloc[0]) if len(acc) else float("nan"), normalised,
-                                    needed))
+                                    needed, within))
     return findings
 
 
