@@ -79,6 +79,9 @@ def test_intersection_union_needs_every_part() -> None:
     against = paired_test(-0.3 + rng.normal(0, 0.1, 40))
     mixed = combine_all([strong, against])
     assert mixed.direction == DIFFER and mixed.p_value == pytest.approx(min(1.0, against.p_value))
+    # the estimate shown is the part that decides: the weaker agreeing part, or the part against
+    assert (both.estimate, both.low, both.high) == (weak.estimate, weak.low, weak.high)
+    assert mixed.estimate == against.estimate < 0
 
 
 def test_power_table_matches_the_tests_it_plans_for() -> None:

@@ -294,18 +294,21 @@ def test_the_verdict_sentence_counts_rows_per_scope_and_the_caption_explains_vac
     from analysis.published.claims import EXTENSION, REPLICATION
     from analysis.published.report_section import verdict_table
 
-    rows = pd.DataFrame([{"order": 0, "claim": "jw_permutation", "source": "Jain & Wallace, 2019", "scope": scope,
-                          "verdict": verdict}
-                         for scope, verdict in [(REPLICATION, "agrees"), (REPLICATION, "agrees"),
-                                                (REPLICATION, "differs"), (EXTENSION, "untestable")]])
+    rows = pd.DataFrame([{"order": 0, "claim": "jw_permutation_changes_little", "source": "Jain & Wallace, 2019",
+                          "scope": scope, "verdict": verdict, "model": model}
+                         for scope, verdict, model in [(REPLICATION, "agrees", "bilstm_tanh"),
+                                                       (REPLICATION, "agrees", "bilstm_dot"),
+                                                       (REPLICATION, "differs", "bilstm_tanh"),
+                                                       (EXTENSION, "untestable", "minilm")]])
     table, sentence = verdict_table(rows)
-    assert sentence == ("Across the 1 published claim tested: in the papers' own settings, 2 agree, 1 differ (of 3 "
-                        "dataset x model rows); in extensions to other models, 1 untestable (of 1 dataset x model "
-                        "rows).")
+    assert sentence == ("Across the 1 published claim tested (a row that agrees means raw attention is a doubtful "
+                        "explanation there): in the papers' own settings, 2 agree, 1 differ (of 3 dataset x model "
+                        "rows); in extensions to other models, 1 untestable (of 1 dataset x model rows).")
     assert list(table.frame["scope"]) == [REPLICATION, EXTENSION] and list(table.frame["agrees"]) == ["2", ""]
     assert "vacuous" not in table.caption
-    table, sentence = verdict_table(rows.assign(verdict="vacuous"))
-    assert "vacuous rows agree only because attention is near uniform and never count as support" in table.caption
+    table, sentence = verdict_table(rows.assign(verdict=["agrees", "vacuous", "differs", "untestable"]))
+    assert ("vacuous rows (bilstm_dot) agree only because that model's attention is near uniform and never count "
+            "as support") in table.caption
 
 
 def removal_table(fractions: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -338,9 +341,31 @@ def test_rollout_rows_say_which_published_result_they_compare_with():
              ("attention_flow", "loo_mask"): 0.3}
     data = ClaimData(config, agreement={(d, "minilm", 0): agreement_frame(60, means) for d in ("sst2", "imdb")})
     tests = decided("az_rollout_and_flow_beat_raw_attention", data).set_index("dataset")
-    assert tests.loc["sst2", "compares_with"].startswith("their SST-2 result")
-    assert tests.loc["imdb", "compares_with"] == "their Table 1 (subject-verb agreement, a different task)"
+    assert tests.loc["sst2", "compares_with"].startswith("their Table 1 claim (subject-verb agreement), tested on SST")
+    assert "their own SST-2 result" in tests.loc["sst2", "compares_with"]
+    assert tests.loc["imdb", "compares_with"] == "their Table 1 claim (subject-verb agreement, a different task)"
     assert (tests["scope"] == EXTENSION).all() and (tests["verdict"] == AGREES).all()
+
+
+def test_a_two_part_claim_shows_the_part_that_decides_it_and_where_flow_is_undefined():
+    """Intersection-union: the estimate beside the verdict is the deciding part's, so a positive first part
+    never stands beside 'differs'; flow computed on fewer examples (its token limit) says so."""
+    config = {**CONFIG, "models": {"minilm": {"family": "transformer"}}}
+    means = {("attention_last_mean", "loo_mask"): 0.3, ("attention_rollout", "loo_mask"): 0.4,
+             ("attention_flow", "loo_mask"): 0.1}
+    frame = agreement_frame(60, means)
+    short = frame[~((frame["method_a"] == "attention_flow") & (frame["example_id"] >= "ex040"))]
+    data = ClaimData(config, agreement={("imdb", "minilm", 0): short})
+    (test,) = decided("az_rollout_and_flow_beat_raw_attention", data).itertuples()
+    assert test.verdict == DIFFERS and test.estimate < 0  # flow below raw decides, not rollout above it
+    assert test.estimate_label == "τ(flow, blank-out) − τ(raw, blank-out)"
+    assert "flow on 40 of 60 examples" in test.details
+    jw = ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", 0): agreement_frame(60, {
+        ("jw_gradient", "loo_delete"): 0.5, ("rnn_attention", "jw_gradient"): 0.3,
+        ("rnn_attention", "loo_delete"): 0.7})})
+    (row,) = decided("jw_causal_methods_agree_more", jw).itertuples()
+    assert row.verdict == DIFFERS and row.estimate < 0
+    assert row.estimate_label == "τ(gradient, LOO) − τ(attention, LOO)"
 
 
 def test_power_section_reports_the_spread_this_study_observed_beside_the_planning_value():

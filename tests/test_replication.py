@@ -123,9 +123,22 @@ def test_transformer_rows_match_any_transformer_and_mark_other_tasks():
     rows = [summary_row("sst2", "epsilon", 0, a, b, 0.1, 0.0, 0.2, group_by="all", group="all", metric="spearman")
             for a, b in (("attention_last_mean", "saliency"), ("attention_rollout", "loo_mask"))]
     table = replication_table({"agreement_summary": pd.DataFrame(rows)}, CONFIG)
-    assert row(table, "az2020_t3_sst2_raw_l6")["within"] is True  # published 0.09
+    raw = row(table, "az2020_t3_sst2_raw_l6")
+    assert raw["within"] is True  # published 0.09
+    # their SST-2 gradient is |Σ_d ∂logit/∂e_d|, ours the L2 norm of the probability's gradient: for scale only
+    assert raw["scope"] == "different measure" and "∂logit" in raw["note"]
     other = row(table, "az2020_t1_sva_rollout_l6")
     assert other["scope"] == "different task" and other["within"] is False
+
+
+def test_rows_shown_for_scale_are_not_counted_among_the_differences():
+    from analysis.published.replication_section import _finding
+
+    rows = [summary_row("sst2", "epsilon", 0, "attention_last_mean", "saliency", 0.66, 0.64, 0.69, group_by="all",
+                        group="all", metric="spearman")]
+    table = replication_table({"agreement_summary": pd.DataFrame(rows)}, CONFIG)
+    text = _finding(table)
+    assert "0 of 0 published numbers" in text and "largest differences" not in text
 
 
 def test_a_seed_without_an_interval_is_left_out_of_the_range():

@@ -186,6 +186,8 @@ class PublishedClaim:
     # the attention method whose near-uniform runs make this test vacuous, or None
     vacuous_if_uniform: str | None = None
     scope_note: str = ""  # which of our runs replicate the paper's setting and which extend it
+    # what a row that agrees says about the study's question (all of this study's claims question raw attention)
+    agreeing_means: str = "raw attention is a doubtful explanation there"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -299,15 +301,22 @@ def outcomes(tests: pd.DataFrame) -> pd.DataFrame:
         verdicts = list(part["verdict"])
         counts = Counter(verdicts)
         estimates = part["estimate"].to_numpy(dtype=float)
-        ours = (f"{_number(np.nanmean(estimates)) if np.isfinite(estimates).any() else 'n/a'} "
-                f"[{_number(np.nanmin(part['low']))}, {_number(np.nanmax(part['high']))}]")
+        labels = list(dict.fromkeys(part["estimate_label"]))
+        if len(labels) > 1:  # an intersection-union test decided by different parts in different seeds
+            label = " | ".join(labels) + " (the part that decides, per seed)"
+            ours = "; ".join(f"seed {r.seed}: {_number(r.estimate)} [{_number(r.low)}, {_number(r.high)}]"
+                             for r in part.itertuples(index=False))
+        else:
+            label = labels[0]
+            ours = (f"{_number(np.nanmean(estimates)) if np.isfinite(estimates).any() else 'n/a'} "
+                    f"[{_number(np.nanmin(part['low']))}, {_number(np.nanmax(part['high']))}]")
         details = "; ".join(dict.fromkeys(d for d in part["details"] if d))
         undecided = part[part["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
         needed = float(undecided["n_needed"].max()) if len(undecided) else np.nan
         rows.append({
             "claim": claim, "source": part["source"].iloc[0], "order": order, "scope": scope, "dataset": dataset,
             "model": model, "compares_with": part["compares_with"].iloc[0], "test": part["test"].iloc[0],
-            "estimate_label": part["estimate_label"].iloc[0],
+            "estimate_label": label,
             "ours": ours + (f"; {details}" if details else ""),
             "n": "/".join(str(int(n)) for n in part["n"]),
             "p_adjusted": ", ".join(_p_text(p) for p in part["p_adjusted"]),

@@ -41,7 +41,10 @@ from analysis.stats.intervals import proportion_interval
 
 AGREEMENT, ACCURACY = "agreement", "accuracy"
 SMALL_N = 10  # below this many examples a seed's studentised-bootstrap interval is flagged as unreliable
-SAME_TASK, OTHER_TASK = "same task", "different task"
+SAME_TASK, OTHER_TASK, OTHER_MEASURE = "same task", "different task", "different measure"
+"""Scopes of a published number: comparable with ours; another task; the same task scored by another measure
+(both shown for scale only, never counted as agreeing or differing)."""
+FOR_SCALE = (OTHER_TASK, OTHER_MEASURE)
 
 REPLICATION_COLUMNS = [
     "key", "source", "citation", "table", "row", "column", "measure", "published_dataset", "published_model", "published",
@@ -240,7 +243,9 @@ def _abnar_zuidema() -> list[PublishedNumber]:
         key=f"az2020_t3_sst2_{row.lower()}_l6", source=AZ_TABLE3, row=row, column="L6", published_dataset="SST-2",
         published_model="DistilBERT fine-tuned on SST-2", value=sst[row][0], spread=sst[row][1],
         our_datasets=("sst2", "sst2_sentences"), our_model=_TRANSFORMER, method_a=method, method_b="saliency",
-        metric="spearman", note="layer 6 of 6; raw = last layer, head mean",
+        metric="spearman", scope=OTHER_MEASURE,
+        note="layer 6 of 6; raw = last layer, head mean; a different gradient measure (ours: L2 norm of the "
+             "probability's gradient per word; theirs: |Σ_d ∂logit/∂e_d|)",
         evidence="msc_thesis notes, Table 3 (p. 4)")
         for row, method in methods]
     numbers += [PublishedNumber(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.published.replication import OTHER_TASK, PUBLISHED_NUMBERS, replication_table, sources
+from analysis.published.replication import FOR_SCALE, PUBLISHED_NUMBERS, replication_table, sources
 from analysis.report.document import BulletList, Findings, Paragraph, Section, Table
 from analysis.report.sections import REPORT_SECTIONS
 
@@ -28,7 +28,7 @@ INTRO = (
     "(agreement.equivalence_margin for agreement, claims.accuracy_margin for accuracy; shown beside each answer). "
     "The published ± is a standard deviation over "
     "examples, not an interval. Jain & Wallace report Table 2 per predicted class; we compare each class with our "
-    "examples predicted as that class. Rows marked *different task* are shown for scale only.")
+    "examples predicted as that class. Rows marked *different task* or *different measure* are shown for scale only.")
 
 
 def _fmt(value: float, digits: int = 2) -> str:
@@ -52,7 +52,7 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
         "measured as": measured, "seeds": table["seeds"].to_numpy(), "n": table["n"].to_numpy(),
         "ours [interval range]": ours,
         "within": [{True: "yes", False: "no"}.get(r.within, "n/a")
-                   + (" (different task)" if r.scope == OTHER_TASK else "")
+                   + (f" ({r.scope})" if r.scope in FOR_SCALE else "")
                    for r in table.itertuples(index=False)],
         "close": [{True: "yes", False: "no"}.get(r.close, "n/a") + (f" (±{r.margin:g})" if r.close is not None else "")
                   for r in table.itertuples(index=False)],
@@ -61,11 +61,11 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _finding(table: pd.DataFrame) -> str:
-    same = table[(table["scope"] != OTHER_TASK) & table["within"].notna()]
+    same = table[~table["scope"].isin(FOR_SCALE) & table["within"].notna()]
     inside = int(same["within"].eq(True).sum())
     outside = same[same["within"].eq(False)]
     close = int(same["close"].eq(True).sum())
-    text = (f"Replication table: {inside} of {len(same)} published numbers measured on the same task lie within the "
+    text = (f"Replication table: {inside} of {len(same)} published numbers measured on the same task the same way lie within the "
             f"range of our seeds' 95% intervals; {close} of the {len(same)} are close to ours (that whole range "
             "within the study's equivalence margin of the published value)")
     if len(outside):
@@ -97,7 +97,7 @@ def replication_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     blocks = [Paragraph(INTRO), Findings([finding]),
               Table(shown, caption="Published numbers beside ours", folded=len(shown) > 40),
               Paragraph("**Sources and where we differ**"), BulletList(sources_text)]
-    outside = table[(table["scope"] != OTHER_TASK) & table["within"].eq(False)]
+    outside = table[~table["scope"].isin(FOR_SCALE) & table["within"].eq(False)]
     if len(outside):
         where = ", ".join(sorted({f"{d} / {m}" for d, m in zip(outside["dataset"], outside["model"])}))
         blocks.append(Paragraph(f"Outside our interval range: {len(outside)} row(s), on {where}. The likely reasons "

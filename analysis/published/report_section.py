@@ -140,11 +140,11 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
             records.append([link, scope, *[str(counts[v]) if counts[v] else "" for v in VERDICTS]])
             link = ""  # the claim is named on its first row only
     frame = pd.DataFrame(records, columns=["claim", "scope", *VERDICTS])
-    vacuous = (rows["verdict"] == VACUOUS).any()
+    vacuous = sorted(set(rows.loc[rows["verdict"] == VACUOUS, "model"].astype(str)))
     table = Table(frame, caption="Published claims: how many dataset x model rows got each verdict (each decided from "
                   "its seeds by a paired, exact or non-inferiority test, Holm-corrected)"
-                  + ("; vacuous rows agree only because attention is near uniform and never count as support"
-                     if vacuous else ""), folded=False,
+                  + (f"; vacuous rows ({', '.join(vacuous)}) agree only because that model's attention is near "
+                     "uniform and never count as support" if vacuous else ""), folded=False,
                   sortable=False, filterable=False, markup=("claim",),
                   column_classes={"claim": "claim", **{v: v for v in VERDICTS}}, id="verdicts")
     parts = []
@@ -155,8 +155,11 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
             where = "in the papers' own settings" if scope == REPLICATION else "in extensions to other models"
             parts.append(f"{where}, {listed} (of {sum(counts.values())} dataset x model rows)")
     n_claims = rows["claim"].nunique()
-    sentence = (f"Across the {n_claims} published claim{'s' if n_claims != 1 else ''} tested: " + "; ".join(parts)
-                + ".")
+    meanings = {PUBLISHED_CLAIMS.get(name).agreeing_means for name in rows["claim"].unique()
+                if name in PUBLISHED_CLAIMS}
+    meaning = f" (a row that agrees means {meanings.pop()})" if len(meanings) == 1 else ""
+    sentence = (f"Across the {n_claims} published claim{'s' if n_claims != 1 else ''} tested{meaning}: "
+                + "; ".join(parts) + ".")
     return table, sentence
 
 

@@ -102,8 +102,9 @@ def methods_blocks(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> l
     blocks: list[Block] = [Paragraph(
         "Every method explains the model's predicted class (not the gold label) through the softmax probability of "
         f"that class. Subword scores are pooled to words ({pooling}); special tokens ([CLS], [SEP], padding) are "
-        "excluded from every ranking. Attention is compared with |attribution|; the signed variant is in the tables "
-        "where configured.")]
+        "excluded from every ranking. Attention is compared with |attribution| throughout the report; where the "
+        "config's agreement variants include 'signed', the agreement with signed scores is in the agreement summary "
+        "table (tables/agreement_summary.csv.gz, variant = signed).")]
     methods = importance_table(config, present)
     if not methods.empty:
         blocks.append(Group("Importance methods", [Table(methods, caption="Methods of this study, as declared, with "

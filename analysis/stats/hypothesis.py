@@ -218,15 +218,27 @@ def equivalence_test(differences: np.ndarray, margin: float, *, alpha: float = 0
                     2.0, needed)
 
 
+def binding_part(parts: list[Decision]) -> int:
+    """The index of the part that decides an intersection-union test: the most significant part pointing
+    against the published direction where one does; else, where every part agrees, the one with the largest
+    p-value; else the first part that does not agree."""
+    opposite = [i for i, p in enumerate(parts) if p.direction == DIFFER]
+    if opposite:
+        return min(opposite, key=lambda i: parts[i].p_value)
+    if all(p.direction == AGREE for p in parts):
+        return max(range(len(parts)), key=lambda i: parts[i].p_value)
+    return next(i for i, p in enumerate(parts) if p.direction != AGREE)
+
+
 def combine_all(parts: list[Decision]) -> Decision:
     """A claim that needs every part to hold (an intersection-union test, Berger 1982).
 
     AGREE when every part points the published way, with the largest p-value of the
     parts; DIFFER when any part points the other way, with the smallest such p-value
     times the number of those parts (Bonferroni). The estimate and interval are the
-    first part's; n is the smallest part's.
+    binding part's (:func:`binding_part`), so an interval above zero never stands beside
+    a verdict that another part decided; n is the smallest part's.
     """
-    first = parts[0]
     opposite = [p for p in parts if p.direction == DIFFER]
     if opposite:
         direction, p_value = DIFFER, min(1.0, len(opposite) * min(p.p_value for p in opposite))
@@ -234,7 +246,8 @@ def combine_all(parts: list[Decision]) -> Decision:
         direction, p_value = AGREE, max(p.p_value for p in parts)
     else:
         direction, p_value = NEITHER, 1.0
-    return Decision(first.test, min(p.n for p in parts), first.estimate, first.low, first.high, p_value, direction,
+    shown = parts[binding_part(parts)]
+    return Decision(shown.test, min(p.n for p in parts), shown.estimate, shown.low, shown.high, p_value, direction,
                     max(p.min_p for p in parts), max(p.n_min for p in parts), max(p.n_needed for p in parts))
 
 
