@@ -306,9 +306,11 @@ def test_the_verdict_sentence_counts_rows_per_scope_and_the_caption_explains_vac
                         "rows); in extensions to other models, 1 untestable (of 1 dataset x model rows).")
     assert list(table.frame["scope"]) == [REPLICATION, EXTENSION] and list(table.frame["agrees"]) == ["2", ""]
     assert "vacuous" not in table.caption
-    table, sentence = verdict_table(rows.assign(verdict=["agrees", "vacuous", "differs", "untestable"]))
-    assert ("vacuous rows (bilstm_dot) agree only because that model's attention is near uniform and never count "
-            "as support") in table.caption
+    table, sentence = verdict_table(rows.assign(verdict=["agrees", "vacuous", "differs", "vacuous"],
+                                                model=["bilstm_tanh", "bilstm_dot", "bilstm_tanh",
+                                                       "bilstm_uniform vs bilstm_dot"]))
+    assert ("vacuous rows (all on bilstm_dot) agree only because that model's attention is near uniform and never "
+            "count as support") in table.caption
 
 
 def removal_table(fractions: dict[str, np.ndarray]) -> pd.DataFrame:

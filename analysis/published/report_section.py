@@ -140,11 +140,9 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
             records.append([link, scope, *[str(counts[v]) if counts[v] else "" for v in VERDICTS]])
             link = ""  # the claim is named on its first row only
     frame = pd.DataFrame(records, columns=["claim", "scope", *VERDICTS])
-    vacuous = sorted(set(rows.loc[rows["verdict"] == VACUOUS, "model"].astype(str)))
     table = Table(frame, caption="Published claims: how many dataset x model rows got each verdict (each decided from "
                   "its seeds by a paired, exact or non-inferiority test, Holm-corrected)"
-                  + (f"; vacuous rows ({', '.join(vacuous)}) agree only because that model's attention is near "
-                     "uniform and never count as support" if vacuous else ""), folded=False,
+                  + _vacuous_note(rows), folded=False,
                   sortable=False, filterable=False, markup=("claim",),
                   column_classes={"claim": "claim", **{v: v for v in VERDICTS}}, id="verdicts")
     parts = []
@@ -161,6 +159,18 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
     sentence = (f"Across the {n_claims} published claim{'s' if n_claims != 1 else ''} tested{meaning}: "
                 + "; ".join(parts) + ".")
     return table, sentence
+
+
+def _vacuous_note(rows: pd.DataFrame) -> str:
+    """The caption's note on vacuous rows, naming the model they share (a row of a model comparison names
+    both models, 'a vs b'), or every model where they share none; empty without vacuous rows."""
+    models = [set(str(m).split(" vs ")) for m in rows.loc[rows["verdict"] == VACUOUS, "model"]]
+    if not models:
+        return ""
+    shared = set.intersection(*models)
+    names = f"all on {', '.join(sorted(shared))}" if shared else ", ".join(sorted(set.union(*models)))
+    return (f"; vacuous rows ({names}) agree only because that model's attention is near uniform and never count "
+            "as support")
 
 
 @REPORT_SECTIONS.register("published")
