@@ -301,8 +301,11 @@ def data_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
     data = tables.get("data_report")
     if data is None or data.empty:
         return None
-    blocks: list = [Paragraph("Rows read, dropped and kept per dataset and role (train, evaluation), with the label "
-                              "counts of what was kept."), Table(data, caption="Data per dataset and role")]
+    blocks: list = [Paragraph("Rows read, dropped and kept per dataset and role (train, evaluation, validation), "
+                              "with the label counts of each stratified sample; where the notes say rows were held "
+                              "out of the training sample for epoch selection, rows_kept is what remains for "
+                              "training and the label counts are those of the sample before the hold-out."),
+                    Table(data, caption="Data per dataset and role")]
     sources = dataset_sources(config)
     if not sources.empty:
         blocks.append(Table(sources, caption="Sources, citations and licences"))
