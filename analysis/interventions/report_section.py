@@ -13,6 +13,7 @@ this n" where no outcome could reach the level, and "not tested" where the table
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -84,10 +85,41 @@ COST_NOTE = ("Sequences run through the model per explained example, per test (a
              "classifier. Seconds depend on the machine and its load.")
 
 
+NEGLIGIBLE = 1e-3
+"""A value smaller than this in absolute value prints in scientific notation, and a difference whose whole
+interval lies within it is "negligibly" larger or smaller: a real but tiny effect stays readable."""
+
+
+def _decimals(value: float, digits: int) -> int:
+    """``digits`` decimals, or more where ``value`` needs them for two significant digits (below 0.1)."""
+    if pd.isna(value) or value == 0 or abs(value) < NEGLIGIBLE:
+        return digits
+    return max(digits, 1 - math.floor(math.log10(abs(value))))
+
+
+def number(value: float, digits: int = 3, *, signed: bool = False) -> str:
+    """``value`` with ``digits`` decimals; a non-zero value below :data:`NEGLIGIBLE` in scientific notation.
+
+    The one formatter of the section's numbers: ``number(2e-5)`` is '2.0e-05', never '0.000'."""
+    if pd.isna(value):
+        return "n/a"
+    sign = "+" if signed else ""
+    if value != 0 and abs(value) < NEGLIGIBLE:
+        return f"{value:{sign}.1e}"
+    return f"{value:{sign}.{digits}f}"
+
+
+def interval(mean: float, low: float, high: float, digits: int = 3, *, signed: bool = False) -> str:
+    """'mean [low, high]' (bounds omitted when undefined), all with the decimals the mean needs."""
+    digits = _decimals(mean, digits)
+    text = number(mean, digits, signed=signed)
+    if pd.isna(low):
+        return text
+    return f"{text} [{number(low, digits, signed=signed)}, {number(high, digits, signed=signed)}]"
+
+
 def _ci(row: pd.Series, digits: int = 3) -> str:
-    if pd.isna(row["mean_low"]):
-        return f"{row['mean']:.{digits}f}"
-    return f"{row['mean']:.{digits}f} [{row['mean_low']:.{digits}f}, {row['mean_high']:.{digits}f}]"
+    return interval(row["mean"], row["mean_low"], row["mean_high"], digits)
 
 
 def _pct(row: pd.Series) -> str:
@@ -122,13 +154,16 @@ def _paired(run: pd.DataFrame, test: str, measure: str, family: str, *, method: 
 
 
 def _relation(row: pd.Series | None, alpha: float, *, higher: str, lower: str) -> tuple[str, str]:
-    """How the first ranking of a paired comparison relates to the second, and the test's numbers."""
+    """How the first ranking of a paired comparison relates to the second, and the test's numbers.
+
+    A significant difference whose whole interval lies within :data:`NEGLIGIBLE` is "negligibly" higher or lower."""
     if row is None or pd.isna(row["p_adjusted"]):
         return "not tested against", ""
-    numbers = (f"; paired difference {row['mean']:+.3f} [{row['mean_low']:+.3f}, {row['mean_high']:+.3f}], "
+    numbers = (f"; paired difference {interval(row['mean'], row['mean_low'], row['mean_high'], signed=True)}, "
                f"Holm-adjusted p = {row['p_adjusted']:.2g}")
     if row["p_adjusted"] < alpha and row["mean"] != 0:
-        return (higher if row["mean"] > 0 else lower), numbers
+        tiny = pd.notna(row["mean_low"]) and max(abs(row["mean_low"]), abs(row["mean_high"])) < NEGLIGIBLE
+        return ("negligibly " if tiny else "") + (higher if row["mean"] > 0 else lower), numbers
     if not row["min_p"] < alpha:
         return "untestable at this n against", f"; {int(row['n'])} examples"
     return "not distinguishable from", numbers
