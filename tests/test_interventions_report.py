@@ -34,3 +34,71 @@ def test_a_significant_but_tiny_zeroing_effect_reads_negligibly_larger_with_read
     # a difference whose interval reaches 1e-3 is plainly larger
     run.loc[run["measure"] == "jsd_difference", ["mean", "mean_high"]] = (0.002, 0.003)
     assert "is larger than that of a random word" in section.zeroing_sentence(run)
+
+
+def _permutation_run(mean=(0.022, 0.019, 0.027), median=(0.006, 0.005, 0.008)) -> pd.DataFrame:
+    row = _row("permutation", "median_tvd", *mean, median=median[0], median_low=median[1], median_high=median[2])
+    return pd.DataFrame([row, _row("permutation", "flip_rate", 0.02, 0.01, 0.03)])
+
+
+def _claims(claim: str, estimate: float, low: float, high: float, n: int = 500) -> pd.DataFrame:
+    return pd.DataFrame([{"claim": claim, "dataset": "d", "model": "m", "seed": 0, "n": n, "estimate": estimate,
+                          "low": low, "high": high}])
+
+
+def test_permutation_is_judged_with_the_published_claims_threshold_and_names_both_statistics():
+    """The per-example median TVDs of a run average 0.022 (above ε = 0.01) but most examples stay below the
+    claim's 0.05: the sentence must not say the output depends on the arrangement, as the claim does not."""
+    from analysis.published.directions import PERMUTATION_TVD
+
+    run = _permutation_run()
+    share = section.claim_shares(_claims(section.PERMUTATION_CLAIM, 0.88, 0.85, 0.91), section.PERMUTATION_CLAIM)
+    text = section.permutation_sentence(run, share[("d", "m", 0)])
+    assert "the median of the per-example median TVDs is 0.0060 [0.0050, 0.0080] and their mean 0.022" in text
+    assert f"88% [85%, 91%] of examples stay nearly unchanged (per-example median TVD below {PERMUTATION_TVD:g}" in text
+    assert text.endswith("so for most examples the arrangement of the weights barely matters")
+    assert "ε" not in text and "depends" not in text
+    # without the claim's share, the median example's interval decides, against the same threshold
+    assert section.permutation_sentence(run).endswith("the arrangement of the weights barely matters")
+    # most examples change: the share's interval lies below one half
+    text = section.permutation_sentence(run, pd.Series({"mean": 0.2, "mean_low": 0.16, "mean_high": 0.24, "n": 500}))
+    assert text.endswith("the output depends on which token gets which weight")
+    text = section.permutation_sentence(run, pd.Series({"mean": 0.5, "mean_low": 0.45, "mean_high": 0.55, "n": 500}))
+    assert text.endswith("whether most examples stay nearly unchanged is undecided at this n")
+
+
+def test_adversarial_sentence_leads_with_the_share_far_from_the_original():
+    from analysis.published.directions import ADVERSARIAL_JSD
+
+    run = pd.DataFrame([_row("adversarial", "feasible", 1.0, 0.99, 1.0, scope="adversarial"),
+                        _row("adversarial", "jsd", 0.365, 0.35, 0.38, scope="adversarial")])
+    share = pd.Series({"mean": 0.6, "mean_low": 0.556, "mean_high": 0.643, "n": 500})
+    text = section.adversarial_sentence(run, share, 0.01)
+    assert text.startswith(f"for 60% [56%, 64%] of 500 examples, an adversarial attention more than "
+                           f"{ADVERSARIAL_JSD:g} nats (JSD) from the original keeps the output within TVD ε = 0.01")
+    assert text.index("any solution found for 100%") > text.index("60%") and "lower bound" not in text
+    assert "a lower bound" in section.adversarial_sentence(run, share, 0.01, lower_bound=True)
+    # without the claim's share, the feasibility is said for what it is, after the distance
+    text = section.adversarial_sentence(run)
+    assert text.index("mean JSD of 0.365") < text.index("the search found one for 100%")
+
+
+def test_only_a_transformer_with_a_shorter_search_has_a_lower_bound():
+    config = {"models": {"rnn": {"family": "rnn"}, "bert": {"family": "transformer"}},
+              "interventions": {"adversarial": {"steps": 500, "restarts": 5,
+                                                "transformer": {"steps": 100, "restarts": 2}}}}
+    assert section.shortened_search(config, "bert") and not section.shortened_search(config, "rnn")
+    config["interventions"]["adversarial"].pop("transformer")
+    assert not section.shortened_search(config, "bert")
+
+
+def test_key_numbers_name_the_permutation_statistics_and_give_the_share_far_from_the_original():
+    summary = pd.concat([_permutation_run(), pd.DataFrame([
+        _row("adversarial", "feasible", 1.0, 0.99, 1.0, scope="adversarial"),
+        _row("adversarial", "jsd", 0.365, 0.35, 0.38, scope="adversarial")])]).assign(dataset="d", model="m", seed=0)
+    table = section.headline_table(summary, _claims(section.ADVERSARIAL_CLAIM, 0.6, 0.556, 0.643))
+    (row,) = table.to_dict("records")
+    assert row["permutation TVD (median of example medians)"] == 0.006
+    assert row["permutation TVD (mean of example medians)"] == 0.022
+    assert row["adversarial: share JSD > 0.3"] == 0.6 and not any("found" in column for column in table.columns)
+    assert pd.isna(section.headline_table(summary).loc[0, "adversarial: share JSD > 0.3"])

@@ -18,9 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.config import rnn_models
+from analysis.config import rnn_models, transformer_models
 from analysis.interventions.comparisons import RAW_ATTENTION, ranking_family
 from analysis.plots.style import method_label
+from analysis.published.directions import ADVERSARIAL_JSD, MOST, PERMUTATION_TVD
 from analysis.records import CAUSAL_FAMILIES
 from analysis.report.document import (
     Block,
@@ -169,31 +170,91 @@ def _relation(row: pd.Series | None, alpha: float, *, higher: str, lower: str) -
     return "not distinguishable from", numbers
 
 
-def permutation_sentence(run: pd.DataFrame, epsilon: float) -> str | None:
+PERMUTATION_CLAIM = "jw_permutation_changes_little"
+ADVERSARIAL_CLAIM = "jw_adversarial_attention_exists"
+"""The published claims (``claim_tests`` rows) whose per-run shares the permutation and adversarial sentences
+quote, so that both sections judge a run by the same statistic and threshold."""
+
+Run = tuple[str, str, int]
+
+
+def claim_shares(claims: pd.DataFrame | None, claim: str) -> dict[Run, pd.Series]:
+    """Per run, the share of examples a published claim tests, as a row with ``mean``, ``mean_low``,
+    ``mean_high`` (its exact binomial interval) and ``n``; empty without a ``claim_tests`` table."""
+    if claims is None or claims.empty:
+        return {}
+    rows = claims[claims["claim"] == claim]
+    return {(str(r["dataset"]), str(r["model"]), int(r["seed"])):
+            pd.Series({"mean": r["estimate"], "mean_low": r["low"], "mean_high": r["high"], "n": r["n"]})
+            for r in rows.to_dict("records")}
+
+
+def _side(low: float, high: float, threshold: float) -> int:
+    """+1 where the interval lies wholly above ``threshold``, -1 wholly below, 0 where it contains it (or is NaN)."""
+    return 1 if low > threshold else -1 if high < threshold else 0
+
+
+def permutation_sentence(run: pd.DataFrame, share: pd.Series | None = None,
+                         threshold: float = PERMUTATION_TVD) -> str | None:
+    """Permutation: the median and the mean over examples of each example's median TVD, and whether most
+    examples stay "nearly unchanged" (median TVD below ``threshold``, the published claim's).
+
+    With ``share`` (the claim's share of such examples and its exact interval) the reading is the claim's:
+    most examples when the interval lies above one half; without it, the interval of the median example."""
     median = _first(_select(run, "permutation", "median_tvd"))
     flips = _first(_select(run, "permutation", "flip_rate"))
     if median is None:
         return None
-    text = (f"permuting attention changes the output distribution by a per-example median TVD of {_ci(median)} "
-            f"(mean over {int(median['n'])} examples)")
+    middle = median.get("median", float("nan"))
+    text = (f"permuting attention changes the output distribution: over {int(median['n'])} examples, "
+            + (f"the median of the per-example median TVDs is "
+               f"{interval(middle, median.get('median_low'), median.get('median_high'))} and their mean "
+               if pd.notna(middle) else "the mean of the per-example median TVDs is ") + _ci(median))
     if flips is not None:
-        text += f", and flips the decision in {_pct(flips)} of permutations"
-    if not pd.isna(median["mean_high"]) and median["mean_high"] < epsilon:
-        text += f"; the whole interval lies below ε = {epsilon:g}, so the arrangement of the weights barely matters"
-    elif not pd.isna(median["mean_low"]) and median["mean_low"] > epsilon:
-        text += f"; the interval lies above ε = {epsilon:g}, so the output depends on which token gets which weight"
-    return text
+        text += f"; it flips the decision in {_pct(flips)} of permutations"
+    nearly = f"{threshold:g}, the published claim's threshold for 'nearly unchanged'"
+    if share is not None:
+        text += f"; {_pct(share)} of examples stay nearly unchanged (per-example median TVD below {nearly})"
+        most = _side(share["mean_low"], share["mean_high"], MOST)
+    else:
+        most = -_side(median.get("median_low", float("nan")), median.get("median_high", float("nan")), threshold)
+        text += "; the median example's interval " + {1: "lies below", -1: "lies above", 0: "contains"}[most] + (
+            f" {nearly}")
+    return text + {1: ", so for most examples the arrangement of the weights barely matters",
+                   -1: ", so for most examples the output depends on which token gets which weight",
+                   0: ", so whether most examples stay nearly unchanged is undecided at this n"}[most]
 
 
-def adversarial_sentence(run: pd.DataFrame) -> str | None:
+def adversarial_sentence(run: pd.DataFrame, share: pd.Series | None = None, epsilon: float = 0.01, *,
+                         lower_bound: bool = False) -> str | None:
+    """Adversarial attention: the share of examples with one more than :data:`ADVERSARIAL_JSD` from the
+    original within the output constraint (``share``, the published claim's, when given), its mean JSD, and
+    the share where the search found any solution (which a near-original distribution satisfies)."""
     feasible = _first(_select(run, "adversarial", "feasible", scope="adversarial"))
     jsd = _first(_select(run, "adversarial", "jsd", scope="adversarial"))
     if feasible is None:
         return None
-    text = f"an adversarial attention distribution within the output constraint was found for {_pct(feasible)} of examples"
-    if jsd is not None and jsd["n"] > 0:
-        text += f", at a mean JSD of {_ci(jsd)} {JSD_UNIT} from the original ({JSD_MAX:.2f} = disjoint supports)"
-    return text
+    mean_jsd = f"{_ci(jsd)} {JSD_UNIT}" if jsd is not None and jsd["n"] > 0 else "not measured"
+    if share is None:
+        return (f"adversarial attentions within the output constraint (TVD <= ε = {epsilon:g}) lie at a mean JSD of "
+                f"{mean_jsd} from the original (at most {JSD_MAX:.2f}); the search found one for {_pct(feasible)} "
+                f"of examples")
+    text = (f"for {_pct(share)} of {int(share['n'])} examples, an adversarial attention more than "
+            f"{ADVERSARIAL_JSD:g} {JSD_UNIT} (JSD) from the original keeps the output within TVD ε = {epsilon:g}")
+    bound = "; a lower bound: this model's search is shortened, and a longer one can only find more"
+    return text + (f" (mean JSD {mean_jsd}, at most {JSD_MAX:.2f}; any solution found for {_pct(feasible)}"
+                   f"{bound if lower_bound else ''})")
+
+
+def shortened_search(config: dict[str, Any], model: str) -> bool:
+    """Whether ``model``'s adversarial search runs fewer steps x restarts than the full one (the transformers'
+    ``interventions.adversarial.transformer`` block): its share of solutions is then a lower bound."""
+    if model not in transformer_models(config):
+        return False
+    full = config.get("interventions", {}).get("adversarial", {})
+    short = {**full, **(full.get("transformer") or {})}
+    return float(short.get("steps", 0)) * float(short.get("restarts", 0)) < (
+        float(full.get("steps", 0)) * float(full.get("restarts", 0)))
 
 
 def _scope_order(scope: str) -> tuple[int, int, str]:
@@ -335,16 +396,24 @@ CONSTANT_ATTENTION = (
 """Said of every run whose model's attention is frozen to uniform (a training control)."""
 
 
-def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str,
-                  alpha: float = 0.05) -> dict[tuple[str, str, int], list[tuple[str, str]]]:
-    """Generated (test, sentence) pairs per run (dataset, model, seed), in the order of the tests."""
+def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str, alpha: float = 0.05, *,
+                  claims: pd.DataFrame | None = None,
+                  shortened: frozenset[str] = frozenset()) -> dict[Run, list[tuple[str, str]]]:
+    """Generated (test, sentence) pairs per run (dataset, model, seed), in the order of the tests.
+
+    ``claims`` (the ``claim_tests`` table) gives the permutation and adversarial shares the published claims
+    test; ``shortened`` names the models whose adversarial search is shortened (their share is a lower bound)."""
+    permuted, adversarial = claim_shares(claims, PERMUTATION_CLAIM), claim_shares(claims, ADVERSARIAL_CLAIM)
     out = {}
     for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
-        sentences = [("Permutation", permutation_sentence(run, epsilon)), ("Adversarial", adversarial_sentence(run)),
+        key = (str(dataset), str(model), int(seed))
+        sentences = [("Permutation", permutation_sentence(run, permuted.get(key))),
+                     ("Adversarial", adversarial_sentence(run, adversarial.get(key), epsilon,
+                                                          lower_bound=model in shortened)),
                      *[("Uniform", text) for text in uniform_sentences(run)],
                      ("Zeroing", zeroing_sentence(run, alpha)), ("Removal until flip", removal_sentence(run, alpha)),
                      ("ERASER", aopc_sentence(run, removal, alpha))]
-        out[(dataset, model, int(seed))] = [(label, text) for label, text in sentences if text]
+        out[key] = [(label, text) for label, text in sentences if text]
     return out
 
 
@@ -363,19 +432,26 @@ def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per run with the key number of each test (means; intervals are in the summary table)."""
-    def value(run: pd.DataFrame, test: str, measure: str) -> float:
-        row = _first(_select(run, test, measure, scope="adversarial" if test == "adversarial" else None))
-        return float(row["mean"]) if row is not None else float("nan")
+def headline_table(summary: pd.DataFrame, claims: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per run with the key number of each test (intervals are in the summary table).
 
+    Permutation: each example's median TVD over its permutations, summarised by their median and their mean
+    over examples; adversarial: the published claim's share of examples with an adversarial attention more than
+    :data:`ADVERSARIAL_JSD` from the original (NaN without ``claims``) and the mean JSD; zeroing: flip rates."""
+    def value(run: pd.DataFrame, test: str, measure: str, statistic: str = "mean") -> float:
+        row = _first(_select(run, test, measure, scope="adversarial" if test == "adversarial" else None))
+        return float(row[statistic]) if row is not None else float("nan")
+
+    far = claim_shares(claims, ADVERSARIAL_CLAIM)
     rows = []
     for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
+        share = far.get((str(dataset), str(model), int(seed)))
         rows.append({
             "dataset": dataset, "model": model, "seed": int(seed),
-            "permutation median TVD": value(run, "permutation", "median_tvd"),
-            "adversarial found": value(run, "adversarial", "feasible"),
-            "adversarial JSD": value(run, "adversarial", "jsd"),
+            "permutation TVD (median of example medians)": value(run, "permutation", "median_tvd", "median"),
+            "permutation TVD (mean of example medians)": value(run, "permutation", "median_tvd"),
+            f"adversarial: share JSD > {ADVERSARIAL_JSD:g}": float(share["mean"]) if share is not None else float("nan"),
+            "adversarial JSD (mean)": value(run, "adversarial", "jsd"),
             "zeroing flips (max)": value(run, "zeroing", "flip_rate_max"),
             "zeroing flips (random)": value(run, "zeroing", "flip_rate_random"),
         })
@@ -406,7 +482,9 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
     epsilon = float(settings.get("adversarial", {}).get("epsilon", 0.01))
     removal = (settings.get("ablation", {}).get("removal") or ["delete"])[0]
     alpha = 1 - float(settings.get("level", 0.95))
-    per_run = run_sentences(summary, epsilon, removal, alpha)
+    claims = tables.get("claim_tests")
+    shortened = frozenset(m for m in transformer_models(config) if shortened_search(config, m))
+    per_run = run_sentences(summary, epsilon, removal, alpha, claims=claims, shortened=shortened)
     training = uniform_training_sentences(comparison, alpha) if comparison is not None and len(comparison) else []
     findings = list(training)
     constant = set(rnn_models(config, uniform=True))
@@ -430,8 +508,12 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
         Details(f"The tests' results for each of {len(per_run)} runs", [runs])]))
     if training:
         blocks.append(Group("Uniform-attention training control", [BulletList(training)]))
-    headline, aopc, costs = headline_table(summary), aopc_table(summary, removal), cost_table(cost)
-    blocks += [Group("Key numbers (means)", [Table(headline, caption="Key number of each test, per run")]),
+    headline, aopc, costs = headline_table(summary, claims), aopc_table(summary, removal), cost_table(cost)
+    blocks += [Group("Key numbers", [Table(headline, caption=(
+                   "Key number of each test, per run: permutation, the median and the mean over examples of each "
+                   "example's median TVD; adversarial, the share of examples with an adversarial attention more "
+                   f"than {ADVERSARIAL_JSD:g} {JSD_UNIT} from the original within TVD ε, and the mean JSD; zeroing, "
+                   "flip rates"))]),
                Group(f"AOPC per ranking (removal by {removal}; all modes in the summary table)",
                      [Table(aopc, caption="AOPC comprehensiveness and sufficiency per run and ranking")]),
                Group("Cost in forward passes per example", [Paragraph(COST_NOTE),
