@@ -303,6 +303,16 @@ def test_uniform_training_sentences_follow_the_paired_test():
     assert "not distinguishable at this n, which does not show that they are equally accurate" in text
     (text,) = uniform_training_sentences(pd.DataFrame([row | {"p_adjusted": 0.02}]))
     assert "learned attention is more accurate" in text
+    # significant, but the interval [0.01, 0.05] contains the 0.02 margin: no "uses attention"
+    assert "learned − uniform +0.030 [+0.010, +0.050]" in text and "uses attention" not in text
+    assert "contains the study's accuracy margin of 0.02" in text
+    verdicts = {("sst2", "lstm_uniform vs lstm_tanh", 0): "inconclusive"}
+    (text,) = uniform_training_sentences(pd.DataFrame([row | {"p_adjusted": 0.02}]), verdicts=verdicts)
+    assert text.endswith("non-inferiority margin of 0.02 in the published-claims section: inconclusive).")
+    (text,) = uniform_training_sentences(pd.DataFrame([row | {"p_adjusted": 0.02}]), margin=0.005)
+    assert "lies above the study's accuracy margin of 0.005, so the task uses attention" in text
+    (text,) = uniform_training_sentences(pd.DataFrame([row | {"p_adjusted": 0.02}]), margin=0.1)
+    assert "lies within the study's accuracy margin of 0.1" in text and "uses attention" not in text
     (text,) = uniform_training_sentences(pd.DataFrame([row | {"n": 4, "min_p": 0.125, "p_adjusted": 0.125}]))
     assert "untestable at this n" in text
     (text,) = uniform_training_sentences(pd.DataFrame([row]).drop(columns=["p_value", "min_p", "p_adjusted"]))

@@ -178,15 +178,20 @@ quote, so that both sections judge a run by the same statistic and threshold."""
 Run = tuple[str, str, int]
 
 
-def claim_shares(claims: pd.DataFrame | None, claim: str) -> dict[Run, pd.Series]:
-    """Per run, the share of examples a published claim tests, as a row with ``mean``, ``mean_low``,
-    ``mean_high`` (its exact binomial interval) and ``n``; empty without a ``claim_tests`` table."""
+def claim_rows(claims: pd.DataFrame | None, claim: str) -> dict[Run, dict[str, Any]]:
+    """Per (dataset, model as the claim names it, seed), a published claim's ``claim_tests`` row (empty without
+    the table)."""
     if claims is None or claims.empty:
         return {}
     rows = claims[claims["claim"] == claim]
-    return {(str(r["dataset"]), str(r["model"]), int(r["seed"])):
-            pd.Series({"mean": r["estimate"], "mean_low": r["low"], "mean_high": r["high"], "n": r["n"]})
-            for r in rows.to_dict("records")}
+    return {(str(r["dataset"]), str(r["model"]), int(r["seed"])): r for r in rows.to_dict("records")}
+
+
+def claim_shares(claims: pd.DataFrame | None, claim: str) -> dict[Run, pd.Series]:
+    """Per run, the share of examples a published claim tests, as a row with ``mean``, ``mean_low``,
+    ``mean_high`` (its exact binomial interval) and ``n``."""
+    return {run: pd.Series({"mean": r["estimate"], "mean_low": r["low"], "mean_high": r["high"], "n": r["n"]})
+            for run, r in claim_rows(claims, claim).items()}
 
 
 def _side(low: float, high: float, threshold: float) -> int:
@@ -365,28 +370,52 @@ def aopc_sentence(run: pd.DataFrame, removal: str, alpha: float = 0.05) -> str |
     return text
 
 
-def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05) -> list[str]:
-    """One sentence per uniform-attention model and sibling, decided by the paired test (Holm over the table)."""
+UNIFORM_CLAIM = "wp_uniform_attention_suffices"
+"""The published claim (Wiegreffe & Pinter's "about as accurate") that decides the uniform-attention control
+with a non-inferiority margin; the sentences below point to its verdict."""
+
+
+def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05, margin: float = 0.02,
+                               verdicts: dict[Run, str] | None = None) -> list[str]:
+    """One sentence per uniform-attention model and sibling: the accuracy difference learned − uniform with its
+    interval, decided by the paired test (Holm over the table).
+
+    "The task uses attention" only where the whole interval lies above ``margin`` (the study's
+    ``claims.accuracy_margin``, Wiegreffe & Pinter's "about as accurate"); otherwise the sentence says how the
+    interval sits against the margin and points to that claim's verdict (``verdicts``, keyed by dataset,
+    "uniform vs learned" and seed)."""
+    verdicts = verdicts or {}
     out = []
     for row in comparison.to_dict("records"):
         p, min_p = row.get("p_adjusted", float("nan")), row.get("min_p", float("nan"))
         test = f", Holm-adjusted p = {p:.2g}" if pd.notna(p) else ""
+        verdict = verdicts.get((str(row["dataset"]), f"{row['uniform_model']} vs {row['learned_model']}",
+                                int(row["seed"])))
+        claim = (f"Wiegreffe & Pinter's 'about as accurate', tested with a non-inferiority margin of {margin:g} in "
+                 f"the published-claims section" + (f": {verdict}" if verdict else ""))
+        side = _side(row["difference_low"], row["difference_high"], margin)
+        against_margin = {1: f"the whole interval lies above the study's accuracy margin of {margin:g}",
+                          -1: f"the whole interval lies within the study's accuracy margin of {margin:g}",
+                          0: f"the interval contains the study's accuracy margin of {margin:g}"}[side]
         if pd.isna(p):
             reading = "not tested (the table has no paired test)"
         elif p < alpha and row["difference"] > 0:
-            reading = "learned attention is more accurate, so the task uses attention"
+            reading = (f"learned attention is more accurate and {against_margin}, so the task uses attention"
+                       if side > 0 else
+                       f"learned attention is more accurate, but {against_margin}, so this does not show that the "
+                       f"task needs attention ({claim})")
         elif p < alpha and row["difference"] < 0:
             reading = "the uniform model is more accurate"
         elif not min_p < alpha:
             reading = "untestable at this n"
         else:
-            reading = ("the two are not distinguishable at this n, which does not show that they are equally "
-                       "accurate (the published-claims section tests that with a non-inferiority margin)")
-        out.append(f"On {row['dataset']} (seed {row['seed']}), {row['uniform_model']} (uniform attention) reaches "
-                   f"accuracy {row['accuracy_uniform']:.1%} against {row['accuracy_learned']:.1%} for "
-                   f"{row['learned_model']} ({row['learned_attention']} attention, same {row['encoder']} encoder): "
-                   f"paired difference {row['difference']:+.3f} [{row['difference_low']:+.3f}, "
-                   f"{row['difference_high']:+.3f}] over {row['n']} examples{test}; {reading}.")
+            reading = (f"the two are not distinguishable at this n, which does not show that they are equally "
+                       f"accurate ({claim})")
+        difference = interval(row["difference"], row["difference_low"], row["difference_high"], signed=True)
+        out.append(f"On {row['dataset']} (seed {row['seed']}), {row['learned_model']} ({row['learned_attention']} "
+                   f"attention) reaches accuracy {row['accuracy_learned']:.1%} against {row['accuracy_uniform']:.1%} "
+                   f"for {row['uniform_model']} (attention frozen to uniform, same {row['encoder']} encoder): "
+                   f"learned − uniform {difference} over {row['n']} examples{test}; {reading}.")
     return out
 
 
@@ -485,7 +514,10 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
     claims = tables.get("claim_tests")
     shortened = frozenset(m for m in transformer_models(config) if shortened_search(config, m))
     per_run = run_sentences(summary, epsilon, removal, alpha, claims=claims, shortened=shortened)
-    training = uniform_training_sentences(comparison, alpha) if comparison is not None and len(comparison) else []
+    margin = float(config.get("claims", {}).get("accuracy_margin", 0.02))
+    verdicts = {run: str(row["verdict"]) for run, row in claim_rows(claims, UNIFORM_CLAIM).items()}
+    training = (uniform_training_sentences(comparison, alpha, margin, verdicts)
+                if comparison is not None and len(comparison) else [])
     findings = list(training)
     constant = set(rnn_models(config, uniform=True))
     for (dataset, model, seed), sentences in per_run.items():
