@@ -102,3 +102,31 @@ def test_key_numbers_name_the_permutation_statistics_and_give_the_share_far_from
     assert row["permutation TVD (mean of example medians)"] == 0.022
     assert row["adversarial: share JSD > 0.3"] == 0.6 and not any("found" in column for column in table.columns)
     assert pd.isna(section.headline_table(summary).loc[0, "adversarial: share JSD > 0.3"])
+
+
+def test_layers_are_numbered_from_one_in_the_text():
+    run = pd.DataFrame([_row("uniform", measure, value, value, value, scope=scope)
+                        for scope in ("layer 0", "layer 5", "all intervened layers")
+                        for measure, value in (("tvd", 0.05), ("flip_rate", 0.1))])
+    (text,) = section.uniform_sentences(run)
+    assert "layer 1: mean TVD" in text and "layer 6: mean TVD" in text
+    assert "layer 0" not in text and "layer 5:" not in text
+    assert text.index("layer 1:") < text.index("layer 6:") < text.index("all intervened layers:")
+
+
+def test_intro_says_what_a_transformer_intervention_edits_and_how_rankings_are_ordered():
+    config = {"models": {"lstm": {"family": "rnn"}, "minilm": {"family": "transformer"}},
+              "interventions": {"layers": None, "heads": None, "adversarial": {"layer": -1}, "ranking": "signed"},
+              "agreement": {"variants": ["abs", "signed"]}}
+    scope, ranking = section.scope_sentences(config)
+    assert scope.startswith("For minilm, the model-side tests edit the attention probabilities of every layer, "
+                            "every head and every query row at once")
+    assert "replaces only the [CLS] row of the last layer" in scope
+    assert "order words by signed score (the strongest evidence for the predicted class first)" in ranking
+    assert "the agreement section compares |scores|, so a method's order here can differ" in ranking
+    config["interventions"].update(layers=[0, 2], heads=[3], ranking="abs", adversarial={"layer": 1})
+    scope, ranking = section.scope_sentences(config)
+    assert "of layers 1, 3, head 4 and every query row" in scope and "[CLS] row of layer 2" in scope
+    assert ranking.endswith("order words by |score|; the agreement section compares |scores|, as here.")
+    # no transformer: only the ranking sentence
+    assert len(section.scope_sentences({"models": {"lstm": {"family": "rnn"}}})) == 1

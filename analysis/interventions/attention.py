@@ -511,6 +511,8 @@ class TransformerAttentionAdapter(AttentionAdapter):
         return scopes
 
     def describe(self) -> dict[str, object]:
+        """The intervention scope, recorded in the output tables; the report says the same in words
+        (:func:`analysis.interventions.report_section.scope_sentences`, from the same settings)."""
         return {"kind": self.kind, "layers": self.layers, "heads": self.heads or "all",
                 "explanation_layer": self.explanation_layer, "adversarial_layer": self.adversarial_layer,
                 "query_rows": "all (adversarial: [CLS] row)"}

@@ -269,6 +269,54 @@ def _scope_order(scope: str) -> tuple[int, int, str]:
     return (1, 0, scope)
 
 
+def _scope_text(scope: str) -> str:
+    """A scope as the text says it: the tables' 0-based "layer 0" is the text's "layer 1" (as in the heads
+    section)."""
+    if scope.startswith("layer ") and scope[6:].isdigit():
+        return f"layer {int(scope[6:]) + 1}"
+    return scope
+
+
+def _counted_from_one(index: int) -> str:
+    """A 0-based index as the text counts it (from 1); a negative one counts from the last."""
+    return str(index + 1) if index >= 0 else "the last" if index == -1 else f"the last but {-index - 1}"
+
+
+def _indices_text(indices: list[int] | None, noun: str) -> str:
+    """'every layer', 'layer 2' or 'layers 1, 3' (0-based indices counted from 1)."""
+    if indices is None:
+        return f"every {noun}"
+    return f"{noun}{'s' if len(indices) > 1 else ''} {', '.join(_counted_from_one(int(i)) for i in indices)}"
+
+
+def scope_sentences(config: dict[str, Any]) -> list[str]:
+    """What the tests edit and how they rank words, from the ``interventions`` settings: for transformers, the
+    layers, heads and query rows the model-side tests edit (the adapter's ``describe()``), and the order in which
+    the input-side and removal tests take words, against the scores the agreement section compares."""
+    settings = config.get("interventions", {})
+    out = []
+    transformers = transformer_models(config)
+    if transformers:
+        layers, heads = _indices_text(settings.get("layers"), "layer"), _indices_text(settings.get("heads"), "head")
+        adversarial = int(settings.get("adversarial", {}).get("layer", -1))
+        out.append(f"For {', '.join(transformers)}, the model-side tests edit the attention probabilities of {layers}, "
+                   f"{heads} and every query row at once (uniform attention also one layer at a time), where an RNN "
+                   f"has a single attention distribution: the two families' numbers are not comparable. Zeroing's "
+                   f"'highest-attention word' is the top of the [CLS] row of the last edited layer, averaged over the "
+                   f"heads; the adversarial search replaces only the [CLS] row of "
+                   + ("the last layer" if adversarial == -1 else f"layer {_counted_from_one(adversarial)}")
+                   + ". Layers are numbered from 1.")
+    ranking = settings.get("ranking", "signed")
+    compared = (config.get("agreement", {}).get("variants") or ["abs"])[0]
+    order = ("by signed score (the strongest evidence for the predicted class first)" if ranking == "signed"
+             else "by |score|")
+    out.append(f"The removal and input-ablation tests order words {order}; the agreement section compares "
+               + ("|scores|" if compared == "abs" else "signed scores")
+               + (", so a method's order here can differ from the one it is scored by there." if ranking != compared
+                  else ", as here."))
+    return out
+
+
 def uniform_sentences(run: pd.DataFrame) -> list[str]:
     """One sentence on test-time uniform attention: the RNN's distribution, or each layer and all layers."""
     scopes = sorted(set(_select(run, "uniform", "tvd")["scope"]), key=_scope_order)
@@ -282,7 +330,8 @@ def uniform_sentences(run: pd.DataFrame) -> list[str]:
     if scopes == ["attention"]:
         return [f"replacing the attention by uniform weights at test time changes the output by {parts[0][1]}"]
     return ["replacing attention by uniform weights at test time, one layer at a time and in all intervened "
-            "layers at once, changes the output as follows: " + "; ".join(f"{scope}: {text}" for scope, text in parts)]
+            "layers at once, changes the output as follows: "
+            + "; ".join(f"{_scope_text(scope)}: {text}" for scope, text in parts)]
 
 
 def zeroing_sentence(run: pd.DataFrame, alpha: float = 0.05) -> str | None:
@@ -532,7 +581,8 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
              "examples by a sign-flip test of the per-example differences, Holm-adjusted within each run's family "
              "(every ranking against random; every attention ranking against the best causal one; every attention "
              "variant against raw attention); 'untestable at this n' means no outcome could reach significance.")
-    blocks: list[Block] = [Paragraph(intro), BulletList([f"**{name}.** {text}" for name, text in CAVEATS]),
+    blocks: list[Block] = [Paragraph(" ".join([intro, *scope_sentences(config)])),
+                           BulletList([f"**{name}.** {text}" for name, text in CAVEATS]),
                            findings_block(findings, what="findings of the causal tests")]
     runs = BulletList([Item(f"**{d} / {m} / seed {s}**", tuple(f"*{label}:* {_sentence(text)}" for label, text in v))
                        for (d, m, s), v in per_run.items()])
