@@ -130,3 +130,41 @@ def test_intro_says_what_a_transformer_intervention_edits_and_how_rankings_are_o
     assert ranking.endswith("order words by |score|; the agreement section compares |scores|, as here.")
     # no transformer: only the ranking sentence
     assert len(section.scope_sentences({"models": {"lstm": {"family": "rnn"}}})) == 1
+
+
+def _ablation_run() -> pd.DataFrame:
+    """AOPC of raw attention, an attention variant, a causal ranking and random, with the stage's paired rows."""
+    rows = [_row("ablation", "aopc_comprehensiveness", mean, mean - 0.01, mean + 0.01, method=method,
+                 removal="delete", scope="input")
+            for method, mean in (("attention_last_mean", 0.04), ("alti", 0.25), ("loo_delete", 0.39),
+                                 ("random", 0.05))]
+    for method, family, versus, mean in (("attention_last_mean", "vs_random", "random", -0.011),
+                                         ("attention_last_mean", "vs_best_causal", "loo_delete", -0.35),
+                                         ("alti", "vs_random", "random", 0.2), ("alti", "vs_best_causal", "loo_delete",
+                                                                                 -0.14),
+                                         ("alti", "vs_raw_attention", "attention_last_mean", 0.21)):
+        rows.append(_row("ablation", "aopc_comprehensiveness_difference", mean, mean - 0.01, mean + 0.01,
+                         method=method, removal="delete", scope="input", family=family, versus=versus,
+                         p_adjusted=0.001, min_p=1e-4))
+    return pd.DataFrame(rows)
+
+
+def test_constant_attention_gets_undefined_not_a_verdict_in_the_eraser_and_zeroing_sentences():
+    from analysis.report.summary import VERDICT_WORDS
+
+    run = _ablation_run()
+    learned = section.aopc_sentence(run, "delete")
+    assert "below a random ranking" in learned  # read as a ranking when attention is learned
+    text = section.aopc_sentence(run, "delete", constant=True)
+    assert text.startswith("Attention (last layer, head mean)'s AOPC comprehensiveness is undefined (constant "
+                           "attention ranks nothing)")
+    assert VERDICT_WORDS["constant"] == "undefined (constant attention ranks nothing)"
+    # the verdicts that follow are the attention variant's, not raw attention's
+    assert "the best attention variant, ALTI, reaches 0.250" in text and "above a random ranking" in text
+    assert "below a random ranking" not in text and "above raw attention" not in text
+    zeroing = pd.DataFrame([_row("zeroing", m, v, v, v) for m, v in (
+        ("flip_rate_max", 0.01), ("flip_rate_random", 0.0), ("output_jsd_max", 1e-4), ("output_jsd_random", 1e-5))]
+        + [_row("zeroing", "jsd_difference", 9e-5, 5e-5, 1e-4, family="top_vs_random_word", p_adjusted=1e-4,
+                min_p=1e-4)])
+    text = section.zeroing_sentence(zeroing, constant=True)
+    assert "undefined (constant attention ranks nothing)" in text and "larger" not in text

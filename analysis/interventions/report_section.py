@@ -36,6 +36,7 @@ from analysis.report.document import (
     findings_block,
 )
 from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
+from analysis.report.summary import VERDICT_WORDS
 from analysis.stats.divergence import JSD_MAX, JSD_UNIT
 
 CAVEATS = [
@@ -334,13 +335,22 @@ def uniform_sentences(run: pd.DataFrame) -> list[str]:
             + "; ".join(f"{_scope_text(scope)}: {text}" for scope, text in parts)]
 
 
-def zeroing_sentence(run: pd.DataFrame, alpha: float = 0.05) -> str | None:
+UNDEFINED = VERDICT_WORDS["constant"]
+"""What a ranking by constant attention is worth, worded as the agreement section words it: no verdict."""
+
+
+def zeroing_sentence(run: pd.DataFrame, alpha: float = 0.05, *, constant: bool = False) -> str | None:
+    """Zeroing the highest-attention word against a random word: flip rates and output JSD, compared by the
+    paired test; with ``constant`` attention there is no highest-attention word, so no comparison is read."""
     top = _first(_select(run, "zeroing", "flip_rate_max"))
     other = _first(_select(run, "zeroing", "flip_rate_random"))
     jsd_top = _first(_select(run, "zeroing", "output_jsd_max"))
     jsd_other = _first(_select(run, "zeroing", "output_jsd_random"))
     if top is None or other is None:
         return None
+    if constant:
+        return (f"zeroing the highest-attention word: {UNDEFINED}; zeroing its tie-break choice flips {_pct(top)} of "
+                f"decisions against {_pct(other)} for a random word")
     text = (f"zeroing the highest-attention word flips {_pct(top)} of decisions against {_pct(other)} for a random "
             f"word")
     if jsd_top is not None and jsd_other is not None:
@@ -351,6 +361,14 @@ def zeroing_sentence(run: pd.DataFrame, alpha: float = 0.05) -> str | None:
     return text
 
 
+def _attention_rankings(rows: pd.DataFrame, constant: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of attention-family rankings that rank something, and those of raw attention when it is
+    ``constant`` (it ranks nothing: its order is the tie-break)."""
+    attention = rows[[ranking_family(m) == "attention" for m in rows["method"]]]
+    raw = attention["method"].isin(RAW_ATTENTION) if constant else pd.Series(False, index=attention.index)
+    return attention[~raw], attention[raw]
+
+
 def _versus(run: pd.DataFrame, rows: pd.DataFrame, test: str, measure: str, method: str, family: str, *,
             removal: str | None = None) -> tuple[pd.Series | None, pd.Series | None]:
     """The paired comparison of ``method`` in ``family`` and the summary row of the ranking it is compared with."""
@@ -359,19 +377,22 @@ def _versus(run: pd.DataFrame, rows: pd.DataFrame, test: str, measure: str, meth
     return paired, other
 
 
-def removal_sentence(run: pd.DataFrame, alpha: float = 0.05) -> str | None:
+def removal_sentence(run: pd.DataFrame, alpha: float = 0.05, *, constant: bool = False) -> str | None:
+    """Removal until the decision flips: the attention order that flips soonest against the best causal order
+    and a random one (raw attention left out where it is ``constant``)."""
     rows = _select(run, "removal", "fraction_items")
     if rows.empty:
         return None
-    families = {m: ranking_family(m) for m in rows["method"]}
-    attention = rows[[families[m] == "attention" for m in rows["method"]]]
-    causal = rows[[families[m] in CAUSAL_FAMILIES for m in rows["method"]]]
+    attention, undefined = _attention_rankings(rows, constant)
+    causal = rows[[ranking_family(m) in CAUSAL_FAMILIES for m in rows["method"]]]
     random = _first(rows[rows["method"] == "random"])
     if attention.empty:
         return None
     best_attention = attention.sort_values("mean").iloc[0]
     parts = [f"to flip the decision, the {method_label(best_attention['method'])} order must zero the attention of "
              f"{_pct(best_attention)} of the words"]
+    if len(undefined):
+        parts[0] = f"the {method_label(undefined['method'].iloc[0])} order: {UNDEFINED}; " + parts[0]
     if not causal.empty:
         paired, best = _versus(run, rows, "removal", "fraction_items", best_attention["method"], "vs_best_causal")
         best = best if best is not None else causal.sort_values("mean").iloc[0]
@@ -384,34 +405,51 @@ def removal_sentence(run: pd.DataFrame, alpha: float = 0.05) -> str | None:
     return parts[0] + ("; this is " + ", and ".join(parts[1:]) if len(parts) > 1 else "")
 
 
-def aopc_sentence(run: pd.DataFrame, removal: str, alpha: float = 0.05) -> str | None:
-    rows = _select(run, "ablation", "aopc_comprehensiveness", removal=removal)
-    if rows.empty:
-        return None
-    families = {m: ranking_family(m) for m in rows["method"]}
-    attention = rows[[families[m] == "attention" for m in rows["method"]]]
-    causal = rows[[families[m] in CAUSAL_FAMILIES for m in rows["method"]]]
-    random = _first(rows[rows["method"] == "random"])
-    if attention.empty:
-        return None
-    raw = next((r for m in RAW_ATTENTION if (r := _first(attention[attention["method"] == m])) is not None),
-               attention.sort_values("mean", ascending=False).iloc[0])
-    parts = [f"{method_label(raw['method'])} reaches AOPC comprehensiveness {_ci(raw)} (removal by {removal})"]
-    measure = "aopc_comprehensiveness"
+def _aopc_against(run: pd.DataFrame, rows: pd.DataFrame, lead: pd.Series, causal: pd.DataFrame,
+                  random: pd.Series | None, removal: str, alpha: float) -> list[str]:
+    """How ``lead``'s AOPC comprehensiveness compares with the best causal ranking and a random one."""
+    parts, measure = [], "aopc_comprehensiveness"
     if not causal.empty:
-        paired, best = _versus(run, rows, "ablation", measure, raw["method"], "vs_best_causal", removal=removal)
+        paired, best = _versus(run, rows, "ablation", measure, lead["method"], "vs_best_causal", removal=removal)
         best = best if best is not None else causal.sort_values("mean", ascending=False).iloc[0]
         relation, numbers = _relation(paired, alpha, higher="above", lower="below")
         parts.append(f"{relation} the best causal ranking, {method_label(best['method'])} ({_ci(best)}{numbers})")
     if random is not None:
-        paired, _ = _versus(run, rows, "ablation", measure, raw["method"], "vs_random", removal=removal)
+        paired, _ = _versus(run, rows, "ablation", measure, lead["method"], "vs_random", removal=removal)
         relation, numbers = _relation(paired, alpha, higher="above", lower="below")
         parts.append(f"{relation} a random ranking ({_ci(random)}{numbers})")
-    text = parts[0] + ("; this is " + ", and ".join(parts[1:]) if len(parts) > 1 else "")
+    return parts
+
+
+def aopc_sentence(run: pd.DataFrame, removal: str, alpha: float = 0.05, *, constant: bool = False) -> str | None:
+    """ERASER: raw attention's AOPC comprehensiveness against the best causal and a random ranking, and the best
+    attention variant where it is above raw attention. Where the attention is ``constant`` raw attention ranks
+    nothing: it is undefined, and the best attention variant is compared instead."""
+    rows = _select(run, "ablation", "aopc_comprehensiveness", removal=removal)
+    if rows.empty:
+        return None
+    attention, undefined = _attention_rankings(rows, constant)
+    causal = rows[[ranking_family(m) in CAUSAL_FAMILIES for m in rows["method"]]]
+    random = _first(rows[rows["method"] == "random"])
+    if len(undefined):
+        text = f"{method_label(undefined['method'].iloc[0])}'s AOPC comprehensiveness is {UNDEFINED}"
+        if attention.empty:
+            return text
+        best_variant = attention.sort_values("mean", ascending=False).iloc[0]
+        parts = _aopc_against(run, rows, best_variant, causal, random, removal, alpha)
+        return (text + f"; the best attention variant, {method_label(best_variant['method'])}, reaches "
+                f"{_ci(best_variant)} (removal by {removal})" + ("; this is " + ", and ".join(parts) if parts else ""))
+    if attention.empty:
+        return None
+    raw = next((r for m in RAW_ATTENTION if (r := _first(attention[attention["method"] == m])) is not None),
+               attention.sort_values("mean", ascending=False).iloc[0])
+    parts = _aopc_against(run, rows, raw, causal, random, removal, alpha)
+    text = (f"{method_label(raw['method'])} reaches AOPC comprehensiveness {_ci(raw)} (removal by {removal})"
+            + ("; this is " + ", and ".join(parts) if parts else ""))
     best_variant = attention.sort_values("mean", ascending=False).iloc[0]
     if best_variant["method"] != raw["method"]:
-        paired, _ = _versus(run, rows, "ablation", measure, best_variant["method"], "vs_raw_attention",
-                            removal=removal)
+        paired, _ = _versus(run, rows, "ablation", "aopc_comprehensiveness", best_variant["method"],
+                            "vs_raw_attention", removal=removal)
         relation, numbers = _relation(paired, alpha, higher="above", lower="below")
         if relation == "above":
             text += (f". The best attention variant, {method_label(best_variant['method'])}, reaches "
@@ -469,18 +507,20 @@ def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05, ma
 
 
 CONSTANT_ATTENTION = (
-    "Its attention is uniform by construction, so its 'highest-attention' word (the first word) and its attention "
-    "order (ties broken at random) are arbitrary: these numbers are a control, not a test of attention.")
+    "Its attention is uniform by construction and ranks nothing: its 'highest-attention' word (the first word) and "
+    "its attention order are tie-breaks, so they get no verdict; the attention variants' numbers are a control, not "
+    "a test of attention.")
 """Said of every run whose model's attention is frozen to uniform (a training control)."""
 
 
 def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str, alpha: float = 0.05, *,
-                  claims: pd.DataFrame | None = None,
-                  shortened: frozenset[str] = frozenset()) -> dict[Run, list[tuple[str, str]]]:
+                  claims: pd.DataFrame | None = None, shortened: frozenset[str] = frozenset(),
+                  constant: frozenset[str] = frozenset()) -> dict[Run, list[tuple[str, str]]]:
     """Generated (test, sentence) pairs per run (dataset, model, seed), in the order of the tests.
 
     ``claims`` (the ``claim_tests`` table) gives the permutation and adversarial shares the published claims
-    test; ``shortened`` names the models whose adversarial search is shortened (their share is a lower bound)."""
+    test; ``shortened`` names the models whose adversarial search is shortened (their share is a lower bound),
+    ``constant`` those whose attention is constant (its rankings are undefined)."""
     permuted, adversarial = claim_shares(claims, PERMUTATION_CLAIM), claim_shares(claims, ADVERSARIAL_CLAIM)
     out = {}
     for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
@@ -489,8 +529,9 @@ def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str, alpha: fl
                      ("Adversarial", adversarial_sentence(run, adversarial.get(key), epsilon,
                                                           lower_bound=model in shortened)),
                      *[("Uniform", text) for text in uniform_sentences(run)],
-                     ("Zeroing", zeroing_sentence(run, alpha)), ("Removal until flip", removal_sentence(run, alpha)),
-                     ("ERASER", aopc_sentence(run, removal, alpha))]
+                     ("Zeroing", zeroing_sentence(run, alpha, constant=model in constant)),
+                     ("Removal until flip", removal_sentence(run, alpha, constant=model in constant)),
+                     ("ERASER", aopc_sentence(run, removal, alpha, constant=model in constant))]
         out[key] = [(label, text) for label, text in sentences if text]
     return out
 
@@ -562,13 +603,13 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
     alpha = 1 - float(settings.get("level", 0.95))
     claims = tables.get("claim_tests")
     shortened = frozenset(m for m in transformer_models(config) if shortened_search(config, m))
-    per_run = run_sentences(summary, epsilon, removal, alpha, claims=claims, shortened=shortened)
+    constant = frozenset(rnn_models(config, uniform=True))
+    per_run = run_sentences(summary, epsilon, removal, alpha, claims=claims, shortened=shortened, constant=constant)
     margin = float(config.get("claims", {}).get("accuracy_margin", 0.02))
     verdicts = {run: str(row["verdict"]) for run, row in claim_rows(claims, UNIFORM_CLAIM).items()}
     training = (uniform_training_sentences(comparison, alpha, margin, verdicts)
                 if comparison is not None and len(comparison) else [])
     findings = list(training)
-    constant = set(rnn_models(config, uniform=True))
     for (dataset, model, seed), sentences in per_run.items():
         chosen = [text for label, text in sentences if label in ("Zeroing", "ERASER")]
         if chosen:
