@@ -203,7 +203,9 @@ def test_plausibility_findings_follow_the_paired_test_against_random():
 
 def test_first_screen_says_whether_attention_finds_the_planted_cause():
     """Per model that relies on its planted token: raw attention and leave-one-out each 'find' it when most
-    seeds rank it first; frozen-uniform controls and models that do not rely on it are left out."""
+    seeds rank it first. The denominators are explicit: every model that relies on the token (the frozen-uniform
+    control too) for reliance and leave-one-out, those with learned attention for raw attention; a miss whose
+    attention is near uniform says so."""
     from analysis.groundtruth.report_section import shortcut_lead
 
     config = {"models": {"lstm": {"family": "rnn", "attention": "tanh"}, "dot": {"family": "rnn", "attention": "dot"},
@@ -219,6 +221,97 @@ def test_first_screen_says_whether_attention_finds_the_planted_cause():
                              "metric": "top1", "variant": "abs", "group": "all", "verdict": verdict,
                              "model_relies": model != "lazy"})
     (text,) = shortcut_lead(pd.DataFrame(rows), config)
-    assert "raw attention ranks it first in 2 of 3 models that rely on it (not: sst2_anti / dot)" in text
-    assert "leave-one-out in 3 of 3" in text and "flat" not in text and "lazy" not in text
+    assert "4 of 5 trained models rely on it" in text
+    assert "raw attention ranks it first in 2 of the 3 with learned attention (not: sst2_anti / dot)" in text
+    assert text.endswith("leave-one-out in 4 of 4.") and "flat" not in text and "lazy" not in text
+    # the miss has near-uniform attention in most of its seeds: the lead says so
+    concentration = pd.DataFrame({"dataset": "sst2_anti", "model": ["dot", "dot", "lstm"], "seed": [0, 1, 0],
+                                  "method": "rnn_attention", "near_uniform": [True, True, False]})
+    (text,) = shortcut_lead(pd.DataFrame(rows), config, concentration)
+    assert "(not: sst2_anti / dot, whose attention is near uniform)" in text
     assert shortcut_lead(None, config) == []
+
+
+def _rnn_config(**datasets) -> dict:
+    return {"models": {"lstm": {"family": "rnn", "attention": "tanh"},
+                       "flat": {"family": "rnn", "attention": "uniform"}}, "datasets": datasets}
+
+
+def test_constant_attention_is_undefined_in_the_plausibility_shortcut_and_sanity_verdicts():
+    """The uniform control's raw attention ranks nothing: no 'BELOW it', no 'missed', no table verdict."""
+    plausibility = pd.DataFrame([
+        {"dataset": "hatexplain", "model": model, "seed": 0, "method": method, "family": "x", "variant": "abs",
+         "group": "all", "metric": metric, "n": 40, "mean": mean, "mean_low": mean - 0.05, "mean_high": mean + 0.05,
+         "chance": 0.2, "vs_random": verdict, "p_adjusted": 0.01}
+        for model in ("lstm", "flat")
+        for method, mean, verdict in (("rnn_attention", 0.3, "below"), ("saliency", 0.7, "above"),
+                                      ("random", 0.5, "reference"))
+        for metric in ("token_f1", "iou_f1", "auprc")])
+    shortcut = pd.DataFrame([
+        {"dataset": "planted", "model": model, "seed": 0, "method": method, "family": "x", "variant": "abs",
+         "group": "all", "metric": "top1", "n": 50, "mean": mean, "mean_low": mean - 0.05, "mean_high": mean + 0.05,
+         "chance": 0.1, "verdict": verdict, "threshold": 0.5, "model_relies": True}
+        for model in ("lstm", "flat")  # the control's tie-break happens to put the token first: still no verdict
+        for method, mean, verdict in (("rnn_attention", 0.1 if model == "lstm" else 0.9,
+                                       "misses" if model == "lstm" else "finds"), ("loo_delete", 1.0, "finds"))])
+    reliance = pd.DataFrame([{"dataset": "planted", "model": model, "seed": 0, "measure": "insertion_flip", "n": 50,
+                              "mean": 0.9, "mean_low": 0.8, "mean_high": 0.95, "relies": True, "threshold": 0.5}
+                             for model in ("lstm", "flat")])
+    tables = {"groundtruth_plausibility": plausibility, "groundtruth_shortcut": shortcut,
+              "groundtruth_reliance": reliance}
+    section = groundtruth_section(_rnn_config(hatexplain={"base": "hatexplain"}), tables, {})
+    flat = [f for f in section.findings if "flat" in f]
+    learned = [f for f in section.findings if "lstm" in f]
+    assert all("Attention: undefined (constant attention ranks nothing)" in f for f in flat) and len(flat) == 2
+    assert not any("BELOW it" in f or "missed: Attention" in f for f in flat)
+    assert any("BELOW it (the ranking avoids the rationale words): Attention" in f for f in learned)
+    assert any("missed: Attention" in f for f in learned)
+    assert section.markdown.count("| undefined (constant attention ranks nothing) |") == 2  # one row per table
+    from analysis.groundtruth.report_section import groundtruth_parts
+
+    captions = dict(caption for part in groundtruth_parts(tables, _rnn_config()) for caption in part.figures)
+    assert "Raw attention of flat is undefined (constant attention ranks nothing) and counted nowhere" in (
+        captions["shortcut_detection"])
+    # lstm's miss counts, flat's tie-break 'find' does not: Attention is found in no run, not in some
+    assert "in some runs: none; in none: Attention" in captions["shortcut_detection"]
+    assert not any("are: Attention" in f or "are: Leave-one-out (delete), Attention" in f for f in flat)
+
+
+def test_plausibility_intro_names_only_the_datasets_scored():
+    rows = [{"dataset": dataset, "model": "lstm", "seed": 0, "method": "saliency", "family": "x", "variant": "abs",
+             "group": "all", "metric": "auprc", "n": 40, "mean": 0.6, "mean_low": 0.5, "mean_high": 0.7,
+             "chance": 0.2, "vs_random": "above", "p_adjusted": 0.01} for dataset in ("hatexplain", "planted")]
+    config = _rnn_config(hatexplain={"base": "hatexplain"}, planted={"base": "synthetic"},
+                         movie_rationales={"base": "movie_rationales"})
+    section = groundtruth_section(config, {"groundtruth_plausibility": pd.DataFrame(rows)}, {})
+    intro = section.markdown.split("Plausibility, kept apart from faithfulness")[1].split(". Metrics")[0]
+    assert "hatexplain (marked by people); planted (the words that decide the label)" in intro
+    assert "movie" not in section.markdown and "ERASER movie reviews" not in section.markdown
+    section = groundtruth_section(config, {"groundtruth_plausibility": pd.DataFrame(rows[:1])}, {})
+    assert "synthetic" not in section.markdown and "planted" not in section.markdown
+
+
+def test_sanity_lead_and_caption_name_the_inconclusive_methods_with_examples_and_runs():
+    rows = []
+    for model, methods in (("minilm", (("attention_last_mean", 0.1, "passes"), ("attention_rollout", 0.3,
+                                                                                "inconclusive"))),
+                           ("lstm", (("saliency", 0.1, "passes"),)), ("bert", (("saliency", 0.1, "passes"),))):
+        for method, mean, verdict in methods:
+            for step in (1, 3):
+                rows.append({"dataset": "sst2", "model": model, "seed": 0, "method": method, "family": "x",
+                             "variant": "abs", "step_index": step, "step": "head" if step == 1 else "embeddings",
+                             "n_steps": 3, "n": 8, "mean": mean, "mean_low": mean - 0.25, "mean_high": mean + 0.25,
+                             "prediction_changed": 0.4, "insensitive": False, "verdict": verdict, "threshold": 0.5})
+    section = groundtruth_section({}, {"groundtruth_sanity": pd.DataFrame(rows)}, {"s": "/x/groundtruth_sanity.png"})
+    (minilm,) = [f for f in section.findings if "minilm" in f]
+    lead = minilm.split(". Passed")[0]
+    assert "no method failed" in lead and "inconclusive on these 8 examples" in lead and "Attention rollout" in lead
+    from analysis.groundtruth.report_section import groundtruth_parts
+
+    (part,) = groundtruth_parts({"groundtruth_sanity": pd.DataFrame(rows)})
+    ((_, caption),) = part.figures
+    assert "on 8 examples per run" in caption
+    assert "inconclusive (the interval contains the threshold) in every run where computed: Attention rollout (1 run)" in (
+        caption)
+    assert "passed in every run where computed: Saliency (‖∇‖) (2 runs); Attention (last layer, head mean) (1 run)" in (
+        caption)

@@ -15,12 +15,18 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.attention.concentration import near_uniform_runs
+from analysis.config import rnn_models
+from analysis.interventions.comparisons import RAW_ATTENTION
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
 from analysis.report.sections import REPORT_SECTIONS, Section, figures_by_key, figures_under
+from analysis.report.summary import VERDICT_WORDS
 
 TABLES = ("groundtruth_shortcut", "groundtruth_reliance", "groundtruth_plausibility", "groundtruth_sanity")
 FIGURES = ("shortcut_reliance", "shortcut_detection", "plausibility", "sanity")  # keys groundtruth/<name>
+UNDEFINED = VERDICT_WORDS["constant"]
+"""The verdict of a constant-attention model's raw attention (it ranks nothing), as the agreement section words it."""
 
 
 @dataclass
@@ -52,6 +58,14 @@ def _names(methods: list[str]) -> str:
     return ", ".join(method_label(m) for m in sort_methods(methods)) if methods else "none"
 
 
+def ranks_nothing(frame: pd.DataFrame, constant: frozenset[str]) -> pd.Series:
+    """Rows of raw attention of a model whose attention is constant (``constant`` names them): it ranks nothing,
+    so the row has no verdict (the order it scores is a tie-break)."""
+    if frame.empty:
+        return pd.Series(False, index=frame.index)
+    return frame["model"].isin(constant) & frame["method"].isin(RAW_ATTENTION)
+
+
 def across_runs(verdicts: pd.DataFrame, good: str) -> tuple[list[str], list[str], list[str]]:
     """Methods whose ``verdict`` is ``good`` in every run, in some runs, and in none (one row per method x run)."""
     if verdicts.empty:
@@ -59,6 +73,18 @@ def across_runs(verdicts: pd.DataFrame, good: str) -> tuple[list[str], list[str]
     share = verdicts.assign(ok=verdicts["verdict"] == good).groupby("method")["ok"].mean()
     return (share[share == 1].index.tolist(), share[(share > 0) & (share < 1)].index.tolist(),
             share[share == 0].index.tolist())
+
+
+def _names_with_runs(methods: list[str], verdicts: pd.DataFrame) -> str:
+    """``methods`` grouped by the number of runs in ``verdicts`` that computed them: 'A, B (6 runs); C (1 run)'."""
+    if not methods:
+        return "none"
+    runs = verdicts.drop_duplicates(["dataset", "model", "seed", "method"]).groupby("method").size()
+    groups: dict[int, list[str]] = {}
+    for method in methods:
+        groups.setdefault(int(runs.get(method, 0)), []).append(method)
+    return "; ".join(f"{_names(group)} ({count} run{'s' if count != 1 else ''})"
+                     for count, group in sorted(groups.items(), reverse=True))
 
 
 def _sorted_rows(rows: list[dict[str, Any]], methods: list[str]) -> pd.DataFrame:
@@ -73,8 +99,11 @@ def _sorted_rows(rows: list[dict[str, Any]], methods: list[str]) -> pd.DataFrame
 
 # ---------------------------------------------------------------------- shortcuts
 def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None, *, variant: str = "abs",
-                  group: str = "all") -> Part | None:
-    """Subsection on planted shortcuts: does each model use the token, and which methods find it."""
+                  group: str = "all", constant: frozenset[str] = frozenset()) -> Part | None:
+    """Subsection on planted shortcuts: does each model use the token, and which methods find it.
+
+    Raw attention of a model in ``constant`` (attention frozen to uniform) ranks nothing: it is undefined, with
+    no verdict, in the findings, the table and the caption."""
     if reliance is None or reliance.empty:
         return None
     detection = detection if detection is not None else pd.DataFrame()
@@ -96,7 +125,9 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
                 "top-1 hit rate": _row_ci(metric.loc["top1"]) if "top1" in metric.index else "n/a",
                 "importance share": _row_ci(metric.loc["share"]) if "share" in metric.index else "n/a",
                 "mean rank": _row_ci(metric.loc["rank"]) if "rank" in metric.index else "n/a",
-                "n": int(metric["n"].max()), "verdict": metric["verdict"].iloc[0] if relies else "not interpreted",
+                "n": int(metric["n"].max()),
+                "verdict": (UNDEFINED if model in constant and method in RAW_ATTENTION
+                            else metric["verdict"].iloc[0] if relies else "not interpreted"),
             })
         head = f"On {dataset}, {model} (seed {seed})"
         evidence = (f"inserting the token turns {_row_ci(insertion, percent=True)} of other-class examples into the "
@@ -110,6 +141,8 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
                             f"so its method scores are not interpreted.")
             continue
         top1 = scores.loc[scores["metric"] == "top1"].sort_values("mean", ascending=False) if len(scores) else scores
+        undefined = top1.loc[ranks_nothing(top1, constant), "method"].tolist() if len(top1) else []
+        top1 = top1.loc[~ranks_nothing(top1, constant)] if len(top1) else top1
         found = top1.loc[top1["verdict"] == "finds", "method"].tolist() if len(top1) else []
         weak = top1.loc[top1["verdict"] == "above chance", "method"].tolist() if len(top1) else []
         missed = top1.loc[top1["verdict"] == "misses", "method"].tolist() if len(top1) else []
@@ -119,6 +152,8 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
             text += (f" Over {n} explained examples with the token, the methods that rank it first (top-1 hit rate's "
                      f"lower bound >= {bar:.2f}) are: {_names(found)}; above chance only: {_names(weak)}; "
                      f"missed: {_names(missed)}.")
+            if undefined:
+                text += f" {_names(undefined)}: {UNDEFINED}."
             studied = top1.loc[top1["method"] != "random"]
             if len(studied):
                 best, worst = studied.iloc[0], studied.iloc[-1]
@@ -142,11 +177,16 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
     if len(scored):
         relying = {key for key, value in relied.items() if value}
         scored = scored.loc[[(d, m) in relying for d, m in zip(scored["dataset"], scored["model"])]]
+        scored = scored.loc[~ranks_nothing(scored, constant)]
     always, sometimes, never = across_runs(scored, "finds")
+    left_out = sorted(constant & set(detection["model"])) if len(detection) else []
     detection_caption = ("Which methods rank the planted token first (filled: found; hollow: not found; dashed: "
-                         "chance)? " + (f"Over the runs whose model relies on the token: found in every run: "
-                                        f"{_names(always)}; in some runs: {_names(sometimes)}; in none: {_names(never)}."
-                                        if len(scored) else "No model relies on its token, so no method is scored."))
+                         "chance)? " + (f"Over the runs whose model relies on the token: found in every run where "
+                                        f"computed: {_names_with_runs(always, scored)}; in some runs: "
+                                        f"{_names(sometimes)}; in none: {_names(never)}."
+                                        if len(scored) else "No model relies on its token, so no method is scored.")
+                         + (f" Raw attention of {', '.join(left_out)} is {UNDEFINED} and counted nowhere."
+                            if left_out else ""))
     captions = [
         ("shortcut_reliance", "Does each model rely on the planted token? " + "; ".join(
             f"{d}/{m}: {'relies' if v else 'does NOT rely'}" for (d, m), v in relied.items()) + "."),
@@ -159,8 +199,12 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
 
 # -------------------------------------------------------------------- plausibility
 def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", group: str = "all",
-                      metric: str = "auprc") -> Part | None:
-    """Subsection on rationales: how plausible each method is, by run."""
+                      metric: str = "auprc", constant: frozenset[str] = frozenset(),
+                      synthetic: frozenset[str] = frozenset()) -> Part | None:
+    """Subsection on rationales: how plausible each method is, by run.
+
+    The intro names the datasets in the table (``synthetic`` ones have generated rationales: the words that
+    decide the label); raw attention of a model in ``constant`` ranks nothing and gets no verdict."""
     if summary is None or summary.empty:
         return None
     rows_all = summary.loc[(summary["variant"] == variant) & (summary["group"] == group)]
@@ -169,6 +213,8 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
         main = run.loc[run["metric"] == metric].sort_values("mean", ascending=False)
         if main.empty:
             continue
+        undefined = main.loc[ranks_nothing(main, constant), "method"].tolist()
+        main = main.loc[~ranks_nothing(main, constant)]
         studied = main.loc[main["method"] != "random"]
         best = studied.iloc[0] if len(studied) else main.iloc[0]
         floor = main.loc[main["method"] == "random"]
@@ -184,6 +230,8 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
             text += f"; BELOW it (the ranking avoids the rationale words): {_names(verdict['below'])}"
         if verdict["untestable"]:
             text += f"; untestable at this n: {_names(verdict['untestable'])}"
+        if undefined:
+            text += f"; {_names(undefined)}: {UNDEFINED}"
         findings.append(text + ". This measures agreement with the rationales, not faithfulness.")
         for method, part in run.groupby("method"):
             metrics = part.set_index("metric")
@@ -191,24 +239,32 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
                          **{name: _row_ci(metrics.loc[key]) if key in metrics.index else "n/a"
                             for key, name in (("token_f1", "token F1"), ("iou_f1", "IOU F1"), ("auprc", "AUPRC"))},
                          "n": int(metrics["n"].max()),
-                         "AUPRC vs random": _versus_random(metrics.loc["auprc"]) if "auprc" in metrics.index else "n/a"})
+                         "AUPRC vs random": (UNDEFINED if model in constant and method in RAW_ATTENTION
+                                             else _versus_random(metrics.loc["auprc"]) if "auprc" in metrics.index
+                                             else "n/a")})
     paragraphs = [
         "Plausibility, kept apart from faithfulness: how well each method's top-ranked words match the rationales "
-        "people marked (HateXplain: toxic posts; ERASER movie reviews) or, for the synthetic task, the words that "
-        "decide the label. Metrics per example (DeYoung et al. 2020): token F1 of the top-k words with k the "
+        f"of {_rationale_sources(sorted(set(rows_all['dataset'])), synthetic)}. Metrics per example (DeYoung et al. 2020): token F1 of the top-k words with k the "
         "rationale length, IOU F1 (a predicted span matches at IOU >= 0.5), and AUPRC; means over examples with "
         "95% bootstrap intervals. Each method is compared with the random ranking on the same examples (sign-flip "
         "test of the per-example differences, Holm-adjusted over the methods of a run); 'untestable at this n' "
         "means that even the clearest outcome could not reach the test's level with so few examples. A method can be "
         "plausible and unfaithful, or faithful and implausible.",
     ]
-    verdicts = rows_all.loc[(rows_all["metric"] == metric) & (rows_all["method"] != "random")]
+    verdicts = rows_all.loc[(rows_all["metric"] == metric) & (rows_all["method"] != "random")
+                            & ~ranks_nothing(rows_all, constant)]
     always, sometimes, never = across_runs(verdicts.rename(columns={"vs_random": "verdict"}), "above")
     caption = (f"Plausibility of each method against the rationales (filled: above the random ranking; hollow: not). "
                f"By {metric.upper()}, above random in every run: {_names(always)}; in some runs: {_names(sometimes)}; "
                f"in none: {_names(never)}. Plausibility is not faithfulness.")
     return Part("Human rationales (plausibility, not faithfulness)", paragraphs, findings,
                 _sorted_rows(rows, rows_all["method"].unique().tolist()), [("plausibility", caption)])
+
+
+def _rationale_sources(datasets: list[str], synthetic: frozenset[str]) -> str:
+    """'hatexplain (marked by people)' and 'planted (the words that decide the label)', for the datasets scored."""
+    return "; ".join(f"{d} ({'the words that decide the label' if d in synthetic else 'marked by people'})"
+                     for d in datasets) or "no dataset"
 
 
 def _versus_random(row: pd.Series) -> str:
@@ -221,29 +277,41 @@ def _versus_random(row: pd.Series) -> str:
 
 
 # -------------------------------------------------------------------------- sanity
-def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs") -> Part | None:
-    """Subsection on the randomisation check: which methods' scores survive random weights."""
+def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs",
+                constant: frozenset[str] = frozenset()) -> Part | None:
+    """Subsection on the randomisation check: which methods' scores survive random weights.
+
+    Each run's finding leads with what failed and what is inconclusive (the interval contains the threshold) on
+    its number of examples; the caption counts every verdict over the runs where the method was computed. Raw
+    attention of a model in ``constant`` ranks nothing and gets no verdict."""
     if summary is None or summary.empty:
         return None
     rows_all = summary.loc[summary["variant"] == variant]
     findings, rows = [], []
     for (dataset, model, seed), run in rows_all.groupby(["dataset", "model", "seed"], sort=True):
         final = run.loc[run["step_index"] == run["n_steps"]].sort_values("mean", ascending=False)
-        head = run.loc[run["step_index"] == 1]
+        undefined = final.loc[ranks_nothing(final, constant), "method"].tolist()
+        final = final.loc[~ranks_nothing(final, constant)]
+        head = run.loc[(run["step_index"] == 1) & ~ranks_nothing(run, constant)]
         threshold = float(run["threshold"].iloc[0])
         failing = [m for m in final.loc[final["verdict"] == "fails", "method"] if m != "random"]
         passing = final.loc[final["verdict"] == "passes", "method"].tolist()
         unclear = final.loc[final["verdict"] == "inconclusive", "method"].tolist()
         changed = float(final["prediction_changed"].iloc[0]) if len(final) else float("nan")
-        text = (f"Sanity check on {dataset}, {model} (seed {seed}; {int(final['n'].max())} examples): with every weight "
+        n = int(run["n"].max())
+        text = (f"Sanity check on {dataset}, {model} (seed {seed}; {n} examples): with every weight "
                 f"randomised ({changed:.0%} of predictions changed), ")
         if failing:
             text += ("FAILED (scores barely change, Spearman's lower bound >= "
                      f"{threshold:.2f}): " + "; ".join(
-                         f"{method_label(m)} {_row_ci(final.set_index('method').loc[m])}" for m in failing) + ". ")
+                         f"{method_label(m)} {_row_ci(final.set_index('method').loc[m])}" for m in failing))
         else:
-            text += f"no method failed (none kept a correlation whose lower bound reaches {threshold:.2f}). "
-        text += f"Passed: {_names(passing)}; inconclusive: {_names(unclear)}."
+            text += f"no method failed (none kept a correlation whose lower bound reaches {threshold:.2f})"
+        text += (f"; inconclusive on these {n} examples (the interval contains {threshold:.2f}): {_names(unclear)}"
+                 if unclear else "; none is inconclusive")
+        text += f". Passed: {_names(passing)}."
+        if undefined:
+            text += f" {_names(undefined)}: {UNDEFINED}."
         kept = head.loc[head["insensitive"].astype(bool) & (head["method"] != "random")]
         identical = kept.loc[kept["mean_low"] >= 1.0 - 1e-9, "method"].tolist()
         similar = [m for m in kept["method"] if m not in identical]
@@ -261,19 +329,27 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs") -> Part |
             rows.append({"dataset": dataset, "model": model, "seed": seed, "method": method_label(method),
                          "ρ, head randomised": _row_ci(steps.loc[1]) if 1 in steps.index else "n/a",
                          "ρ, all randomised": _row_ci(steps.loc[steps.index.max()]),
-                         "verdict": part["verdict"].iloc[0]})
+                         "verdict": UNDEFINED if model in constant and method in RAW_ATTENTION
+                         else part["verdict"].iloc[0]})
     paragraphs = [
         "Model-randomisation check (Adebayo et al. 2018): the trained weights are replaced by random ones in cascade, "
         "from the classification head down to the embeddings, and every method is recomputed on the same examples "
         "for the same (trained) predicted class. A method whose scores keep their rank correlation with the trained "
         "model's scores does not read what the model learned.",
     ]
-    final = rows_all.loc[(rows_all["step_index"] == rows_all["n_steps"]) & (rows_all["method"] != "random")]
+    final = rows_all.loc[(rows_all["step_index"] == rows_all["n_steps"]) & (rows_all["method"] != "random")
+                         & ~ranks_nothing(rows_all, constant)]
     failed_all, failed_some, _ = across_runs(final, "fails")
     passed_all, _, _ = across_runs(final, "passes")
-    caption = (f"Cascading randomisation, from the head down. Failed (scores barely change with every weight random) "
-               f"in every run: {_names(failed_all)}; in some runs: {_names(failed_some)}; passed in every run: "
-               f"{_names(passed_all)}. The random baseline reads no model and fails by construction.")
+    unclear_all, unclear_some, _ = across_runs(final, "inconclusive")
+    counts = sorted({int(n) for n in final.groupby(["dataset", "model", "seed"])["n"].max()})
+    examples = " to ".join(str(n) for n in (counts[:1] + counts[-1:] if len(counts) > 1 else counts))
+    caption = (f"Cascading randomisation, from the head down, on {examples} examples per run. Failed (scores barely "
+               f"change with every weight random) in every run where computed: {_names_with_runs(failed_all, final)}; "
+               f"in some runs: {_names(failed_some)}; inconclusive (the interval contains the threshold) in every run "
+               f"where computed: {_names_with_runs(unclear_all, final)}; in some runs: {_names(unclear_some)}; passed "
+               f"in every run where computed: {_names_with_runs(passed_all, final)}. The random baseline reads no "
+               f"model and fails by construction.")
     return Part("Sanity check: randomised weights", paragraphs, findings,
                 _sorted_rows(rows, rows_all["method"].unique().tolist()), [("sanity", caption)])
 
@@ -281,13 +357,19 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs") -> Part |
 # --------------------------------------------------------------------------- output
 def groundtruth_parts(tables: dict[str, pd.DataFrame], config: dict[str, Any] | None = None) -> list[Part]:
     """The subsections that have data, in order: shortcuts, rationales, sanity."""
-    settings = (config or {}).get("groundtruth", {})
+    config = config or {}
+    settings = config.get("groundtruth", {})
     shortcut_variant = (settings.get("shortcut", {}).get("variants") or ["abs"])[0]
     plausibility_variant = (settings.get("plausibility", {}).get("variants") or ["abs"])[0]
+    constant = frozenset(rnn_models(config, uniform=True))
+    synthetic = frozenset(name for name, entry in config.get("datasets", {}).items()
+                          if isinstance(entry, dict) and entry.get("base") == "synthetic")
     parts = [
-        shortcut_part(tables.get("groundtruth_shortcut"), tables.get("groundtruth_reliance"), variant=shortcut_variant),
-        plausibility_part(tables.get("groundtruth_plausibility"), variant=plausibility_variant),
-        sanity_part(tables.get("groundtruth_sanity")),
+        shortcut_part(tables.get("groundtruth_shortcut"), tables.get("groundtruth_reliance"), variant=shortcut_variant,
+                      constant=constant),
+        plausibility_part(tables.get("groundtruth_plausibility"), variant=plausibility_variant, constant=constant,
+                          synthetic=synthetic),
+        sanity_part(tables.get("groundtruth_sanity"), constant=constant),
     ]
     return [p for p in parts if p is not None]
 
@@ -313,35 +395,49 @@ def part_html(part: Part, paths: dict[str, str]) -> str:
     return HtmlRenderer().block(part_group(part, paths), level=3)
 
 
-def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any]) -> list[str]:
-    """The first screen's sentence on the one place the cause is known: per model that relies on its planted
-    token, does raw attention rank the token first (top-1 verdict "finds" in most seeds), and does leave-one-out?
-
-    Models whose attention is frozen to uniform are left out (their attention ranks nothing)."""
-    from analysis.config import rnn_models
-    from analysis.interventions.comparisons import RAW_ATTENTION
-
+def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
+                  concentration: pd.DataFrame | None = None) -> list[str]:
+    """The first screen's sentence on the one place the cause is known, with explicit denominators: how many
+    trained models rely on their planted token; of those with learned attention, in how many raw attention ranks
+    it first (top-1 verdict "finds" in most seeds), naming each miss and whether its attention is near uniform
+    (``concentration``, the attention concentration table); and in how many of all that rely on it leave-one-out
+    does. Models whose attention is frozen to uniform rely or not like any other, but their attention ranks
+    nothing, so they are not in the attention count."""
     if shortcut is None or shortcut.empty:
         return []
-    rows = shortcut[(shortcut["metric"] == "top1") & (shortcut["variant"] == "abs") & (shortcut["group"] == "all")
-                    & shortcut["model_relies"].astype(bool) & ~shortcut["model"].isin(rnn_models(config, uniform=True))]
-    found: dict[str, dict[str, bool]] = {}
+    rows = shortcut[(shortcut["metric"] == "top1") & (shortcut["variant"] == "abs") & (shortcut["group"] == "all")]
+    if rows.empty:
+        return []
+    constant = set(rnn_models(config, uniform=True))
+    near_uniform = near_uniform_runs(concentration, list(RAW_ATTENTION))
+    relies: dict[str, bool] = {}
+    loo: dict[str, bool] = {}
+    attention: dict[str, bool] = {}
+    flat: dict[str, bool] = {}
     for (dataset, model), part in rows.groupby(["dataset", "model"], sort=True):
-        methods = set(part["method"])
-        raw = next((m for m in RAW_ATTENTION if m in methods), None)
-        if raw is None:
+        name = f"{dataset} / {model}"
+        relies[name] = bool(part.groupby("seed")["model_relies"].first().astype(bool).mean() > 0.5)
+        if not relies[name]:
             continue
         finds = {method: (group["verdict"] == "finds").mean() > 0.5 for method, group in part.groupby("method")}
-        found[f"{dataset} / {model}"] = {"attention": finds[raw], "loo": finds.get("loo_delete", False)}
-    if not found:
+        loo[name] = finds.get("loo_delete", False)
+        raw = next((m for m in RAW_ATTENTION if m in finds), None)
+        if raw is not None and model not in constant:
+            attention[name] = finds[raw]
+            seeds = part["seed"].unique()
+            flat[name] = sum((dataset, model, int(seed)) in near_uniform for seed in seeds) > len(seeds) / 2
+    relying = [name for name, value in relies.items() if value]
+    if not relying:
         return []
-    missed = [name for name, f in found.items() if not f["attention"]]
-    datasets = sorted({name.split(" / ")[0] for name in found})
-    text = (f"Where the cause is known (a token planted in {', '.join(datasets)} that decides the label), raw "
-            f"attention ranks it first in {sum(f['attention'] for f in found.values())} of {len(found)} models that "
-            "rely on it" + (f" (not: {', '.join(missed)})" if missed else "")
-            + f", leave-one-out in {sum(f['loo'] for f in found.values())} of {len(found)}.")
-    return [text]
+    datasets = sorted({name.split(" / ")[0] for name in relies})
+    missed = [name + (", whose attention is near uniform" if flat[name] else "")
+              for name, found in attention.items() if not found]
+    text = (f"Where the cause is known (a token planted in {', '.join(datasets)} that decides the label), "
+            f"{len(relying)} of {len(relies)} trained models rely on it")
+    if attention:
+        text += (f"; raw attention ranks it first in {sum(attention.values())} of the {len(attention)} with learned "
+                 "attention" + (f" (not: {'; '.join(missed)})" if missed else ""))
+    return [text + f"; leave-one-out in {sum(loo.values())} of {len(relying)}."]
 
 
 @REPORT_SECTIONS.register("groundtruth")
@@ -356,5 +452,6 @@ def groundtruth_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
         title="Ground truth: planted shortcuts, rationales, randomisation",
         blocks=[part_group(p, paths) for p in parts],
         findings=[f for p in parts for f in p.findings],
-        order=60, id="groundtruth", lead=shortcut_lead(tables.get("groundtruth_shortcut"), config),
+        order=60, id="groundtruth",
+        lead=shortcut_lead(tables.get("groundtruth_shortcut"), config, tables.get("attention_concentration")),
     )
