@@ -315,3 +315,12 @@ def test_sanity_lead_and_caption_name_the_inconclusive_methods_with_examples_and
         caption)
     assert "passed in every run where computed: Saliency (‖∇‖) (2 runs); Attention (last layer, head mean) (1 run)" in (
         caption)
+
+
+def test_shortcut_figure_gives_six_models_distinct_colours_and_wrapped_axis_labels():
+    from matplotlib.colors import to_rgb
+
+    colors = [to_rgb(c) for c in figures._model_colors([f"model{i}" for i in range(6)]).values()]
+    closest = min(sum((a - b) ** 2 for a, b in zip(x, y)) ** 0.5 for i, x in enumerate(colors) for y in colors[i + 1:])
+    assert closest > 0.25  # the sorted cycle put orange and vermillion side by side, 0.20 apart
+    assert all(len(label) <= 24 for text in figures.SHORTCUT_PANELS.values() for label in text.split("\n"))

@@ -21,10 +21,10 @@ from analysis.plots.kit import MAX_DESIGN_WIDTH_IN, highlighted_lines, new_figur
 from analysis.plots.style import METHOD_COLOR_CYCLE, method_label, method_palette, sort_methods
 from analysis.records import require_columns
 
-SHORTCUT_PANELS = {
+SHORTCUT_PANELS = {  # x labels wrapped: the panels are narrow, and one-line labels ran into each other
     "top1": "Top-1 hit rate",
-    "share": "Share of |importance| on the token",
-    "normalised_rank": "Normalised rank of the token (0 = first)",
+    "share": "Share of |importance|\non the token",
+    "normalised_rank": "Normalised rank of the\ntoken (0 = first)",
 }
 PLAUSIBILITY_PANELS = {"token_f1": "Token F1 at rationale length", "iou_f1": "IOU F1 (ERASER)", "auprc": "AUPRC"}
 RELIANCE_PANELS = {
@@ -35,9 +35,15 @@ RELIANCE_PANELS = {
 }
 
 
+MODEL_COLORS = tuple(METHOD_COLOR_CYCLE[i] for i in (0, 3, 2, 7, 4, 6, 9, 1, 5, 8))
+"""The kit's colour-blind-safe colours reordered so that the first six differ in hue (blue, vermillion, green,
+black, purple, sky blue): taken in order, orange, vermillion and brown put three near-identical oranges side by
+side."""
+
+
 def _model_colors(models: list[str]) -> dict[str, str]:
-    """Models take colours in sorted order, as in the accuracy figure."""
-    return {m: METHOD_COLOR_CYCLE[i % len(METHOD_COLOR_CYCLE)] for i, m in enumerate(sorted(models))}
+    """Models take :data:`MODEL_COLORS` in sorted order."""
+    return {m: MODEL_COLORS[i % len(MODEL_COLORS)] for i, m in enumerate(sorted(models))}
 
 
 def _interval_dots(ax: Axes, rows: pd.DataFrame, methods: list[str], models: list[str], colors: dict[str, str],
