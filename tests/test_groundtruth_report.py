@@ -222,13 +222,13 @@ def test_first_screen_says_whether_attention_finds_the_planted_cause():
                              "model_relies": model != "lazy"})
     (text,) = shortcut_lead(pd.DataFrame(rows), config)
     assert "4 of 5 trained models rely on it" in text
-    assert "raw attention ranks it first in 2 of the 3 with learned attention (not: sst2_anti / dot)" in text
+    assert "raw attention ranks it first in 2 of the 3 with learned attention (not sst2_anti / dot)" in text
     assert text.endswith("leave-one-out in 4 of 4.") and "flat" not in text and "lazy" not in text
     # the miss has near-uniform attention in most of its seeds: the lead says so
     concentration = pd.DataFrame({"dataset": "sst2_anti", "model": ["dot", "dot", "lstm"], "seed": [0, 1, 0],
                                   "method": "rnn_attention", "near_uniform": [True, True, False]})
     (text,) = shortcut_lead(pd.DataFrame(rows), config, concentration)
-    assert "(not: sst2_anti / dot, whose attention is near uniform)" in text
+    assert "(not sst2_anti / dot: near-uniform attention)" in text
     assert shortcut_lead(None, config) == []
 
 

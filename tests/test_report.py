@@ -59,7 +59,7 @@ def test_constant_attention_is_undefined_and_left_out_of_the_answer():
     assert not uniform.defined and uniform.verdict_ceiling == "constant" and "ranks nothing" in uniform.text
     lead = " ".join(agreement_lead(findings, pd.concat([defined, constant]), reference="loo_delete",
                                    metric="kendall_tau", comparisons=None))
-    assert "nan" not in lead and "0.20" in lead and "1 more of constant attention" in lead
+    assert "nan" not in lead and "0.20" in lead and "1 of constant attention left out" in lead
 
 
 def test_the_answer_names_each_models_raw_attention_agreement_highest_first():
@@ -74,7 +74,7 @@ def test_the_answer_names_each_models_raw_attention_agreement_highest_first():
     assert ("each model's raw attention agrees with Leave-one-out (delete) at a mean Kendall τ (median over its "
             "datasets and seeds) of bert 0.60, minilm 0.10") in lead
     # the ceiling is named, not just called 'two causal methods'
-    assert "the ceiling, Integrated gradients (a causal method) against Leave-one-out (delete), lies at 0.50" in lead
+    assert "the ceiling (Integrated gradients vs Leave-one-out (delete)): 0.50; the floor" in lead
 
 
 def test_summary_files_are_written(tmp_path):

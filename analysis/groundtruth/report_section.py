@@ -430,13 +430,13 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
     if not relying:
         return []
     datasets = sorted({name.split(" / ")[0] for name in relies})
-    missed = [name + (", whose attention is near uniform" if flat[name] else "")
+    missed = [name + (": near-uniform attention" if flat[name] else "")
               for name, found in attention.items() if not found]
     text = (f"Where the cause is known (a token planted in {', '.join(datasets)} that decides the label), "
             f"{len(relying)} of {len(relies)} trained models rely on it")
     if attention:
         text += (f"; raw attention ranks it first in {sum(attention.values())} of the {len(attention)} with learned "
-                 "attention" + (f" (not: {'; '.join(missed)})" if missed else ""))
+                 "attention" + (f" (not {'; '.join(missed)})" if missed else ""))
     return [text + f"; leave-one-out in {sum(loo.values())} of {len(relying)}."]
 
 

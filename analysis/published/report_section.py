@@ -140,8 +140,8 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
             records.append([link, scope, *[str(counts[v]) if counts[v] else "" for v in VERDICTS]])
             link = ""  # the claim is named on its first row only
     frame = pd.DataFrame(records, columns=["claim", "scope", *VERDICTS])
-    table = Table(frame, caption="Published claims: how many dataset x model rows got each verdict (each decided from "
-                  "its seeds by a paired, exact or non-inferiority test, Holm-corrected)"
+    table = Table(frame, caption="Published claims: dataset x model rows per verdict (seeds combined; paired, exact or "
+                  "non-inferiority tests, Holm-corrected)"
                   + _vacuous_note(rows), folded=False,
                   sortable=False, filterable=False, markup=("claim",),
                   column_classes={"claim": "claim", **{v: v for v in VERDICTS}}, id="verdicts")
@@ -150,14 +150,14 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
         counts = Counter(rows.loc[rows["scope"] == scope, "verdict"])
         if counts:
             listed = ", ".join(f"{counts[v]} {PLURAL.get(v, v)}" for v in VERDICTS if counts[v])
-            where = "in the papers' own settings" if scope == REPLICATION else "in extensions to other models"
-            parts.append(f"{where}, {listed} (of {sum(counts.values())} dataset x model rows)")
+            where = "in the papers' own settings" if scope == REPLICATION else "in extensions"
+            parts.append(f"{where}, {listed} (of {sum(counts.values())})")
     n_claims = rows["claim"].nunique()
     meanings = {PUBLISHED_CLAIMS.get(name).agreeing_means for name in rows["claim"].unique()
                 if name in PUBLISHED_CLAIMS}
-    meaning = f" (a row that agrees means {meanings.pop()})" if len(meanings) == 1 else ""
-    sentence = (f"Across the {n_claims} published claim{'s' if n_claims != 1 else ''} tested{meaning}: "
-                + "; ".join(parts) + ".")
+    meaning = f" (a row that agrees: {meanings.pop()})" if len(meanings) == 1 else ""
+    sentence = (f"Dataset x model rows of the {n_claims} published claim{'s' if n_claims != 1 else ''} "
+                f"tested{meaning}: " + "; ".join(parts) + ".")
     return table, sentence
 
 
@@ -169,8 +169,7 @@ def _vacuous_note(rows: pd.DataFrame) -> str:
         return ""
     shared = set.intersection(*models)
     names = f"all on {', '.join(sorted(shared))}" if shared else ", ".join(sorted(set.union(*models)))
-    return (f"; vacuous rows ({names}) agree only because that model's attention is near uniform and never count "
-            "as support")
+    return f"; vacuous rows ({names}) agree only because attention is near uniform, never counted as support"
 
 
 @REPORT_SECTIONS.register("published")

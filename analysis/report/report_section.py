@@ -54,9 +54,9 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
         return []
     name = metric_short_label(metric)
     values = np.array([f.value for f in findings])
-    left_out = f"{len(constant)} more of constant attention, which ranks nothing, left out" if constant else ""
-    spread = (f"{values.min():.2f} to {values.max():.2f} (median {np.median(values):.2f} over {len(findings)} "
-              "method x run results" + (f"; {left_out}" if left_out else "") + ")" if len(values) > 1
+    left_out = f"{len(constant)} of constant attention left out" if constant else ""
+    spread = (f"{values.min():.2f} to {values.max():.2f} (median {np.median(values):.2f} of {len(findings)} "
+              "results" + (f"; {left_out}" if left_out else "") + ")" if len(values) > 1
               else f"{values[0]:.2f}" + (f" ({left_out})" if left_out else ""))
     by_model = _raw_attention_by_model(findings, summary, reference)
     text = (f"Does attention point at the words a decision rests on? Across {len(runs)} trained models (dataset x "
@@ -64,7 +64,7 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     if len(by_model) > 1:
         text += (f"each model's raw attention agrees with {method_label(reference)} at a mean {name} (median over its "
                  "datasets and seeds) of " + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items())
-                 + f"; every attention-based ranking (raw weights and their variants) at {spread}")
+                 + f"; all attention-based rankings (raw and variants): {spread}")
     else:
         text += f"attention agrees with {method_label(reference)} at a mean {name} of {spread}"
     ceiling_means, ceiling_methods = [], set()
@@ -79,9 +79,8 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
         ceiling_means += rows["mean"].tolist()
     if ceiling_means:
         low, high = min(ceiling_means), max(ceiling_means)
-        text += (f"; the ceiling, {' / '.join(sorted(ceiling_methods))} (a causal method) against "
-                 f"{method_label(reference)}, lies at {low:.2f}" + (f" to {high:.2f}" if high > low else "")
-                 + ", a random ranking at about 0 (the floor)")
+        text += (f"; the ceiling ({' / '.join(sorted(ceiling_methods))} vs {method_label(reference)}): {low:.2f}"
+                 + (f" to {high:.2f}" if high > low else "") + "; the floor (a random ranking): about 0")
     sentences = [text + "."]
     ceiling = pd.Series([f.verdict_ceiling for f in findings]).value_counts()
     floor = pd.Series([f.verdict_floor for f in findings]).value_counts()
