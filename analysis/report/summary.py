@@ -499,13 +499,15 @@ def provenance_section(config: dict[str, Any], run_facts: dict[str, str] | None)
 
 def answer(config: dict[str, Any], sections: list[Section], data_report: pd.DataFrame, *,
            examples_link: str | None) -> list:
-    """The first screen: content warnings, the answer in plain words, the sections' front blocks, the examples link."""
-    blocks: list = [Paragraph(text, style="warning") for text in content_warnings(config)]
+    """The first screen: the answer in plain words, the sections' front blocks, then the content warnings (they
+    concern example texts, which the first screen never shows) beside the link to the examples."""
+    blocks: list = []
     lead = [sentence for section in sections for sentence in section.lead]
     if lead:
         blocks.append(Paragraph(" ".join(lead), style="lead"))
     front = [block for section in sections for block in section.front]
     blocks += [b for b in front if not isinstance(b, Figure)] + [b for b in front if isinstance(b, Figure)]
+    blocks += [Paragraph(text, style="warning") for text in content_warnings(config)]
     if examples_link:
         blocks.append(Paragraph(f"[Per-example view]({examples_link}): the first explained examples of every run, "
                                 "their words coloured by each method's signed score, with the prediction, the label "
