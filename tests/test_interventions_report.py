@@ -90,6 +90,11 @@ def test_only_a_transformer_with_a_shorter_search_has_a_lower_bound():
     assert section.shortened_search(config, "bert") and not section.shortened_search(config, "rnn")
     config["interventions"]["adversarial"].pop("transformer")
     assert not section.shortened_search(config, "bert")
+    # the schema's defaults: a transformer block of nulls keeps the full search (config/tiny.yaml)
+    config["interventions"]["adversarial"]["transformer"] = {"steps": None, "restarts": None, "examples": None}
+    assert not section.shortened_search(config, "bert")
+    config["interventions"]["adversarial"]["transformer"]["restarts"] = 1
+    assert section.shortened_search(config, "bert")
 
 
 def test_key_numbers_name_the_permutation_statistics_and_give_the_share_far_from_the_original():

@@ -258,9 +258,11 @@ def shortened_search(config: dict[str, Any], model: str) -> bool:
     if model not in transformer_models(config):
         return False
     full = config.get("interventions", {}).get("adversarial", {})
-    short = {**full, **(full.get("transformer") or {})}
-    return float(short.get("steps", 0)) * float(short.get("restarts", 0)) < (
-        float(full.get("steps", 0)) * float(full.get("restarts", 0)))
+    # a null in the transformer block keeps the full search's value (as the interventions suite reads it)
+    reduced = {k: v for k, v in (full.get("transformer") or {}).items() if v is not None}
+    short = {**full, **reduced}
+    return float(short.get("steps") or 0) * float(short.get("restarts") or 0) < (
+        float(full.get("steps") or 0) * float(full.get("restarts") or 0))
 
 
 def _scope_order(scope: str) -> tuple[int, int, str]:
