@@ -26,7 +26,7 @@ from analysis.interventions.ablation import (
     rank_words,
     rankings_from_importance,
 )
-from analysis.interventions.adversarial import AdversarialSettings, adversarial_search, verify_solutions
+from analysis.interventions.adversarial import AdversarialSettings, adversarial_search, search_budget, verify_solutions
 from analysis.interventions.attention import (
     AttentionEdit,
     InterventionError,
@@ -330,6 +330,14 @@ def test_removal_with_few_steps_brackets_the_flip_and_bounds_the_cost():
     assert sum(rows_run) <= 2 * len(words) < exact_rows
     same = removal_test(make_adapter(model), enc, ids, {"third": cause_at}, max_steps=100)
     pd.testing.assert_frame_equal(same, exact)
+
+
+def test_search_budget_reduces_only_a_transformer_and_a_null_keeps_the_full_value():
+    block = {"steps": 500, "restarts": 5, "transformer": {"steps": 100, "restarts": None}}
+    assert search_budget(block, transformer=False) == (500, 5)
+    assert search_budget(block, transformer=True) == (100, 5)
+    assert search_budget({"steps": 500, "restarts": 5}, transformer=True) == (500, 5)
+
 
 @pytest.mark.parametrize("fixture", ["tiny_rnn", "tiny_bert"])
 def test_adversarial_search_never_reports_a_violating_solution(fixture, request):

@@ -25,7 +25,9 @@ distribution the attention explanation shows.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,6 +64,17 @@ class AdversarialSettings:
     def __post_init__(self) -> None:
         if self.epsilon <= 0 or self.steps < 1 or self.restarts < 1 or self.lr <= 0:
             raise ValueError(f"interventions.adversarial: epsilon, lr > 0 and steps, restarts >= 1 are needed; got {self}")
+
+
+def search_budget(adversarial: Mapping[str, Any], *, transformer: bool) -> tuple[int, int]:
+    """Steps and restarts of one model's search, read from the ``interventions.adversarial`` config block.
+
+    RNNs run the full (Jain & Wallace) search; a transformer runs the block's ``transformer`` entries where
+    they are set (a null keeps the full search's value). The interventions suite and the report both read the
+    budget here, so what the report calls "shortened" is what ran.
+    """
+    reduced = {k: v for k, v in (adversarial.get("transformer") or {}).items() if v is not None} if transformer else {}
+    return int(reduced.get("steps", adversarial["steps"])), int(reduced.get("restarts", adversarial["restarts"]))
 
 
 @dataclass

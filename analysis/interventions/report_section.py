@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.config import rnn_models, transformer_models
+from analysis.interventions.adversarial import search_budget
 from analysis.interventions.comparisons import RAW_ATTENTION, ranking_family
 from analysis.plots.style import method_label
 from analysis.published.directions import ADVERSARIAL_JSD, MOST, PERMUTATION_TVD
@@ -255,14 +256,11 @@ def adversarial_sentence(run: pd.DataFrame, share: pd.Series | None = None, epsi
 def shortened_search(config: dict[str, Any], model: str) -> bool:
     """Whether ``model``'s adversarial search runs fewer steps x restarts than the full one (the transformers'
     ``interventions.adversarial.transformer`` block): its share of solutions is then a lower bound."""
-    if model not in transformer_models(config):
-        return False
     full = config.get("interventions", {}).get("adversarial", {})
-    # a null in the transformer block keeps the full search's value (as the interventions suite reads it)
-    reduced = {k: v for k, v in (full.get("transformer") or {}).items() if v is not None}
-    short = {**full, **reduced}
-    return float(short.get("steps") or 0) * float(short.get("restarts") or 0) < (
-        float(full.get("steps") or 0) * float(full.get("restarts") or 0))
+    if model not in transformer_models(config) or full.get("steps") is None or full.get("restarts") is None:
+        return False
+    steps, restarts = search_budget(full, transformer=True)
+    return steps * restarts < int(full["steps"]) * int(full["restarts"])
 
 
 def _scope_order(scope: str) -> tuple[int, int, str]:
