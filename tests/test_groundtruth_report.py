@@ -237,7 +237,7 @@ def _rnn_config(**datasets) -> dict:
                        "flat": {"family": "rnn", "attention": "uniform"}}, "datasets": datasets}
 
 
-def test_constant_attention_is_undefined_in_the_plausibility_shortcut_and_sanity_verdicts():
+def test_constant_attention_is_undefined_in_the_plausibility_shortcut_and_sanity_verdicts(tmp_path):
     """The uniform control's raw attention ranks nothing: no 'BELOW it', no 'missed', no table verdict."""
     plausibility = pd.DataFrame([
         {"dataset": "hatexplain", "model": model, "seed": 0, "method": method, "family": "x", "variant": "abs",
@@ -270,11 +270,33 @@ def test_constant_attention_is_undefined_in_the_plausibility_shortcut_and_sanity
     from analysis.groundtruth.report_section import groundtruth_parts
 
     captions = dict(caption for part in groundtruth_parts(tables, _rnn_config()) for caption in part.figures)
-    assert "Raw attention of flat is undefined (constant attention ranks nothing) and counted nowhere" in (
+    assert "Raw attention of flat is undefined (constant attention ranks nothing): not drawn, counted nowhere" in (
         captions["shortcut_detection"])
     # lstm's miss counts, flat's tie-break 'find' does not: Attention is found in no run, not in some
     assert "in some runs: none; in none: Attention" in captions["shortcut_detection"]
     assert not any("are: Attention" in f or "are: Leave-one-out (delete), Attention" in f for f in flat)
+    # the figures leave the control's attention out
+    from analysis.groundtruth.figures import _selected
+
+    drawn = _selected(shortcut, table="groundtruth_shortcut", verdict="verdict", variant="abs", group="all",
+                      constant=frozenset({"flat"}))
+    assert set(zip(drawn["model"], drawn["method"])) == {("lstm", "rnn_attention"), ("lstm", "loo_delete"),
+                                                          ("flat", "loo_delete")}
+    # and so does the standalone page of the Snakemake report, which learns the controls from its settings block
+    from analysis.config import load_config
+    from analysis.stages.groundtruth import GroundTruthTableSettings, groundtruth_table
+
+    paths = {}
+    for name in ("groundtruth_shortcut", "groundtruth_reliance"):
+        paths[name] = str(tmp_path / f"{name}.parquet")
+        tables[name].to_parquet(paths[name])
+    config = load_config(ROOT / "config" / "tiny.yaml", {"models": {"flat": {"family": "rnn", "attention": "uniform"}}})
+    settings = GroundTruthTableSettings.from_config(config, kind="shortcut")
+    assert settings.uniform_models == ["flat"]
+    groundtruth_table(GroundTruthTableSettings(**settings.as_params()), "shortcut", tables=paths,
+                      out=str(tmp_path / "shortcut.html"))
+    page = (tmp_path / "shortcut.html").read_text()
+    assert "undefined (constant attention ranks nothing)" in page
 
 
 def test_plausibility_intro_names_only_the_datasets_scored():

@@ -211,3 +211,22 @@ def test_reliance_outcomes_measure_insertion_and_deletion(shortcut_model):
     assert (outcomes["measure"] == "removal_flip").sum() == planted
     flips = outcomes.loc[outcomes["measure"].isin(["removal_flip", "insertion_flip"]), "value"]
     assert set(np.unique(flips)) <= {0.0, 1.0}
+
+
+def test_the_gathered_shortcut_table_keeps_every_interval_within_its_metrics_range(tmp_path):
+    """A normalised rank near 0 whose studentised interval reached below 0 is gathered within [0, 1]; the
+    rank's interval is cut at 1 (the first place), and the sanity check's correlations are not bounded here."""
+    from analysis.records import write_table
+    from analysis.stages.groundtruth import gather_groundtruth
+
+    run = pd.DataFrame({"metric": ["normalised_rank", "rank", "top1"], "mean": [0.01, 1.2, 0.9],
+                        "mean_low": [-0.03, 0.85, 0.8], "mean_high": [0.05, 1.6, 0.97]})
+    paths = []
+    for seed in (0, 1):
+        paths.append(str(tmp_path / f"run{seed}.parquet"))
+        write_table(run.assign(seed=seed), paths[-1])
+    out = tmp_path / "study.parquet"
+    gather_groundtruth(paths, str(out), table="groundtruth_shortcut")
+    study = pd.read_parquet(out).set_index(["seed", "metric"])
+    assert study.loc[(0, "normalised_rank"), "mean_low"] == 0.0 and study.loc[(1, "rank"), "mean_low"] == 1.0
+    assert study.loc[(0, "top1"), "mean_low"] == 0.8 and len(study) == 6

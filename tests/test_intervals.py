@@ -16,6 +16,7 @@ from analysis.stats.intervals import (
     median_ranks,
     proportion_interval,
     summarize_agreement,
+    within_range,
 )
 
 
@@ -155,3 +156,17 @@ def test_few_distinct_values_get_the_t_interval_not_a_runaway_bootstrap():
     assert np.isclose(low, mean - half) and np.isclose(high, mean + half)
     spread = np.ptp(values)
     assert values.min() - spread < low < high < values.max() + spread
+
+
+def test_intervals_of_a_bounded_quantity_stay_in_its_range_and_other_rows_are_untouched() -> None:
+    """Four TVDs near 0 and 1: the studentised bootstrap reaches below 0 and above 1; the intersected interval
+    is within [0, 1] and still contains the mean; a difference (unbounded here) keeps its bounds."""
+    values = np.array([0.0, 0.02, 0.01, 0.97])
+    mean, low, high = interval(values, "mean", n_resamples=999, seed=0)
+    assert low < 0.0
+    summary = pd.DataFrame({"measure": ["median_tvd", "tvd_difference"], "mean": [mean, mean],
+                            "mean_low": [low, low], "mean_high": [max(high, 1.2), max(high, 1.2)]})
+    clipped = within_range(summary, {"median_tvd": (0.0, 1.0)}, key="measure")
+    tvd, difference = clipped.iloc[0], clipped.iloc[1]
+    assert tvd["mean_low"] == 0.0 and tvd["mean_high"] == 1.0 and tvd["mean_low"] <= tvd["mean"] <= tvd["mean_high"]
+    assert difference["mean_low"] == low and difference["mean_high"] == max(high, 1.2)

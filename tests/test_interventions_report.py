@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.interventions import report_section as section
+from analysis.report.numbers import interval, number
 
 
 def _row(test: str, measure: str, mean: float, low: float, high: float, **extra) -> dict:
@@ -13,12 +14,16 @@ def _row(test: str, measure: str, mean: float, low: float, high: float, **extra)
 
 
 def test_tiny_values_print_in_scientific_notation_and_ordinary_ones_keep_their_decimals():
-    assert section.number(2.1e-5) == "2.1e-05" and section.number(-3e-4, signed=True) == "-3.0e-04"
-    assert section.number(0.0) == "0.000" and section.number(0.1234) == "0.123"
+    assert number(2.1e-5) == "2.1e-05" and number(-3e-4, signed=True) == "-3.0e-04"
+    assert number(0.0) == "0.000" and number(0.1234) == "0.123" and number(float("nan")) == "n/a"
     # two significant digits below 0.1, the given decimals above
-    assert section.interval(0.0084, 0.0069, 0.0106) == "0.0084 [0.0069, 0.0106]"
-    assert section.interval(0.166, 0.151, 0.18) == "0.166 [0.151, 0.180]"
-    assert section.interval(2e-5, 1e-5, 3e-5) == "2.0e-05 [1.0e-05, 3.0e-05]"
+    assert interval(0.0084, 0.0069, 0.0106) == "0.0084 [0.0069, 0.0106]"
+    assert interval(0.166, 0.151, 0.18) == "0.166 [0.151, 0.180]"
+    assert interval(2e-5, 1e-5, 3e-5) == "2.0e-05 [1.0e-05, 3.0e-05]"
+    # the other sections' two decimals, percentages, and undefined bounds or estimates
+    assert interval(0.4213, 0.38, 0.47, 2) == "0.42 [0.38, 0.47]" and interval(0.05, 0.01, 0.09, 2) == "0.050 [0.010, 0.090]"
+    assert interval(0.85, 0.8, 0.9, percent=True) == "85% [80%, 90%]"
+    assert interval(0.42, float("nan"), float("nan"), 2) == "0.42" and interval(float("nan"), 0.1, 0.2) == "n/a"
 
 
 def test_a_significant_but_tiny_zeroing_effect_reads_negligibly_larger_with_readable_numbers():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from analysis.config import load_config
+from analysis.interventions.comparisons import MEASURE_RANGES
 from analysis.interventions.summaries import summarize_long, summarize_with_tests, uniform_attention_comparison
 from analysis.provenance import with_provenance
 from analysis.records import EXAMPLE_COLUMNS, write_table
@@ -187,6 +188,11 @@ def test_gather_figures_and_report_section(finished_runs):
                          out_uniform=str(study / "uniform.parquet"))
     summary = pd.read_parquet(study / "summary.parquet")
     assert set(summary["model"]) == {"rnn", "bert"}
+    # the study table's intervals of bounded measures lie in their range (a TVD's within [0, 1])
+    for measure, (low, high) in MEASURE_RANGES.items():
+        rows = summary[summary["measure"] == measure]
+        assert ((rows["mean_low"] >= low) | rows["mean_low"].isna()).all()
+        assert ((rows["mean_high"] <= high) | rows["mean_high"].isna()).all()
     outputs = {k: str(study / "figures" / "interventions" / "synthetic" / f"{k}.png")
                for k in ("permutation", "adversarial", "flip_fraction", "aopc", "curves")}
     inputs = {"permutation": [p["permutation"] for p in runs.values()],

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from analysis.interventions.comparisons import ranks_nothing
 from analysis.plots.kit import MAX_DESIGN_WIDTH_IN, highlighted_lines, new_figure, no_data_figure, styled
 from analysis.plots.style import METHOD_COLOR_CYCLE, method_label, method_palette, sort_methods
 from analysis.records import require_columns
@@ -71,13 +72,16 @@ def _interval_dots(ax: Axes, rows: pd.DataFrame, methods: list[str], models: lis
     ax.grid(axis="y", visible=False)
 
 
-def _selected(summary: pd.DataFrame | None, *, table: str, verdict: str, variant: str, group: str) -> pd.DataFrame:
-    """The rows of one variant and group of a ground-truth summary (empty for an empty table)."""
+def _selected(summary: pd.DataFrame | None, *, table: str, verdict: str, variant: str, group: str,
+              constant: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """The rows of one variant and group of a ground-truth summary (empty for an empty table), without the raw
+    attention of the models in ``constant``: attention frozen to uniform ranks nothing."""
     if summary is None or summary.empty:
         return pd.DataFrame()
     require_columns(summary, ["dataset", "model", "method", "variant", "group", "metric", "mean", "mean_low",
                               "mean_high", "chance", verdict], table=table)
-    return summary.loc[(summary["variant"] == variant) & (summary["group"] == group)]
+    rows = summary.loc[(summary["variant"] == variant) & (summary["group"] == group)]
+    return rows.loc[~ranks_nothing(rows, constant)]
 
 
 def _method_grid(title: str, rows: pd.DataFrame, panels: dict[str, str], *, passed: pd.Series,
@@ -117,7 +121,8 @@ def _method_grid(title: str, rows: pd.DataFrame, panels: dict[str, str], *, pass
 
 @styled
 def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | None = None, *,
-                              variant: str = "abs", group: str = "all") -> Figure:
+                              variant: str = "abs", group: str = "all",
+                              constant: frozenset[str] = frozenset()) -> Figure:
     """Which importance methods find the planted shortcut token?
 
     Caption: for models that rely on the planted token (legend), a faithful method
@@ -125,7 +130,8 @@ def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | No
     Filled dots passed (the top-1 hit rate's 95% interval reaches the threshold);
     hollow dots did not. The dashed line is chance (a random ranking of the same
     examples). For a model that does not rely on the token, ranking it first would be
-    unfaithful, so its dots say nothing about the methods.
+    unfaithful, so its dots say nothing about the methods. Raw attention of a model in
+    ``constant`` (attention frozen to uniform) ranks nothing and is not drawn.
 
     Computed from the study's ``groundtruth_shortcut`` table (rows with the given
     ``variant`` and ``group``: explained examples with the token that the model assigns
@@ -134,7 +140,8 @@ def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | No
     (studentised bootstrap; Clopper-Pearson for rates).
     """
     title = "Planted shortcut: does each method rank the known cause first?"
-    rows = _selected(summary, table="groundtruth_shortcut", verdict="verdict", variant=variant, group=group)
+    rows = _selected(summary, table="groundtruth_shortcut", verdict="verdict", variant=variant, group=group,
+                     constant=constant)
     if rows.empty:
         return no_data_figure(title, "no run of a planted-shortcut dataset" if summary is None or summary.empty
                                else f"no rows for variant={variant!r}, group={group!r}")
@@ -220,7 +227,8 @@ def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
 
 
 @styled
-def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: str = "all") -> Figure:
+def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: str = "all",
+                        constant: frozenset[str] = frozenset()) -> Figure:
     """How well does each method's ranking match the human (or generated) rationales?
 
     Caption: plausibility, not faithfulness: higher means the words a method ranks
@@ -228,7 +236,8 @@ def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: s
     the label). Filled dots are above the random ranking (paired sign-flip test on the same examples, Holm);
     hollow dots are not. The dashed line is the expected token F1 of a random ranking
     (the share of rationale words); for IOU F1 and AUPRC the random method's dots are
-    the floor (a random ranking's expected AUPRC exceeds the share on short texts).
+    the floor (a random ranking's expected AUPRC exceeds the share on short texts). Raw
+    attention of a model in ``constant`` (attention frozen to uniform) is not drawn.
 
     Computed from the study's ``groundtruth_plausibility`` table (rows with the given
     ``variant`` and ``group``): one row of panels per dataset with rationales, one
@@ -237,7 +246,8 @@ def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: s
     (studentised bootstrap; Clopper-Pearson for rates).
     """
     title = "Plausibility: agreement of importance with rationales"
-    rows = _selected(summary, table="groundtruth_plausibility", verdict="vs_random", variant=variant, group=group)
+    rows = _selected(summary, table="groundtruth_plausibility", verdict="vs_random", variant=variant, group=group,
+                     constant=constant)
     if rows.empty:
         return no_data_figure(title, "no dataset with rationales in this study" if summary is None or summary.empty
                                else f"no rows for variant={variant!r}, group={group!r}")
@@ -258,7 +268,7 @@ def _step_label(step: str, index: int, n_steps: int) -> str:
 
 
 @styled
-def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
+def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs", constant: frozenset[str] = frozenset()) -> Figure:
     """Do the methods' scores change when the model's weights are randomised?
 
     Caption: a method that reads the model loses its rank correlation with the trained
@@ -274,13 +284,14 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs") -> Figure:
     step keeps the earlier ones randomised),
     y = mean Spearman rank correlation between trained and randomised scores over the
     checked examples (|scores| for ``variant="abs"``), band = 95% studentised-bootstrap interval.
+    Raw attention of a model in ``constant`` (attention frozen to uniform) is not drawn.
     """
     title = "Sanity check: rank correlation with the trained model's scores under cascading randomisation"
     if summary is None or summary.empty:
         return no_data_figure(title, "no sanity-check runs in this study")
     require_columns(summary, ["dataset", "model", "method", "variant", "step_index", "step", "mean", "mean_low",
                               "mean_high", "verdict", "threshold"], table="groundtruth_sanity")
-    rows = summary.loc[summary["variant"] == variant]
+    rows = summary.loc[(summary["variant"] == variant) & ~ranks_nothing(summary, constant)]
     if rows.empty:
         return no_data_figure(title, f"no rows for variant={variant!r}")
     runs = sorted(rows.groupby(["dataset", "model"]).groups)

@@ -41,6 +41,8 @@ METRICS = {
     "iou_f1": "IOU F1: predicted top-k spans matching a human span at IOU >= 0.5 (ERASER)",
     "auprc": "area under the precision-recall curve of the scores against the rationale",
 }
+METRIC_RANGES = dict.fromkeys(METRICS, (0.0, 1.0))
+"""Every plausibility metric lies in [0, 1]; the study table's intervals are intersected with that range."""
 IOU_THRESHOLD = 0.5
 
 

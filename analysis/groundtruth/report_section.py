@@ -17,9 +17,10 @@ import pandas as pd
 
 from analysis.attention.concentration import near_uniform_runs
 from analysis.config import rnn_models
-from analysis.interventions.comparisons import RAW_ATTENTION
+from analysis.interventions.comparisons import RAW_ATTENTION, ranks_nothing
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
+from analysis.report.numbers import interval
 from analysis.report.sections import REPORT_SECTIONS, Section, figures_by_key, figures_under
 from analysis.report.summary import VERDICT_WORDS
 
@@ -40,30 +41,12 @@ class Part:
     figures: list[tuple[str, str]] = field(default_factory=list)  # (path, caption)
 
 
-def ci(mean: float, low: float, high: float, *, percent: bool = False) -> str:
-    """'0.85 [0.80, 0.90]' (or '85% [80%, 90%]'); bounds omitted when undefined."""
-    if pd.isna(mean):
-        return "n/a"
-    if percent:
-        text = f"{100 * mean:.0f}%"
-        return text + (f" [{100 * low:.0f}%, {100 * high:.0f}%]" if pd.notna(low) else "")
-    return f"{mean:.2f}" + (f" [{low:.2f}, {high:.2f}]" if pd.notna(low) else "")
-
-
 def _row_ci(row: pd.Series, *, percent: bool = False) -> str:
-    return ci(row["mean"], row["mean_low"], row["mean_high"], percent=percent)
+    return interval(row["mean"], row["mean_low"], row["mean_high"], 2, percent=percent)
 
 
 def _names(methods: list[str]) -> str:
     return ", ".join(method_label(m) for m in sort_methods(methods)) if methods else "none"
-
-
-def ranks_nothing(frame: pd.DataFrame, constant: frozenset[str]) -> pd.Series:
-    """Rows of raw attention of a model whose attention is constant (``constant`` names them): it ranks nothing,
-    so the row has no verdict (the order it scores is a tie-break)."""
-    if frame.empty:
-        return pd.Series(False, index=frame.index)
-    return frame["model"].isin(constant) & frame["method"].isin(RAW_ATTENTION)
 
 
 def across_runs(verdicts: pd.DataFrame, good: str) -> tuple[list[str], list[str], list[str]]:
@@ -185,7 +168,7 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
                                         f"computed: {_names_with_runs(always, scored)}; in some runs: "
                                         f"{_names(sometimes)}; in none: {_names(never)}."
                                         if len(scored) else "No model relies on its token, so no method is scored.")
-                         + (f" Raw attention of {', '.join(left_out)} is {UNDEFINED} and counted nowhere."
+                         + (f" Raw attention of {', '.join(left_out)} is {UNDEFINED}: not drawn, counted nowhere."
                             if left_out else ""))
     captions = [
         ("shortcut_reliance", "Does each model rely on the planted token? " + "; ".join(

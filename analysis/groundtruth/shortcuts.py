@@ -64,6 +64,12 @@ SCORE_METRICS = {
     "rank": "rank of the token (1 = first; ties get the mean rank)",
 }
 
+SCORE_RANGES = {"top1": (0.0, 1.0), "share": (0.0, 1.0), "normalised_rank": (0.0, 1.0), "rank": (1.0, float("inf"))}
+RELIANCE_RANGES = {**dict.fromkeys(("accuracy_with_token", "accuracy_without_token", "removal_flip", "insertion_flip"),
+                                   (0.0, 1.0)),
+                   **dict.fromkeys(("removal_prob_drop", "insertion_prob_gain"), (-1.0, 1.0))}
+"""Ranges of the per-example values (rates and shares in [0, 1], a rank from 1, a change of probability in
+[-1, 1]): the study tables' intervals are intersected with them."""
 
 class ShortcutError(ValueError):
     """A shortcut setting cannot be applied to the data; the message names the key and the fix."""

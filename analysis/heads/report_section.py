@@ -27,6 +27,7 @@ import pandas as pd
 from analysis.heads.agreement import MEAN, unit_label
 from analysis.plots.style import method_label, metric_short_label
 from analysis.report.document import Details, Figure, Group, Paragraph, Section, Table, findings_block
+from analysis.report.numbers import interval
 from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
 
 VARIANTS = ("attention_flow", "attention_norm_last", "attention_norm_all", "value_zeroing", "attention_x_gradient",
@@ -35,9 +36,7 @@ RAW_BASELINE = "attention_last_mean"
 
 
 def ci(mean: float, low: float, high: float) -> str:
-    if pd.isna(mean):
-        return "n/a"
-    return f"{mean:.2f}" + (f" [{low:.2f}, {high:.2f}]" if pd.notna(low) else "")
+    return interval(mean, low, high, 2)
 
 
 def _row_ci(row: pd.Series) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.records import CAUSAL_FAMILIES
+from analysis.stats.divergence import JSD_MAX
 
 SUMMARY_KEYS = ["test", "measure", "scope", "method", "removal", "group"]
 LONG_COLUMNS = [*SUMMARY_KEYS, "example_id", "value", "binary"]
@@ -24,7 +25,22 @@ COMPARED_MEASURES = {("ablation", "aopc_comprehensiveness"): True, ("removal", "
 DIFFERENCE_MEASURES = {("zeroing", "jsd_difference"): "top_vs_random_word"}
 """Measures that are already a paired difference per example, and the family of their test."""
 TEST_COLUMNS = ["versus", "family", "p_value", "p_adjusted", "min_p"]
+MEASURE_RANGES = {
+    **dict.fromkeys(("tvd", "median_tvd", "flip_rate", "flip_rate_max", "flip_rate_random", "feasible",
+                     "max_attention", "attention_max", "attention_random", "fraction_items", "fraction_attention",
+                     "deletion_auc", "insertion_auc"), (0.0, 1.0)),
+    **dict.fromkeys(("jsd", "output_jsd", "output_jsd_max", "output_jsd_random"), (0.0, JSD_MAX)),
+}
+"""Range of each bounded measure's per-example values (TVD, rates, shares of attention or items, areas under
+probability curves; JSD in nats): the study table's intervals are intersected with it."""
 
+
+def ranks_nothing(frame: pd.DataFrame, constant: frozenset[str] | set[str]) -> pd.Series:
+    """Rows of raw attention of a model whose attention is constant (``constant`` names them, e.g. a model trained
+    with ``attention: uniform``): it ranks nothing, so the row has no verdict (the order it scores is a tie-break)."""
+    if frame.empty:
+        return pd.Series(False, index=frame.index)
+    return frame["model"].isin(constant) & frame["method"].isin(RAW_ATTENTION)
 
 def ranking_family(method: str) -> str:
     """The declared family of a ranking (attention, gradient, ablation, random); "other" when unregistered."""

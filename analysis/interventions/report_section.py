@@ -13,7 +13,6 @@ this n" where no outcome could reach the level, and "not tested" where the table
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -36,6 +35,7 @@ from analysis.report.document import (
     Table,
     findings_block,
 )
+from analysis.report.numbers import NEGLIGIBLE, interval
 from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
 from analysis.report.summary import VERDICT_WORDS
 from analysis.stats.divergence import JSD_MAX, JSD_UNIT
@@ -86,39 +86,6 @@ COST_NOTE = ("Sequences run through the model per explained example, per test (a
              "the input ablations count distinct perturbed inputs, shared by every ranking). For an RNN an edited "
              "variant reuses its example's hidden states, so it costs only the attention-weighted sum and the "
              "classifier. Seconds depend on the machine and its load.")
-
-
-NEGLIGIBLE = 1e-3
-"""A value smaller than this in absolute value prints in scientific notation, and a difference whose whole
-interval lies within it is "negligibly" larger or smaller: a real but tiny effect stays readable."""
-
-
-def _decimals(value: float, digits: int) -> int:
-    """``digits`` decimals, or more where ``value`` needs them for two significant digits (below 0.1)."""
-    if pd.isna(value) or value == 0 or abs(value) < NEGLIGIBLE:
-        return digits
-    return max(digits, 1 - math.floor(math.log10(abs(value))))
-
-
-def number(value: float, digits: int = 3, *, signed: bool = False) -> str:
-    """``value`` with ``digits`` decimals; a non-zero value below :data:`NEGLIGIBLE` in scientific notation.
-
-    The one formatter of the section's numbers: ``number(2e-5)`` is '2.0e-05', never '0.000'."""
-    if pd.isna(value):
-        return "n/a"
-    sign = "+" if signed else ""
-    if value != 0 and abs(value) < NEGLIGIBLE:
-        return f"{value:{sign}.1e}"
-    return f"{value:{sign}.{digits}f}"
-
-
-def interval(mean: float, low: float, high: float, digits: int = 3, *, signed: bool = False) -> str:
-    """'mean [low, high]' (bounds omitted when undefined), all with the decimals the mean needs."""
-    digits = _decimals(mean, digits)
-    text = number(mean, digits, signed=signed)
-    if pd.isna(low):
-        return text
-    return f"{text} [{number(low, digits, signed=signed)}, {number(high, digits, signed=signed)}]"
 
 
 def _ci(row: pd.Series, digits: int = 3) -> str:

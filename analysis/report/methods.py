@@ -68,7 +68,9 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
     items = [
         f"**Intervals** ({level:.0%}): means by the {MEAN_METHOD} ({agreement.get('n_resamples', 'n/a')} resamples; a "
         f"t-interval below {MIN_STUDENTIZED} values), medians by {MEDIAN_METHOD}, rates (flips, feasibility, "
-        f"accuracy) by {PROPORTION_METHOD}; over the explained examples of one run.",
+        f"accuracy) by {PROPORTION_METHOD}; over the explained examples of one run. The interval of a bounded "
+        "quantity (a TVD, a JSD, a share or rank) is intersected with its range: at a handful of values the "
+        "studentised bootstrap can reach past it.",
         f"**Paired tests**: two methods are compared on the same examples by a sign-flip permutation test of the "
         f"per-example differences ({agreement.get('n_permutations', 10000)} permutations; exact up to 16 pairs), with "
         f"the effect size d_z and a studentised-bootstrap interval of the mean difference; p-values are corrected "

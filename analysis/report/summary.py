@@ -39,6 +39,7 @@ from analysis.report.document import (
     render_html,
     render_markdown,
 )
+from analysis.report.numbers import interval
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def _row(summary: pd.DataFrame, a: str, b: str, metric: str) -> pd.Series | None
 
 
 def _ci(row: pd.Series) -> str:
-    return f"{row['mean']:.2f} [{row['mean_low']:.2f}, {row['mean_high']:.2f}]"
+    return interval(row["mean"], row["mean_low"], row["mean_high"], 2)
 
 
 def _test_text(row: pd.Series) -> str:

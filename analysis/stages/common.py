@@ -11,6 +11,7 @@ the blocks that declare it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -85,10 +86,18 @@ class DeviceSettings(StageSettings):
         return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name not in DEVICE_FIELDS}
 
 
-def gather_tables(paths: list[str], out: str, *, table: str) -> pd.DataFrame:
-    """Concatenate per-run tables into one study table."""
-    frames = [read_table(p, table=table) for p in paths]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+def gather_tables(paths: list[str], out: str, *, table: str, ranges: Mapping[str, tuple[float, float]] | None = None,
+                  key: str = "metric") -> pd.DataFrame:
+    """Concatenate per-run tables into one study table.
+
+    ``ranges`` maps a value of column ``key`` (a metric or measure) to the range of its per-example values; the
+    study table's intervals are intersected with it (:func:`analysis.stats.intervals.within_range`).
+    """
+    frame = concat_tables(paths, table)
+    if ranges:
+        from analysis.stats.intervals import within_range
+
+        frame = within_range(frame, ranges, key=key)
     write_table(frame, out)
     return frame
 

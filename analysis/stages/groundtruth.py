@@ -18,16 +18,17 @@ from __future__ import annotations
 import copy
 import html
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.config import rnn_models
 from analysis.data import explained_by
 from analysis.logs import timed
 from analysis.provenance import with_provenance
 from analysis.records import EXAMPLE_COLUMNS, IMPORTANCE_COLUMNS, read_table, write_table
 from analysis.seeding import derive_seed, seed_everything
-from analysis.stages.common import DeviceSettings, StageSettings
+from analysis.stages.common import DeviceSettings, StageSettings, gather_tables
 
 log = logging.getLogger(__name__)
 
@@ -256,21 +257,43 @@ FIGURE_VARIANTS = {"shortcut_reliance": None, "shortcut_detection": "shortcut", 
 """The study-wide figures, and the ``groundtruth`` block whose first score variant each draws (None: no scores)."""
 TABLE_VARIANTS = {"shortcut": "shortcut", "plausibility": "plausibility", "sanity": None}
 """The HTML tables (one per analysis), and the block whose first variant each reports."""
+UNIFORM_READS = ("models.*.family", "models.*.attention")
+"""What names a model whose attention is frozen to uniform (:func:`analysis.config.rnn_models`)."""
+
+
+def gathered_ranges() -> dict[str, tuple[str, dict[str, tuple[float, float]]]]:
+    """Study table -> (column naming the quantity, range of each bounded quantity)."""
+    from analysis.groundtruth.plausibility import METRIC_RANGES
+    from analysis.groundtruth.shortcuts import RELIANCE_RANGES, SCORE_RANGES
+
+    return {"groundtruth_shortcut": ("metric", SCORE_RANGES), "groundtruth_reliance": ("measure", RELIANCE_RANGES),
+            "groundtruth_plausibility": ("metric", METRIC_RANGES)}
+
+
+def gather_groundtruth(paths: list[str], out: str, *, table: str) -> None:
+    """One study table from the per-run summaries, its intervals intersected with each quantity's range
+    (:func:`analysis.stats.intervals.within_range`; the sanity check's correlations are left as they are)."""
+    key, ranges = gathered_ranges().get(table, ("metric", {}))
+    gather_tables(paths, out, table=table, ranges=ranges, key=key)
 
 
 @dataclass(frozen=True)
 class GroundTruthFigureSettings(StageSettings):
-    """What one study-wide ground-truth figure reads: the first score variant of its analysis (None: it has none)."""
+    """What one study-wide ground-truth figure reads: the first score variant of its analysis (None: it has none),
+    and the models whose attention is frozen to uniform (their raw attention ranks nothing and is not drawn)."""
 
     variant: str | None
+    uniform_models: list[str] = field(default_factory=list)
 
     wildcards = ("figure",)
-    reads = ("groundtruth.shortcut.variants", "groundtruth.plausibility.variants", "groundtruth.sanity.variants")
+    reads = ("groundtruth.shortcut.variants", "groundtruth.plausibility.variants", "groundtruth.sanity.variants",
+             *UNIFORM_READS)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, figure: str) -> GroundTruthFigureSettings:
         block = FIGURE_VARIANTS[figure]
-        return cls(variant=None if block is None else config["groundtruth"][block]["variants"][0])
+        return cls(variant=None if block is None else config["groundtruth"][block]["variants"][0],
+                   uniform_models=rnn_models(config, uniform=True))
 
 
 def groundtruth_figure(settings: GroundTruthFigureSettings, figure: str, *, tables: dict[str, str], out: str) -> None:
@@ -278,13 +301,16 @@ def groundtruth_figure(settings: GroundTruthFigureSettings, figure: str, *, tabl
     from analysis.groundtruth import figures as gt_figures
 
     frames = {name: read_table(path, table=name) for name, path in tables.items()}
+    constant = frozenset(settings.uniform_models)
     draw = {
         "shortcut_reliance": lambda: gt_figures.shortcut_reliance_figure(frames["groundtruth_reliance"]),
         "shortcut_detection": lambda: gt_figures.shortcut_detection_figure(
-            frames["groundtruth_shortcut"], frames["groundtruth_reliance"], variant=settings.variant),
+            frames["groundtruth_shortcut"], frames["groundtruth_reliance"], variant=settings.variant,
+            constant=constant),
         "plausibility": lambda: gt_figures.plausibility_figure(frames["groundtruth_plausibility"],
-                                                               variant=settings.variant),
-        "sanity": lambda: gt_figures.sanity_figure(frames["groundtruth_sanity"], variant=settings.variant),
+                                                               variant=settings.variant, constant=constant),
+        "sanity": lambda: gt_figures.sanity_figure(frames["groundtruth_sanity"], variant=settings.variant,
+                                                   constant=constant),
     }
     if figure not in draw:
         raise ValueError(f"unknown ground-truth figure {figure!r}; choose one of {sorted(draw)}")
@@ -295,17 +321,20 @@ def groundtruth_figure(settings: GroundTruthFigureSettings, figure: str, *, tabl
 
 @dataclass(frozen=True)
 class GroundTruthTableSettings(StageSettings):
-    """What one analysis's HTML table reads: the first score variant of its analysis (None: it has none)."""
+    """What one analysis's HTML table reads: the first score variant of its analysis (None: it has none), and the
+    models whose attention is frozen to uniform (their raw attention ranks nothing: no verdict)."""
 
     variant: str | None
+    uniform_models: list[str] = field(default_factory=list)
 
     wildcards = ("kind",)
-    reads = ("groundtruth.shortcut.variants", "groundtruth.plausibility.variants")
+    reads = ("groundtruth.shortcut.variants", "groundtruth.plausibility.variants", *UNIFORM_READS)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, kind: str) -> GroundTruthTableSettings:
         block = TABLE_VARIANTS[kind]
-        return cls(variant=None if block is None else config["groundtruth"][block]["variants"][0])
+        return cls(variant=None if block is None else config["groundtruth"][block]["variants"][0],
+                   uniform_models=rnn_models(config, uniform=True))
 
 
 def groundtruth_table(settings: GroundTruthTableSettings, kind: str, *, tables: dict[str, str], out: str) -> None:
@@ -315,7 +344,8 @@ def groundtruth_table(settings: GroundTruthTableSettings, kind: str, *, tables: 
     frames = {name: read_table(path, table=name) for name, path in tables.items()}
     # the sections read their variant from a config's groundtruth block: this analysis's, and nothing else
     block = {} if TABLE_VARIANTS.get(kind) is None else {TABLE_VARIANTS[kind]: {"variants": [settings.variant]}}
-    parts = groundtruth_parts(frames, {"groundtruth": block})
+    uniform = {name: {"family": "rnn", "attention": "uniform"} for name in settings.uniform_models}
+    parts = groundtruth_parts(frames, {"groundtruth": block, "models": uniform})
     body = "".join(part_html(part, {}) for part in parts) or f"<p>No {html.escape(kind)} results in this study.</p>"
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em auto;color:#222}"
              "table{border-collapse:collapse;font-size:.85em}td,th{padding:.2em .6em;border-bottom:1px solid #ddd;"

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.data import explained_by
+from analysis.interventions.comparisons import MEASURE_RANGES
 from analysis.interventions.suite import (
     MODEL_TABLES,
     CostLog,
@@ -154,7 +155,7 @@ def gather_interventions(settings: InterventionsGatherSettings, *, summary_paths
     """Study-wide summary and cost tables, and the uniform-attention training control."""
     from analysis.interventions.summaries import uniform_attention_comparison
 
-    gather_tables(summary_paths, out_summary, table="interventions_summary")
+    gather_tables(summary_paths, out_summary, table="interventions_summary", ranges=MEASURE_RANGES, key="measure")
     gather_tables(cost_paths, out_cost, table="interventions_cost")
     comparison = uniform_attention_comparison({"models": settings.models}, prediction_paths,
                                               n_resamples=settings.n_resamples, level=settings.level,

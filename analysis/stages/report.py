@@ -83,9 +83,14 @@ def claim_tests(settings: ClaimsSettings, *, runs: Sequence[Sequence[Any]], agre
 
 # ---------------------------------------------------------------- study tables
 def gather_study(inputs: dict[str, list[str]], outputs: dict[str, str]) -> None:
-    """One study-wide table per kind of :data:`STUDY_TABLES` (``inputs`` and ``outputs`` keyed as it is)."""
+    """One study-wide table per kind of :data:`STUDY_TABLES` (``inputs`` and ``outputs`` keyed as it is); the
+    agreement summary's intervals are intersected with each metric's declared range (a Kendall tau's within
+    [-1, 1], where a length bucket of two examples gets a t-interval far wider)."""
+    from analysis.metrics.agreement import METRICS
+
+    ranges = {"agreement_summary": {name: metric.range for name, metric in METRICS.items()}}
     for key, table in STUDY_TABLES.items():
-        gather_tables(list(inputs[key]), outputs[key], table=table)
+        gather_tables(list(inputs[key]), outputs[key], table=table, ranges=ranges.get(table))
 
 
 def accuracy_figure(evaluation_path: str, out: str) -> None:

@@ -1,8 +1,8 @@
-"""Snakemake adapter: analysis.stages.common.gather_tables for one ground-truth study table."""
+"""Snakemake adapter: analysis.stages.groundtruth.gather_groundtruth for one ground-truth study table."""
 
 from analysis.logs import configure_logging
-from analysis.stages.common import gather_tables
+from analysis.stages.groundtruth import gather_groundtruth
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 configure_logging(sm.log[0])
-gather_tables(list(sm.input), sm.output[0], table=sm.wildcards.table)
+gather_groundtruth(list(sm.input), sm.output[0], table=sm.wildcards.table)
