@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.report.document import inline_markdown
-from analysis.report.summary import agreement_findings, key_results, write_summary
+from analysis.report.summary import agreement_findings, equivalence_n_needed, key_results, write_summary
 
 
 def _summary(attention_ci, ceiling_ci, floor_ci):
@@ -124,6 +124,12 @@ def test_findings_follow_the_corrected_paired_test_when_there_is_one():
     assert finding.verdict_ceiling == "indistinct_untestable"
     assert "(equivalence untestable at this n) the ceiling" in finding.text
     assert key_results([finding])["vs ceiling"].iloc[0] == "not distinguishable; equivalence untestable at this n"
+    # with the margin and the spread known, it says how many examples a TOST would need
+    planned = too_few.assign(margin=0.05, mean_difference=[0.01, 0.2], low=[-0.05, 0.1], high=[0.07, 0.3], n=9)
+    (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=planned)
+    needed = equivalence_n_needed(planned.iloc[0])
+    assert needed > 9 and (f"(equivalence untestable at this n; about {needed:,.0f} examples would show equivalence "
+                           f"within ±0.05 with 80% power) the ceiling") in finding.text
 
 
 def test_parity_is_corrected_within_the_runs_family_and_a_difference_inside_the_margin_says_so():

@@ -271,15 +271,15 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             within = _within_margin(test_c)
             if ceiling is not None:
                 v_ceiling = _verdict(test_c)
-                needed = equivalence_n_needed(test_c) if v_ceiling == "overlapping" else float("nan")
+                needed = (equivalence_n_needed(test_c) if v_ceiling in ("overlapping", "indistinct_untestable")
+                          else float("nan"))
+                plan = (f"; about {needed:,.0f} examples would show equivalence within ±{test_c['margin']:g} with "
+                        f"80% power" if np.isfinite(needed) else "")
                 wording = {"below": _equivalence_text(test_c, "below") if within else "below",
                            "above": _equivalence_text(test_c, "above") if within else "above",
                            "equivalent": _equivalence_text(test_c),
-                           "overlapping": "not distinguishable from (but not shown equivalent to"
-                                          + (f"; about {needed:,.0f} examples would show equivalence within "
-                                             f"±{test_c['margin']:g} with 80% power" if np.isfinite(needed) else "")
-                                          + ")",
-                           "indistinct_untestable": "not distinguishable from (equivalence untestable at this n)",
+                           "overlapping": f"not distinguishable from (but not shown equivalent to{plan})",
+                           "indistinct_untestable": f"not distinguishable from (equivalence untestable at this n{plan})",
                            "untestable": "untestable at this n against", "untested": "compared with"}[v_ceiling]
                 part = (f"{wording} the ceiling, the agreement between two causal methods "
                         f"({method_label(ceiling_method)} vs {method_label(reference)}: {_ci(ceiling)}")
