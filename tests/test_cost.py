@@ -171,3 +171,6 @@ def test_report_cost_section_tables_every_stage_and_every_model(benchmarks):
     assert per_model.loc["minilm", "total_seconds"] == pytest.approx(100 + 300 + 4 * 50)
     assert section.tables["stage_costs"]["total_seconds"].sum() == pytest.approx(table["wall_seconds"].sum())
     assert "of CPU time" in section.markdown and "Cost per model" in section.markdown
+    # shares print as percentages (a share of 0.004 is 0.4%, not 0.0), and the seeds' total is projected
+    share = per_model.loc["minilm", "share"]
+    assert f"| {100 * share:.1f}% |" in section.markdown and "this study's 2 seeds take about" in section.markdown

@@ -372,7 +372,7 @@ def test_a_two_part_claim_shows_the_part_that_decides_it_and_where_flow_is_undef
 
 def test_power_section_reports_the_spread_this_study_observed_beside_the_planning_value():
     """The a-priori SD (0.2) is checked against the data: SD = mean difference / d_z of each comparison."""
-    from analysis.published.report_section import observed_spread
+    from analysis.report.methods import observed_spread
     from analysis.stats.hypothesis import paired_n_needed
 
     comparisons = pd.DataFrame({"metric": "kendall_tau", "variant": "abs", "comparison": "attention_vs_ceiling",

@@ -366,3 +366,18 @@ def test_methods_section_states_each_method_with_the_settings_it_ran_with_and_th
     for needle in ("(90%)", "500 resamples", "Benjamini-Hochberg", "±0.07", "within 0.03", "level 0.01",
                    "3 seeds (0, 1, 2)"):
         assert needle in text, needle
+
+
+def test_the_accuracy_section_gives_each_models_mean_over_seeds_beside_the_runs():
+    from analysis.report.report_section import accuracy_section
+
+    evaluation = pd.DataFrame([{"dataset": "sst2", "model": "rnn", "seed": seed, "accuracy": acc, "chance": 0.5,
+                                "n_eval": 1821} for seed, acc in enumerate((0.80, 0.83, 0.86))])
+    section = accuracy_section({}, {"evaluation": evaluation}, {})
+    means = section.tables["accuracy_seeds"].iloc[0]
+    assert means["seeds"] == 3 and means["mean"] == pytest.approx(0.83)
+    assert (means["lowest"], means["highest"], means["chance"]) == (0.80, 0.86, 0.5)
+    assert "Accuracy over training seeds" in section.markdown and "Accuracy per run" in section.markdown
+    # one seed: no table of means
+    single = accuracy_section({}, {"evaluation": evaluation.iloc[:1]}, {})
+    assert "accuracy_seeds" in single.tables and "Accuracy over training seeds" not in single.markdown

@@ -348,3 +348,31 @@ def test_the_examples_page_underlines_a_planted_token_and_a_rationale(study, tmp
     marks = {e["id"]: e.get("known") for r in data["runs"] for e in r["examples"]}
     assert marks == {"sst2-test-0": [2], "sst2-test-1": None, "sst2-test-2": [0]}
     assert data["known"]["sst2"] == PLANTED and f"sst2: {PLANTED}" in page and "span.known" in page
+
+
+def test_methods_give_every_runs_sample_sizes_and_the_tests_that_fell_short_of_power():
+    from analysis.report.methods import power_blocks, sample_sizes
+
+    runs = [("sst2", "rnn", 0), ("sst2", "rnn", 1), ("sst2", "bert", 0)]
+    evaluation = pd.DataFrame([{"dataset": d, "model": m, "seed": s, "n_eval": 1821} for d, m, s in runs])
+    diagnostics = pd.DataFrame([{"dataset": d, "model": m, "seed": s, "example_id": f"e{i}", "method": "saliency"}
+                                for d, m, s in runs for i in range(250 if m == "bert" else 1821 - s)])
+    summary = pd.DataFrame([{"dataset": d, "model": m, "seed": s, "test": test, "measure": measure, "scope": scope,
+                             "group": "all", "n": n}
+                            for d, m, s in runs
+                            for test, measure, scope, n in [("zeroing", "flip_rate_max", "attention", 500 if m == "rnn" else 100),
+                                                           ("adversarial", "feasible", "adversarial", 500 if m == "rnn" else 50)]
+                            + ([("adversarial", "feasible", "adversarial (full search check)", 10)] if m == "bert" else [])])
+    tests = pd.DataFrame([{"claim": "c", "dataset": "sst2", "model": "bert", "seed": 0, "n": 50, "n_needed": 400.0,
+                           "verdict": "inconclusive"},
+                          {"claim": "c", "dataset": "sst2", "model": "rnn", "seed": 0, "n": 500, "n_needed": float("nan"),
+                           "verdict": "agrees"}])
+    tables = {"evaluation": evaluation, "diagnostics": diagnostics, "interventions_summary": summary,
+              "claim_tests": tests}
+    sizes = sample_sizes(tables).set_index("model")
+    assert sizes.loc["rnn", "explained"] == "1,820-1,821" and sizes.loc["rnn", "seeds"] == 2
+    assert sizes.loc["bert", "explained"] == "250" and sizes.loc["bert", "causal tests"] == "100"
+    assert sizes.loc["bert", "adversarial"] == "50" and sizes.loc["bert", "full-search check"] == "10"
+    text = power_blocks({}, tables)[0].text
+    assert "Of 2 claim tests (one per run), 1 did not decide; 1 of those had fewer examples" in text
+    assert "c on sst2 / bert (seed 0): 50 of 400" in text

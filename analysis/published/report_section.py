@@ -32,8 +32,8 @@ from analysis.published.claims import (
     summarise,
 )
 from analysis.report.document import Block, Findings, Group, Paragraph, Section, Table
+from analysis.report.methods import POWER_ID
 from analysis.report.sections import REPORT_SECTIONS
-from analysis.stats.hypothesis import paired_n_needed, power_table
 
 
 def intro(settings: ClaimSettings) -> str:
@@ -64,37 +64,6 @@ def _table(rows: pd.DataFrame) -> pd.DataFrame:
     if shown["compares_with"].astype(str).str.len().gt(0).any():
         columns["compares_with"] = "compares with"
     return shown[list(columns)].rename(columns=columns)
-
-
-def power_frame(tests: pd.DataFrame, settings: ClaimSettings) -> pd.DataFrame:
-    """The planning table (n for 80% power per kind of test) beside the n this study used per run."""
-    used = tests.groupby("test")["n"].agg(["min", "max"]) if len(tests) else pd.DataFrame()
-    rows = []
-    for row in power_table(settings.alpha):
-        kind = str(row["test"]).split(" (")[0]
-        match = used[used.index.str.startswith(kind)] if len(used) else used
-        rows.append({"test": row["test"], "effect to detect": row["effect"],
-                     "n for 80% power": f"{int(row['n_80']):,}", "smallest n that can decide": f"{int(row['n_min']):,}",
-                     "n per run here": (f"{int(match['min'].min()):,}-{int(match['max'].max()):,}"
-                                        if len(match) else "")})
-    return pd.DataFrame(rows)
-
-
-def observed_spread(comparisons: pd.DataFrame | None, alpha: float) -> str:
-    """The per-example SD of paired Kendall τ differences this study observed (attention against the ceiling,
-    |scores|; read back as mean difference / d_z) beside the planning value, with the n it implies."""
-    if comparisons is None or comparisons.empty or "effect_size" not in comparisons:
-        return ""
-    rows = comparisons[(comparisons["metric"] == "kendall_tau") & (comparisons["variant"] == "abs")
-                       & (comparisons["comparison"] == "attention_vs_ceiling")]
-    sd = (rows["mean_difference"].astype(float) / rows["effect_size"].astype(float)).abs()
-    sd = sd[np.isfinite(sd) & (sd > 0)]
-    if sd.empty:
-        return ""
-    low, median, high = np.quantile(sd, [0.25, 0.5, 0.75])
-    return (f" Observed here: the per-example SD of paired τ differences (attention against the ceiling) has "
-            f"median {median:.2f} (quartiles {low:.2f}-{high:.2f}, over {len(sd):,} comparisons), so detecting "
-            f"Δτ = 0.05 takes about {int(paired_n_needed(0.05, median, alpha)):,} examples at the median spread.")
 
 
 def _finding(claim, rows: pd.DataFrame) -> str:
@@ -218,13 +187,9 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
         blocks += [Paragraph(note) for note in notes]
         claims.append(Group(claim_title(name, claim.source), blocks, id=claim_anchor(name)))
     verdicts, sentence = verdict_table(rows)
-    power = power_frame(tests, settings)
-    power_text = (f"Sample sizes: the n each kind of test needs for 80% power at level {settings.alpha:g} "
-                  "against the effect it should detect (paired SD of τ differences about 0.2 in this study's "
-                  "earlier runs), the smallest n at which it can decide at all, and the n per run used here."
-                  + observed_spread(tables.get("comparisons"), settings.alpha))
     blocks = [Paragraph(intro(settings)), Findings(findings), *claims,
-              Group("Sample sizes and power", [Paragraph(power_text), Table(power, caption="Power per kind of test")])]
+              Paragraph(f"The n each kind of test needs for 80% power, the sample sizes of every run and the tests "
+                        f"that could not decide at theirs: [Methods, sample sizes and power](#{POWER_ID}).")]
     return Section("Comparison with published findings", blocks, findings=findings, order=10, id="published",
                    tables={"published_comparison": rows, "claim_tests": tests}, lead=[sentence], front=[verdicts])
 

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.report.document import Block, BulletList, Group, Paragraph, Table, counted
+
+POWER_ID = "sample-sizes"
+"""Anchor of the methods' "Sample sizes and power" group (the claims section links to it)."""
 
 
 def _settings_text(settings: dict[str, Any]) -> str:
@@ -96,6 +100,116 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
     return items
 
 
+def _span(values: pd.Series) -> str:
+    """'250', or '248-250' where the seeds' runs differ; blank without values."""
+    values = values.dropna()
+    if values.empty:
+        return ""
+    low, high = int(values.min()), int(values.max())
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
+
+
+def sample_sizes(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Examples per run, per dataset x model (a range where its seeds differ): evaluated (accuracy), explained
+    (every importance method), causal tests (the input- and model-side tests, the largest of a run) and the
+    adversarial search (with the examples its full-length check repeated, where it ran)."""
+    keys = ["dataset", "model", "seed"]
+    parts = []
+    evaluation = tables.get("evaluation")
+    if evaluation is not None and len(evaluation) and "n_eval" in evaluation:
+        parts.append(evaluation[keys + ["n_eval"]].rename(columns={"n_eval": "evaluated"}))
+    diagnostics = tables.get("diagnostics")
+    if diagnostics is not None and len(diagnostics) and "example_id" in diagnostics:
+        parts.append(diagnostics.groupby(keys)["example_id"].nunique().rename("explained").reset_index())
+    summary = tables.get("interventions_summary")
+    if summary is not None and len(summary) and "test" in summary:
+        main = summary[(summary["group"] == "all") & (summary["test"] != "adversarial")]
+        parts.append(main.groupby(keys)["n"].max().rename("causal tests").reset_index())
+        adversarial = summary[(summary["test"] == "adversarial") & (summary["measure"] == "feasible")]
+        check = adversarial["scope"].astype(str).str.contains("check")
+        parts.append(adversarial[~check].groupby(keys)["n"].max().rename("adversarial").reset_index())
+        if check.any():
+            parts.append(adversarial[check].groupby(keys)["n"].max().rename("full-search check").reset_index())
+    if not parts:
+        return pd.DataFrame()
+    runs = parts[0]
+    for part in parts[1:]:
+        runs = runs.merge(part, on=keys, how="outer")
+    columns = [c for c in runs.columns if c not in keys]
+    grouped = runs.groupby(["dataset", "model"], sort=True)
+    table = grouped[columns].agg(_span).reset_index()
+    return table.assign(seeds=grouped["seed"].nunique().to_numpy())[["dataset", "model", "seeds", *columns]]
+
+
+def power_frame(alpha: float) -> pd.DataFrame:
+    """The planning table: per kind of claim test, the effect it should detect, the n for 80% power at
+    ``alpha`` and the smallest n at which it can decide at all (:func:`analysis.stats.hypothesis.power_table`)."""
+    from analysis.stats.hypothesis import power_table
+
+    return pd.DataFrame([{"test": row["test"], "effect to detect": row["effect"],
+                          "n for 80% power": f"{int(row['n_80']):,}",
+                          "smallest n that can decide": f"{int(row['n_min']):,}"} for row in power_table(alpha)])
+
+
+def observed_spread(comparisons: pd.DataFrame | None, alpha: float) -> str:
+    """The per-example SD of paired Kendall τ differences this study observed (attention against the ceiling,
+    |scores|; read back as mean difference / d_z) beside the planning value, with the n it implies."""
+    from analysis.stats.hypothesis import paired_n_needed
+
+    if comparisons is None or comparisons.empty or "effect_size" not in comparisons:
+        return ""
+    rows = comparisons[(comparisons["metric"] == "kendall_tau") & (comparisons["variant"] == "abs")
+                       & (comparisons["comparison"] == "attention_vs_ceiling")]
+    sd = (rows["mean_difference"].astype(float) / rows["effect_size"].astype(float)).abs()
+    sd = sd[np.isfinite(sd) & (sd > 0)]
+    if sd.empty:
+        return ""
+    low, median, high = np.quantile(sd, [0.25, 0.5, 0.75])
+    return (f" Observed here: the per-example SD of paired τ differences (attention against the ceiling) has "
+            f"median {median:.2f} (quartiles {low:.2f}-{high:.2f}, over {len(sd):,} comparisons), so detecting "
+            f"Δτ = 0.05 takes about {int(paired_n_needed(0.05, median, alpha)):,} examples at the median spread.")
+
+
+def underpowered(claim_tests: pd.DataFrame | None) -> str:
+    """Which claim tests did not decide at their n, and how far each is from the n for 80% power at the effect
+    it observed (the claims table's column), largest gap first."""
+    if claim_tests is None or claim_tests.empty or not {"verdict", "n", "n_needed"} <= set(claim_tests.columns):
+        return ""
+    from analysis.published.claims import INCONCLUSIVE, UNTESTABLE
+
+    undecided = claim_tests[claim_tests["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
+    short = undecided[np.isfinite(undecided["n_needed"].astype(float))
+                      & (undecided["n_needed"].astype(float) > undecided["n"].astype(float))]
+    text = (f" Of {counted(len(claim_tests), 'claim test')} (one per run), {len(undecided):,} did not decide; "
+            f"{len(short):,} of those had fewer examples than 80% power needs at the effect they observed")
+    if short.empty:
+        return text + "."
+    worst = short.assign(ratio=short["n_needed"].astype(float) / short["n"].astype(float)).nlargest(4, "ratio")
+    listed = "; ".join(f"{r.claim} on {r.dataset} / {r.model} (seed {int(r.seed)}): {int(r.n):,} of "
+                       f"{int(r.n_needed):,}" for r in worst.itertuples())
+    return text + f" (largest gaps: {listed})."
+
+
+def power_blocks(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> list[Block]:
+    """How many examples each run had, how many each kind of test needs, and where the two part."""
+    from analysis.published.claims import ClaimSettings
+
+    alpha = ClaimSettings.from_config(config).alpha
+    sizes = sample_sizes(tables)
+    text = (f"The n each kind of claim test needs for 80% power at level {alpha:g} against the effect it should "
+            "detect (a per-example SD of τ differences of 0.2 assumed), and the smallest n at which it can decide "
+            "at all. The RNNs' runs lie far above these (every evaluation example explained where affordable); the "
+            "transformer's sizes trade this table against its cost (the table below)." + observed_spread(tables.get("comparisons"),
+                                                                                          alpha)
+            + underpowered(tables.get("claim_tests")))
+    blocks: list[Block] = [Paragraph(text), Table(power_frame(alpha), caption="Power per kind of claim test")]
+    if not sizes.empty:
+        blocks.append(Table(sizes, caption="Examples per run (a range where the seeds' runs differ): evaluated for "
+                                           "accuracy, explained by every importance method, in the causal tests, "
+                                           "and in the adversarial search"))
+    return blocks
+
+
 def methods_blocks(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> list[Block]:
     """The methods section's blocks."""
     diagnostics = tables.get("diagnostics")
@@ -115,6 +229,7 @@ def methods_blocks(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> l
     if not metrics.empty:
         blocks.append(Group("Agreement metrics", [Table(metrics, caption="Metrics, as declared", markup=("name",))]))
     blocks.append(Group("Statistics", [BulletList(statistics_items(config))]))
+    blocks.append(Group("Sample sizes and power", power_blocks(config, tables), id=POWER_ID))
     reductions = config.get("report", {}).get("reductions", [])
     blocks.append(Group("Reductions", [BulletList(reductions) if reductions else
                                        Paragraph("The config declares no reduction from the published setups.")]))

@@ -28,6 +28,7 @@ from analysis.report.document import (
     Paragraph,
     Section,
     Table,
+    counted,
 )
 from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
 from analysis.report.summary import Finding, agreement_findings, ceilings, convergence_note, key_results
@@ -233,8 +234,28 @@ def accuracy_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     if "accuracy" in figures:
         blocks.append(Figure(figures["accuracy"], "Accuracy of every model on the evaluation split: bars are seed "
                              "means, dots single seeds, the dashed line chance.", key="accuracy"))
+    means = seed_means(accuracy)
+    if means["seeds"].max() > 1:
+        blocks.append(Table(means, caption="Accuracy over training seeds: the mean, and the lowest and highest seed"))
     blocks.append(Table(accuracy, caption="Accuracy per run"))
-    return Section("Model accuracy", blocks, order=3, id="accuracy", tables={"accuracy": accuracy})
+    return Section("Model accuracy", blocks, order=3, id="accuracy", tables={"accuracy": accuracy,
+                                                                             "accuracy_seeds": means})
+
+
+def seed_means(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x model: the seeds' mean accuracy, their lowest and highest, and chance (the evaluation split's
+    majority share, the same for every seed)."""
+    grouped = accuracy.groupby(["dataset", "model"], sort=True)
+    table = grouped["accuracy"].agg(seeds="size", mean="mean", lowest="min", highest="max").reset_index()
+    if "chance" in accuracy.columns:
+        table["chance"] = grouped["chance"].mean().to_numpy()
+    return table
+
+
+def _as_percent(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``table`` with the shares in ``column`` shown as percentages ('12.3%', '<0.1%'), for display."""
+    return table.assign(**{column: ["" if pd.isna(v) else "<0.1%" if 0 < v < 0.0005 else f"{100 * v:.1f}%"
+                                    for v in table[column]]})
 
 
 def method_cost(diagnostics: pd.DataFrame) -> pd.DataFrame:
@@ -281,12 +302,14 @@ def cost_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
                              f"{stages['wall_seconds'].sum() / 3600:.2f} h in all over {len(stages)} jobs (serial; "
                              f"{stages['cpu_seconds'].sum() / 3600:.2f} h of CPU time, less where jobs waited for a "
                              f"core); a one-seed study takes about {projected_seconds(stages, 1) / 3600:.2f} h and "
-                             f"each further seed adds about {further / 3600:.2f} h, serially; two single-threaded jobs "
-                             "at a time (this workflow's default profile on two cores) take about half that. "
-                             "`python benchmarks/stage_cost.py results/<study>` prints the same from the benchmark "
-                             "files."),
-                   Table(per_rule, caption="Cost per stage (most costly first)", digits=1),
-                   Table(per_model, caption="Cost per model, all stages (most costly first)", digits=1)]
+                             f"each further seed adds about {further / 3600:.2f} h, serially, so this study's "
+                             f"{counted(seeds, 'seed')} take about {projected_seconds(stages, seeds) / 3600:.1f} h; two "
+                             "single-threaded jobs at a time (this workflow's default profile on two cores) take about "
+                             "half that. `python benchmarks/stage_cost.py results/<study>` prints the same from the "
+                             "benchmark files."),
+                   Table(_as_percent(per_rule, "share"), caption="Cost per stage (most costly first)", digits=1),
+                   Table(_as_percent(per_model, "share"), caption="Cost per model, all stages (most costly first)",
+                         digits=1)]
         out["stage_costs"] = per_rule
         out["model_costs"] = per_model
     return Section("Cost", blocks, order=84, id="cost", tables=out)
