@@ -8,7 +8,7 @@ every example starts with ``n_steps`` Gauss-Legendre steps and doubles them, pla
 output changes along the path, up to ``max_steps`` until the completeness gap
 |f(x) - f(baseline) - sum(IG)| is within ``tolerance``. For the trained model of each finished
 run given, this computes IG with a fixed number of steps (no refinement) and with the study's
-adaptive setting, and prints per setting: the median and 90th-percentile |gap| (in probability
+adaptive setting of ``--config``, and prints per setting: the median and 90th-percentile |gap| (in probability
 of the explained class), the share of examples within the tolerance, the median and
 10th-percentile Kendall tau of each example's word ranking (|scores|, as the agreement
 measures rank) against the most steps, and seconds per example. The examples are the first
@@ -24,6 +24,7 @@ import numpy as np
 from common import CLOCKS, ROOT, SHARED_DATA, add_common_arguments, describe_device, examples_from, print_table, setup
 from scipy import stats
 
+from analysis.config import load_config
 from analysis.importance import compute_importance, make_method
 from analysis.models import load_model
 from analysis.models.training import predict
@@ -45,6 +46,8 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=40)
     parser.add_argument("--steps", nargs="+", type=int, default=[8, 16, 32, 64, 256],
                         help="fixed step counts; the largest is the reference ranking")
+    parser.add_argument("--config", default=str(ROOT / "config" / "study.yaml"),
+                        help="the study whose integrated-gradients settings are the adaptive row")
     args = parser.parse_args()
     device, _ = setup(args)
     examples = examples_from(Path(args.data), args.examples)
@@ -54,9 +57,10 @@ def main() -> None:
     for run in args.runs:
         model = load_model(Path(run) / "model", device=device)
         targets, _ = predict(model, list(map(list, examples["words"])), batch_size=args.batch_size)
-        defaults = make_method("integrated_gradients").settings
+        configured = (load_config(args.config)["importance"]["methods"].get("integrated_gradients") or {})
+        defaults = make_method("integrated_gradients", configured).settings
         settings = {f"{s} steps": {"n_steps": s, "max_steps": s, "tolerance": 1e9} for s in args.steps}
-        settings[f"adaptive {defaults['n_steps']}-{defaults['max_steps']}"] = {}
+        settings[f"adaptive {defaults['n_steps']}-{defaults['max_steps']}"] = configured
         results = {}
         for name, chosen in settings.items():
             start = tick()

@@ -338,7 +338,7 @@ def test_report_section_states_differences_only_where_the_paired_test_says_so(tm
     assert "better than raw last-layer attention (0.10 [0.05, 0.15]): Attention flow 0.30 [0.25, 0.35]" in variants
     assert "not distinguishable from raw last-layer attention" in variants and "ALTI 0.12" in variants
     assert "layer 2, head 1" in heads_text and "held-out selection split of 40 examples" in heads_text
-    assert "better than the last layer's head mean" in heads_text and "+0.05 [+0.01, +0.09]" in heads_text
+    assert "better than the last layer's head mean" in heads_text and "+0.050 [+0.010, +0.090]" in heads_text
     assert "Value zeroing" in section.markdown and "26.0" in section.markdown
     assert heads_section(config, {}, {}) is None
     # the held-out pick's test is not significant after Holm: no difference is claimed, whatever the intervals
@@ -377,7 +377,7 @@ def test_report_section_follows_the_paired_comparison_when_there_is_one():
     ])
     (sentence,) = variant_sentences(summary, reference="loo_delete", metric="kendall_tau", comparisons=comparisons)
     better, same = sentence.split(" — ")
-    assert "better than" in better and "ALTI 0.16" in better and "difference +0.06 [+0.03, +0.09]" in better
+    assert "better than" in better and "ALTI 0.16" in better and "difference +0.060 [+0.030, +0.090]" in better
     assert "not distinguishable from" in same and "Attention flow" in same
 
 

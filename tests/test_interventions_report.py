@@ -24,6 +24,11 @@ def test_tiny_values_print_in_scientific_notation_and_ordinary_ones_keep_their_d
     assert interval(0.4213, 0.38, 0.47, 2) == "0.42 [0.38, 0.47]" and interval(0.05, 0.01, 0.09, 2) == "0.050 [0.010, 0.090]"
     assert interval(0.85, 0.8, 0.9, percent=True) == "85% [80%, 90%]"
     assert interval(0.42, float("nan"), float("nan"), 2) == "0.42" and interval(float("nan"), 0.1, 0.2) == "n/a"
+    # one notation and one precision per interval: no '-0.00', no mixed notation, no digits beyond the interval's
+    assert interval(0.0005, -0.002, 0.004, 2) == "0.0005 [-0.0020, 0.0040]"
+    assert interval(0.05, 0.0004, 0.1, 2) == "0.050 [0.000, 0.100]" and interval(0.3, -0.001, 0.6, 2) == "0.30 [0.00, 0.60]"
+    assert interval(0.004, -0.035, 0.043, 2) == "0.004 [-0.035, 0.043]"
+    assert interval(0.5, 0.4, float("nan"), percent=True) == "50%"
 
 
 def test_a_significant_but_tiny_zeroing_effect_reads_negligibly_larger_with_readable_numbers():

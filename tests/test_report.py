@@ -171,7 +171,8 @@ def test_parity_is_corrected_within_the_runs_family_and_a_difference_inside_the_
 
 def test_undecided_parity_with_the_ceiling_says_how_many_examples_equivalence_would_need():
     """Not distinguishable, not shown equivalent: the finding and the key table give the n a TOST within the
-    margin would need for 80% power at the observed difference, with the spread read from the interval."""
+    margin would need for 80% power at the observed difference, with the spread from the difference and its d_z;
+    without d_z, from the interval with the t quantile of its n."""
     import math
 
     from analysis.report.summary import equivalence_n_needed, key_results
@@ -184,13 +185,17 @@ def test_undecided_parity_with_the_ceiling_says_how_many_examples_equivalence_wo
                            "significant": False, "normalised": 0.98, "normalised_low": 0.9, "normalised_high": 1.05,
                            "equivalence": "not shown", "margin": 0.05, "p_equivalence": float("nan")}])
     (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=tests)
-    sd = 0.08 / (2 * 1.959964) * math.sqrt(30)
+    sd = 0.01 / 0.1  # the observed mean difference over its d_z
     z = 1.644854 + 0.841621
     expected = math.ceil((z * sd / 0.04) ** 2 + z**2 / 2)
     assert finding.verdict_ceiling == "overlapping" and finding.n_equivalence == expected
     assert f"about {expected:,} examples would show equivalence within ±0.05 with 80% power" in finding.text
     assert f"equivalence needs about {expected:,} examples" in key_results([finding])["vs ceiling"].iloc[0]
     assert equivalence_n_needed(tests.iloc[0].copy().replace({-0.01: -0.07})) == math.inf  # outside the margin
+    from scipy import stats
+
+    sd_t = 0.08 / (2 * stats.t.ppf(0.975, 29)) * math.sqrt(30)
+    assert equivalence_n_needed(tests.iloc[0].drop("effect_size")) == math.ceil((z * sd_t / 0.04) ** 2 + z**2 / 2)
 
 
 @pytest.mark.parametrize("show", [False, True])

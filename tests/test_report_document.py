@@ -374,5 +374,5 @@ def test_methods_give_every_runs_sample_sizes_and_the_tests_that_fell_short_of_p
     assert sizes.loc["bert", "explained"] == "250" and sizes.loc["bert", "causal tests"] == "100"
     assert sizes.loc["bert", "adversarial"] == "50" and sizes.loc["bert", "full-search check"] == "10"
     text = power_blocks({}, tables)[0].text
-    assert "Of 2 claim tests (one per run), 1 did not decide; 1 of those had fewer examples" in text
+    assert "Of 2 claim tests (one per claim, run and scope), 1 did not decide; 1 of those had fewer examples" in text
     assert "c on sst2 / bert (seed 0): 50 of 400" in text

@@ -95,7 +95,7 @@ def _variant_verdict(paired: dict[str, float] | None, higher: bool, alpha: float
     if paired is None:
         return "untested", "no paired test in the comparisons table"
     correction = {"holm": "Holm-adjusted p", "bh": "BH-adjusted p", "none": "p"}.get(paired["correction"], "p")
-    detail = (f"difference {paired['difference']:+.2f} [{paired['low']:+.2f}, {paired['high']:+.2f}], "
+    detail = (f"difference {interval(paired['difference'], paired['low'], paired['high'], 2, signed=True)}, "
               f"{correction} = {paired['p']:.3g}")
     if paired["significant"]:
         return ("better" if (paired["difference"] > 0) == higher else "worse"), detail
@@ -207,8 +207,8 @@ def _versus_last_layer(held: pd.Series, base: pd.Series, higher: bool, alpha: fl
         verdict = "untestable at this n against"
     else:
         verdict = "not distinguishable from"
-    return (f"{verdict} the last layer's head mean ({_row_ci(base)}; paired difference {difference:+.2f} "
-            f"[{low:+.2f}, {high:+.2f}], Holm-adjusted p = {p:.3g})")
+    return (f"{verdict} the last layer's head mean ({_row_ci(base)}; paired difference "
+            f"{interval(difference, low, high, 2, signed=True)}, Holm-adjusted p = {p:.3g})")
 
 
 def selection_sentences(selection: pd.DataFrame, summary: pd.DataFrame, *, reference: str, metric: str,

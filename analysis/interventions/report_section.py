@@ -93,9 +93,7 @@ def _ci(row: pd.Series, digits: int = 3) -> str:
 
 
 def _pct(row: pd.Series) -> str:
-    if pd.isna(row["mean_low"]):
-        return f"{row['mean']:.0%}"
-    return f"{row['mean']:.0%} [{row['mean_low']:.0%}, {row['mean_high']:.0%}]"
+    return interval(row["mean"], row["mean_low"], row["mean_high"], percent=True)
 
 
 def _select(run: pd.DataFrame, test: str, measure: str, *, method: str | None = None, removal: str | None = None,

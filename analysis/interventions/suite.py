@@ -138,7 +138,7 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
     """Permutation, adversarial, uniform, zeroing and removal tests; returns their tables and the scope label.
 
     With ``cache``, a test finished by an earlier, interrupted run is read back instead of rerun."""
-    from analysis.interventions.adversarial import AdversarialSettings, adversarial_search
+    from analysis.interventions.adversarial import AdversarialSettings, adversarial_search, search_budget
     from analysis.interventions.attention import make_adapter
     from analysis.interventions.model_side import permutation_test, removal_test, uniform_test, zeroing_test
 
@@ -160,7 +160,8 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
                                    restarts=adversarial["restarts"], lr=adversarial["lr"],
                                    penalty=adversarial["penalty"], init_noise=adversarial["init_noise"])
         reduced = dict(adversarial.get("transformer") or {}) if model.kind == "transformer" else {}
-        search = replace(full, **{k: int(reduced[k]) for k in ("steps", "restarts") if reduced.get(k) is not None})
+        steps, restarts = search_budget(adversarial, transformer=model.kind == "transformer")
+        search = replace(full, steps=steps, restarts=restarts)
         limit = reduced.get("examples") if reduced.get("examples") is not None else adversarial.get("examples")
         check = int(reduced.get("check_examples") or 0) if search != full else 0
 

@@ -72,9 +72,10 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
     items = [
         f"**Intervals** ({level:.0%}): means by the {MEAN_METHOD} ({agreement.get('n_resamples', 'n/a')} resamples; a "
         f"t-interval below {MIN_STUDENTIZED} values), medians by {MEDIAN_METHOD}, rates (flips, feasibility, "
-        f"accuracy) by {PROPORTION_METHOD}; over the explained examples of one run. The interval of a bounded "
-        "quantity (a TVD, a JSD, a share or rank) is intersected with its range: at a handful of values the "
-        "studentised bootstrap can reach past it.",
+        f"accuracy) by {PROPORTION_METHOD}; over the explained examples of one run. In the study tables of "
+        "agreement, causal tests and planted shortcuts and rationales, the interval of a bounded quantity (τ, a TVD, "
+        "a JSD, a share or rank) is intersected with its range: at a handful of values the studentised bootstrap "
+        "can reach past it.",
         f"**Paired tests**: two methods are compared on the same examples by a sign-flip permutation test of the "
         f"per-example differences ({agreement.get('n_permutations', 10000)} permutations; exact up to 16 pairs), with "
         f"the effect size d_z and a studentised-bootstrap interval of the mean difference; p-values are corrected "
@@ -141,14 +142,23 @@ def sample_sizes(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return table.assign(seeds=grouped["seed"].nunique().to_numpy())[["dataset", "model", "seeds", *columns]]
 
 
-def power_frame(alpha: float) -> pd.DataFrame:
+def power_frame(alpha: float, claim_tests: pd.DataFrame | None = None) -> pd.DataFrame:
     """The planning table: per kind of claim test, the effect it should detect, the n for 80% power at
-    ``alpha`` and the smallest n at which it can decide at all (:func:`analysis.stats.hypothesis.power_table`)."""
+    ``alpha`` and the smallest n at which it can decide at all (:func:`analysis.stats.hypothesis.power_table`),
+    beside the n this study's claim tests of that kind had (every claim tested that way, all runs)."""
     from analysis.stats.hypothesis import power_table
 
-    return pd.DataFrame([{"test": row["test"], "effect to detect": row["effect"],
-                          "n for 80% power": f"{int(row['n_80']):,}",
-                          "smallest n that can decide": f"{int(row['n_min']):,}"} for row in power_table(alpha)])
+    used = (claim_tests.groupby("test")["n"].agg(["min", "max"]) if claim_tests is not None and len(claim_tests)
+            and {"test", "n"} <= set(claim_tests.columns) else pd.DataFrame())
+    rows = []
+    for row in power_table(alpha):
+        kind = str(row["test"]).split(" (")[0]
+        match = used[used.index.str.startswith(kind)] if len(used) else used
+        rows.append({"test": row["test"], "effect to detect": row["effect"], "n for 80% power": f"{int(row['n_80']):,}",
+                     "smallest n that can decide": f"{int(row['n_min']):,}",
+                     "n in this study's tests of this kind": (f"{int(match['min'].min()):,}-{int(match['max'].max()):,}"
+                                                              if len(match) else "")})
+    return pd.DataFrame(rows)
 
 
 def observed_spread(comparisons: pd.DataFrame | None, alpha: float) -> str:
@@ -180,7 +190,8 @@ def underpowered(claim_tests: pd.DataFrame | None) -> str:
     undecided = claim_tests[claim_tests["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
     short = undecided[np.isfinite(undecided["n_needed"].astype(float))
                       & (undecided["n_needed"].astype(float) > undecided["n"].astype(float))]
-    text = (f" Of {counted(len(claim_tests), 'claim test')} (one per run), {len(undecided):,} did not decide; "
+    text = (f" Of {counted(len(claim_tests), 'claim test')} (one per claim, run and scope), {len(undecided):,} did "
+            f"not decide; "
             f"{len(short):,} of those had fewer examples than 80% power needs at the effect they observed")
     if short.empty:
         return text + "."
@@ -197,12 +208,13 @@ def power_blocks(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> lis
     alpha = ClaimSettings.from_config(config).alpha
     sizes = sample_sizes(tables)
     text = (f"The n each kind of claim test needs for 80% power at level {alpha:g} against the effect it should "
-            "detect (a per-example SD of τ differences of 0.2 assumed), and the smallest n at which it can decide "
-            "at all. The RNNs' runs lie far above these (every evaluation example explained where affordable); the "
-            "transformer's sizes trade this table against its cost (the table below)." + observed_spread(tables.get("comparisons"),
-                                                                                          alpha)
+            "detect (a per-example SD of τ differences of 0.2 assumed), the smallest n at which it can decide at all, "
+            "and the n this study's claim tests of that kind had; the examples of every run are in the second table "
+            "(the RNNs explain every evaluation example where that is affordable; the transformer's sizes trade power "
+            "against its cost, in the Cost section)." + observed_spread(tables.get("comparisons"), alpha)
             + underpowered(tables.get("claim_tests")))
-    blocks: list[Block] = [Paragraph(text), Table(power_frame(alpha), caption="Power per kind of claim test")]
+    blocks: list[Block] = [Paragraph(text), Table(power_frame(alpha, tables.get("claim_tests")),
+                                                  caption="Power per kind of claim test")]
     if not sizes.empty:
         blocks.append(Table(sizes, caption="Examples per run (a range where the seeds' runs differ): evaluated for "
                                            "accuracy, explained by every importance method, in the causal tests, "

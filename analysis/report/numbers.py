@@ -17,11 +17,18 @@ NEGLIGIBLE = 1e-3
 interval lies within it is "negligibly" larger or smaller: a real but tiny effect stays readable."""
 
 
-def _decimals(value: float, digits: int) -> int:
-    """``digits`` decimals, or more where ``value`` needs them for two significant digits (below 0.1)."""
-    if pd.isna(value) or value == 0 or abs(value) < NEGLIGIBLE:
-        return digits
-    return max(digits, 1 - math.floor(math.log10(abs(value))))
+def _significant(value: float) -> int | None:
+    """Decimals that give ``value`` two significant digits; None for zero, NaN or a negligible value."""
+    if value is None or pd.isna(value) or value == 0 or abs(value) < NEGLIGIBLE:
+        return None
+    return 1 - math.floor(math.log10(abs(value)))
+
+
+def _fixed(value: float, decimals: int, sign: str) -> str:
+    """``value`` with ``decimals`` decimals; one that rounds to zero prints without a sign ('0.00', not '-0.00')."""
+    if round(value, decimals) == 0:
+        value = 0.0
+    return f"{value:{sign}.{decimals}f}"
 
 
 def number(value: float | None, digits: int = 3, *, signed: bool = False) -> str:
@@ -32,21 +39,30 @@ def number(value: float | None, digits: int = 3, *, signed: bool = False) -> str
     sign = "+" if signed else ""
     if value != 0 and abs(value) < NEGLIGIBLE:
         return f"{value:{sign}.1e}"
-    return f"{value:{sign}.{digits}f}"
+    return _fixed(value, digits, sign)
 
 
 def interval(mean: float | None, low: float | None, high: float | None, digits: int = 3, *, signed: bool = False,
              percent: bool = False) -> str:
-    """'mean [low, high]' with the decimals the mean needs ('85% [80%, 90%]' with ``percent``); bounds omitted
-    when undefined, 'n/a' when the mean is."""
+    """'mean [low, high]' ('85% [80%, 90%]' with ``percent``); bounds omitted when undefined, 'n/a' when the
+    mean is.
+
+    One notation and one number of decimals for the whole interval: at least ``digits``, more where a small mean
+    needs them for two significant digits, but never more than two significant digits of the interval's
+    half-width (a mean of 0.004 in [-0.035, 0.043] prints '0.004 [-0.035, 0.043]'); scientific notation only
+    where every value is below :data:`NEGLIGIBLE` (a real but tiny effect stays readable).
+    """
     if mean is None or pd.isna(mean):
         return "n/a"
-    defined = low is not None and pd.notna(low)
+    defined = all(v is not None and pd.notna(v) for v in (low, high))
     if percent:
         text = f"{100 * mean:.0f}%"
         return text + (f" [{100 * low:.0f}%, {100 * high:.0f}%]" if defined else "")
-    digits = _decimals(mean, digits)
-    text = number(mean, digits, signed=signed)
-    if not defined:
-        return text
-    return f"{text} [{number(low, digits, signed=signed)}, {number(high, digits, signed=signed)}]"
+    sign = "+" if signed else ""
+    values = [mean, low, high] if defined else [mean]
+    if any(v != 0 for v in values) and all(abs(v) < NEGLIGIBLE for v in values):
+        return " ".join([f"{mean:{sign}.1e}"] + ([f"[{low:{sign}.1e}, {high:{sign}.1e}]"] if defined else []))
+    needed = [d for d in (_significant(mean), _significant((high - low) / 2) if defined else None) if d is not None]
+    decimals = max(digits, min(needed)) if needed else digits
+    text = _fixed(mean, decimals, sign)
+    return text + (f" [{_fixed(low, decimals, sign)}, {_fixed(high, decimals, sign)}]" if defined else "")

@@ -83,10 +83,10 @@ def key_results(findings: list[Finding]) -> pd.DataFrame:
     return pd.DataFrame([{
         "dataset": f.dataset, "model": f.model, "seed": f.seed, "accuracy": f.accuracy,
         "attention method": method_label(f.method),
-        "agreement [95% CI]": f"{f.value:.2f} [{f.low:.2f}, {f.high:.2f}]" if f.defined else "undefined",
+        "agreement [95% CI]": interval(f.value, f.low, f.high, 2) if f.defined else "undefined",
         "vs ceiling": VERDICT_WORDS[f.verdict_ceiling] + (
-            f" (equivalence needs about {f.n_equivalence:,.0f} examples)" if f.verdict_ceiling == "overlapping"
-            and np.isfinite(f.n_equivalence) else "") + (" (yet within the equivalence margin)" if f.within_margin
+            f" (equivalence needs about {f.n_equivalence:,.0f} examples)"
+            if f.verdict_ceiling in ("overlapping", "indistinct_untestable") and np.isfinite(f.n_equivalence) else "") + (" (yet within the equivalence margin)" if f.within_margin
                                                           else ""), "share of ceiling": f.normalised,
         "vs random floor": FLOOR_WORDS[f.verdict_floor],
     } for f in findings])
@@ -105,7 +105,7 @@ def _ci(row: pd.Series) -> str:
 
 def _test_text(row: pd.Series) -> str:
     correction = {"holm": "Holm-adjusted ", "bh": "BH-adjusted ", "none": ""}.get(row["correction"], "")
-    return (f"difference {row['mean_difference']:+.2f} [{row['low']:+.2f}, {row['high']:+.2f}], "
+    return (f"difference {interval(row['mean_difference'], row['low'], row['high'], 2, signed=True)}, "
             f"d_z = {row['effect_size']:+.2f}, {correction}p = {row['p_adjusted']:.3g}")
 
 
@@ -162,21 +162,31 @@ def _within_margin(row: pd.Series | None, alpha: float = 0.05) -> bool:
 
 def equivalence_n_needed(row: pd.Series | None, alpha: float = 0.05) -> float:
     """Examples a paired equivalence test (TOST within the row's ``margin``) would need for 80% power at the
-    observed mean difference, with the per-example spread read back from the row's interval (normal
-    approximation); inf where the observed difference is not inside the margin, NaN without the numbers."""
+    observed mean difference; inf where the observed difference is not inside the margin, NaN without the numbers.
+
+    The per-example spread is the observed mean difference over its effect size d_z (exact, whatever interval
+    the row carries); without d_z it is read back from the interval with the t quantile of its n."""
     from scipy import stats
 
     from analysis.stats.hypothesis import paired_n_needed
 
     if row is None:
         return float("nan")
-    values = [row.get(key) for key in ("margin", "mean_difference", "low", "high", "n")]
+    values = [row.get(key) for key in ("margin", "mean_difference")]
     if any(v is None or pd.isna(v) for v in values):
         return float("nan")
-    margin, mean, low, high, n = map(float, values)
+    margin, mean = map(float, values)
     if abs(mean) >= margin:
         return float("inf")
-    sd = (high - low) / (2 * stats.norm.ppf(1 - alpha / 2)) * np.sqrt(n)
+    effect = row.get("effect_size")
+    if effect is not None and pd.notna(effect) and float(effect) != 0 and mean != 0:
+        sd = abs(mean / float(effect))
+    else:
+        spread = [row.get(key) for key in ("low", "high", "n")]
+        if any(v is None or pd.isna(v) for v in spread) or float(spread[2]) < 2:
+            return float("nan")
+        low, high, n = map(float, spread)
+        sd = (high - low) / (2 * stats.t.ppf(1 - alpha / 2, n - 1)) * np.sqrt(n)
     return paired_n_needed(margin - abs(mean), sd, alpha, sides=1)
 
 
@@ -285,8 +295,9 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
                         f"({method_label(ceiling_method)} vs {method_label(reference)}: {_ci(ceiling)}")
                 part += f"; {_test_text(test_c)})" if test_c is not None else ")"
                 if test_c is not None and not pd.isna(test_c["normalised"]):
-                    part += (f", normalised agreement {test_c['normalised']:.2f} "
-                             f"[{test_c['normalised_low']:.2f}, {test_c['normalised_high']:.2f}] of the ceiling")
+                    part += (f", normalised agreement "
+                             f"{interval(test_c['normalised'], test_c['normalised_low'], test_c['normalised_high'], 2)}"
+                             " of the ceiling")
                 parts.append(part)
             if floor is not None:
                 v_floor = _verdict(test_f)
@@ -300,7 +311,7 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             text += "."
             if len(acc) and acc["accuracy"].iloc[0] < acc["chance"].iloc[0] + 0.1:
                 text += " Caution: the model is close to chance, so its agreement figures say little."
-            normalised = (f"{test_c['normalised']:.2f} [{test_c['normalised_low']:.2f}, {test_c['normalised_high']:.2f}]"
+            normalised = (interval(test_c["normalised"], test_c["normalised_low"], test_c["normalised_high"], 2)
                           if test_c is not None and not pd.isna(test_c["normalised"]) else "")
             findings.append(Finding(dataset, model, int(seed), method, text, float(row["mean"]), float(row["mean_low"]),
                                     float(row["mean_high"]), v_ceiling, v_floor,

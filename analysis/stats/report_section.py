@@ -8,6 +8,7 @@ import pandas as pd
 
 from analysis.plots.style import method_label
 from analysis.report.document import Findings, Paragraph, Section, Table
+from analysis.report.numbers import interval
 from analysis.report.sections import REPORT_SECTIONS
 
 
@@ -19,8 +20,7 @@ def seed_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
     findings = []
     for (dataset, model), group in seeds.groupby(["dataset", "model"], sort=True):
         best = group.sort_values("mean", ascending=False)
-        parts = [f"{method_label(r.method)} {r.mean:.2f} [{r.mean_low:.2f}, {r.mean_high:.2f}]"
-                 for r in best.itertuples()]
+        parts = [f"{method_label(r.method)} {interval(r.mean, r.mean_low, r.mean_high, 2)}" for r in best.itertuples()]
         findings.append(f"Seed-to-seed agreement on {dataset}, {model} (Kendall τ of |scores| between models "
                         f"trained from different seeds, the same examples): " + "; ".join(parts) + ".")
     shown = seeds.assign(method=seeds["method"].map(method_label))[
