@@ -303,7 +303,8 @@ def cost_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
                              f"{stages['cpu_seconds'].sum() / 3600:.2f} h of CPU time, less where jobs waited for a "
                              f"core); a one-seed study takes about {projected_seconds(stages, 1) / 3600:.2f} h and "
                              f"each further seed adds about {further / 3600:.2f} h, serially, so this study's "
-                             f"{counted(seeds, 'seed')} take about {projected_seconds(stages, seeds) / 3600:.1f} h; two "
+                             f"{counted(seeds, 'seed')} {'takes' if seeds == 1 else 'take'} about "
+                             f"{projected_seconds(stages, seeds) / 3600:.1f} h; two "
                              "single-threaded jobs at a time (this workflow's default profile on two cores) take about "
                              "half that. `python benchmarks/stage_cost.py results/<study>` prints the same from the "
                              "benchmark files."),
