@@ -363,7 +363,8 @@ def test_methods_give_every_runs_sample_sizes_and_the_tests_that_fell_short_of_p
                             for test, measure, scope, n in [("zeroing", "flip_rate_max", "attention", 500 if m == "rnn" else 100),
                                                            ("adversarial", "feasible", "adversarial", 500 if m == "rnn" else 50)]
                             + ([("adversarial", "feasible", "adversarial (full search check)", 10)] if m == "bert" else [])])
-    tests = pd.DataFrame([{"claim": "c", "dataset": "sst2", "model": "bert", "seed": 0, "n": 50, "n_needed": 400.0,
+    tests = pd.DataFrame([{"claim": "c", "source": "Jain & Wallace 2019, Table 2", "dataset": "sst2", "model": "bert",
+                           "seed": 0, "n": 50, "n_needed": 400.0,
                            "verdict": "inconclusive"},
                           {"claim": "c", "dataset": "sst2", "model": "rnn", "seed": 0, "n": 500, "n_needed": float("nan"),
                            "verdict": "agrees"}])
@@ -375,4 +376,4 @@ def test_methods_give_every_runs_sample_sizes_and_the_tests_that_fell_short_of_p
     assert sizes.loc["bert", "adversarial"] == "50" and sizes.loc["bert", "full-search check"] == "10"
     text = power_blocks({}, tables)[0].text
     assert "Of 2 claim tests (one per claim, run and scope), 1 did not decide; 1 of those had fewer examples" in text
-    assert "c on sst2 / bert (seed 0): 50 of 400" in text
+    assert "[Jain & Wallace 2019: c](#claim-c) on sst2 / bert (seed 0): 50 of 400" in text

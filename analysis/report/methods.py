@@ -196,8 +196,11 @@ def underpowered(claim_tests: pd.DataFrame | None) -> str:
     if short.empty:
         return text + "."
     worst = short.assign(ratio=short["n_needed"].astype(float) / short["n"].astype(float)).nlargest(4, "ratio")
-    listed = "; ".join(f"{r.claim} on {r.dataset} / {r.model} (seed {int(r.seed)}): {int(r.n):,} of "
-                       f"{int(r.n_needed):,}" for r in worst.itertuples())
+    from analysis.published.report_section import claim_anchor, claim_title
+
+    listed = "; ".join(f"[{claim_title(r.claim, str(getattr(r, 'source', '')))}](#{claim_anchor(r.claim)}) on "
+                       f"{r.dataset} / {r.model} (seed {int(r.seed)}): {int(r.n):,} of {int(r.n_needed):,}"
+                       for r in worst.itertuples())
     return text + f" (largest gaps: {listed})."
 
 
