@@ -404,5 +404,22 @@ def rnn_models(config: dict[str, Any], *, uniform: bool = False) -> list[str]:
             and (entry.get("attention", "tanh") == "uniform") == uniform]
 
 
+def generated_datasets(config: dict[str, Any]) -> list[str]:
+    """Datasets this project generates (the synthetic task, and entries derived from one), whose rationales are the
+    words that decide the label rather than words people marked."""
+    from analysis.data.specs import BUILTIN_DATASETS
+
+    entries = {name: entry if isinstance(entry, dict) else {} for name, entry in config.get("datasets", {}).items()}
+
+    def generated(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        entry = entries.get(name, {})
+        if entry.get("generated_by") or (BUILTIN_DATASETS.get(name) or {}).get("generated_by"):
+            return True
+        base = entry.get("base")
+        return bool(base) and base not in seen and generated(base, seen | {name})
+
+    return [name for name in entries if generated(name)]
+
+
 def transformer_models(config: dict[str, Any]) -> list[str]:
     return [name for name, entry in config.get("models", {}).items() if entry.get("family") == "transformer"]

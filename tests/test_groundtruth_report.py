@@ -311,6 +311,14 @@ def test_plausibility_intro_names_only_the_datasets_scored():
     assert "movie" not in section.markdown and "ERASER movie reviews" not in section.markdown
     section = groundtruth_section(config, {"groundtruth_plausibility": pd.DataFrame(rows[:1])}, {})
     assert "synthetic" not in section.markdown and "planted" not in section.markdown
+    # the default study's generated task under its own name, and the standalone page, which gets the names passed
+    generated = [{**row, "dataset": "synthetic"} for row in rows[:1]]
+    section = groundtruth_section(_rnn_config(synthetic={}), {"groundtruth_plausibility": pd.DataFrame(generated)}, {})
+    assert "synthetic (the words that decide the label)" in section.markdown
+    from analysis.groundtruth.report_section import groundtruth_parts
+
+    (part,) = groundtruth_parts({"groundtruth_plausibility": pd.DataFrame(generated)}, {}, generated=["synthetic"])
+    assert "synthetic (the words that decide the label)" in " ".join(part.paragraphs)
 
 
 def test_sanity_lead_and_caption_name_the_inconclusive_methods_with_examples_and_runs():

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.attention.concentration import near_uniform_runs
-from analysis.config import rnn_models
+from analysis.config import generated_datasets, rnn_models
 from analysis.interventions.comparisons import RAW_ATTENTION, ranks_nothing
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
@@ -338,15 +338,18 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs",
 
 
 # --------------------------------------------------------------------------- output
-def groundtruth_parts(tables: dict[str, pd.DataFrame], config: dict[str, Any] | None = None) -> list[Part]:
-    """The subsections that have data, in order: shortcuts, rationales, sanity."""
+def groundtruth_parts(tables: dict[str, pd.DataFrame], config: dict[str, Any] | None = None, *,
+                      constant: list[str] | None = None, generated: list[str] | None = None) -> list[Part]:
+    """The subsections that have data, in order: shortcuts, rationales, sanity.
+
+    ``constant`` (models whose attention is frozen to uniform) and ``generated`` (datasets whose rationales are
+    generated) default to what ``config`` declares; a caller without the whole config passes them."""
     config = config or {}
     settings = config.get("groundtruth", {})
     shortcut_variant = (settings.get("shortcut", {}).get("variants") or ["abs"])[0]
     plausibility_variant = (settings.get("plausibility", {}).get("variants") or ["abs"])[0]
-    constant = frozenset(rnn_models(config, uniform=True))
-    synthetic = frozenset(name for name, entry in config.get("datasets", {}).items()
-                          if isinstance(entry, dict) and entry.get("base") == "synthetic")
+    constant = frozenset(rnn_models(config, uniform=True) if constant is None else constant)
+    synthetic = frozenset(generated_datasets(config) if generated is None else generated)
     parts = [
         shortcut_part(tables.get("groundtruth_shortcut"), tables.get("groundtruth_reliance"), variant=shortcut_variant,
                       constant=constant),

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.config import rnn_models
+from analysis.config import generated_datasets, rnn_models
 from analysis.data import explained_by
 from analysis.logs import timed
 from analysis.provenance import with_provenance
@@ -321,20 +321,23 @@ def groundtruth_figure(settings: GroundTruthFigureSettings, figure: str, *, tabl
 
 @dataclass(frozen=True)
 class GroundTruthTableSettings(StageSettings):
-    """What one analysis's HTML table reads: the first score variant of its analysis (None: it has none), and the
-    models whose attention is frozen to uniform (their raw attention ranks nothing: no verdict)."""
+    """What one analysis's HTML table reads: the first score variant of its analysis (None: it has none), the
+    models whose attention is frozen to uniform (their raw attention ranks nothing: no verdict) and the datasets
+    whose rationales are generated (not marked by people)."""
 
     variant: str | None
     uniform_models: list[str] = field(default_factory=list)
+    generated_datasets: list[str] = field(default_factory=list)
 
     wildcards = ("kind",)
-    reads = ("groundtruth.shortcut.variants", "groundtruth.plausibility.variants", *UNIFORM_READS)
+    reads = ("groundtruth.shortcut.variants", "groundtruth.plausibility.variants", *UNIFORM_READS,
+             "datasets.*.base", "datasets.*.generated_by")
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, kind: str) -> GroundTruthTableSettings:
         block = TABLE_VARIANTS[kind]
         return cls(variant=None if block is None else config["groundtruth"][block]["variants"][0],
-                   uniform_models=rnn_models(config, uniform=True))
+                   uniform_models=rnn_models(config, uniform=True), generated_datasets=generated_datasets(config))
 
 
 def groundtruth_table(settings: GroundTruthTableSettings, kind: str, *, tables: dict[str, str], out: str) -> None:
@@ -344,8 +347,8 @@ def groundtruth_table(settings: GroundTruthTableSettings, kind: str, *, tables: 
     frames = {name: read_table(path, table=name) for name, path in tables.items()}
     # the sections read their variant from a config's groundtruth block: this analysis's, and nothing else
     block = {} if TABLE_VARIANTS.get(kind) is None else {TABLE_VARIANTS[kind]: {"variants": [settings.variant]}}
-    uniform = {name: {"family": "rnn", "attention": "uniform"} for name in settings.uniform_models}
-    parts = groundtruth_parts(frames, {"groundtruth": block, "models": uniform})
+    parts = groundtruth_parts(frames, {"groundtruth": block}, constant=settings.uniform_models,
+                              generated=settings.generated_datasets)
     body = "".join(part_html(part, {}) for part in parts) or f"<p>No {html.escape(kind)} results in this study.</p>"
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:1em auto;color:#222}"
              "table{border-collapse:collapse;font-size:.85em}td,th{padding:.2em .6em;border-bottom:1px solid #ddd;"
