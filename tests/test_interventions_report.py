@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.interventions import report_section as section
-from analysis.report.numbers import interval, number
+from analysis.report.numbers import interval, number, row_interval
 
 
 def _row(test: str, measure: str, mean: float, low: float, high: float, **extra) -> dict:
@@ -29,6 +29,9 @@ def test_tiny_values_print_in_scientific_notation_and_ordinary_ones_keep_their_d
     assert interval(0.05, 0.0004, 0.1, 2) == "0.050 [0.000, 0.100]" and interval(0.3, -0.001, 0.6, 2) == "0.30 [0.00, 0.60]"
     assert interval(0.004, -0.035, 0.043, 2) == "0.004 [-0.035, 0.043]"
     assert interval(0.5, 0.4, float("nan"), percent=True) == "50%"
+    # a summary row's mean and bounds, as every section prints them
+    row = pd.Series(_row("removal", "flip_rate", 0.25, 0.2, 0.31))
+    assert row_interval(row, 2) == "0.25 [0.20, 0.31]" and row_interval(row, percent=True) == "25% [20%, 31%]"
 
 
 def test_a_significant_but_tiny_zeroing_effect_reads_negligibly_larger_with_readable_numbers():

@@ -20,7 +20,7 @@ from analysis.config import generated_datasets, rnn_models
 from analysis.interventions.comparisons import RAW_ATTENTION, ranks_nothing
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
-from analysis.report.numbers import interval
+from analysis.report.numbers import row_interval
 from analysis.report.sections import REPORT_SECTIONS, Section, figures_by_key, figures_under
 from analysis.report.summary import VERDICT_WORDS
 
@@ -39,10 +39,6 @@ class Part:
     findings: list[str] = field(default_factory=list)
     table: pd.DataFrame | None = None
     figures: list[tuple[str, str]] = field(default_factory=list)  # (path, caption)
-
-
-def _row_ci(row: pd.Series, *, percent: bool = False) -> str:
-    return interval(row["mean"], row["mean_low"], row["mean_high"], 2, percent=percent)
 
 
 def _names(methods: list[str]) -> str:
@@ -105,18 +101,18 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
             rows.append({
                 "dataset": dataset, "model": model, "seed": seed, "model relies": "yes" if relies else "NO",
                 "method": method_label(method),
-                "top-1 hit rate": _row_ci(metric.loc["top1"]) if "top1" in metric.index else "n/a",
-                "importance share": _row_ci(metric.loc["share"]) if "share" in metric.index else "n/a",
-                "mean rank": _row_ci(metric.loc["rank"]) if "rank" in metric.index else "n/a",
+                "top-1 hit rate": row_interval(metric.loc["top1"], 2) if "top1" in metric.index else "n/a",
+                "importance share": row_interval(metric.loc["share"], 2) if "share" in metric.index else "n/a",
+                "mean rank": row_interval(metric.loc["rank"], 2) if "rank" in metric.index else "n/a",
                 "n": int(metric["n"].max()),
                 "verdict": (UNDEFINED if model in constant and method in RAW_ATTENTION
                             else metric["verdict"].iloc[0] if relies else "not interpreted"),
             })
         head = f"On {dataset}, {model} (seed {seed})"
-        evidence = (f"inserting the token turns {_row_ci(insertion, percent=True)} of other-class examples into the "
+        evidence = (f"inserting the token turns {row_interval(insertion, 2, percent=True)} of other-class examples into the "
                     f"shortcut class" if insertion is not None else "no insertion test was possible")
         if removal is not None:
-            evidence += (f", and deleting it changes the prediction of {_row_ci(removal, percent=True)} of the "
+            evidence += (f", and deleting it changes the prediction of {row_interval(removal, 2, percent=True)} of the "
                          f"examples that carry it")
         if not relies:
             findings.append(f"{head} does NOT rely on the planted shortcut: {evidence} (reliance needs the insertion "
@@ -140,10 +136,10 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
             studied = top1.loc[top1["method"] != "random"]
             if len(studied):
                 best, worst = studied.iloc[0], studied.iloc[-1]
-                text += (f" Top-1 hit rate ranges from {method_label(best['method'])} {_row_ci(best)} to "
-                         f"{method_label(worst['method'])} {_row_ci(worst)}")
+                text += (f" Top-1 hit rate ranges from {method_label(best['method'])} {row_interval(best, 2)} to "
+                         f"{method_label(worst['method'])} {row_interval(worst, 2)}")
                 floor = top1.loc[top1["method"] == "random"]
-                reference = f"random ranking {_row_ci(floor.iloc[0])}; " if len(floor) else ""
+                reference = f"random ranking {row_interval(floor.iloc[0], 2)}; " if len(floor) else ""
                 text += f" ({reference}chance {best['chance']:.2f})."
         findings.append(text)
     relied = reliance.groupby(["dataset", "model"])["relies"].first()
@@ -201,12 +197,12 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
         studied = main.loc[main["method"] != "random"]
         best = studied.iloc[0] if len(studied) else main.iloc[0]
         floor = main.loc[main["method"] == "random"]
-        reference = f"random ranking {_row_ci(floor.iloc[0])}" if len(floor) else "no random ranking to compare"
+        reference = f"random ranking {row_interval(floor.iloc[0], 2)}" if len(floor) else "no random ranking to compare"
         verdict = {v: studied.loc[studied["vs_random"] == v, "method"].tolist()
                    for v in ("above", "not distinguishable", "below", "untestable")}
         text = (f"Plausibility on {dataset}, {model} (seed {seed}; {int(best['n'])} examples with rationales): the "
                 f"ranking closest to the rationales by {metric.upper()} is {method_label(best['method'])} "
-                f"{_row_ci(best)} ({reference}); above the random ranking (paired test, Holm-adjusted over the "
+                f"{row_interval(best, 2)} ({reference}); above the random ranking (paired test, Holm-adjusted over the "
                 f"methods): {_names(verdict['above'])}; not distinguishable from it: "
                 f"{_names(verdict['not distinguishable'])}")
         if verdict["below"]:
@@ -219,7 +215,7 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
         for method, part in run.groupby("method"):
             metrics = part.set_index("metric")
             rows.append({"dataset": dataset, "model": model, "seed": seed, "method": method_label(method),
-                         **{name: _row_ci(metrics.loc[key]) if key in metrics.index else "n/a"
+                         **{name: row_interval(metrics.loc[key], 2) if key in metrics.index else "n/a"
                             for key, name in (("token_f1", "token F1"), ("iou_f1", "IOU F1"), ("auprc", "AUPRC"))},
                          "n": int(metrics["n"].max()),
                          "AUPRC vs random": (UNDEFINED if model in constant and method in RAW_ATTENTION
@@ -287,7 +283,7 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs",
         if failing:
             text += ("FAILED (scores barely change, Spearman's lower bound >= "
                      f"{threshold:.2f}): " + "; ".join(
-                         f"{method_label(m)} {_row_ci(final.set_index('method').loc[m])}" for m in failing))
+                         f"{method_label(m)} {row_interval(final.set_index('method').loc[m], 2)}" for m in failing))
         else:
             text += f"no method failed (none kept a correlation whose lower bound reaches {threshold:.2f})"
         text += (f"; inconclusive on these {n} examples (the interval contains {threshold:.2f}): {_names(unclear)}"
@@ -310,8 +306,8 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs",
         for method, part in run.groupby("method"):
             steps = part.set_index("step_index")
             rows.append({"dataset": dataset, "model": model, "seed": seed, "method": method_label(method),
-                         "ρ, head randomised": _row_ci(steps.loc[1]) if 1 in steps.index else "n/a",
-                         "ρ, all randomised": _row_ci(steps.loc[steps.index.max()]),
+                         "ρ, head randomised": row_interval(steps.loc[1], 2) if 1 in steps.index else "n/a",
+                         "ρ, all randomised": row_interval(steps.loc[steps.index.max()], 2),
                          "verdict": UNDEFINED if model in constant and method in RAW_ATTENTION
                          else part["verdict"].iloc[0]})
     paragraphs = [

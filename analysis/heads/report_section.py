@@ -27,7 +27,7 @@ import pandas as pd
 from analysis.heads.agreement import MEAN, unit_label
 from analysis.plots.style import method_label, metric_short_label
 from analysis.report.document import Details, Figure, Group, Paragraph, Section, Table, findings_block
-from analysis.report.numbers import interval
+from analysis.report.numbers import interval, row_interval
 from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
 
 VARIANTS = ("attention_flow", "attention_norm_last", "attention_norm_all", "value_zeroing", "attention_x_gradient",
@@ -37,10 +37,6 @@ RAW_BASELINE = "attention_last_mean"
 
 def ci(mean: float, low: float, high: float) -> str:
     return interval(mean, low, high, 2)
-
-
-def _row_ci(row: pd.Series) -> str:
-    return ci(row["mean"], row["mean_low"], row["mean_high"])
 
 
 def untestable(n: float, alpha: float) -> bool:
@@ -133,7 +129,7 @@ def variant_sentences(summary: pd.DataFrame, *, reference: str, metric: str,
             verdict, detail = _variant_verdict(paired, higher, alpha)
             verdicts[verdict].append(f"{method_label(row.method_a)} {ci(row.mean, row.mean_low, row.mean_high)} "
                                      f"({detail})")
-        parts = [f"{headings[key]} raw last-layer attention ({_row_ci(base)}): " + "; ".join(items)
+        parts = [f"{headings[key]} raw last-layer attention ({row_interval(base, 2)}): " + "; ".join(items)
                  for key, items in verdicts.items() if items]
         dataset, model, seed = run
         sentences.append(f"On {dataset}, {model} (seed {seed}), agreement of the attention variants with "
@@ -151,7 +147,7 @@ def variant_table(summary: pd.DataFrame, *, reference: str, metric: str) -> pd.D
     return pd.DataFrame({
         "dataset": rows["dataset"], "model": rows["model"], "seed": rows["seed"],
         "method": [method_label(m) for m in rows["method_a"]], "n": rows["n"],
-        f"mean {metric_short_label(metric)} [95% CI]": [_row_ci(r) for _, r in rows.iterrows()],
+        f"mean {metric_short_label(metric)} [95% CI]": [row_interval(r, 2) for _, r in rows.iterrows()],
     })
 
 
@@ -179,10 +175,10 @@ def selection_table(selection: pd.DataFrame, summary: pd.DataFrame, metric: str)
         base = _baseline(summary, (dataset, model, seed), method, metric)
         records.append({
             "dataset": dataset, "model": model, "seed": seed, "vs": method_label(method), "best": kind,
-            "held-out pick": unit_label(held["layer"], held["head"]), "held-out [95% CI]": _row_ci(held),
-            "post-hoc pick": unit_label(post["layer"], post["head"]), "post hoc [95% CI]": _row_ci(post),
+            "held-out pick": unit_label(held["layer"], held["head"]), "held-out [95% CI]": row_interval(held, 2),
+            "post-hoc pick": unit_label(post["layer"], post["head"]), "post hoc [95% CI]": row_interval(post, 2),
             "optimism [95% CI]": ci(held["optimism"], held["optimism_low"], held["optimism_high"]),
-            "last-layer mean [95% CI]": _row_ci(base) if base is not None else "n/a",
+            "last-layer mean [95% CI]": row_interval(base, 2) if base is not None else "n/a",
             "held-out minus last layer (paired) [95% CI]": ci(held.get("vs_last_difference", np.nan),
                                                                held.get("vs_last_low", np.nan),
                                                                held.get("vs_last_high", np.nan)),
@@ -199,7 +195,7 @@ def _versus_last_layer(held: pd.Series, base: pd.Series, higher: bool, alpha: fl
     """
     difference, p = held.get("vs_last_difference", np.nan), held.get("vs_last_p_adjusted", np.nan)
     if pd.isna(difference) or pd.isna(p):
-        return f"untested against the last layer's head mean ({_row_ci(base)}; no paired test in the table)"
+        return f"untested against the last layer's head mean ({row_interval(base, 2)}; no paired test in the table)"
     low, high = held["vs_last_low"], held["vs_last_high"]
     if p < alpha:
         verdict = "better than" if (difference > 0) == higher else "worse than"
@@ -207,7 +203,7 @@ def _versus_last_layer(held: pd.Series, base: pd.Series, higher: bool, alpha: fl
         verdict = "untestable at this n against"
     else:
         verdict = "not distinguishable from"
-    return (f"{verdict} the last layer's head mean ({_row_ci(base)}; paired difference "
+    return (f"{verdict} the last layer's head mean ({row_interval(base, 2)}; paired difference "
             f"{interval(difference, low, high, 2, signed=True)}, Holm-adjusted p = {p:.3g})")
 
 
@@ -227,9 +223,9 @@ def selection_sentences(selection: pd.DataFrame, summary: pd.DataFrame, *, refer
         held, post = held.iloc[0], post.iloc[0]
         text = (f"On {dataset}, {model} (seed {seed}), the head chosen on a held-out selection split of "
                 f"{int(held['selection_n'])} examples ({unit_label(held['layer'], held['head'])}) agrees with "
-                f"{method_label(method)} at mean {name} = {_row_ci(held)} on the {int(held['n'])} explained examples; "
+                f"{method_label(method)} at mean {name} = {row_interval(held, 2)} on the {int(held['n'])} explained examples; "
                 f"choosing post hoc on the explained examples would report {unit_label(post['layer'], post['head'])} "
-                f"at {_row_ci(post)}, an optimism of "
+                f"at {row_interval(post, 2)}, an optimism of "
                 f"{ci(held['optimism'], held['optimism_low'], held['optimism_high'])}")
         base = _baseline(summary, (dataset, model, seed), method, metric)
         if base is not None:

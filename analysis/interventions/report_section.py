@@ -35,7 +35,7 @@ from analysis.report.document import (
     Table,
     findings_block,
 )
-from analysis.report.numbers import NEGLIGIBLE, interval
+from analysis.report.numbers import NEGLIGIBLE, interval, row_interval
 from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
 from analysis.report.summary import VERDICT_WORDS
 from analysis.stats.divergence import JSD_MAX, JSD_UNIT
@@ -86,10 +86,6 @@ COST_NOTE = ("Sequences run through the model per explained example, per test (a
              "the input ablations count distinct perturbed inputs, shared by every ranking). For an RNN an edited "
              "variant reuses its example's hidden states, so it costs only the attention-weighted sum and the "
              "classifier. Seconds depend on the machine and its load.")
-
-
-def _ci(row: pd.Series, digits: int = 3) -> str:
-    return interval(row["mean"], row["mean_low"], row["mean_high"], digits)
 
 
 def _pct(row: pd.Series) -> str:
@@ -181,7 +177,7 @@ def permutation_sentence(run: pd.DataFrame, share: pd.Series | None = None,
     text = (f"permuting attention changes the output distribution: over {int(median['n'])} examples, "
             + (f"the median of the per-example median TVDs is "
                f"{interval(middle, median.get('median_low'), median.get('median_high'))} and their mean "
-               if pd.notna(middle) else "the mean of the per-example median TVDs is ") + _ci(median))
+               if pd.notna(middle) else "the mean of the per-example median TVDs is ") + row_interval(median))
     if flips is not None:
         text += f"; it flips the decision in {_pct(flips)} of permutations"
     nearly = f"{threshold:g}, the published claim's threshold for 'nearly unchanged'"
@@ -206,7 +202,7 @@ def adversarial_sentence(run: pd.DataFrame, share: pd.Series | None = None, epsi
     jsd = _first(_select(run, "adversarial", "jsd", scope="adversarial"))
     if feasible is None:
         return None
-    mean_jsd = f"{_ci(jsd)} {JSD_UNIT}" if jsd is not None and jsd["n"] > 0 else "not measured"
+    mean_jsd = f"{row_interval(jsd)} {JSD_UNIT}" if jsd is not None and jsd["n"] > 0 else "not measured"
     if share is None:
         return (f"adversarial attentions within the output constraint (TVD <= ε = {epsilon:g}) lie at a mean JSD of "
                 f"{mean_jsd} from the original (at most {JSD_MAX:.2f}); the search found one for {_pct(feasible)} "
@@ -290,7 +286,7 @@ def uniform_sentences(run: pd.DataFrame) -> list[str]:
     for scope in scopes:
         tvd = _first(_select(run, "uniform", "tvd", scope=scope))
         flips = _first(_select(run, "uniform", "flip_rate", scope=scope))
-        parts.append((scope, f"mean TVD {_ci(tvd)}, {_pct(flips)} of decisions flipped"))
+        parts.append((scope, f"mean TVD {row_interval(tvd)}, {_pct(flips)} of decisions flipped"))
     if not parts:
         return []
     if scopes == ["attention"]:
@@ -321,8 +317,8 @@ def zeroing_sentence(run: pd.DataFrame, alpha: float = 0.05, *, constant: bool =
     if jsd_top is not None and jsd_other is not None:
         relation, numbers = _relation(_paired(run, "zeroing", "jsd_difference", "top_vs_random_word"), alpha,
                                       higher="larger than", lower="smaller than")
-        text += (f"; its output JSD, {_ci(jsd_top, 4)}, is {relation} that of a random word "
-                 f"({_ci(jsd_other, 4)}{numbers})")
+        text += (f"; its output JSD, {row_interval(jsd_top, 4)}, is {relation} that of a random word "
+                 f"({row_interval(jsd_other, 4)}{numbers})")
     return text
 
 
@@ -378,11 +374,11 @@ def _aopc_against(run: pd.DataFrame, rows: pd.DataFrame, lead: pd.Series, causal
         paired, best = _versus(run, rows, "ablation", measure, lead["method"], "vs_best_causal", removal=removal)
         best = best if best is not None else causal.sort_values("mean", ascending=False).iloc[0]
         relation, numbers = _relation(paired, alpha, higher="above", lower="below")
-        parts.append(f"{relation} the best causal ranking, {method_label(best['method'])} ({_ci(best)}{numbers})")
+        parts.append(f"{relation} the best causal ranking, {method_label(best['method'])} ({row_interval(best)}{numbers})")
     if random is not None:
         paired, _ = _versus(run, rows, "ablation", measure, lead["method"], "vs_random", removal=removal)
         relation, numbers = _relation(paired, alpha, higher="above", lower="below")
-        parts.append(f"{relation} a random ranking ({_ci(random)}{numbers})")
+        parts.append(f"{relation} a random ranking ({row_interval(random)}{numbers})")
     return parts
 
 
@@ -403,13 +399,13 @@ def aopc_sentence(run: pd.DataFrame, removal: str, alpha: float = 0.05, *, const
         best_variant = attention.sort_values("mean", ascending=False).iloc[0]
         parts = _aopc_against(run, rows, best_variant, causal, random, removal, alpha)
         return (text + f"; the best attention variant, {method_label(best_variant['method'])}, reaches "
-                f"{_ci(best_variant)} (removal by {removal})" + ("; this is " + ", and ".join(parts) if parts else ""))
+                f"{row_interval(best_variant)} (removal by {removal})" + ("; this is " + ", and ".join(parts) if parts else ""))
     if attention.empty:
         return None
     raw = next((r for m in RAW_ATTENTION if (r := _first(attention[attention["method"] == m])) is not None),
                attention.sort_values("mean", ascending=False).iloc[0])
     parts = _aopc_against(run, rows, raw, causal, random, removal, alpha)
-    text = (f"{method_label(raw['method'])} reaches AOPC comprehensiveness {_ci(raw)} (removal by {removal})"
+    text = (f"{method_label(raw['method'])} reaches AOPC comprehensiveness {row_interval(raw)} (removal by {removal})"
             + ("; this is " + ", and ".join(parts) if parts else ""))
     best_variant = attention.sort_values("mean", ascending=False).iloc[0]
     if best_variant["method"] != raw["method"]:
@@ -418,7 +414,7 @@ def aopc_sentence(run: pd.DataFrame, removal: str, alpha: float = 0.05, *, const
         relation, numbers = _relation(paired, alpha, higher="above", lower="below")
         if relation == "above":
             text += (f". The best attention variant, {method_label(best_variant['method'])}, reaches "
-                     f"{_ci(best_variant)}, above raw attention ({numbers[2:]})")
+                     f"{row_interval(best_variant)}, above raw attention ({numbers[2:]})")
     return text
 
 
@@ -548,7 +544,7 @@ def aopc_table(summary: pd.DataFrame, removal: str) -> pd.DataFrame:
                    & summary["measure"].isin(["aopc_comprehensiveness", "aopc_sufficiency"])]
     if rows.empty:
         return rows
-    rows = rows.assign(value=[_ci(r) for _, r in rows.iterrows()], ranking=[method_label(m) for m in rows["method"]])
+    rows = rows.assign(value=[row_interval(r) for _, r in rows.iterrows()], ranking=[method_label(m) for m in rows["method"]])
     table = rows.pivot_table(index=["dataset", "model", "seed", "ranking"], columns="measure",
                              values="value", aggfunc="first").reset_index()
     table.columns.name = None

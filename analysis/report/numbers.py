@@ -66,3 +66,8 @@ def interval(mean: float | None, low: float | None, high: float | None, digits: 
     decimals = max(digits, min(needed)) if needed else digits
     text = _fixed(mean, decimals, sign)
     return text + (f" [{_fixed(low, decimals, sign)}, {_fixed(high, decimals, sign)}]" if defined else "")
+
+
+def row_interval(row: pd.Series, digits: int = 3, *, percent: bool = False) -> str:
+    """:func:`interval` of a summary row's ``mean``, ``mean_low`` and ``mean_high`` (the tidy summaries' columns)."""
+    return interval(row["mean"], row["mean_low"], row["mean_high"], digits, percent=percent)

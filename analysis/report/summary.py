@@ -39,7 +39,7 @@ from analysis.report.document import (
     render_html,
     render_markdown,
 )
-from analysis.report.numbers import interval
+from analysis.report.numbers import interval, row_interval
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +97,6 @@ def _row(summary: pd.DataFrame, a: str, b: str, metric: str) -> pd.Series | None
                   & (((summary["method_a"] == a) & (summary["method_b"] == b))
                      | ((summary["method_a"] == b) & (summary["method_b"] == a)))]
     return None if sel.empty else sel.iloc[0]
-
-
-def _ci(row: pd.Series) -> str:
-    return interval(row["mean"], row["mean_low"], row["mean_high"], 2)
 
 
 def _test_text(row: pd.Series) -> str:
@@ -270,7 +266,7 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
                     float(acc["accuracy"].iloc[0]) if len(acc) else float("nan")))
                 continue
             text = (f"On {dataset}, {model} (seed {seed}, {acc_text}): {method_label(method)} agrees with "
-                    f"{method_label(reference)} at mean {name} = {_ci(row)} over {int(row['n'])} examples")
+                    f"{method_label(reference)} at mean {name} = {row_interval(row, 2)} over {int(row['n'])} examples")
             if not pd.isna(row["share_significant"]):
                 text += f" (p < 0.05 for {row['share_significant']:.0%} of them)"
             parts = []
@@ -292,7 +288,7 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
                            "indistinct_untestable": f"not distinguishable from (equivalence untestable at this n{plan})",
                            "untestable": "untestable at this n against", "untested": "compared with"}[v_ceiling]
                 part = (f"{wording} the ceiling, the agreement between two causal methods "
-                        f"({method_label(ceiling_method)} vs {method_label(reference)}: {_ci(ceiling)}")
+                        f"({method_label(ceiling_method)} vs {method_label(reference)}: {row_interval(ceiling, 2)}")
                 part += f"; {_test_text(test_c)})" if test_c is not None else ")"
                 if test_c is not None and not pd.isna(test_c["normalised"]):
                     part += (f", normalised agreement "
@@ -303,7 +299,7 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
                 v_floor = _verdict(test_f)
                 wording = {"above": "above", "below": "below", "overlapping": "not distinguishable from",
                            "untestable": "untestable at this n against", "untested": "compared with"}[v_floor]
-                part = f"{wording} a random ranking ({_ci(floor)}"
+                part = f"{wording} a random ranking ({row_interval(floor, 2)}"
                 part += f"; {_test_text(test_f)})" if test_f is not None else ")"
                 parts.append(part)
             if parts:

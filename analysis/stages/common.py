@@ -20,6 +20,7 @@ import pandas as pd
 
 from analysis.provenance import settings_hash
 from analysis.records import read_table, write_table
+from analysis.stats.intervals import within_range
 
 
 def plain(value: Any) -> Any:
@@ -95,8 +96,6 @@ def gather_tables(paths: list[str], out: str, *, table: str, ranges: Mapping[str
     """
     frame = concat_tables(paths, table)
     if ranges:
-        from analysis.stats.intervals import within_range
-
         frame = within_range(frame, ranges, key=key)
     write_table(frame, out)
     return frame
