@@ -88,10 +88,6 @@ COST_NOTE = ("Sequences run through the model per explained example, per test (a
              "classifier. Seconds depend on the machine and its load.")
 
 
-def _pct(row: pd.Series) -> str:
-    return interval(row["mean"], row["mean_low"], row["mean_high"], percent=True)
-
-
 def _select(run: pd.DataFrame, test: str, measure: str, *, method: str | None = None, removal: str | None = None,
             scope: str | None = None, group: str = "all") -> pd.DataFrame:
     rows = run[(run["test"] == test) & (run["measure"] == measure) & (run["group"] == group)]
@@ -179,10 +175,10 @@ def permutation_sentence(run: pd.DataFrame, share: pd.Series | None = None,
                f"{interval(middle, median.get('median_low'), median.get('median_high'))} and their mean "
                if pd.notna(middle) else "the mean of the per-example median TVDs is ") + row_interval(median))
     if flips is not None:
-        text += f"; it flips the decision in {_pct(flips)} of permutations"
+        text += f"; it flips the decision in {row_interval(flips, percent=True)} of permutations"
     nearly = f"{threshold:g}, the published claim's threshold for 'nearly unchanged'"
     if share is not None:
-        text += f"; {_pct(share)} of examples stay nearly unchanged (per-example median TVD below {nearly})"
+        text += f"; {row_interval(share, percent=True)} of examples stay nearly unchanged (per-example median TVD below {nearly})"
         most = _side(share["mean_low"], share["mean_high"], MOST)
     else:
         most = -_side(median.get("median_low", float("nan")), median.get("median_high", float("nan")), threshold)
@@ -205,12 +201,12 @@ def adversarial_sentence(run: pd.DataFrame, share: pd.Series | None = None, epsi
     mean_jsd = f"{row_interval(jsd)} {JSD_UNIT}" if jsd is not None and jsd["n"] > 0 else "not measured"
     if share is None:
         return (f"adversarial attentions within the output constraint (TVD <= ε = {epsilon:g}) lie at a mean JSD of "
-                f"{mean_jsd} from the original (at most {JSD_MAX:.2f}); the search found one for {_pct(feasible)} "
+                f"{mean_jsd} from the original (at most {JSD_MAX:.2f}); the search found one for {row_interval(feasible, percent=True)} "
                 f"of examples")
-    text = (f"for {_pct(share)} of {int(share['n'])} examples, an adversarial attention more than "
+    text = (f"for {row_interval(share, percent=True)} of {int(share['n'])} examples, an adversarial attention more than "
             f"{ADVERSARIAL_JSD:g} {JSD_UNIT} (JSD) from the original keeps the output within TVD ε = {epsilon:g}")
     bound = "; a lower bound: this model's search is shortened, and a longer one can only find more"
-    return text + (f" (mean JSD {mean_jsd}, at most {JSD_MAX:.2f}; any solution found for {_pct(feasible)}"
+    return text + (f" (mean JSD {mean_jsd}, at most {JSD_MAX:.2f}; any solution found for {row_interval(feasible, percent=True)}"
                    f"{bound if lower_bound else ''})")
 
 
@@ -286,7 +282,7 @@ def uniform_sentences(run: pd.DataFrame) -> list[str]:
     for scope in scopes:
         tvd = _first(_select(run, "uniform", "tvd", scope=scope))
         flips = _first(_select(run, "uniform", "flip_rate", scope=scope))
-        parts.append((scope, f"mean TVD {row_interval(tvd)}, {_pct(flips)} of decisions flipped"))
+        parts.append((scope, f"mean TVD {row_interval(tvd)}, {row_interval(flips, percent=True)} of decisions flipped"))
     if not parts:
         return []
     if scopes == ["attention"]:
@@ -310,9 +306,9 @@ def zeroing_sentence(run: pd.DataFrame, alpha: float = 0.05, *, constant: bool =
     if top is None or other is None:
         return None
     if constant:
-        return (f"zeroing the highest-attention word: {UNDEFINED}; zeroing its tie-break choice flips {_pct(top)} of "
-                f"decisions against {_pct(other)} for a random word")
-    text = (f"zeroing the highest-attention word flips {_pct(top)} of decisions against {_pct(other)} for a random "
+        return (f"zeroing the highest-attention word: {UNDEFINED}; zeroing its tie-break choice flips {row_interval(top, percent=True)} of "
+                f"decisions against {row_interval(other, percent=True)} for a random word")
+    text = (f"zeroing the highest-attention word flips {row_interval(top, percent=True)} of decisions against {row_interval(other, percent=True)} for a random "
             f"word")
     if jsd_top is not None and jsd_other is not None:
         relation, numbers = _relation(_paired(run, "zeroing", "jsd_difference", "top_vs_random_word"), alpha,
@@ -351,18 +347,18 @@ def removal_sentence(run: pd.DataFrame, alpha: float = 0.05, *, constant: bool =
         return None
     best_attention = attention.sort_values("mean").iloc[0]
     parts = [f"to flip the decision, the {method_label(best_attention['method'])} order must zero the attention of "
-             f"{_pct(best_attention)} of the words"]
+             f"{row_interval(best_attention, percent=True)} of the words"]
     if len(undefined):
         parts[0] = f"the {method_label(undefined['method'].iloc[0])} order: {UNDEFINED}; " + parts[0]
     if not causal.empty:
         paired, best = _versus(run, rows, "removal", "fraction_items", best_attention["method"], "vs_best_causal")
         best = best if best is not None else causal.sort_values("mean").iloc[0]
         relation, numbers = _relation(paired, alpha, higher="more than", lower="fewer than")
-        parts.append(f"{relation} the {method_label(best['method'])} order ({_pct(best)}{numbers})")
+        parts.append(f"{relation} the {method_label(best['method'])} order ({row_interval(best, percent=True)}{numbers})")
     if random is not None:
         paired, _ = _versus(run, rows, "removal", "fraction_items", best_attention["method"], "vs_random")
         relation, numbers = _relation(paired, alpha, higher="more than", lower="fewer than")
-        parts.append(f"{relation} a random order ({_pct(random)}{numbers})")
+        parts.append(f"{relation} a random order ({row_interval(random, percent=True)}{numbers})")
     return parts[0] + ("; this is " + ", and ".join(parts[1:]) if len(parts) > 1 else "")
 
 
