@@ -43,9 +43,11 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.provenance import settings_hash
@@ -95,12 +97,18 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, *, index: bool | N
     An interrupted run never leaves a half-written table behind, so a rerun can trust
     every file it finds. ``index``: as :meth:`pandas.DataFrame.to_parquet` (default: not written).
     """
+    return write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=index))
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``: a kill
+    while writing leaves the previous file (or none), never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        frame.to_parquet(tmp, index=index)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -117,6 +125,41 @@ def read_table(path: str | os.PathLike, *, table: str, columns: list[str] | None
     if columns:
         require_columns(frame, columns, table=table, path=path)
     return frame
+
+
+class PartialResult:
+    """Values of a long computation finished so far, on disk, for the rerun after an interruption.
+
+    One ``.npz`` file with the values, a done mask and the ``fingerprint`` of what decides
+    them; a file whose fingerprint differs (other inputs) is ignored. Written to a temporary
+    file and renamed (:func:`write_atomically`), so a kill while saving leaves the previous save.
+    """
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path = Path(path)
+        self.fingerprint = fingerprint
+
+    def load(self, values: np.ndarray, done: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The saved values and done mask, or the given ones when nothing matching was saved."""
+        if not self.path.exists():
+            return values, done
+        with np.load(self.path) as saved:
+            if str(saved["fingerprint"]) != self.fingerprint or saved["values"].shape != values.shape:
+                log.info("%s holds other inputs' values; starting afresh", self.path)
+                return values, done
+            values, done = saved["values"].copy(), saved["done"].copy()
+        log.info("resuming from %s: %d of %d values already computed", self.path, int(done.sum()), len(done))
+        return values, done
+
+    def save(self, values: np.ndarray, done: np.ndarray) -> None:
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, values=values, done=done, fingerprint=np.asarray(self.fingerprint))
+
+        write_atomically(self.path, write)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 class ResultCache:
@@ -147,6 +190,10 @@ class ResultCache:
         log.info("%s: reusing the finished result in %s", step, self.folder / f"{stem}.*.parquet")
         return {path.name[len(stem) + 1 : -len(".parquet")]: pd.read_parquet(path)
                 for path in sorted(self.folder.glob(f"{stem}.*.parquet"))}
+
+    def partial(self, step: str, *, decides: dict[str, Any] | None = None) -> Path:
+        """Where ``step`` keeps its values finished so far (:class:`PartialResult`) until it is done."""
+        return self.folder / f"{self._stem(step, decides or {})}.partial.npz"
 
     def put(self, step: str, tables: dict[str, pd.DataFrame], *, decides: dict[str, Any] | None = None) -> None:
         """Keep ``step``'s tables, in order: the last one marks it finished."""

@@ -18,6 +18,7 @@ import pytest
 import torch
 from conftest import make_batch
 
+from analysis.attribution.ablation import batched_probability
 from analysis.interventions.ablation import (
     AblationSettings,
     bin_sizes,
@@ -520,3 +521,47 @@ def test_keep_masks_hide_exactly_the_removed_words_tokens():
                             for r, w in zip(rows.tolist(), removed)])
     assert torch.equal(keep, expected)
     assert keep[3][word_index[4] == -1].all() and not keep[3][word_index[4] >= 0].any()
+
+
+def test_an_interrupted_input_ablation_resumes_with_the_same_values(tmp_path, monkeypatch):
+    """A kill part-way keeps the finished batches; the rerun runs only the rest and equals an uninterrupted run."""
+    model = planted_cause_model()
+    words = planted_examples(30)
+    enc = model.encode(words)
+    sequences = [enc.input_ids[b, : int(enc.attention_mask[b].sum())].numpy() for b in range(len(enc))]
+    targets = [1] * len(sequences)
+    expected = batched_probability(model, sequences, targets, batch_size=4)
+    original, calls = model.logits, []
+
+    def killed_after_five(*args, **kwargs):
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # the session ends
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    checkpoint = tmp_path / "input_ablation.partial.npz"
+    monkeypatch.setattr(model, "logits", killed_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        batched_probability(model, sequences, targets, batch_size=4, checkpoint=checkpoint, save_every=0)
+    assert checkpoint.exists()
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    calls.clear()
+    monkeypatch.setattr(model, "logits", counted)
+    other = batched_probability(model, sequences, [0] * len(sequences), batch_size=4, checkpoint=checkpoint)
+    np.testing.assert_allclose(other, 1 - expected, atol=1e-6)  # other targets: the saved values are not used
+    assert len(calls) == math.ceil(len(sequences) / 4) and not checkpoint.exists()
+
+    monkeypatch.setattr(model, "logits", killed_after_five)
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        batched_probability(model, sequences, targets, batch_size=4, checkpoint=checkpoint, save_every=0)
+    calls.clear()
+    monkeypatch.setattr(model, "logits", counted)
+    resumed = batched_probability(model, sequences, targets, batch_size=4, checkpoint=checkpoint, save_every=0)
+    np.testing.assert_array_equal(resumed, expected)  # value for value: each batch is the same batch
+    assert len(calls) == math.ceil(len(sequences) / 4) - 5  # only the batches the kill left
+    assert not checkpoint.exists()  # removed once every value is in

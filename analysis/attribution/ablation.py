@@ -13,12 +13,16 @@ batches them.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from captum.attr import FeatureAblation
+from tqdm.auto import tqdm
 
 from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, register_method, target_probability
 from analysis.models.base import (
@@ -28,6 +32,7 @@ from analysis.models.base import (
     pad_sequences,
     rows_per_batch,
 )
+from analysis.records import PartialResult
 from analysis.seeding import derive_seed
 
 
@@ -45,17 +50,49 @@ def delete_words(input_ids: torch.Tensor, attention_mask: torch.Tensor, word_ind
 
 @torch.no_grad()
 def batched_probability(model: TextClassifier, sequences: Sequence[Sequence[int] | np.ndarray], targets: list[int], *,
-                        batch_size: int, max_tokens: int | str | None = "auto") -> np.ndarray:
+                        batch_size: int, max_tokens: int | str | None = "auto",
+                        checkpoint: Path | None = None, save_every: float = 120.0,
+                        progress: str | None = None) -> np.ndarray:
     """p(target | sequence) for many (possibly shortened) token sequences, in length-sorted batches
-    of at most ``batch_size`` rows and ``max_tokens`` padded tokens (:func:`batch_token_budget`)."""
-    probs = np.zeros(len(sequences))
+    of at most ``batch_size`` rows and ``max_tokens`` padded tokens (:func:`batch_token_budget`).
+
+    With ``checkpoint``, the probabilities finished so far are saved there at most every
+    ``save_every`` seconds, and a rerun on the same sequences, targets and batching reads them
+    back and runs only the batches left: the result equals an uninterrupted run's, value for
+    value (each batch is the same batch). The file is removed when all are done. ``progress``
+    names a progress bar (none when None).
+    """
     budget = batch_token_budget(model.device, max_tokens)
-    for rows in length_sorted_chunks([len(s) for s in sequences], cap=batch_size, max_tokens=budget):
+    chunks = list(length_sorted_chunks([len(s) for s in sequences], cap=batch_size, max_tokens=budget))
+    probs, done = np.zeros(len(sequences)), np.zeros(len(sequences), dtype=bool)
+    saved = PartialResult(checkpoint, _fingerprint(sequences, targets, batch_size, budget)) if checkpoint else None
+    if saved is not None:
+        probs, done = saved.load(probs, done)
+    last_save = time.monotonic()
+    for rows in tqdm(chunks, desc=progress, disable=progress is None, mininterval=10):
+        if done[rows].all():
+            continue
         ids, mask = pad_sequences([sequences[i] for i in rows], model.pad_token_id)
         target = torch.as_tensor([targets[i] for i in rows], device=model.device)
         logits = model.logits(ids.to(model.device), mask.to(model.device))
         probs[rows] = target_probability(logits, target).double().cpu().numpy()
+        done[rows] = True
+        if saved is not None and time.monotonic() - last_save >= save_every:
+            saved.save(probs, done)
+            last_save = time.monotonic()
+    if saved is not None:
+        saved.remove()
     return probs
+
+
+def _fingerprint(sequences: Sequence[Sequence[int] | np.ndarray], targets: list[int], batch_size: int,
+                 budget: int | None) -> str:
+    """A hash of the sequences, their targets and the batching: what decides each saved value."""
+    digest = hashlib.sha256(f"{len(sequences)}|{batch_size}|{budget}".encode())
+    for sequence, target in zip(sequences, targets):
+        digest.update(np.asarray(sequence, dtype=np.int64).tobytes())
+        digest.update(f"|{int(target)};".encode())
+    return digest.hexdigest()
 
 
 class _Ablation(ImportanceMethod):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -171,14 +172,16 @@ def perturbed_tokens(ids: np.ndarray, owners: np.ndarray, rank_of_word: np.ndarr
 
 
 def input_ablation(model: TextClassifier, encoded: Encoded, example_ids: list[str], targets: np.ndarray,
-                   rankings: dict[str, list[np.ndarray | None]], settings: AblationSettings,
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+                   rankings: dict[str, list[np.ndarray | None]], settings: AblationSettings, *,
+                   checkpoint: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Comprehensiveness, sufficiency and deletion/insertion curves for every ranking.
 
     Returns ``(eraser, curves, n_sequences)``: the ERASER table (example_id, method,
     removal, measure, percent, n_words, n_selected, prob_full, prob_perturbed, value),
     the curve table (example_id, method, removal, curve, fraction, n_words, n_selected,
-    probability) and how many distinct sequences the model ran.
+    probability) and how many distinct sequences the model ran. With ``checkpoint``, the
+    probabilities finished so far are kept there, so a rerun after an interruption runs
+    only the rest (:func:`~analysis.attribution.ablation.batched_probability`).
     """
     # sequences as int32 arrays, told apart by their bytes: Python tuples of ints took 8x the memory
     # (12 GB for 500 IMDB reviews x 10 rankings)
@@ -214,7 +217,8 @@ def input_ablation(model: TextClassifier, encoded: Encoded, example_ids: list[st
                                               mask_token_id=model.mask_token_id)
                     requests += [(b, method, removal, operation, int(size), index_of(b, seq))
                                  for size, seq in zip(sizes, tokens)]
-    probs = batched_probability(model, sequences, sequence_targets, batch_size=settings.batch_size)
+    probs = batched_probability(model, sequences, sequence_targets, batch_size=settings.batch_size,
+                                checkpoint=checkpoint, progress="input ablation")
     frame = pd.DataFrame.from_records(requests, columns=REQUEST_COLUMNS)
     example = frame["example"].to_numpy(dtype=int)
     frame["probability"] = probs[frame["sequence"].to_numpy(dtype=int)]

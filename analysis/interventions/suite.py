@@ -261,6 +261,7 @@ def input_side_tests(model: Any, encoded: Any, words: list[list[str]], ids: list
         return pd.DataFrame(columns=ERASER_COLUMNS), pd.DataFrame(columns=CURVE_COLUMNS)
     ablation = AblationSettings(percents=tuple(block["percents"]), curve_points=int(block["curve_points"]),
                                 removal=tuple(block["removal"]), batch_size=int(settings["batch_size"]))
+    test = "input ablation (all rankings)"
 
     def run() -> dict[str, pd.DataFrame]:
         targets, _ = predict(model, words, encoded=encoded, batch_size=settings["batch_size"])
@@ -268,11 +269,12 @@ def input_side_tests(model: Any, encoded: Any, words: list[list[str]], ids: list
         rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
         with timed(f"input ablations of {len(rankings)} rankings x {len(ablation.removal)} removal modes",
                    log) as clock:
-            eraser, curves, n_sequences = input_ablation(model, encoded, ids, targets, rankings, ablation)
-        cost.record("input ablation (all rankings)", n_sequences, clock["seconds"])
+            eraser, curves, n_sequences = input_ablation(model, encoded, ids, targets, rankings, ablation,
+                                                         checkpoint=cache.partial(test) if cache else None)
+        cost.record(test, n_sequences, clock["seconds"])
         return {"eraser": eraser, "curves": curves}
 
-    tables = _cached(cost, cache, "input ablation (all rankings)", run)
+    tables = _cached(cost, cache, test, run)
     return tables["eraser"], tables["curves"]
 
 
