@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -386,3 +388,30 @@ def test_the_accuracy_section_gives_each_models_mean_over_seeds_beside_the_runs(
     # one seed: no table of means
     single = accuracy_section({}, {"evaluation": evaluation.iloc[:1]}, {})
     assert "accuracy_seeds" in single.tables and "Accuracy over training seeds" not in single.markdown
+
+
+@pytest.mark.parametrize(("ceiling", "floor", "start"), [
+    ({"below": 66, "equivalent": 9, "above": 28, "overlapping": 12}, {"above": 113, "overlapping": 2}, "Partly:"),
+    ({"below": 10, "equivalent": 60, "above": 30, "overlapping": 15}, {"above": 115}, "Largely"),
+    ({"below": 50, "equivalent": 50, "overlapping": 15}, {"above": 100, "overlapping": 15}, "It depends"),
+    ({"below": 100, "overlapping": 15}, {"above": 40, "overlapping": 75}, "Mostly not:"),
+])
+def test_the_plain_answer_follows_the_majority_of_paired_verdicts(ceiling, floor, start):
+    """Attention short of the ceiling in most results reads 'partly', never 'yes'; near chance reads 'mostly not'."""
+    from analysis.report.report_section import plain_answer
+
+    answer = plain_answer(pd.Series(ceiling), pd.Series(floor), sum(ceiling.values()))
+    assert answer.startswith(start) and answer.endswith(".")
+
+
+def test_the_lead_answers_in_words_before_the_numbers():
+    from analysis.report.report_section import agreement_lead
+
+    summary = _summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05))
+    findings = agreement_findings(summary, EVALUATION, reference="loo_delete")
+    (untested, *_) = agreement_lead(findings, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
+    assert untested.startswith("Does attention point at the words a decision rests on? Across 1 trained")
+    tested = [replace(f, verdict_ceiling="below", verdict_floor="above") for f in findings]
+    (lead, *_) = agreement_lead(tested, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
+    assert lead.startswith("Does attention point at the words a decision rests on? Partly: better than chance, but "
+                           "in most results less like causal importance than a second causal method does. Across 1")

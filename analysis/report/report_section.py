@@ -60,8 +60,12 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
               "results" + (f"; {left_out}" if left_out else "") + ")" if len(values) > 1
               else f"{values[0]:.2f}" + (f" ({left_out})" if left_out else ""))
     by_model = _raw_attention_by_model(findings, summary, reference)
-    text = (f"Does attention point at the words a decision rests on? Across {len(runs)} trained models (dataset x "
-            f"model x seed), ")
+    ceiling = pd.Series([f.verdict_ceiling for f in findings]).value_counts()
+    floor = pd.Series([f.verdict_floor for f in findings]).value_counts()
+    tested = set(ceiling.index) != {"untested"}
+    answer = plain_answer(ceiling, floor, len(findings)) if tested else ""
+    text = (f"Does attention point at the words a decision rests on? {answer}{' ' if answer else ''}Across "
+            f"{len(runs)} trained models (dataset x model x seed), ")
     if len(by_model) > 1:
         text += (f"each model's raw attention agrees with {method_label(reference)} at a mean {name} (median over its "
                  "datasets and seeds) of " + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items())
@@ -83,9 +87,7 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
         text += (f"; the ceiling ({' / '.join(sorted(ceiling_methods))} vs {method_label(reference)}): {low:.2f}"
                  + (f" to {high:.2f}" if high > low else "") + "; the floor (a random ranking): about 0")
     sentences = [text + "."]
-    ceiling = pd.Series([f.verdict_ceiling for f in findings]).value_counts()
-    floor = pd.Series([f.verdict_floor for f in findings]).value_counts()
-    if set(ceiling.index) == {"untested"}:
+    if not tested:
         sentences.append("No paired tests were run, so no difference from the ceiling or the floor is claimed.")
     else:
         undecided = int(ceiling.get("overlapping", 0) + ceiling.get("untestable", 0)
@@ -99,6 +101,28 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
             f"in {int(floor.get('above', 0))} of {len(findings)}"
             + (f", below it in {below_floor}" if below_floor else "") + ".")
     return sentences
+
+
+def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
+    """The study's answer in words, from the paired tests' verdict counts over ``n`` results.
+
+    ``ceiling``: counts of each result's verdict against a second causal method ("below",
+    "equivalent", "above", ...); ``floor``: against a random ranking ("above", ...). A majority
+    decides the wording; the numbers and the tests follow in the lead's next sentences.
+    """
+    beats_chance = int(floor.get("above", 0))
+    short = int(ceiling.get("below", 0))
+    matches = int(ceiling.get("equivalent", 0) + ceiling.get("above", 0))
+    if 2 * beats_chance <= n:
+        return "Mostly not: in most results attention ranks words no better than a random ranking does."
+    if 2 * short > n:
+        return ("Partly: better than chance, but in most results less like causal importance than a second causal "
+                "method does.")
+    if 2 * matches > n:
+        return ("Largely: in most results attention agrees with causal importance as well as a second causal method "
+                "does, or better.")
+    return ("It depends on the model and the data: better than chance in most results, as well as a second causal "
+            "method in some and less well in others.")
 
 
 def _raw_attention_by_model(findings: list[Finding], summary: pd.DataFrame, reference: str) -> dict[str, float]:
