@@ -81,7 +81,7 @@ def tables() -> dict[str, pd.DataFrame]:
                            "seed": s, "scope": scope, "compares_with": "", "test": "paired sign-flip",
                            "estimate_label": "difference", "n": 30, "estimate": 0.1, "low": 0.0, "high": 0.2,
                            "p_value": 0.01, "p_adjusted": 0.03, "correction": "holm", "direction": "published",
-                           "min_p": 1e-9, "n_min": 6.0, "n_needed": 80.0, "near_uniform": False, "verdict": verdict,
+                           "min_p": 1e-9, "n_min": 6.0, "n_needed": 80.0, "n_power": 30, "near_uniform": False, "verdict": verdict,
                            "details": ""})
     diagnostics = pd.DataFrame([{"dataset": d, "model": m, "seed": s, "method": method, "seconds": 0.1,
                                  "forward_passes": 2.0, "completeness_gap": 0.001 if method == "integrated_gradients"

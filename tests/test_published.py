@@ -137,6 +137,19 @@ def test_permutation_is_a_bilstm_claim_and_vacuous_where_attention_is_near_unifo
     assert "replication vacuous on 1 of 1" in finding and "extension agrees on 1 of 1" in finding
 
 
+
+def test_a_rank_claim_is_never_vacuous_near_uniform_attention_still_ranks_words():
+    """Only claims about how far attention's weights move the output are vacuous on near-uniform attention;
+    Kendall τ is blind to how peaked the weights are, so a rank claim is decided as for any model."""
+    data = ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", 0): agreement_frame(60, causal_means(0.5, 0.2))},
+                     concentration=concentration({"bilstm_tanh": True}))
+    assert decided("jw_causal_methods_agree_more", data)["verdict"].tolist() == [AGREES]
+    rank_claims = {"jw_causal_methods_agree_more", "jw_average_encoder_agrees_more", "ss_gradient_order_flips_sooner"}
+    assert all(PUBLISHED_CLAIMS.get(name).vacuous_if_uniform is None for name in rank_claims)
+    weight_claims = {"jw_permutation_changes_little", "jw_adversarial_attention_exists", "wp_uniform_attention_suffices",
+                     "ss_zeroing_top_item_rarely_flips"}
+    assert all(PUBLISHED_CLAIMS.get(name).vacuous_if_uniform == "rnn_attention" for name in weight_claims)
+
 def predictions(correct: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"example_id": [f"e{i}" for i in range(len(correct))], "correct": correct})
 
@@ -244,6 +257,15 @@ def test_a_shortened_adversarial_search_decides_against_the_claim_only_when_the_
     found_more, details, needed = verdict(check_found=7)
     assert found_more == INCONCLUSIVE and "lower bound" in details
     assert needed == binomial_n_needed(0.7, 0.5, 0.05)  # planned from the full search's share, not the bound
+    # ... and counted in full-search examples: the power paragraph compares it with the 10 the full search ran
+    from analysis.report.methods import underpowered
+
+    table = _searched(adversarial_table(60, 3), 100, 2)
+    table = pd.concat([table, _searched(adversarial_table(10, 7, search="full search check", start=50), 500, 5)])
+    data = ClaimData(config, agreement={}, interventions={("sst2", "minilm", 0): {"adversarial": table}})
+    rows = decided("jw_adversarial_attention_exists", data)
+    assert rows["n_power"].tolist() == [10] and rows["n"].tolist() == [60]
+    assert f"sst2 / minilm (seed 0): 10 of {int(needed)} full-search examples" in underpowered(rows)
     assert verdict(check_found=0)[0] == DIFFERS
     assert verdict(check_found=None)[0] == INCONCLUSIVE  # shortened, never checked
     assert verdict(check_found=None, steps=500, restarts=5)[0] == DIFFERS  # the full search itself
@@ -382,3 +404,15 @@ def test_power_section_reports_the_spread_this_study_observed_beside_the_plannin
     assert "median 0.20 (quartiles 0.20-0.25, over 3 comparisons)" in text
     assert f"about {int(paired_n_needed(0.05, 0.2, 0.05)):,} examples" in text
     assert observed_spread(None, 0.05) == "" and observed_spread(comparisons.iloc[3:], 0.05) == ""
+
+
+def test_the_verdict_sentence_never_glosses_a_claim_whose_agreement_means_something_else():
+    """An agreeing row of the average-encoder claim says attention explains better there, not that it is doubtful."""
+    from analysis.published.report_section import verdict_table
+
+    rows = pd.DataFrame([{"order": 0, "claim": claim, "source": "Jain & Wallace, 2019", "scope": REPLICATION,
+                          "verdict": "agrees", "model": "bilstm_tanh"}
+                         for claim in ("jw_permutation_changes_little", "jw_average_encoder_agrees_more")])
+    _, sentence = verdict_table(rows)
+    assert ("(a row that agrees finds the paper's direction; for 1 of the 2 claims: raw attention is a doubtful "
+            "explanation there)") in sentence

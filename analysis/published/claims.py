@@ -48,7 +48,7 @@ Source = str | Path | pd.DataFrame
 CLAIM_TEST_COLUMNS = [
     "claim", "source", "order", "dataset", "model", "seed", "scope", "compares_with", "test", "estimate_label", "n",
     "estimate", "low", "high", "p_value", "p_adjusted", "correction", "direction", "min_p", "n_min", "n_needed",
-    "near_uniform", "verdict", "details",
+    "n_power", "near_uniform", "verdict", "details",
 ]
 
 
@@ -171,6 +171,12 @@ class RunTest:
     # the estimate is only a lower bound on the published quantity (a shortened search, which a longer one shown
     # to find more would raise): it can support the published side but never decide against it
     lower_bound: bool = False
+    # the n that ``decision.n_needed`` counts, where it is not ``decision.n`` (the fuller search's subset)
+    n_power: int | None = None
+
+
+DOUBTFUL = "raw attention is a doubtful explanation there"
+"""What a row that agrees says about the study's question, for the claims that question raw attention."""
 
 
 @dataclass(frozen=True)
@@ -183,11 +189,13 @@ class PublishedClaim:
     reasons: str
     evaluate: Callable[[ClaimData, ClaimSettings], list[RunTest]]
     order: int = 50  # position in the report (the papers' own order, Jain & Wallace first)
-    # the attention method whose near-uniform runs make this test vacuous, or None
+    # the attention method whose near-uniform runs make this test vacuous, or None: only claims about how much
+    # attention's *weights* can move the output (permuting, zeroing, replacing them), whose outcome near-uniform
+    # weights decide by themselves; a rank claim is not (near-uniform weights still rank words)
     vacuous_if_uniform: str | None = None
     scope_note: str = ""  # which of our runs replicate the paper's setting and which extend it
     # what a row that agrees says about the study's question (all of this study's claims question raw attention)
-    agreeing_means: str = "raw attention is a doubtful explanation there"
+    agreeing_means: str = DOUBTFUL
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -240,7 +248,8 @@ def decide(data: ClaimData, settings: ClaimSettings, claims: Mapping[str, Publis
             "estimate_label": t.estimate_label, "n": t.decision.n, "estimate": t.decision.estimate,
             "low": t.decision.low, "high": t.decision.high, "p_value": t.decision.p_value,
             "direction": t.decision.direction, "min_p": t.decision.min_p, "n_min": t.decision.n_min,
-            "n_needed": t.decision.n_needed, "near_uniform": bool(t.near_uniform and claim.vacuous_if_uniform),
+            "n_needed": t.decision.n_needed, "n_power": t.decision.n if t.n_power is None else t.n_power,
+            "near_uniform": bool(t.near_uniform and claim.vacuous_if_uniform),
             "details": t.details,
         } for t in tests])
         frame["p_adjusted"] = np.nan

@@ -114,7 +114,6 @@ PUBLISHED_CLAIMS.add("jw_causal_methods_agree_more", PublishedClaim(
             "the sentence (their BiLSTM), where a BiLSTM's attention can still sit near its own word when its "
             "states carry little context.",
     evaluate=_causal_agree_more,
-    vacuous_if_uniform="rnn_attention",
     scope_note="Replication: BiLSTM and CNN encoders (their Table 2 and Sec. 4.1) on SST, AG News and IMDB; extension: "
                "the no-encoder model and other datasets.",
 ))
@@ -152,8 +151,8 @@ PUBLISHED_CLAIMS.add("jw_average_encoder_agrees_more", PublishedClaim(
          "attention, on the same explained examples: paired sign-flip test, positive difference.",
     reasons="A BiLSTM whose hidden states stay close to their own word's embedding behaves much like the "
             "no-encoder model.",
+    agreeing_means="attention explains the no-encoder model better than the BiLSTM",
     evaluate=_average_encoder,
-    vacuous_if_uniform="rnn_attention",
 ))
 
 
@@ -165,8 +164,9 @@ def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success,
     One-word examples are left out where the test has no meaning for them (permuting one
     weight is the identity; zeroing the only word leaves no input), as Serrano & Smith do.
     ``lower_bound(table)``, if given, returns None where the run's share is what it says, else the share
-    a fuller search found on a subset (NaN when none ran): the run's share is then only a lower bound
-    (see :class:`RunTest`), and the n for 80% power is planned from that fuller share.
+    a fuller search found on a subset and the subset's size (NaN and 0 when none ran): the run's share is then
+    only a lower bound (see :class:`RunTest`), and the n for 80% power is planned from that fuller share, in
+    examples of the fuller search (``n_power``).
     """
     tests = []
     for run in data.runs(data.rnn_models() if models is None else models):
@@ -178,10 +178,12 @@ def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success,
         outcomes = success(table)
         decision = rate_test(outcomes, threshold, side=side, alpha=settings.alpha, level=settings.level)
         fuller = lower_bound(table) if lower_bound is not None else None
-        if fuller is not None and np.isfinite(fuller):
-            decision = replace(decision, n_needed=binomial_n_needed(fuller, threshold, settings.alpha))
+        n_power = None
+        if fuller is not None and np.isfinite(fuller[0]):
+            decision = replace(decision, n_needed=binomial_n_needed(fuller[0], threshold, settings.alpha))
+            n_power = fuller[1]
         tests.append(RunTest(*run, decision, label, details(table), scope=scope(run),
-                             near_uniform=data.near_uniform(run), lower_bound=fuller is not None))
+                             near_uniform=data.near_uniform(run), lower_bound=fuller is not None, n_power=n_power))
     return tests
 
 
@@ -246,9 +248,9 @@ def _full_search(table: pd.DataFrame) -> float:
         return float("nan")
 
 
-def adversarial_lower_bound(table: pd.DataFrame) -> float | None:
+def adversarial_lower_bound(table: pd.DataFrame) -> tuple[float, int] | None:
     """None where the run's share of adversarial solutions stands; else the full search's share on its
-    subset (NaN where it was not run): the run's share is then only a lower bound.
+    subset and the subset's size (NaN and 0 where it was not run): the run's share is then only a lower bound.
 
     A lower bound where the run's search is shorter than the full one (fewer steps x restarts than its
     settings' full search) and the full search, repeated on a subset, did not confirm it (found more
@@ -263,10 +265,10 @@ def adversarial_lower_bound(table: pd.DataFrame) -> float | None:
     if not np.isfinite(full) or budget >= full:
         return None
     if check.empty:
-        return float("nan")
+        return float("nan"), 0
     same = main[main["example_id"].isin(set(check["example_id"]))]
     share = float(_adversarial_success(check).mean())
-    return share if share > _adversarial_success(same).mean() else None
+    return (share, len(check)) if share > _adversarial_success(same).mean() else None
 
 
 def _adversarial_details(table: pd.DataFrame) -> str:
@@ -420,7 +422,6 @@ PUBLISHED_CLAIMS.add("ss_gradient_order_flips_sooner", PublishedClaim(
     reasons="With few words per sentence both orders often flip after one or two removals; where attention is "
             "peaked on the deciding word, attention order is already the fastest.",
     evaluate=_removal,
-    vacuous_if_uniform="rnn_attention",
 ))
 
 

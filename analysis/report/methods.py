@@ -69,6 +69,7 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
     level = agreement.get("level", 0.95)
     correction = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}.get(agreement.get("correction", "holm"),
                                                                               agreement.get("correction", "holm"))
+    permutations = int(agreement.get("n_permutations", 10000))
     items = [
         f"**Intervals** ({level:.0%}): means by the {MEAN_METHOD} ({agreement.get('n_resamples', 'n/a')} resamples; a "
         f"t-interval below {MIN_STUDENTIZED} values), medians by {MEDIAN_METHOD}, rates (flips, feasibility, "
@@ -77,9 +78,13 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
         "a JSD, a share or rank) is intersected with its range: at a handful of values the studentised bootstrap "
         "can reach past it.",
         f"**Paired tests**: two methods are compared on the same examples by a sign-flip permutation test of the "
-        f"per-example differences ({agreement.get('n_permutations', 10000)} permutations; exact up to 16 pairs), with "
+        f"per-example differences ({permutations} permutations; exact up to 16 pairs), with "
         f"the effect size d_z and a studentised-bootstrap interval of the mean difference; p-values are corrected "
-        f"with {correction} within each family of comparisons (attention vs ceiling, vs floor, vs attention).",
+        f"with {correction} within each family of comparisons (attention vs ceiling, vs floor, vs attention). The "
+        f"intervals are not adjusted for multiplicity, so an interval that excludes zero can go with a corrected p "
+        f"above the level: the corrected p decides. The smallest p a permutation test can give is "
+        f"1/({permutations:,} + 1) = {1 / (permutations + 1):.2g}: a corrected p equal to that floor times the "
+        f"family's size (x 3 = {3 / (permutations + 1):.2g}) means p ≤ that value.",
         "**Untestable at this n**: a comparison whose smallest attainable p-value (2/2^n for the sign-flip test) is "
         "above the level cannot reject whatever the data; it is reported as untestable, never as no difference.",
         f"**Equivalence**: \"as good as the ceiling\" only by two one-sided tests (TOST) within ±"
@@ -188,18 +193,22 @@ def underpowered(claim_tests: pd.DataFrame | None) -> str:
     from analysis.published.claims import INCONCLUSIVE, UNTESTABLE
 
     undecided = claim_tests[claim_tests["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
+    # n_needed counts the examples of the test it plans (a fuller search's subset where that decides: n_power)
+    undecided = undecided.assign(n_power=undecided["n_power"] if "n_power" in undecided else undecided["n"])
     short = undecided[np.isfinite(undecided["n_needed"].astype(float))
-                      & (undecided["n_needed"].astype(float) > undecided["n"].astype(float))]
+                      & (undecided["n_needed"].astype(float) > undecided["n_power"].astype(float))]
     text = (f" Of {counted(len(claim_tests), 'claim test')} (one per claim, run and scope), {len(undecided):,} did "
             f"not decide; "
             f"{len(short):,} of those had fewer examples than 80% power needs at the effect they observed")
     if short.empty:
         return text + "."
-    worst = short.assign(ratio=short["n_needed"].astype(float) / short["n"].astype(float)).nlargest(4, "ratio")
+    worst = short.assign(ratio=short["n_needed"].astype(float) / short["n_power"].astype(float).clip(lower=1)
+                         ).nlargest(4, "ratio")
     from analysis.published.report_section import claim_anchor, claim_title
 
     listed = "; ".join(f"[{claim_title(r.claim, str(getattr(r, 'source', '')))}](#{claim_anchor(r.claim)}) on "
-                       f"{r.dataset} / {r.model} (seed {int(r.seed)}): {int(r.n):,} of {int(r.n_needed):,}"
+                       f"{r.dataset} / {r.model} (seed {int(r.seed)}): {int(r.n_power):,} of {int(r.n_needed):,}"
+                       + (" full-search examples" if int(r.n_power) != int(r.n) else "")
                        for r in worst.itertuples())
     return text + f" (largest gaps: {listed})."
 
