@@ -219,16 +219,19 @@ def test_first_screen_says_whether_attention_finds_the_planted_cause():
             for method, verdict in ((raw, "finds" if seed < seeds_found else "misses"), ("loo_delete", "finds")):
                 rows.append({"dataset": "sst2_anti", "model": model, "seed": seed, "method": method,
                              "metric": "top1", "variant": "abs", "group": "all", "verdict": verdict,
+                             "mean": 0.9 if verdict == "finds" else 0.01, "chance": 0.06,
                              "model_relies": model != "lazy"})
     (text,) = shortcut_lead(pd.DataFrame(rows), config)
     assert "4 of 5 trained models rely on it" in text
-    assert "raw attention ranks it first in 2 of the 3 with learned attention (not sst2_anti / dot)" in text
-    assert text.endswith("leave-one-out in 4 of 4.") and "flat" not in text and "lazy" not in text
+    # the miss: its hit rate beside a random ranking's (below chance is evidence, not an absence of it)
+    assert ("raw attention ranks it first in 2 of the 3 with learned attention (not sst2_anti / dot: first in 46% of "
+            "examples, a random ranking in 6%)") in text
+    assert text.endswith("in 4 of 4.") and "flat" not in text and "lazy" not in text
     # the miss has near-uniform attention in most of its seeds: the lead says so
     concentration = pd.DataFrame({"dataset": "sst2_anti", "model": ["dot", "dot", "lstm"], "seed": [0, 1, 0],
                                   "method": "rnn_attention", "near_uniform": [True, True, False]})
     (text,) = shortcut_lead(pd.DataFrame(rows), config, concentration)
-    assert "(not sst2_anti / dot: near-uniform attention)" in text
+    assert "(not sst2_anti / dot: first in 46% of examples, a random ranking in 6%; near-uniform attention)" in text
     assert shortcut_lead(None, config) == []
 
 

@@ -415,3 +415,33 @@ def test_the_lead_answers_in_words_before_the_numbers():
     (lead, *_) = agreement_lead(tested, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
     assert lead.startswith("Does attention point at the words a decision rests on? Partly: better than chance, but "
                            "in most results less like causal importance than a second causal method does. Across 1")
+
+
+def test_scope_lines_name_the_models_that_train_or_explain_fewer_examples():
+    """A per-model cap (MiniLM explains 250, trains on 2,500 IMDB reviews) is named beside the dataset's count."""
+    from analysis.report.summary import scope_lines
+
+    config = {"datasets": {"imdb": {"explain_n": 500}},
+              "models": {"bilstm": {"family": "rnn"},
+                         "minilm": {"family": "transformer", "train_n": {"imdb": 2500},
+                                    "explain_n": {"default": 250, "imdb": 60}}},
+              "seeds": [0]}
+    data = pd.DataFrame([{"dataset": "imdb", "role": "train", "split": "train", "source": "mirror",
+                          "rows_kept": 19000, "rows_available": 25000}])
+    (line, *_) = scope_lines(config, data)
+    assert line == ("imdb: trained on 19,000 of 25,000 available (train, mirror) (minilm: 2,500); 500 explained per "
+                    "run (minilm: 60).")
+
+
+def test_published_comparisons_carry_the_corrected_equivalence_the_report_states():
+    """A TOST p of 0.03 in a family of four is not 'equivalent' after Holm, in the table as in the text."""
+    from analysis.report.summary import corrected_comparisons
+
+    rows = [{"dataset": "sst2", "model": "minilm", "seed": seed, "metric": "kendall_tau", "variant": "abs",
+             "comparison": "attention_vs_ceiling", "method_a": f"m{i}", "correction": "holm",
+             "p_equivalence": p, "equivalence": "equivalent" if p < 0.05 else "not shown"}
+            for seed, ps in ((0, (0.03, 0.5, 0.6, 0.7)), (1, (0.001, 0.5, 0.6, 0.7))) for i, p in enumerate(ps)]
+    table = corrected_comparisons(pd.DataFrame(rows))
+    first = table.iloc[[0, 4]]
+    assert first["equivalence"].tolist() == ["not shown", "equivalent"]  # 0.03 x 4 > 0.05; 0.001 x 4 < 0.05
+    assert first["p_equivalence_adjusted"].round(3).tolist() == [0.12, 0.004]

@@ -136,8 +136,11 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
             studied = top1.loc[top1["method"] != "random"]
             if len(studied):
                 best, worst = studied.iloc[0], studied.iloc[-1]
-                text += (f" Top-1 hit rate ranges from {method_label(best['method'])} {row_interval(best, 2)} to "
-                         f"{method_label(worst['method'])} {row_interval(worst, 2)}")
+                if f"{best['mean']:.2f}" == f"{worst['mean']:.2f}":  # one value at the shown precision
+                    text += f" Top-1 hit rate is {best['mean']:.2f} for every method"
+                else:
+                    text += (f" Top-1 hit rate ranges from {method_label(best['method'])} {row_interval(best, 2)} to "
+                             f"{method_label(worst['method'])} {row_interval(worst, 2)}")
                 floor = top1.loc[top1["method"] == "random"]
                 reference = f"random ranking {row_interval(floor.iloc[0], 2)}; " if len(floor) else ""
                 text += f" ({reference}chance {best['chance']:.2f})."
@@ -381,8 +384,8 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
                   concentration: pd.DataFrame | None = None) -> list[str]:
     """The first screen's sentence on the one place the cause is known, with explicit denominators: how many
     trained models rely on their planted token; of those with learned attention, in how many raw attention ranks
-    it first (top-1 verdict "finds" in most seeds), naming each miss and whether its attention is near uniform
-    (``concentration``, the attention concentration table); and in how many of all that rely on it leave-one-out
+    it first (top-1 verdict "finds" in most seeds), naming each miss with its hit rate beside a random ranking's
+    and whether its attention is near uniform (``concentration``, the attention concentration table); and in how many of all that rely on it leave-one-out
     does. Models whose attention is frozen to uniform rely or not like any other, but their attention ranks
     nothing, so they are not in the attention count."""
     if shortcut is None or shortcut.empty:
@@ -396,6 +399,7 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
     loo: dict[str, bool] = {}
     attention: dict[str, bool] = {}
     flat: dict[str, bool] = {}
+    hits: dict[str, tuple[float, float]] = {}  # raw attention's top-1 hit rate and a random ranking's
     for (dataset, model), part in rows.groupby(["dataset", "model"], sort=True):
         name = f"{dataset} / {model}"
         relies[name] = bool(part.groupby("seed")["model_relies"].first().astype(bool).mean() > 0.5)
@@ -406,20 +410,22 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
         raw = next((m for m in RAW_ATTENTION if m in finds), None)
         if raw is not None and model not in constant:
             attention[name] = finds[raw]
+            hits[name] = (float(part.loc[part["method"] == raw, "mean"].mean()), float(part["chance"].mean()))
             seeds = part["seed"].unique()
             flat[name] = sum((dataset, model, int(seed)) in near_uniform for seed in seeds) > len(seeds) / 2
     relying = [name for name, value in relies.items() if value]
     if not relying:
         return []
     datasets = sorted({name.split(" / ")[0] for name in relies})
-    missed = [name + (": near-uniform attention" if flat[name] else "")
-              for name, found in attention.items() if not found]
+    missed = [f"{name}: first in {hits[name][0]:.0%} of examples, a random ranking in {hits[name][1]:.0%}"
+              + ("; near-uniform attention" if flat[name] else "") for name, found in attention.items() if not found]
     text = (f"Where the cause is known (a token planted in {', '.join(datasets)} that decides the label), "
             f"{len(relying)} of {len(relies)} trained models rely on it")
     if attention:
         text += (f"; raw attention ranks it first in {sum(attention.values())} of the {len(attention)} with learned "
                  "attention" + (f" (not {'; '.join(missed)})" if missed else ""))
-    return [text + f"; leave-one-out in {sum(loo.values())} of {len(relying)}."]
+    return [text + f"; leave-one-out (which deletes words, as the reliance test does) in {sum(loo.values())} of "
+            f"{len(relying)}."]
 
 
 @REPORT_SECTIONS.register("groundtruth")

@@ -170,7 +170,7 @@ def permutation_sentence(run: pd.DataFrame, share: pd.Series | None = None,
     if median is None:
         return None
     middle = median.get("median", float("nan"))
-    text = (f"permuting attention changes the output distribution: over {int(median['n'])} examples, "
+    text = (f"permuting attention, the change in the output distribution (TVD): over {int(median['n'])} examples, "
             + (f"the median of the per-example median TVDs is "
                f"{interval(middle, median.get('median_low'), median.get('median_high'))} and their mean "
                if pd.notna(middle) else "the mean of the per-example median TVDs is ") + row_interval(median))

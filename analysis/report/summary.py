@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.config import dataset_cap
 from analysis.plots.style import method_label, metric_short_label
 from analysis.provenance import library_versions, settings_hash
 from analysis.report.document import (
@@ -145,6 +146,16 @@ def correct_equivalence(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFram
                       & ~(out.loc[family, "p_equivalence_adjusted"] < alpha)]
         out.loc[lost, "equivalence"] = "not shown"
     return out
+
+
+def corrected_comparisons(comparisons: pd.DataFrame | None, alpha: float = 0.05) -> pd.DataFrame | None:
+    """Every run's comparisons with :func:`correct_equivalence` applied per family (dataset, model, seed, metric,
+    variant): the table the report reads and the one it publishes say the same."""
+    if comparisons is None or comparisons.empty or "p_equivalence" not in comparisons:
+        return comparisons
+    keys = [key for key in ("dataset", "model", "seed", "metric", "variant") if key in comparisons]
+    parts = [correct_equivalence(part, alpha) for _, part in comparisons.groupby(keys, sort=False, dropna=False)]
+    return pd.concat(parts).loc[comparisons.index]
 
 
 def _within_margin(row: pd.Series | None, alpha: float = 0.05) -> bool:
@@ -392,16 +403,24 @@ def scope_lines(config: dict[str, Any], data_report: pd.DataFrame) -> list[str]:
             if kept is None:
                 continue
             of = f" of {available:,} available" if available is not None else ""
-            roles.append(f"{verb} {kept:,}{of} ({row.get('split')}, {row.get('source')})")
+            capped = _model_caps(config, dataset, "train_n", kept) if row.get("role") == "train" else ""
+            roles.append(f"{verb} {kept:,}{of} ({row.get('split')}, {row.get('source')}){capped}")
         explain_n = config.get("datasets", {}).get(dataset, {}).get("explain_n")
         if explain_n:
-            roles.append(f"{explain_n} explained per run")
+            roles.append(f"{explain_n:,} explained per run{_model_caps(config, dataset, 'explain_n', explain_n)}")
         lines.append(f"{dataset}: " + "; ".join(roles) + ".")
     seeds = config.get("seeds", [])
     lines.append(f"{counted(len(config.get('models', {})), 'model')} x {counted(len(seeds), 'training seed')} "
                  f"({', '.join(map(str, seeds))}).")
     lines += [f"Reduced: {text}" for text in config.get("report", {}).get("reductions", [])]
     return lines
+
+
+def _model_caps(config: dict[str, Any], dataset: str, key: str, count: int) -> str:
+    """" (model: n, ...)" for the models whose own cap ``models.<model>.<key>`` on ``dataset`` is below ``count``."""
+    caps = {name: cap for name, entry in config.get("models", {}).items()
+            if (cap := dataset_cap(entry.get(key), dataset)) is not None and cap < count}
+    return f" ({', '.join(f'{name}: {cap:,}' for name, cap in caps.items())})" if caps else ""
 
 
 PROVENANCE_COLUMNS = ("settings", "versions")
@@ -545,6 +564,7 @@ def write_summary(*, config: dict[str, Any], evaluation: pd.DataFrame, summary: 
 
     reference = config["agreement"]["reference"]
     metric = config["figures"]["headline_metric"]
+    comparisons = corrected_comparisons(comparisons)
     # sections see the core tables too (accuracy beside published numbers, ...), by the same names
     tables = {**(extra_tables or {}), "evaluation": evaluation, "agreement_summary": summary,
               "comparisons": comparisons, "diagnostics": diagnostics, "data_report": data_report}
