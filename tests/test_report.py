@@ -445,3 +445,15 @@ def test_published_comparisons_carry_the_corrected_equivalence_the_report_states
     first = table.iloc[[0, 4]]
     assert first["equivalence"].tolist() == ["not shown", "equivalent"]  # 0.03 x 4 > 0.05; 0.001 x 4 < 0.05
     assert first["p_equivalence_adjusted"].round(3).tolist() == [0.12, 0.004]
+
+
+def test_the_agreement_section_shows_how_much_the_answer_owes_to_the_reference():
+    """Raw attention against the reference's sibling (LOO by [MASK] beside LOO by deletion), per model."""
+    from analysis.report.report_section import reference_sensitivity
+
+    summary = _summary((0.60, 0.55, 0.65), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05))
+    masked = summary.iloc[[0]].assign(method_b="loo_mask", mean=0.20)
+    text = reference_sensitivity(pd.concat([summary, masked]), reference="loo_delete", metric="kendall_tau")
+    assert ("against Leave-one-out ([MASK]) instead of Leave-one-out (delete), each model's raw attention agrees at "
+            "minilm 0.20 (was 0.60)") in text
+    assert reference_sensitivity(summary, reference="loo_delete", metric="kendall_tau") == ""  # no sibling computed

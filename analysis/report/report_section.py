@@ -125,6 +125,43 @@ def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
             "method in some and less well in others.")
 
 
+def reference_sensitivity(summary: pd.DataFrame, *, reference: str, metric: str) -> str:
+    """How each model's raw attention fares against the reference's siblings (the other methods of its family,
+    e.g. leave-one-out by [MASK] beside leave-one-out by deletion): the median over runs of the agreement with
+    each, so a reader sees how much the headline owes to the choice of reference. Empty without siblings."""
+    from analysis.importance import IMPORTANCE_METHODS
+    from analysis.plots.figures import headline_attention
+
+    if reference not in IMPORTANCE_METHODS:
+        return ""
+    family = IMPORTANCE_METHODS.get(reference).family
+    present = set(summary["method_a"]) | set(summary["method_b"])
+    siblings = sorted(m for m in present if m != reference and m in IMPORTANCE_METHODS
+                      and IMPORTANCE_METHODS.get(m).family == family)
+    raw = headline_attention(summary, reference=reference)
+    rows = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")]
+
+    def median(model: str, method: str, other: str) -> float:
+        pair = rows[(rows["model"] == model) & (((rows["method_a"] == method) & (rows["method_b"] == other))
+                                                | ((rows["method_a"] == other) & (rows["method_b"] == method)))]
+        return float(pair["mean"].median()) if len(pair) else float("nan")
+
+    parts = []
+    for sibling in siblings:
+        values = {model: (median(model, method, reference), median(model, method, sibling))
+                  for model, method in raw.items()}
+        values = {model: pair for model, pair in values.items() if np.isfinite(pair).all()}
+        if values:
+            parts.append(f"against {method_label(sibling)} instead of {method_label(reference)}, each model's raw "
+                         "attention agrees at " + ", ".join(f"{model} {new:.2f} (was {old:.2f})"
+                                                            for model, (old, new) in values.items()))
+    if not parts:
+        return ""
+    return (f"How much the answer owes to the reference (median {metric_short_label(metric)} over datasets and "
+            "seeds, |scores|): " + "; ".join(parts) + ". The two references remove a word differently, so each "
+            "agreement is with one definition of causal importance, not with importance itself.")
+
+
 def _raw_attention_by_model(findings: list[Finding], summary: pd.DataFrame, reference: str) -> dict[str, float]:
     """Each model's raw attention (:func:`~analysis.plots.figures.headline_attention`): the median of its
     defined findings over datasets and seeds, highest first."""
@@ -181,6 +218,9 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
                                                      reference=method_label(reference))),
                     Table(key_results(findings), caption=f"Agreement of each attention method with "
                           f"{method_label(reference)}, per run", id="key-results")]
+    sensitivity = reference_sensitivity(summary, reference=reference, metric=metric)
+    if sensitivity:
+        blocks.append(Paragraph(sensitivity))
     statements = [f.text for f in findings] or ["No attention-vs-causal comparisons were computed."]
     shown = Findings(statements, id="findings")
     blocks.append(Group("Findings", [shown] if len(statements) <= FINDINGS_FOLD_ABOVE else [
