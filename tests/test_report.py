@@ -457,3 +457,29 @@ def test_the_agreement_section_shows_how_much_the_answer_owes_to_the_reference()
     assert ("against Leave-one-out ([MASK]) instead of Leave-one-out (delete), each model's raw attention agrees at "
             "minilm 0.20 (was 0.60)") in text
     assert reference_sensitivity(summary, reference="loo_delete", metric="kendall_tau") == ""  # no sibling computed
+
+
+def test_the_lead_counts_raw_attention_apart_from_its_variants_and_answers_from_raw_attention():
+    """Raw attention is the question's subject: its verdicts come first and decide the answer's wording; the
+    variants' (rollout here, all as good as the ceiling) follow in the count of every attention-based ranking."""
+    from analysis.report.report_section import agreement_lead
+
+    one = _summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05))
+    rollout = one.iloc[[0]].assign(method_a="attention_rollout", mean=0.45)
+    summary = pd.concat([one, rollout, one.assign(model="bert"), rollout.assign(model="bert")], ignore_index=True)
+    evaluation = pd.concat([EVALUATION, EVALUATION.assign(model="bert")])
+    findings = [replace(f, verdict_ceiling="below" if f.method == "attention_last_mean" else "equivalent",
+                        verdict_floor="above")
+                for f in agreement_findings(summary, evaluation, reference="loo_delete")]
+    assert len(findings) == 4
+    first, second = agreement_lead(findings, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
+    assert "Partly:" in first  # 2 of 2 raw below the ceiling, although half of all rankings are as good as it
+    assert second == ("Paired tests on the same examples put raw attention below the ceiling in 2 of 2, as good as it "
+                      "in 0, undecided at this n in 0; above the floor in 2 of 2.")
+    from analysis.report.report_section import every_ranking_sentence
+
+    every = every_ranking_sentence(findings, metric="kendall_tau")  # opens the agreement section
+    assert every.startswith("Every attention-based ranking (raw attention and its variants: 4 results, Kendall τ 0.20 "
+                            "to 0.45, median 0.33)")
+    assert every.endswith("below the ceiling in 2 of 4, as good as it in 2, undecided at this n in 0; above the floor "
+                          "in 4 of 4.")

@@ -47,7 +47,10 @@ AGREEMENT_INTRO = (
 
 def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference: str, metric: str,
                    comparisons: pd.DataFrame | None) -> list[str]:
-    """The answer in plain words, from the findings' numbers and verdicts."""
+    """The answer in plain words, from the findings' numbers and verdicts: first each model's raw attention (the
+    question's subject; the answer's wording follows its paired verdicts), then every attention-based ranking."""
+    from analysis.plots.figures import headline_attention
+
     runs = {(f.dataset, f.model, f.seed) for f in findings}
     constant = [f for f in findings if not f.defined]
     findings = [f for f in findings if f.defined]
@@ -60,16 +63,19 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
               "results" + (f"; {left_out}" if left_out else "") + ")" if len(values) > 1
               else f"{values[0]:.2f}" + (f" ({left_out})" if left_out else ""))
     by_model = _raw_attention_by_model(findings, summary, reference)
-    ceiling = pd.Series([f.verdict_ceiling for f in findings]).value_counts()
-    floor = pd.Series([f.verdict_floor for f in findings]).value_counts()
-    tested = set(ceiling.index) != {"untested"}
-    answer = plain_answer(ceiling, floor, len(findings)) if tested else ""
+    headline = headline_attention(summary, reference=reference)
+    raw = [f for f in findings if headline.get(f.model) == f.method]
+    split = len(by_model) > 1 and 0 < len(raw) < len(findings)
+    tested = {f.verdict_ceiling for f in findings} != {"untested"}
+    decisive = raw if split else findings
+    answer = plain_answer(*_verdicts(decisive), len(decisive)) if tested else ""
     text = (f"Does attention point at the words a decision rests on? {answer}{' ' if answer else ''}Across "
             f"{len(runs)} trained models (dataset x model x seed), ")
     if len(by_model) > 1:
         text += (f"each model's raw attention agrees with {method_label(reference)} at a mean {name} (median over its "
-                 "datasets and seeds) of " + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items())
-                 + f"; all attention-based rankings (raw and variants): {spread}")
+                 "datasets and seeds) of " + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items()))
+        if not split:
+            text += f"; all attention-based rankings (raw and variants): {spread}"
     else:
         text += f"attention agrees with {method_label(reference)} at a mean {name} of {spread}"
     ceiling_means, ceiling_methods = [], set()
@@ -89,18 +95,44 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     sentences = [text + "."]
     if not tested:
         sentences.append("No paired tests were run, so no difference from the ceiling or the floor is claimed.")
+    elif split:  # the variants' counts open the agreement section (every_ranking_sentence)
+        sentences.append(f"Paired tests on the same examples put raw attention {_verdict_counts(raw)}.")
     else:
-        undecided = int(ceiling.get("overlapping", 0) + ceiling.get("untestable", 0)
-                        + ceiling.get("indistinct_untestable", 0))
-        above = int(ceiling.get("above", 0))
-        below_floor = int(floor.get("below", 0))
-        sentences.append(
-            f"Paired tests on the same examples put attention below the ceiling in {int(ceiling.get('below', 0))} of "
-            f"{len(findings)}, as good as it in {int(ceiling.get('equivalent', 0))}"
-            + (f", above it in {above}" if above else "") + f", undecided at this n in {undecided}; above the floor "
-            f"in {int(floor.get('above', 0))} of {len(findings)}"
-            + (f", below it in {below_floor}" if below_floor else "") + ".")
+        sentences.append(f"Paired tests on the same examples put attention {_verdict_counts(findings)}.")
     return sentences
+
+
+def every_ranking_sentence(findings: list[Finding], *, metric: str) -> str:
+    """Every attention-based ranking's (raw attention and its variants) spread and paired verdicts; empty where
+    no paired tests ran or no agreement is defined."""
+    defined = [f for f in findings if f.defined]
+    if not defined or {f.verdict_ceiling for f in defined} == {"untested"}:
+        return ""
+    values = np.array([f.value for f in defined])
+    constant = len(findings) - len(defined)
+    return (f"Every attention-based ranking (raw attention and its variants: {len(defined)} results, "
+            f"{metric_short_label(metric)} {values.min():.2f} to {values.max():.2f}, median {np.median(values):.2f}"
+            + (f"; {constant} of constant attention left out" if constant else "")
+            + f"): paired tests put it {_verdict_counts(defined)}.")
+
+
+def _verdicts(findings: list[Finding]) -> tuple[pd.Series, pd.Series]:
+    """Counts of the findings' verdicts against the ceiling and against the floor."""
+    return (pd.Series([f.verdict_ceiling for f in findings]).value_counts(),
+            pd.Series([f.verdict_floor for f in findings]).value_counts())
+
+
+def _verdict_counts(findings: list[Finding]) -> str:
+    """'below the ceiling in a of n, as good as it in b, above it in c, undecided at this n in d; above the floor
+    in e of n' (zero counts of the rarer verdicts left out)."""
+    ceiling, floor = _verdicts(findings)
+    undecided = int(ceiling.get("overlapping", 0) + ceiling.get("untestable", 0)
+                    + ceiling.get("indistinct_untestable", 0))
+    above, below_floor = int(ceiling.get("above", 0)), int(floor.get("below", 0))
+    return (f"below the ceiling in {int(ceiling.get('below', 0))} of {len(findings)}, as good as it in "
+            f"{int(ceiling.get('equivalent', 0))}" + (f", above it in {above}" if above else "")
+            + f", undecided at this n in {undecided}; above the floor in {int(floor.get('above', 0))} of "
+            f"{len(findings)}" + (f", below it in {below_floor}" if below_floor else ""))
 
 
 def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
@@ -218,6 +250,9 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
                                                      reference=method_label(reference))),
                     Table(key_results(findings), caption=f"Agreement of each attention method with "
                           f"{method_label(reference)}, per run", id="key-results")]
+    every = every_ranking_sentence(findings, metric=metric)
+    if every:
+        blocks.insert(1, Paragraph(every))
     sensitivity = reference_sensitivity(summary, reference=reference, metric=metric)
     if sensitivity:
         blocks.append(Paragraph(sensitivity))
