@@ -138,7 +138,7 @@ def test_rows_shown_for_scale_are_not_counted_among_the_differences():
                         group="all", metric="spearman")]
     table = replication_table({"agreement_summary": pd.DataFrame(rows)}, CONFIG)
     text = _finding(table)
-    assert "0 of 0 published numbers" in text and "largest differences" not in text
+    assert "no published number here was measured on the same task" in text and "largest differences" not in text
 
 
 def test_a_seed_without_an_interval_is_left_out_of_the_range():
@@ -161,7 +161,7 @@ def test_section_renders_published_values_with_their_sources():
         assert "successar/AttentionExplanation" in text  # where the numbers were read
         assert "0.33 [0.20, 0.47]" in text
     assert "Abnar" not in section.markdown  # sources without a row here are not listed
-    assert section.findings and "1 of 3 published numbers" in section.findings[0]
+    assert section.findings and "1 of 3 agreement values" in section.findings[0]
     assert list(section.tables) == ["replication_table"]
 
 
@@ -173,3 +173,15 @@ def test_declarations_are_frozen_unique_and_in_range():
         PUBLISHED_NUMBERS[0].value = 0.5  # type: ignore[misc]
     assert ModelProperties("rnn", encoder="lstm", attention="tanh").matches({"family": "rnn"})  # schema defaults
     assert not ModelProperties("rnn", encoder="lstm", attention="tanh").matches({"family": "transformer"})
+
+
+def test_accuracies_are_counted_apart_from_agreement_values():
+    """Their F1 beside our accuracy is not 'measured the same way' as a Kendall τ: the finding counts each apart."""
+    from analysis.published.replication_section import _finding
+
+    rows = [{"measure": measure, "scope": "same task", "within": within, "close": close, "difference": 0.01,
+             "source": "J&W", "table": "T", "row": "r", "column": "c", "published": 0.5, "ours": 0.5}
+            for measure, within, close in (("agreement", True, True), ("agreement", False, False),
+                                           ("accuracy", True, False))]
+    text = _finding(pd.DataFrame(rows))
+    assert "1 of 2 agreement values lie within" in text and "1 of 1 accuracies" in text and "0 are close" in text

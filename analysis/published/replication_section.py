@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.published.replication import FOR_SCALE, PUBLISHED_NUMBERS, replication_table, sources
+from analysis.published.replication import AGREEMENT, FOR_SCALE, PUBLISHED_NUMBERS, replication_table, sources
 from analysis.report.document import BulletList, Findings, Paragraph, Section, Table
 from analysis.report.sections import REPORT_SECTIONS
 
@@ -62,12 +62,16 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
 
 def _finding(table: pd.DataFrame) -> str:
     same = table[~table["scope"].isin(FOR_SCALE) & table["within"].notna()]
-    inside = int(same["within"].eq(True).sum())
     outside = same[same["within"].eq(False)]
-    close = int(same["close"].eq(True).sum())
-    text = (f"Replication table: {inside} of {len(same)} published numbers measured on the same task the same way lie within the "
-            f"range of our seeds' 95% intervals; {close} of the {len(same)} are close to ours (that whole range "
-            "within the study's equivalence margin of the published value)")
+    counts = []
+    for measure, part in same.groupby("measure", sort=False):
+        inside, close = int(part["within"].eq(True).sum()), int(part["close"].eq(True).sum())
+        what = "agreement values" if measure == AGREEMENT else "accuracies (theirs as published, F1 where they give it)"
+        counts.append(f"{inside} of {len(part)} {what} lie within the range of our seeds' 95% intervals and {close} "
+                      f"{'is' if close == 1 else 'are'} close to ours")
+    text = ("Replication table, the published numbers measured on the same task: " + "; ".join(counts)
+            + " (close: that whole range within the study's equivalence margin of the published value)" if counts
+            else "Replication table: no published number here was measured on the same task (all are for scale)")
     if len(outside):
         worst = outside.reindex(outside["difference"].abs().sort_values(ascending=False).index).head(4)
         listed = "; ".join(f"{r.source} {r.table}, {r.row} / {r.column} (published {r.published:.2f}, ours "
