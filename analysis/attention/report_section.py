@@ -18,10 +18,11 @@ INTRO = ("How peaked is each attention method? Per example, over the words it sc
          "since special tokens are excluded): the largest weight beside the uniform weight 1/n, their ratio, the "
          "entropy over log n (1 = uniform) and the total-variation distance from uniform, which bounds what any "
          "permutation can do: TVD(p, permuted p) <= 2 TVD(p, uniform). Attention is marked near uniform when its mean "
-         f"distance from uniform is at most {NEAR_UNIFORM_TVD} (no permutation can then move more than "
-         f"{2 * NEAR_UNIFORM_TVD:.0%} of the weight). For such a model the permutation test is vacuous and rank "
-         "agreement with its attention measures near-ties. Numbers are means over seeds; n counts the examples of all "
-         "seeds.")
+         f"distance from uniform is at most {NEAR_UNIFORM_TVD} (averaged over examples, no permutation can then move "
+         f"more than {2 * NEAR_UNIFORM_TVD:.0%} of the weight; a single example can be further from uniform). For "
+         "such a model the claims about moving attention's weights (permuting, zeroing, replacing them) are vacuous; "
+         "rank agreement is still measured, since near-uniform weights still rank words. Numbers are means over "
+         "seeds; n counts the examples of all seeds.")
 
 
 def seed_means(summary: pd.DataFrame) -> pd.DataFrame:

@@ -107,12 +107,12 @@ PUBLISHED_CLAIMS.add("jw_causal_methods_agree_more", PublishedClaim(
     test="Kendall τ over |scores| per example: τ(gradient, LOO) − τ(attention, gradient) and τ(gradient, LOO) − "
          "τ(attention, LOO) on the same examples, each by a paired sign-flip test; both must be positive "
          "(intersection-union test). The gradient is theirs (attention held fixed); LOO deletes the word.",
-    reasons="Rank correlations on short sentences move in coarse steps. Where the encoder carries little context "
-            "(the average encoder has none, a CNN a narrow window), each word reaches the output through its own "
-            "attention weight nearly unchanged, so attention tracks leave-one-out and the attention-detached "
-            "gradient almost by construction; Jain & Wallace made the claim for encoders whose hidden states mix "
-            "the sentence (their BiLSTM), where a BiLSTM's attention can still sit near its own word when its "
-            "states carry little context.",
+    reasons="Where the encoder carries little context (the average encoder has none, a CNN a narrow window), each "
+            "word reaches the output through its own attention weight nearly unchanged, so attention tracks "
+            "leave-one-out and the attention-detached gradient almost by construction. Jain & Wallace made the "
+            "claim for encoders whose hidden states mix the sentence (their BiLSTM); a BiLSTM whose states stay "
+            "close to their own word behaves like the no-encoder model. On SST's short sentences rank "
+            "correlations also move in coarse steps.",
     evaluate=_causal_agree_more,
     scope_note="Replication: BiLSTM and CNN encoders (their Table 2 and Sec. 4.1) on SST, AG News and IMDB; extension: "
                "the no-encoder model and other datasets.",
