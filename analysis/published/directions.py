@@ -273,7 +273,7 @@ def adversarial_lower_bound(table: pd.DataFrame) -> tuple[float, int] | None:
 
 def _adversarial_details(table: pd.DataFrame) -> str:
     main, check = _searches(table)
-    text = (f"constraint held {_mean(main['feasible'].astype(float))}, median JSD "
+    text = (f"output kept within TVD ε in {_mean(main['feasible'].astype(float))} of examples, median JSD "
             f"{main['jsd'].astype(float).median():.3f} {JSD_UNIT}")
     if len(check):  # the full search on a subset against the run's (reduced) search on the same examples
         same = main[main["example_id"].isin(set(check["example_id"]))]
