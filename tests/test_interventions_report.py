@@ -186,3 +186,19 @@ def test_constant_attention_gets_undefined_not_a_verdict_in_the_eraser_and_zeroi
                 min_p=1e-4)])
     text = section.zeroing_sentence(zeroing, constant=True)
     assert "undefined (constant attention ranks nothing)" in text and "larger" not in text
+
+
+def test_the_removal_sentence_names_its_after_the_fact_choice_and_raw_attentions_own_order():
+    """The fastest of several attention orders is chosen after seeing them: the sentence says so and gives raw
+    attention's own fraction beside it."""
+    from analysis.interventions.report_section import removal_sentence
+
+    run = pd.DataFrame([{"test": "removal", "measure": "fraction_items", "group": "all", "method": method,
+                         "mean": mean, "mean_low": mean - 0.02, "mean_high": mean + 0.02}
+                        for method, mean in (("rnn_attention", 0.8), ("rnn_attention_x_gradient", 0.3),
+                                             ("random", 0.9))])
+    text = removal_sentence(run)
+    assert "order (the fastest of 2 attention-based orders, chosen after the fact) must zero" in text
+    assert "(raw Attention: 80% [78%, 82%])" in text
+    single = removal_sentence(run[run["method"] != "rnn_attention_x_gradient"])
+    assert "chosen after the fact" not in single and "raw" not in single

@@ -346,8 +346,13 @@ def removal_sentence(run: pd.DataFrame, alpha: float = 0.05, *, constant: bool =
     if attention.empty:
         return None
     best_attention = attention.sort_values("mean").iloc[0]
-    parts = [f"to flip the decision, the {method_label(best_attention['method'])} order must zero the attention of "
-             f"{row_interval(best_attention, percent=True)} of the words"]
+    of = (f" (the fastest of {len(attention)} attention-based orders, chosen after the fact)" if len(attention) > 1
+          else "")
+    parts = [f"to flip the decision, the {method_label(best_attention['method'])} order{of} must zero the attention "
+             f"of {row_interval(best_attention, percent=True)} of the words"]
+    raw = attention[attention["method"].isin(RAW_ATTENTION)]
+    if len(attention) > 1 and len(raw) and raw["method"].iloc[0] != best_attention["method"]:
+        parts[0] += f" (raw {method_label(raw['method'].iloc[0])}: {row_interval(raw.iloc[0], percent=True)})"
     if len(undefined):
         parts[0] = f"the {method_label(undefined['method'].iloc[0])} order: {UNDEFINED}; " + parts[0]
     if not causal.empty:
