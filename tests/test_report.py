@@ -73,8 +73,8 @@ def test_the_answer_names_each_models_raw_attention_agreement_highest_first():
     evaluation = pd.concat([EVALUATION, EVALUATION.assign(model="bert")])
     findings = agreement_findings(both, evaluation, reference="loo_delete")
     (lead, *_) = agreement_lead(findings, both, reference="loo_delete", metric="kendall_tau", comparisons=None)
-    assert ("each model's raw attention agrees with Leave-one-out (delete) at a mean Kendall τ (median over its "
-            "datasets and seeds) of bert 0.60, minilm 0.10") in lead
+    assert ("each model's raw attention agrees with Leave-one-out (delete) at a mean Kendall τ (median of its "
+            "runs) of bert 0.60, minilm 0.10") in lead
     # the ceiling is named, not just called 'two causal methods'
     assert "the ceiling (Integrated gradients vs Leave-one-out (delete)): 0.50; the floor" in lead
 

@@ -424,7 +424,7 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
     if attention:
         text += (f"; raw attention ranks it first in {sum(attention.values())} of the {len(attention)} with learned "
                  "attention" + (f" (not {'; '.join(missed)})" if missed else ""))
-    return [text + f"; leave-one-out (which deletes words, as the reliance test does) in {sum(loo.values())} of "
+    return [text + f"; leave-one-out (deleting, as the reliance test does) in {sum(loo.values())} of "
             f"{len(relying)}."]
 
 

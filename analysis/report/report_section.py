@@ -72,8 +72,8 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     text = (f"Does attention point at the words a decision rests on? {answer}{' ' if answer else ''}Across "
             f"{len(runs)} trained models (dataset x model x seed), ")
     if len(by_model) > 1:
-        text += (f"each model's raw attention agrees with {method_label(reference)} at a mean {name} (median over its "
-                 "datasets and seeds) of " + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items()))
+        text += (f"each model's raw attention agrees with {method_label(reference)} at a mean {name} (median of its "
+                 "runs) of " + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items()))
         if not split:
             text += f"; all attention-based rankings (raw and variants): {spread}"
     else:
