@@ -385,9 +385,9 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
     """The first screen's sentence on the one place the cause is known, with explicit denominators: how many
     trained models rely on their planted token; of those with learned attention, in how many raw attention ranks
     it first (top-1 verdict "finds" in most seeds), naming each miss with its hit rate beside a random ranking's
-    and whether its attention is near uniform (``concentration``, the attention concentration table); and in how many of all that rely on it leave-one-out
-    does. Models whose attention is frozen to uniform rely or not like any other, but their attention ranks
-    nothing, so they are not in the attention count."""
+    and whether its attention is near uniform (``concentration``, the attention concentration table); and in how
+    many of all that rely on it leave-one-out does. Models whose attention is frozen to uniform rely or not like
+    any other, but their attention ranks nothing, so they are not in the attention count."""
     if shortcut is None or shortcut.empty:
         return []
     rows = shortcut[(shortcut["metric"] == "top1") & (shortcut["variant"] == "abs") & (shortcut["group"] == "all")]
