@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import difflib
 import logging
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,8 @@ def coerce_to_schema(value: Any, schema: dict[str, Any]) -> Any:
 
     ``snakemake --config key={a: 1}`` hands nested values over as strings; where the schema
     wants an integer, number, boolean or null, a string that parses as one is converted.
-    Strings where the schema wants strings are left alone.
+    That includes exponents without a decimal point (``lr: 2e-5``), which YAML 1.1, and so
+    PyYAML and Snakemake, read as strings. Strings where the schema wants strings are left alone.
     """
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else list(types)
@@ -73,6 +75,12 @@ def coerce_to_schema(value: Any, schema: dict[str, Any]) -> Any:
             return parsed
         if isinstance(parsed, int | float) and not isinstance(parsed, bool) and {"integer", "number"} & set(types):
             return parsed
+        if isinstance(parsed, str) and "number" in types:
+            try:
+                number = float(parsed)
+            except ValueError:
+                return value
+            return number if math.isfinite(number) else value
     return value
 
 

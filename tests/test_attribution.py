@@ -38,7 +38,7 @@ def test_integrated_gradients_completeness(model_name, request):
 
     with torch.no_grad():
         fx = target_probability(model.logits(enc.input_ids, enc.attention_mask), batch.target)
-        base = baseline_ids(model, enc.input_ids, enc.attention_mask, "pad")
+        base = baseline_ids(model, enc, "pad")
         fb = target_probability(model.logits(base, enc.attention_mask), batch.target)
     total = out.token_scores.sum(dim=1).numpy()
     expected = (fx - fb).double().numpy()
@@ -66,10 +66,30 @@ def test_ig_baseline_keeps_special_tokens(tiny_bert):
     from analysis.attribution.gradient import baseline_ids
 
     enc = tiny_bert.encode([["the", "film"]])
-    base = baseline_ids(tiny_bert, enc.input_ids, enc.attention_mask, "mask")
+    base = baseline_ids(tiny_bert, enc, "mask")
     tok = tiny_bert.tokenizer
     assert base[0, 0] == tok.cls_token_id and base[0, -1] == tok.sep_token_id
     assert torch.all(base[0, 1:-1] == tok.mask_token_id)
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "shapley_sampling"])
+def test_a_word_the_tokenizer_maps_to_unk_is_replaced_in_the_baseline_and_scored(tiny_bert, method):
+    """[UNK] is among the tokenizer's special ids, but a word that becomes [UNK] (an emoji) is a word: kept in the
+    baseline it would get exactly zero by construction (x - x' = 0), as the RNNs' <unk> once did."""
+    from analysis.attribution.gradient import baseline_ids
+
+    tok = tiny_bert.tokenizer
+    enc = tiny_bert.encode([["the", "\U0001F600", "film"]])
+    assert enc.input_ids[0, 2] == tok.unk_token_id  # the emoji is [UNK]
+    base = baseline_ids(tiny_bert, enc, "mask")
+    assert base[0, 0] == tok.cls_token_id and base[0, -1] == tok.sep_token_id
+    assert torch.all(base[0, 1:-1] == tok.mask_token_id)  # every word's token masked, [UNK] included
+    with torch.no_grad():
+        tiny_bert.module.classifier.weight *= 500  # make the output depend visibly on every input
+    batch = make_batch(tiny_bert, ["the \U0001F600 film"])
+    out = make_method(method, {"n_samples": 3} if method == "shapley_sampling" else {}).explain(tiny_bert, batch)
+    words = pool_to_words(out.token_scores, batch.encoded.word_index, batch.encoded.n_words_kept, "sum")
+    assert abs(words[0][1]) > 1e-6
 
 
 @pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
@@ -279,7 +299,7 @@ def test_shapley_sampling_is_efficient(model_name, request):
     enc = batch.encoded
     with torch.no_grad():
         fx = target_probability(model.logits(enc.input_ids, enc.attention_mask), batch.target)
-        masked = baseline_ids(model, enc.input_ids, enc.attention_mask, "mask")
+        masked = baseline_ids(model, enc, "mask")
         fb = target_probability(model.logits(masked, enc.attention_mask), batch.target)
     for row in range(2):
         assert words[row].sum() == pytest.approx(float(fx[row] - fb[row]), abs=1e-5)

@@ -98,6 +98,21 @@ def test_cli_validate_checks_the_ground_truth_and_heads_blocks_too(tmp_path, cap
     assert "groundtruth.sanity.models: 'gpt' is not in the study's models" in message and "Traceback" not in message
 
 
+def test_an_exponent_without_a_decimal_point_is_a_number(tiny):
+    """YAML 1.1 (PyYAML, Snakemake) reads `lr: 2e-5` as the string '2e-5'; the schema's numbers accept it."""
+    written = yaml.safe_load("lr: 2e-5\nepochs: 1e3\nbad: nan")
+    assert written["lr"] == "2e-5"  # the trap itself
+    tiny["models"]["minilm"]["lr"] = written["lr"]
+    config = validate_config(tiny)
+    assert config["models"]["minilm"]["lr"] == 2e-5 and isinstance(config["models"]["minilm"]["lr"], float)
+    tiny["models"]["minilm"].update(epochs=written["epochs"])  # an integer is not read from a float exponent
+    with pytest.raises(ConfigError, match=r"models\.minilm\.epochs: expected integer, got '1e3'"):
+        validate_config(tiny)
+    tiny["models"]["minilm"].update(epochs=1, lr="nan")  # not a finite number: left for the schema to refuse
+    with pytest.raises(ConfigError, match=r"models\.minilm\.lr: expected number, got 'nan'"):
+        validate_config(tiny)
+
+
 def test_command_line_strings_are_coerced_where_the_schema_wants_numbers(tiny):
     from analysis.config import coerce_to_schema, load_schema
 

@@ -121,8 +121,8 @@ def test_integrated_gradients_mask_baseline_is_the_mask_input_and_equals_the_pad
     from analysis.attribution.gradient import baseline_ids
 
     enc = tiny_rnn.encode([OOV_SENTENCE.split()])
-    mask = baseline_ids(tiny_rnn, enc.input_ids, enc.attention_mask, "mask")
-    pad = baseline_ids(tiny_rnn, enc.input_ids, enc.attention_mask, "pad")
+    mask = baseline_ids(tiny_rnn, enc, "mask")
+    pad = baseline_ids(tiny_rnn, enc, "pad")
     assert mask.tolist() == [[MASK_ID] * len(OOV_SENTENCE.split())]
     with torch.no_grad():  # both are zero embeddings at every real position (documented in AttentionRNN.embed)
         assert torch.equal(tiny_rnn.embed(mask), tiny_rnn.embed(pad))

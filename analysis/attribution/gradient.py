@@ -14,7 +14,7 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, Saliency
 
 from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, MethodSettingsError, register_method
-from analysis.models.base import CPU_GRADIENT_BATCH_TOKENS, TextClassifier, batch_token_budget, rows_per_batch
+from analysis.models.base import CPU_GRADIENT_BATCH_TOKENS, Encoded, TextClassifier, batch_token_budget, rows_per_batch
 
 
 def probability_function(model: TextClassifier, **forward_options: Any):
@@ -27,21 +27,20 @@ def probability_function(model: TextClassifier, **forward_options: Any):
     return forward
 
 
-def baseline_ids(model: TextClassifier, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 token: str) -> torch.Tensor:
-    """IG baseline: every real token replaced by [PAD] (or [MASK]); special tokens kept.
+def baseline_ids(model: TextClassifier, encoded: Encoded, token: str) -> torch.Tensor:
+    """IG baseline: every token of a word replaced by [PAD] (or [MASK]); special tokens and padding kept.
 
-    For an RNN both are the zero embedding at every real position (its ``<pad>`` row and
-    its ``<mask>`` input are both zero), so the two baselines coincide there.
+    What counts as a word's token is ``encoded.word_index >= 0``, not a list of special token
+    ids: a word that tokenizes to [UNK] (an emoji, a rare script) is a word, and keeping it in
+    the baseline would give it an attribution of exactly zero by construction.
+    For an RNN both baselines are the zero embedding at every real position (its ``<pad>`` row
+    and its ``<mask>`` input are both zero), so the two coincide there.
     """
     replacement = {"pad": model.pad_token_id, "mask": model.mask_token_id}.get(token)
     if replacement is None:
         raise MethodSettingsError(f"integrated_gradients baseline must be 'pad' or 'mask', not {token!r}")
-    special = torch.zeros_like(input_ids, dtype=torch.bool)
-    for sid in model.special_token_ids:
-        special |= input_ids == sid
-    keep = special | (attention_mask == 0)
-    return torch.where(keep, input_ids, torch.full_like(input_ids, replacement))
+    word = encoded.word_index.to(encoded.input_ids.device) >= 0
+    return torch.where(word, torch.full_like(encoded.input_ids, replacement), encoded.input_ids)
 
 
 def integrate_on_nodes(ig: IntegratedGradients, inputs: torch.Tensor, baselines: torch.Tensor, *,
@@ -193,7 +192,7 @@ class IntegratedGradientsMethod(_GradientMethod):
         forward = probability_function(model)
         ig = IntegratedGradients(forward)
         embeddings = model.embed(enc.input_ids).detach().requires_grad_()
-        baselines = model.embed(baseline_ids(model, enc.input_ids, enc.attention_mask, self.settings["baseline"])).detach()
+        baselines = model.embed(baseline_ids(model, enc, self.settings["baseline"])).detach()
         n = len(batch)
         steps = int(self.settings["n_steps"])
         chunk = self.points_per_chunk(enc.input_ids.shape[1], model.device)

@@ -38,7 +38,7 @@ class _CaptumSampling(ImportanceMethod):
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         enc = batch.encoded
-        baselines = baseline_ids(model, enc.input_ids, enc.attention_mask, "mask")
+        baselines = baseline_ids(model, enc, "mask")
 
         def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             return torch.softmax(model.logits(input_ids, attention_mask), dim=-1)

@@ -118,10 +118,6 @@ class TextClassifier(ABC):
         return 0
 
     @property
-    def special_token_ids(self) -> set[int]:
-        return set()
-
-    @property
     def gradient_capable(self) -> bool:
         return True
 

@@ -258,10 +258,6 @@ class TransformerClassifier(TextClassifier):
         mask = self.tokenizer.mask_token_id
         return int(mask if mask is not None else self.tokenizer.unk_token_id)
 
-    @property
-    def special_token_ids(self) -> set[int]:
-        return set(self.tokenizer.all_special_ids)
-
     def save(self, folder: str) -> None:
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,8 @@ rule groundtruth_shortcut:
         summary=in_run("groundtruth/shortcut_summary.parquet"),
     params:
         settings=stage_settings(ShortcutSettings),
+    resources:
+        gpu=1,
     conda:
         "../envs/study.yaml"
     log:
