@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 
 from analysis.api import SCORE_COLUMNS, Explainer, UntrainedHeadError
 from analysis.cli import main
@@ -108,6 +109,13 @@ def test_agreement_has_every_pair_of_methods_per_text(rnn_explanation):
         assert len(rows) == len(expected)
     assert table["metric"].eq("kendall_tau").all() and table["variant"].eq("abs").all()
     assert table["value"].between(-1, 1).all()
+    # each value is Kendall's tau-b of the two methods' |scores|, word by word
+    scores = rnn_explanation.scores.set_index(["text_id", "method", "word_index"])["score"].abs().sort_index()
+    for row in table.itertuples():
+        a, b = (scores.loc[(row.text_id, method)] for method in (row.method_a, row.method_b))
+        assert list(a.index) == list(b.index) and len(a) == len(TEXTS[row.text_id].split())
+        assert row.value == pytest.approx(stats.kendalltau(a, b).statistic, abs=1e-12), (row.method_a, row.method_b)
+    assert table["value"].abs().max() > 0.1
     attention_vs_causal = table[table["method_a"] == "rnn_attention"]
     assert attention_vs_causal["pair_kind"].eq("attention_vs_causal").all()
     two = rnn_explanation.agreement(["kendall_tau", "spearman"], variant="signed")

@@ -107,6 +107,29 @@ def test_every_variant_runs_on_every_family(encoder):
         assert scores[~real].abs().max() == 0, f"{name} gives padding a score"
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_attention_norm_all_is_the_mean_of_each_layers_normalised_norms(family, minilm_tokenizer):
+    """Each layer's [CLS] norms are scaled to sum to one and averaged over layers. The first layer's norms are
+    the last-layer norms of a one-layer model holding the same weights (the rest of the checkpoint ignored)."""
+    two = build_encoder(family, minilm_tokenizer)
+    one = build_encoder(family, minilm_tokenizer, layers=1)
+    loaded = one.model.load_state_dict(two.model.state_dict(), strict=False)
+    assert not loaded.missing_keys and all(".1." in key for key in loaded.unexpected_keys)  # all but layer 2
+
+    def scores(name, model):  # a batch per call: a batch caches its model's layer trace
+        return make_method(name).explain(model, make_batch(model, SENTENCES)).token_scores
+
+    def normalised_last(model):
+        norms = scores("attention_norm_last", model)
+        return norms / norms.sum(-1, keepdim=True)
+
+    mean = scores("attention_norm_all", two)
+    assert torch.allclose(mean.sum(-1), torch.ones(len(SENTENCES)), atol=1e-6)
+    assert torch.allclose(mean, (normalised_last(one) + normalised_last(two)) / 2, atol=1e-6)
+    assert torch.allclose(scores("attention_norm_all", one), normalised_last(one), atol=1e-6)
+    assert not torch.allclose(normalised_last(one), normalised_last(two), atol=1e-3)  # the layers differ
+
+
 def test_engine_pools_variant_scores_to_words(tiny_bert):
     import pandas as pd
 

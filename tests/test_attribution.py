@@ -192,23 +192,39 @@ def test_token_budget_setting_is_auto_or_a_positive_whole_number(value):
         make_method("value_zeroing", {"max_batch_tokens": value})
 
 
+def _embedding_gradient(model, batch, **forward_options) -> tuple[torch.Tensor, torch.Tensor]:
+    """The word embeddings and the gradient of the explained class's probability w.r.t. them, by plain autograd."""
+    emb = model.embed(batch.encoded.input_ids).detach().requires_grad_()
+    p = target_probability(model.logits_from_embeddings(emb, batch.encoded.attention_mask, **forward_options),
+                           batch.target)
+    (grad,) = torch.autograd.grad(p.sum(), emb)
+    return emb.detach(), grad
+
+
 def test_saliency_is_gradient_norm(tiny_rnn):
     batch = make_batch(tiny_rnn, ["the film was great"])
     out = make_method("saliency").explain(tiny_rnn, batch)
-    emb = tiny_rnn.embed(batch.encoded.input_ids).detach().requires_grad_()
-    p = target_probability(tiny_rnn.logits_from_embeddings(emb, batch.encoded.attention_mask), batch.target)
-    (grad,) = torch.autograd.grad(p.sum(), emb)
+    _, grad = _embedding_gradient(tiny_rnn, batch)
     assert torch.allclose(out.token_scores, grad.norm(dim=-1), atol=1e-6)
+
+
+@pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
+def test_grad_x_input_is_the_gradient_times_the_embedding(model_name, request):
+    """Summed over the embedding dimension, one signed score per token."""
+    model = request.getfixturevalue(model_name)
+    batch = make_batch(model, SENTENCES)
+    out = make_method("grad_x_input").explain(model, batch).token_scores
+    emb, grad = _embedding_gradient(model, batch)
+    expected = (grad * emb).sum(-1)
+    assert torch.allclose(out, expected, atol=1e-7)
+    assert expected.abs().max() > 1e-4 and (expected < 0).any() and (expected > 0).any()
 
 
 def test_jw_gradient_holds_attention_fixed(tiny_rnn):
     """With attention detached the gradient differs from the ordinary one (attention depends on input)."""
     batch = make_batch(tiny_rnn, ["the film was great"])
     fixed = make_method("jw_gradient").explain(tiny_rnn, batch).token_scores
-    emb = tiny_rnn.embed(batch.encoded.input_ids).detach().requires_grad_()
-    p = target_probability(tiny_rnn.logits_from_embeddings(emb, batch.encoded.attention_mask,
-                                                           detach_attention=True), batch.target)
-    (grad,) = torch.autograd.grad(p.sum(), emb)
+    emb, grad = _embedding_gradient(tiny_rnn, batch, detach_attention=True)
     assert torch.allclose(fixed, (grad * emb).sum(-1).abs(), atol=1e-6)
     ordinary = make_method("grad_x_input").explain(tiny_rnn, batch).token_scores.abs()
     assert not torch.allclose(fixed, ordinary, atol=1e-6)
@@ -354,11 +370,29 @@ def test_sampled_kernel_shap_is_efficient_and_close_to_exact(tiny_rnn):
 
 @pytest.mark.parametrize("name", ["kernel_shap", "lime"])
 def test_sampling_explainers_give_one_score_per_word(tiny_rnn, name):
+    """One score per word from n_samples coalitions plus the full and empty input. KernelSHAP enumerates the
+    2^4 - 2 coalitions of 4 words (the exact Shapley values), samples 50 of 8 words' 254, gives one word
+    f(x) - f(empty), and its values sum to f(x) - f(every word [MASK]ed) on every row."""
+    from analysis.attribution.gradient import baseline_ids
+
     batch = make_batch(tiny_rnn, SENTENCES)
     out = make_method(name, {"n_samples": 50}).explain(tiny_rnn, batch)
     assert [len(w) for w in out.word_scores] == [len(s.split()) for s in SENTENCES]
     assert all(np.isfinite(w).all() for w in out.word_scores)
-    assert np.all(np.asarray(out.forward_passes) <= 52)
+    if name == "lime":
+        assert out.forward_passes.tolist() == [52.0, 52.0, 52.0]  # n_samples + full + empty, whatever the length
+        return
+    assert out.forward_passes.tolist() == [16.0, 52.0, 2.0]
+    exact = _exact_shapley(tiny_rnn, SENTENCES[0].split(), int(batch.target[0]))
+    assert np.allclose(out.word_scores[0], exact, atol=1e-9)
+    enc = batch.encoded
+    with torch.no_grad():
+        full = target_probability(tiny_rnn.logits(enc.input_ids, enc.attention_mask), batch.target)
+        empty = target_probability(tiny_rnn.logits(baseline_ids(tiny_rnn, enc, "mask"), enc.attention_mask),
+                                   batch.target)
+    for row, words in enumerate(out.word_scores):
+        assert words.sum() == pytest.approx(float(full[row] - empty[row]), abs=1e-7)
+    assert np.abs(exact).max() > 1e-3  # the comparisons are not between zeros
 
 
 def test_lime_recovers_the_word_that_drives_a_linear_output(tiny_rnn):

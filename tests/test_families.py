@@ -261,11 +261,28 @@ def test_every_method_runs_through_the_engine(importance_tables, family):
             assert (table["score"] >= 0).all(), name
 
 
-def test_integrated_gradients_is_complete(importance_tables, family):
-    """sum(attributions) = f(x) - f(baseline) within the tolerance (Sundararajan et al.'s completeness)."""
-    _, diagnostics = importance_tables[(family, "integrated_gradients")]
+def test_integrated_gradients_is_complete(models, importance_tables, family):
+    """sum(attributions) = f(x) - f(baseline) within the tolerance (Sundararajan et al.'s completeness), and the
+    word table the study uses keeps it: its words sum to f(x) - f(baseline) plus exactly the recorded gap, so
+    special tokens get nothing and pooling loses nothing."""
+    model = models[family]
+    table, diagnostics = importance_tables[(family, "integrated_gradients")]
     assert diagnostics["converged"].all()
     assert (diagnostics["completeness_gap"].abs() <= 0.01).all()
+    enc = model.encode([s.split() for s in EXPLAINED])
+    baseline = torch.where(enc.word_index >= 0, torch.full_like(enc.input_ids, model.pad_token_id), enc.input_ids)
+    with torch.no_grad():
+        probs = model.probabilities(enc.input_ids, enc.attention_mask).double()
+        # through the embeddings, as IG's path runs: from input ids, RoBERTa and XLM-R would give every
+        # [PAD] of the baseline the padding position
+        at_baseline = torch.softmax(model.logits_from_embeddings(model.embed(baseline), enc.attention_mask).double(),
+                                    dim=-1)
+    target = probs.argmax(-1, keepdim=True)
+    expected = (probs.gather(1, target) - at_baseline.gather(1, target))[:, 0].numpy()
+    gaps = diagnostics.set_index("example_id").loc[["ex0", "ex1"], "completeness_gap"].to_numpy()
+    sums = table.groupby("example_id")["score"].sum().loc[["ex0", "ex1"]].to_numpy()
+    assert np.allclose(sums, expected + gaps, atol=1e-5)
+    assert np.abs(expected).max() > 1e-3  # the comparison is not between zeros
 
 
 def test_leave_one_out_is_the_probability_drop(models, importance_tables, family):
@@ -326,7 +343,8 @@ def test_alti_reconstructs_the_attention_block_output(models, family):
 
 
 def test_value_zeroing_reruns_the_layer(models, family):
-    """Zeroing nothing reproduces each layer's output; zeroing one token's values changes it."""
+    """Zeroing nothing reproduces each layer's output; zeroing one token's values changes it; a row rerun alone
+    equals the same row rerun in the batch (its masks, rotary tables or relative positions sliced with it)."""
     model = models[family]
     enc = model.encode([s.split() for s in EXPLAINED])
     rows = torch.arange(2)
@@ -337,8 +355,9 @@ def test_value_zeroing_reruns_the_layer(models, family):
             assert torch.allclose(same, trace.outputs[layer], atol=1e-5)
             zeroed = rerun_layer(trace, layer, rows, ZeroValues(layer, torch.tensor([2, 2])))
             assert (zeroed - trace.outputs[layer]).abs().max() > 1e-4
-            single = rerun_layer(trace, layer, rows[1:], ZeroValues(layer, torch.tensor([3])))  # one row of two
-            assert single.shape[0] == 1
+            single = rerun_layer(trace, layer, rows[1:], ZeroValues(layer, torch.tensor([2])))  # one row of two
+            assert single.shape[0] == 1 and torch.allclose(single[0], zeroed[1], atol=1e-6)
+            assert (single[0] - trace.outputs[layer][1]).abs().max() > 1e-4
 
 
 def test_attention_x_gradient_is_a_directional_derivative(checkpoints, family):

@@ -19,6 +19,7 @@ from analysis.groundtruth.sanity import (
     summarize_sanity,
 )
 from analysis.importance import compute_importance, make_method
+from analysis.models.training import predict
 
 SENTENCES = ["the film was great", "the plot was not dull", "a awful film", "the film was dull and the plot awful",
              "great great plot", "not a great film"]
@@ -78,11 +79,17 @@ def test_rank_correlation_matches_scipy():
     assert rank_correlation(constant, "a", "b", "g").isna().all()
 
 
+def _trained_predictions(trained: pd.DataFrame, examples: pd.DataFrame) -> np.ndarray:
+    """The trained model's predicted class per example, in the examples' order (what sanity_scores explains)."""
+    return trained.groupby("example_id")["predicted"].first().reindex(examples["example_id"]).to_numpy()
+
+
 def test_randomising_the_weights_changes_the_gradient_scores_of_a_tiny_model(tiny_rnn):
     examples = _examples()
     methods = {name: make_method(name) for name in ("saliency", "rnn_attention", "random")}
     trained = pd.concat([compute_importance(tiny_rnn, examples, m, progress=False)[0] for m in methods.values()])
-    scores = sanity_scores(copy.deepcopy(tiny_rnn), examples, methods, trained, variants=["abs"])
+    randomised = copy.deepcopy(tiny_rnn)
+    scores = sanity_scores(randomised, examples, methods, trained, variants=["abs"])
     summary = summarize_sanity(scores, threshold=0.5, n_resamples=200).set_index(["method", "step"])
     # the head alone: attention is computed below it and cannot change; the gradient can
     assert summary.loc[("rnn_attention", "head"), "mean"] == pytest.approx(1.0)
@@ -92,8 +99,38 @@ def test_randomising_the_weights_changes_the_gradient_scores_of_a_tiny_model(tin
     assert full.mean() < 0.5
     assert summary.loc[("random", "embeddings"), "verdict"] == "fails"  # reads no model: the check flags it
     assert summary.loc[("saliency", "embeddings"), "verdict"] in {"passes", "inconclusive"}
-    # the explained class stays the trained model's prediction
-    assert set(scores["step_index"]) == {1, 2, 3, 4}
+    assert set(scores["step_index"]) == {1, 2, 3, 4}  # every step recorded
+    # the model ends fully randomised: at the last step, its prediction against the trained one, for every method
+    now, _ = predict(randomised, list(map(list, examples["words"])))
+    changed = dict(zip(examples["example_id"], now != _trained_predictions(trained, examples)))
+    last = scores[scores["step"] == "embeddings"]
+    assert len(last) == len(methods) * len(examples)
+    assert (last["prediction_changed"] == last["example_id"].map(changed)).all()
+
+
+def test_randomised_scores_explain_the_trained_models_prediction(tiny_rnn):
+    """The explained class stays the trained model's prediction. With two classes a signed gradient for the other
+    class is the negation, so each rho equals a recomputation for the trained prediction, not for the new one."""
+    examples = _examples()
+    method = make_method("grad_x_input")
+    trained, _ = compute_importance(tiny_rnn, examples, method, progress=False)
+    randomised = copy.deepcopy(tiny_rnn)
+    scores = sanity_scores(randomised, examples, {"grad_x_input": method}, trained, variants=["signed"])
+    last = scores[scores["step"] == "embeddings"].set_index("example_id")["spearman"]
+    was = _trained_predictions(trained, examples)
+    now, _ = predict(randomised, list(map(list, examples["words"])))
+    assert (now != was).any()  # else the class explained would not matter
+
+    def rho(targets) -> dict[str, float]:
+        again, _ = compute_importance(randomised, examples, method, targets=targets, progress=False)
+        pairs = trained.merge(again, on=["example_id", "word_index"], suffixes=("", "_again"))
+        return {e: spearmanr(part["score"], part["score_again"]).statistic for e, part in pairs.groupby("example_id")}
+
+    for_trained, for_new = rho(was), rho(now)
+    for example_id, changed in zip(examples["example_id"], now != was):
+        assert last[example_id] == pytest.approx(for_trained[example_id]), example_id
+        if changed:
+            assert last[example_id] != pytest.approx(for_new[example_id]), example_id
 
 
 def test_transformer_gradients_change_when_the_model_is_randomised(tiny_bert):

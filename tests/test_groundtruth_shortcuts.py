@@ -203,14 +203,29 @@ def test_leave_one_out_ranks_the_planted_token_first_on_a_model_trained_with_it(
 
 
 def test_reliance_outcomes_measure_insertion_and_deletion(shortcut_model):
+    """Accuracy splits the examples by the token; the removal drop is p(shortcut class) with the token minus
+    without it; with two classes an insertion flip moves that probability past 1/2, so its gain is positive."""
     model, evaluation, config = shortcut_model
     outcomes = reliance_outcomes(model, evaluation, config, seed=0)
     assert set(outcomes["measure"]) == {"accuracy_with_token", "accuracy_without_token", "removal_flip",
                                         "removal_prob_drop", "insertion_flip", "insertion_prob_gain"}
-    planted = int((evaluation["shortcut_index"] >= 0).sum())
-    assert (outcomes["measure"] == "removal_flip").sum() == planted
+    planted = evaluation[evaluation["shortcut_index"] >= 0]
+    assert (outcomes["measure"] == "removal_flip").sum() == len(planted)
+    assert (outcomes["measure"] == "accuracy_with_token").sum() == len(planted)
+    assert (outcomes["measure"] == "accuracy_without_token").sum() == len(evaluation) - len(planted)
     flips = outcomes.loc[outcomes["measure"].isin(["removal_flip", "insertion_flip"]), "value"]
     assert set(np.unique(flips)) <= {0.0, 1.0}
+    with_token = list(map(list, planted["words"]))
+    without = [w[:i] + w[i + 1:] for w, i in zip(with_token, planted["shortcut_index"])]
+    enc = model.encode(with_token + without)
+    with torch.no_grad():
+        p = model.probabilities(enc.input_ids, enc.attention_mask)[:, config.label].double().numpy()
+    drop = outcomes[outcomes["measure"] == "removal_prob_drop"].set_index("example_id")["value"]
+    assert np.allclose(drop.loc[planted["example_id"]], p[: len(planted)] - p[len(planted):], atol=1e-6)
+    assert drop.abs().max() > 0.1
+    wide = outcomes[outcomes["measure"].isin(["insertion_flip", "insertion_prob_gain"])].pivot(
+        index="example_id", columns="measure", values="value")
+    assert wide["insertion_flip"].any() and (wide.loc[wide["insertion_flip"] == 1, "insertion_prob_gain"] > 0).all()
 
 
 def test_the_gathered_shortcut_table_keeps_every_interval_within_its_metrics_range(tmp_path):

@@ -415,6 +415,13 @@ def test_stages_write_agreement_summaries_picks_and_the_figure(tiny_bert, tmp_pa
     assert set(picks["choice"]) == {"held_out", "post_hoc"} and set(picks["kind"]) == {"head", "layer"}
     held = picks[picks["choice"] == "held_out"]
     assert held["optimism"].ge(0).all() and held["vs_last_difference"].notna().all()
+    # the difference is the pick's mean excess over the last layer's head mean on the explained examples
+    agreement = pd.read_parquet(out["agreement"])
+    explained = agreement[agreement["subset"] == "explain"].set_index("example_id")
+    last_layer_mean = explained.loc[(explained["layer"] == 1) & (explained["head"] == MEAN), "value"]
+    for pick in held.itertuples():
+        chosen = explained.loc[(explained["layer"] == pick.layer) & (explained["head"] == pick.head), "value"]
+        assert pick.vs_last_difference == pytest.approx((chosen - last_layer_mean).dropna().mean()), pick.kind
     assert picks.loc[picks["choice"] == "post_hoc", "vs_last_difference"].isna().all()
     run_heads_figure(HeadsFigureSettings.from_config(config), summary_path=out["summary"],
                      selection_path=out["selection"], out=tmp_path / "heads.png", title="t")

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import make_batch
+from conftest import build_tiny_bert, make_batch
 
 from analysis.attribution.ablation import batched_probability
+from analysis.importance import make_method
 from analysis.interventions.ablation import (
     AblationSettings,
     bin_sizes,
@@ -48,6 +49,7 @@ from analysis.interventions.model_side import (
 from analysis.models.rnn import AttentionRNN, RNNClassifier, RNNConfig, Vocabulary
 from analysis.published.claims import PUBLISHED_CLAIMS
 from analysis.published.directions import ADVERSARIAL_JSD
+from analysis.seeding import derive_seed
 from analysis.stats.divergence import JSD_MAX, JSD_UNIT
 
 SENTENCES = ["the film was great", "a dull plot", "not awful at all the film", "great", "the plot was not dull"]
@@ -62,12 +64,17 @@ def uniform_rnn() -> RNNClassifier:
     return RNNClassifier(network, vocab, max_length=32)
 
 
-def make_uniform_bert(bert):
-    """Zero query and key projections: every attention row becomes uniform over the non-padding keys."""
+def make_uniform_bert(bert, *, layer: int | None = None, head: int | None = None):
+    """Zero query and key projections (of every layer and head, or only ``layer`` / ``head``): the attention
+    rows there become uniform over the non-padding keys."""
+    config = bert.model.config
+    size = config.hidden_size // config.num_attention_heads
+    rows = slice(None) if head is None else slice(head * size, (head + 1) * size)  # the head's output features
+    where = ".attention.self." if layer is None else f".layer.{layer}.attention.self."
     with torch.no_grad():
         for name, parameter in bert.model.named_parameters():
-            if ".attention.self.query." in name or ".attention.self.key." in name:
-                parameter.zero_()
+            if f"{where}query." in name or f"{where}key." in name:
+                parameter[rows] = 0
     return bert
 
 
@@ -77,6 +84,18 @@ def sensitive(model):
         with torch.no_grad():
             model.model.classifier.weight.mul_(1000.0)
     return model
+
+
+def probabilities(model, enc, *, rows=None, attention=None) -> torch.Tensor:
+    """The model's own output probabilities (float64) for ``rows`` of ``enc``; an RNN's attention replaced by
+    ``attention`` when given (the model's override, independent of the adapters under test)."""
+    ids, mask = (enc.input_ids, enc.attention_mask) if rows is None else (enc.input_ids[rows], enc.attention_mask[rows])
+    with torch.no_grad():
+        if attention is None:
+            logits = model.logits(ids, mask)
+        else:
+            logits = model.logits_from_embeddings(model.embed(ids), mask, attention_override=attention.float())
+    return torch.softmax(logits.double(), dim=-1)
 
 
 def planted_cause_model() -> RNNClassifier:
@@ -143,13 +162,29 @@ def test_permuting_uniform_transformer_attention_changes_nothing(tiny_bert):
 
 
 def test_permutation_changes_a_learned_distribution(tiny_rnn):
+    """Each row's TVDs are those of the model's own forward with its attention permuted by the draws seeded from
+    (seed, "permutation", example id)."""
     batch = make_batch(tiny_rnn, SENTENCES)
-    table = permutation_test(make_adapter(tiny_rnn), batch.encoded, batch.example_ids, draws=30, seed=0)
+    enc = batch.encoded
+    table = permutation_test(make_adapter(tiny_rnn), enc, batch.example_ids, draws=30, seed=0)
     multi = table[table["n_words"] > 1]
     assert (multi["max_tvd"] > 0).all()
     assert (table.loc[table["n_words"] == 1, "max_tvd"] == 0).all()  # nothing to permute
-    again = permutation_test(make_adapter(tiny_rnn), batch.encoded, batch.example_ids, draws=30, seed=0)
+    again = permutation_test(make_adapter(tiny_rnn), enc, batch.example_ids, draws=30, seed=0)
     pd.testing.assert_frame_equal(table, again)  # seeded
+    attention = make_method("rnn_attention").explain(tiny_rnn, batch).token_scores.double()
+    reference = probabilities(tiny_rnn, enc)
+    for b, example_id in enumerate(batch.example_ids):
+        permutations = random_permutations(enc.word_index[b] >= 0, 30,
+                                           torch.Generator().manual_seed(derive_seed(0, "permutation", example_id)))
+        permuted = attention[b].expand(30, -1).gather(1, permutations)
+        tvd = total_variation(reference[b : b + 1], probabilities(tiny_rnn, enc, rows=torch.full((30,), b),
+                                                                   attention=permuted))
+        row = table.iloc[b]
+        assert row["max_tvd"] == pytest.approx(tvd.max().item(), abs=1e-6)
+        assert row["median_tvd"] == pytest.approx(tvd.median().item(), abs=1e-6)
+        assert row["mean_tvd"] == pytest.approx(tvd.mean().item(), abs=1e-6)
+        assert row["max_attention"] == pytest.approx(attention[b].max().item())
 
 
 @pytest.mark.parametrize("fixture", ["tiny_rnn", "tiny_bert"])
@@ -210,7 +245,9 @@ def test_an_edit_that_cannot_reach_the_attention_raises(tiny_bert, implementatio
         adapter.run(batch.encoded, torch.arange(2), AttentionEdit(uniform=True))
 
 
-def test_transformer_scope_is_checked_and_respected(tiny_bert):
+def test_transformer_scope_is_checked_and_respected(tiny_bert, minilm_tokenizer):
+    """Out-of-range layers and heads are refused; a uniform edit of head 0 of the last layer is exactly a model
+    whose head 0 there has zero query and key projections."""
     sensitive(tiny_bert)
     with pytest.raises(InterventionError, match="interventions.layers"):
         make_adapter(tiny_bert, layers=[5])
@@ -224,6 +261,8 @@ def test_transformer_scope_is_checked_and_respected(tiny_bert):
     all_heads = make_adapter(tiny_bert, layers=[-1]).run(batch.encoded, torch.arange(3), AttentionEdit(uniform=True))
     assert not torch.allclose(one_head, all_heads)
     assert (total_variation(reference.probs, one_head) > 0).all()
+    uniform_head = make_uniform_bert(sensitive(build_tiny_bert(minilm_tokenizer)), layer=1, head=0)
+    assert torch.allclose(one_head, probabilities(uniform_head, batch.encoded), atol=1e-6)
 
 
 def test_rnn_fast_path_equals_the_models_attention_override(tiny_rnn):
@@ -245,14 +284,31 @@ def test_rnn_fast_path_equals_the_models_attention_override(tiny_rnn):
     assert torch.allclose(fast, slow, atol=1e-6)
 
 
-def test_uniform_test_scopes(tiny_bert, tiny_rnn):
-    batch = make_batch(tiny_bert, SENTENCES)
-    table = uniform_test(make_adapter(tiny_bert), batch.encoded, batch.example_ids)
+def test_uniform_test_scopes(tiny_bert, tiny_rnn, minilm_tokenizer):
+    """Each scope's TVD and JSD are those of a model whose attention there really is uniform: zero query and key
+    projections for BERT (built afresh: a TransformerClassifier cannot be deep-copied), the RNN's own override."""
+    bert = sensitive(tiny_bert)
+    batch = make_batch(bert, SENTENCES)
+    enc = batch.encoded
+    table = uniform_test(make_adapter(bert), enc, batch.example_ids)
     assert set(table["scope"]) == {"layer 0", "layer 1", "all intervened layers"}
-    assert (table["tvd"] >= 0).all() and (table["output_jsd"] <= np.log(2)).all()
+    reference = probabilities(bert, enc)
+    for scope, layer in (("layer 0", 0), ("layer 1", 1), ("all intervened layers", None)):
+        uniform = probabilities(make_uniform_bert(sensitive(build_tiny_bert(minilm_tokenizer)), layer=layer), enc)
+        rows = table[table["scope"] == scope]
+        assert np.allclose(rows["tvd"], total_variation(reference, uniform).numpy(), atol=1e-6), scope
+        assert np.allclose(rows["output_jsd"], jensen_shannon(reference, uniform).numpy(), atol=1e-6), scope
+        assert rows["tvd"].max() > 1e-4, scope  # the comparison is not between zeros
     batch = make_batch(tiny_rnn, SENTENCES)
-    table = uniform_test(make_adapter(tiny_rnn), batch.encoded, batch.example_ids)
+    enc = batch.encoded
+    table = uniform_test(make_adapter(tiny_rnn), enc, batch.example_ids)
     assert set(table["scope"]) == {"attention"} and len(table) == len(SENTENCES)
+    valid = enc.attention_mask.double()
+    reference = probabilities(tiny_rnn, enc)
+    uniform = probabilities(tiny_rnn, enc, attention=valid / valid.sum(1, keepdim=True))
+    assert np.allclose(table["tvd"], total_variation(reference, uniform).numpy(), atol=1e-6)
+    assert np.allclose(table["output_jsd"], jensen_shannon(reference, uniform).numpy(), atol=1e-6)
+    assert table["tvd"].max() > 1e-4
 
 
 def test_uniform_replacement_of_a_uniform_model_changes_nothing():
@@ -263,12 +319,21 @@ def test_uniform_replacement_of_a_uniform_model_changes_nothing():
 
 
 def test_zeroing_compares_top_word_with_a_random_other(tiny_rnn):
+    """The top word's JSD is the model's own output with that word's attention zeroed and the rest renormalised."""
     batch = make_batch(tiny_rnn, SENTENCES)
-    table = zeroing_test(make_adapter(tiny_rnn), batch.encoded, batch.example_ids, seed=0)
+    enc = batch.encoded
+    table = zeroing_test(make_adapter(tiny_rnn), enc, batch.example_ids, seed=0)
     multi = table[table["n_words"] > 1]
     assert (multi["attention_max"] >= multi["attention_random"]).all()
     assert table.loc[table["n_words"] == 1, "output_jsd_random"].isna().all()
-    assert ((table["output_jsd_max"] >= 0) & (table["output_jsd_max"] <= np.log(2))).all()
+    attention = make_method("rnn_attention").explain(tiny_rnn, batch).token_scores.double()
+    edited = attention.clone()
+    edited[torch.arange(len(enc)), attention.argmax(1)] = 0
+    edited = edited / edited.sum(1, keepdim=True).clamp_min(1e-300)  # a one-word row stays all zero
+    expected = jensen_shannon(probabilities(tiny_rnn, enc), probabilities(tiny_rnn, enc, attention=edited))
+    assert np.allclose(table["output_jsd_max"], expected.numpy(), atol=1e-8)
+    assert table["output_jsd_max"].max() > 1e-4
+    assert np.allclose(table["attention_max"], attention.max(1).values.numpy(), atol=1e-6)
 
 
 def test_doubling_blocks_cover_every_prefix_once():
@@ -381,12 +446,9 @@ def test_adversarial_search_drops_solutions_that_fail_verification(tiny_rnn, mon
     batch = make_batch(tiny_rnn, SENTENCES[:3])
     adapter = make_adapter(tiny_rnn)
     reference = adapter.reference(batch.encoded)
-    with torch.no_grad():
-        one_hot = torch.zeros_like(reference.attention)
-        one_hot[:, 0] = 1.0
-        probs = torch.softmax(tiny_rnn.logits_from_embeddings(
-            tiny_rnn.embed(batch.encoded.input_ids), batch.encoded.attention_mask,
-            attention_override=one_hot.float()).double(), dim=-1)
+    one_hot = torch.zeros_like(reference.attention)
+    one_hot[:, 0] = 1.0
+    probs = probabilities(tiny_rnn, batch.encoded, attention=one_hot)
     violating = total_variation(reference.probs, probs) > 1e-3
     assert violating.any()
     settings = AdversarialSettings(epsilon=1e-3, steps=1, restarts=2)

@@ -333,6 +333,8 @@ def test_summaries_bootstrap_every_group_with_its_own_seed():
     summary = summarize_long(values, n_resamples=200, level=0.95, seed=0)
     a = summary.set_index("method").loc["a"]
     assert a["n"] == 19 and a["mean_low"] < a["mean"] < a["mean_high"]
+    # k / 19 for k = 0..19 without k = 3 (NaN): the sum is 10 - 3/19 over 19 values, the middle one is k = 10
+    assert a["mean"] == pytest.approx(187 / 361) and a["median"] == pytest.approx(10 / 19)
     b = summary.set_index("method").loc["b"]
     assert b["mean"] == b["mean_low"] == b["mean_high"] == 0.5
     again = summarize_long(values[values["method"] == "a"], n_resamples=200, level=0.95, seed=0)
