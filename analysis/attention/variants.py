@@ -71,7 +71,8 @@ class _AttentionVariant(ImportanceMethod):
 
 
 def _trace(model: TextClassifier, batch: Batch) -> LayerTrace:
-    """The batch's :class:`LayerTrace`, computed once per batch and method."""
+    """The batch's :class:`LayerTrace`, computed once per batch and shared by every method that reads it (a batch
+    is encoded for one model: a batch reused with another model would get the first model's trace)."""
     if "layer_trace" not in batch.cache:
         with torch.no_grad():
             batch.cache["layer_trace"] = trace_layers(model.module, batch.encoded.input_ids,
