@@ -163,6 +163,11 @@ class IntegratedGradientsMethod(_GradientMethod):
     where its output changes along the path (:func:`path_adaptive_nodes`, from a
     forward-only scan of ``scan_points`` alphas), until the gap is small or ``max_steps``
     is reached. The final gap, step count and whether it met the tolerance are recorded.
+
+    The path runs in word-embedding space: the baseline is the [PAD] (or [MASK]) embedding at
+    each word token's position, and the model adds its position embeddings to every point as
+    to the input. For RoBERTa-style models that is not the model run on [PAD] ids, which would
+    also give those tokens the padding position.
     """
 
     name = "integrated_gradients"
