@@ -15,11 +15,11 @@ from torch import nn
 
 from analysis.attention import rollout
 from analysis.attention.attention_gradient import attention_times_gradient
-from analysis.attention.flow import FlowCache, attention_flow, residual_adjusted, token_flows
+from analysis.attention.flow import WORD_POOLING, FlowCache, attention_flow, residual_adjusted, token_flows, word_flows
 from analysis.attention.norms import alti, alti_layer, attention_norm_rows, normalise_rows
 from analysis.attention.tracing import head_output_vectors, trace_layers
 from analysis.attention.value_zeroing import cosine_distance, value_zeroing_layers
-from analysis.importance import IMPORTANCE_METHODS, MethodSettingsError, compute_importance, make_method
+from analysis.importance import IMPORTANCE_METHODS, MethodSettingsError, compute_importance, make_method, pool_to_words
 from analysis.models.attention_probe import PROBE_NAME, AttentionControl, attention_control
 from analysis.models.family_adapters import FamilyAdapterError, adapter_for, encoder_layers
 from analysis.models.transformer import TransformerClassifier
@@ -185,16 +185,24 @@ def test_trace_records_what_the_model_computes(encoder):
 
 
 def test_rollout_and_flow_agree_on_a_one_layer_model(minilm_tokenizer):
-    """With one layer both equal the residual-adjusted attention's [CLS] row (Abnar & Zuidema 2020)."""
+    """With one layer both equal the residual-adjusted attention's [CLS] row (Abnar & Zuidema 2020); a word's flow
+    is then the sum of its tokens' edges into [CLS], i.e. rollout summed over the word's subwords."""
     model = build_encoder("bert", minilm_tokenizer, layers=1, heads=2)
-    batch = make_batch(model, SENTENCES)
-    flow = make_method("attention_flow", {"cache": False}).explain(model, batch).token_scores
+    batch = make_batch(model, ["the film was unforgettable", "a dull plot , not great at all"])
+    enc = batch.encoded
+    output = make_method("attention_flow", {"cache": False}).explain(model, batch)
     rolled = make_method("attention_rollout").explain(model, batch).token_scores
     with torch.no_grad():
-        adjusted = residual_adjusted(model.attention_maps(batch.encoded.input_ids, batch.encoded.attention_mask))
-    real = batch.encoded.attention_mask.bool()
-    assert torch.allclose(flow[real].float(), rolled[real].float(), atol=1e-7)
+        adjusted = residual_adjusted(model.attention_maps(enc.input_ids, enc.attention_mask))
+    real = enc.attention_mask.bool()
     assert torch.allclose(rolled[real].float(), adjusted[:, 0, 0][real].float(), atol=1e-7)
+    assert output.pooling == WORD_POOLING
+    assert (enc.word_index[0] == 3).sum() > 1  # "unforgettable" is several subwords
+    flow_words = pool_to_words(output.token_scores, enc.word_index, enc.n_words_kept, output.pooling)
+    rolled_words = pool_to_words(rolled, enc.word_index, enc.n_words_kept, "sum")
+    for flow, rolled_word in zip(flow_words, rolled_words):
+        assert np.allclose(flow, rolled_word, atol=1e-7)
+    assert (output.token_scores[enc.word_index < 0] == 0).all()  # special tokens and padding are no word
 
 
 def test_flow_equals_networkx_max_flow_on_real_capacities():
@@ -213,17 +221,41 @@ def test_flow_equals_networkx_max_flow_on_real_capacities():
     assert (flows <= expected + 1e-12).all()  # capacities are rounded down: never more than the true flow
 
 
+def test_word_flow_is_the_max_flow_from_all_its_tokens_at_once():
+    """A word of several tokens: the networkx max flow from a source feeding all of them (not the sum of their flows,
+    which counts a shared cut once per token); a one-token word: its token's flow; special tokens: 0."""
+    rng = np.random.default_rng(1)
+    n_layers, n = 3, 7
+    raw = torch.as_tensor(rng.random((1, n_layers, 2, n, n)) ** 3)
+    capacities = residual_adjusted(raw / raw.sum(-1, keepdim=True))[0].numpy()
+    words = np.array([-1, 0, 0, 0, 1, 2, -1])
+    graph = nx.DiGraph()
+    for layer in range(n_layers):
+        for i in range(n):
+            for j in range(n):
+                graph.add_edge((layer, j), (layer + 1, i), capacity=float(capacities[layer, i, j]))
+    for j in (1, 2, 3):
+        graph.add_edge("word 0", (0, j))  # no capacity attribute: unbounded
+    expected = nx.maximum_flow_value(graph, "word 0", (n_layers, 0))
+    flows = word_flows(capacities, words)
+    tokens = token_flows(capacities)
+    assert np.abs(flows[1:4] - expected).max() < 1e-6 and (flows[1:4] <= expected + 1e-12).all()
+    assert tokens[1:4].max() - 1e-9 <= flows[1] < tokens[1:4].sum() - 0.01  # shared cuts: less than the sum
+    assert np.allclose(flows[4:6], tokens[4:6]) and (flows[[0, 6]] == 0).all()
+    assert flows.max() <= 1.0 + 1e-9  # at most the unit inflow of [CLS]
+
+
 def test_flow_is_bounded_by_the_cls_inflow_and_skips_long_examples(tiny_bert):
     batch = make_batch(tiny_bert, SENTENCES)
     enc = batch.encoded
     with torch.no_grad():
         maps = tiny_bert.attention_maps(enc.input_ids, enc.attention_mask)
     short = int(enc.attention_mask.sum(1).min())
-    result = attention_flow(maps, enc.attention_mask, max_tokens=short, cache=None)
+    result = attention_flow(maps, enc.attention_mask, enc.word_index, max_tokens=short, cache=None)
     assert result.skipped == 1
     long_row = int(enc.attention_mask.sum(1).argmax())
     assert torch.isnan(result.scores[long_row]).all()
-    kept = result.scores[1 - long_row][enc.attention_mask[1 - long_row].bool()]
+    kept = result.scores[1 - long_row][enc.word_index[1 - long_row] >= 0]
     assert (kept <= 1.0 + 1e-9).all() and (kept > 0).all()  # at most the unit inflow of [CLS]
 
 
@@ -232,8 +264,8 @@ def test_flow_cache_returns_the_same_flows_without_solving_again(tiny_bert):
     with torch.no_grad():
         maps = tiny_bert.attention_maps(batch.encoded.input_ids, batch.encoded.attention_mask)
     cache = FlowCache()
-    first = attention_flow(maps, batch.encoded.attention_mask, cache=cache)
-    second = attention_flow(maps, batch.encoded.attention_mask, cache=cache)
+    first = attention_flow(maps, batch.encoded.attention_mask, batch.encoded.word_index, cache=cache)
+    second = attention_flow(maps, batch.encoded.attention_mask, batch.encoded.word_index, cache=cache)
     assert first.max_flow_calls > 0 and second.max_flow_calls == 0
     assert cache.hits == 2
     assert torch.equal(first.scores, second.scores)

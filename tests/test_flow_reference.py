@@ -6,14 +6,15 @@ nothing with :mod:`analysis.attention`: head means and the residual adjustment i
 (the reference code's ``A + I`` with rows renormalised, which is ``0.5 A + 0.5 I`` for
 row-stochastic ``A``), the layered
 graph in networkx with real-valued capacities and every edge kept, and the [CLS] node of
-the last layer as the sink. The project's methods are run as the engine runs them: from a
-padded attention tensor [B, L, H, T, T] with [CLS], [SEP] and padding, through
-``explain`` and the engine's subword -> word pooling.
+the last layer as the sink. A word's flow is the maximum flow from a source feeding all of
+its subword tokens (flows share cuts: they do not add up over subwords). The project's
+methods are run as the engine runs them: from a padded attention tensor [B, L, H, T, T]
+with [CLS], [SEP] and padding, through ``explain`` and the engine's subword -> word pooling.
 
 Tolerance: flow.py scales capacities by ``2**resolution_bits`` and rounds down, so its
 flow is never above the true one and short of it by at most ``(edges in the minimum cut)
 * 2**-resolution_bits``; no cut has more edges than the graph, ``L * n**2``, which bounds
-the error of a token, and a word sums at most ``n`` tokens.
+the error of a word's flow (one maximum flow, whatever its number of tokens).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 import torch
 from conftest import make_batch
 
+from analysis.attention.flow import token_flows
 from analysis.importance import Batch, compute_importance, make_method
 from analysis.importance.engine import pooled_word_scores
 from analysis.models.base import Encoded
@@ -54,6 +56,20 @@ def reference_flow(adjusted: np.ndarray, *, sink: int = CLS) -> np.ndarray:
             for j in range(n):
                 graph.add_edge((layer - 1, j), (layer, i), capacity=float(adjusted[layer - 1, i, j]))
     return np.array([nx.maximum_flow_value(graph, (0, j), (n_layers, sink)) for j in range(n)])
+
+
+def reference_word_flows(adjusted: np.ndarray, owners: list[int], n_words: int, *, sink: int = CLS) -> np.ndarray:
+    """Max flow from a source feeding every token of a word (edges without capacity: unbounded) to ``(L, sink)``."""
+    n_layers, n, _ = adjusted.shape
+    graph = nx.DiGraph()
+    for layer in range(1, n_layers + 1):
+        for i in range(n):
+            for j in range(n):
+                graph.add_edge((layer - 1, j), (layer, i), capacity=float(adjusted[layer - 1, i, j]))
+    for j, owner in enumerate(owners):
+        if owner >= 0:
+            graph.add_edge(("word", owner), (0, j))
+    return np.array([nx.maximum_flow_value(graph, ("word", word), (n_layers, sink)) for word in range(n_words)])
 
 
 def reference_code_flow(adjusted: np.ndarray, *, sink: int = CLS) -> np.ndarray:
@@ -151,28 +167,29 @@ def test_attention_flow_matches_the_networkx_reference_from_maps_to_words(n_laye
                                             lengths=lengths, concentration=concentration)
     method = make_method("attention_flow", {"cache": False})
     output = method.explain(AttentionOnly(), batch)
-    words = pooled_word_scores(output, batch, "sum")
+    words = pooled_word_scores(output, batch, "sum")  # the study's pooling: flow overrides it
     for row, n in enumerate(lengths):
-        expected_tokens = reference_flow(reference_adjusted(real_maps[row]))
-        got_tokens = output.token_scores[row].numpy()
+        owner = np.array(owners[row])
+        expected = reference_word_flows(reference_adjusted(real_maps[row]), owners[row], batch.encoded.n_words_kept[row])
         bound = quantisation_bound(n_layers, n, method.settings["resolution_bits"])
-        assert np.abs(got_tokens[:n] - expected_tokens).max() <= bound
-        assert (got_tokens[:n] <= expected_tokens + 1e-12).all()  # rounded down: never above the true flow
-        assert (got_tokens[n:] == 0).all()  # padding is no node of the graph
-        expected_words = reference_words(expected_tokens, owners[row], batch.encoded.n_words_kept[row])
-        assert np.abs(words[row] - expected_words).max() <= n * bound
+        assert np.abs(words[row] - expected).max() <= bound
+        assert (words[row] <= expected + 1e-12).all()  # rounded down: never above the true flow
+        got_tokens = output.token_scores[row].numpy()
+        assert np.array_equal(got_tokens[:n][owner >= 0], words[row][owner[owner >= 0]])  # each token: its word's
+        assert (got_tokens[:n][owner < 0] == 0).all() and (got_tokens[n:] == 0).all()  # specials, padding: no word
 
 
 def test_coarse_quantisation_stays_within_the_documented_bound():
     """At 10 bits the rounding error is visible, one-sided, and inside ``L * n**2 * 2**-bits``."""
     rng = np.random.default_rng(7)
     lengths = [12, 9]
-    batch, real_maps, _ = random_batch(rng, n_layers=4, n_heads=3, lengths=lengths, concentration=0.5)
+    batch, real_maps, owners = random_batch(rng, n_layers=4, n_heads=3, lengths=lengths, concentration=0.5)
     output = make_method("attention_flow", {"cache": False, "resolution_bits": 10}).explain(AttentionOnly(), batch)
+    words = pooled_word_scores(output, batch, "sum")
     errors = []
     for row, n in enumerate(lengths):
-        expected = reference_flow(reference_adjusted(real_maps[row]))
-        error = expected - output.token_scores[row, :n].numpy()
+        expected = reference_word_flows(reference_adjusted(real_maps[row]), owners[row], len(words[row]))
+        error = expected - words[row]
         assert (error >= -1e-12).all() and error.max() <= quantisation_bound(4, n, 10)
         errors.append(error.max())
     assert max(errors) > 2.0**-10  # the check above is not vacuous
@@ -182,11 +199,11 @@ def test_reference_orientations_agree_and_normalising_keeps_the_ranking():
     """Upward edges and source-to-sink flows (ours) equal the reference code's downward graph;
     the reference code's per-output normalisation only rescales an example's flows."""
     rng = np.random.default_rng(3)
-    batch, real_maps, _ = random_batch(rng, n_layers=3, n_heads=2, lengths=[8], concentration=0.5)
+    _, real_maps, _ = random_batch(rng, n_layers=3, n_heads=2, lengths=[8], concentration=0.5)
     adjusted = reference_adjusted(real_maps[0])
     upward = reference_flow(adjusted)
     assert np.allclose(upward / upward.sum(), reference_code_flow(adjusted), atol=1e-12)
-    ours = make_method("attention_flow", {"cache": False}).explain(AttentionOnly(), batch).token_scores[0].numpy()
+    ours = token_flows(adjusted)
     assert np.allclose(ours / ours.sum(), upward / upward.sum(), atol=1e-6)
 
 
@@ -209,8 +226,8 @@ def test_flow_of_a_hand_built_two_layer_graph():
                   target=torch.zeros(1, dtype=torch.long), example_ids=["ex0"], words=[["a", "b"]])
     batch.cache["attention_maps"] = maps
     flows = make_method("attention_flow", {"cache": False}).explain(AttentionOnly(), batch).token_scores[0].numpy()
-    assert np.allclose(flows, [0.5, 0.5, 0.5], atol=1e-8)
-    assert np.allclose(flows, reference_flow(reference_adjusted(maps[0].double().numpy())), atol=1e-8)
+    assert np.allclose(flows, [0.0, 0.5, 0.5], atol=1e-8)  # [CLS] is no word
+    assert np.allclose(flows[1:], reference_flow(reference_adjusted(maps[0].double().numpy()))[1:], atol=1e-8)
     rolled = make_method("attention_rollout").explain(AttentionOnly(), batch).token_scores[0].numpy()
     assert np.allclose(rolled, [0.5, 0.25, 0.25], atol=1e-7)
 
@@ -235,10 +252,10 @@ def test_a_self_attending_cls_column_is_the_cut_that_ranks_tokens_by_first_layer
                   words=[["w"] * (n - 2)])
     batch.cache["attention_maps"] = torch.as_tensor(maps[None])
     flows = make_method("attention_flow", {"cache": False}).explain(AttentionOnly(), batch).token_scores[0].numpy()
-    others = np.arange(n) != CLS
+    words = slice(1, n - 1)  # one token each
     bound = quantisation_bound(n_layers, n, 28)
-    assert np.abs(flows - reference_flow(adjusted)).max() <= bound
-    assert np.abs(flows[others] - column_cut[others]).max() <= bound
+    assert np.abs(flows[words] - reference_flow(adjusted)[words]).max() <= bound
+    assert np.abs(flows[words] - column_cut[words]).max() <= bound
 
 
 @pytest.mark.parametrize(("n_layers", "seed"), CASES)
@@ -282,7 +299,7 @@ def test_engine_flow_and_rollout_of_a_model_match_the_references(tiny_bert):
         adjusted = reference_adjusted(maps)
         # float32 attention of a padded and an unpadded forward pass differ by ~1e-7
         got_flow = flow_table.loc[flow_table["example_id"] == example_id, "score"].to_numpy()
-        assert np.abs(got_flow - reference_words(reference_flow(adjusted), owners, len(words))).max() <= 1e-5
+        assert np.abs(got_flow - reference_word_flows(adjusted, owners, len(words))).max() <= 1e-5
         got_rollout = rollout_table.loc[rollout_table["example_id"] == example_id, "score"].to_numpy()
         assert np.abs(got_rollout - reference_words(reference_rollout(adjusted), owners, len(words))).max() <= 1e-5
     assert subwords > 0  # the pooling of subwords was exercised
@@ -298,6 +315,8 @@ def test_flow_explains_the_cls_of_the_model_output_not_another_position(tiny_ber
     adjusted = reference_adjusted(maps)
     flows = make_method("attention_flow", {"cache": False}).explain(tiny_bert, batch).token_scores[0].numpy()
     n = adjusted.shape[-1]
-    assert np.abs(flows - reference_flow(adjusted, sink=CLS)).max() <= quantisation_bound(2, n, 28)
+    single = enc.word_index[0, :n].numpy() >= 0
+    assert n == len("a dull plot , not great at all".split()) + 2  # one token per word
+    assert np.abs(flows[single] - reference_flow(adjusted, sink=CLS)[single]).max() <= quantisation_bound(2, n, 28)
     for other in (n - 1, 3):
-        assert np.abs(flows - reference_flow(adjusted, sink=other)).max() > 1e-3
+        assert np.abs(flows[single] - reference_flow(adjusted, sink=other)[single]).max() > 1e-3

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import torch
 
 from analysis.attention.attention_gradient import attention_times_gradient
-from analysis.attention.flow import FLOW_CACHE, MAX_RESOLUTION_BITS, attention_flow
+from analysis.attention.flow import FLOW_CACHE, MAX_RESOLUTION_BITS, WORD_POOLING, attention_flow
 from analysis.attention.methods import attention_maps_cached
 from analysis.attention.norms import alti, attention_norm_layers, normalise_rows
 from analysis.attention.tracing import LayerTrace, trace_layers
@@ -86,8 +86,8 @@ class AttentionFlow(_AttentionVariant):
     label = "Attention flow"
     short_label = "Flow"
     order = 11
-    description = ("maximum flow from each input token to [CLS] through the layer graph of residual-adjusted "
-                   "head-mean attention")
+    description = ("maximum flow from each input word (all its subword tokens at once) to [CLS] through the layer "
+                   "graph of residual-adjusted head-mean attention")
     citation = "Abnar & Zuidema 2020"
     defaults: ClassVar[dict[str, Any]] = {"residual_weight": 0.5, "max_tokens": 128, "resolution_bits": 28,
                                           "cache": True}
@@ -104,7 +104,8 @@ class AttentionFlow(_AttentionVariant):
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         maps = attention_maps_cached(model, batch)
         result = attention_flow(
-            maps, batch.encoded.attention_mask, residual_weight=float(self.settings["residual_weight"]),
+            maps, batch.encoded.attention_mask, batch.encoded.word_index,
+            residual_weight=float(self.settings["residual_weight"]),
             max_tokens=self.settings["max_tokens"], sink_position=model.classification_position,
             resolution_bits=self.settings["resolution_bits"], cache=FLOW_CACHE if self.settings["cache"] else None,
         )
@@ -115,7 +116,7 @@ class AttentionFlow(_AttentionVariant):
             log.warning("attention_flow: %d examples exceed max_tokens=%d and get NaN scores (left out of agreement); "
                         "raise importance.methods.attention_flow.max_tokens to include them", result.skipped,
                         self.settings["max_tokens"])
-        return MethodOutput(token_scores=result.scores, forward_passes=1.0)
+        return MethodOutput(token_scores=result.scores, forward_passes=1.0, pooling=WORD_POOLING)
 
 
 @register_method

@@ -43,7 +43,7 @@ def layer_scores(model: Any, examples: pd.DataFrame, methods: dict[str, dict[str
     ``methods`` maps registered names (:data:`LAYER_METHODS`) to their settings; the others are
     ignored. Flow rows of examples longer than the method's ``max_tokens`` are NaN, as in the method.
     """
-    from analysis.attention.flow import attention_flow
+    from analysis.attention.flow import WORD_POOLING, attention_flow
     from analysis.attention.methods import rollout
     from analysis.attention.norms import attention_norm_layers
     from analysis.attention.tracing import trace_layers
@@ -71,13 +71,14 @@ def layer_scores(model: Any, examples: pd.DataFrame, methods: dict[str, dict[str
                 if code == ROLLOUT:
                     scores = rollout(maps[:, :layer + 1], residual_weight=settings[code]["residual_weight"])[:, position]
                 elif code == FLOW:
-                    scores = attention_flow(maps[:, :layer + 1], enc.attention_mask,
+                    scores = attention_flow(maps[:, :layer + 1], enc.attention_mask, enc.word_index,
                                             residual_weight=float(settings[code]["residual_weight"]),
                                             max_tokens=settings[code]["max_tokens"], sink_position=position,
                                             resolution_bits=settings[code]["resolution_bits"]).scores
                 else:
                     scores = norms[:, layer]
-                pooled = pool_to_words(scores, enc.word_index, list(enc.n_words_kept), pooling)
+                pooled = pool_to_words(scores, enc.word_index, list(enc.n_words_kept),
+                                       WORD_POOLING if code == FLOW else pooling)
                 for k, i in enumerate(index):
                     n = len(pooled[k])
                     frames.append(pd.DataFrame({"example_id": ids[i], "layer": layer, "head": code,
