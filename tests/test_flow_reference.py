@@ -43,6 +43,17 @@ def reference_adjusted(maps: np.ndarray) -> np.ndarray:
     return augmented / augmented.sum(axis=-1, keepdims=True)
 
 
+def reference_graph(adjusted: np.ndarray) -> nx.DiGraph:
+    """The layered graph with every edge: ``(l - 1, j) -> (l, i)`` of capacity ``A'_l[i, j]``."""
+    n_layers, n, _ = adjusted.shape
+    graph = nx.DiGraph()
+    for layer in range(1, n_layers + 1):
+        for i in range(n):
+            for j in range(n):
+                graph.add_edge((layer - 1, j), (layer, i), capacity=float(adjusted[layer - 1, i, j]))
+    return graph
+
+
 def reference_flow(adjusted: np.ndarray, *, sink: int = CLS) -> np.ndarray:
     """Max flow from every input node ``(0, j)`` to ``(L, sink)`` in the full layered graph.
 
@@ -50,26 +61,17 @@ def reference_flow(adjusted: np.ndarray, *, sink: int = CLS) -> np.ndarray:
     attends to (reads from) token ``j`` of the layer below.
     """
     n_layers, n, _ = adjusted.shape
-    graph = nx.DiGraph()
-    for layer in range(1, n_layers + 1):
-        for i in range(n):
-            for j in range(n):
-                graph.add_edge((layer - 1, j), (layer, i), capacity=float(adjusted[layer - 1, i, j]))
+    graph = reference_graph(adjusted)
     return np.array([nx.maximum_flow_value(graph, (0, j), (n_layers, sink)) for j in range(n)])
 
 
 def reference_word_flows(adjusted: np.ndarray, owners: list[int], n_words: int, *, sink: int = CLS) -> np.ndarray:
     """Max flow from a source feeding every token of a word (edges without capacity: unbounded) to ``(L, sink)``."""
-    n_layers, n, _ = adjusted.shape
-    graph = nx.DiGraph()
-    for layer in range(1, n_layers + 1):
-        for i in range(n):
-            for j in range(n):
-                graph.add_edge((layer - 1, j), (layer, i), capacity=float(adjusted[layer - 1, i, j]))
+    graph = reference_graph(adjusted)
     for j, owner in enumerate(owners):
         if owner >= 0:
             graph.add_edge(("word", owner), (0, j))
-    return np.array([nx.maximum_flow_value(graph, ("word", word), (n_layers, sink)) for word in range(n_words)])
+    return np.array([nx.maximum_flow_value(graph, ("word", word), (adjusted.shape[0], sink)) for word in range(n_words)])
 
 
 def reference_code_flow(adjusted: np.ndarray, *, sink: int = CLS) -> np.ndarray:
