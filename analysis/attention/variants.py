@@ -189,7 +189,8 @@ class AttentionTimesGradient(_AttentionVariant):
     signed = True
     needs_gradients = True
     description = ("attention times the gradient of the predicted-class probability w.r.t. the attention weight, "
-                   "[CLS] row, summed over heads and layers")
+                   "[CLS] row, signed, summed over heads and layers (Chefer et al. keep the positive part and roll "
+                   "it out over layers)")
     citation = "Chefer et al. 2021; Hao et al. 2021"
     defaults: ClassVar[dict[str, Any]] = {"layers": "all"}
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {"layers": ("all", "last")}
