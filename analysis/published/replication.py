@@ -165,7 +165,8 @@ AZ_TABLE3 = PublishedSource(
                 "|Σ_d ∂logit/∂e_d| (no ×input) of one class's logit, reads attention as the maximum over all query "
                 "positions rather than the [CLS] row, keeps [CLS] and [SEP] in the ranking and uses dense ranks. "
                 "Ours: MiniLM (6 layers) fine-tuned here, saliency = L2 norm of the gradient of the predicted-class "
-                "probability, words with special tokens excluded, flow bounded by max_tokens.",
+                "probability, words with special tokens excluded (a word's rollout sums its subwords; its flow is the "
+                "maximum flow from all its subwords at once), flow bounded by max_tokens.",
 )
 AZ_TABLE1 = PublishedSource(
     short="Abnar & Zuidema 2020",
