@@ -208,6 +208,21 @@ def test_saliency_is_gradient_norm(tiny_rnn):
     assert torch.allclose(out.token_scores, grad.norm(dim=-1), atol=1e-6)
 
 
+def test_saliency_of_a_word_is_the_gradient_norm_over_all_its_subword_embeddings(tiny_bert):
+    """Not the sum of its subwords' norms, which grows with their number: sqrt of the sum of squares, on every token."""
+    batch = make_batch(tiny_bert, ["the film was unforgettable"])
+    enc = batch.encoded
+    out = make_method("saliency").explain(tiny_bert, batch)
+    words = pool_to_words(out.token_scores, enc.word_index, enc.n_words_kept, out.pooling)[0]
+    _, grad = _embedding_gradient(tiny_bert, batch)
+    owner = enc.word_index[0]
+    assert (owner == 3).sum() > 1  # "unforgettable" is several subwords
+    expected = [float(grad[0, owner == w].norm()) for w in range(4)]  # the norm of the stacked gradient
+    assert np.allclose(words, expected, rtol=1e-5)
+    summed = float(grad[0, owner == 3].norm(dim=-1).sum())
+    assert words[3] < summed * 0.99  # strictly less than the sum of the subwords' norms
+
+
 @pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
 def test_grad_x_input_is_the_gradient_times_the_embedding(model_name, request):
     """Summed over the embedding dimension, one signed score per token."""

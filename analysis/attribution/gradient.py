@@ -14,6 +14,7 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, Saliency
 
 from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, MethodSettingsError, register_method
+from analysis.importance.pooling import word_sums_on_tokens
 from analysis.models.base import CPU_GRADIENT_BATCH_TOKENS, Encoded, TextClassifier, batch_token_budget, rows_per_batch
 
 
@@ -70,16 +71,23 @@ class SaliencyMethod(_GradientMethod):
     short_label = "Saliency"
     order = 4
     signed = False
-    description = "L2 norm of the gradient of the predicted-class probability w.r.t. each word embedding"
+    description = ("L2 norm of the gradient of the predicted-class probability w.r.t. each word embedding (a word of "
+                   "several subwords: the norm over all their embeddings)")
     citation = "Simonyan et al. 2014; Li et al. 2016"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
+        """A word's score is the L2 norm of the gradient w.r.t. all its subword embeddings together, sqrt of the
+        sum of their squared norms (a sum of the subwords' norms would grow with the number of subwords)."""
         enc = batch.encoded
         embeddings = model.embed(enc.input_ids).detach().requires_grad_()
         grads = Saliency(probability_function(model)).attribute(
             embeddings, target=batch.target, additional_forward_args=(enc.attention_mask,), abs=False
         )
-        return MethodOutput(token_scores=grads.norm(dim=-1), forward_passes=2.0)
+        norms = grads.norm(dim=-1)
+        word_index = enc.word_index.to(norms.device)
+        subwords = word_sums_on_tokens(torch.ones_like(norms), word_index)
+        words = torch.where(subwords > 1, word_sums_on_tokens(norms.square(), word_index).sqrt(), norms)
+        return MethodOutput(token_scores=words, forward_passes=2.0, pooling="first")
 
 
 @register_method

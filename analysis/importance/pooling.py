@@ -35,3 +35,16 @@ def pool_to_words(token_scores: torch.Tensor, word_index: torch.Tensor, n_words:
         pooled = init.scatter_reduce(1, target, torch.where(valid, scores, torch.zeros_like(scores)),
                                      reduce=reduce, include_self=False)[:, :width]
     return [pooled[row, :n].numpy().copy() for row, n in enumerate(n_words)]
+
+
+def word_sums_on_tokens(token_scores: torch.Tensor, word_index: torch.Tensor) -> torch.Tensor:
+    """Each token's score replaced by the sum over its word's tokens: [B, T] (special and padding tokens: 0).
+
+    For a method whose word score is not the sum of its tokens' scores: it computes a per-word
+    quantity from these sums and hands it back on every token, pooled with ``first``.
+    """
+    valid = word_index >= 0
+    index = torch.where(valid, word_index, torch.zeros_like(word_index))
+    scores = torch.where(valid, token_scores, torch.zeros_like(token_scores))
+    sums = torch.zeros_like(scores).scatter_add(1, index, scores)
+    return torch.where(valid, sums.gather(1, index), torch.zeros_like(scores))
