@@ -16,7 +16,7 @@ from torch import nn
 from analysis.attention import rollout
 from analysis.attention.attention_gradient import attention_times_gradient
 from analysis.attention.flow import WORD_POOLING, FlowCache, attention_flow, residual_adjusted, token_flows, word_flows
-from analysis.attention.norms import alti, alti_layer, attention_norm_rows, normalise_rows
+from analysis.attention.norms import alti, alti_layer, attention_norm_rows, attention_vectors, normalise_rows
 from analysis.attention.tracing import head_output_vectors, trace_layers
 from analysis.attention.value_zeroing import cosine_distance, value_zeroing_layers
 from analysis.importance import IMPORTANCE_METHODS, MethodSettingsError, compute_importance, make_method, pool_to_words
@@ -295,6 +295,28 @@ def test_attention_norm_rows_with_equal_norm_vectors_are_scaled_attention():
     projection = nn.Linear(8, 8)
     nn.init.orthogonal_(projection.weight)
     assert torch.allclose(attention_norm_rows(probs, value, projection), 3.0 * probs[:, 0, 0], atol=1e-6)
+
+
+def test_attention_norm_of_a_word_is_the_norm_of_its_subwords_summed_vectors(tiny_bert):
+    """A word's contribution to the [CLS] attention output is the sum of its tokens' vectors: its score is that sum's
+    norm (on its first token, its other tokens 0), not the sum of the tokens' norms; one-token words and special
+    tokens keep their own norms."""
+    batch = make_batch(tiny_bert, ["the film was unforgettable"])
+    enc = batch.encoded
+    owner = enc.word_index[0]
+    assert (owner == 3).sum() > 1  # "unforgettable" is several subwords
+    scores = make_method("attention_norm_last").explain(tiny_bert, batch).token_scores[0]
+    with torch.no_grad():
+        trace = trace_layers(tiny_bert.module, enc.input_ids, enc.attention_mask)
+        vectors = attention_vectors(trace.probabilities[-1], trace.values[-1], trace.parts[-1].output_projection)[0]
+    tokens = torch.nonzero(owner == 3).flatten()
+    assert torch.allclose(scores[tokens[0]], vectors[tokens].sum(0).norm(), atol=1e-6)
+    assert (scores[tokens[1:]] == 0).all()
+    assert scores[tokens[0]] < vectors[tokens].norm(dim=-1).sum() - 1e-4  # less than the sum of the subwords' norms
+    single = (owner < 3) | (owner == -1)
+    assert torch.allclose(scores[single], vectors[single].norm(dim=-1), atol=1e-6)
+    pooled = pool_to_words(scores[None], enc.word_index, enc.n_words_kept, "sum")[0]
+    assert np.isclose(pooled[3], float(vectors[tokens].sum(0).norm()), atol=1e-6)
 
 
 def test_attention_norm_matches_a_manual_computation(encoder):

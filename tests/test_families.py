@@ -25,7 +25,7 @@ import yaml
 from conftest import ROOT, make_batch
 
 from analysis.attention.encoder_support import encoder_method_problems, supported_encoders, supported_encoders_markdown
-from analysis.attention.norms import alti_layer, attention_vectors
+from analysis.attention.norms import alti_layer, attention_vectors, words_on_first_tokens
 from analysis.attention.tracing import trace_layers
 from analysis.attention.value_zeroing import ZeroValues, rerun_layer
 from analysis.config import ConfigError, methods_for, validate_config
@@ -312,7 +312,8 @@ def test_attention_summaries_are_distributions(models, family):
 
 
 def test_attention_norm_is_the_norm_of_the_decomposition(models, family):
-    """The per-token vectors plus b_O sum to the output projection's output at [CLS]; the scores are their norms."""
+    """The per-token vectors plus b_O sum to the output projection's output at [CLS]; the scores are their norms, a
+    word's vectors summed first (on its first token)."""
     model = models[family]
     batch = make_batch(model, EXPLAINED)
     enc = batch.encoded
@@ -324,7 +325,7 @@ def test_attention_norm_is_the_norm_of_the_decomposition(models, family):
             bias = parts.output_projection.bias
             total = vectors.sum(1) + (bias if bias is not None else 0.0)
             assert torch.allclose(total, trace.updates[layer][:, 0], atol=1e-5)
-    assert torch.allclose(scores, vectors.norm(dim=-1), atol=1e-6)
+    assert torch.allclose(scores, words_on_first_tokens(vectors, enc.word_index).norm(dim=-1), atol=1e-6)
 
 
 def test_alti_reconstructs_the_attention_block_output(models, family):

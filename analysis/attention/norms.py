@@ -65,14 +65,33 @@ def attention_vectors(probs: torch.Tensor, value: torch.Tensor, projection: torc
 
 
 def attention_norm_rows(probs: torch.Tensor, value: torch.Tensor, projection: torch.nn.Linear, *,
-                        position: int = 0) -> torch.Tensor:
-    """``|| sum_h alpha^h_{position, j} f_h(x_j) ||`` for every token ``j``: [B, T] (:func:`attention_vectors`)."""
-    return attention_vectors(probs, value, projection, position=position).norm(dim=-1)
+                        position: int = 0, word_index: torch.Tensor | None = None) -> torch.Tensor:
+    """``|| sum_h alpha^h_{position, j} f_h(x_j) ||`` for every token ``j``: [B, T] (:func:`attention_vectors`).
+
+    With ``word_index`` a word of several subword tokens is scored as one: the norm of the sum
+    of its tokens' vectors (its whole contribution to the attention output), on its first
+    token, 0 on the others; special tokens keep their own norms.
+    """
+    vectors = attention_vectors(probs, value, projection, position=position)
+    return (vectors if word_index is None else words_on_first_tokens(vectors, word_index)).norm(dim=-1)
 
 
-def attention_norm_layers(trace: LayerTrace, *, position: int = 0) -> torch.Tensor:
-    """Kobayashi et al.'s norm of every layer's row ``position``: [B, L, T]."""
-    rows = [attention_norm_rows(probs, value, parts.output_projection, position=position)
+def words_on_first_tokens(vectors: torch.Tensor, word_index: torch.Tensor) -> torch.Tensor:
+    """Token vectors [B, T, D] with each word's vectors summed onto its first token (its other tokens 0); tokens of
+    no word (``word_index`` -1: special tokens, padding) unchanged. A word's tokens are contiguous."""
+    word_index = word_index.to(vectors.device)
+    valid = word_index >= 0
+    index = torch.where(valid, word_index, torch.zeros_like(word_index))[..., None].expand_as(vectors)
+    sums = torch.zeros_like(vectors).scatter_add(1, index, vectors * valid[..., None])
+    previous = torch.nn.functional.pad(word_index[:, :-1], (1, 0), value=-1)
+    first = valid & (word_index != previous)
+    return torch.where(first[..., None], sums.gather(1, index), torch.where(valid[..., None], 0.0, vectors))
+
+
+def attention_norm_layers(trace: LayerTrace, *, position: int = 0, word_index: torch.Tensor | None = None) -> torch.Tensor:
+    """Kobayashi et al.'s norm of every layer's row ``position``: [B, L, T] (per word with ``word_index``:
+    :func:`attention_norm_rows`)."""
+    rows = [attention_norm_rows(probs, value, parts.output_projection, position=position, word_index=word_index)
             for parts, probs, value in zip(trace.parts, trace.probabilities, trace.values)]
     return torch.stack(rows, dim=1)
 

@@ -125,12 +125,14 @@ class AttentionNormLast(_AttentionVariant):
     label = "Attention norm ‖αf(x)‖ (last layer)"
     short_label = "Norm last"
     order = 12
-    description = "norm of the attention-weighted transformed value vectors, ||sum_h a_h f_h(x_j)||, last layer, [CLS] row"
+    description = ("norm of the attention-weighted transformed value vectors, ||sum_h a_h f_h(x_j)||, last layer, "
+                   "[CLS] row (a word: the norm of its subwords' summed vectors)")
     citation = "Kobayashi et al. 2020"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         with torch.no_grad():
-            norms = attention_norm_layers(_trace(model, batch), position=model.classification_position)
+            norms = attention_norm_layers(_trace(model, batch), position=model.classification_position,
+                                          word_index=batch.encoded.word_index)
         return MethodOutput(token_scores=norms[:, -1], forward_passes=1.0)
 
 
@@ -140,13 +142,14 @@ class AttentionNormAll(_AttentionVariant):
     label = "Attention norm ‖αf(x)‖ (all layers)"
     short_label = "Norm all"
     order = 13
-    description = ("norm of the attention-weighted transformed value vectors, [CLS] row, each layer normalised to "
-                   "sum 1, averaged over layers")
+    description = ("norm of the attention-weighted transformed value vectors (a word: of its subwords' summed "
+                   "vectors), [CLS] row, each layer normalised to sum 1, averaged over layers")
     citation = "Kobayashi et al. 2020"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         with torch.no_grad():
-            norms = attention_norm_layers(_trace(model, batch), position=model.classification_position)
+            norms = attention_norm_layers(_trace(model, batch), position=model.classification_position,
+                                          word_index=batch.encoded.word_index)
         return MethodOutput(token_scores=normalise_rows(norms).mean(dim=1), forward_passes=1.0)
 
 

@@ -64,7 +64,7 @@ def layer_scores(model: Any, examples: pd.DataFrame, methods: dict[str, dict[str
         with torch.no_grad():
             maps = model.attention_maps(enc.input_ids, enc.attention_mask)  # [B, L, H, T, T]
             norms = (attention_norm_layers(trace_layers(model.module, enc.input_ids, enc.attention_mask),
-                                           position=position) if NORM in codes else None)
+                                           position=position, word_index=enc.word_index) if NORM in codes else None)
         n_layers = maps.shape[1]
         for layer in range(n_layers):
             for code in codes:
