@@ -50,6 +50,27 @@ def test_integrated_gradients_completeness(model_name, request):
 
 
 @pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
+def test_adaptive_integrated_gradients_keeps_its_most_complete_round(model_name, request):
+    """Refining never ends further from completeness than the first 32-step round: every example's |gap| is at most
+    the fixed 32-step |gap|, and its scores are those of the round whose gap it reports."""
+    model = request.getfixturevalue(model_name)
+    sharpen(model, SENTENCES)
+    batch = make_batch(model, SENTENCES)
+    fixed = make_method("integrated_gradients", {"n_steps": 32, "max_steps": 32, "tolerance": 1e-9}).explain(model, batch)
+    adaptive = make_method("integrated_gradients", {"n_steps": 32, "max_steps": 256, "tolerance": 1e-9}).explain(
+        model, batch)
+    assert (np.abs(adaptive.completeness_gap) <= np.abs(fixed.completeness_gap) + 1e-12).all()
+    with torch.no_grad():
+        enc = batch.encoded
+        from analysis.attribution.gradient import baseline_ids
+
+        fx = target_probability(model.logits(enc.input_ids, enc.attention_mask), batch.target)
+        fb = target_probability(model.logits(baseline_ids(model, enc, "pad"), enc.attention_mask), batch.target)
+    total = adaptive.token_scores.sum(dim=1).double().numpy()
+    assert np.allclose(total - (fx - fb).numpy(), adaptive.completeness_gap, atol=1e-5)
+
+
+@pytest.mark.parametrize("model_name", ["tiny_bert", "tiny_rnn"])
 def test_integrated_gradients_token_budget_chunks_the_path_without_changing_scores(model_name, request):
     """A token budget of one sequence per forward pass gives the same scores, gaps and steps as one big batch."""
     model = request.getfixturevalue(model_name)
@@ -116,6 +137,40 @@ def test_leave_one_out_equals_manual_deletion(model_name, request):
                 p = target_probability(model.logits(ids, mask), target)
                 assert out.word_scores[row][j] == pytest.approx(float(p_full - p), abs=1e-4)
         assert np.abs(out.word_scores[row]).max() > 1e-3  # the comparison is not between zeros
+
+
+@pytest.mark.parametrize("method", ["loo_delete", "loo_mask"])
+def test_leave_one_out_on_a_confident_prediction_is_not_float32_rounding(tiny_rnn, method):
+    """With p(predicted) within ~1e-7 of 1, float32 probabilities would round every word's drop to a few multiples of
+    6e-8 (ties broken by word order downstream); the drops are taken in float64 from the logits, so each word keeps
+    its own value, equal to softmax(logits) in float64."""
+    with torch.no_grad():
+        tiny_rnn.module.classifier.weight *= 60.0  # saturate the prediction
+        tiny_rnn.module.classifier.bias += torch.tensor([8.0, -8.0])
+    sentence = "the film was great but the plot was dull and the ending was not good at all"
+    batch = make_batch(tiny_rnn, [sentence])
+    with torch.no_grad():
+        logits = tiny_rnn.logits(batch.encoded.input_ids, batch.encoded.attention_mask)
+    assert 1 - float(torch.softmax(logits.double(), -1).max()) < 1e-6  # a float32 probability would be 1.0 or 1 - 6e-8
+    out = make_method(method).explain(tiny_rnn, batch)
+    words = (out.word_scores[0] if out.word_scores is not None else
+             pool_to_words(out.token_scores, batch.encoded.word_index, batch.encoded.n_words_kept, out.pooling)[0])
+    n_words = len(sentence.split())
+    assert len(np.unique(words)) >= n_words - 4  # only the repeated words ("the", "was") may share a value
+    assert np.abs(words).max() < 1e-5 and np.abs(words).max() > 0  # all drops tiny, but resolved
+    word = int(np.argmax(np.abs(words)))
+    tokens = tiny_rnn.encode([sentence.split()])
+    ids = (tokens.input_ids.clone() if method == "loo_mask" else None)
+    with torch.no_grad():
+        if method == "loo_mask":
+            ids[0, word] = tiny_rnn.mask_token_id
+            reduced = tiny_rnn.logits(ids, tokens.attention_mask)
+        else:
+            kept = tiny_rnn.encode([sentence.split()[:word] + sentence.split()[word + 1:]])
+            reduced = tiny_rnn.logits(kept.input_ids, kept.attention_mask)
+    target = int(batch.target[0])
+    expected = float(torch.softmax(logits.double(), -1)[0, target] - torch.softmax(reduced.double(), -1)[0, target])
+    assert words[word] == pytest.approx(expected, rel=1e-6)
 
 
 def test_leave_one_out_mask_uses_mask_token(tiny_bert):

@@ -73,11 +73,12 @@ def test_loo_mask_does_not_score_an_oov_word_zero_by_construction(encoder, atten
     model = random_rnn(encoder, attention)
     assert model.encode([OOV_SENTENCE.split()]).input_ids[0, OOV_POSITION] == UNK_ID
     scores = loo_mask_word_scores(model, OOV_SENTENCE)
-    assert scores[OOV_POSITION] != 0.0
+    assert abs(scores[OOV_POSITION]) > 1e-5
     assert all(s != 0.0 for s in scores)
-    # the old replacement, <unk>, is the OOV word's own input: an exact zero (the bug this guards against)
+    # the old replacement, <unk>, is the OOV word's own input: zero up to float32 noise of the forward passes (the
+    # probabilities are differenced in float64, so batch-shape rounding of the logits, ~1e-9, shows)
     monkeypatch.setattr(RNNClassifier, "mask_token_id", property(lambda self: UNK_ID))
-    assert loo_mask_word_scores(model, OOV_SENTENCE)[OOV_POSITION] == 0.0
+    assert abs(loo_mask_word_scores(model, OOV_SENTENCE)[OOV_POSITION]) < 1e-7
 
 
 def test_loo_mask_finds_the_oov_word_a_model_reads():

@@ -24,7 +24,14 @@ import torch
 from captum.attr import FeatureAblation
 from tqdm.auto import tqdm
 
-from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, register_method, target_probability
+from analysis.importance.base import (
+    Batch,
+    ImportanceMethod,
+    MethodOutput,
+    class_probabilities,
+    register_method,
+    target_probability,
+)
 from analysis.models.base import (
     TextClassifier,
     batch_token_budget,
@@ -143,7 +150,7 @@ class LeaveOneOutMask(_Ablation):
         budget = batch_token_budget(model.device, self.settings["max_batch_tokens"])
 
         def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(model.logits(input_ids, attention_mask), dim=-1)
+            return class_probabilities(model.logits(input_ids, attention_mask))
 
         # One example at a time at its own length: Captum ablates every feature id of the mask in every row
         # of its input, so a batch would run each row for the longest row's words, padded (3.5x slower on

@@ -170,7 +170,9 @@ class IntegratedGradientsMethod(_GradientMethod):
     example whose |gap| exceeds ``tolerance`` is recomputed with twice the steps, placed
     where its output changes along the path (:func:`path_adaptive_nodes`, from a
     forward-only scan of ``scan_points`` alphas), until the gap is small or ``max_steps``
-    is reached. The final gap, step count and whether it met the tolerance are recorded.
+    is reached; of the rounds an example ran, the one with the smallest |gap| is kept (a
+    finer round can land further off when the output jumps within a sliver of the path).
+    The kept round's gap and step count and whether it met the tolerance are recorded.
 
     The path runs in word-embedding space: the baseline is the [PAD] (or [MASK]) embedding at
     each word token's position, and the model adds its position embeddings to every point as
@@ -238,10 +240,11 @@ class IntegratedGradientsMethod(_GradientMethod):
                     (refined,), (baselines[sl],), (embeddings[sl],), target=batch.target[sl],
                     additional_forward_args=(enc.attention_mask[sl],),
                 )
-                scores[row] = refined.sum(dim=-1)[0].detach().double().cpu()
-                gaps[row] = float(gap[0])
-                steps_used[row] = len(nodes)
                 passes[row] += 2 * len(nodes) + 2
+                if abs(float(gap[0])) < abs(gaps[row]):  # keep the most complete round, not merely the last
+                    scores[row] = refined.sum(dim=-1)[0].detach().double().cpu()
+                    gaps[row] = float(gap[0])
+                    steps_used[row] = len(nodes)
                 if abs(gaps[row]) <= tolerance:
                     break
                 n_nodes *= 2

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from analysis.attribution.gradient import baseline_ids
-from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, register_method
+from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, class_probabilities, register_method
 from analysis.models.base import TextClassifier
 from analysis.seeding import derive_seed
 
@@ -41,7 +41,7 @@ class _CaptumSampling(ImportanceMethod):
         baselines = baseline_ids(model, enc, "mask")
 
         def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return torch.softmax(model.logits(input_ids, attention_mask), dim=-1)
+            return class_probabilities(model.logits(input_ids, attention_mask))
 
         explainer = self.make(forward)
         scores = torch.zeros(enc.input_ids.shape, dtype=torch.float64)
@@ -105,7 +105,7 @@ def coalition_outputs(model: TextClassifier, ids: torch.Tensor, mask: torch.Tens
             rows = keep[start : start + batch_size]
             batch_ids = torch.where(rows, ids[None], torch.full_like(ids[None], model.mask_token_id))
             logits = model.logits(batch_ids.to(model.device), mask[None].expand(len(rows), -1).to(model.device))
-            out[start : start + len(rows)] = torch.softmax(logits, -1)[:, target].double().cpu().numpy()
+            out[start : start + len(rows)] = class_probabilities(logits)[:, target].cpu().numpy()
     return out
 
 
