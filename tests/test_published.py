@@ -138,6 +138,16 @@ def test_permutation_is_a_bilstm_claim_and_vacuous_where_attention_is_near_unifo
 
 
 
+def test_permutation_rows_of_a_transformer_are_extensions():
+    """MiniLM's permutation tables reach the claim as extensions (Jain & Wallace permuted RNN attention)."""
+    config = {**CONFIG, "models": {**CONFIG["models"], "minilm": {"family": "transformer"}}}
+    runs = {("sst2", model, 0): {"permutation": permutation_table(0.2)} for model in ("bilstm_tanh", "minilm")}
+    tests = decided("jw_permutation_changes_little", ClaimData(config, agreement={}, interventions=runs))
+    tests = tests.set_index("model")
+    assert tests.loc["minilm", "scope"] == EXTENSION and tests.loc["minilm", "verdict"] == DIFFERS
+    assert tests.loc["bilstm_tanh", "scope"] == REPLICATION
+
+
 def test_a_rank_claim_is_never_vacuous_near_uniform_attention_still_ranks_words():
     """Only claims about how far attention's weights move the output are vacuous on near-uniform attention;
     Kendall τ is blind to how peaked the weights are, so a rank claim is decided as for any model."""
@@ -335,9 +345,25 @@ def test_the_verdict_sentence_counts_rows_per_scope_and_the_caption_explains_vac
             "support") in table.caption
 
 
-def removal_table(fractions: dict[str, np.ndarray]) -> pd.DataFrame:
+def removal_table(fractions: dict[str, np.ndarray], flipped: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """Removal results; an example flipped unless told otherwise where less than every word was removed."""
+    flipped = flipped or {}
     return pd.concat([pd.DataFrame({"example_id": [f"e{i}" for i in range(len(v))], "method": method,
-                                    "fraction_items": v}) for method, v in fractions.items()], ignore_index=True)
+                                    "fraction_items": v, "flipped": flipped.get(method, np.asarray(v) < 1.0)})
+                      for method, v in fractions.items()], ignore_index=True)
+
+
+def test_removal_claim_counts_as_never_flipped_only_what_never_flipped():
+    """Fraction 1.0 is also an example that flipped at the last removal (an RNN with every weight zeroed outputs its
+    bias): "all words removed without a flip" counts the flipped flag, not the fraction."""
+    n = 40
+    last = np.ones(n)  # every example needed every word removed ...
+    flipped_at_last = np.arange(n) % 4 != 0  # ... and three in four flipped there
+    data = ClaimData(CONFIG, agreement={}, interventions={("imdb", "bilstm_tanh", 0): {"removal": removal_table(
+        {"rnn_attention": last, "rnn_attention_gradient": np.full(n, 0.5)},
+        {"rnn_attention": flipped_at_last, "rnn_attention_gradient": np.ones(n, dtype=bool)})}})
+    details = decided("ss_gradient_order_flips_sooner", data)["details"].iloc[0]
+    assert "all words removed without a flip: 0% and 25%" in details
 
 
 def test_removal_claim_ranks_by_the_attention_gradient_and_marks_a_fallback_as_an_extension():

