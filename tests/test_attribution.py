@@ -300,6 +300,22 @@ def test_jw_gradient_holds_attention_fixed(tiny_rnn):
     assert not torch.allclose(fixed, ordinary, atol=1e-6)
 
 
+def test_a_word_without_tokens_scores_zero_under_every_pooling():
+    """A word the tokenizer drops entirely (a lone U+200D) owns no token: it gets 0, never another column's score
+    (under "first" it once read the last padded column, the special tokens' score)."""
+    from analysis.importance.pooling import POOLINGS, word_sums_on_tokens
+
+    word_index = torch.tensor([[-1, 0, 0, 2, -1, -1]])  # [CLS] w0 w0 w2 [SEP] [PAD]; word 1 has no token
+    scores = torch.tensor([[9.0, 1.0, 2.0, 3.0, 7.0, 5.0]])
+    for how in POOLINGS:
+        pooled = pool_to_words(scores, word_index, [3], how)[0]
+        assert pooled[1] == 0.0 and pooled[2] == 3.0, how
+    assert pool_to_words(scores, word_index, [3], "first")[0][0] == 1.0
+    # word ids beyond the sequence length (many tokenless words before them) stay in range
+    sums = word_sums_on_tokens(torch.tensor([[1.0, 2.0, 3.0, 4.0]]), torch.tensor([[-1, 0, 9, -1]]))
+    assert sums.tolist() == [[0.0, 2.0, 3.0, 0.0]]
+
+
 def test_pooling_maps_subwords_to_words(minilm_tokenizer, tiny_bert):
     words = ["unbelievably", "good", "tokenization"]
     enc = tiny_bert.encode([words])

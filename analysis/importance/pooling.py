@@ -27,8 +27,9 @@ def pool_to_words(token_scores: torch.Tensor, word_index: torch.Tensor, n_words:
         big = torch.full_like(index, index.shape[1])
         first_pos = torch.full((index.shape[0], width + 1), index.shape[1], dtype=torch.long)
         first_pos.scatter_reduce_(1, target, torch.where(valid, positions, big), reduce="amin")
-        first_pos = first_pos[:, :width].clamp(max=index.shape[1] - 1)
-        pooled = scores.gather(1, first_pos)
+        first_pos = first_pos[:, :width]
+        tokenless = first_pos >= index.shape[1]  # a word the tokenizer dropped (e.g. a lone U+200D): no score
+        pooled = scores.gather(1, first_pos.clamp(max=index.shape[1] - 1)).masked_fill(tokenless, 0.0)
     else:
         reduce = {"sum": "sum", "mean": "mean", "max": "amax"}[how]
         init = torch.zeros((index.shape[0], width + 1), dtype=scores.dtype)
@@ -46,5 +47,6 @@ def word_sums_on_tokens(token_scores: torch.Tensor, word_index: torch.Tensor) ->
     valid = word_index >= 0
     index = torch.where(valid, word_index, torch.zeros_like(word_index))
     scores = torch.where(valid, token_scores, torch.zeros_like(token_scores))
-    sums = torch.zeros_like(scores).scatter_add(1, index, scores)
+    width = max(scores.shape[1], int(index.max()) + 1 if index.numel() else 1)  # word ids may pass T
+    sums = scores.new_zeros(scores.shape[0], width).scatter_add(1, index, scores)
     return torch.where(valid, sums.gather(1, index), torch.zeros_like(scores))
