@@ -300,6 +300,18 @@ def test_jw_gradient_holds_attention_fixed(tiny_rnn):
     assert not torch.allclose(fixed, ordinary, atol=1e-6)
 
 
+def test_lime_weights_samples_with_lime_bases_kernel():
+    """lime_base.py: kernel(d) = sqrt(exp(-d^2 / width^2)), d the cosine distance (x 100) to the full input; a sample
+    keeping 1 of 4 words is at cosine distance 1 - 1/2."""
+    method = make_method("lime", {"n_samples": 50})
+    z, weights = method.coalitions(4, np.random.default_rng(0))
+    kept = z.sum(1)
+    distance = np.where(kept > 0, 1 - kept / (np.sqrt(np.maximum(kept, 1)) * 2.0), 1.0) * 100
+    assert np.allclose(weights, np.sqrt(np.exp(-distance**2 / 25.0**2)))
+    one = np.flatnonzero(kept == 1)[0]
+    assert weights[one] == pytest.approx(np.exp(-0.5 * 50.0**2 / 25.0**2))
+
+
 def test_a_word_without_tokens_scores_zero_under_every_pooling():
     """A word the tokenizer drops entirely (a lone U+200D) owns no token: it gets 0, never another column's score
     (under "first" it once read the last padded column, the special tokens' score)."""

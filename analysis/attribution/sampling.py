@@ -204,7 +204,7 @@ class LimeMethod(_VectorisedSampling):
     """LIME over words, vectorised (Ribeiro et al. 2016, its text explainer's defaults).
 
     Each sample removes a uniformly drawn number of words chosen at random; samples are
-    weighted by exp(-d^2 / width^2) with d the cosine distance (x 100) between the sample's
+    weighted by sqrt(exp(-d^2 / width^2)) (lime_base's kernel) with d the cosine distance (x 100) between the sample's
     word-presence vector and the full input, and a weighted ridge regression (alpha 1)
     with intercept gives one coefficient per word.
     """
@@ -223,7 +223,7 @@ class LimeMethod(_VectorisedSampling):
         z = (np.argsort(order, axis=1) >= removed[:, None]).astype(np.int8)
         cosine = 1 - z.sum(1) / (np.sqrt(np.maximum(z.sum(1), 1)) * np.sqrt(n))
         distance = np.where(z.sum(1) > 0, cosine, 1.0) * 100
-        return z, np.exp(-(distance**2) / self.settings["kernel_width"] ** 2)
+        return z, np.sqrt(np.exp(-(distance**2) / self.settings["kernel_width"] ** 2))  # lime_base.py's kernel
 
     def fit(self, z: np.ndarray, weights: np.ndarray, y: np.ndarray, *, full: float, empty: float) -> np.ndarray:
         # LIME's own samples include the unperturbed input with weight 1
