@@ -16,6 +16,11 @@ transformer every layer, not the replay of the layers below the searched one); o
 solutions whose re-measured TVD is within epsilon are reported, with that re-measured
 TVD, so a reported solution never violates the constraint.
 
+As in their code (successar/AttentionExplanation), every restart starts from the uniform
+distribution plus noise; unlike it, restarts are independent (their loss also rewards
+restarts for differing from each other, a cross-JSD term), Adam runs without amsgrad, the
+penalty starts at 0.9 epsilon, and the best verified iterate is kept rather than the last.
+
 For an RNN the distribution is its attention over hidden states; for a transformer it
 is the [CLS] row of one layer (default the last, whose other rows cannot reach the
 classifier) in the intervened heads, and the JSD is taken between head means, the
