@@ -24,8 +24,9 @@ Implementation (the reference code calls networkx once per token and is slow): t
 graph of an example is built once as a sparse matrix, only the top layer's edges into
 [CLS] are kept (no other top-layer edge can carry flow to it), and each token's flow
 is one call of SciPy's Dinic solver (C code); a word of several tokens adds a source node
-with an edge of capacity 1 (never binding: at most 1 reaches [CLS]) to each of its tokens. SciPy needs integer capacities of at
-most 32 bits, so capacities are scaled by ``2**resolution_bits`` and rounded down; the
+with an edge of capacity 1 (never binding: at most 1 reaches [CLS]) to each of its tokens.
+SciPy needs integer capacities of at most 32 bits, so capacities are scaled by
+``2**resolution_bits`` and rounded down; the
 computed flow is then at most the true one and short of it by at most
 ``(edges in the minimum cut) * 2**-resolution_bits`` (about 1e-8 per cut edge by default;
 the tests compare with networkx on real-valued capacities). Examples longer than

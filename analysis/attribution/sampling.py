@@ -204,8 +204,8 @@ class LimeMethod(_VectorisedSampling):
     """LIME over words, vectorised (Ribeiro et al. 2016, its text explainer's defaults).
 
     Each sample removes a uniformly drawn number of words chosen at random; samples are
-    weighted by sqrt(exp(-d^2 / width^2)) (lime_base's kernel) with d the cosine distance (x 100) between the sample's
-    word-presence vector and the full input, and a weighted ridge regression (alpha 1)
+    weighted by sqrt(exp(-d^2 / width^2)) (lime_base's kernel) with d the cosine distance
+    (x 100) between the sample's word-presence vector and the full input, and a weighted ridge regression (alpha 1)
     with intercept gives one coefficient per word.
     """
 

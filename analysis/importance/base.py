@@ -185,7 +185,7 @@ def target_probability(logits: torch.Tensor, target: torch.Tensor) -> torch.Tens
     ~1e-5 of 1 has steps of 6e-8, so on a confident prediction most words' leave-one-out
     drops would round to the same few values and tie.
     """
-    return torch.softmax(logits.double(), dim=-1).gather(1, target.view(-1, 1)).squeeze(1)
+    return class_probabilities(logits).gather(1, target.view(-1, 1)).squeeze(1)
 
 
 def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
