@@ -466,6 +466,21 @@ def test_sampled_kernel_shap_is_efficient_and_close_to_exact(tiny_rnn):
     assert np.corrcoef(out.word_scores[0], exact)[0, 1] > 0.9
 
 
+def test_kernel_shap_draws_enough_coalitions_to_determine_every_word(tiny_rnn):
+    """With fewer coalitions than words the regression is underdetermined and lstsq's minimum-norm answer
+    spreads the output over words it never saw apart; KernelSHAP draws at least 2n coalitions for n words,
+    and its estimate then follows the exact Shapley values (a planted word ranked first)."""
+    sentence = "the film was great not awful a dull plot but fine"
+    sharpen(tiny_rnn, [sentence])
+    batch = make_batch(tiny_rnn, [sentence])
+    n = len(sentence.split())
+    out = make_method("kernel_shap", {"n_samples": 4}).explain(tiny_rnn, batch)
+    assert out.forward_passes.tolist() == [2.0 * n + 2]
+    exact = _exact_shapley(tiny_rnn, sentence.split(), int(batch.target[0]))
+    assert out.word_scores[0].sum() == pytest.approx(exact.sum(), abs=1e-6)
+    assert np.argmax(np.abs(out.word_scores[0])) == np.argmax(np.abs(exact))
+
+
 @pytest.mark.parametrize("name", ["kernel_shap", "lime"])
 def test_sampling_explainers_give_one_score_per_word(tiny_rnn, name):
     """One score per word from n_samples coalitions plus the full and empty input. KernelSHAP enumerates the

@@ -13,6 +13,7 @@ Python, which made them the slowest methods of the suite by far.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -161,9 +162,12 @@ class KernelShapMethod(_VectorisedSampling):
 
     Coalitions are enumerated when there are at most ``n_samples`` of them (then the
     estimate is the exact Shapley value); otherwise their sizes are drawn in proportion to
-    the Shapley kernel and members uniformly, so the regression weights are equal. The
-    weighted least-squares fit is constrained so that the values sum to
-    f(x) - f(all words masked) (efficiency).
+    the Shapley kernel and members uniformly, so the regression weights are equal. A text of
+    n words draws at least 2n coalitions, whatever ``n_samples`` says, so that the regression
+    over its n values is determined (fewer rows than unknowns would give lstsq's minimum-norm
+    solution, which spreads the output evenly over unseen words; shap's KernelExplainer draws
+    2n + 2048 by default). The weighted least-squares fit is constrained so that the values
+    sum to f(x) - f(all words masked) (efficiency).
     """
 
     name = "kernel_shap"
@@ -180,8 +184,8 @@ class KernelShapMethod(_VectorisedSampling):
             z = _all_coalitions(n)
             return z, shapley_kernel(z.sum(1), n)
         sizes = np.arange(1, n)
-        p = shapley_kernel(sizes, n) * np.array([float(__import__("math").comb(n, int(k))) for k in sizes])
-        drawn = rng.choice(sizes, size=self.settings["n_samples"], p=p / p.sum())
+        p = shapley_kernel(sizes, n) * np.array([float(math.comb(n, int(k))) for k in sizes])
+        drawn = rng.choice(sizes, size=max(self.settings["n_samples"], 2 * n), p=p / p.sum())
         order = np.argsort(rng.random((len(drawn), n)), axis=1)
         z = (np.argsort(order, axis=1) < drawn[:, None]).astype(np.int8)
         return z, np.ones(len(z))
