@@ -9,6 +9,7 @@ from scipy import stats
 from analysis.stats.hypothesis import (
     AGREE,
     DIFFER,
+    binomial_n_needed,
     central_binomial_p,
     combine_all,
     equivalence_test,
@@ -78,7 +79,8 @@ def test_intersection_union_needs_every_part() -> None:
     assert both.p_value == max(strong.p_value, weak.p_value)
     against = paired_test(-0.3 + rng.normal(0, 0.1, 40))
     mixed = combine_all([strong, against])
-    assert mixed.direction == DIFFER and mixed.p_value == pytest.approx(min(1.0, against.p_value))
+    # Bonferroni over both parts: which part points the other way is itself decided by the data
+    assert mixed.direction == DIFFER and mixed.p_value == pytest.approx(min(1.0, 2 * against.p_value))
     # the estimate shown is the part that decides: the weaker agreeing part, or the part against
     assert (both.estimate, both.low, both.high) == (weak.estimate, weak.low, weak.high)
     assert mixed.estimate == against.estimate < 0
@@ -114,3 +116,63 @@ def test_zero_differences_count_towards_untestable() -> None:
     """Five ties and five positive differences: the most extreme data give p = 2 / 2**5, not 2 / 2**10."""
     decision = paired_test(np.r_[np.zeros(5), np.full(5, 0.2)])
     assert decision.min_p == pytest.approx(2 / 2**5) and decision.untestable(0.05)
+
+
+def test_sign_flip_test_is_exact_over_its_non_zero_differences() -> None:
+    """Zeros carry no sign: 40 pairs with 10 non-zero differences are enumerated exactly (2^10 patterns), the
+    same p as the 10 alone, and the smallest p the test reports is 2 / 2^10."""
+    from itertools import product
+
+    from analysis.stats.paired import sign_flip_test
+
+    rng = np.random.default_rng(4)
+    nonzero = rng.normal(0.4, 1.0, 10)
+    d = np.r_[nonzero, np.zeros(30)]
+    brute = np.mean([abs(np.dot(s, nonzero)) >= abs(nonzero.sum()) - 1e-12 for s in product((-1, 1), repeat=10)])
+    assert sign_flip_test(d, n_permutations=50, seed=1) == pytest.approx(brute)
+    assert paired_test(d).min_p == pytest.approx(2 / 2**10)
+    assert paired_test(rng.normal(1, 1, 40), n_permutations=999).min_p == pytest.approx(1 / 1000)
+
+
+def test_a_test_without_spread_cannot_claim_parity_from_three_tied_pairs() -> None:
+    """Three pairs with no discordance are no evidence of equal accuracy (an exact test could not reject with
+    them); with no spread the t-based tests return p = 1, not 0."""
+    assert equivalence_test(np.zeros(3), 0.02).p_value == 1.0
+    assert noninferiority_test(np.zeros(3), 0.02).p_value == 1.0
+
+
+def test_equivalence_tests_each_side_at_half_the_level() -> None:
+    """TOST at 2.5% per side: equivalent at 5% exactly when the 95% t-interval lies inside the margin."""
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    d = rng.normal(0.01, 0.1, 200)
+    half_width = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    for margin in (abs(d.mean()) + 0.9 * half_width, abs(d.mean()) + 1.1 * half_width):
+        inside = abs(d.mean()) + half_width < margin
+        assert (equivalence_test(d, margin).p_value < 0.05) == inside
+
+
+def test_untestable_n_min_counts_the_family() -> None:
+    """n_min_at: the fewest informative examples at which the test could reach a level, e.g. a Holm-divided one;
+    it agrees with the single-test n_min at the level itself."""
+    from analysis.stats.hypothesis import _binomial_n_min, sign_flip_n_min
+
+    paired = paired_test(np.ones(8))
+    assert paired.n_min_at(0.05) == paired.n_min == sign_flip_n_min(0.05) == 6
+    assert paired.n_min_at(0.05 / 4) == sign_flip_n_min(0.05 / 4) == 8
+    rate = rate_test(np.zeros(20), 0.10, side="below")
+    assert rate.n_min_at(0.05) == rate.n_min == _binomial_n_min(0.10, "below", 0.05)
+    assert rate.n_min_at(0.01) == _binomial_n_min(0.10, "below", 0.01)
+
+
+def test_binomial_power_is_the_exact_tests() -> None:
+    """The normal approximation's n for 0.65 against 0.5 (85) has 74% exact power; the planned n reaches 80%."""
+    from scipy import stats
+
+    from analysis.stats.hypothesis import central_binomial_p
+
+    n = int(binomial_n_needed(0.65, 0.5, 0.05))
+    power = sum(stats.binom.pmf(k, n, 0.65) for k in range(n + 1)
+                if k > n / 2 and central_binomial_p(k, n, 0.5) < 0.05)
+    assert n == 90 and power >= 0.8

@@ -314,7 +314,7 @@ def test_uniform_training_sentences_follow_the_paired_test():
     assert "contains the study's accuracy margin of 0.02" in text
     verdicts = {("sst2", "lstm_uniform vs lstm_tanh", 0): "inconclusive"}
     (text,) = uniform_training_sentences(pd.DataFrame([row | {"p_adjusted": 0.02}]), verdicts=verdicts)
-    assert text.endswith("non-inferiority margin of 0.02 in the published-claims section: inconclusive).")
+    assert text.endswith("equivalence margin of ±0.02 in the published-claims section: inconclusive).")
     (text,) = uniform_training_sentences(pd.DataFrame([row | {"p_adjusted": 0.02}]), margin=0.005)
     assert "lies above the study's accuracy margin of 0.005, so the task uses attention" in text
     (text,) = uniform_training_sentences(pd.DataFrame([row | {"p_adjusted": 0.02}]), margin=0.1)

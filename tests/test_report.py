@@ -188,8 +188,9 @@ def test_undecided_parity_with_the_ceiling_says_how_many_examples_equivalence_wo
                            "equivalence": "not shown", "margin": 0.05, "p_equivalence": float("nan")}])
     (finding,) = agreement_findings(summary, EVALUATION, reference="loo_delete", comparisons=tests)
     sd = 0.01 / 0.1  # the observed mean difference over its d_z
-    z = 1.644854 + 0.841621
-    expected = math.ceil((z * sd / 0.04) ** 2 + z**2 / 2)
+    critical = 1.959964  # each side of the TOST at 2.5%, as every claim
+    z = critical + 0.841621
+    expected = math.ceil((z * sd / 0.04) ** 2 + critical**2 / 2)  # Guenther's correction uses the critical value
     assert finding.verdict_ceiling == "overlapping" and finding.n_equivalence == expected
     assert f"about {expected:,} examples would show equivalence within ±0.05 with 80% power" in finding.text
     assert f"equivalence needs about {expected:,} examples" in key_results([finding])["vs ceiling"].iloc[0]
@@ -197,7 +198,7 @@ def test_undecided_parity_with_the_ceiling_says_how_many_examples_equivalence_wo
     from scipy import stats
 
     sd_t = 0.08 / (2 * stats.t.ppf(0.975, 29)) * math.sqrt(30)
-    assert equivalence_n_needed(tests.iloc[0].drop("effect_size")) == math.ceil((z * sd_t / 0.04) ** 2 + z**2 / 2)
+    assert equivalence_n_needed(tests.iloc[0].drop("effect_size")) == math.ceil((z * sd_t / 0.04) ** 2 + critical**2 / 2)
 
 
 @pytest.mark.parametrize("show", [False, True])

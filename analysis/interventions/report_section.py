@@ -421,7 +421,7 @@ def aopc_sentence(run: pd.DataFrame, removal: str, alpha: float = 0.05, *, const
 
 UNIFORM_CLAIM = "wp_uniform_attention_suffices"
 """The published claim (Wiegreffe & Pinter's "about as accurate") that decides the uniform-attention control
-with a non-inferiority margin; the sentences below point to its verdict."""
+with an equivalence margin; the sentences below point to its verdict."""
 
 
 def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05, margin: float = 0.02,
@@ -440,7 +440,7 @@ def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05, ma
         test = f", Holm-adjusted p = {p:.2g}" if pd.notna(p) else ""
         verdict = verdicts.get((str(row["dataset"]), f"{row['uniform_model']} vs {row['learned_model']}",
                                 int(row["seed"])))
-        claim = (f"Wiegreffe & Pinter's 'about as accurate', tested with a non-inferiority margin of {margin:g} in "
+        claim = (f"Wiegreffe & Pinter's 'about as accurate', tested with an equivalence margin of ±{margin:g} in "
                  f"the published-claims section" + (f": {verdict}" if verdict else ""))
         side = _side(row["difference_low"], row["difference_high"], margin)
         against_margin = {1: f"the whole interval lies above the study's accuracy margin of {margin:g}",

@@ -135,8 +135,8 @@ def uniform_attention_comparison(config: Mapping[str, Any], prediction_paths: Se
     could give at this n), Holm-adjusted over the rows of the table (``p_adjusted``: one
     question, does a learned attention beat uniform). Wiegreffe & Pinter 2019: if the
     uniform model is as accurate, attention was not needed for the task; a non-significant
-    difference does not show that, the published-claims table decides it with a
-    non-inferiority test. ``config`` needs only ``models`` (the family, encoder and
+    difference does not show that, the published-claims table decides it with an
+    equivalence test (TOST). ``config`` needs only ``models`` (the family, encoder and
     attention of each entry).
     """
     columns = ["dataset", "seed", "encoder", "uniform_model", "learned_model", "learned_attention", "n",

@@ -5,15 +5,17 @@ Wiegreffe & Pinter 2019; Serrano & Smith 2019; Abnar & Zuidema 2020), how this s
 tests it, and the likely reasons when our numbers point the other way. Its ``evaluate``
 reads the per-example tables of every run (:class:`ClaimData`) and returns one
 :class:`RunTest` per run: the test's :class:`~analysis.stats.hypothesis.Decision` on the
-same examples (paired where two quantities are compared, exact for rates, non-inferiority
-or equivalence for parity). :func:`decide` corrects the p-values within each claim's family
+same examples (paired where two quantities are compared, exact for rates, equivalence
+for parity). :func:`decide` corrects the p-values within each claim's family
 (its runs of one scope: the paper's own setting, or an extension) and gives each run a
 verdict:
 
 - *agrees* / *differs*: significant after correction, on the published / the other side;
 - *inconclusive*: the test could decide at this n but did not (``n_needed`` says how many
   examples 80% power at the observed effect would take);
-- *untestable*: even the most extreme data could not reach the level at this n (``n_min``);
+- *untestable*: even the most extreme data could not reach the level at this n within the
+  claim's family (``n_min``: the informative examples, non-zero paired differences for a
+  sign-flip test, at which it could);
 - *vacuous*: agrees, but the run's attention is near uniform, which makes the test trivial
   (see :mod:`analysis.attention.concentration`); never counted as support.
 
@@ -233,6 +235,23 @@ def best_case_adjusted(p_values: np.ndarray, min_p: np.ndarray, correction: str)
     return out
 
 
+def level_needed(p_values: np.ndarray, i: int, correction: str, alpha: float) -> float:
+    """The largest p-value test ``i`` could have and still pass ``alpha`` after ``correction`` with the rest of
+    its family as observed (bisection: a corrected p-value never falls as its raw p-value rises)."""
+    def passes(p: float) -> bool:
+        trial = np.array(p_values, dtype=float)
+        trial[i] = p
+        return bool(adjust_p_values(trial, correction)[i] < alpha)
+
+    low, high = 0.0, alpha
+    if not passes(1e-300):
+        return 0.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if passes(middle) else (low, middle)
+    return low
+
+
 def decide(data: ClaimData, settings: ClaimSettings, claims: Mapping[str, PublishedClaim] | None = None
            ) -> pd.DataFrame:
     """Every registered claim's test on every run, corrected within (claim, scope), with verdicts."""
@@ -264,6 +283,13 @@ def decide(data: ClaimData, settings: ClaimSettings, claims: Mapping[str, Publis
         frame["verdict"] = [run_verdict(t.decision, p, settings.alpha, bool(u), b if np.isfinite(b) else None,
                                         lower_bound=t.lower_bound)
                             for t, p, u, b in zip(tests, frame["p_adjusted"], frame["near_uniform"], best)]
+        # an untestable run's n_min: what its test needs to pass within this family, not alone
+        for _, index in frame.groupby("scope").groups.items():
+            p_values = frame.loc[index, "p_value"].to_numpy(dtype=float)
+            for i, row in enumerate(index):
+                if frame.at[row, "verdict"] == UNTESTABLE and np.isfinite(p_values[i]):
+                    level = level_needed(p_values, i, settings.correction, settings.alpha)
+                    frame.at[row, "n_min"] = tests[row].decision.n_min_at(level) if level > 0 else np.inf
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=CLAIM_TEST_COLUMNS)
@@ -275,9 +301,10 @@ def row_verdict(seed_verdicts: list[str]) -> str:
     """One verdict from a dataset x model's seeds.
 
     *mixed* only when seeds point both ways (some agree or are vacuous, some differ);
-    otherwise *agrees* (*differs*) when a majority of seeds agree (differ); *vacuous* when
-    agreeing seeds are a majority only with the vacuous ones counted; *untestable* when
-    every seed is; *inconclusive* for the rest (no majority decides).
+    otherwise *differs* when a majority of seeds differ; *agrees* when a majority agree and
+    none is vacuous; *vacuous* when any seed is vacuous and agreeing and vacuous seeds
+    together are a majority (a near-uniform seed is never counted as support); *untestable*
+    when every seed is; *inconclusive* for the rest (no majority decides).
     """
     counts = Counter(seed_verdicts)
     total = len(seed_verdicts)

@@ -1,7 +1,7 @@
 """The study summary's comparison with published findings, from the ``claim_tests`` table.
 
 For every claim with data in this study: the published direction, our test (named: exact
-binomial, paired sign-flip, non-inferiority), a table of our numbers and verdicts per
+binomial, paired sign-flip, equivalence), a table of our numbers and verdicts per
 dataset x model (replication rows first, then extensions), the n a decision would need
 where none was reached, and, where we differ, the likely reasons. One finding per claim
 joins the summary's findings list; the verdict counts count replication and extension
@@ -42,8 +42,8 @@ def intro(settings: ClaimSettings) -> str:
         "Each row puts a direction a paper reported beside this study's numbers. Every claim is decided per run "
         "(dataset x model x training seed) by a test on the same examples that fits it: an exact binomial test for "
         "a share (with a Clopper-Pearson interval), a paired sign-flip test when two quantities are compared on the "
-        "same examples (with a studentised-bootstrap interval of the mean difference), a non-inferiority test for "
-        f"\"about as accurate\" (margin {settings.accuracy_margin:g}). p-values are corrected with "
+        "same examples (with a studentised-bootstrap interval of the mean difference), an equivalence test "
+        f"(TOST, each side at half the level) for \"about as accurate\" (margin {settings.accuracy_margin:g}). p-values are corrected with "
         f"{settings.correction.upper() if settings.correction == 'bh' else settings.correction.capitalize()} within "
         f"each claim, separately for the paper's own setting (replication) and for extensions, at level "
         f"{1 - settings.level:g}. A run *agrees* or *differs* when its corrected test rejects on the published or "
@@ -111,7 +111,7 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
             link = ""  # the claim is named on its first row only
     frame = pd.DataFrame(records, columns=["claim", "scope", *VERDICTS])
     table = Table(frame, caption="Published claims: dataset x model rows per verdict (seeds combined; paired, exact or "
-                  "non-inferiority tests, Holm-corrected)"
+                  "equivalence tests, Holm-corrected)"
                   + _vacuous_note(rows), folded=False,
                   sortable=False, filterable=False, markup=("claim",),
                   column_classes={"claim": "claim", **{v: v for v in VERDICTS}}, id="verdicts")
@@ -181,10 +181,14 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
                          f"prediction; those seeds' agreeing tests are marked vacuous and not counted as support.")
         undecided = claim_rows[claim_rows["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
         if len(undecided):
-            n_min = tests.loc[(tests["claim"] == name) & (tests["verdict"] == UNTESTABLE), "n_min"]
-            if len(n_min):
-                notes.append(f"Untestable rows: at their n no outcome could reach the level; this test needs at "
-                             f"least {int(np.nanmax(n_min)):,} examples per run to decide at all.")
+            untestable = tests[(tests["claim"] == name) & (tests["verdict"] == UNTESTABLE)]
+            n_min = untestable["n_min"].replace(np.inf, np.nan)
+            if n_min.notna().any():
+                unit = ("non-zero paired differences" if untestable["test"].str.contains("sign-flip").any()
+                        else "examples")
+                notes.append(f"Untestable rows: at their n no outcome could reach the level after the correction "
+                             f"within this claim's runs; the test needs at least {int(np.nanmax(n_min)):,} {unit} "
+                             f"per run to decide at all.")
         differing = claim_rows[claim_rows["verdict"].isin([DIFFERS, MIXED])]
         if len(differing):
             where = ", ".join(f"{r.dataset} / {r.model}" for r in differing.itertuples())

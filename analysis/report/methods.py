@@ -95,7 +95,7 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
     if claims:
         items.append(
             f"**Published claims**: each run decided by the test that fits the claim (exact binomial with "
-            f"Clopper-Pearson interval, paired sign-flip, non-inferiority within {claims.get('accuracy_margin', 'n/a')} "
+            f"Clopper-Pearson interval, paired sign-flip, equivalence (TOST) within {claims.get('accuracy_margin', 'n/a')} "
             f"accuracy), at level {1 - claims.get('level', 0.95):g}, "
             f"{claims.get('correction', 'holm').capitalize()}-corrected within each claim and scope; the n for 80% "
             "power is given where a run could not decide.")

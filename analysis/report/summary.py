@@ -129,7 +129,8 @@ def correct_equivalence(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFram
     that family's difference tests are (the rows' ``correction``): ``p_equivalence_adjusted``, and
     ``equivalence`` 'equivalent' only where the corrected p is below ``alpha`` (else 'not shown').
 
-    A row without a TOST p (the test leaned away from parity) enters the family as p = 1.
+    A row without a TOST p (fewer than two examples, or a table written before every row carried one) enters
+    the family as p = 1.
     """
     if tests.empty or "p_equivalence" not in tests:
         return tests
@@ -194,7 +195,7 @@ def equivalence_n_needed(row: pd.Series | None, alpha: float = 0.05) -> float:
             return float("nan")
         low, high, n = map(float, spread)
         sd = (high - low) / (2 * stats.t.ppf(1 - alpha / 2, n - 1)) * np.sqrt(n)
-    return paired_n_needed(margin - abs(mean), sd, alpha, sides=1)
+    return paired_n_needed(margin - abs(mean), sd, alpha)  # each side of the TOST at alpha / 2
 
 
 def _equivalence_text(row: pd.Series | None, lead: str = "as good as") -> str:

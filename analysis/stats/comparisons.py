@@ -8,9 +8,12 @@ ranking's), and with every other attention method. Each kind of comparison (atte
 ceiling, attention vs floor, attention vs attention, ceiling vs floor) is its own family
 of p-values, adjusted together (Holm by default). "As good as the ceiling" is a claim of
 parity: it is decided by an equivalence test (TOST on the same examples, margin
-``margin``), never by a non-significant difference; ``equivalence`` says ``equivalent``,
+``margin``, each side at half the level: equivalent means the 95% t-interval lies inside
+the margin), never by a non-significant difference; ``equivalence`` says ``equivalent``,
 ``not shown`` or ``untestable`` (too few examples for the TOST to reach the level even at
-a zero difference). Normalised agreement is the ratio of an attention method's mean
+a zero difference). ``p_equivalence`` is every attention method's TOST p-value (1 for a
+mean outside the margin), so the family's correction
+(:func:`analysis.report.summary.correct_equivalence`) counts every method it tested. Normalised agreement is the ratio of an attention method's mean
 agreement to the ceiling's, with a paired bootstrap interval.
 """
 
@@ -23,7 +26,7 @@ import pandas as pd
 
 from analysis.records import CAUSAL_FAMILIES
 from analysis.seeding import derive_seed
-from analysis.stats.hypothesis import AGREE, Decision, equivalence_test
+from analysis.stats.hypothesis import tost_p_value
 from analysis.stats.paired import adjust_p_values, paired_comparison, ratio_interval
 
 COMPARISON_COLUMNS = [
@@ -74,14 +77,13 @@ def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | N
         ratio = ratio_interval(vectors[a].to_numpy(), vectors[b].to_numpy(), n_resamples=n_resamples, level=level,
                                seed=derive_seed(seed, "ratio", a, b)) if kind == "attention_vs_ceiling" else (
             np.nan, np.nan, np.nan)
-        equivalence = (equivalence_test(vectors[a].to_numpy() - vectors[b].to_numpy(), margin, alpha=1 - level,
-                                        level=level, n_resamples=n_resamples)
-                       if kind == "attention_vs_ceiling" else None)
+        differences = vectors[a].to_numpy() - vectors[b].to_numpy()
+        tost = tost_p_value(differences, margin) if kind == "attention_vs_ceiling" else np.nan
         rows.append({
-            "margin": margin if equivalence else np.nan,
-            "p_equivalence": equivalence.p_value if equivalence and equivalence.direction == AGREE else np.nan,
-            "equivalence": _equivalence_label(equivalence, vectors[a].to_numpy() - vectors[b].to_numpy(), margin,
-                                              1 - level) if equivalence else "",
+            "margin": margin if kind == "attention_vs_ceiling" else np.nan,
+            "p_equivalence": tost,
+            "equivalence": _equivalence_label(tost, differences, margin, 1 - level)
+            if kind == "attention_vs_ceiling" else "",
             "method_a": a, "method_b": b, "comparison": kind, "reference": reference, "metric": metric,
             "variant": variant, "n": result.n, "mean_a": float(vectors[a][paired].mean()), "mean_b": float(vectors[b][paired].mean()),
             "mean_difference": result.mean_difference, "low": result.low, "high": result.high,
@@ -98,13 +100,12 @@ def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | N
     return table[COMPARISON_COLUMNS]
 
 
-def _equivalence_label(decision: Decision, differences: np.ndarray, margin: float, alpha: float) -> str:
-    """'equivalent' (TOST rejects), 'not shown', or 'untestable' when even a zero mean difference with
-    this spread and n could not pass the TOST at ``alpha`` (the margin is too narrow for n)."""
-    if decision.direction == AGREE and decision.p_value < alpha:
+def _equivalence_label(p_value: float, differences: np.ndarray, margin: float, alpha: float) -> str:
+    """'equivalent' (the TOST p-value is below ``alpha``), 'not shown', or 'untestable' when even a zero mean
+    difference with this spread and n could not pass the TOST at ``alpha`` (the margin is too narrow for n)."""
+    if p_value < alpha:
         return "equivalent"
     d = differences[np.isfinite(differences)]
     if d.size < 2:
         return "untestable"
-    best = equivalence_test(d - d.mean(), margin, alpha=alpha, n_resamples=2)
-    return "not shown" if best.p_value < alpha else "untestable"
+    return "not shown" if tost_p_value(d - d.mean(), margin) < alpha else "untestable"

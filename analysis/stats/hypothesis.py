@@ -11,10 +11,14 @@ with the claim (:mod:`analysis.published`).
 - :func:`rate_test`: a share of 0/1 outcomes against a threshold (exact binomial test,
   Clopper-Pearson interval). "Most examples" is a share against 1/2 (the sign test).
 - :func:`paired_test`: the mean of paired differences against zero (sign-flip
-  permutation test, exact up to 16 pairs; studentised-bootstrap interval).
+  permutation test, exact up to 16 non-zero pairs; studentised-bootstrap interval).
 - :func:`noninferiority_test` and :func:`equivalence_test`: a mean paired difference
   within a declared margin (one-sided t-tests; TOST is both sides, Schuirmann 1987).
   "Not distinguishable" is not parity: only these tests support "as good as".
+
+Every test is two-sided at the claim's level (5%): a one-sided test runs at 2.5%, and
+so does each side of the TOST (equivalent exactly when the 95% t-interval lies inside
+the margin), so a verdict never contradicts the 95% interval printed beside it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 from scipy import stats
 
 from analysis.stats.intervals import mean_interval, proportion_interval
-from analysis.stats.paired import sign_flip_test
+from analysis.stats.paired import EXACT_SIGN_FLIPS, sign_flip_test
 
 AGREE, DIFFER, NEITHER = "published", "opposite", "none"
 POWER = 0.8
@@ -47,9 +51,20 @@ class Decision:
     min_p: float         # the smallest p-value this test can give at this n
     n_min: float         # the smallest n at which this test can reach the level (NaN: any n)
     n_needed: float      # n for 80% power at the observed effect (inf when the effect is nil)
+    # the null probability of the most extreme outcome per informative example: the smallest attainable p is
+    # min(1, 2 extreme^m) for m of them (non-zero differences for the sign-flip test); NaN for t-tests
+    extreme: float = math.nan
 
     def untestable(self, alpha: float) -> bool:
         return not self.min_p < alpha
+
+    def n_min_at(self, level: float) -> float:
+        """The fewest informative examples (non-zero differences for the sign-flip test) at which this test
+        could reach ``level`` (e.g. a level already divided by a multiplicity correction); ``n_min`` where
+        the test's smallest p does not shrink geometrically."""
+        if not np.isfinite(self.extreme) or not 0 < self.extreme < 1 or not level > 0:
+            return self.n_min
+        return float(max(1, math.floor(math.log(level / 2) / math.log(self.extreme) + 1e-9) + 1))
 
 
 def _z(q: float) -> float:
@@ -92,7 +107,7 @@ def rate_test(outcomes: np.ndarray, threshold: float, *, side: str, alpha: float
     min_p = central_binomial_p(extreme, n, threshold)
     n_min = _binomial_n_min(threshold, side, alpha)
     return Decision("exact binomial", n, share, low, high, p, _direction(share - threshold, sign), min_p, n_min,
-                    binomial_n_needed(share, threshold, alpha))
+                    binomial_n_needed(share, threshold, alpha), 1 - threshold if side == "below" else threshold)
 
 
 def central_binomial_p(k: int, n: int, threshold: float) -> float:
@@ -117,14 +132,36 @@ def _binomial_n_min(threshold: float, side: str, alpha: float) -> float:
     return math.inf
 
 
+EXACT_POWER_UP_TO = 500
+"""Below this normal-approximation n, :func:`binomial_n_needed` searches the exact test's power instead."""
+
+
 def binomial_n_needed(share: float, threshold: float, alpha: float) -> float:
-    """n for 80% power of a two-sided test of ``threshold`` when the true share is ``share`` (normal approx.)."""
+    """n for 80% power of the two-sided exact test of ``threshold`` (:func:`rate_test`) when the true share is
+    ``share``: the first n whose exact power, on the side ``share`` lies, reaches 80%, where the normal
+    approximation is below :data:`EXACT_POWER_UP_TO` (there the test's discreteness matters: at 0.65 vs
+    0.5 the approximation's 85 has 74% power); the normal approximation beyond."""
     if share == threshold or not np.isfinite(share):
         return math.inf
     # a share of exactly 0 or 1 has no spread: plan for one success (or failure) in a hundred
     p1 = min(max(share, 0.01), 0.99)
     numerator = _z(1 - alpha / 2) * math.sqrt(threshold * (1 - threshold)) + _z(POWER) * math.sqrt(p1 * (1 - p1))
-    return float(math.ceil((numerator / abs(p1 - threshold)) ** 2))
+    approximate = math.ceil((numerator / abs(p1 - threshold)) ** 2)
+    if approximate >= EXACT_POWER_UP_TO:
+        return float(approximate)
+    return _exact_binomial_n(round(p1, 6), threshold, alpha, approximate)
+
+
+@lru_cache(maxsize=4096)
+def _exact_binomial_n(share: float, threshold: float, alpha: float, approximate: int) -> float:
+    """The first n from half the normal approximation up whose exact power reaches :data:`POWER`."""
+    for n in range(max(1, approximate // 2), 3 * approximate + 50):
+        k = np.arange(n + 1)
+        p = np.minimum(1.0, 2.0 * np.minimum(stats.binom.cdf(k, n, threshold), stats.binom.sf(k - 1, n, threshold)))
+        on_side = k < n * threshold if share < threshold else k > n * threshold
+        if stats.binom.pmf(k, n, share)[(p < alpha) & on_side].sum() >= POWER:
+            return float(n)
+    return float(approximate)
 
 
 def paired_n_needed(mean: float, sd: float, alpha: float, *, sides: int = 2) -> float:
@@ -134,39 +171,46 @@ def paired_n_needed(mean: float, sd: float, alpha: float, *, sides: int = 2) -> 
         return math.inf
     if sd == 0:
         return 2.0
-    z = _z(1 - alpha / sides) + _z(POWER)
-    return float(math.ceil((z * sd / abs(mean)) ** 2 + z**2 / 2))  # + z^2/2: Guenther's t correction
+    critical = _z(1 - alpha / sides)
+    z = critical + _z(POWER)
+    return float(math.ceil((z * sd / abs(mean)) ** 2 + critical**2 / 2))  # Guenther's (1981) t correction
 
 
 def paired_test(differences: np.ndarray, *, published_sign: int = 1, alpha: float = 0.05, level: float = 0.95,
                 n_permutations: int = 10000, n_resamples: int = 1000, seed: int = 0) -> Decision:
     """Is the mean of paired differences (same examples) on the published side of zero?
 
-    Two-sided sign-flip permutation test (exact up to 16 pairs); ``published_sign`` is +1
-    when the paper's direction is a positive difference. ``min_p`` is ``2 / 2^m`` for the ``m``
-    non-zero differences (all signs one way; zeros carry no sign), so fewer than 6 are untestable at 5%.
+    Two-sided sign-flip permutation test (exact up to 16 non-zero differences);
+    ``published_sign`` is +1 when the paper's direction is a positive difference. ``min_p``
+    is ``2 / 2^m`` for the ``m`` non-zero differences (all signs one way; zeros carry no
+    sign) where the test is exact, ``1 / (N + 1)`` for N random sign patterns beyond; so
+    fewer than :func:`sign_flip_n_min` non-zero differences are untestable. ``n_min`` counts
+    non-zero differences.
     """
     d = _finite(differences)
     n = int(d.size)
     if n < 2:
-        return _undecidable("paired sign-flip", n, float(d.mean()) if n else math.nan, 6.0)
+        return _undecidable("paired sign-flip", n, float(d.mean()) if n else math.nan, sign_flip_n_min(alpha))
     mean, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
-    p = sign_flip_test(d, n_permutations=n_permutations, seed=seed) if np.any(d != 0) else 1.0
-    # zero differences carry no sign: the most extreme data flip all non-zero ones the same way
+    p = sign_flip_test(d, n_permutations=n_permutations, seed=seed)
     nonzero = int(np.count_nonzero(d))
-    min_p = min(1.0, 2.0 / 2.0**nonzero) if nonzero <= 16 else 2.0 / (n_permutations + 1)
-    n_min = float(math.ceil(math.log2(2.0 / alpha) + 1e-12))
+    min_p = min(1.0, 2.0 / 2.0**nonzero) if nonzero <= EXACT_SIGN_FLIPS else 1.0 / (n_permutations + 1)
     return Decision("paired sign-flip", n, mean, low, high, float(p), _direction(mean, published_sign), min_p,
-                    n_min, paired_n_needed(mean, float(d.std(ddof=1)), alpha))
+                    sign_flip_n_min(alpha), paired_n_needed(mean, float(d.std(ddof=1)), alpha), 0.5)
+
+
+def sign_flip_n_min(alpha: float) -> float:
+    """The fewest non-zero paired differences at which the two-sided sign-flip test can reach ``alpha``
+    (all of them one way: p = 2 / 2^m)."""
+    return float(math.ceil(math.log2(2.0 / alpha) + 1e-12))
 
 
 def _one_sided_t(d: np.ndarray, bound: float, *, greater: bool) -> float:
     """p-value of H0: mean <= bound (``greater``) or mean >= bound (not ``greater``), paired t."""
     n = d.size
     se = d.std(ddof=1) / math.sqrt(n)
-    if se == 0:
-        holds = d.mean() > bound if greater else d.mean() < bound
-        return 0.0 if holds else 1.0
+    if se == 0:  # every difference equal: the t-test has no spread to judge by, so it cannot reject
+        return 1.0
     t = (d.mean() - bound) / se
     return float(stats.t.sf(t, n - 1) if greater else stats.t.cdf(t, n - 1))
 
@@ -195,8 +239,9 @@ def equivalence_test(differences: np.ndarray, margin: float, *, alpha: float = 0
                      n_resamples: int = 1000, seed: int = 0) -> Decision:
     """TOST: is the mean paired difference within ``(-margin, margin)``?
 
-    ``p_value`` is the larger of the two one-sided p-values (equivalent at ``alpha`` when
-    the ``1 - 2 alpha`` t-interval lies inside the margin). The direction is AGREE when the
+    ``p_value`` is twice the larger of the two one-sided p-values (:func:`tost_p_value`):
+    each side is tested at ``alpha / 2``, as every claim is, so equivalent at ``alpha``
+    means the ``1 - alpha`` t-interval lies inside the margin. The direction is AGREE when the
     estimate lies inside the margin and DIFFER outside; a DIFFER is significant only when
     a two-sided t-test puts the mean beyond the margin (``p_value`` is then that test's).
     """
@@ -208,14 +253,23 @@ def equivalence_test(differences: np.ndarray, margin: float, *, alpha: float = 0
     sd = float(d.std(ddof=1))
     inside = abs(mean) < margin
     if inside:
-        p = max(_one_sided_t(d, -margin, greater=True), _one_sided_t(d, margin, greater=False))
-        needed = paired_n_needed(margin - abs(mean), sd, alpha, sides=1)
+        p = tost_p_value(d, margin)
+        needed = paired_n_needed(margin - abs(mean), sd, alpha)
     else:
         bound = margin if mean > 0 else -margin
         p = min(1.0, 2 * _one_sided_t(d, bound, greater=mean > 0))
         needed = paired_n_needed(abs(mean) - margin, sd, alpha)
     return Decision("equivalence (TOST, paired t)", n, mean, low, high, float(p), AGREE if inside else DIFFER, 0.0,
                     2.0, needed)
+
+
+def tost_p_value(differences: np.ndarray, margin: float) -> float:
+    """TOST p-value of "the mean paired difference lies within (-margin, margin)", each side at half the
+    level: twice the larger one-sided paired-t p-value, at most 1 (at least 1 when the mean is outside)."""
+    d = _finite(differences)
+    if d.size < 2:
+        return math.nan
+    return min(1.0, 2 * max(_one_sided_t(d, -margin, greater=True), _one_sided_t(d, margin, greater=False)))
 
 
 def binding_part(parts: list[Decision]) -> int:
@@ -235,20 +289,23 @@ def combine_all(parts: list[Decision]) -> Decision:
 
     AGREE when every part points the published way, with the largest p-value of the
     parts; DIFFER when any part points the other way, with the smallest such p-value
-    times the number of those parts (Bonferroni). The estimate and interval are the
+    times the number of parts (Bonferroni over every part that could have pointed that way:
+    which ones did is itself decided by the data). The estimate and interval are the
     binding part's (:func:`binding_part`), so an interval above zero never stands beside
     a verdict that another part decided; n is the smallest part's.
     """
     opposite = [p for p in parts if p.direction == DIFFER]
     if opposite:
-        direction, p_value = DIFFER, min(1.0, len(opposite) * min(p.p_value for p in opposite))
+        direction, p_value = DIFFER, min(1.0, len(parts) * min(p.p_value for p in opposite))
     elif all(p.direction == AGREE for p in parts):
         direction, p_value = AGREE, max(p.p_value for p in parts)
     else:
         direction, p_value = NEITHER, 1.0
     shown = parts[binding_part(parts)]
+    extremes = [p.extreme for p in parts if np.isfinite(p.extreme)]
     return Decision(shown.test, min(p.n for p in parts), shown.estimate, shown.low, shown.high, p_value, direction,
-                    max(p.min_p for p in parts), max(p.n_min for p in parts), max(p.n_needed for p in parts))
+                    max(p.min_p for p in parts), max(p.n_min for p in parts), max(p.n_needed for p in parts),
+                    max(extremes) if extremes else math.nan)
 
 
 def power_table(alpha: float = 0.05) -> list[dict[str, object]]:
@@ -261,9 +318,9 @@ def power_table(alpha: float = 0.05) -> list[dict[str, object]]:
     """
     return [
         {"test": "paired sign-flip (agreement difference)", "effect": "Δτ = 0.05 (SD 0.2)",
-         "n_80": paired_n_needed(0.05, 0.2, alpha), "n_min": float(math.ceil(math.log2(2 / alpha)))},
+         "n_80": paired_n_needed(0.05, 0.2, alpha), "n_min": sign_flip_n_min(alpha)},
         {"test": "paired sign-flip (agreement difference)", "effect": "Δτ = 0.10 (SD 0.2)",
-         "n_80": paired_n_needed(0.10, 0.2, alpha), "n_min": float(math.ceil(math.log2(2 / alpha)))},
+         "n_80": paired_n_needed(0.10, 0.2, alpha), "n_min": sign_flip_n_min(alpha)},
         {"test": "exact binomial (rate below 10%)", "effect": "rate 5%",
          "n_80": binomial_n_needed(0.05, 0.10, alpha), "n_min": _binomial_n_min(0.10, "below", alpha)},
         {"test": "exact binomial (most examples)", "effect": "share 65%",

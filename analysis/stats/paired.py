@@ -31,28 +31,37 @@ class PairedResult:
     p_value: float
 
 
+EXACT_SIGN_FLIPS = 16
+"""Up to this many non-zero paired differences the sign-flip test enumerates every sign pattern."""
+
+
 def sign_flip_test(differences: np.ndarray, *, n_permutations: int = 10000, seed: int = 0) -> float:
     """Two-sided p-value of a mean paired difference of zero (sign-flip permutation test).
 
-    Uses all 2^n sign patterns when n <= 16 (exact), otherwise ``n_permutations`` random
-    ones with the observed pattern counted in (Phipson & Smyth 2010), so p is never 0.
+    Zero differences carry no sign (flipping them changes nothing), so the test runs on the
+    m non-zero ones: all 2^m sign patterns when m <= 16 (exact, whatever n is), otherwise
+    ``n_permutations`` random ones with the observed pattern counted in (Phipson & Smyth
+    2010), so p is never 0. No non-zero difference gives p = 1.
     """
     d = np.asarray(differences, dtype=float)
     d = d[np.isfinite(d)]
-    n = len(d)
-    if n == 0:
+    if len(d) == 0:
         return float("nan")
-    observed = abs(d.mean())
-    if n <= 16:
-        signs = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
-        means = np.abs(signs @ d) / n
-        return float(np.mean(means >= observed - 1e-12))
+    d = d[d != 0]
+    m = len(d)
+    if m == 0:
+        return 1.0
+    observed = abs(d.sum())
+    tolerance = 1e-12 * max(1.0, float(np.abs(d).sum()))
+    if m <= EXACT_SIGN_FLIPS:
+        signs = 1 - 2 * ((np.arange(2**m)[:, None] >> np.arange(m)) & 1)
+        return float(np.mean(np.abs(signs @ d) >= observed - tolerance))
     rng = np.random.default_rng(seed)
     exceed = 0
     for start in range(0, n_permutations, 2000):
         size = min(2000, n_permutations - start)
-        signs = rng.choice([-1.0, 1.0], size=(size, n))
-        exceed += int(np.sum(np.abs(signs @ d) / n >= observed - 1e-12))
+        signs = rng.choice([-1.0, 1.0], size=(size, m))
+        exceed += int(np.sum(np.abs(signs @ d) >= observed - tolerance))
     return (exceed + 1) / (n_permutations + 1)
 
 

@@ -2,7 +2,7 @@ from analysis.stages.report import ClaimsSettings, ExamplesSettings, PublishSett
 
 
 rule claims:
-    """Every published claim decided on every run with a paired, exact or non-inferiority test (Holm per claim)."""
+    """Every published claim decided on every run with a paired, exact or equivalence test (Holm per claim)."""
     localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
         unpack(claim_intervention_inputs),
