@@ -106,9 +106,24 @@ def test_top_k_overlap_by_hand() -> None:
 def test_top_k_sizes_and_ties() -> None:
     # k larger than n uses n; identical vectors agree fully.
     assert METRICS.get("top5_overlap")(np.array([1.0, 2.0]), np.array([2.0, 1.0]))[0] == 1.0
-    # Ties are broken by lower index first: a's top-1 is word 0, b's is word 1.
-    assert METRICS.get("top1_overlap")(np.array([1.0, 1.0, 0.0]), np.array([0.0, 1.0, 0.0]))[0] == 0.0
-    assert METRICS.get("top1_overlap")(np.array([1.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0]))[0] == 1.0
+    # Ties at the k-th place are broken at random (the expected overlap), never by word order: a's top-1 is
+    # word 0 or word 1 with probability 1/2 each, whichever word b puts first.
+    assert METRICS.get("top1_overlap")(np.array([1.0, 1.0, 0.0]), np.array([0.0, 1.0, 0.0]))[0] == 0.5
+    assert METRICS.get("top1_overlap")(np.array([1.0, 1.0, 0.0]), np.array([1.0, 0.0, 0.0]))[0] == 0.5
+    # a tie above the boundary is no tie at the k-th place: {0, 1} is a's top 2 for sure
+    assert METRICS.get("top3_overlap")(np.array([2.0, 2.0, 1.0, 1.0]), np.array([0.0, 3.0, 2.0, 1.0]))[0] == \
+        pytest.approx((1 + 0.5 + 0.5) / 3)
+
+
+def test_top_k_overlap_of_a_constant_vector_is_chance_not_word_order() -> None:
+    """Uniform attention has no top k: its expected overlap with any ranking is k / n (it was 1 with a ranking
+    that put the first words first), the level the random floor sits at."""
+    n = 12
+    uniform = np.full(n, 1.0 / n)
+    first_words_first = np.arange(n, 0, -1.0)
+    for k in (1, 3, 5):
+        value = METRICS.get(f"top{k}_overlap")(uniform, first_words_first)[0]
+        assert value == pytest.approx(k / n)
     # 20% of 15 words is exactly 3 (integer ceiling, no floating-point 3.0000000000000004).
     a = np.arange(15.0)[::-1]
     b = a.copy()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
 from analysis.groundtruth.plausibility import (
     example_metrics,
@@ -39,10 +39,22 @@ def test_example_metrics_match_sklearn_and_the_definitions():
     truth = np.array([0, 1, 0, 0, 1, 0])
     scores = np.array([0.1, 0.8, 0.3, 0.9, 0.7, 0.0])
     metrics = example_metrics(scores, truth)
-    assert metrics["auprc"] == pytest.approx(average_precision_score(truth, scores))
+    precision, recall, _ = precision_recall_curve(truth, scores)
+    assert metrics["auprc"] == pytest.approx(auc(recall, precision))  # ERASER's _auprc, not average precision
+    assert metrics["auprc"] != pytest.approx(average_precision_score(truth, scores))
     assert metrics["token_f1"] == pytest.approx(0.5)  # top-2 = words 3 and 1: one of the two rationale words
     perfect = example_metrics(truth.astype(float), truth)
     assert perfect == {"token_f1": 1.0, "iou_f1": 1.0, "auprc": 1.0}
+
+
+def test_constant_scores_pick_no_words_by_position():
+    """Uniform attention has no top k: its token F1 is the chance level k / n whichever words the rationale
+    marks (breaking ties by position gave 1 to a rationale at the start of the text and 0 to one at its end)."""
+    flat = np.full(8, 0.125)
+    start, end = np.r_[1, 1, np.zeros(6, dtype=int)], np.r_[np.zeros(6, dtype=int), 1, 1]
+    for truth in (start, end):
+        assert example_metrics(flat, truth)["token_f1"] == pytest.approx(2 / 8)
+    assert 0 < example_metrics(flat, start)["iou_f1"] < 1
 
 
 def _importance(scores: dict[str, dict[str, list[float]]], predicted: int = 1) -> pd.DataFrame:

@@ -129,6 +129,17 @@ def test_ranks_ties_share_and_truncation():
     assert a["chance_top1"] == pytest.approx(1 / 3)
 
 
+def test_a_method_without_a_score_for_some_word_never_ranks_the_token_first():
+    """NaN compares false with everything: counted as-is it left no word above the token (rank 1, top-1 hit)."""
+    examples = pd.DataFrame({"example_id": ["a", "b"], "shortcut_index": [2, 0]})
+    importance = _importance([
+        ("a", "flow", "attention", 0, 0.1), ("a", "flow", "attention", 1, 0.5), ("a", "flow", "attention", 2, np.nan),
+        ("b", "flow", "attention", 0, 0.9), ("b", "flow", "attention", 1, 0.1),
+    ])
+    scores = shortcut_ranks(importance, examples, shortcut_label=1, variants=["abs"])
+    assert scores["example_id"].tolist() == ["b"] and scores["top1"].tolist() == [1.0]
+
+
 def test_summary_verdicts_follow_the_intervals():
     rows = []
     for i in range(20):

@@ -11,9 +11,15 @@ marked word among the words the model kept), for the explained (predicted) class
 * IOU F1 (ERASER): the top-k words form contiguous predicted spans; a predicted span
   matches when its intersection-over-union with some human span is at least 0.5;
   precision = matched predicted spans / predicted spans, recall = matched human spans /
-  human spans, F1 per example;
-* AUPRC: average precision of the scores against the mask (threshold-free; scikit-learn's
-  step-wise definition, tied scores form one threshold).
+  human spans, F1 per example, averaged over examples (ERASER's "macro" IOU F1 is the F1 of
+  the mean precision and recall instead, 0.01-0.02 higher on HateXplain);
+* AUPRC: ERASER's area under the precision-recall curve of the scores against the mask
+  (scikit-learn's ``auc(recall, precision)``, trapezoidal; tied scores form one threshold).
+
+Ties at the k-th place are broken at random, never by word order: token F1 takes the
+expected value (each tied word counts with its chance of being picked), IOU F1 the mean
+over 32 seeded random tie-breaks. Methods with a non-finite score for an example (e.g.
+attention flow beyond its token limit) are left out of that example.
 
 Chance: the expected token F1 of a random ranking is the share of rationale words,
 k / n (reported as ``chance``); a random ranking's expected AUPRC is higher than that
@@ -29,7 +35,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import auc, precision_recall_curve
 
 from analysis.groundtruth.intervals import mean_intervals
 from analysis.seeding import derive_seed
@@ -47,11 +53,11 @@ IOU_THRESHOLD = 0.5
 
 
 def top_k_mask(scores: np.ndarray, k: int) -> np.ndarray:
-    """0/1 mask of the ``k`` highest scores; ties go to the earlier word (stable order)."""
-    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
-    mask = np.zeros(len(scores), dtype=int)
-    mask[order[:k]] = 1
-    return mask
+    """The ``k`` highest scores as each word's probability of being among them, ties broken at random
+    (:func:`analysis.metrics.agreement.top_k_membership`): 1 or 0 where no tie straddles the k-th place."""
+    from analysis.metrics.agreement import top_k_membership
+
+    return top_k_membership(np.asarray(scores, dtype=float), k)
 
 
 def spans(mask: Sequence[int]) -> list[tuple[int, int]]:
@@ -67,9 +73,28 @@ def _iou(a: tuple[int, int], b: tuple[int, int]) -> float:
     return inter / union if union else 0.0
 
 
-def iou_f1(predicted: Sequence[int], truth: Sequence[int], threshold: float = IOU_THRESHOLD) -> float:
-    """ERASER's IOU F1 of one example between two 0/1 masks (see the module docstring)."""
-    pred_spans, true_spans = spans(predicted), spans(truth)
+TIE_BREAKS = 32
+"""Random tie-breaks IOU F1 averages over where a tie straddles the k-th place."""
+
+
+def iou_f1(predicted: Sequence[float], truth: Sequence[int], threshold: float = IOU_THRESHOLD) -> float:
+    """ERASER's IOU F1 of one example between a top-k mask and the rationale (see the module docstring).
+
+    ``predicted`` may hold fractional memberships (:func:`top_k_mask` where ties straddle the k-th
+    place): the result is then the mean over :data:`TIE_BREAKS` seeded random choices of the tied words."""
+    predicted = np.asarray(predicted, dtype=float)
+    partial = (predicted > 0) & (predicted < 1)
+    if partial.any():
+        rng = np.random.default_rng(0)
+        tied = np.flatnonzero(partial)
+        places = int(round(predicted[tied].sum()))
+        values = []
+        for _ in range(TIE_BREAKS):
+            mask = (predicted >= 1).astype(int)
+            mask[rng.choice(tied, size=places, replace=False)] = 1
+            values.append(iou_f1(mask, truth, threshold))
+        return float(np.mean(values))
+    pred_spans, true_spans = spans(predicted.astype(int)), spans(truth)
     if not pred_spans or not true_spans:
         return 0.0
     iou = np.array([[_iou(p, t) for t in true_spans] for p in pred_spans])
@@ -78,9 +103,11 @@ def iou_f1(predicted: Sequence[int], truth: Sequence[int], threshold: float = IO
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def token_f1(predicted: Sequence[int], truth: Sequence[int]) -> float:
-    predicted, truth = np.asarray(predicted, dtype=bool), np.asarray(truth, dtype=bool)
-    hits = float((predicted & truth).sum())
+def token_f1(predicted: Sequence[float], truth: Sequence[int]) -> float:
+    """Token F1 of a top-k mask against the rationale; a fractional mask (ties at the k-th place) gives the
+    expected F1, which is linear in the expected hits because k is fixed."""
+    predicted, truth = np.asarray(predicted, dtype=float), np.asarray(truth, dtype=float)
+    hits = float((predicted * truth).sum())
     if not hits:
         return 0.0
     precision, recall = hits / predicted.sum(), hits / truth.sum()
@@ -91,7 +118,11 @@ def example_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Token F1 at the rationale length, IOU F1 and AUPRC of one example's scores."""
     k = int(truth.sum())
     predicted = top_k_mask(scores, k)
-    auprc = float(average_precision_score(truth, scores)) if 0 < k < len(truth) else 1.0
+    if 0 < k < len(truth):
+        precision, recall, _ = precision_recall_curve(truth, scores)
+        auprc = float(auc(recall, precision))
+    else:
+        auprc = 1.0
     return {"token_f1": token_f1(predicted, truth), "iou_f1": iou_f1(predicted, truth), "auprc": auprc}
 
 
@@ -116,6 +147,8 @@ def rationale_scores(importance: pd.DataFrame, examples: pd.DataFrame, *,
         if truth.sum() == 0:
             continue  # every rationale word was truncated away
         first = part.iloc[0]
+        if not np.isfinite(part["score"].to_numpy(dtype=float)).all():
+            continue  # the method has no score for some word of this example (e.g. flow beyond its token limit)
         for variant in variants:
             values = part["score"].to_numpy(dtype=float)
             values = np.abs(values) if variant == "abs" else values

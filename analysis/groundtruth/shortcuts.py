@@ -373,7 +373,9 @@ def shortcut_ranks(importance: pd.DataFrame, examples: pd.DataFrame, *, shortcut
     |score|, ``signed`` by the score (evidence for the predicted class). Chance levels:
     ``chance_top1`` = ``chance_share`` = 1/n, ``chance_normalised_rank`` = 0.5.
     Examples whose token was cut off by truncation are left out (counted by
-    :func:`truncated_tokens`).
+    :func:`truncated_tokens`), and so is a method on an example where any of its scores is
+    not finite (e.g. attention flow beyond its token limit): a NaN compares false with
+    everything, which would rank the token first.
     """
     for variant in variants:
         if variant not in VARIANTS:
@@ -383,6 +385,8 @@ def shortcut_ranks(importance: pd.DataFrame, examples: pd.DataFrame, *, shortcut
     rows = importance.assign(example_id=importance["example_id"].astype(str)).merge(planted, on="example_id")
     rows = rows.loc[rows["shortcut_index"] < rows["n_words"]]
     keys = ["example_id", "method"]
+    finite = np.isfinite(rows["score"].to_numpy(dtype=float))
+    rows = rows.loc[pd.Series(finite, index=rows.index).groupby([rows[k] for k in keys]).transform("all")]
     if rows.empty:
         return pd.DataFrame(columns=[*keys, "family", "variant", "n_words", "shortcut_index", "predicted",
                                      "predicted_shortcut_class", "decisive", "rank", "normalised_rank", "top1",

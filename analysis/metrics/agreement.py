@@ -210,10 +210,10 @@ class PairBatch:
         """Average ranks (ties share the mean rank) minus their mean; exact multiples of 1/2."""
         return self._sign_summary[1] / 2.0
 
-    @cached_property
-    def descending_order(self) -> np.ndarray:
-        """Word indices by decreasing score; ties keep the lower index first."""
-        return np.argsort(-self.scores, axis=2, kind="stable")
+    def top_membership(self, size: int) -> np.ndarray:
+        """Per method and word, the probability of being among the ``size`` highest scores when ties are
+        broken at random (:func:`top_k_membership`)."""
+        return top_k_membership(self.scores, size)
 
     @cached_property
     def distributions(self) -> np.ndarray:
@@ -414,6 +414,23 @@ def _weighted_tau(batch: PairBatch) -> tuple[np.ndarray, np.ndarray]:
     return values, np.full(batch.n_pairs, np.nan)
 
 
+def top_k_membership(scores: np.ndarray, size: int) -> np.ndarray:
+    """The probability that each word is among the ``size`` highest scores of its row (last axis) when ties
+    are broken uniformly at random: 1 above the size-th highest value, r / g for the g words tied at it
+    with r places left, 0 below. Breaking ties by position instead would hand a constant vector (uniform
+    attention) its first words as the top k; this way its top k is every word at k / n."""
+    scores = np.asarray(scores, dtype=float)
+    n = scores.shape[-1]
+    if size <= 0 or n == 0:
+        return np.zeros(scores.shape)
+    size = min(size, n)
+    boundary = -np.partition(-scores, size - 1, axis=-1)[..., size - 1:size]
+    above = scores > boundary
+    tied = scores == boundary
+    places = size - above.sum(axis=-1, keepdims=True)
+    return np.where(above, 1.0, np.where(tied, places / np.maximum(tied.sum(axis=-1, keepdims=True), 1), 0.0))
+
+
 def top_k_size(n_words: int, *, k: int | None = None, percent: int | None = None) -> int:
     """Number of top words compared: ``min(k, n)``, or ``max(1, ceil(percent% of n))``."""
     if (k is None) == (percent is None):
@@ -429,10 +446,8 @@ def _top_k_overlap(batch: PairBatch, *, k: int | None = None, percent: int | Non
     nan = np.full(batch.n_pairs, np.nan)
     if size == 0:
         return nan, nan
-    top = np.zeros(batch.scores.shape, dtype=bool)
-    np.put_along_axis(top, batch.descending_order[:, :, :size], True, axis=2)
-    top_a, top_b = batch.pairs_of(top)
-    shared = (top_a & top_b).sum(axis=1)
+    top_a, top_b = batch.pairs_of(batch.top_membership(size))
+    shared = (top_a * top_b).sum(axis=1)  # the expected overlap, ties broken independently at random
     return shared / size, nan
 
 
