@@ -164,17 +164,20 @@ def predictions(correct: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"example_id": [f"e{i}" for i in range(len(correct))], "correct": correct})
 
 
-def test_uniform_control_is_a_noninferiority_test_on_the_same_examples():
+def test_uniform_control_is_an_equivalence_test_on_the_same_examples():
+    """"About as accurate" is parity: TOST on the same examples, so a uniform model far more accurate than the
+    learned one differs as much as one far less accurate does."""
     rng = np.random.default_rng(0)
     learned = rng.random(1000) < 0.8
     same = learned.copy()  # the two models disagree on 40 examples, 20 each way: equal accuracy
     same[np.flatnonzero(learned)[:20]] = False
     same[np.flatnonzero(~learned)[:20]] = True
     worse = learned & (rng.random(1000) < 0.8)  # uniform loses about 16 points
+    better = learned | (rng.random(1000) < 0.8)  # uniform gains about 16 points
     short = np.r_[True, False, np.ones(28, dtype=bool)]  # 30 examples, one disagreement each way
     short_uniform = np.r_[False, True, np.ones(28, dtype=bool)]
     for learned_correct, uniform, expected in ((learned, same, AGREES), (learned, worse, DIFFERS),
-                                               (short, short_uniform, INCONCLUSIVE)):
+                                               (learned, better, DIFFERS), (short, short_uniform, INCONCLUSIVE)):
         data = ClaimData(CONFIG, agreement={}, predictions={("sst2", "bilstm_tanh", 0): predictions(learned_correct),
                                                             ("sst2", "bilstm_uniform", 0): predictions(uniform)})
         tests = decided("wp_uniform_attention_suffices", data)
@@ -442,3 +445,15 @@ def test_the_verdict_sentence_never_glosses_a_claim_whose_agreement_means_someth
     _, sentence = verdict_table(rows)
     assert ("(a row that agrees finds the paper's direction; for 1 of the 2 claims: raw attention is a doubtful "
             "explanation there)") in sentence
+
+
+def test_an_untestable_run_is_told_the_n_its_family_needs():
+    """Three runs of 6 pairs all one way: each p = 2 / 2^6, Holm makes it 3/32 > 0.05, so untestable; passing
+    within the family needs a p below 0.05 / 3, i.e. 7 non-zero differences, not the 6 a single test needs."""
+    from analysis.published.claims import level_needed
+    from analysis.stats.hypothesis import paired_test
+
+    p_values = np.full(3, 2 / 2**6)
+    level = level_needed(p_values, 0, "holm", 0.05)
+    assert level == pytest.approx(0.05 / 3, rel=1e-6)
+    assert paired_test(np.ones(6)).n_min_at(level) == 7
