@@ -595,3 +595,16 @@ def test_figures_of_every_analysis_use_the_public_kit_only() -> None:
             if match and match[1] != package and "plots" in line:
                 offenders.append(f"{path.relative_to(root)}: {line.strip()}")
     assert offenders == []
+
+
+def test_agreement_matrix_labels_a_method_scored_on_part_of_the_examples(summary: pd.DataFrame) -> None:
+    """Attention flow stops at its token limit: a mean over the shortest texts only must not pass for one over all."""
+    rows = summary.copy()
+    methods = sorted(set(rows["method_a"]) | set(rows["method_b"]))
+    partial = methods[0]
+    total = int(rows["n"].max())
+    rows.loc[(rows["method_a"] == partial) | (rows["method_b"] == partial), "n"] = total // 4
+    figure = figures.agreement_matrix(rows, metric="kendall_tau", variant="abs")
+    labels = [tick.get_text() for tick in figure.axes[0].get_yticklabels()]
+    marked = [label for label in labels if f"({total // 4:,} of {total:,} ex.)" in label]
+    assert len(marked) == 1 and marked[0].startswith(style.method_label(partial))

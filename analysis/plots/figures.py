@@ -250,9 +250,12 @@ def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant
     per-instance metric for that method pair (written both above and below the
     diagonal); the diagonal and pairs without rows are blank. With ``over_seeds`` the rows
     of one dataset and model's training seeds are given and each cell is the mean of the
-    seeds' means.
+    seeds' means. A method scored on under 95% of the examples the best-covered method was
+    (attention flow stops at its token limit, so on long texts it averages the shortest
+    only) says so in its label: its cells are means over other examples than its neighbours'.
     """
     seeds = summary["seed"].nunique() if over_seeds and "seed" in summary else 1
+    coverage = _coverage(summary, metric=metric, variant=variant)
     title = (f"Mean {metric_title(metric)} over instances" + (f" and {seeds} seeds" if over_seeds else "")
              + f", attention vs {variant_label(variant)}")
     if _is_empty(summary):
@@ -290,7 +293,9 @@ def agreement_matrix(summary: pd.DataFrame, metric: str = "kendall_tau", variant
     else:  # divergence: low values (more agreement) dark, like the other metrics
         color_kwargs = {"cmap": "mako", "vmin": 0.0}
 
-    labels = [method_label(m) for m in methods]
+    total = max(coverage.values(), default=0)
+    labels = [method_label(m) + (f"\n({coverage[m]:,} of {total:,} ex.)" if coverage.get(m, total) < 0.95 * total
+                                 else "") for m in methods]
     size = len(methods)
     figure = new_figure(3.6 + 1.05 * size, 2.6 + 0.8 * size)
     ax = figure.add_subplot()
@@ -615,6 +620,20 @@ def attention_concentration(per_example: pd.DataFrame, *, threshold: float) -> F
     return figure
 
 
+def _coverage(summary: pd.DataFrame, *, metric: str, variant: str) -> dict[str, int]:
+    """Per method, the most examples any of its pairs was scored on (summed over seeds when rows hold several)."""
+    if "n" not in summary:
+        return {}
+    rows = summary[(summary["metric"] == metric) & (summary["variant"] == variant) & (summary["group_by"] == "all")]
+    rows = rows[rows["method_a"] != rows["method_b"]]
+    if rows.empty:
+        return {}
+    pairs = rows.groupby(["method_a", "method_b"])["n"].sum().reset_index()
+    both = pd.concat([pairs.rename(columns={"method_a": "method"})[["method", "n"]],
+                      pairs.rename(columns={"method_b": "method"})[["method", "n"]]])
+    return {str(m): int(n) for m, n in both.groupby("method")["n"].max().items()}
+
+
 def forest_rows(summary: pd.DataFrame, *, reference: str, ceilings: dict[tuple[str, str, int], str], metric: str,
                  variant: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(attention, ceiling, floor) rows of a forest: every run's agreement with ``reference`` (column ``method``:
@@ -654,7 +673,9 @@ def agreement_forest(summary: pd.DataFrame, *, reference: str, ceilings: dict[tu
     95% intervals of the ceiling (another causal method against the reference, every seed):
     attention inside the band agrees with causal importance as well as causal methods agree
     with each other. The dashed grey line is the random floor. One panel per dataset
-    and model.
+    and model. A method scored on part of the examples only (attention flow stops at its
+    token limit, so on long texts it averages the shortest) is a mean over those: the
+    tables give every row's n.
 
     Computed from the study's ``agreement_summary`` (``group_by == "all"``): attention-vs-causal
     rows of pairs with ``reference``; ``ceilings`` names the ceiling method of each run
