@@ -138,6 +138,19 @@ def test_permutation_is_a_bilstm_claim_and_vacuous_where_attention_is_near_unifo
 
 
 
+def test_a_transformer_whose_edited_attention_is_near_uniform_is_vacuous_too():
+    """The transformer's weight interventions edit its last layer's [CLS] attention (attention_last_mean): a run
+    where that is near uniform agrees trivially, as a near-uniform RNN does (rnn_attention was read for every
+    family, so no transformer row could ever be vacuous)."""
+    config = {**CONFIG, "models": {**CONFIG["models"], "minilm": {"family": "transformer"}}}
+    runs = {("sst2", "minilm", 0): {"permutation": permutation_table(0.01)}}
+    flags = pd.DataFrame([{"dataset": "sst2", "model": "minilm", "seed": 0, "method": "attention_last_mean",
+                           "mean_tvd_from_uniform": NEAR_UNIFORM_TVD / 2, "near_uniform": True}])
+    tests = decided("jw_permutation_changes_little", ClaimData(config, agreement={}, interventions=runs,
+                                                               concentration=flags))
+    assert tests["verdict"].tolist() == [VACUOUS]
+
+
 def test_permutation_rows_of_a_transformer_are_extensions():
     """MiniLM's permutation tables reach the claim as extensions (Jain & Wallace permuted RNN attention)."""
     config = {**CONFIG, "models": {**CONFIG["models"], "minilm": {"family": "transformer"}}}
@@ -155,10 +168,10 @@ def test_a_rank_claim_is_never_vacuous_near_uniform_attention_still_ranks_words(
                      concentration=concentration({"bilstm_tanh": True}))
     assert decided("jw_causal_methods_agree_more", data)["verdict"].tolist() == [AGREES]
     rank_claims = {"jw_causal_methods_agree_more", "jw_average_encoder_agrees_more", "ss_gradient_order_flips_sooner"}
-    assert all(PUBLISHED_CLAIMS.get(name).vacuous_if_uniform is None for name in rank_claims)
+    assert not any(PUBLISHED_CLAIMS.get(name).vacuous_if_uniform for name in rank_claims)
     weight_claims = {"jw_permutation_changes_little", "jw_adversarial_attention_exists", "wp_uniform_attention_suffices",
                      "ss_zeroing_top_item_rarely_flips"}
-    assert all(PUBLISHED_CLAIMS.get(name).vacuous_if_uniform == "rnn_attention" for name in weight_claims)
+    assert all(PUBLISHED_CLAIMS.get(name).vacuous_if_uniform for name in weight_claims)
 
 def predictions(correct: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"example_id": [f"e{i}" for i in range(len(correct))], "correct": correct})
@@ -206,7 +219,9 @@ def test_holm_is_within_each_claim_and_scope():
     ((AGREES, DIFFERS, INCONCLUSIVE), MIXED),
     ((VACUOUS, UNTESTABLE, UNTESTABLE), INCONCLUSIVE),
     ((VACUOUS, VACUOUS, AGREES), VACUOUS),
-    ((VACUOUS, AGREES, AGREES), VACUOUS),
+    ((VACUOUS, AGREES, AGREES), AGREES),  # two seeds agree for real: the vacuous one is no evidence, not a veto
+    ((VACUOUS, DIFFERS, DIFFERS), DIFFERS),  # a vacuous seed does not make a differing majority "mixed"
+    ((VACUOUS, VACUOUS, DIFFERS), INCONCLUSIVE),
 ])
 def test_seed_majority(seeds, expected):
     assert row_verdict(list(seeds)) == expected
@@ -337,7 +352,7 @@ def test_the_verdict_sentence_counts_rows_per_scope_and_the_caption_explains_vac
                                                        (EXTENSION, "untestable", "minilm")]])
     table, sentence = verdict_table(rows)
     assert sentence == ("Dataset x model rows of the 1 published claim tested (a row that agrees: raw attention is a "
-                        "doubtful explanation there): in the papers' own settings, 2 agree, 1 differ (of 3); in "
+                        "doubtful explanation there): in the papers' own settings, 2 agree, 1 differs (of 3); in "
                         "extensions, 1 untestable (of 1).")
     assert list(table.frame["scope"]) == [REPLICATION, EXTENSION] and list(table.frame["agrees"]) == ["2", ""]
     assert "vacuous" not in table.caption
@@ -457,3 +472,17 @@ def test_an_untestable_run_is_told_the_n_its_family_needs():
     level = level_needed(p_values, 0, "holm", 0.05)
     assert level == pytest.approx(0.05 / 3, rel=1e-6)
     assert paired_test(np.ones(6)).n_min_at(level) == 7
+
+
+def test_the_untestable_note_names_only_untestable_rows():
+    """One untestable seed (0 flips of 8) in a row the other seeds leave inconclusive is no untestable row."""
+    runs = {("imdb", "bilstm_tanh", seed): {"zeroing": zeroing_table(flips, n)}
+            for seed, (flips, n) in enumerate([(0, 8), (6, 60), (7, 60)])}
+    tests = decided("ss_zeroing_top_item_rarely_flips", ClaimData(CONFIG, agreement={}, interventions=runs))
+    assert sorted(tests["verdict"]) == [INCONCLUSIVE, INCONCLUSIVE, UNTESTABLE]
+    section = published_section(CONFIG, {"claim_tests": tests}, {})
+    assert "Untestable" not in section.markdown
+    alone = {key: value for key, value in runs.items() if key[2] == 0}
+    section = published_section(CONFIG, {"claim_tests": decided("ss_zeroing_top_item_rarely_flips", ClaimData(
+        CONFIG, agreement={}, interventions=alone))}, {})
+    assert "Untestable replication rows (imdb / bilstm_tanh)" in section.markdown

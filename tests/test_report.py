@@ -405,6 +405,21 @@ def test_the_plain_answer_follows_the_majority_of_paired_verdicts(ceiling, floor
     assert answer.startswith(start) and answer.endswith(".")
 
 
+def test_the_plain_answer_counts_only_decided_results_and_names_only_what_occurred():
+    """Untested results are no evidence of 'no better than chance'; a tie is no majority; 'as well as a second causal
+    method in some' only where some did."""
+    from analysis.report.report_section import plain_answer
+
+    answer = plain_answer(pd.Series({"below": 5, "overlapping": 5}), pd.Series({"above": 10}), 10)
+    assert answer.startswith("It depends") and "as well as a second causal method" not in answer
+    assert "less well than one in others" in answer
+    untested = plain_answer(pd.Series({"below": 4, "untested": 6}), pd.Series({"above": 4, "untested": 6}), 10)
+    assert untested.startswith("Partly:")  # 4 of the 4 tested beat chance
+    tie = plain_answer(pd.Series({"below": 2, "equivalent": 2}), pd.Series({"above": 2, "overlapping": 2}), 4)
+    assert tie.startswith("It depends") and "half of the tested results" in tie
+    assert plain_answer(pd.Series({"untested": 3}), pd.Series({"untested": 3}), 3) == ""
+
+
 def test_the_lead_answers_in_words_before_the_numbers():
     from analysis.report.report_section import agreement_lead
 
@@ -415,7 +430,7 @@ def test_the_lead_answers_in_words_before_the_numbers():
     tested = [replace(f, verdict_ceiling="below", verdict_floor="above") for f in findings]
     (lead, *_) = agreement_lead(tested, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
     assert lead.startswith("Does attention point at the words a decision rests on? Partly: better than chance, but "
-                           "in most results less like causal importance than a second causal method does. Across 1")
+                           "in most tested results less like causal importance than a second causal method is. Across 1")
 
 
 def test_scope_lines_name_the_models_that_train_or_explain_fewer_examples():

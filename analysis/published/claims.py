@@ -80,6 +80,12 @@ def _read(source: Source, **kwargs: Any) -> pd.DataFrame:
     return source if isinstance(source, pd.DataFrame) else pd.read_parquet(source, **kwargs)
 
 
+EDITED_ATTENTION = {"rnn": "rnn_attention", "transformer": "attention_last_mean"}
+"""Per model family, the attention method that measures what the weight interventions edit and a reader is shown:
+an RNN's attention layer; a transformer's last-layer [CLS] row, head mean (:class:`analysis.interventions.attention.
+Reference`)."""
+
+
 class ClaimData:
     """Per-example tables of every run, read lazily (one run's agreement table at a time).
 
@@ -113,9 +119,12 @@ class ClaimData:
     def transformer_models(self) -> list[str]:
         return transformer_models(dict(self.config))
 
-    def near_uniform(self, run: Run, method: str = "rnn_attention") -> bool:
+    def near_uniform(self, run: Run, method: str | None = None) -> bool:
+        """Whether ``method`` (by default the attention the model family's interventions edit,
+        :data:`EDITED_ATTENTION`) is near uniform in ``run``."""
         from analysis.attention.concentration import near_uniform_runs
 
+        method = method or EDITED_ATTENTION.get(str(self.model(run[1]).get("family", "rnn")), "rnn_attention")
         return run in near_uniform_runs(self._concentration, [method])
 
     # -- per-example tables
@@ -191,10 +200,10 @@ class PublishedClaim:
     reasons: str
     evaluate: Callable[[ClaimData, ClaimSettings], list[RunTest]]
     order: int = 50  # position in the report (the papers' own order, Jain & Wallace first)
-    # the attention method whose near-uniform runs make this test vacuous, or None: only claims about how much
-    # attention's *weights* can move the output (permuting, zeroing, replacing them), whose outcome near-uniform
-    # weights decide by themselves; a rank claim is not (near-uniform weights still rank words)
-    vacuous_if_uniform: str | None = None
+    # whether runs whose edited attention (:data:`EDITED_ATTENTION`) is near uniform make this test vacuous: only
+    # claims about how much attention's *weights* can move the output (permuting, zeroing, replacing them), whose
+    # outcome near-uniform weights decide by themselves; a rank claim is not (near-uniform weights still rank words)
+    vacuous_if_uniform: bool = False
     scope_note: str = ""  # which of our runs replicate the paper's setting and which extend it
     # what a row that agrees says about the study's question (all of this study's claims question raw attention)
     agreeing_means: str = DOUBTFUL
@@ -297,24 +306,27 @@ def decide(data: ClaimData, settings: ClaimSettings, claims: Mapping[str, Publis
     return table.sort_values(["order", "scope", "dataset", "model", "seed"], kind="stable").reset_index(drop=True)
 
 
-def row_verdict(seed_verdicts: list[str]) -> str:
-    """One verdict from a dataset x model's seeds.
+ROW_RULE = ("A row's verdict comes from its seeds: *mixed* when some seeds agree and others differ; otherwise "
+            "*differs* or *agrees* when more than half of the seeds do; *vacuous* when agreeing and vacuous seeds "
+            "together are more than half and none differs (a vacuous seed never counts as agreement); *untestable* "
+            "when every seed is; *inconclusive* otherwise.")
 
-    *mixed* only when seeds point both ways (some agree or are vacuous, some differ);
-    otherwise *differs* when a majority of seeds differ; *agrees* when a majority agree and
-    none is vacuous; *vacuous* when any seed is vacuous and agreeing and vacuous seeds
-    together are a majority (a near-uniform seed is never counted as support); *untestable*
-    when every seed is; *inconclusive* for the rest (no majority decides).
+
+def row_verdict(seed_verdicts: list[str]) -> str:
+    """One verdict from a dataset x model's seeds (:data:`ROW_RULE` in words).
+
+    A vacuous seed is no evidence either way: it neither agrees nor stands against a seed
+    that differs; it only makes a row vacuous where it is needed for an agreeing majority.
     """
     counts = Counter(seed_verdicts)
     total = len(seed_verdicts)
-    if (counts[AGREES] or counts[VACUOUS]) and counts[DIFFERS]:
+    if counts[AGREES] and counts[DIFFERS]:
         return MIXED
     if counts[DIFFERS] * 2 > total:
         return DIFFERS
-    if counts[AGREES] * 2 > total and not counts[VACUOUS]:
+    if counts[AGREES] * 2 > total:
         return AGREES
-    if counts[VACUOUS] and (counts[VACUOUS] + counts[AGREES]) * 2 > total:
+    if counts[VACUOUS] and not counts[DIFFERS] and (counts[VACUOUS] + counts[AGREES]) * 2 > total:
         return VACUOUS
     if counts[UNTESTABLE] == total:
         return UNTESTABLE

@@ -21,10 +21,10 @@ from analysis.published.claims import (
     DIFFERS,
     DOUBTFUL,
     EXTENSION,
-    INCONCLUSIVE,
     MIXED,
     PUBLISHED_CLAIMS,
     REPLICATION,
+    ROW_RULE,
     UNTESTABLE,
     VACUOUS,
     VERDICTS,
@@ -51,9 +51,8 @@ def intro(settings: ClaimSettings) -> str:
         "gives the n that 80% power at the observed effect would take), *untestable* when no outcome at this n "
         "could reach the level, and *vacuous* when it agrees only because the model's attention is near uniform "
         f"(mean distance from uniform at most {NEAR_UNIFORM_TVD}; see Attention concentration), which makes the "
-        "test trivial: vacuous rows are never counted as support. A row's verdict is the one a majority of seeds "
-        "share with none pointing the other way (*mixed* otherwise). Our numbers are the seed mean of the "
-        "estimate, with the range of the seeds' 95% intervals in brackets.")
+        "test trivial: vacuous rows are never counted as support. " + ROW_RULE + " Our numbers are the seed mean of "
+        f"the estimate, with the range of the seeds' {settings.level:.0%} intervals in brackets.")
 
 
 def _table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +76,7 @@ def _finding(claim, rows: pd.DataFrame) -> str:
             + " dataset x model combinations.")
 
 
-PLURAL = {"agrees": "agree", "differs": "differ"}  # "3 agree, 1 differs" reads as counts of rows
+PLURAL = {"agrees": "agree", "differs": "differ"}  # "3 agree, 1 differs": counts of rows, plural beyond one
 
 
 def claim_anchor(name: str) -> str:
@@ -119,7 +118,7 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
     for scope in (REPLICATION, EXTENSION):
         counts = Counter(rows.loc[rows["scope"] == scope, "verdict"])
         if counts:
-            listed = ", ".join(f"{counts[v]} {PLURAL.get(v, v)}" for v in VERDICTS if counts[v])
+            listed = ", ".join(f"{counts[v]} {PLURAL.get(v, v) if counts[v] != 1 else v}" for v in VERDICTS if counts[v])
             where = "in the papers' own settings" if scope == REPLICATION else "in extensions"
             parts.append(f"{where}, {listed} (of {sum(counts.values())})")
     n_claims = rows["claim"].nunique()
@@ -179,16 +178,21 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
             notes.append(f"Near-uniform attention in some seeds of: {where}. Where attention is near uniform, an "
                          f"unchanged output or a low agreement says nothing about whether attention explains the "
                          f"prediction; those seeds' agreeing tests are marked vacuous and not counted as support.")
-        undecided = claim_rows[claim_rows["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
-        if len(undecided):
-            untestable = tests[(tests["claim"] == name) & (tests["verdict"] == UNTESTABLE)]
-            n_min = untestable["n_min"].replace(np.inf, np.nan)
+        for scope in (REPLICATION, EXTENSION):
+            untestable = claim_rows[(claim_rows["verdict"] == UNTESTABLE) & (claim_rows["scope"] == scope)]
+            if untestable.empty:
+                continue
+            keys = set(zip(untestable["dataset"], untestable["model"]))
+            seeds = tests[(tests["claim"] == name) & (tests["scope"] == scope) & (tests["verdict"] == UNTESTABLE)
+                          & np.array([(d, m) in keys for d, m in zip(tests["dataset"], tests["model"])])]
+            n_min = seeds["n_min"].replace(np.inf, np.nan)
             if n_min.notna().any():
-                unit = ("non-zero paired differences" if untestable["test"].str.contains("sign-flip").any()
+                unit = ("non-zero paired differences" if seeds["test"].str.contains("sign-flip").any()
                         else "examples")
-                notes.append(f"Untestable rows: at their n no outcome could reach the level after the correction "
-                             f"within this claim's runs; the test needs at least {int(np.nanmax(n_min)):,} {unit} "
-                             f"per run to decide at all.")
+                where = ", ".join(f"{d} / {m}" for d, m in sorted(keys))
+                notes.append(f"Untestable {scope} rows ({where}): at their n no outcome could reach the level after "
+                             f"the correction within this claim's {scope} runs; the test needs at least "
+                             f"{int(np.nanmax(n_min)):,} {unit} per run to decide at all.")
         differing = claim_rows[claim_rows["verdict"].isin([DIFFERS, MIXED])]
         if len(differing):
             where = ", ".join(f"{r.dataset} / {r.model}" for r in differing.itertuples())

@@ -135,26 +135,46 @@ def _verdict_counts(findings: list[Finding]) -> str:
             f"{len(findings)}" + (f", below it in {below_floor}" if below_floor else ""))
 
 
+UNDECIDABLE = ("untested", "untestable", "indistinct_untestable")
+"""Verdicts of results no test decided: left out of the counts :func:`plain_answer` words."""
+
+
 def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
     """The study's answer in words, from the paired tests' verdict counts over ``n`` results.
 
     ``ceiling``: counts of each result's verdict against a second causal method ("below",
-    "equivalent", "above", ...); ``floor``: against a random ranking ("above", ...). A majority
-    decides the wording; the numbers and the tests follow in the lead's next sentences.
+    "equivalent", "above", ...); ``floor``: against a random ranking ("above", ...). Only
+    results a test could decide count (:data:`UNDECIDABLE` left out); "most" is a strict
+    majority of those, and a tie falls to "it depends". Not beating the floor is worded as
+    "not shown better than", never as "no better than". The numbers and the tests follow in
+    the lead's next sentences. Empty where no result was decided against the floor.
     """
+    def decided(counts: pd.Series) -> int:
+        return int(sum(int(v) for key, v in counts.items() if key not in UNDECIDABLE))
+
+    against_floor, against_ceiling = decided(floor), decided(ceiling)
+    if not against_floor:
+        return ""
     beats_chance = int(floor.get("above", 0))
     short = int(ceiling.get("below", 0))
     matches = int(ceiling.get("equivalent", 0) + ceiling.get("above", 0))
-    if 2 * beats_chance <= n:
-        return "Mostly not: in most results attention ranks words no better than a random ranking does."
-    if 2 * short > n:
-        return ("Partly: better than chance, but in most results less like causal importance than a second causal "
-                "method does.")
-    if 2 * matches > n:
-        return ("Largely: in most results attention agrees with causal importance as well as a second causal method "
-                "does, or better.")
-    return ("It depends on the model and the data: better than chance in most results, as well as a second causal "
-            "method in some and less well in others.")
+    if 2 * beats_chance < against_floor:
+        return ("Mostly not: in most tested results attention is not shown to rank words better than a random "
+                "ranking does.")
+    if 2 * beats_chance > against_floor and against_ceiling:
+        if 2 * short > against_ceiling:
+            return ("Partly: better than chance, but in most tested results less like causal importance than a "
+                    "second causal method is.")
+        if 2 * matches > against_ceiling:
+            return ("Largely: in most tested results attention agrees with causal importance as well as a second "
+                    "causal method does, or better.")
+    chance = ("better than chance in most tested results" if 2 * beats_chance > against_floor
+              else "better than chance in half of the tested results")
+    parts = [text for count, text in ((matches, "as well as a second causal method in some"),
+                                      (short, "less well than one in others"),
+                                      (against_ceiling - matches - short, "not distinguishable from one in others"))
+             if count]
+    return f"It depends on the model and the data: {chance}" + (f", {', '.join(parts)}." if parts else ".")
 
 
 def reference_sensitivity(summary: pd.DataFrame, *, reference: str, metric: str) -> str:

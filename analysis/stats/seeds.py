@@ -23,7 +23,9 @@ def seed_agreement(importance: pd.DataFrame, *, metric: str = "kendall_tau", var
 
     ``importance`` holds several seeds of one dataset x model (column ``seed``). Returns
     (instances: example_id, method, seed_a, seed_b, value; summary: method, n, mean,
-    mean_low, mean_high).
+    mean_low, mean_high). An example enters every seed pair, so the pairs of one example are
+    not independent: the summary first averages each example over its seed pairs and then
+    takes the mean and interval over examples (``n`` counts examples).
     """
     from analysis.metrics.agreement import compute_agreement
 
@@ -42,9 +44,10 @@ def seed_agreement(importance: pd.DataFrame, *, metric: str = "kendall_tau", var
     })
     rows = []
     for method, group in instances.groupby("method", sort=True):
-        mean, low, high = mean_interval(group["value"].to_numpy(), n_resamples=n_resamples, level=level,
+        per_example = group.groupby("example_id")["value"].mean().dropna().to_numpy()
+        mean, low, high = mean_interval(per_example, n_resamples=n_resamples, level=level,
                                         seed=derive_seed(seed, "seeds", method))
-        rows.append({"method": method, "metric": metric, "variant": variant, "n": int(group["value"].notna().sum()),
+        rows.append({"method": method, "metric": metric, "variant": variant, "n": int(per_example.size),
                      "mean": mean, "mean_low": low, "mean_high": high})
     return instances, pd.DataFrame(rows)
 
