@@ -136,6 +136,19 @@ def test_section_names_learned_near_uniform_attention_and_checks_the_controls():
     assert concentration_section(CONFIG, {}, {}) is None
 
 
+def test_section_names_runs_whose_interval_straddles_the_threshold():
+    """A run at 0.0499 [0.0490, 0.0511] is marked near uniform by its point estimate alone: the reader is told."""
+    from analysis.attention.report_section import concentration_section
+
+    summary = concentration_summary({"bilstm_dot": 0.0499, "bilstm_tanh": 0.3, "bilstm_uniform": 0.0}, seeds=(0,))
+    summary.loc[summary["model"] == "bilstm_dot", ["mean_tvd_from_uniform_low", "mean_tvd_from_uniform_high"]] = (
+        0.0490, 0.0511)
+    section = concentration_section(CONFIG, {"attention_concentration": summary}, {})
+    (borderline,) = [f for f in section.findings if f.startswith("At the threshold")]
+    assert "sst2 / bilstm_dot / seed 0" in borderline and "(marked near uniform)" in borderline
+    assert "bilstm_tanh" not in borderline
+
+
 def test_figure_has_a_panel_per_dataset_and_the_threshold_line():
     from analysis.plots.figures import attention_concentration
 
