@@ -169,6 +169,13 @@ def test_the_data_stage_writes_a_filtered_two_class_dataset(tmp_path, tiny):
     assert len(validation) == 8 and len(train) == 32
     assert not set(validation["example_id"]) & set(train["example_id"])
     assert dataset_spec(config, "ag_news_binary").num_labels == 2
+    # the data report counts the final tables: the training row after the hold-out, and a row for the held-out set
+    report = pd.read_parquet(paths["report"]).set_index("role")
+    for role, frame in (("train", train), ("validation", validation)):
+        counts = {name: int(n) for name, n in (part.split(": ") for part in report.loc[role, "label_counts"].split(", "))}
+        assert report.loc[role, "rows_kept"] == len(frame) == sum(counts.values())
+        assert counts == {name: int(n) for name, n in frame["label_name"].value_counts().items()}
+    assert report.loc["validation", "source"] == "held out of the training sample"
 
 
 def test_sst2_sentences_and_imdb_specs():

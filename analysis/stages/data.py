@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +111,8 @@ def prepare_data(settings: DataSettings, dataset: str, *, out_train: str, out_ev
             columns += shortcuts.SHORTCUT_COLUMNS
         else:
             explain = stratified_sample(evaluation, min(entry["explain_n"], len(evaluation)), seed=seed)
+        report = final_counts(report, {"train": train, "eval": evaluation, "validation": validation},
+                              spec.label_names, dataset=dataset)
         report["dataset"] = dataset
         for frame in (train, evaluation, explain, validation):
             frame["dataset"] = dataset
@@ -123,3 +126,30 @@ def prepare_data(settings: DataSettings, dataset: str, *, out_train: str, out_ev
     write_table(report, out_report)
     log.info("%s: %d train, %d eval, %d validation, %d explained examples", dataset, len(train), len(evaluation),
              len(validation), len(explain))
+
+
+def final_counts(report: pd.DataFrame, frames: dict[str, pd.DataFrame], label_names: Sequence[str], *,
+                 dataset: str) -> pd.DataFrame:
+    """The data report with each role's kept rows and label counts read from its final table (after validation
+    examples are held out of training and a shortcut is planted), and a row for a validation set held out of
+    the training sample, which has no split of its own to report."""
+    report = report.copy()
+    for role, frame in frames.items():
+        if not len(frame):
+            continue
+        counts = ", ".join(f"{label_names[int(k)]}: {int(v)}"
+                           for k, v in frame["label"].value_counts().sort_index().items())
+        rows = report["role"] == role
+        if not rows.any():
+            report = pd.concat([report, pd.DataFrame([{
+                "dataset": dataset, "role": role, "split": str(frame["split"].iloc[0]),
+                "source": "held out of the training sample", "rows_read": len(frame), "dropped_other_classes": 0,
+                "dropped_empty": 0, "rows_available": len(frame), "notes": ""}])], ignore_index=True)
+            rows = report["role"] == role
+        report.loc[rows, "rows_kept"] = len(frame)
+        report.loc[rows, "label_counts"] = counts
+    for column in ("rows_read", "dropped_other_classes", "dropped_empty", "rows_available", "rows_kept"):
+        if column in report:
+            report[column] = report[column].fillna(0).astype(int)
+    return report
+
