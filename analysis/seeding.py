@@ -16,6 +16,8 @@ def seed_everything(seed: int, *, deterministic: bool = True) -> None:
     """
     import torch
 
+    # Python reads PYTHONHASHSEED only at start-up: this fixes string hashing in subprocesses (DataLoader workers,
+    # tokenizer pools), not here; no result of this package depends on the iteration order of a set of strings
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
