@@ -200,9 +200,11 @@ class PublishedClaim:
     reasons: str
     evaluate: Callable[[ClaimData, ClaimSettings], list[RunTest]]
     order: int = 50  # position in the report (the papers' own order, Jain & Wallace first)
-    # whether runs whose edited attention (:data:`EDITED_ATTENTION`) is near uniform make this test vacuous: only
-    # claims about how much attention's *weights* can move the output (permuting, zeroing, replacing them), whose
-    # outcome near-uniform weights decide by themselves; a rank claim is not (near-uniform weights still rank words)
+    # whether runs whose attention (:data:`EDITED_ATTENTION`) is near uniform make an agreeing outcome vacuous: the
+    # claims about how far attention's *weights* move the output (permuting, zeroing, replacing them), which
+    # near-uniform weights decide by themselves, and the claims that attention ranks words worse than a causal
+    # method (near-uniform weights rank words by near-ties, so "worse" is expected before the model is consulted;
+    # Kendall τ still measures those rankings and the report shows them, but never counts them as support)
     vacuous_if_uniform: bool = False
     scope_note: str = ""  # which of our runs replicate the paper's setting and which extend it
     # what a row that agrees says about the study's question (all of this study's claims question raw attention)

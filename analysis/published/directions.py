@@ -113,6 +113,7 @@ PUBLISHED_CLAIMS.add("jw_causal_methods_agree_more", PublishedClaim(
             "close to their own word behaves like the no-encoder model. On SST's short sentences rank "
             "correlations also move in coarse steps.",
     evaluate=_causal_agree_more,
+    vacuous_if_uniform=True,
     scope_note="Replication: the BiLSTM (their Sec. 4.1) on SST, AG News and IMDB; extension: the CNN and no-encoder "
                "models (their Table 2 has no gradient-vs-leave-one-out column, and in the authors' later outputs the "
                "CNN on AG News agrees more with leave-one-out through attention than through the gradient) and other "
@@ -154,6 +155,7 @@ PUBLISHED_CLAIMS.add("jw_average_encoder_agrees_more", PublishedClaim(
             "no-encoder model.",
     agreeing_means="attention explains the no-encoder model better than the BiLSTM",
     evaluate=_average_encoder,
+    vacuous_if_uniform=True,
 ))
 
 
@@ -426,6 +428,7 @@ PUBLISHED_CLAIMS.add("ss_gradient_order_flips_sooner", PublishedClaim(
     reasons="With few words per sentence both orders often flip after one or two removals; where attention is "
             "peaked on the deciding word, attention order is already the fastest.",
     evaluate=_removal,
+    vacuous_if_uniform=True,
 ))
 
 
@@ -452,7 +455,7 @@ def _rollout(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
                     else "their Table 1 claim (subject-verb agreement, a different task)")
         labels = [f"τ({name}, blank-out) − τ(raw, blank-out)" for name in short]
         tests.append(RunTest(*run, combine_all(parts), labels[binding_part(parts)], details,
-                             scope=EXTENSION, compares_with=compares))
+                             scope=EXTENSION, compares_with=compares, near_uniform=data.near_uniform(run)))
     return tests
 
 
@@ -474,6 +477,7 @@ PUBLISHED_CLAIMS.add("az_rollout_and_flow_beat_raw_attention", PublishedClaim(
             "capacity; what differs between words is the first layer's [CLS] attention to them, which favours "
             "punctuation and frequent words whose deletion changes little.",
     evaluate=_rollout,
+    vacuous_if_uniform=True,
     scope_note="Every row extends the claim to another task or model (their Table 1 is subject-verb agreement); "
                "their own SST-2 numbers (a different reference, gradient importance) are in the replication table.",
 ))
