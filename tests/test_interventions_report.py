@@ -202,3 +202,16 @@ def test_the_removal_sentence_names_its_after_the_fact_choice_and_raw_attentions
     assert "(raw Attention: 80% [78%, 82%])" in text
     single = removal_sentence(run[run["method"] != "rnn_attention_x_gradient"])
     assert "chosen after the fact" not in single and "raw" not in single
+
+
+def test_permutation_of_near_uniform_or_frozen_attention_says_why_it_barely_matters():
+    """'The arrangement of the weights barely matters' is vacuous where attention is near uniform (its claim row is
+    vacuous) and no test at all where it is uniform by construction: the per-run sentence must say so."""
+    run = _permutation_run().assign(dataset="d", model="m", seed=0)
+    claims = _claims(section.PERMUTATION_CLAIM, 0.88, 0.85, 0.91).assign(verdict="vacuous")
+    (text,) = [t for label, t in section.run_sentences(run, 0.01, "delete", claims=claims)[("d", "m", 0)]
+               if label == "Permutation"]
+    assert text.endswith("(attention near uniform: the outcome is vacuous, see Attention concentration).")
+    (text,) = [t for label, t in section.run_sentences(run, 0.01, "delete", constant=frozenset({"m"}))[("d", "m", 0)]
+               if label == "Permutation"]
+    assert "uniform by construction, so permuting it changes nothing: a control, no test" in text

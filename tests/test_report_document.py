@@ -139,6 +139,16 @@ def test_every_image_link_of_the_markdown_resolves(study):
     assert missing == []
 
 
+def test_every_internal_link_of_the_markdown_has_its_anchor(study):
+    """A link such as the hero caption's (#forest-all) must land in the markdown too, not only in the HTML."""
+    text = study["markdown"].read_text()
+    targets = set(re.findall(r"\]\(#([^)\s]+)\)", text))
+    anchors = set(re.findall(r'<a id="([^"]+)"></a>', text))
+    anchors |= {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+                for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    assert targets and targets <= anchors, sorted(targets - anchors)
+
+
 def test_the_first_screen_answers_with_numbers_verdicts_and_the_forest_plot(study):
     text = study["markdown"].read_text()
     head = text[:text.index("## Agreement with causal importance")]

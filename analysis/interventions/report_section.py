@@ -468,6 +468,18 @@ def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05, ma
     return out
 
 
+def _weights_caveat(text: str | None, *, constant: bool, vacuous: bool) -> str | None:
+    """A permutation or adversarial sentence with what the model's attention makes of it: nothing to permute
+    where it is uniform by construction, a vacuous outcome where it is near uniform."""
+    if not text:
+        return text
+    if constant:
+        return text.rstrip(".") + " (attention uniform by construction, so permuting it changes nothing: a control, no test)."
+    if vacuous:
+        return text.rstrip(".") + " (attention near uniform: the outcome is vacuous, see Attention concentration)."
+    return text
+
+
 CONSTANT_ATTENTION = (
     "Its attention is uniform by construction and ranks nothing: its 'highest-attention' word (the first word) and "
     "its attention order are tie-breaks, so they get no verdict; the attention variants' numbers are a control, not "
@@ -484,12 +496,16 @@ def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str, alpha: fl
     test; ``shortened`` names the models whose adversarial search is shortened (their share is a lower bound),
     ``constant`` those whose attention is constant (its rankings are undefined)."""
     permuted, adversarial = claim_shares(claims, PERMUTATION_CLAIM), claim_shares(claims, ADVERSARIAL_CLAIM)
+    vacuous = {run for claim in (PERMUTATION_CLAIM, ADVERSARIAL_CLAIM)
+               for run, row in claim_rows(claims, claim).items() if row.get("verdict") == "vacuous"}
     out = {}
     for (dataset, model, seed), run in summary.groupby(["dataset", "model", "seed"], sort=True):
         key = (str(dataset), str(model), int(seed))
-        sentences = [("Permutation", permutation_sentence(run, permuted.get(key))),
-                     ("Adversarial", adversarial_sentence(run, adversarial.get(key), epsilon,
-                                                          lower_bound=model in shortened)),
+        sentences = [("Permutation", _weights_caveat(permutation_sentence(run, permuted.get(key)),
+                                                     constant=model in constant, vacuous=key in vacuous)),
+                     ("Adversarial", _weights_caveat(adversarial_sentence(run, adversarial.get(key), epsilon,
+                                                                          lower_bound=model in shortened),
+                                                     constant=model in constant, vacuous=key in vacuous)),
                      *[("Uniform", text) for text in uniform_sentences(run)],
                      ("Zeroing", zeroing_sentence(run, alpha, constant=model in constant)),
                      ("Removal until flip", removal_sentence(run, alpha, constant=model in constant)),
@@ -586,7 +602,7 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
              "variant against raw attention); 'untestable at this n' means no outcome could reach significance.")
     blocks: list[Block] = [Paragraph(" ".join([intro, *scope_sentences(config)])),
                            BulletList([f"**{name}.** {text}" for name, text in CAVEATS]),
-                           findings_block(findings, what="findings of the causal tests")]
+                           findings_block(findings[len(training):], what="findings of the causal tests")]
     runs = BulletList([Item(f"**{d} / {m} / seed {s}**", tuple(f"*{label}:* {_sentence(text)}" for label, text in v))
                        for (d, m, s), v in per_run.items()])
     blocks.append(Group("Results per run", [runs] if len(per_run) <= 3 else [

@@ -403,7 +403,8 @@ class MarkdownRenderer:
             if not block.exists:
                 return ""
             alt = block.alt_text.replace("[", "(").replace("]", ")")
-            return f"![{alt}]({self.link(block.path)})\n\n*{inline_markdown(block.caption)}*\n"
+            anchor = f'<a id="{block.id}"></a>\n\n' if block.id else ""
+            return f"{anchor}![{alt}]({self.link(block.path)})\n\n*{inline_markdown(block.caption)}*\n"
         if isinstance(block, Details):
             return (f"<details><summary>{html.escape(plain_text(block.summary))}</summary>\n\n"
                     f"{self.blocks(block.blocks, level=level)}\n</details>\n")
