@@ -343,7 +343,7 @@ def test_report_section_states_differences_only_where_the_paired_test_says_so(tm
     assert heads_section(config, {}, {}) is None
     # the held-out pick's test is not significant after Holm: no difference is claimed, whatever the intervals
     weak = heads_section(config, tables | {"heads_selection": picks.assign(vs_last_p_adjusted=0.08)}, {})
-    assert "not distinguishable from the last layer's head mean" in weak.findings[1]
+    assert "not significantly different (after Holm's correction) from the last layer's head mean" in weak.findings[1]
     # no paired test in the tables: the intervals are shown but not compared
     bare = heads_section(config, {k: v for k, v in tables.items() if k != "heads_comparisons"}
                          | {"heads_selection": picks.drop(columns=["vs_last_difference", "vs_last_p_adjusted"])}, {})

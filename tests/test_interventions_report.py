@@ -215,3 +215,16 @@ def test_permutation_of_near_uniform_or_frozen_attention_says_why_it_barely_matt
     (text,) = [t for label, t in section.run_sentences(run, 0.01, "delete", constant=frozenset({"m"}))[("d", "m", 0)]
                if label == "Permutation"]
     assert "uniform by construction, so permuting it changes nothing: a control, no test" in text
+
+
+def test_an_untestable_comparison_says_how_few_examples_differ():
+    """Two removal orders identical on 496 of 500 examples: the sign-flip test has 4 differences to use (smallest p
+    2 / 2^4), which is why it is untestable, not the 500."""
+    row = pd.Series({"mean": 0.0, "mean_low": 0.0, "mean_high": 0.0, "p_adjusted": 1.0, "min_p": 0.125, "n": 500})
+    relation, numbers = section._relation(row, 0.05, higher="above", lower="below")
+    assert relation == "untestable at this n against"
+    assert numbers == "; the two orders differ on only 4 of 500 examples, the only ones a paired test can use"
+    row = row.copy()
+    row["min_p"], row["p_adjusted"], row["mean"], row["mean_low"], row["mean_high"] = 1e-4, 0.2, 0.01, -0.002, 0.02
+    relation, numbers = section._relation(row, 0.05, higher="above", lower="below")
+    assert relation.startswith("not significantly different") and "(unadjusted interval)" in numbers

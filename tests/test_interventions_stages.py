@@ -306,7 +306,7 @@ def test_uniform_training_sentences_follow_the_paired_test():
            "accuracy_learned": 0.83, "difference": 0.03, "difference_low": 0.01, "difference_high": 0.05,
            "p_value": 0.02, "min_p": 0.0001, "p_adjusted": 0.06}
     (text,) = uniform_training_sentences(pd.DataFrame([row]))
-    assert "not distinguishable at this n, which does not show that they are equally accurate" in text
+    assert "does not separate them after Holm's correction (its interval is unadjusted), which does not show that they are equally accurate" in text
     (text,) = uniform_training_sentences(pd.DataFrame([row | {"p_adjusted": 0.02}]))
     assert "learned attention is more accurate" in text
     # significant, but the interval [0.01, 0.05] contains the 0.02 margin: no "uses attention"

@@ -166,7 +166,8 @@ def test_parity_is_corrected_within_the_runs_family_and_a_difference_inside_the_
     assert findings["attention_last_mean"].verdict_ceiling == "overlapping"  # raw TOST p 0.03, corrected 0.06
     rollout = findings["attention_rollout"]
     assert rollout.verdict_ceiling == "below" and rollout.within_margin
-    assert "below (within ±0.05, Holm-adjusted TOST p = 0.003) the ceiling" in rollout.text
+    assert "this is below the ceiling" in rollout.text
+    assert "), yet within the equivalence margin (±0.05, Holm-adjusted TOST p = 0.003)" in rollout.text
     assert key_results([rollout])["vs ceiling"].iloc[0] == "below (yet within the equivalence margin)"
     assert not findings["attention_flow"].within_margin
 

@@ -127,8 +127,10 @@ def variant_sentences(summary: pd.DataFrame, *, reference: str, metric: str,
         for row in variants.sort_values("mean", ascending=not higher).itertuples():
             paired = paired_difference(comparisons, run, row.method_a, reference=reference, metric=metric)
             verdict, detail = _variant_verdict(paired, higher, alpha)
-            verdicts[verdict].append(f"{method_label(row.method_a)} {ci(row.mean, row.mean_low, row.mean_high)} "
-                                     f"({detail})")
+            partial = (f" on {int(row.n):,} of {int(base['n']):,} examples"
+                       if "n" in group and pd.notna(row.n) and row.n < 0.95 * base["n"] else "")
+            verdicts[verdict].append(f"{method_label(row.method_a)} {ci(row.mean, row.mean_low, row.mean_high)}"
+                                     f"{partial} ({detail})")
         parts = [f"{headings[key]} raw last-layer attention ({row_interval(base, 2)}): " + "; ".join(items)
                  for key, items in verdicts.items() if items]
         dataset, model, seed = run
@@ -202,9 +204,9 @@ def _versus_last_layer(held: pd.Series, base: pd.Series, higher: bool, alpha: fl
     elif untestable(held["n"], alpha):
         verdict = "untestable at this n against"
     else:
-        verdict = "not distinguishable from"
+        verdict = "not significantly different (after Holm's correction) from"
     return (f"{verdict} the last layer's head mean ({row_interval(base, 2)}; paired difference "
-            f"{interval(difference, low, high, 2, signed=True)}, Holm-adjusted p = {p:.3g})")
+            f"{interval(difference, low, high, 2, signed=True)} (unadjusted interval), Holm-adjusted p = {p:.3g})")
 
 
 def selection_sentences(selection: pd.DataFrame, summary: pd.DataFrame, *, reference: str, metric: str,

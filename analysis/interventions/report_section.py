@@ -13,6 +13,7 @@ this n" where no outcome could reach the level, and "not tested" where the table
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -119,14 +120,27 @@ def _relation(row: pd.Series | None, alpha: float, *, higher: str, lower: str) -
     A significant difference whose whole interval lies within :data:`NEGLIGIBLE` is "negligibly" higher or lower."""
     if row is None or pd.isna(row["p_adjusted"]):
         return "not tested against", ""
-    numbers = (f"; paired difference {interval(row['mean'], row['mean_low'], row['mean_high'], signed=True)}, "
-               f"Holm-adjusted p = {row['p_adjusted']:.2g}")
+    numbers = (f"; paired difference {interval(row['mean'], row['mean_low'], row['mean_high'], signed=True)} "
+               f"(unadjusted interval), Holm-adjusted p = {row['p_adjusted']:.2g}")
     if row["p_adjusted"] < alpha and row["mean"] != 0:
         tiny = pd.notna(row["mean_low"]) and max(abs(row["mean_low"]), abs(row["mean_high"])) < NEGLIGIBLE
         return ("negligibly " if tiny else "") + (higher if row["mean"] > 0 else lower), numbers
     if not row["min_p"] < alpha:
-        return "untestable at this n against", f"; {int(row['n'])} examples"
-    return "not distinguishable from", numbers
+        n = int(row["n"])
+        differing = _informative(float(row["min_p"]))
+        if differing is not None and differing < n:
+            return "untestable at this n against", (f"; the two orders differ on only {differing} of {n:,} examples, "
+                                                    "the only ones a paired test can use")
+        return "untestable at this n against", f"; {n:,} examples"
+    return "not significantly different (after Holm's correction) from", numbers
+
+
+def _informative(min_p: float) -> int | None:
+    """The non-zero paired differences behind an exact sign-flip test's smallest p (2 / 2^m), or None."""
+    if not 0 < min_p <= 1:
+        return None
+    m = math.log2(2.0 / min_p)
+    return int(round(m)) if abs(m - round(m)) < 1e-6 else None
 
 
 PERMUTATION_CLAIM = "jw_permutation_changes_little"
@@ -458,13 +472,13 @@ def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05, ma
         elif not min_p < alpha:
             reading = "untestable at this n"
         else:
-            reading = (f"the two are not distinguishable at this n, which does not show that they are equally "
-                       f"accurate ({claim})")
+            reading = (f"the difference test does not separate them after Holm's correction (its interval is "
+                       f"unadjusted), which does not show that they are equally accurate ({claim})")
         difference = interval(row["difference"], row["difference_low"], row["difference_high"], signed=True)
         out.append(f"On {row['dataset']} (seed {row['seed']}), {row['learned_model']} ({row['learned_attention']} "
                    f"attention) reaches accuracy {row['accuracy_learned']:.1%} against {row['accuracy_uniform']:.1%} "
                    f"for {row['uniform_model']} (attention frozen to uniform, same {row['encoder']} encoder): "
-                   f"learned − uniform {difference} over {row['n']} examples{test}; {reading}.")
+                   f"learned − uniform {difference} over {int(row['n']):,} examples{test}; {reading}.")
     return out
 
 

@@ -63,6 +63,7 @@ class Finding:
     normalised: str = ""
     n_equivalence: float = float("nan")  # examples an equivalence test with the ceiling would need (80% power)
     within_margin: bool = False  # different from the ceiling, yet shown equivalent within the margin
+    n: int = 0  # examples the agreement is a mean over (attention flow stops at its token limit: fewer)
 
     @property
     def defined(self) -> bool:
@@ -85,6 +86,7 @@ def key_results(findings: list[Finding]) -> pd.DataFrame:
         "dataset": f.dataset, "model": f.model, "seed": f.seed, "accuracy": f.accuracy,
         "attention method": method_label(f.method),
         "agreement [95% CI]": interval(f.value, f.low, f.high, 2) if f.defined else "undefined",
+        "examples": f.n if f.defined else "",
         "vs ceiling": VERDICT_WORDS[f.verdict_ceiling] + (
             f" (equivalence needs about {f.n_equivalence:,.0f} examples)"
             if f.verdict_ceiling in ("overlapping", "indistinct_untestable") and np.isfinite(f.n_equivalence) else "") + (" (yet within the equivalence margin)" if f.within_margin
@@ -293,15 +295,16 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
                           else float("nan"))
                 plan = (f"; about {needed:,.0f} examples would show equivalence within ±{test_c['margin']:g} with "
                         f"80% power" if np.isfinite(needed) else "")
-                wording = {"below": _equivalence_text(test_c, "below") if within else "below",
-                           "above": _equivalence_text(test_c, "above") if within else "above",
-                           "equivalent": _equivalence_text(test_c),
+                wording = {"below": "below", "above": "above", "equivalent": _equivalence_text(test_c),
                            "overlapping": f"not distinguishable from (but not shown equivalent to{plan})",
                            "indistinct_untestable": f"not distinguishable from (equivalence untestable at this n{plan})",
                            "untestable": "untestable at this n against", "untested": "compared with"}[v_ceiling]
                 part = (f"{wording} the ceiling, the agreement between two causal methods "
                         f"({method_label(ceiling_method)} vs {method_label(reference)}: {row_interval(ceiling, 2)}")
                 part += f"; {_test_text(test_c)})" if test_c is not None else ")"
+                if within and v_ceiling in ("below", "above"):
+                    margin = _equivalence_text(test_c, "").strip().removeprefix("(within ").removesuffix(")")
+                    part += f", yet within the equivalence margin ({margin})"
                 if test_c is not None and not pd.isna(test_c["normalised"]):
                     part += (f", normalised agreement "
                              f"{interval(test_c['normalised'], test_c['normalised_low'], test_c['normalised_high'], 2)}"
@@ -324,7 +327,7 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             findings.append(Finding(dataset, model, int(seed), method, text, float(row["mean"]), float(row["mean_low"]),
                                     float(row["mean_high"]), v_ceiling, v_floor,
                                     float(acc["accuracy"].iloc[0]) if len(acc) else float("nan"), normalised,
-                                    needed, within))
+                                    needed, within, int(row["n"])))
     return findings
 
 
