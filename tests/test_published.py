@@ -456,8 +456,8 @@ def test_the_verdict_sentence_never_glosses_a_claim_whose_agreement_means_someth
                           "verdict": "agrees", "model": "bilstm_tanh"}
                          for claim in ("jw_permutation_changes_little", "jw_average_encoder_agrees_more")])
     _, sentence = verdict_table(rows)
-    assert ("(a row that agrees finds the paper's direction; for 1 of the 2 claims: raw attention is a doubtful "
-            "explanation there)") in sentence
+    assert ("(a row that agrees finds the paper's direction; for 1 of the 2 claims that also means raw attention is "
+            "a doubtful explanation there)") in sentence
 
 
 def test_an_untestable_run_is_told_the_n_its_family_needs():

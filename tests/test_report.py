@@ -73,8 +73,8 @@ def test_the_answer_names_each_models_raw_attention_agreement_highest_first():
     evaluation = pd.concat([EVALUATION, EVALUATION.assign(model="bert")])
     findings = agreement_findings(both, evaluation, reference="loo_delete")
     (lead, *_) = agreement_lead(findings, both, reference="loo_delete", metric="kendall_tau", comparisons=None)
-    assert ("each model's raw attention agrees with Leave-one-out (delete) at a mean Kendall τ (median of its "
-            "runs) of bert 0.60, minilm 0.10") in lead
+    assert ("each model's raw attention agrees with Leave-one-out (delete) at a Kendall τ (the median over its runs "
+            "of each run's mean over examples) of bert 0.60, minilm 0.10") in lead
     # the ceiling is named, not just called 'two causal methods'
     assert "the ceiling (Integrated gradients vs Leave-one-out (delete)): 0.50; the floor" in lead
 
@@ -492,11 +492,11 @@ def test_the_lead_counts_raw_attention_apart_from_its_variants_and_answers_from_
     first, second = agreement_lead(findings, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
     assert "Partly:" in first  # 2 of 2 raw below the ceiling, although half of all rankings are as good as it
     assert second == ("Paired tests on the same examples put raw attention below the ceiling in 2 of 2, as good as it "
-                      "in 0, undecided at this n in 0; above the floor in 2 of 2.")
+                      "in 0; above the floor in 2 of 2.")
     from analysis.report.report_section import every_ranking_sentence
 
     every = every_ranking_sentence(findings, metric="kendall_tau")  # opens the agreement section
     assert every.startswith("Every attention-based ranking (raw attention and its variants: 4 results, Kendall τ 0.20 "
                             "to 0.45, median 0.33)")
-    assert every.endswith("below the ceiling in 2 of 4, as good as it in 2, undecided at this n in 0; above the floor "
+    assert every.endswith("below the ceiling in 2 of 4, as good as it in 2; above the floor "
                           "in 4 of 4.")

@@ -353,7 +353,7 @@ PUBLISHED_CLAIMS.add("wp_uniform_attention_suffices", PublishedClaim(
               "model with learned attention (attention is not needed for these tasks).",
     test="Equivalence on the same evaluation examples: per example, correct (1/0) with learned minus with "
          "uniform attention; TOST (two one-sided paired t-tests, each at 2.5%, i.e. the 95% t-interval inside the "
-         "margin) of the mean within ± claims.accuracy_margin (stated beside the table): agrees when both sides "
+         "margin) of the mean within ± the study's accuracy margin (stated beside the table): agrees when both sides "
          "reject; differs when a two-sided t-test puts the mean beyond the margin (either way: a uniform model "
          "clearly more accurate is no parity either). Not being able to tell the two apart would not be parity.",
     reasons="Learned attention can act as a useful pooling prior with small training sets; HateXplain and the "

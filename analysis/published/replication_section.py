@@ -25,7 +25,7 @@ INTRO = (
     "seeds' 95% intervals (studentised bootstrap over examples for agreement, Clopper-Pearson for accuracy). "
     "*within* says whether the published value lies in that range; with thousands of examples that range is narrow, "
     "so *close* also asks whether the whole range lies within the study's equivalence margin of the published value "
-    "(agreement.equivalence_margin for agreement, claims.accuracy_margin for accuracy; shown beside each answer). "
+    "(the agreement equivalence margin for τ, the accuracy margin for accuracy; shown beside each answer). "
     "The published ± is a standard deviation over "
     "examples, not an interval. Jain & Wallace report Table 2 per predicted class; we compare each class with our "
     "examples predicted as that class. Rows marked *different task* or *different measure* are shown for scale only.")

@@ -127,8 +127,8 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
     doubtful = sum(PUBLISHED_CLAIMS.get(name).agreeing_means == DOUBTFUL for name in rows["claim"].unique()
                    if name in PUBLISHED_CLAIMS)
     meaning = (f" (a row that agrees: {meanings.pop()})" if len(meanings) == 1
-               else f" (a row that agrees finds the paper's direction; for {doubtful} of the {n_claims} claims: "
-                    f"{DOUBTFUL})" if doubtful else "")
+               else f" (a row that agrees finds the paper's direction; for {doubtful} of the {n_claims} claims that "
+                    f"also means {DOUBTFUL})" if doubtful else "")
     sentence = (f"Dataset x model rows of the {n_claims} published claim{'s' if n_claims != 1 else ''} "
                 f"tested{meaning}: " + "; ".join(parts) + ".")
     return table, sentence

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.plots.style import metric_short_label
 from analysis.report.document import Block, BulletList, Group, Paragraph, Table, counted
 
 POWER_ID = "sample-sizes"
@@ -85,10 +86,12 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
         f"above the level: the corrected p decides. The smallest p a permutation test can give is "
         f"1/({permutations:,} + 1) = {1 / (permutations + 1):.2g}: a corrected p equal to that floor times the "
         f"family's size (x 3 = {3 / (permutations + 1):.2g}) means p ≤ that value.",
-        "**Untestable at this n**: a comparison whose smallest attainable p-value (2/2^n for the sign-flip test) is "
+        "**Untestable at this n**: a comparison whose smallest attainable p-value (2/2^m for the sign-flip test with m "
+        "non-zero differences) is "
         "above the level cannot reject whatever the data; it is reported as untestable, never as no difference.",
-        f"**Equivalence**: \"as good as the ceiling\" only by two one-sided tests (TOST) within ±"
-        f"{agreement.get('equivalence_margin', 'n/a')} of {config.get('figures', {}).get('headline_metric', 'τ')}; "
+        f"**Equivalence**: \"as good as the ceiling\" only by two one-sided tests (TOST, each at 2.5%: the 95% "
+        f"interval inside the margin) within ±{agreement.get('equivalence_margin', 'n/a')} of "
+        f"{metric_short_label(config.get('figures', {}).get('headline_metric', 'kendall_tau'))}; "
         "a non-significant difference is never read as parity; where parity is not shown, the finding gives the "
         "number of examples a TOST would need for 80% power at the observed difference.",
     ]
@@ -242,9 +245,10 @@ def methods_blocks(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> l
     blocks: list[Block] = [Paragraph(
         "Every method explains the model's predicted class (not the gold label) through the softmax probability of "
         f"that class. Subword scores are pooled to words ({pooling}); special tokens ([CLS], [SEP], padding) are "
-        "excluded from every ranking. Attention is compared with |attribution| throughout the report; where the "
-        "config's agreement variants include 'signed', the agreement with signed scores is in the agreement summary "
-        "table (tables/agreement_summary.csv.gz, variant = signed).")]
+        "excluded from every ranking. Attention is compared with |attribution| throughout the report"
+        + ("; the agreement with signed scores is in the agreement summary table (tables/agreement_summary.csv, "
+           "gzip-compressed as .csv.gz when large; variant = signed)."
+           if "signed" in config.get("agreement", {}).get("variants", []) else "."))]
     methods = importance_table(config, present)
     if not methods.empty:
         blocks.append(Group("Importance methods", [Table(methods, caption="Methods of this study, as declared, with "

@@ -72,8 +72,11 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     text = (f"Does attention point at the words a decision rests on? {answer}{' ' if answer else ''}Across "
             f"{len(runs)} trained models (dataset x model x seed), ")
     if len(by_model) > 1:
-        text += (f"each model's raw attention agrees with {method_label(reference)} at a mean {name} (median of its "
-                 "runs) of " + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items()))
+        constant_models = sorted({f.model for f in findings if not f.defined} - set(by_model))
+        text += (f"each model's raw attention agrees with {method_label(reference)} at a {name} (the median over "
+                 "its runs of each run's mean over examples) of "
+                 + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items())
+                 + (f" ({', '.join(constant_models)}: constant attention, no ranking)" if constant_models else ""))
         if not split:
             text += f"; all attention-based rankings (raw and variants): {spread}"
     else:
@@ -131,7 +134,8 @@ def _verdict_counts(findings: list[Finding]) -> str:
     above, below_floor = int(ceiling.get("above", 0)), int(floor.get("below", 0))
     return (f"below the ceiling in {int(ceiling.get('below', 0))} of {len(findings)}, as good as it in "
             f"{int(ceiling.get('equivalent', 0))}" + (f", above it in {above}" if above else "")
-            + f", undecided at this n in {undecided}; above the floor in {int(floor.get('above', 0))} of "
+            + (f", undecided at this n in {undecided}" if undecided else "")
+            + f"; above the floor in {int(floor.get('above', 0))} of "
             f"{len(findings)}" + (f", below it in {below_floor}" if below_floor else ""))
 
 
@@ -400,6 +404,10 @@ def cost_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
 
     cost = method_cost(tables.get("diagnostics"))
     stages = tables.get("stage_costs")
+    configured = {int(s) for s in config.get("seeds", [])}
+    if stages is not None and configured and "seed" in stages:  # benchmark files of seeds this config does not run
+        seed = pd.to_numeric(stages["seed"], errors="coerce")
+        stages = stages[seed.isna() | seed.isin(configured)]
     if cost.empty and (stages is None or stages.empty):
         return None
     blocks: list = []

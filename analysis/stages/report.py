@@ -207,8 +207,9 @@ def run_facts(evaluation_path: str) -> dict[str, str]:
     """Wall time of the study so far (from its first data table) and where its results are."""
     root = Path(evaluation_path).parent.parent
     starts = [p.stat().st_mtime for p in (root / "data").glob("*/train.parquet")]
-    elapsed = time.time() - min(starts) if starts else float("nan")
-    facts = {"results folder": str(root), "wall time since data preparation (s)": f"{elapsed:.0f}"}
+    facts = {"results folder": str(root)}
+    if starts:
+        facts["wall time since data preparation (s)"] = f"{time.time() - min(starts):.0f}"
     for folder in sorted(p for p in (root / "data").glob("*") if p.is_dir()):
         facts[f"data fingerprint {folder.name}"] = data_fingerprint(folder)
     return facts
