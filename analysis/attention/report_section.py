@@ -50,8 +50,9 @@ def concentration_section(config: dict[str, Any], tables: dict[str, pd.DataFrame
     findings = []
     if not flagged.empty:
         parts = [f"{r.dataset} / {r.model} / {method_label(r.method)} (TVD from uniform {r.tvd_from_uniform:.3f}, "
-                 f"largest weight {r.max_weight:.3g} against 1/n {r.uniform_weight:.3g}; {r.near_uniform_seeds} of "
-                 f"{r.seeds} seeds)" for r in flagged.itertuples()]
+                 f"largest weight {r.max_weight:.3g} against 1/n {r.uniform_weight:.3g}; "
+                 + (f"{r.near_uniform_seeds} of {r.seeds} seeds)" if r.seeds > 1 else "its one seed)")
+                 for r in flagged.itertuples()]
         findings.append("Learned attention that is near uniform, so that permuting it is vacuous and its rankings "
                         "are near-ties: " + "; ".join(parts) + ".")
     borderline = summary[~summary["model"].isin(controls)
@@ -68,8 +69,8 @@ def concentration_section(config: dict[str, Any], tables: dict[str, pd.DataFrame
     checked = table[table["model"].isin(controls)]
     if not checked.empty:
         worst = float(checked["tvd_from_uniform"].max())
-        findings.append(f"The frozen-uniform controls measure a largest distance from uniform of {worst:.1e}, "
-                        f"as they must.")
+        findings.append(f"The frozen-uniform controls measure a largest distance from uniform of "
+                        f"{'0' if worst == 0 else f'{worst:.1e}'}, as they must.")
     shown = table.assign(method=table["method"].map(method_label))
     figures = figures_by_key(figures)
     blocks = [Paragraph(INTRO)]

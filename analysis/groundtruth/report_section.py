@@ -236,9 +236,11 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
     verdicts = rows_all.loc[(rows_all["metric"] == metric) & (rows_all["method"] != "random")
                             & ~ranks_nothing(rows_all, constant)]
     always, sometimes, never = across_runs(verdicts.rename(columns={"vs_random": "verdict"}), "above")
+    groups = [(f"above random in every run: {_names(always)}", always),
+              (f"in some runs: {_names(sometimes)}", sometimes), (f"in none: {_names(never)}", never)]
     caption = (f"Plausibility of each method against the rationales (filled: above the random ranking; hollow: not). "
-               f"By {metric.upper()}, above random in every run: {_names(always)}; in some runs: {_names(sometimes)}; "
-               f"in none: {_names(never)}. Plausibility is not faithfulness.")
+               f"By {metric.upper()}, " + "; ".join(text for text, names in groups if len(names))
+               + ". Plausibility is not faithfulness.")
     return Part("Human rationales (plausibility, not faithfulness)", paragraphs, findings,
                 _sorted_rows(rows, rows_all["method"].unique().tolist()), [("plausibility", caption)])
 
@@ -326,12 +328,17 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs",
     unclear_all, unclear_some, _ = across_runs(final, "inconclusive")
     counts = sorted({int(n) for n in final.groupby(["dataset", "model", "seed"])["n"].max()})
     examples = " to ".join(str(n) for n in (counts[:1] + counts[-1:] if len(counts) > 1 else counts))
-    caption = (f"Cascading randomisation, from the head down, on {examples} examples per run. Failed (scores barely "
-               f"change with every weight random) in every run where computed: {_names_with_runs(failed_all, final)}; "
-               f"in some runs: {_names(failed_some)}; inconclusive (the interval contains the threshold) in every run "
-               f"where computed: {_names_with_runs(unclear_all, final)}; in some runs: {_names(unclear_some)}; passed "
-               f"in every run where computed: {_names_with_runs(passed_all, final)}. The random baseline reads no "
-               f"model and fails by construction.")
+    groups = [(f"failed (scores barely change with every weight random) in every run where computed: "
+               f"{_names_with_runs(failed_all, final)}", failed_all),
+              (f"failed in some runs: {_names(failed_some)}", failed_some),
+              (f"inconclusive (the interval contains the threshold) in every run where computed: "
+               f"{_names_with_runs(unclear_all, final)}", unclear_all),
+              (f"inconclusive in some runs: {_names(unclear_some)}", unclear_some),
+              (f"passed in every run where computed: {_names_with_runs(passed_all, final)}", passed_all)]
+    listed = "; ".join(text for text, names in groups if len(names))
+    caption = (f"Cascading randomisation, from the head down, on {examples} examples per run"
+               + (f": {listed}" if listed else "") + ". The random baseline reads no model and "
+               "fails by construction.")
     return Part("Sanity check: randomised weights", paragraphs, findings,
                 _sorted_rows(rows, rows_all["method"].unique().tolist()), [("sanity", caption)])
 
