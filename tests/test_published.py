@@ -292,6 +292,9 @@ def test_a_shortened_adversarial_search_decides_against_the_claim_only_when_the_
     rows = decided("jw_adversarial_attention_exists", data)
     assert rows["n_power"].tolist() == [10] and rows["n"].tolist() == [60]
     assert f"sst2 / minilm (seed 0): 10 of {int(needed)} full-search examples" in underpowered(rows)
+    # the claim's table marks the lower bound's p and plans the power in the fuller search's examples
+    row = outcomes(rows).iloc[0]
+    assert row["p_adjusted"].endswith("(lower bound)") and row["power_in_fuller_search"]
     assert verdict(check_found=0)[0] == DIFFERS
     assert verdict(check_found=None)[0] == INCONCLUSIVE  # shortened, never checked
     assert verdict(check_found=None, steps=500, restarts=5)[0] == DIFFERS  # the full search itself

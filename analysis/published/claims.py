@@ -342,7 +342,8 @@ def _number(value: float, digits: int = 2) -> str:
 def outcomes(tests: pd.DataFrame) -> pd.DataFrame:
     """One row per claim x scope x dataset x model: the seeds' estimates, tests and the row's verdict."""
     columns = ["claim", "source", "order", "scope", "dataset", "model", "compares_with", "test", "estimate_label",
-               "ours", "n", "p_adjusted", "n_needed", "seeds", "verdict", "near_uniform_seeds"]
+               "ours", "n", "p_adjusted", "n_needed", "power_in_fuller_search", "seeds", "verdict",
+               "near_uniform_seeds"]
     if tests.empty:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -363,14 +364,19 @@ def outcomes(tests: pd.DataFrame) -> pd.DataFrame:
         details = "; ".join(dict.fromkeys(d for d in part["details"] if d))
         undecided = part[part["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
         needed = float(undecided["n_needed"].max()) if len(undecided) else np.nan
+        # a lower-bound share (a shortened search checked by a fuller one) plans its power in fuller-search examples
+        lower = (part["n_power"].astype(float) != part["n"].astype(float) if "n_power" in part
+                 else pd.Series(False, index=part.index))
         rows.append({
             "claim": claim, "source": part["source"].iloc[0], "order": order, "scope": scope, "dataset": dataset,
             "model": model, "compares_with": part["compares_with"].iloc[0], "test": part["test"].iloc[0],
             "estimate_label": label,
             "ours": ours + (f"; {details}" if details else ""),
             "n": "/".join(str(int(n)) for n in part["n"]),
-            "p_adjusted": ", ".join(_p_text(p) for p in part["p_adjusted"]),
+            "p_adjusted": ", ".join(_p_text(p) + (" (lower bound)" if low else "")
+                                    for p, low in zip(part["p_adjusted"], lower)),
             "n_needed": needed,
+            "power_in_fuller_search": bool(lower[undecided.index].any()) if len(undecided) else False,
             "seeds": ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) + f" (of {len(verdicts)})",
             "verdict": row_verdict(verdicts),
             "near_uniform_seeds": int(part["near_uniform"].sum()),
@@ -379,9 +385,10 @@ def outcomes(tests: pd.DataFrame) -> pd.DataFrame:
 
 
 def _p_text(p: float) -> str:
+    """A corrected p-value as the claim tables print it: two significant digits below 0.01, never 0."""
     if not np.isfinite(p):
         return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    return "<0.001" if p < 0.001 else f"{p:.2g}" if p < 0.01 else f"{p:.3f}"
 
 
 def summarise(rows: pd.DataFrame) -> str:

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.plots.style import method_label, metric_short_label
 from analysis.published.replication import AGREEMENT, FOR_SCALE, PUBLISHED_NUMBERS, replication_table, sources
-from analysis.report.document import BulletList, Findings, Paragraph, Section, Table
+from analysis.report.document import BulletList, Findings, Paragraph, Section, Table, counted
 from analysis.report.sections import REPORT_SECTIONS
 
 INTRO = (
@@ -43,7 +44,8 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
     ours = [f"{_fmt(r.ours)} [{_fmt(r.low)}, {_fmt(r.high)}]"
             + (f" (sig. {_fmt(r.ours_sig_frac)})" if np.isfinite(r.ours_sig_frac) else "")
             for r in table.itertuples(index=False)]
-    measured = [(f"{r.method_a} vs {r.method_b}, {r.metric}" if r.method_a else r.metric)
+    measured = [(f"{method_label(r.method_a)} vs {method_label(r.method_b)}, {metric_short_label(r.metric)}"
+                 if r.method_a else metric_short_label(r.metric))
                 for r in table.itertuples(index=False)]
     return pd.DataFrame({
         "source": [f"{r.source}, {r.table}: {r.row} / {r.column}"
@@ -54,7 +56,8 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
         "within": [{True: "yes", False: "no"}.get(r.within, "n/a")
                    + (f" ({r.scope})" if r.scope in FOR_SCALE else "")
                    for r in table.itertuples(index=False)],
-        "close": [{True: "yes", False: "no"}.get(r.close, "n/a") + (f" (±{r.margin:g})" if r.close is not None else "")
+        "close": [f"n/a ({r.scope})" if r.scope in FOR_SCALE else
+                  {True: "yes", False: "no"}.get(r.close, "n/a") + (f" (±{r.margin:g})" if r.close is not None else "")
                   for r in table.itertuples(index=False)],
         "note": table["note"].to_numpy(),
     })
@@ -104,7 +107,8 @@ def replication_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     outside = table[~table["scope"].isin(FOR_SCALE) & table["within"].eq(False)]
     if len(outside):
         where = ", ".join(sorted({f"{d} / {m}" for d, m in zip(outside["dataset"], outside["model"])}))
-        blocks.append(Paragraph(f"Outside our interval range: {len(outside)} row(s), on {where}. The likely reasons "
+        blocks.append(Paragraph(f"Outside our interval range: {counted(len(outside), 'row')}, on {where}. The likely "
+                                "reasons "
                                 "are the setup differences listed with each source; the per-row notes name what "
                                 "differs for that row."))
     return Section("Replication table", blocks, findings=[finding], order=11, id="replication",

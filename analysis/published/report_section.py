@@ -56,8 +56,10 @@ def intro(settings: ClaimSettings) -> str:
 
 
 def _table(rows: pd.DataFrame) -> pd.DataFrame:
+    fuller = rows["power_in_fuller_search"] if "power_in_fuller_search" in rows else pd.Series(False, index=rows.index)
     shown = rows.assign(
-        n_needed=[("" if not np.isfinite(v) else f"{int(v):,}") for v in rows["n_needed"]],
+        n_needed=[("" if not np.isfinite(v) else f"{int(v):,}" + (" (of the fuller search)" if f else ""))
+                  for v, f in zip(rows["n_needed"], fuller)],
     )
     columns = {"dataset": "dataset", "model": "model", "estimate_label": "estimate", "ours": "ours", "n": "n",
                "p_adjusted": "p (corrected)", "seeds": "seeds", "verdict": "verdict", "n_needed": "n for 80% power"}
