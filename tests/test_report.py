@@ -218,7 +218,11 @@ def test_hatexplain_gets_a_content_warning_and_reductions_are_stated(tmp_path, s
     warning = text.index("Content warning: hatexplain")
     assert warning < text.index("## Agreement with causal importance")
     assert ("shows none of its example texts" in text) != show
-    assert "evaluated on 1,000 of 1,924 available" in text and "Reduced: Explained 40 examples" in text
+    assert "evaluated on 1,000 of 1,924 available" in text
+    # the reductions are listed once, in the methods, and the scope links there
+    assert text.count("- Explained 40 examples, not 1,924.") == 1 and "Reduced: " not in text
+    assert "Reduced from the published setups in 1 way: [Methods, Reductions](#reductions)" in text
+    assert '<a id="reductions"></a>' in text
     assert 'class="warning"' in (tmp_path / "s.html").read_text()
 
 

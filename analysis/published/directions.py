@@ -470,9 +470,9 @@ PUBLISHED_CLAIMS.add("az_rollout_and_flow_beat_raw_attention", PublishedClaim(
             "on SST-2 they report that raw, rollout and flow all correlate very weakly with gradient importance "
             "(rollout and flow slightly better), so on sentiment small or reversed differences are less surprising "
             "than on their Table 1 task. A fine-tuned classifier can "
-            "concentrate its decision in the last layer's attention to a few words. Flow in particular is not a "
-            "coding error here (the test suite checks it against an independent networkx max-flow on the same "
-            "layered graph, a word's flow from all its subwords at once): above the first layer [CLS] attends mostly to itself, so the edges into the [CLS] "
+            "concentrate its decision in the last layer's attention to a few words. Flow (checked against an "
+            "independent max-flow on the same layered graph): above the first layer [CLS] attends mostly to itself, "
+            "so the edges into the [CLS] "
             "column are the narrowest cut for almost every word and all words of a sentence share that cut's "
             "capacity; what differs between words is the first layer's [CLS] attention to them, which favours "
             "punctuation and frequent words whose deletion changes little.",

@@ -18,6 +18,8 @@ import pandas as pd
 from analysis.plots.style import metric_short_label
 from analysis.report.document import Block, BulletList, Group, Paragraph, Table, counted
 
+REDUCTIONS_ID = "reductions"
+"""Anchor of the methods' "Reductions" group (the one place the report lists them; others link to it)."""
 POWER_ID = "sample-sizes"
 """Anchor of the methods' "Sample sizes and power" group (the claims section links to it)."""
 
@@ -260,5 +262,6 @@ def methods_blocks(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> l
     blocks.append(Group("Sample sizes and power", power_blocks(config, tables), id=POWER_ID))
     reductions = config.get("report", {}).get("reductions", [])
     blocks.append(Group("Reductions", [BulletList(reductions) if reductions else
-                                       Paragraph("The config declares no reduction from the published setups.")]))
+                                       Paragraph("The config declares no reduction from the published setups.")],
+                        id=REDUCTIONS_ID))
     return blocks

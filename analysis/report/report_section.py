@@ -20,7 +20,6 @@ import pandas as pd
 from analysis.plots.style import method_label, metric_short_label
 from analysis.report.document import (
     FINDINGS_FOLD_ABOVE,
-    BulletList,
     Details,
     Figure,
     Findings,
@@ -452,16 +451,19 @@ def data_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
     if data is None or data.empty:
         return None
     blocks: list = [Paragraph("Rows read, dropped and kept per dataset and role (train, evaluation, validation), "
-                              "with the label counts of each stratified sample; where the notes say rows were held "
-                              "out of the training sample for epoch selection, rows_kept is what remains for "
-                              "training and the label counts are those of the sample before the hold-out."),
+                              "with the label counts of each final table; where the notes say rows were held out of the "
+                              "training sample for epoch selection, the train row counts what remains for training "
+                              "and a validation row the held-out examples."),
                     Table(data, caption="Data per dataset and role")]
     sources = dataset_sources(config)
     if not sources.empty:
         blocks.append(Table(sources, caption="Sources, citations and licences"))
     reductions = config.get("report", {}).get("reductions", [])
     if reductions:
-        blocks += [Paragraph("Reduced from the published setups:"), BulletList(reductions)]
+        from analysis.report.methods import REDUCTIONS_ID
+
+        blocks.append(Paragraph(f"How the data and models were reduced from the published setups: "
+                                f"[Methods, Reductions](#{REDUCTIONS_ID}) ({counted(len(reductions), 'item')})."))
     return Section("Data", blocks, order=90, id="data", tables={"data": data})
 
 

@@ -416,7 +416,12 @@ def scope_lines(config: dict[str, Any], data_report: pd.DataFrame) -> list[str]:
     seeds = config.get("seeds", [])
     lines.append(f"{counted(len(config.get('models', {})), 'model')} x {counted(len(seeds), 'training seed')} "
                  f"({', '.join(map(str, seeds))}).")
-    lines += [f"Reduced: {text}" for text in config.get("report", {}).get("reductions", [])]
+    reductions = config.get("report", {}).get("reductions", [])
+    if reductions:
+        from analysis.report.methods import REDUCTIONS_ID
+
+        lines.append(f"Reduced from the published setups in {counted(len(reductions), 'way')}: "
+                     f"[Methods, Reductions](#{REDUCTIONS_ID}).")
     return lines
 
 
