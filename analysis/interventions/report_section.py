@@ -124,6 +124,8 @@ def _relation(row: pd.Series | None, alpha: float, *, higher: str, lower: str) -
                f"(unadjusted interval), Holm-adjusted p = {row['p_adjusted']:.2g}")
     if row["p_adjusted"] < alpha and row["mean"] != 0:
         tiny = pd.notna(row["mean_low"]) and max(abs(row["mean_low"]), abs(row["mean_high"])) < NEGLIGIBLE
+        if tiny:
+            numbers += f"; negligibly: the whole interval lies within ±{NEGLIGIBLE:g}"
         return ("negligibly " if tiny else "") + (higher if row["mean"] > 0 else lower), numbers
     if not row["min_p"] < alpha:
         n = int(row["n"])
