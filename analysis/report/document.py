@@ -83,6 +83,27 @@ class Findings:
         object.__setattr__(self, "id", id)
 
 
+COLUMN_LABELS = {
+    "pair_kind": "pair kind", "mean_low": "95% low", "mean_high": "95% high", "median_low": "median 95% low",
+    "median_high": "median 95% high", "share_significant": "share with per-example p < 0.05",
+    "n_eval": "examples evaluated", "n_truncated": "texts truncated", "max_length": "max tokens",
+    "max_ratio": "largest weight x n", "tvd_from_uniform": "distance from uniform (TVD)",
+    "near_uniform_seeds": "seeds near uniform", "aopc_comprehensiveness": "AOPC comprehensiveness",
+    "aopc_sufficiency": "AOPC sufficiency", "forward_passes_per_example": "forward passes per example",
+    "ig_gap_median": "IG completeness gap (median)", "one_seed_seconds": "seconds for one seed",
+    "rows_kept": "rows kept", "rows_read": "rows read", "rows_available": "rows available",
+    "label_counts": "label counts", "dropped_other_classes": "dropped (other classes)",
+    "dropped_empty": "dropped (empty)",
+}
+"""Display names of the raw column names the report's tables show; the published CSV tables keep the raw names."""
+
+
+def column_label(column: object) -> str:
+    """A table column as the reader sees it: :data:`COLUMN_LABELS`, else the name with underscores as spaces."""
+    name = str(column)
+    return COLUMN_LABELS.get(name, name.replace("_", " "))
+
+
 @dataclass
 class Table:
     """A table; long ones are folded and, in HTML, sortable and filterable.
@@ -122,10 +143,11 @@ class Table:
         return [[format_cell(v, self.digits) for v in row] for row in self.frame.itertuples(index=False)]
 
     def header(self) -> list[str]:
+        names = [column_label(c) for c in self.frame.columns]
         if not self.groups:
-            return [str(c) for c in self.frame.columns]
+            return names
         labels = [label for label, span in self.groups for _ in range(span)]
-        return [f"{g}: {c}" if g else str(c) for g, c in zip(labels, self.frame.columns)]
+        return [f"{g}: {c}" if g else c for g, c in zip(labels, names)]
 
 
 @dataclass(frozen=True)
@@ -532,7 +554,7 @@ class HtmlRenderer:
         if table.groups:
             head += "<tr>" + "".join(f'<th colspan="{span}" class="group">{html.escape(label)}</th>'
                                      for label, span in table.groups) + "</tr>"
-        head += "<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in table.frame.columns) + "</tr>"
+        head += "<tr>" + "".join(f"<th>{html.escape(column_label(c))}</th>" for c in table.frame.columns) + "</tr>"
         markup = {i for i, c in enumerate(table.frame.columns) if c in table.markup}
         css = [table.column_classes.get(c, "") for c in table.frame.columns]
         body = []
