@@ -487,3 +487,15 @@ def test_the_untestable_note_names_only_untestable_rows():
     section = published_section(CONFIG, {"claim_tests": decided("ss_zeroing_top_item_rarely_flips", ClaimData(
         CONFIG, agreement={}, interventions=alone))}, {})
     assert "Untestable replication rows (imdb / bilstm_tanh)" in section.markdown
+
+
+def test_small_estimates_keep_their_digits_in_the_claim_table():
+    """Accuracy differences within a 0.02 margin printed at two decimals all read -0.00 [-0.01, 0.00]."""
+    rng = np.random.default_rng(3)
+    learned = rng.random(3000) < 0.9
+    uniform = learned.copy()
+    uniform[np.flatnonzero(learned)[:20]] = False  # uniform loses 20 examples: learned − uniform ≈ +0.0067
+    data = ClaimData(CONFIG, agreement={}, predictions={("sst2", "bilstm_tanh", 0): predictions(learned),
+                                                        ("sst2", "bilstm_uniform", 0): predictions(uniform)})
+    row = outcomes(decided("wp_uniform_attention_suffices", data)).iloc[0]
+    assert row["ours"].startswith("0.0067 [")

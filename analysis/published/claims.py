@@ -36,6 +36,7 @@ import pandas as pd
 
 from analysis.config import rnn_models, transformer_models
 from analysis.registry import Registry
+from analysis.report.numbers import interval
 from analysis.stats.hypothesis import AGREE, DIFFER, Decision
 from analysis.stats.paired import adjust_p_values
 
@@ -335,10 +336,6 @@ def row_verdict(seed_verdicts: list[str]) -> str:
     return INCONCLUSIVE
 
 
-def _number(value: float, digits: int = 2) -> str:
-    return "n/a" if not np.isfinite(value) else f"{value:.{digits}f}"
-
-
 def outcomes(tests: pd.DataFrame) -> pd.DataFrame:
     """One row per claim x scope x dataset x model: the seeds' estimates, tests and the row's verdict."""
     columns = ["claim", "source", "order", "scope", "dataset", "model", "compares_with", "test", "estimate_label",
@@ -355,12 +352,14 @@ def outcomes(tests: pd.DataFrame) -> pd.DataFrame:
         labels = list(dict.fromkeys(part["estimate_label"]))
         if len(labels) > 1:  # an intersection-union test decided by different parts in different seeds
             label = " | ".join(labels) + " (the part that decides, per seed)"
-            ours = "; ".join(f"seed {r.seed}: {_number(r.estimate)} [{_number(r.low)}, {_number(r.high)}]"
+            ours = "; ".join(f"seed {r.seed}: {interval(r.estimate, r.low, r.high, 2)}"
                              for r in part.itertuples(index=False))
         else:
             label = labels[0]
-            ours = (f"{_number(np.nanmean(estimates)) if np.isfinite(estimates).any() else 'n/a'} "
-                    f"[{_number(np.nanmin(part['low']))}, {_number(np.nanmax(part['high']))}]")
+            # one precision for the estimate and its bounds, finer where they are small (accuracy differences
+            # within a 0.02 margin would all read 0.00 at two decimals)
+            ours = (interval(float(np.nanmean(estimates)), float(np.nanmin(part["low"])),
+                             float(np.nanmax(part["high"])), 2) if np.isfinite(estimates).any() else "n/a")
         details = "; ".join(dict.fromkeys(d for d in part["details"] if d))
         undecided = part[part["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
         needed = float(undecided["n_needed"].max()) if len(undecided) else np.nan
