@@ -479,9 +479,13 @@ def uniform_training_sentences(comparison: pd.DataFrame, alpha: float = 0.05, ma
         difference = interval(row["difference"], row["difference_low"], row["difference_high"], signed=True)
         out.append(f"On {row['dataset']} (seed {row['seed']}), {row['learned_model']} ({row['learned_attention']} "
                    f"attention) reaches accuracy {row['accuracy_learned']:.1%} against {row['accuracy_uniform']:.1%} "
-                   f"for {row['uniform_model']} (attention frozen to uniform, same {row['encoder']} encoder): "
+                   f"for {row['uniform_model']} (attention frozen to uniform, the same {ENCODER_NAMES.get(row['encoder'], row['encoder'])} encoder): "
                    f"learned − uniform {difference} over {int(row['n']):,} examples{test}; {reading}.")
     return out
+
+
+ENCODER_NAMES = {"lstm": "BiLSTM", "cnn": "CNN", "average": "average (no-context)"}
+"""How the uniform-training sentences name an RNN encoder."""
 
 
 def _weights_caveat(text: str | None, *, constant: bool, vacuous: bool) -> str | None:

@@ -282,7 +282,8 @@ def agreement_findings(summary: pd.DataFrame, evaluation: pd.DataFrame, *, refer
             text = (f"On {dataset}, {model} (seed {seed}, {acc_text}): {method_label(method)} agrees with "
                     f"{method_label(reference)} at mean {name} = {row_interval(row, 2)} over {int(row['n'])} examples")
             if not pd.isna(row["share_significant"]):
-                text += f" (p < 0.05 for {row['share_significant']:.0%} of them)"
+                text += (f" (each example's τ significantly non-zero, p < 0.05, in {row['share_significant']:.0%} "
+                         "of them)")
             parts = []
             test_c = _one(tests, method, "attention_vs_ceiling")
             test_f = _one(tests, method, "attention_vs_floor")

@@ -26,8 +26,9 @@ def seed_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
     shown = seeds.assign(method=seeds["method"].map(method_label))[
         ["dataset", "model", "method", "n", "mean", "mean_low", "mean_high"]]
     blocks = [Paragraph("How stable is each explanation across training seeds? Per example, Kendall τ between the "
-                        "|scores| of the same method on two models that differ only in their seed; a method can hardly "
-                        "agree with another method more than with itself."), Findings(findings),
+                        "|scores| of the same method on two models that differ only in their seed, averaged over the "
+                        "seed pairs of each example (n counts examples, and the intervals resample examples); a method "
+                        "can hardly agree with another method more than with itself."), Findings(findings),
               Table(shown, caption="Seed-to-seed agreement per dataset, model and method")]
     if spread is not None and not spread.empty:
         blocks.append(Table(spread, caption="Spread of each method's mean agreement with the reference across seeds"))
