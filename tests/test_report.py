@@ -79,6 +79,23 @@ def test_the_answer_names_each_models_raw_attention_agreement_highest_first():
     assert "the ceiling (Integrated gradients vs Leave-one-out (delete)): 0.50; the floor" in lead
 
 
+def test_the_answer_names_a_model_whose_attention_is_constant():
+    """A uniform-by-construction model has no raw-attention agreement: the per-model list says so by name
+    instead of dropping it silently."""
+    from analysis.report.report_section import agreement_lead
+
+    low = _summary((0.10, 0.05, 0.15), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05))
+    high = low.assign(model="bert", mean=low["mean"] + 0.5)
+    constant = low.assign(model="bilstm_uniform")
+    attention = constant["method_a"] == "attention_last_mean"
+    constant.loc[attention, ["n", "mean", "mean_low", "mean_high"]] = [0, float("nan"), float("nan"), float("nan")]
+    summary = pd.concat([low, high, constant])
+    evaluation = pd.concat([EVALUATION, EVALUATION.assign(model="bert"), EVALUATION.assign(model="bilstm_uniform")])
+    findings = agreement_findings(summary, evaluation, reference="loo_delete")
+    (lead, *_) = agreement_lead(findings, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
+    assert "bert 0.60, minilm 0.10 (bilstm_uniform: constant attention, no ranking)" in lead
+
+
 def test_summary_files_are_written(tmp_path):
     config = {"study": "t", "title": "T", "agreement": {"reference": "loo_delete"},
               "figures": {"headline_metric": "kendall_tau"}}

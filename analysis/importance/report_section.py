@@ -15,12 +15,13 @@ from typing import Any
 import pandas as pd
 
 from analysis.config import methods_for
+from analysis.models import family_for
 from analysis.report.document import Paragraph, Section, Table
 from analysis.report.sections import REPORT_SECTIONS
 
 
 def methods_run(config: dict[str, Any], diagnostics: pd.DataFrame) -> pd.DataFrame:
-    """One row per model: its family, the methods that produced scores (with runs) and the configured ones that did
+    """One row per model: its family and architecture, the methods that produced scores (with runs) and the configured ones that did
     not, with the reason (another model kind)."""
     configured = list(config.get("importance", {}).get("methods", {}))
     rows = []
@@ -31,7 +32,7 @@ def methods_run(config: dict[str, Any], diagnostics: pd.DataFrame) -> pd.DataFra
         applicable = set(methods_for(config, model))
         ran = [m for m in configured if m in runs.index]
         rows.append({
-            "model": model, "family": entry.get("family", ""), "checkpoint": entry.get("checkpoint", ""),
+            "model": model, "family": entry.get("family", ""), "architecture": family_for(entry).describe(entry),
             "methods run (runs)": ", ".join(f"{m} ({int(runs[m])})" for m in ran),
             "not run: other model kind": ", ".join(m for m in configured if m not in applicable),
             "not run: no scores": ", ".join(m for m in configured if m in applicable and m not in runs.index),

@@ -40,6 +40,10 @@ class ModelFamily(ABC):
     def needs_training(self, entry: dict[str, Any]) -> bool:
         return True
 
+    def describe(self, entry: dict[str, Any]) -> str:
+        """The architecture in a few words, for the report's tables (here: the checkpoint)."""
+        return str(entry.get("checkpoint", ""))
+
     @staticmethod
     def load(folder: str | Path, *, device: torch.device | str = "cpu") -> TextClassifier:
         """Load a model saved by the train stage (the family is read from ``adapter.json``)."""
@@ -85,6 +89,11 @@ class RNNFamily(ModelFamily):
 
     kind = "rnn"
 
+    def describe(self, entry: dict[str, Any]) -> str:
+        """Encoder and attention, e.g. "cnn encoder, tanh attention" (the family covers all of them)."""
+        return (f"{entry.get('encoder', RNNConfig.encoder)} encoder, "
+                f"{entry.get('attention', RNNConfig.attention)} attention")
+
     def build(self, entry: dict[str, Any], *, num_labels: int, train: pd.DataFrame,
               device: torch.device) -> TextClassifier:
         min_count = entry.get("min_count", 1)
@@ -102,8 +111,8 @@ class RNNFamily(ModelFamily):
                                       f"set embed_dim: {dim} or leave embed_dim out (it is then taken from them)")
             embed_dim = dim
         config = RNNConfig(
-            vocab_size=len(vocab), num_labels=num_labels, encoder=entry.get("encoder", "lstm"),
-            attention=entry.get("attention", "tanh"), embed_dim=128 if embed_dim is None else int(embed_dim),
+            vocab_size=len(vocab), num_labels=num_labels, encoder=entry.get("encoder", RNNConfig.encoder),
+            attention=entry.get("attention", RNNConfig.attention), embed_dim=128 if embed_dim is None else int(embed_dim),
             hidden_dim=int(entry.get("hidden_dim", 64)), attention_dim=int(entry.get("attention_dim", 64)),
             dropout=float(entry.get("dropout", 0.2)), embeddings=source or None,
             freeze_embeddings=bool(entry.get("freeze_embeddings", False)),

@@ -71,7 +71,7 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     text = (f"Does attention point at the words a decision rests on? {answer}{' ' if answer else ''}Across "
             f"{len(runs)} trained models (dataset x model x seed), ")
     if len(by_model) > 1:
-        constant_models = sorted({f.model for f in findings if not f.defined} - set(by_model))
+        constant_models = sorted({f.model for f in constant} - set(by_model))
         text += (f"each model's raw attention agrees with {method_label(reference)} at a {name} (the median over "
                  "its runs of each run's mean over examples) of "
                  + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items())

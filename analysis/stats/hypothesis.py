@@ -117,9 +117,14 @@ def central_binomial_p(k: int, n: int, threshold: float) -> float:
     interval excludes ``threshold``, so a verdict never contradicts the interval printed
     beside it (scipy's default "minlike" two-sided p is not).
     """
+    return float(_central_binomial_p_values(np.asarray(k), n, threshold))
+
+
+def _central_binomial_p_values(k: np.ndarray, n: int, threshold: float) -> np.ndarray:
+    """:func:`central_binomial_p` of every count in ``k`` at once."""
     lower = stats.binom.cdf(k, n, threshold)
     upper = stats.binom.sf(k - 1, n, threshold)
-    return float(min(1.0, 2.0 * min(lower, upper)))
+    return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
 
 
 @lru_cache(maxsize=256)
@@ -157,7 +162,7 @@ def _exact_binomial_n(share: float, threshold: float, alpha: float, approximate:
     """The first n from half the normal approximation up whose exact power reaches :data:`POWER`."""
     for n in range(max(1, approximate // 2), 3 * approximate + 50):
         k = np.arange(n + 1)
-        p = np.minimum(1.0, 2.0 * np.minimum(stats.binom.cdf(k, n, threshold), stats.binom.sf(k - 1, n, threshold)))
+        p = _central_binomial_p_values(k, n, threshold)
         on_side = k < n * threshold if share < threshold else k > n * threshold
         if stats.binom.pmf(k, n, share)[(p < alpha) & on_side].sum() >= POWER:
             return float(n)
