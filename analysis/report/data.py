@@ -76,7 +76,9 @@ COLUMN_NOTES = {
         "metric, value": "the agreement metric and its value on this example (float32; ranges and directions in the "
                          "report's Methods section; JSD in nats)",
         "p_value": "the metric's own p-value where it has one (Kendall, Spearman), else blank",
-        "n_words, length_bucket, predicted": "length, its bucket, and the predicted class",
+        "n_words, length_bucket, predicted": "length, its bucket, and the predicted class (group by them for "
+                                             "agreement per class or length in any metric: `tables/"
+                                             "agreement_by_group.csv` has the headline metric's)",
         "provenance_id": "settings and library versions: resolve in `tables/provenance.csv`",
     },
 }

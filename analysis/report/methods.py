@@ -249,7 +249,8 @@ def methods_blocks(config: dict[str, Any], tables: dict[str, pd.DataFrame]) -> l
         f"that class. Subword scores are pooled to words ({pooling}); special tokens ([CLS], [SEP], padding) are "
         "excluded from every ranking. Attention is compared with |attribution| throughout the report"
         + ("; the agreement with signed scores is in the agreement summary table (tables/agreement_summary.csv, "
-           "gzip-compressed as .csv.gz when large; variant = signed)."
+           "gzip-compressed as .csv.gz when large; variant = signed; by predicted class and input length, for the "
+           "headline metric: tables/agreement_by_group.csv)."
            if "signed" in config.get("agreement", {}).get("variants", []) else "."))]
     methods = importance_table(config, present)
     if not methods.empty:
