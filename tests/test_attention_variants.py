@@ -286,6 +286,23 @@ def test_attention_norm_equals_raw_attention_when_transformed_values_have_equal_
     assert torch.allclose(normalise_rows(norm), raw, atol=1e-6)
 
 
+def test_attention_norm_word_scores_do_not_depend_on_the_study_pooling(minilm_tokenizer):
+    """A word's norm sits on its first subword (the others 0): the methods read it with "first", so a study that
+    pools subwords by their mean does not divide a long word's norm by its number of subwords."""
+    from analysis.importance.pooling import pool_to_words
+
+    model = build_encoder("bert", minilm_tokenizer, layers=2, heads=1)
+    batch = make_batch(model, ["an unbelievably overwrought screenplay", "the film was great"])
+    index = batch.encoded.word_index
+    assert ((index[:, 1:] == index[:, :-1]) & (index[:, 1:] >= 0)).any()  # some word has 2+ subwords
+    for name in ("attention_norm_last", "attention_norm_all"):
+        output = make_method(name).explain(model, batch)
+        assert output.pooling == "first"
+        read = pool_to_words(output.token_scores, batch.encoded.word_index, batch.encoded.n_words_kept, output.pooling)
+        summed = pool_to_words(output.token_scores, batch.encoded.word_index, batch.encoded.n_words_kept, "sum")
+        assert all(np.allclose(a, b) for a, b in zip(read, summed))
+
+
 def test_attention_norm_rows_with_equal_norm_vectors_are_scaled_attention():
     """One head, W_O orthogonal: ||alpha_j f(x_j)|| = alpha_j ||v_j||, so equal norms give c * alpha."""
     torch.manual_seed(0)

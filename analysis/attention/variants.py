@@ -133,7 +133,8 @@ class AttentionNormLast(_AttentionVariant):
         with torch.no_grad():
             norms = attention_norm_layers(_trace(model, batch), position=model.classification_position,
                                           word_index=batch.encoded.word_index)
-        return MethodOutput(token_scores=norms[:, -1], forward_passes=1.0)
+        # a word's norm sits on its first token (its other tokens 0): "first" reads it under any study pooling
+        return MethodOutput(token_scores=norms[:, -1], forward_passes=1.0, pooling="first")
 
 
 @register_method
@@ -150,7 +151,7 @@ class AttentionNormAll(_AttentionVariant):
         with torch.no_grad():
             norms = attention_norm_layers(_trace(model, batch), position=model.classification_position,
                                           word_index=batch.encoded.word_index)
-        return MethodOutput(token_scores=normalise_rows(norms).mean(dim=1), forward_passes=1.0)
+        return MethodOutput(token_scores=normalise_rows(norms).mean(dim=1), forward_passes=1.0, pooling="first")
 
 
 @register_method
