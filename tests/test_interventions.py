@@ -413,13 +413,42 @@ def test_adversarial_restarts_start_from_the_uniform_distribution_as_jain_and_wa
 
     original = torch.tensor([[0.9, 0.05, 0.05, 0.0], [0.7, 0.3, 0.0, 0.0]], dtype=torch.float64)
     valid = original > 0
-    quiet = _initial_logits(original, ["a", "b"], AdversarialSettings(restarts=2, init_noise=0.0), seed=0)
+    quiet = _initial_logits(original, valid, ["a", "b"], AdversarialSettings(restarts=2, init_noise=0.0), seed=0)
     start = _masked_softmax(quiet, valid.repeat_interleave(2, dim=0))
     assert torch.allclose(start[0], torch.tensor([1 / 3, 1 / 3, 1 / 3, 0], dtype=start.dtype))
     assert torch.allclose(start[2], torch.tensor([0.5, 0.5, 0, 0], dtype=start.dtype))
-    noisy = _initial_logits(original, ["a", "b"], AdversarialSettings(restarts=2, init_noise=3.0), seed=0)
-    again = _initial_logits(original[1:], ["b"], AdversarialSettings(restarts=2, init_noise=3.0), seed=0)
+    noisy = _initial_logits(original, valid, ["a", "b"], AdversarialSettings(restarts=2, init_noise=3.0), seed=0)
+    again = _initial_logits(original[1:], valid[1:], ["b"], AdversarialSettings(restarts=2, init_noise=3.0), seed=0)
     assert torch.equal(noisy[2:], again) and not torch.equal(noisy[0], noisy[1])
+    # the start of an example does not depend on the width of the chunk it is searched in; padding gets no noise
+    alone = _initial_logits(original[1:, :2], valid[1:, :2], ["b"], AdversarialSettings(restarts=2, init_noise=3.0),
+                            seed=0)
+    assert torch.equal(noisy[2:, :2], alone) and (noisy[2:, 2:] == 0).all()
+    # the same holds with head axes (a transformer's [b, heads, T] distribution)
+    heads = original[:, None, :].expand(2, 3, 4)
+    wide = _initial_logits(heads, valid, ["a", "b"], AdversarialSettings(restarts=2, init_noise=3.0), seed=0)
+    narrow = _initial_logits(heads[1:, :, :2], valid[1:, :2], ["b"], AdversarialSettings(restarts=2, init_noise=3.0),
+                             seed=0)
+    assert torch.equal(wide[2:, :, :2], narrow) and (wide[2:, :, 2:] == 0).all()
+
+
+@pytest.mark.parametrize("fixture", ["tiny_rnn", "tiny_bert"])
+def test_random_draws_of_an_example_do_not_depend_on_the_batch_around_it(fixture, request):
+    """Permutations and adversarial starts are drawn per example at its own length: an example searched or
+    permuted alone gets the same result as inside a batch padded to a longer example."""
+    model = sensitive(request.getfixturevalue(fixture))
+    both = make_batch(model, ["the film was great", "not awful at all the film was a dull plot"])
+    alone = make_batch(model, ["the film was great"])
+    assert both.encoded.input_ids.shape[1] > alone.encoded.input_ids.shape[1]
+    adapter = make_adapter(model)
+    permuted = [permutation_test(adapter, batch.encoded, ["e0", "e1"][:len(batch.encoded)], draws=20, seed=3)
+                for batch in (both, alone)]
+    assert permuted[0].iloc[0]["median_tvd"] == pytest.approx(permuted[1].iloc[0]["median_tvd"], abs=1e-6)
+    settings = AdversarialSettings(epsilon=0.01, steps=10, restarts=2)
+    searched = [adversarial_search(adapter, batch.encoded, ["e0", "e1"][:len(batch.encoded)], settings,
+                                   seed=3).table() for batch in (both, alone)]
+    for column in ("jsd", "tvd"):
+        assert searched[0].iloc[0][column] == pytest.approx(searched[1].iloc[0][column], abs=1e-5, nan_ok=True)
 
 
 @pytest.mark.parametrize("fixture", ["tiny_rnn", "tiny_bert"])

@@ -73,13 +73,16 @@ def random_permutations(real: torch.Tensor, draws: int, generator: torch.Generat
     """``draws`` permutations [draws, T] that shuffle the positions where ``real`` is True.
 
     Other positions (special tokens, padding) map to themselves. Position ``t`` of an
-    edited row receives the weight of position ``perm[t]``.
+    edited row receives the weight of position ``perm[t]``. The random keys are drawn for the
+    real positions only, so an example's permutations depend on its generator and its own
+    length, not on how far the batch around it is padded.
     """
+    real = real.cpu()
     width = real.shape[0]
-    keys = torch.rand((draws, width), generator=generator)
-    keys = torch.where(real.cpu(), keys, torch.full_like(keys, 2.0))  # non-real positions sort last, in order
+    keys = torch.full((draws, width), 2.0)  # non-real positions sort last, in order
+    keys[:, real] = torch.rand((draws, int(real.sum())), generator=generator)
     shuffled = torch.argsort(keys, dim=1, stable=True)
-    ordered = torch.argsort((~real.cpu()).to(torch.int8).expand(draws, width), dim=1, stable=True)
+    ordered = torch.argsort((~real).to(torch.int8).expand(draws, width), dim=1, stable=True)
     permutation = torch.empty((draws, width), dtype=torch.long)
     permutation.scatter_(1, ordered, shuffled)
     return permutation
