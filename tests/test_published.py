@@ -196,6 +196,20 @@ def test_uniform_control_is_an_equivalence_test_on_the_same_examples():
         assert tests["verdict"].tolist() == [expected]
 
 
+def test_uniform_control_replicates_additive_attention_only():
+    """Wiegreffe & Pinter's Table 2 compares uniform with additive (tanh) attention: the pairing with a dot-attention
+    model is an extension, outside the replication's Holm family."""
+    config = {**CONFIG, "models": {**CONFIG["models"],
+                                   "bilstm_dot": {"family": "rnn", "encoder": "lstm", "attention": "dot"}}}
+    rng = np.random.default_rng(0)
+    correct = rng.random(200) < 0.8
+    data = ClaimData(config, agreement={}, predictions={
+        ("sst2", model, 0): predictions(correct) for model in ("bilstm_tanh", "bilstm_dot", "bilstm_uniform")})
+    tests = decided("wp_uniform_attention_suffices", data).set_index("model")
+    assert tests.loc["bilstm_uniform vs bilstm_tanh", "scope"] == REPLICATION
+    assert tests.loc["bilstm_uniform vs bilstm_dot", "scope"] == EXTENSION
+
+
 def test_holm_is_within_each_claim_and_scope():
     agreement = {("sst2", model, s): agreement_frame(25, causal_means(0.35, 0.25), seed=s)
                  for model in ("bilstm_tanh", "average_tanh") for s in (0, 1)}
