@@ -274,6 +274,16 @@ def test_adversarial_transformer_rows_are_extensions_and_show_the_full_search_ch
     assert "full search on 10 examples: share 0.80 vs 1.00 with this run's search" in tests.loc["minilm", "details"]
 
 
+def test_one_word_texts_are_no_evidence_for_adversarial_attention():
+    """One word's weight cannot move (JSD 0): such texts are left out, as permutation and zeroing leave them out,
+    instead of counting as failures."""
+    table = adversarial_table(20, 12).assign(n_words=[1] * 4 + [5] * 16)  # the 4 one-word texts have solutions
+    table.loc[:3, ["feasible", "jsd"]] = [True, 0.0]  # the search keeps them within ε, but JSD can only be 0
+    data = ClaimData(CONFIG, agreement={}, interventions={("sst2", "bilstm_tanh", 0): {"adversarial": table}})
+    row = decided("jw_adversarial_attention_exists", data).iloc[0]
+    assert row["n"] == 16 and row["estimate"] == pytest.approx(8 / 16)
+
+
 def _searched(table: pd.DataFrame, steps: int, restarts: int) -> pd.DataFrame:
     settings = '{"adversarial": {"steps": 500, "restarts": 5, "transformer": {"steps": 100, "restarts": 2}}}'
     return table.assign(steps=steps, restarts=restarts, settings=settings)

@@ -165,7 +165,8 @@ def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success,
     """An exact binomial test of the share of examples where ``success(table)`` holds (NaN: left out).
 
     One-word examples are left out where the test has no meaning for them (permuting one
-    weight is the identity; zeroing the only word leaves no input), as Serrano & Smith do.
+    weight is the identity; zeroing the only word leaves no input), as Serrano & Smith do, and
+    from the adversarial search (one word's weight cannot move: a JSD of 0 is no evidence either way).
     ``lower_bound(table)``, if given, returns None where the run's share is what it says, else the share
     a fuller search found on a subset and the subset's size (NaN and 0 when none ran): the run's share is then
     only a lower bound (see :class:`RunTest`), and the n for 80% power is planned from that fuller share, in
@@ -174,7 +175,7 @@ def _share_test(data: ClaimData, settings: ClaimSettings, *, test: str, success,
     tests = []
     for run in data.runs(data.rnn_models() if models is None else models):
         table = data.intervention(run, test)
-        if table is not None and test in ("permutation", "zeroing") and "n_words" in table:
+        if table is not None and test in ("permutation", "zeroing", "adversarial") and "n_words" in table:
             table = table[table["n_words"].astype(int) >= 2]
         if table is None or table.empty:
             continue
