@@ -478,11 +478,38 @@ def test_adversarial_search_never_reports_a_violating_solution(fixture, request)
     assert table.loc[feasible, "jsd"].max() > 0.05  # it did move the attention
 
 
+def test_adversarial_search_moves_only_the_words_attention(tiny_bert):
+    """[CLS] and [SEP] keep their original weights (moving weight onto [SEP], a near no-op sink, would pass for a
+    different explanation), and the JSD compares the words' weights renormalised over the words."""
+    model = sensitive(tiny_bert)
+    batch = make_batch(model, SENTENCES)
+    adapter = make_adapter(model)
+    settings = AdversarialSettings(epsilon=0.05, steps=25, restarts=2)
+    result = adversarial_search(adapter, batch.encoded, batch.example_ids, settings, seed=0)
+    table = result.table()
+    assert table["feasible"].any()
+    original = adapter.distribution(batch.encoded)
+    words = batch.encoded.word_index >= 0
+    special = batch.encoded.attention_mask.bool() & ~words
+    assert special.any()
+    heads = special[:, None, :].expand_as(original)
+    assert torch.allclose(result.distribution[heads], original[heads], atol=1e-6)
+    assert torch.allclose(result.distribution.sum(dim=-1), original.sum(dim=-1), atol=1e-5)
+
+    def over_words(distribution):
+        share = distribution.mean(dim=1) * words
+        return share / share.sum(dim=-1, keepdim=True)
+
+    expected = jensen_shannon(over_words(original), over_words(result.distribution)).numpy()
+    feasible = table["feasible"].to_numpy()
+    assert np.allclose(table.loc[feasible, "jsd"], expected[feasible], atol=1e-5)
+
+
 def test_adversarial_search_drops_solutions_that_fail_verification(tiny_rnn, monkeypatch):
     """A candidate the search believed feasible but which violates the constraint is never reported."""
     import analysis.interventions.adversarial as adversarial
 
-    def overconfident(adapter, ids, mask, original, probs, example_ids, settings, seed):
+    def overconfident(adapter, ids, mask, words, original, probs, example_ids, settings, seed):
         rows = len(example_ids) * settings.restarts
         one_hot = torch.zeros((rows, ids.shape[1]), dtype=torch.float64)
         one_hot[:, 0] = 1.0  # all attention on the first word: far from the original output

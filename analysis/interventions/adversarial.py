@@ -24,7 +24,11 @@ penalty starts at 0.9 epsilon, and the best verified iterate is kept rather than
 For an RNN the distribution is its attention over hidden states; for a transformer it
 is the [CLS] row of one layer (default the last, whose other rows cannot reach the
 classifier) in the intervened heads, and the JSD is taken between head means, the
-distribution the attention explanation shows.
+distribution the attention explanation shows. Only the words' attention is searched:
+special tokens ([CLS], [SEP]) keep their weights, and the JSD compares the words' weights
+(renormalised over the words), the attention the explanation shows and the permutation test
+shuffles. Moving weight onto [SEP], a near no-op sink in BERT-style models, would otherwise
+pass for a different explanation.
 """
 
 from __future__ import annotations
@@ -112,7 +116,13 @@ def _masked_softmax(logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.masked_fill(~valid, float("-inf")), dim=-1)
 
 
-def _initial_logits(original: torch.Tensor, mask: torch.Tensor, example_ids: list[str], settings: AdversarialSettings,
+def _over_words(distribution: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+    """The words' share of each row [..., T], renormalised to sum to one over ``words`` (broadcast to it)."""
+    kept = distribution * words
+    return kept / kept.sum(dim=-1, keepdim=True).clamp_min(torch.finfo(kept.dtype).tiny)
+
+
+def _initial_logits(original: torch.Tensor, words: torch.Tensor, example_ids: list[str], settings: AdversarialSettings,
                     seed: int) -> torch.Tensor:
     """The logits of the uniform distribution (all equal: padding is masked later) plus seeded Gaussian noise, one
     draw per (example, restart): Jain & Wallace's start (``log(uniform) + 3 * N(0, 1)`` in their code,
@@ -120,47 +130,51 @@ def _initial_logits(original: torch.Tensor, mask: torch.Tensor, example_ids: lis
     zero gradient and lead Adam to nearby optima: on MiniLM / AG News the share of examples with JSD > 0.3 was
     0.12 from the original and 0.88 from the uniform start.
 
-    The noise is drawn for the example's own positions (``mask`` [b, T]) and is 0 on padding, so a start depends on
-    the example and the seed, not on the width of the chunk it is searched in (drawn at the chunk's width, one
-    example's JSD moved by up to 0.15 nats between batch sizes).
+    The noise is drawn for the example's own words (``words`` [b, T], the positions the search moves) and is 0
+    elsewhere, so a start depends on the example and the seed, not on the width of the chunk it is searched in
+    (drawn at the chunk's width, one example's JSD moved by up to 0.15 nats between batch sizes).
     """
     noise = torch.zeros((len(example_ids) * settings.restarts, *original.shape[1:]), dtype=torch.float64)
     for row, example_id in enumerate(example_ids):
         generator = torch.Generator().manual_seed(derive_seed(seed, "adversarial", example_id))
-        positions = mask[row].bool().cpu()
+        positions = words[row].bool().cpu()
         own = torch.randn((settings.restarts, *original.shape[1:-1], int(positions.sum())), generator=generator,
                           dtype=torch.float64)
         noise[row * settings.restarts:(row + 1) * settings.restarts, ..., positions] = own
     return settings.init_noise * noise
 
 
-def _search_chunk(adapter: AttentionAdapter, ids: torch.Tensor, mask: torch.Tensor, original: torch.Tensor,
-                  probs: torch.Tensor, example_ids: list[str], settings: AdversarialSettings,
+def _search_chunk(adapter: AttentionAdapter, ids: torch.Tensor, mask: torch.Tensor, words: torch.Tensor,
+                  original: torch.Tensor, probs: torch.Tensor, example_ids: list[str], settings: AdversarialSettings,
                   seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Optimise every (example, restart) of one chunk; returns the best feasible iterates and their JSD.
 
-    ``original`` [b, *S, T], ``probs`` [b, C]. A JSD of -1 marks a restart without a
+    ``original`` [b, *S, T], ``probs`` [b, C], ``words`` [b, T] the positions the search moves
+    (the other positions keep their original weights). A JSD of -1 marks a restart without a
     feasible iterate (its distribution is the original).
     """
     restarts = settings.restarts
     rows = torch.arange(len(example_ids)).repeat_interleave(restarts)
     device = ids.device
-    valid = mask.bool()[rows].view(len(rows), *([1] * (original.dim() - 2)), -1).expand(
+    valid = words.bool()[rows].view(len(rows), *([1] * (original.dim() - 2)), -1).expand(
         len(rows), *original.shape[1:]).to(device)
     start = original[rows].to(device, torch.float32)
-    start_explained = adapter.explained(start)
+    fixed = torch.where(valid, torch.zeros_like(start), start)  # special tokens keep their weights
+    mass = (start * valid).sum(dim=-1, keepdim=True)  # the words' share, redistributed among them
+    explained_words = words.bool()[rows].to(device)
+    start_explained = _over_words(adapter.explained(start), explained_words)
     target_probs = probs[rows].to(device, torch.float32)
-    logits = _initial_logits(original, mask, example_ids, settings, seed).to(device, torch.float32).requires_grad_()
+    logits = _initial_logits(original, words, example_ids, settings, seed).to(device, torch.float32).requires_grad_()
     optimiser = torch.optim.Adam([logits], lr=settings.lr)
     best = start.clone()
     best_jsd = torch.full((len(rows),), -1.0, device=device)
     with frozen_parameters(adapter.model.module):
         forward = adapter.distribution_forward(ids[rows], mask[rows])
         for step in range(settings.steps + 1):
-            candidate = _masked_softmax(logits, valid)
+            candidate = fixed + mass * _masked_softmax(logits, valid)
             output = torch.softmax(forward(candidate), dim=-1)
             tvd = total_variation(target_probs, output)
-            jsd = jensen_shannon(start_explained, adapter.explained(candidate))
+            jsd = jensen_shannon(start_explained, _over_words(adapter.explained(candidate), explained_words))
             with torch.no_grad():
                 better = (tvd <= settings.epsilon) & (jsd > best_jsd)
                 best[better] = candidate[better].detach()
@@ -180,7 +194,8 @@ def _search_chunk(adapter: AttentionAdapter, ids: torch.Tensor, mask: torch.Tens
 @torch.no_grad()
 def verify_solutions(adapter: AttentionAdapter, encoded: Encoded, rows: torch.Tensor, distribution: torch.Tensor,
                      original: torch.Tensor, reference_probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Re-run the model with each distribution in a fresh forward pass: (TVD to the reference, JSD to ``original``).
+    """Re-run the model with each distribution in a fresh forward pass: (TVD to the reference, JSD to ``original``
+    over the words, as the search measures it).
 
     ``rows[i]`` is the example of ``distribution[i]``; ``original`` and ``reference_probs``
     are per example.
@@ -191,8 +206,9 @@ def verify_solutions(adapter: AttentionAdapter, encoded: Encoded, rows: torch.Te
         dist = distribution[part][..., : ids.shape[1]].to(ids.device)
         output = torch.softmax(adapter.logits_with_distribution(ids, mask, dist.float()).double(), dim=-1).cpu()
         tvd[part] = total_variation(reference_probs[rows[part]], output)
-        jsd[part] = jensen_shannon(adapter.explained(original[rows[part]][..., : ids.shape[1]]),
-                                   adapter.explained(dist.double().cpu()))
+        words = encoded.word_index[rows[part], : ids.shape[1]] >= 0
+        jsd[part] = jensen_shannon(_over_words(adapter.explained(original[rows[part]][..., : ids.shape[1]]), words),
+                                   _over_words(adapter.explained(dist.double().cpu()), words))
     adapter.forward_passes += len(rows)
     return tvd, jsd
 
@@ -213,7 +229,8 @@ def adversarial_search(adapter: AttentionAdapter, encoded: Encoded, example_ids:
         width = max(1, int(encoded.attention_mask[chunk].sum(dim=1).max()))
         ids = encoded.input_ids[chunk, :width].to(adapter.model.device)
         mask = encoded.attention_mask[chunk, :width].to(adapter.model.device)
-        found, jsd = _search_chunk(adapter, ids, mask, original[chunk][..., :width], reference.probs[chunk],
+        words = (encoded.word_index[chunk, :width] >= 0).to(adapter.model.device)
+        found, jsd = _search_chunk(adapter, ids, mask, words, original[chunk][..., :width], reference.probs[chunk],
                                    [example_ids[i] for i in chunk], settings, seed)
         rows = slice(start * restarts, (start + len(chunk)) * restarts)
         best[rows] = torch.nn.functional.pad(found, (0, original.shape[-1] - width))

@@ -308,7 +308,9 @@ PUBLISHED_CLAIMS.add("jw_adversarial_attention_exists", PublishedClaim(
     test=f"Per example, an adversarial attention found whose output stays within TVD ε (checked in a fresh forward "
          f"pass) and whose JSD from the original exceeds {ADVERSARIAL_JSD} {JSD_UNIT} (the maximum is ln 2 = "
          f"{JSD_MAX:.2f} {JSD_UNIT}, Jain & Wallace's unit); the share of such examples above one half: exact "
-         f"binomial test against 1/2. Examples without a solution count as failures. A shortened search "
+         f"binomial test against 1/2. Examples without a solution count as failures; one-word texts are left out. "
+         f"Only the words' attention moves (a transformer's [CLS] and [SEP] keep their weights) and the JSD compares "
+         f"the words' weights. A shortened search "
          f"(transformers) finds at most what the full one would, so its share is a lower bound: it can agree, but "
          f"differs only where the full search, repeated on a subset, found no more (else inconclusive).",
     reasons="A shorter search than theirs, or a solution kept only if a fresh forward pass confirms the TVD "
