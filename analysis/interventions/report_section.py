@@ -618,7 +618,8 @@ def build_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figur
              "All examples are explained for the predicted class; intervals are 95% intervals over examples "
              "(studentised bootstrap for means, exact binomial for rates). Two rankings are compared on the same "
              "examples by a sign-flip test of the per-example differences, Holm-adjusted within each run's family "
-             "(every ranking against random; every attention ranking against the best causal one; every attention "
+             "(every ranking against random; every attention ranking against the best causal one, the causal ranking "
+             "with the best mean on the same examples, which makes that ceiling slightly optimistic; every attention "
              "variant against raw attention); 'untestable at this n' means no outcome could reach significance.")
     blocks: list[Block] = [Paragraph(" ".join([intro, *scope_sentences(config)])),
                            BulletList([f"**{name}.** {text}" for name, text in CAVEATS]),
