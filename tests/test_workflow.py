@@ -136,6 +136,15 @@ def test_interrupted_explain_job_reuses_finished_methods(tmp_path, monkeypatch, 
     reused = [r.message for r in caplog.records if "reusing the finished result" in r.message]
     assert len(reused) == 2 and all(any(r.startswith(m) for r in reused) for m in first_two)
     table = pd.read_parquet(d / "importance.parquet")
+    # a fix that bumps a method's version recomputes that method's cached result, and only that one
+    bumped = importance_module.IMPORTANCE_METHODS.get(first_two[0])
+    monkeypatch.setattr(bumped, "version", 2)
+    caplog.clear()
+    calls.clear()
+    monkeypatch.setattr(importance_module, "compute_importance", lambda *a, **k: calls.append(a[2].name) or real(*a, **k))
+    with caplog.at_level("INFO"):
+        run_explain(ExplainSettings.from_config(config, dataset="synthetic", model="rnn"), "synthetic", "rnn", 0, **outputs)
+    assert calls == [first_two[0]]
     from analysis.config import methods_for
 
     assert set(table["method"]) == set(methods_for(config, "rnn"))

@@ -78,6 +78,10 @@ class ImportanceMethod(ABC):
     defaults: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
     citation: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    """Bump when a fix changes the scores the method computes from the same settings and model: finished results
+    of an earlier version (``importance_cache/``) are then recomputed instead of reused. Version 1 is not part of
+    the cache key, so results cached before versions existed stay valid."""
     # what the method assumes of a transformer checkpoint (names in analysis.models.families.REQUIREMENTS)
     requires: ClassVar[frozenset[str]] = frozenset()
 
@@ -92,6 +96,11 @@ class ImportanceMethod(ABC):
     def result_settings(self) -> dict[str, Any]:
         """The settings that decide the scores: :attr:`settings` without :data:`BATCHING_SETTINGS`."""
         return {key: value for key, value in self.settings.items() if key not in BATCHING_SETTINGS}
+
+    def cache_decides(self) -> dict[str, Any]:
+        """What decides a cached result besides the model, the examples, the seed and the pooling: the
+        :meth:`result_settings` and, from version 2 on, the :attr:`version`."""
+        return {"settings": self.result_settings(), **({"version": self.version} if self.version > 1 else {})}
 
     def requirements(self) -> frozenset[str]:
         """The requirements of :attr:`requires`, plus any the settings add (e.g. a rollout over layers)."""

@@ -60,9 +60,10 @@ def run_explain(settings: ExplainSettings, dataset: str, model_name: str, seed: 
 
     With ``settings.n_shards`` > 1 only shard ``shard`` of the explained examples is
     processed (scatter); :func:`merge_shards` gathers them. Each method's finished table is
-    cached in ``importance_cache/`` beside the outputs, keyed by the method's settings, the
-    model files and the explained examples; a rerun after an interruption (or after adding
-    a method) computes only what is missing.
+    cached in ``importance_cache/`` beside the outputs, keyed by the method's settings and
+    version, the model files and the explained examples; a rerun after an interruption (or
+    after adding a method, or a fix that bumped a method's version) computes only what is
+    missing.
     """
     from analysis.importance import attention_heads_table, compute_importance, explained_classes, make_method
     from analysis.models import load_model
@@ -81,7 +82,7 @@ def run_explain(settings: ExplainSettings, dataset: str, model_name: str, seed: 
     targets = None  # the predicted classes, computed once for every method that is not cached
     for method_name, method_settings in settings.methods.items():
         method = make_method(method_name, method_settings, where=f"importance.methods.{method_name}")
-        decides = {"settings": method.result_settings()}
+        decides = method.cache_decides()
         finished = cache.get(method_name, last="importance", decides=decides)
         if finished is not None:
             tables.append(finished["importance"])
