@@ -3,7 +3,7 @@
 Attention rollout and attention flow combine the layers below the top; Abnar & Zuidema
 compare them with raw attention *at every layer*: rollout and flow computed through layer
 ``l`` only, raw attention of layer ``l``. This module computes, for each explained example
-and each layer ``l`` (1-based in tables: 0-based ``layer`` like the per-head table):
+and each layer ``l`` (1 to L in the text; the tables hold a 0-based ``layer``, like the per-head table):
 
 - ``attention_rollout`` through layer ``l`` ([CLS] row of ``A'_l ... A'_1``),
 - ``attention_flow`` through layer ``l`` (max flow into [CLS] at the top of the first ``l`` layers),

@@ -10,8 +10,9 @@ biased upwards (the winner's curse). The held-out protocol here:
    mean) (:func:`select_units`);
 3. the pick's agreement is reported on the explained examples, with a bootstrap
    interval; beside it, the *post hoc* pick (the best head on the explained examples
-   themselves), whose optimism (:func:`optimism_interval`) is what the held-out
-   protocol removes.
+   themselves) and the gap between the two (:func:`optimism_interval`), which holds
+   the winner's curse the held-out protocol removes together with what a pick made on
+   the smaller selection split misses (it is not the winner's curse alone).
 """
 
 from __future__ import annotations
