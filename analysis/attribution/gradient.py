@@ -7,6 +7,8 @@ and segment embeddings are added inside the model and stay fixed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -279,25 +281,12 @@ class IntegratedGradientsMethod(_GradientMethod):
         tolerance = self.settings["tolerance"]
         for row in np.flatnonzero(np.abs(gaps) > tolerance):
             sl = slice(int(row), int(row) + 1)
-            profile = self._path_profile(forward, embeddings[sl].detach(), baselines[sl], enc.attention_mask[sl],
-                                         batch.target[sl])
+            scan = partial(self._path_values, forward, embeddings[sl].detach(), baselines[sl], enc.attention_mask[sl],
+                           batch.target[sl])
+            profile = scan(torch.linspace(0, 1, int(self.settings["scan_points"]) + 1, device=embeddings.device))
             passes[row] += len(profile)
-            rounds = []
-            n_nodes = 2 * steps
-            while n_nodes <= self.settings["max_steps"]:
-                rounds.append(path_adaptive_nodes(profile, n_nodes, self.settings["panels"]))
-                n_nodes *= 2
-            for index in range(len(rounds) + 1):
-                if index == len(rounds):  # still off: the output jumps within a sliver of the path
-                    alphas, values = refine_profile(
-                        lambda a, r=sl: self._path_values(forward, embeddings[r].detach(), baselines[r],
-                                                          enc.attention_mask[r], batch.target[r], a),
-                        np.linspace(0, 1, len(profile)), profile)
-                    passes[row] += len(alphas) - len(profile)
-                    nodes, weights = panel_nodes(alphas, values, int(self.settings["max_steps"]),
-                                                 self.settings["panels"])
-                else:
-                    nodes, weights = rounds[index]
+            for nodes, weights, scanned in self._node_rounds(profile, scan):
+                passes[row] += scanned
                 # IG is a weighted sum over the nodes: chunks of nodes add up to the whole
                 refined = sum(
                     integrate_on_nodes(ig, embeddings[sl], baselines[sl], target=batch.target[sl],
@@ -320,11 +309,19 @@ class IntegratedGradientsMethod(_GradientMethod):
         return MethodOutput(token_scores=scores, completeness_gap=gaps, n_steps=steps_used, forward_passes=passes,
                             converged=converged)
 
-    def _path_profile(self, forward, embedding: torch.Tensor, baseline: torch.Tensor, mask: torch.Tensor,
-                      target: torch.Tensor) -> np.ndarray:
-        """The explained probability at ``scan_points + 1`` evenly spaced points of the path."""
-        return self._path_values(forward, embedding, baseline, mask, target,
-                                 torch.linspace(0, 1, int(self.settings["scan_points"]) + 1, device=embedding.device))
+    def _node_rounds(self, profile: np.ndarray, scan) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        """One example's refinement rounds, as ``(nodes, weights, extra scan points)``: twice the steps per round,
+        placed from the even scan ``profile`` (:func:`path_adaptive_nodes`), up to ``max_steps``; then, only if the
+        caller asks for more, ``max_steps`` nodes on the panels of the scan bisected with ``scan(alphas)``
+        (:func:`refine_profile`, :func:`panel_nodes`)."""
+        n_nodes = 2 * int(self.settings["n_steps"])
+        while n_nodes <= self.settings["max_steps"]:
+            yield (*path_adaptive_nodes(profile, n_nodes, self.settings["panels"]), 0)
+            n_nodes *= 2
+        # still off: the output jumps within a sliver of the path the even scan cannot see
+        alphas, values = refine_profile(scan, np.linspace(0, 1, len(profile)), profile)
+        yield (*panel_nodes(alphas, values, int(self.settings["max_steps"]), self.settings["panels"]),
+               len(alphas) - len(profile))
 
     @torch.no_grad()
     def _path_values(self, forward, embedding: torch.Tensor, baseline: torch.Tensor, mask: torch.Tensor,

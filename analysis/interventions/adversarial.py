@@ -156,12 +156,11 @@ def _search_chunk(adapter: AttentionAdapter, ids: torch.Tensor, mask: torch.Tens
     restarts = settings.restarts
     rows = torch.arange(len(example_ids)).repeat_interleave(restarts)
     device = ids.device
-    valid = words.bool()[rows].view(len(rows), *([1] * (original.dim() - 2)), -1).expand(
-        len(rows), *original.shape[1:]).to(device)
+    explained_words = words.bool()[rows].to(device)
+    valid = explained_words.view(len(rows), *([1] * (original.dim() - 2)), -1).expand(len(rows), *original.shape[1:])
     start = original[rows].to(device, torch.float32)
     fixed = torch.where(valid, torch.zeros_like(start), start)  # special tokens keep their weights
     mass = (start * valid).sum(dim=-1, keepdim=True)  # the words' share, redistributed among them
-    explained_words = words.bool()[rows].to(device)
     start_explained = _over_words(adapter.explained(start), explained_words)
     target_probs = probs[rows].to(device, torch.float32)
     logits = _initial_logits(original, words, example_ids, settings, seed).to(device, torch.float32).requires_grad_()
