@@ -488,8 +488,8 @@ def test_attention_x_gradient_is_a_first_order_estimate_of_removing_an_edge(tiny
 
     with torch.no_grad(), attention_control(Scale()):
         logits = tiny_bert.model(inputs_embeds=embeddings, attention_mask=enc.attention_mask).logits
-    changed = torch.softmax(logits, -1)[0, batch.target[0]]
-    expected = -eps * products[0, layer, head, 0, j]
+    changed = torch.softmax(logits.double(), -1)[0, batch.target[0]]  # p in float64, as the method takes it
+    expected = -eps * products[0, layer, head, 0, j].double()
     assert torch.isclose(changed - probability[0], expected, rtol=1e-2, atol=1e-9)
 
 

@@ -300,6 +300,29 @@ def test_jw_gradient_holds_attention_fixed(tiny_rnn):
     assert not torch.allclose(fixed, ordinary, atol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["saliency", "grad_x_input", "jw_gradient"])
+def test_gradient_methods_on_a_saturated_prediction_are_not_float32_rounding(tiny_rnn, method):
+    """With 1 - p within ~1e-8 of 0, a float32 softmax rounds p to 1.0 and its backward pass keeps only the other
+    class's term; the gradient must be the exact one, p_t p_o grad(z_t - z_o) for two classes, with p in float64."""
+    with torch.no_grad():
+        tiny_rnn.module.classifier.weight *= 60.0  # saturate the prediction
+        tiny_rnn.module.classifier.bias += torch.tensor([8.0, -8.0])
+    batch = make_batch(tiny_rnn, ["the film was great but the plot was dull and the ending was not good at all"])
+    detach = {"detach_attention": True} if method == "jw_gradient" else {}
+    emb = tiny_rnn.embed(batch.encoded.input_ids).detach().requires_grad_()
+    logits = tiny_rnn.logits_from_embeddings(emb, batch.encoded.attention_mask, **detach)
+    target = int(batch.target[0])
+    p = torch.softmax(logits.detach().double(), -1)[0]
+    assert float(1 - p[target]) < 1e-7 and float(torch.softmax(logits.detach(), -1)[0, target]) == 1.0
+    (margin,) = torch.autograd.grad(logits[0, target] - logits[0, 1 - target], emb)
+    exact = (p[target] * p[1 - target]) * margin[0].double()  # d p_t / d embeddings [T, D]
+    expected = {"saliency": exact.norm(dim=-1), "grad_x_input": (exact * emb[0].double()).sum(-1),
+                "jw_gradient": (exact * emb[0].double()).sum(-1).abs()}[method]
+    got = make_method(method).explain(tiny_rnn, batch).token_scores[0].double()
+    assert torch.allclose(got, expected, rtol=1e-3, atol=0)
+    assert expected.abs().max() > 0
+
+
 def test_lime_weights_samples_with_lime_bases_kernel():
     """lime_base.py: kernel(d) = sqrt(exp(-d^2 / width^2)), d the cosine distance (x 100) to the full input; a sample
     keeping 1 of 4 words is at cosine distance 1 - 1/2."""

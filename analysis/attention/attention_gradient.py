@@ -15,7 +15,8 @@ them out (``torch.autograd.grad`` w.r.t. those graph tensors; no parameter gradi
 are accumulated), with the whole graph intact:
 each layer's attention still depends on the layers below, so ``d p_c / d alpha_l``
 includes every path through later layers. A token's score sums the [CLS]-row
-products over heads and over the chosen layers (``all`` or ``last``); it is signed.
+products over heads and over the chosen layers (``all`` or ``last``); it is signed. ``p_c`` is
+taken in float64, as by every gradient method (:func:`analysis.attribution.gradient.probability_function`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from analysis.importance.base import target_probability
 from analysis.models.attention_probe import AttentionControl, attention_control
 
 
@@ -50,7 +52,7 @@ def attention_times_gradient(network: nn.Module, inputs_embeds: torch.Tensor, at
     embeddings = inputs_embeds.detach().requires_grad_()
     with torch.enable_grad(), attention_control(control):
         logits = network(inputs_embeds=embeddings, attention_mask=attention_mask).logits
-        probability = torch.softmax(logits, dim=-1).gather(1, target.view(-1, 1)).squeeze(1)
+        probability = target_probability(logits, target)
         layers = [control.by_layer[i] for i in range(len(control.by_layer))]
         gradients = torch.autograd.grad(probability.sum(), layers, allow_unused=True)
     products = [p.detach() * (g if g is not None else torch.zeros_like(p)) for p, g in zip(layers, gradients)]

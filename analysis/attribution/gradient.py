@@ -15,17 +15,29 @@ import numpy as np
 import torch
 from captum.attr import InputXGradient, IntegratedGradients, Saliency
 
-from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, MethodSettingsError, register_method
+from analysis.importance.base import (
+    Batch,
+    ImportanceMethod,
+    MethodOutput,
+    MethodSettingsError,
+    class_probabilities,
+    register_method,
+)
 from analysis.importance.pooling import word_sums_on_tokens
 from analysis.models.base import CPU_GRADIENT_BATCH_TOKENS, Encoded, TextClassifier, batch_token_budget, rows_per_batch
 
 
 def probability_function(model: TextClassifier, **forward_options: Any):
-    """f(embeddings, mask) -> class probabilities [B, C], the function Captum differentiates."""
+    """f(embeddings, mask) -> class probabilities [B, C] in float64, the function Captum differentiates.
+
+    Float64 because the softmax's gradient holds ``p_c (1 - p_c)``: in float32 a confident
+    prediction (``1 - p_c`` below ~1e-5, common for RNNs on IMDB and the shortcut data) loses
+    most of ``1 - p_c`` to rounding, and at ``p_c`` = 1.0 only the other classes' term is left,
+    which can turn the gradient's direction (saliency ~50% off a float64 reference there).
+    """
 
     def forward(embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        logits = model.logits_from_embeddings(embeddings, attention_mask, **forward_options)
-        return torch.softmax(logits, dim=-1)
+        return class_probabilities(model.logits_from_embeddings(embeddings, attention_mask, **forward_options))
 
     return forward
 
@@ -64,6 +76,7 @@ def integrate_on_nodes(ig: IntegratedGradients, inputs: torch.Tensor, baselines:
 class _GradientMethod(ImportanceMethod):
     family = "gradient"
     needs_gradients = True
+    version = 2  # 2: the differentiated softmax is float64 (probability_function)
 
 
 @register_method
