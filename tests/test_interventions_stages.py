@@ -138,6 +138,33 @@ def test_an_interrupted_run_reuses_its_finished_tests(tmp_path, monkeypatch, cap
         pd.testing.assert_frame_equal(got, expected, check_like=True)
 
 
+def test_a_changed_importance_table_reruns_only_the_tests_that_read_its_rankings(tmp_path, caplog):
+    """The attention tests do not read the importance table: a method added to it (or an explain rerun that
+    rewrites it with the same rankings) keeps them; removal and input ablation rerun only when a ranking changed."""
+    from analysis.importance import compute_importance, make_method
+    from analysis.records import IMPORTANCE_COLUMNS
+
+    def reused_tests() -> set[str]:
+        caplog.clear()
+        with caplog.at_level("INFO", logger="analysis.records"):
+            run_interventions(**job)
+        return {r.getMessage().split(":")[0] for r in caplog.records if "reusing the finished result" in r.getMessage()}
+
+    model = _tiny_rnn()
+    job = _prepare(model, tmp_path, "rnn", ["rnn_attention", "loo_delete"])
+    assert reused_tests() == set()
+    path = Path(job["importance_path"])
+    before = pd.read_parquet(path)
+    write_table(before, path)  # rewritten, same rankings
+    assert reused_tests() == {"permutation", "adversarial", "uniform", "zeroing", "removal",
+                              "input ablation (all rankings)"}
+    added, _ = compute_importance(model, _examples(), make_method("saliency"), progress=False)
+    write_table(pd.concat([before, with_provenance(added[IMPORTANCE_COLUMNS], dataset="synthetic", split="test",
+                                                   model="rnn", seed=0)]), path)
+    assert reused_tests() == {"permutation", "adversarial", "uniform", "zeroing"}
+    assert "saliency" in set(pd.read_parquet(job["outputs"]["removal"])["method"])
+
+
 @pytest.mark.slow
 def test_stages_write_tidy_tables_with_provenance_and_cost(finished_runs):
     _, runs = finished_runs

@@ -9,13 +9,17 @@
   the long form :func:`analysis.interventions.summaries.summarize_long` reads;
 - :class:`CostLog`: forward passes and seconds of each test;
 - finished tests are kept on disk (an :class:`analysis.records.ResultCache` passed as
-  ``cache``), so an interrupted run redoes only the unfinished ones.
+  ``cache``), so an interrupted run redoes only the unfinished ones. The cache's context
+  holds what decides every test (model, examples, seed, settings); the two tests that read
+  the importance table (removal, input ablation) are keyed by their rankings as well
+  (:func:`rankings_key`), so a changed or added importance method reruns only those two.
 
 ``settings`` is the config's ``interventions`` block (documented in the schema).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -87,24 +91,39 @@ class CostLog:
         return pd.DataFrame(self.rows, columns=COST_COLUMNS)
 
 
-def _cached(cost: CostLog, cache: ResultCache | None, test: str,
-            run: Callable[[], dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+def _cached(cost: CostLog, cache: ResultCache | None, test: str, run: Callable[[], dict[str, pd.DataFrame]],
+            decides: dict[str, Any] | None = None) -> dict[str, pd.DataFrame]:
     """``test``'s tables from ``cache``, or from ``run`` (which returns them and records their cost).
 
-    A finished test is kept as its tables, then its cost row, which marks it finished.
+    A finished test is kept as its tables, then its cost row, which marks it finished;
+    ``decides``: what decides the test beyond the cache's context (the rankings it reads).
     """
-    hit = cache.get(test, last="cost") if cache is not None else None
+    hit = cache.get(test, last="cost", decides=decides) if cache is not None else None
     if hit is not None:
         cost.rows.append(hit.pop("cost").iloc[0].to_dict())
         return hit
     tables = run()
     if cache is not None:
-        cache.put(test, {**tables, "cost": pd.DataFrame([cost.rows[-1]])})
+        cache.put(test, {**tables, "cost": pd.DataFrame([cost.rows[-1]])}, decides=decides)
     return tables
 
 
+def rankings_key(rankings: dict[str, list[np.ndarray | None]]) -> dict[str, str]:
+    """What decides a test that reads rankings: a hash of every method's word order on every example.
+
+    Only the orders count: an importance table rewritten with the same rankings (a rerun of
+    the explain rule, another method's scores changed) keeps the finished test.
+    """
+    digest = hashlib.sha256()
+    for method, per_example in rankings.items():
+        digest.update(f"\0{method}\0".encode())
+        for order in per_example:
+            digest.update(b"-" if order is None else np.asarray(order, dtype=np.int64).tobytes() + b";")
+    return {"rankings": digest.hexdigest()[:12]}
+
+
 def _measure(cost: CostLog, test: str, adapter: Any, examples: int, run: Callable[[], pd.DataFrame],
-             cache: ResultCache | None = None) -> pd.DataFrame:
+             cache: ResultCache | None = None, decides: dict[str, Any] | None = None) -> pd.DataFrame:
     """Run one test (or reuse its finished result), recording the adapter's forward passes and the wall time."""
     def measured() -> dict[str, pd.DataFrame]:
         before = adapter.forward_passes
@@ -113,7 +132,7 @@ def _measure(cost: CostLog, test: str, adapter: Any, examples: int, run: Callabl
         cost.record(test, adapter.forward_passes - before, clock["seconds"], examples)
         return {"table": table}
 
-    return _cached(cost, cache, test, measured)["table"]
+    return _cached(cost, cache, test, measured, decides)["table"]
 
 
 def _rankings(settings: dict[str, Any], importance: pd.DataFrame, ids: list[str], n_words: list[int],
@@ -191,7 +210,7 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
         rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
         max_steps = settings["zeroing"].get("max_steps")
         tables["removal"] = measure("removal", adapter, len(ids), lambda: removal_test(
-            adapter, encoded, ids, rankings, reference=reference, max_steps=max_steps))
+            adapter, encoded, ids, rankings, reference=reference, max_steps=max_steps), decides=rankings_key(rankings))
     return tables, _scope_label(adapter)
 
 
@@ -262,19 +281,21 @@ def input_side_tests(model: Any, encoded: Any, words: list[list[str]], ids: list
     ablation = AblationSettings(percents=tuple(block["percents"]), curve_points=int(block["curve_points"]),
                                 removal=tuple(block["removal"]), batch_size=int(settings["batch_size"]))
     test = "input ablation (all rankings)"
+    rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
+    decides = rankings_key(rankings)
 
     def run() -> dict[str, pd.DataFrame]:
         targets, _ = predict(model, words, encoded=encoded, batch_size=settings["batch_size"])
         _check_targets(importance, ids, targets)
-        rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
         with timed(f"input ablations of {len(rankings)} rankings x {len(ablation.removal)} removal modes",
                    log) as clock:
-            eraser, curves, n_sequences = input_ablation(model, encoded, ids, targets, rankings, ablation,
-                                                         checkpoint=cache.partial(test) if cache else None)
+            eraser, curves, n_sequences = input_ablation(
+                model, encoded, ids, targets, rankings, ablation,
+                checkpoint=cache.partial(test, decides=decides) if cache else None)
         cost.record(test, n_sequences, clock["seconds"])
         return {"eraser": eraser, "curves": curves}
 
-    tables = _cached(cost, cache, test, run)
+    tables = _cached(cost, cache, test, run, decides)
     return tables["eraser"], tables["curves"]
 
 

@@ -107,12 +107,6 @@ def concat_tables(paths: list[str], table: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def file_fingerprint(path: str | Path) -> str:
-    """Name, size and modification time of a file: changes when the file is rewritten."""
-    stat = Path(path).stat()
-    return settings_hash([Path(path).name, stat.st_size, stat.st_mtime_ns])
-
-
 def folder_fingerprint(folder: str | Path) -> str:
     """Names, sizes and modification times of a folder's files: changes when a model is retrained."""
     entries = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).iterdir() if p.is_file())

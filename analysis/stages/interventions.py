@@ -45,7 +45,6 @@ from analysis.stages.common import (
     DeviceSettings,
     StageSettings,
     concat_tables,
-    file_fingerprint,
     folder_fingerprint,
     gather_tables,
 )
@@ -111,10 +110,10 @@ def run_interventions(settings: InterventionSettings, dataset: str, model_name: 
     ids = examples["example_id"].astype(str).tolist()
     encoded = model.encode(words)
     cost = CostLog(len(ids))
-    # finished tests survive an interruption: keyed by what decides them (batch sizes do not)
+    # finished tests survive an interruption: keyed by what decides them (batch sizes do not; the tests that read
+    # the importance table add its rankings, so a changed importance method does not rerun the attention tests)
     cache = ResultCache(Path(outputs["summary"]).parent / "interventions_cache", {
-        "model": folder_fingerprint(model_dir), "importance": file_fingerprint(importance_path),
-        "examples": settings_hash(ids), "seed": seed,
+        "model": folder_fingerprint(model_dir), "examples": settings_hash(ids), "seed": seed,
         "settings": {key: value for key, value in block.items() if key != "batch_size"}}, kind="test")
     with timed(f"causal tests of {model_name} on {len(ids)} {dataset} examples (seed {seed})", log):
         tables, scope = model_side_tests(model, encoded, ids, importance, block, seed, cost, cache)
