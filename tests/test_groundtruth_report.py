@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from analysis.groundtruth import figures
-from analysis.groundtruth.report_section import groundtruth_section
+from analysis.groundtruth.report_section import groundtruth_section, shortcut_part
 from analysis.report.sections import build_sections
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,6 +160,51 @@ def test_sanity_findings_name_failing_methods_with_intervals():
     summary.loc[summary["method"] == "integrated_gradients", ["mean", "mean_low"]] = (-0.6, -0.8)
     bottom, _ = figures.sanity_figure(summary).axes[0].get_ylim()
     assert bottom <= -0.8  # a correlation far below zero stays on the plot
+
+
+def _three_seeds(rows: list[dict], change) -> pd.DataFrame:
+    """``rows`` as seed 0 and two copies as seeds 1 and 2, each changed by ``change(row, seed)``."""
+    frames = []
+    for seed in range(3):
+        frame = pd.DataFrame(rows).assign(seed=seed)
+        frames.append(change(frame, seed))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_three_seeds_count_per_seed_and_are_pooled_in_the_figures():
+    """A model whose seeds disagree on relying is named with its count; each run's detection rows count only where
+    that run relies; figures draw one curve or dot per model (its seeds' mean), not one per seed joined or stacked."""
+    reliance = _three_seeds([{"dataset": "anti", "model": "cnn", "measure": "insertion_flip", "n": 50, "mean": 0.9,
+                              "mean_low": 0.8, "mean_high": 0.95, "relies": True, "threshold": 0.5}],
+                            lambda frame, seed: frame.assign(relies=seed == 0, mean=0.9 if seed == 0 else 0.1,
+                                                             mean_low=0.8 if seed == 0 else 0.05))
+    detection = _three_seeds([{"dataset": "anti", "model": "cnn", "method": m, "variant": "abs", "group": "all",
+                               "metric": "top1", "n": 40, "mean": 0.9, "mean_low": 0.8, "mean_high": 0.95,
+                               "chance": 0.1, "verdict": "finds", "threshold": 0.5, "model_relies": True}
+                              for m in ("loo_delete", "rnn_attention")],
+                             lambda frame, seed: frame.assign(model_relies=seed == 0))
+    part = shortcut_part(detection, reliance)
+    assert "0 of 1 trained models rely on their planted token in most seeds (1 of 3 runs)" in part.paragraphs[1]
+    assert "the seeds disagree for anti/cnn (relies in 1 of 3 seeds)" in part.paragraphs[1]
+    captions = dict(part.figures)
+    assert "anti/cnn: relies in 1 of 3 seeds" in captions["shortcut_reliance"]
+    assert "(1 run)" in captions["shortcut_detection"]  # only seed 0's run relies, so only it is scored
+    assert "3 seeds of a model are pooled" in captions["shortcut_detection"]
+    dots = figures.shortcut_detection_figure(detection, reliance).axes[0].collections
+    assert len(dots) == 2  # one dot per method for the one model, not three stacked
+
+    rows = []
+    for step, mean in ((1, 0.8), (2, 0.4), (3, 0.1)):
+        rows.append({"dataset": "sst2", "model": "bilstm", "method": "saliency", "family": "x", "variant": "abs",
+                     "step_index": step, "step": f"s{step}", "n_steps": 3, "n": 8, "mean": mean,
+                     "mean_low": mean - 0.1, "mean_high": mean + 0.1, "prediction_changed": 0.5,
+                     "insensitive": False, "verdict": "passes", "threshold": 0.5})
+    sanity = _three_seeds(rows, lambda frame, seed: frame.assign(mean=frame["mean"] + 0.1 * seed,
+                                                                 mean_low=frame["mean_low"] + 0.1 * seed))
+    (ax,) = figures.sanity_figure(sanity).axes
+    (line,) = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]
+    assert list(line.get_xdata()) == [0, 1, 2, 3]  # one point per step: the seeds are not joined into a zig-zag
+    assert np.allclose(line.get_ydata(), [1.0, 0.9, 0.5, 0.2])  # the seeds' mean
 
 
 def test_figures_say_no_data_for_empty_tables():

@@ -10,6 +10,7 @@ figure's caption: what passed, what failed, and how to read it.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,32 @@ def _interval_dots(ax: Axes, rows: pd.DataFrame, methods: list[str], models: lis
     ax.grid(axis="y", visible=False)
 
 
+def _over_seeds(rows: pd.DataFrame, keys: list[str], *, passed: str | None = None) -> pd.DataFrame:
+    """One row per ``keys`` from the rows of several seeds: ``mean`` the seeds' mean, ``mean_low`` and
+    ``mean_high`` the lowest and highest of their 95% bounds (the envelope of the seeds' intervals, not an interval
+    of the mean), ``chance`` the mean, ``seeds`` how many; with ``passed`` (a boolean column), True where most seeds
+    passed. Other columns keep their first value (they are the same for every seed of a key)."""
+    if rows.empty:
+        return rows.assign(seeds=pd.Series(dtype=int))
+    rows = rows if "seed" in rows else rows.assign(seed=0)
+    how: dict[str, Any] = {column: "first" for column in rows.columns if column not in keys}
+    how.update(mean="mean", mean_low="min", mean_high="max", seed="nunique")
+    if "chance" in rows:
+        how["chance"] = "mean"
+    if passed is not None:
+        how[passed] = lambda values: bool(values.astype(bool).mean() > 0.5)
+    return rows.groupby(keys, sort=False, dropna=False).agg(how).reset_index().rename(columns={"seed": "seeds"})
+
+
+def seeds_pooled_note(table: pd.DataFrame | None) -> str:
+    """The captions' sentence on seeds where a figure pools several (empty for one)."""
+    seeds = table["seed"].nunique() if table is not None and "seed" in table and len(table) else 1
+    if seeds < 2:
+        return ""
+    return (f" The {seeds} seeds of a model are pooled: a dot or line is their mean, its bar or band runs from the "
+            f"lowest to the highest of their 95% bounds, and a dot is filled when most seeds passed.")
+
+
 def _selected(summary: pd.DataFrame | None, *, table: str, verdict: str, variant: str, group: str,
               constant: frozenset[str] = frozenset()) -> pd.DataFrame:
     """The rows of one variant and group of a ground-truth summary (empty for an empty table), without the raw
@@ -90,13 +117,15 @@ def _method_grid(title: str, rows: pd.DataFrame, panels: dict[str, str], *, pass
     """Dot-and-interval panels: one row per dataset, one column per metric, methods on y, models coloured.
 
     ``passed`` (aligned with ``rows``) fills a dot; a dashed line marks the mean ``chance``
-    of the panel for the metrics in ``chance_metrics``.
+    of the panel for the metrics in ``chance_metrics``. Several seeds of a model are pooled
+    (:func:`_over_seeds`: drawn one on top of another they would hide each other).
     """
     datasets = sorted(rows["dataset"].unique())
     models = sorted(rows["model"].unique())
     methods = sort_methods(rows["method"])
     colors = _model_colors(models)
-    rows = rows.assign(passed=np.asarray(passed, dtype=bool))
+    rows = _over_seeds(rows.assign(passed=np.asarray(passed, dtype=bool)), ["dataset", "model", "method", "metric"],
+                       passed="passed")
     figure = new_figure(min(2.6 * len(panels) + 2.4, MAX_DESIGN_WIDTH_IN),
                         0.9 + (0.24 * len(methods) + 0.8) * len(datasets))
     axes = figure.subplots(len(datasets), len(panels), squeeze=False, sharey="row")
@@ -137,7 +166,7 @@ def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | No
     ``variant`` and ``group``: explained examples with the token that the model assigns
     to the shortcut class): one row of panels per planted dataset, one column per
     metric, methods on the y axis, one colour per model; mean with its interval over examples
-    (studentised bootstrap; Clopper-Pearson for rates).
+    (studentised bootstrap; Clopper-Pearson for rates); several seeds pooled (:func:`_over_seeds`).
     """
     title = "Planted shortcut: does each method rank the known cause first?"
     rows = _selected(summary, table="groundtruth_shortcut", verdict="verdict", variant=variant, group=group,
@@ -152,11 +181,27 @@ def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | No
                         model_labels=labels, hollow_label="hollow: not found", chance_label="chance")
 
 
+def relying_seeds(reliance: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and model: ``relying``, how many seeds rely on the planted token, of ``seeds``; ``relies``: most
+    of them do (the rule of the report's first screen)."""
+    runs = reliance.assign(seed=reliance["seed"] if "seed" in reliance else 0).groupby(
+        ["dataset", "model", "seed"])["relies"].first().astype(bool)
+    counts = runs.groupby(level=["dataset", "model"]).agg(relying="sum", seeds="size")
+    return counts.assign(relies=counts["relying"] > counts["seeds"] / 2)
+
+
+def seeds_text(relying: int, seeds: int) -> str:
+    """"relies" / "does NOT rely", with "in k of n seeds" when there are several."""
+    if seeds == 1:
+        return "relies" if relying else "does NOT rely"
+    return f"relies in {relying} of {seeds} seeds" if relying else f"does NOT rely (0 of {seeds} seeds)"
+
+
 def _relies(reliance: pd.DataFrame | None) -> dict[tuple[str, str], bool]:
+    """Whether most seeds of each (dataset, model) rely on the token."""
     if reliance is None or reliance.empty:
         return {}
-    first = reliance.groupby(["dataset", "model"])["relies"].first()
-    return {key: bool(value) for key, value in first.items()}
+    return {key: bool(value) for key, value in relying_seeds(reliance)["relies"].items()}
 
 
 def _model_legend(model: str, relies: dict[tuple[str, str], bool]) -> str:
@@ -183,14 +228,16 @@ def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
 
     Computed from the study's ``groundtruth_reliance`` table: one panel per planted
     dataset, one row per model, mean and 95% interval over evaluation
-    examples for each measure.
+    examples for each measure; several seeds pooled (:func:`_over_seeds`), the label says
+    how many rely.
     """
     title = "Planted shortcut: does the model rely on the token?"
     if reliance is None or reliance.empty:
         return no_data_figure(title, "no run of a planted-shortcut dataset")
     require_columns(reliance, ["dataset", "model", "measure", "mean", "mean_low", "mean_high", "relies", "threshold"],
                     table="groundtruth_reliance")
-    rows = reliance.loc[reliance["measure"].isin(RELIANCE_PANELS)]
+    counts = relying_seeds(reliance)
+    rows = _over_seeds(reliance.loc[reliance["measure"].isin(RELIANCE_PANELS)], ["dataset", "model", "measure"])
     datasets = sorted(rows["dataset"].unique())
     models = sorted(rows["model"].unique())
     colors = {m: METHOD_COLOR_CYCLE[i % len(METHOD_COLOR_CYCLE)] for i, m in enumerate(RELIANCE_PANELS)}
@@ -208,9 +255,9 @@ def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
             ax.scatter([row.mean], [y], marker=RELIANCE_PANELS[row.measure][1], color=colors[row.measure], s=30,
                        zorder=3)
         ax.axvline(float(part["threshold"].iloc[0]), color="0.4", linestyle="--", linewidth=1.0)
-        relies = part.groupby("model")["relies"].first()
-        ax.set_yticks(np.arange(len(models)),
-                      [f"{m}\n({'relies' if relies.get(m, False) else 'does not rely'})" for m in models])
+        ax.set_yticks(np.arange(len(models)), [
+            f"{m}\n({seeds_text(*counts.loc[(dataset, m), ['relying', 'seeds']]) if (dataset, m) in counts.index else 'n/a'})"
+            for m in models])
         ax.set_ylim(len(models) - 0.5, -0.5)
         ax.set_xlim(-0.03, 1.03)
         ax.set_xlabel("share of examples")
@@ -243,7 +290,7 @@ def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: s
     ``variant`` and ``group``): one row of panels per dataset with rationales, one
     column per metric (token F1 of the top-k words with k the rationale length, ERASER's
     IOU F1, AUPRC), methods on the y axis, one colour per model; mean with its interval over examples
-    (studentised bootstrap; Clopper-Pearson for rates).
+    (studentised bootstrap; Clopper-Pearson for rates); several seeds pooled (:func:`_over_seeds`).
     """
     title = "Plausibility: agreement of importance with rationales"
     rows = _selected(summary, table="groundtruth_plausibility", verdict="vs_random", variant=variant, group=group,
@@ -279,7 +326,8 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs", constant: froz
     reads no model and is expected to stay at 1. In colour: the failing methods, raw
     attention and the random baseline (at most six); the other methods are grey.
 
-    Computed from the study's ``groundtruth_sanity`` table: one panel per run, x = the
+    Computed from the study's ``groundtruth_sanity`` table: one panel per dataset and model
+    (several seeds pooled, :func:`_over_seeds`: joined as one line, the seeds' points would zig-zag), x = the
     cascade step (0 = trained model, then head, layers from the top, embeddings; each
     step keeps the earlier ones randomised),
     y = mean Spearman rank correlation between trained and randomised scores over the
@@ -299,6 +347,7 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs", constant: froz
     palette = method_palette(methods)
     verdicts = rows.groupby("method")["verdict"].agg(lambda v: "fails" if (v == "fails").any() else
                                                      "passes" if (v == "passes").all() else "inconclusive")
+    rows = _over_seeds(rows, ["dataset", "model", "method", "step_index"])  # one curve per method and model
     # a handful in colour: the failing methods, raw attention, the random baseline; the rest grey
     attention = [m for m in methods if m in ("attention_last_mean", "rnn_attention")]
     highlight = list(dict.fromkeys([*(m for m in methods if verdicts[m] == "fails"), *attention, "random"]))[:6]

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.attention.concentration import near_uniform_runs
 from analysis.config import generated_datasets, rnn_models
+from analysis.groundtruth.figures import relying_seeds, seeds_pooled_note, seeds_text
 from analysis.interventions.comparisons import RAW_ATTENTION, ranks_nothing
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
@@ -145,20 +146,27 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
                 reference = f"random ranking {row_interval(floor.iloc[0], 2)}; " if len(floor) else ""
                 text += f" ({reference}chance {best['chance']:.2f})."
         findings.append(text)
-    relied = reliance.groupby(["dataset", "model"])["relies"].first()
+    counts = relying_seeds(reliance)
+    relied_runs = reliance.groupby(["dataset", "model", "seed"])["relies"].first().astype(bool)
+    split = [f"{d}/{m} ({seeds_text(k, n)})" for (d, m), k, n in zip(counts.index, counts["relying"], counts["seeds"])
+             if 0 < k < n]
+    several = int(counts["seeds"].max()) > 1
     paragraphs = [
         "A shortcut token was planted into real sentences so that it decides the label (Bastings et al. 2022): a "
         "model that uses it has a known cause, and a faithful importance method ranks that token first. Reliance is "
         "checked first, by inserting the token into examples of the other classes and by deleting it; only models "
         "that rely on it are scored. Scores explain the predicted class on explained examples that carry the token "
         "and are assigned to the shortcut class; top-1 ties share the hit.",
-        f"{int(relied.sum())} of {len(relied)} trained models rely on their planted token.",
+        f"{int(counts['relies'].sum())} of {len(counts)} trained models rely on their planted token"
+        + (f" in most seeds ({int(relied_runs.sum())} of {len(relied_runs)} runs)" if several else "")
+        + (f"; the seeds disagree for {', '.join(split)}" if split else "") + ".",
     ]
     scored = detection.loc[(detection["metric"] == "top1") & (detection["variant"] == variant)
                            & (detection["group"] == group)] if len(detection) else detection
     if len(scored):
-        relying = {key for key, value in relied.items() if value}
-        scored = scored.loc[[(d, m) in relying for d, m in zip(scored["dataset"], scored["model"])]]
+        relying = {key for key, value in relied_runs.items() if value}  # each run's own verdict
+        scored = scored.loc[[(d, m, s) in relying for d, m, s in zip(scored["dataset"], scored["model"],
+                                                                       scored["seed"])]]
         scored = scored.loc[~ranks_nothing(scored, constant)]
     always, sometimes, never = across_runs(scored, "finds")
     left_out = sorted(constant & set(detection["model"])) if len(detection) else []
@@ -168,10 +176,11 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
                                         f"{_names(sometimes)}; in none: {_names(never)}."
                                         if len(scored) else "No model relies on its token, so no method is scored.")
                          + (f" Raw attention of {', '.join(left_out)} is {UNDEFINED}: not drawn, counted nowhere."
-                            if left_out else ""))
+                            if left_out else "") + seeds_pooled_note(detection))
     captions = [
         ("shortcut_reliance", "Does each model rely on the planted token? " + "; ".join(
-            f"{d}/{m}: {'relies' if v else 'does NOT rely'}" for (d, m), v in relied.items()) + "."),
+            f"{d}/{m}: {seeds_text(k, n)}" for (d, m), k, n in zip(counts.index, counts["relying"], counts["seeds"]))
+         + "." + seeds_pooled_note(reliance)),
         ("shortcut_detection", detection_caption),
     ]
     methods = detection["method"].unique().tolist() if len(detection) else []
@@ -240,7 +249,7 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
               (f"in some runs: {_names(sometimes)}", sometimes), (f"in none: {_names(never)}", never)]
     caption = (f"Plausibility of each method against the rationales (filled: above the random ranking; hollow: not). "
                f"By {metric.upper()}, " + "; ".join(text for text, names in groups if len(names))
-               + ". Plausibility is not faithfulness.")
+               + ". Plausibility is not faithfulness." + seeds_pooled_note(rows_all))
     return Part("Human rationales (plausibility, not faithfulness)", paragraphs, findings,
                 _sorted_rows(rows, rows_all["method"].unique().tolist()), [("plausibility", caption)])
 
@@ -338,7 +347,7 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs",
     listed = "; ".join(text for text, names in groups if len(names))
     caption = (f"Cascading randomisation, from the head down, on {examples} examples per run"
                + (f": {listed}" if listed else "") + ". The random baseline reads no model and "
-               "fails by construction.")
+               "fails by construction." + seeds_pooled_note(rows_all))
     return Part("Sanity check: randomised weights", paragraphs, findings,
                 _sorted_rows(rows, rows_all["method"].unique().tolist()), [("sanity", caption)])
 
