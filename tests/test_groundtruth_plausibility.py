@@ -57,6 +57,19 @@ def test_constant_scores_pick_no_words_by_position():
     assert 0 < example_metrics(flat, start)["iou_f1"] < 1
 
 
+def test_tied_scores_get_a_random_rankings_auprc_not_a_bonus():
+    """ERASER's trapezoid across one tie block gave constant scores (1 + k/n) / 2, above a random ranking's expected
+    AUPRC (uniform attention beat every real method on HateXplain); ties are now broken at random."""
+    rng = np.random.default_rng(1)
+    truth = np.r_[np.ones(4, dtype=int), np.zeros(16, dtype=int)]
+    flat = example_metrics(np.full(20, 0.05), truth)["auprc"]
+    random_orders = [example_metrics(rng.permutation(20).astype(float), truth)["auprc"] for _ in range(2000)]
+    assert flat == pytest.approx(np.mean(random_orders), abs=0.08)  # 32 tie-breaks: standard error 0.024
+    assert flat < (1 + 4 / 20) / 2 - 0.2  # the old value, 0.6
+    # ties only among non-rationale words change nothing: the rationale still comes first
+    assert example_metrics(np.r_[np.full(4, 0.9), np.full(16, 0.1)], truth)["auprc"] == pytest.approx(1.0)
+
+
 def _importance(scores: dict[str, dict[str, list[float]]], predicted: int = 1) -> pd.DataFrame:
     rows = []
     for example_id, methods in scores.items():
