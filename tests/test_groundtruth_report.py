@@ -90,7 +90,8 @@ def test_stages_write_tidy_tables_with_provenance(planted_run):
     assert plausibility.loc[plausibility["method"] != "random", "p_adjusted"].notna().all()
     sanity = pd.read_parquet(paths["sanity_summary"])
     assert set(sanity["method"]) == {"rnn_attention", "saliency", "random"}
-    assert sorted(sanity["step"].unique()) == ["embeddings", "head"]
+    assert sorted(sanity["step"].unique()) == ["embeddings", "encoder", "head"]  # encoder: the verdict's step
+    assert (sanity["verdict_step"] == sanity.loc[sanity["step"] == "encoder", "step_index"].iloc[0]).all()
 
 
 @pytest.mark.slow
@@ -160,6 +161,24 @@ def test_sanity_findings_name_failing_methods_with_intervals():
     summary.loc[summary["method"] == "integrated_gradients", ["mean", "mean_low"]] = (-0.6, -0.8)
     bottom, _ = figures.sanity_figure(summary).axes[0].get_ylim()
     assert bottom <= -0.8  # a correlation far below zero stays on the plot
+
+
+def test_sanity_verdict_is_read_before_the_embeddings_and_an_unchanged_head_is_not_read_as_insensitivity():
+    rows = []
+    for method, levels in (("saliency", (0.9, 0.8, 0.1)), ("integrated_gradients", (0.85, 0.2, 0.0))):
+        for step, mean in zip((1, 2, 3), levels):
+            verdict = "fails" if method == "saliency" else "passes"
+            rows.append({"dataset": "sst2", "model": "bilstm_dot", "seed": 0, "method": method, "family": "gradient",
+                         "variant": "abs", "step_index": step, "step": ["head", "encoder", "embeddings"][step - 1],
+                         "n_steps": 3, "verdict_step": 2, "n": 30, "mean": mean, "mean_low": mean - 0.05,
+                         "mean_high": mean + 0.05, "prediction_changed": 0.0 if step == 1 else 0.4,
+                         "insensitive": mean - 0.05 >= 0.5, "verdict": verdict, "threshold": 0.5})
+    section = groundtruth_section({}, {"groundtruth_sanity": pd.DataFrame(rows)}, {})
+    (finding,) = section.findings
+    assert "with every layer above the embeddings randomised (40% of predictions changed)" in finding
+    assert "FAILED" in finding and "Saliency (‖∇‖) 0.80 [0.75, 0.85]" in finding  # read at step 2, not 3
+    assert "changed 0% of the predictions" in finding and "expected of any method" in finding
+    assert "still kept most of their ranking" not in finding
 
 
 def _three_seeds(rows: list[dict], change) -> pd.DataFrame:
@@ -271,13 +290,13 @@ def test_first_screen_says_whether_attention_finds_the_planted_cause():
     assert "4 of 5 trained models rely on it" in text
     # the miss: its hit rate beside a random ranking's (below chance is evidence, not an absence of it)
     assert ("raw attention ranks it first in 2 of the 3 with learned attention (not sst2_anti / dot: first in 46% of "
-            "examples, a random ranking in 6%)") in text
+            "examples, chance 6%)") in text
     assert text.endswith("in 4 of 4.") and "flat" not in text and "lazy" not in text
     # the miss has near-uniform attention in most of its seeds: the lead says so
     concentration = pd.DataFrame({"dataset": "sst2_anti", "model": ["dot", "dot", "lstm"], "seed": [0, 1, 0],
                                   "method": "rnn_attention", "near_uniform": [True, True, False]})
     (text,) = shortcut_lead(pd.DataFrame(rows), config, concentration)
-    assert "(not sst2_anti / dot: first in 46% of examples, a random ranking in 6%; near-uniform attention)" in text
+    assert "(not sst2_anti / dot: first in 46% of examples, chance 6%; near-uniform attention)" in text
     assert shortcut_lead(None, config) == []
 
 

@@ -62,7 +62,7 @@ def test_reinitialise_changes_exactly_the_step_parameters(fixture, request):
 
 
 def test_recorded_steps_keep_head_and_full_randomisation():
-    assert recorded_steps(8, 3) == [1, 4, 8] or recorded_steps(8, 3) == [1, 5, 8]
+    assert recorded_steps(8, 3) == [1, 4, 7, 8]  # with the last step before the embeddings, where the verdict is
     assert recorded_steps(4, None) == [1, 2, 3, 4]
     assert recorded_steps(4, 10) == [1, 2, 3, 4]
 
@@ -138,5 +138,24 @@ def test_transformer_gradients_change_when_the_model_is_randomised(tiny_bert):
     methods = {"grad_x_input": make_method("grad_x_input")}
     trained = compute_importance(tiny_bert, examples, methods["grad_x_input"], progress=False)[0]
     scores = sanity_scores(tiny_bert, examples, methods, trained, max_steps=2)
-    assert sorted(scores["step"].unique()) == ["embeddings", "head"]
+    assert sorted(scores["step"].unique()) == ["embeddings", "head", "layer 1"]  # layer 1: the verdict's step
+    assert scores.loc[scores["step"] == "layer 1", "spearman"].mean() < 0.9
     assert scores.loc[scores["step"] == "embeddings", "spearman"].mean() < 0.9
+
+
+def test_the_verdict_is_read_with_every_layer_random_and_the_embeddings_kept():
+    """Re-initialising the embeddings replaces the input itself, so the verdict is read one step before: a method
+    that keeps its ranking there fails even though the last step (embeddings random too) decorrelates it."""
+    from analysis.groundtruth.sanity import summarize_sanity, verdict_step
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for step, (name, level) in enumerate((("head", 0.95), ("encoder", 0.9), ("embeddings", 0.0)), start=1):
+        for i in range(30):
+            rows.append({"step_index": step, "step": name, "n_steps": 3, "method": "saliency", "family": "gradient",
+                         "example_id": f"e{i}", "variant": "abs", "spearman": level + rng.normal(0, 0.02),
+                         "n_words": 10, "prediction_changed": step > 1})
+    summary = summarize_sanity(pd.DataFrame(rows), threshold=0.5, n_resamples=200)
+    assert verdict_step(3) == 2 and (summary["verdict_step"] == 2).all()
+    assert set(summary["verdict"]) == {"fails"}
+

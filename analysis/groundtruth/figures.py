@@ -311,6 +311,8 @@ def _step_label(step: str, index: int, n_steps: int) -> str:
         return "head"
     if index == n_steps:
         return "all weights"
+    if index == n_steps - 1:
+        return "all layers (verdict)"
     return f"down to {step}"
 
 
@@ -320,9 +322,10 @@ def sanity_figure(summary: pd.DataFrame, *, variant: str = "abs", constant: froz
 
     Caption: a method that reads the model loses its rank correlation with the trained
     model's scores as the cascade randomises the weights from the head down (lines
-    falling towards 0). A method whose line stays above the dashed threshold once all
-    weights are random fails the check (marked "fails" in the legend): its scores do
-    not depend on what the model learned (Adebayo et al. 2018). The random baseline
+    falling towards 0). A method whose line stays above the dashed threshold once every
+    layer above the embeddings is random ("all layers", where the verdict is read) fails
+    the check (marked "fails" in the legend): its scores do not depend on what the model
+    learned (Adebayo et al. 2018). The last step randomises the embeddings too. The random baseline
     reads no model and is expected to stay at 1. In colour: the failing methods, raw
     attention and the random baseline (at most six); the other methods are grey.
 

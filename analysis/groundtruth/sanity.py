@@ -5,8 +5,14 @@ by random ones. The check re-initialises the trained model's weights in cascade,
 the top down, and after each step recomputes every importance method on the same
 examples, for the same explained class (the trained model's prediction), and measures
 the Spearman rank correlation between the trained and the randomised scores per
-example. A method whose correlation stays high once every weight is random does not
+example. A method whose correlation stays high once every layer is random does not
 depend on what the model learned.
+
+The verdict is taken at the last step before the embeddings (every layer above the input
+representation random), the text counterpart of Adebayo et al.'s cascade, which keeps the
+image itself: re-initialising the embeddings replaces the input that gradient x input,
+integrated gradients and the like multiply by, so nearly any method "passes" there by
+construction. That last step is still computed and reported beside the verdict.
 
 Cascade order (each step adds to the previous ones):
 
@@ -133,11 +139,20 @@ def reinitialise(model: TextClassifier, step: RandomisationStep, *, seed: int) -
 def recorded_steps(n_steps: int, max_steps: int | None) -> list[int]:
     """1-based cascade steps at which scores are recomputed: all, or ``max_steps`` evenly spaced.
 
-    The head step (1) and the fully randomised model (``n_steps``) are always included.
+    The head step (1), the verdict's step (:func:`verdict_step`, the last before the embeddings) and the fully
+    randomised model (``n_steps``) are always included.
     """
     if max_steps is None or max_steps >= n_steps:
         return list(range(1, n_steps + 1))
-    return sorted({int(round(x)) for x in np.linspace(1, n_steps, max(2, int(max_steps)))})
+    spaced = {int(round(x)) for x in np.linspace(1, n_steps, max(2, int(max_steps)))}
+    return sorted(spaced | {verdict_step(n_steps)})
+
+
+def verdict_step(n_steps: int) -> int:
+    """The cascade step the verdict is read at: the last before the embeddings (always the last step of
+    :func:`cascade_steps`), i.e. every layer above the input representation random; the only step of a
+    one-step cascade."""
+    return max(1, n_steps - 1)
 
 
 def rank_correlation(frame: pd.DataFrame, a: str, b: str, by: str | Sequence[str]) -> pd.Series:
@@ -231,10 +246,10 @@ def summarize_sanity(scores: pd.DataFrame, *, threshold: float, n_resamples: int
     """Mean Spearman per method, variant and step with bootstrap intervals, and the verdicts.
 
     ``insensitive`` (per row): the interval's lower bound reaches ``threshold`` (the
-    scores barely changed). ``verdict`` (per method and variant, from the fully
-    randomised model, the last step): ``fails`` when insensitive there, ``passes`` when
-    the upper bound lies below ``threshold``, ``inconclusive`` otherwise.
-    ``prediction_changed`` is the share of examples whose predicted class changed.
+    scores barely changed). ``verdict`` (per method and variant, at ``verdict_step``, every
+    layer above the embeddings random, :func:`verdict_step`): ``fails`` when insensitive
+    there, ``passes`` when the upper bound lies below ``threshold``, ``inconclusive``
+    otherwise. ``prediction_changed`` is the share of examples whose predicted class changed.
     """
     keys = ["method", "family", "variant", "step_index", "step", "n_steps"]
     summary = mean_intervals(scores, keys, "spearman", n_resamples=n_resamples, level=level, seed=seed)
@@ -243,9 +258,13 @@ def summarize_sanity(scores: pd.DataFrame, *, threshold: float, n_resamples: int
     changed = scores.groupby("step_index")["prediction_changed"].mean().rename("prediction_changed")
     summary = summary.merge(changed.reset_index(), on="step_index", how="left")
     summary["insensitive"] = summary["mean_low"] >= threshold
-    final = summary.loc[summary["step_index"] == summary["n_steps"]].set_index(["method", "variant"])
+    summary["verdict_step"] = [verdict_step(int(n)) for n in summary["n_steps"]]
+    final = summary.loc[summary["step_index"] == summary["verdict_step"]].set_index(["method", "variant"])
     verdict = {}
     for key, row in final.iterrows():
+        if pd.isna(row["mean_low"]) or pd.isna(row["mean_high"]):  # constant scores (rho undefined) or n < 2
+            verdict[key] = "untested"
+            continue
         verdict[key] = ("fails" if row["mean_low"] >= threshold else
                         "passes" if row["mean_high"] < threshold else "inconclusive")
     summary["verdict"] = [verdict.get((m, v), "untested") for m, v in zip(summary["method"], summary["variant"])]

@@ -239,8 +239,8 @@ def run_sanity(settings: SanitySettings, dataset: str, model_name: str, seed: in
                                seed=seed)
         summary = summarize_sanity(scores, threshold=settings.threshold, n_resamples=settings.n_resamples,
                                    level=settings.level, seed=seed)
-    for row in summary.loc[summary["step_index"] == summary["n_steps"]].itertuples():
-        log.info("  %-24s %-7s rho(all random) %.2f [%.2f, %.2f]: %s", row.method, row.variant, row.mean,
+    for row in summary.loc[summary["step_index"] == summary["verdict_step"]].itertuples():
+        log.info("  %-24s %-7s rho(all layers random) %.2f [%.2f, %.2f]: %s", row.method, row.variant, row.mean,
                  row.mean_low, row.mean_high, row.verdict)
     recorded = {"n_examples": settings.n_examples, "max_steps": settings.max_steps, "methods": list(methods),
                 "variants": settings.variants, "threshold": settings.threshold, "n_resamples": settings.n_resamples,
