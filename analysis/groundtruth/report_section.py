@@ -156,7 +156,11 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
         "model that uses it has a known cause, and a faithful importance method ranks that token first. Reliance is "
         "checked first, by inserting the token into examples of the other classes and by deleting it; only models "
         "that rely on it are scored. Scores explain the predicted class on explained examples that carry the token "
-        "and are assigned to the shortcut class; top-1 ties share the hit.",
+        "and are assigned to the shortcut class; top-1 ties share the hit. Those examples include some the model "
+        "would assign to that class without the token (the share that deleting it changes is given per run). "
+        "'Above chance' compares the hit rate with 1 / (number of words): a rare word, split into several "
+        "subwords, can be ranked first more often than that without being a cause, so only 'finds' identifies "
+        "the planted token as the cause.",
         f"{int(counts['relies'].sum())} of {len(counts)} trained models rely on their planted token"
         + (f" in most seeds ({int(relied_runs.sum())} of {len(relied_runs)} runs)" if several else "")
         + (f"; the seeds disagree for {', '.join(split)}" if split else "") + ".",
