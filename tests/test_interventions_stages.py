@@ -165,6 +165,23 @@ def test_a_changed_importance_table_reruns_only_the_tests_that_read_its_rankings
     assert "saliency" in set(pd.read_parquet(job["outputs"]["removal"])["method"])
 
 
+def test_a_changed_setting_reruns_only_the_tests_that_read_it(tmp_path, caplog):
+    """Each test is keyed by the settings it reads: the permutation draws rerun the permutation test alone, the
+    summaries' resamples no test at all."""
+    from dataclasses import replace
+
+    job = _prepare(_tiny_rnn(), tmp_path, "rnn", ["rnn_attention", "loo_delete"])
+    run_interventions(**job)
+    settings = job["settings"]
+    job["settings"] = replace(settings, n_resamples=50, permutation={**settings.permutation, "draws": 6})
+    caplog.clear()
+    with caplog.at_level("INFO", logger="analysis.records"):
+        run_interventions(**job)
+    reused = {r.getMessage().split(":")[0] for r in caplog.records if "reusing the finished result" in r.getMessage()}
+    assert reused == {"adversarial", "uniform", "zeroing", "removal", "input ablation (all rankings)"}
+    assert (pd.read_parquet(job["outputs"]["permutation"])["draws"] == 6).all()
+
+
 @pytest.mark.slow
 def test_stages_write_tidy_tables_with_provenance_and_cost(finished_runs):
     _, runs = finished_runs

@@ -10,9 +10,11 @@
 - :class:`CostLog`: forward passes and seconds of each test;
 - finished tests are kept on disk (an :class:`analysis.records.ResultCache` passed as
   ``cache``), so an interrupted run redoes only the unfinished ones. The cache's context
-  holds what decides every test (model, examples, seed, settings); the two tests that read
-  the importance table (removal, input ablation) are keyed by their rankings as well
-  (:func:`rankings_key`), so a changed or added importance method reruns only those two.
+  holds what decides every test (model, example ids and words, seed); each test adds the
+  settings it reads and its version (:func:`decides_for`), and the two tests that read
+  the importance table (removal, input ablation) their rankings (:func:`rankings_key`), so
+  a changed or added importance method reruns only those two, and a changed setting only
+  the tests that read it.
 
 ``settings`` is the config's ``interventions`` block (documented in the schema).
 """
@@ -23,7 +25,6 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -91,12 +92,41 @@ class CostLog:
         return pd.DataFrame(self.rows, columns=COST_COLUMNS)
 
 
+TEST_SETTINGS: dict[str, tuple[str, ...]] = {
+    "permutation": ("permutation",),
+    "adversarial": ("adversarial",),
+    "adversarial (full search check)": ("adversarial",),
+    "uniform": ("uniform",),
+    "zeroing": ("zeroing",),
+    "removal": ("zeroing",),  # its max_steps; what it ranks comes in by rankings_key
+    "input ablation (all rankings)": ("ablation",),
+}
+"""The ``interventions`` blocks each test reads. The model-side tests also read the attention scope (``layers``,
+``heads`` and the adversarial layer, which the reference outputs record)."""
+INPUT_SIDE = frozenset({"input ablation (all rankings)"})
+TEST_VERSIONS: dict[str, int] = {}
+"""A test's version, raised (from 1) after a fix that changes its result: results cached by earlier versions are
+then recomputed, as :attr:`analysis.importance.ImportanceMethod.version` does for the methods. Version 1 is not
+part of the key."""
+
+
+def decides_for(test: str, settings: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What decides ``test``'s result besides the cache context: the settings it reads (:data:`TEST_SETTINGS`),
+    its version from 2 on (:data:`TEST_VERSIONS`) and ``extra`` (the rankings of removal and input ablation)."""
+    own = {key: settings[key] for key in TEST_SETTINGS[test]}
+    if test not in INPUT_SIDE:
+        own["scope"] = {"layers": settings.get("layers"), "heads": settings.get("heads"),
+                        "adversarial_layer": settings["adversarial"].get("layer")}
+    version = TEST_VERSIONS.get(test, 1)
+    return {"settings": own, **({"version": version} if version > 1 else {}), **(extra or {})}
+
+
 def _cached(cost: CostLog, cache: ResultCache | None, test: str, run: Callable[[], dict[str, pd.DataFrame]],
             decides: dict[str, Any] | None = None) -> dict[str, pd.DataFrame]:
     """``test``'s tables from ``cache``, or from ``run`` (which returns them and records their cost).
 
     A finished test is kept as its tables, then its cost row, which marks it finished;
-    ``decides``: what decides the test beyond the cache's context (the rankings it reads).
+    ``decides``: what decides the test beyond the cache's context (:func:`decides_for`).
     """
     hit = cache.get(test, last="cost", decides=decides) if cache is not None else None
     if hit is not None:
@@ -162,7 +192,11 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
     from analysis.interventions.model_side import permutation_test, removal_test, uniform_test, zeroing_test
 
     adversarial = settings["adversarial"]
-    measure = partial(_measure, cost, cache=cache)
+
+    def measure(test: str, adapter: Any, examples: int, run: Callable[[], pd.DataFrame],
+                extra: dict[str, Any] | None = None) -> pd.DataFrame:
+        return _measure(cost, test, adapter, examples, run, cache=cache, decides=decides_for(test, settings, extra))
+
     adapter = make_adapter(model, layers=settings["layers"], heads=settings["heads"],
                            adversarial_layer=adversarial["layer"], batch_size=settings["batch_size"])
     tables = {name: pd.DataFrame(columns=columns) for name, columns in EMPTY_COLUMNS.items()}
@@ -210,7 +244,7 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
         rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
         max_steps = settings["zeroing"].get("max_steps")
         tables["removal"] = measure("removal", adapter, len(ids), lambda: removal_test(
-            adapter, encoded, ids, rankings, reference=reference, max_steps=max_steps), decides=rankings_key(rankings))
+            adapter, encoded, ids, rankings, reference=reference, max_steps=max_steps), extra=rankings_key(rankings))
     return tables, _scope_label(adapter)
 
 
@@ -282,7 +316,7 @@ def input_side_tests(model: Any, encoded: Any, words: list[list[str]], ids: list
                                 removal=tuple(block["removal"]), batch_size=int(settings["batch_size"]))
     test = "input ablation (all rankings)"
     rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
-    decides = rankings_key(rankings)
+    decides = decides_for(test, settings, rankings_key(rankings))
 
     def run() -> dict[str, pd.DataFrame]:
         targets, _ = predict(model, words, encoded=encoded, batch_size=settings["batch_size"])

@@ -110,11 +110,11 @@ def run_interventions(settings: InterventionSettings, dataset: str, model_name: 
     ids = examples["example_id"].astype(str).tolist()
     encoded = model.encode(words)
     cost = CostLog(len(ids))
-    # finished tests survive an interruption: keyed by what decides them (batch sizes do not; the tests that read
-    # the importance table add its rankings, so a changed importance method does not rerun the attention tests)
+    # finished tests survive an interruption: keyed by what decides them (batch sizes do not; each test adds the
+    # settings it reads and, if it reads the importance table, its rankings: analysis.interventions.suite)
     cache = ResultCache(Path(outputs["summary"]).parent / "interventions_cache", {
-        "model": folder_fingerprint(model_dir), "examples": settings_hash(ids), "seed": seed,
-        "settings": {key: value for key, value in block.items() if key != "batch_size"}}, kind="test")
+        "model": folder_fingerprint(model_dir), "examples": settings_hash(ids), "words": settings_hash(words),
+        "seed": seed}, kind="test")
     with timed(f"causal tests of {model_name} on {len(ids)} {dataset} examples (seed {seed})", log):
         tables, scope = model_side_tests(model, encoded, ids, importance, block, seed, cost, cache)
         eraser, curves = input_side_tests(model, encoded, words, ids, importance, block, seed, cost, cache)
