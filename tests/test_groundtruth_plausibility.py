@@ -57,17 +57,35 @@ def test_constant_scores_pick_no_words_by_position():
     assert 0 < example_metrics(flat, start)["iou_f1"] < 1
 
 
-def test_tied_scores_get_a_random_rankings_auprc_not_a_bonus():
+def test_auprc_equals_scikit_learns_trapezoid_on_untied_scores():
+    rng = np.random.default_rng(3)
+    for n in (3, 8, 40):
+        for _ in range(50):
+            truth = (rng.random(n) < 0.3).astype(int)
+            truth[rng.integers(n)] = 1
+            truth[rng.integers(n)] = 0 if truth.sum() > 1 else truth[0]
+            if not 0 < truth.sum() < n:
+                continue
+            scores = rng.normal(size=n)
+            precision, recall, _ = precision_recall_curve(truth, scores)
+            assert example_metrics(scores, truth)["auprc"] == pytest.approx(auc(recall, precision), abs=1e-12)
+
+
+def test_tied_scores_get_a_random_rankings_auprc_wherever_the_rationale_is():
     """ERASER's trapezoid across one tie block gave constant scores (1 + k/n) / 2, above a random ranking's expected
-    AUPRC (uniform attention beat every real method on HateXplain); ties are now broken at random."""
+    AUPRC (uniform attention beat every real method on HateXplain); ties are now broken at random, so constant
+    scores get a random ranking's expected AUPRC whether the rationale opens, sits inside or ends the text."""
     rng = np.random.default_rng(1)
-    truth = np.r_[np.ones(4, dtype=int), np.zeros(16, dtype=int)]
-    flat = example_metrics(np.full(20, 0.05), truth)["auprc"]
-    random_orders = [example_metrics(rng.permutation(20).astype(float), truth)["auprc"] for _ in range(2000)]
-    assert flat == pytest.approx(np.mean(random_orders), abs=0.08)  # 32 tie-breaks: standard error 0.024
-    assert flat < (1 + 4 / 20) / 2 - 0.2  # the old value, 0.6
+    n, k = 20, 4
+    expected = np.mean([auc(*precision_recall_curve(np.r_[np.ones(k), np.zeros(n - k)], rng.permutation(n))[1::-1])
+                        for _ in range(20000)])
+    for start in (0, 8, n - k):
+        truth = np.zeros(n, dtype=int)
+        truth[start:start + k] = 1
+        assert example_metrics(np.full(n, 0.05), truth)["auprc"] == pytest.approx(expected, abs=0.015)
+    truth = np.r_[np.ones(k, dtype=int), np.zeros(n - k, dtype=int)]
     # ties only among non-rationale words change nothing: the rationale still comes first
-    assert example_metrics(np.r_[np.full(4, 0.9), np.full(16, 0.1)], truth)["auprc"] == pytest.approx(1.0)
+    assert example_metrics(np.r_[np.full(k, 0.9), np.full(n - k, 0.1)], truth)["auprc"] == pytest.approx(1.0)
 
 
 def _importance(scores: dict[str, dict[str, list[float]]], predicted: int = 1) -> pd.DataFrame:

@@ -201,16 +201,21 @@ def test_three_seeds_count_per_seed_and_are_pooled_in_the_figures():
                                "metric": "top1", "n": 40, "mean": 0.9, "mean_low": 0.8, "mean_high": 0.95,
                                "chance": 0.1, "verdict": "finds", "threshold": 0.5, "model_relies": True}
                               for m in ("loo_delete", "rnn_attention")],
-                             lambda frame, seed: frame.assign(model_relies=seed == 0))
+                             lambda frame, seed: frame.assign(model_relies=seed == 0, mean=0.9 if seed == 0 else 0.1,
+                                                              mean_low=0.8 if seed == 0 else 0.05,
+                                                              verdict="finds" if seed == 0 else "misses"))
     part = shortcut_part(detection, reliance)
     assert "0 of 1 trained models rely on their planted token in most seeds (1 of 3 runs)" in part.paragraphs[1]
     assert "the seeds disagree for anti/cnn (relies in 1 of 3 seeds)" in part.paragraphs[1]
     captions = dict(part.figures)
     assert "anti/cnn: relies in 1 of 3 seeds" in captions["shortcut_reliance"]
     assert "(1 run)" in captions["shortcut_detection"]  # only seed 0's run relies, so only it is scored
-    assert "3 seeds of a model are pooled" in captions["shortcut_detection"]
+    assert "only those are drawn" in captions["shortcut_detection"]
+    assert "The seeds of a model (3) are pooled" in captions["shortcut_reliance"]
     dots = figures.shortcut_detection_figure(detection, reliance).axes[0].collections
     assert len(dots) == 2  # one dot per method for the one model, not three stacked
+    # pooled over the seeds that rely on the token only: seed 0's 0.9, not the mean 0.37 with the two that do not
+    assert all(np.allclose(dot.get_offsets()[:, 0], 0.9) for dot in dots)
 
     rows = []
     for step, mean in ((1, 0.8), (2, 0.4), (3, 0.1)):

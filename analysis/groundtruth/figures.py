@@ -91,11 +91,14 @@ def _over_seeds(rows: pd.DataFrame, keys: list[str], *, passed: str | None = Non
 
 
 def seeds_pooled_note(table: pd.DataFrame | None) -> str:
-    """The captions' sentence on seeds where a figure pools several (empty for one)."""
-    seeds = table["seed"].nunique() if table is not None and "seed" in table and len(table) else 1
-    if seeds < 2:
+    """The captions' sentence on seeds where a figure pools several (empty where every model has one)."""
+    if table is None or "seed" not in table or table.empty:
         return ""
-    return (f" The {seeds} seeds of a model are pooled: a dot or line is their mean, its bar or band runs from the "
+    counts = sorted(set(table.groupby(["dataset", "model"])["seed"].nunique()))
+    if counts[-1] < 2:
+        return ""
+    seeds = str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    return (f" The seeds of a model ({seeds}) are pooled: a dot or line is their mean, its bar or band runs from the "
             f"lowest to the highest of their 95% bounds, and a dot is filled when most seeds passed.")
 
 
@@ -166,7 +169,8 @@ def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | No
     ``variant`` and ``group``: explained examples with the token that the model assigns
     to the shortcut class): one row of panels per planted dataset, one column per
     metric, methods on the y axis, one colour per model; mean with its interval over examples
-    (studentised bootstrap; Clopper-Pearson for rates); several seeds pooled (:func:`_over_seeds`).
+    (studentised bootstrap; Clopper-Pearson for rates); several seeds pooled (:func:`_over_seeds`), only
+    those that rely on the token where any does (:func:`relying_runs_first`).
     """
     title = "Planted shortcut: does each method rank the known cause first?"
     rows = _selected(summary, table="groundtruth_shortcut", verdict="verdict", variant=variant, group=group,
@@ -176,9 +180,21 @@ def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | No
                                else f"no rows for variant={variant!r}, group={group!r}")
     relies = _relies(reliance)
     labels = {m: _model_legend(m, relies) for m in rows["model"].unique()}
+    rows = relying_runs_first(rows)
     return _method_grid(title, rows, SHORTCUT_PANELS,
                         passed=rows["verdict"].eq("finds"), chance_metrics=tuple(SHORTCUT_PANELS),
                         model_labels=labels, hollow_label="hollow: not found", chance_label="chance")
+
+
+def relying_runs_first(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the seeds that rely on the token (``model_relies``) for every (dataset, model) with one, all of
+    its rows otherwise: the token is a known cause only in a run that relies on it, so pooling those with the
+    others would mix what a method finds with what it merely ranks."""
+    if rows.empty or "model_relies" not in rows:
+        return rows
+    relies = rows["model_relies"].fillna(False).astype(bool)
+    any_relies = relies.groupby([rows["dataset"], rows["model"]]).transform("any")
+    return rows.loc[relies | ~any_relies]
 
 
 def relying_seeds(reliance: pd.DataFrame) -> pd.DataFrame:

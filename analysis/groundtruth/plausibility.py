@@ -18,7 +18,7 @@ marked word among the words the model kept), for the explained (predicted) class
 
 Ties are broken at random, never by word order: token F1 takes the expected value at the
 k-th place (each tied word counts with its chance of being picked), IOU F1 the mean over 32
-seeded random tie-breaks there, AUPRC the mean over 32 seeded random orders of all tied
+seeded random tie-breaks there, AUPRC the mean over 1,000 seeded random orders of all tied
 words (ERASER's curve makes a tie block one threshold, and its trapezoid rewards ties). Methods with a non-finite score for an example (e.g.
 attention flow beyond its token limit) are left out of that example.
 
@@ -36,7 +36,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import auc, precision_recall_curve
 
 from analysis.groundtruth.intervals import mean_intervals
 from analysis.seeding import derive_seed
@@ -75,7 +74,7 @@ def _iou(a: tuple[int, int], b: tuple[int, int]) -> float:
 
 
 TIE_BREAKS = 32
-"""Random tie-breaks IOU F1 averages over where a tie straddles the k-th place, and AUPRC where scores tie."""
+"""Random tie-breaks IOU F1 averages over where a tie straddles the k-th place."""
 
 
 def iou_f1(predicted: Sequence[float], truth: Sequence[int], threshold: float = IOU_THRESHOLD) -> float:
@@ -115,9 +114,13 @@ def token_f1(predicted: Sequence[float], truth: Sequence[int]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+TIE_ORDERS = 1000
+"""Random orders of the tied words AUPRC averages over (standard error about 0.005 on a fully tied text)."""
+
+
 def auprc(scores: Sequence[float], truth: Sequence[int]) -> float:
-    """ERASER's AUPRC of one example (the trapezoid under sklearn's precision-recall curve), with tied scores
-    broken at random: the mean over :data:`TIE_BREAKS` seeded orders of the tied words.
+    """ERASER's AUPRC of one example (the trapezoid under scikit-learn's precision-recall curve), with tied
+    scores broken at random: the mean over :data:`TIE_ORDERS` seeded orders of the tied words.
 
     Without that, a block of tied words is one point of the curve and the trapezoid's straight line across it
     rewards ties: constant scores got (1 + k/n) / 2 (k rationale words of n), more than a random ranking's
@@ -127,21 +130,27 @@ def auprc(scores: Sequence[float], truth: Sequence[int]) -> float:
     scores, truth = np.asarray(scores, dtype=float), np.asarray(truth, dtype=int)
     if not 0 < truth.sum() < len(truth):
         return 1.0
+    _, levels = np.unique(-scores, return_inverse=True)  # 0 = the highest score; ties share a level
+    if levels.max() + 1 == len(scores):
+        return float(ranked_auprc(truth[np.argsort(levels)][None, :])[0])
+    keys = levels + np.random.default_rng(0).random((TIE_ORDERS, len(scores)))  # ties in a random order
+    return float(ranked_auprc(truth[np.argsort(keys, axis=1)]).mean())
 
-    def area(values: np.ndarray) -> float:
-        precision, recall, _ = precision_recall_curve(truth, values)
-        return float(auc(recall, precision))
 
-    if len(np.unique(scores)) == len(scores):
-        return area(scores)
-    rng = np.random.default_rng(0)
-    areas = []
-    for _ in range(TIE_BREAKS):
-        order = np.lexsort((rng.random(len(scores)), -scores))  # best first; tied words in a random order
-        ranked = np.empty(len(scores))
-        ranked[order] = np.arange(len(scores), 0, -1)
-        areas.append(area(ranked))
-    return float(np.mean(areas))
+def ranked_auprc(labels: np.ndarray) -> np.ndarray:
+    """The trapezoidal AUPRC of each row of ``labels`` (0/1, best-ranked word first, no ties), as
+    ``sklearn.metrics.auc(recall, precision)`` of ``precision_recall_curve`` computes it: the curve runs from
+    (recall 0, precision 1) through every rank up to the first at full recall."""
+    labels = np.asarray(labels, dtype=float)
+    hits = labels.cumsum(axis=1)
+    total = hits[:, -1:]
+    precision = hits / np.arange(1, labels.shape[1] + 1)
+    recall = hits / total
+    before = np.concatenate([np.zeros((len(labels), 1)), recall[:, :-1]], axis=1)
+    precision_before = np.concatenate([np.ones((len(labels), 1)), precision[:, :-1]], axis=1)
+    reached = np.concatenate([np.zeros((len(labels), 1), dtype=bool), (hits >= total)[:, :-1]], axis=1)
+    steps = np.where(reached, 0.0, (recall - before) * (precision + precision_before) / 2)
+    return steps.sum(axis=1)
 
 
 def example_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from analysis.attention.concentration import near_uniform_runs
 from analysis.config import generated_datasets, rnn_models
-from analysis.groundtruth.figures import relying_seeds, seeds_pooled_note, seeds_text
+from analysis.groundtruth.figures import relying_runs_first, relying_seeds, seeds_pooled_note, seeds_text
 from analysis.interventions.comparisons import RAW_ATTENTION, ranks_nothing
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
@@ -147,7 +147,8 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
                 text += f" ({reference}chance {best['chance']:.2f})."
         findings.append(text)
     counts = relying_seeds(reliance)
-    relied_runs = reliance.groupby(["dataset", "model", "seed"])["relies"].first().astype(bool)
+    relied_runs = reliance.assign(seed=reliance["seed"] if "seed" in reliance else 0).groupby(
+        ["dataset", "model", "seed"])["relies"].first().astype(bool)
     split = [f"{d}/{m} ({seeds_text(k, n)})" for (d, m), k, n in zip(counts.index, counts["relying"], counts["seeds"])
              if 0 < k < n]
     several = int(counts["seeds"].max()) > 1
@@ -180,7 +181,9 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
                                         f"{_names(sometimes)}; in none: {_names(never)}."
                                         if len(scored) else "No model relies on its token, so no method is scored.")
                          + (f" Raw attention of {', '.join(left_out)} is {UNDEFINED}: not drawn, counted nowhere."
-                            if left_out else "") + seeds_pooled_note(detection))
+                            if left_out else "") + seeds_pooled_note(relying_runs_first(detection))
+                         + (" Where only some seeds of a model rely on the token, only those are drawn." if split
+                            else ""))
     captions = [
         ("shortcut_reliance", "Does each model rely on the planted token? " + "; ".join(
             f"{d}/{m}: {seeds_text(k, n)}" for (d, m), k, n in zip(counts.index, counts["relying"], counts["seeds"]))
@@ -324,9 +327,11 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs",
             text += (f" Randomising the classification head alone left the scores of {_names(identical)} exactly "
                      f"unchanged (ρ = 1): they are computed below the head and cannot reflect it.")
         head_changed = float(head["prediction_changed"].iloc[0]) if len(head) else float("nan")
-        if similar and head_changed < 0.1:  # the random head computes nearly the same function
-            text += (f" Randomising the classification head alone changed {head_changed:.0%} of the predictions, so "
-                     f"that {_names(similar)} kept most of their ranking there is expected of any method.")
+        if similar and min(head_changed, 1 - head_changed) < 0.1:  # nearly the same decisions (or, two classes, all
+            # reversed: the gradient's sign flips, |scores| keep their ranking)
+            text += (f" Randomising the classification head alone changed {head_changed:.0%} of the predictions: it "
+                     f"keeps (or, with two classes, reverses) nearly every decision, so that {_names(similar)} kept "
+                     f"most of their ranking there is expected of any method.")
         elif similar:
             text += (f" After the head alone ({head_changed:.0%} of predictions changed), {_names(similar)} still "
                      f"kept most of their ranking (lower bound >= {threshold:.2f}).")
@@ -423,7 +428,7 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
                   concentration: pd.DataFrame | None = None) -> list[str]:
     """The first screen's sentence on the one place the cause is known, with explicit denominators: how many
     trained models rely on their planted token; of those with learned attention, in how many raw attention ranks
-    it first (top-1 verdict "finds" in most seeds), naming each miss with its hit rate beside chance's
+    it first (top-1 verdict "finds" in most of the seeds that rely on it), naming each miss with its hit rate beside chance's
     and whether its attention is near uniform (``concentration``, the attention concentration table); and in how
     many of all that rely on it leave-one-out does. Models whose attention is frozen to uniform rely or not like
     any other, but their attention ranks nothing, so they are not in the attention count."""
@@ -444,6 +449,7 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
         relies[name] = bool(part.groupby("seed")["model_relies"].first().astype(bool).mean() > 0.5)
         if not relies[name]:
             continue
+        part = part.loc[part["model_relies"].astype(bool)]  # the seeds where the token is a known cause
         finds = {method: (group["verdict"] == "finds").mean() > 0.5 for method, group in part.groupby("method")}
         loo[name] = finds.get("loo_delete", False)
         raw = next((m for m in RAW_ATTENTION if m in finds), None)
