@@ -10,7 +10,9 @@ model family and model: jobs, seeds, total and mean wall time per job, share of 
 the wall time of one seed, CPU time and peak memory, sorted by cost, with totals; then the
 projected wall time of N seeds (study-wide stages once, per-seed stages N times). Times
 are sums of job wall times, i.e. a run with ``--cores 1``; jobs that ran side by side
-overlapped in the run itself, and slowed each other down. Last, the stages that have no
+overlapped in the run itself, and slowed each other down. A job that resumed or reused
+finished work (cached methods and causal tests, saved epochs) counts at the seconds that work
+took when computed, where it keeps them (``analysis.report.cost.RECORDED_WORK``). Last, the stages that have no
 benchmark files (or fewer than jobs with a log): not run yet, run before benchmarks were
 recorded, failed, or still running; their cost is missing from every total above.
 """

@@ -44,7 +44,7 @@ def test_stage_costs_parses_every_job_from_its_path(benchmarks):
     table = stage_costs(benchmarks)
     assert len(table) == 11
     assert list(table.columns) == ["rule", "dataset", "model", "seed", "other_wildcards", "wall_seconds",
-                                   "cpu_seconds", "max_rss_mib", "path"]
+                                   "cpu_seconds", "max_rss_mib", "measured_seconds", "recorded_seconds", "path"]
     explain = table[table["rule"] == "explain"]
     assert set(explain["other_wildcards"]) == {"shard=0", "shard=1"}
     assert set(explain["seed"]) == {0, 1} and set(explain["model"]) == {"minilm"}
@@ -55,6 +55,25 @@ def test_stage_costs_parses_every_job_from_its_path(benchmarks):
     figure = table[table["rule"] == "groundtruth_figure"].iloc[0]
     assert figure["other_wildcards"] == "figure=sanity" and figure["max_rss_mib"] == 120.0
     assert table["wall_seconds"].sum() == pytest.approx(10 + 400 + 80 + 200 + 4 + 6)
+
+
+def test_a_job_that_reused_finished_work_counts_at_what_that_work_took(benchmarks):
+    """An explain job that reused cached methods ran 50 s but its methods took 400 s when computed: it counts 400 s;
+    a training run that took longer than its epochs (evaluation, loading) keeps its measured time."""
+    study = benchmarks.parent
+    run = study / "sst2" / "minilm" / "0"
+    (run / "shards" / "0").mkdir(parents=True)
+    pd.DataFrame({"method": ["saliency", "integrated_gradients"], "seconds": [100.0, 300.0]}).to_parquet(
+        run / "shards" / "0" / "diagnostics.parquet")
+    pd.DataFrame({"epoch": [1, 2], "seconds": [30.0, 30.0], "validation_seconds": [5.0, 5.0]}).to_parquet(
+        run / "training_history.parquet")
+    table = stage_costs(benchmarks).set_index(["rule", "model", "seed", "other_wildcards"])
+    reused = table.loc[("explain", "minilm", 0, "shard=0")]
+    assert reused["measured_seconds"] == 50.0 and reused["recorded_seconds"] == 400.0
+    assert reused["wall_seconds"] == 400.0
+    trained = table.loc[("train", "minilm", 0, "")]
+    assert trained["recorded_seconds"] == 70.0 and trained["wall_seconds"] == 100.0
+    assert pd.isna(table.loc[("explain", "minilm", 0, "shard=1"), "recorded_seconds"])  # no table: measured
 
 
 def test_repeated_jobs_count_at_their_mean(tmp_path):

@@ -6,6 +6,12 @@ or ``<rule>.tsv`` for a rule without wildcards, so each path says which job it m
 without a second table of rule layouts. A stage here is one rule. Stages with a ``seed``
 wildcard are paid once per training seed; the others (data preparation, study-wide tables
 and figures) once per study.
+
+A benchmark file holds the wall time of a job's last run. A job that resumed (training after
+an interruption) or reused finished work (methods and causal tests are cached, so a rerun
+after a fix recomputes only what the fix touched) took less than a run from scratch: for the
+three rules that keep what each part of their work took (:data:`RECORDED_WORK`), a job counts
+at the larger of its wall time and the seconds its parts took when they were computed.
 """
 
 from __future__ import annotations
@@ -20,7 +26,15 @@ import pandas as pd
 # peak resident memory in MiB (Snakemake writes "NA" when a job ended before the first sample)
 BENCHMARK_COLUMNS = {"s": "wall_seconds", "cpu_time": "cpu_seconds", "max_rss": "max_rss_mib"}
 RUN_WILDCARDS = ("dataset", "model", "seed")
-STAGE_COLUMNS = ["rule", *RUN_WILDCARDS, "other_wildcards", *BENCHMARK_COLUMNS.values(), "path"]
+STAGE_COLUMNS = ["rule", *RUN_WILDCARDS, "other_wildcards", *BENCHMARK_COLUMNS.values(), "measured_seconds",
+                 "recorded_seconds", "path"]
+RECORDED_WORK: dict[str, tuple[str, tuple[str, ...]]] = {
+    "train": ("training_history.parquet", ("seconds", "validation_seconds")),
+    "explain": ("shards/{shard}/diagnostics.parquet", ("seconds",)),
+    "interventions": ("interventions/cost.parquet", ("seconds",)),
+}
+"""Rule -> (its table under the run folder ``<study>/<dataset>/<model>/<seed>/``, the columns whose sum is the
+seconds its work took when computed: per epoch, per method and example, per causal test; cached parts keep theirs)."""
 SUMMARY_MEASURES = ["jobs", "seeds", "total_seconds", "mean_seconds", "share", "one_seed_seconds", "cpu_seconds",
                     "max_rss_mib"]
 
@@ -51,14 +65,34 @@ def read_benchmark(path: Path) -> dict[str, float]:
     return {new: float(values[old].mean()) for old, new in BENCHMARK_COLUMNS.items()}
 
 
+def recorded_seconds(study_dir: Path, job: dict[str, str]) -> float:
+    """The seconds the work of one job took when computed, from the table it keeps (:data:`RECORDED_WORK`);
+    NaN for other rules or when the table is missing."""
+    if job.get("rule") not in RECORDED_WORK or any(key not in job for key in RUN_WILDCARDS):
+        return float("nan")
+    relative, columns = RECORDED_WORK[job["rule"]]
+    try:
+        path = study_dir / job["dataset"] / job["model"] / job["seed"] / relative.format(**job)
+    except KeyError:  # the job lacks a wildcard the table's path needs (a shard)
+        return float("nan")
+    if not path.exists():
+        return float("nan")
+    frame = pd.read_parquet(path)
+    present = [column for column in columns if column in frame]
+    return float(frame[present].apply(pd.to_numeric, errors="coerce").sum().sum()) if present else float("nan")
+
+
 def stage_costs(benchmark_dir: str | Path) -> pd.DataFrame:
     """One row per benchmarked job: rule, dataset, model, seed, other wildcards and what the job cost.
 
     ``dataset``, ``model`` and ``seed`` are missing (NaN, ``<NA>``) where the rule has no such
     wildcard; ``other_wildcards`` holds the rest (``shard=0``, ``figure=sanity``; empty when
     none). Columns: rule, dataset, model, seed, other_wildcards, wall_seconds, cpu_seconds,
-    max_rss_mib, path (relative to ``benchmark_dir``). A folder that does not exist yet (no
-    job has run) gives an empty table.
+    max_rss_mib, measured_seconds, recorded_seconds, path (relative to ``benchmark_dir``).
+    ``measured_seconds`` is the benchmark's wall time, ``recorded_seconds`` the seconds the job's
+    parts took when computed (:func:`recorded_seconds`, from the study folder ``benchmark_dir``'s
+    parent), and ``wall_seconds`` the larger of the two: what the job costs from scratch. A
+    folder that does not exist yet (no job has run) gives an empty table.
     """
     root = Path(benchmark_dir)
     rows = []
@@ -66,12 +100,16 @@ def stage_costs(benchmark_dir: str | Path) -> pd.DataFrame:
         relative = path.relative_to(root)
         job = benchmark_job(relative)
         other = {k: v for k, v in job.items() if k not in ("rule", *RUN_WILDCARDS)}
+        measured = read_benchmark(path)
+        recorded = recorded_seconds(root.parent, job)
         rows.append({"rule": job["rule"], **{k: job.get(k, np.nan) for k in RUN_WILDCARDS},
                      "other_wildcards": ",".join(f"{k}={v}" for k, v in other.items()),
-                     **read_benchmark(path), "path": relative.as_posix()})
+                     **measured, "wall_seconds": float(np.nanmax([measured["wall_seconds"], recorded])),
+                     "measured_seconds": measured["wall_seconds"], "recorded_seconds": recorded,
+                     "path": relative.as_posix()})
     table = pd.DataFrame(rows, columns=STAGE_COLUMNS)
     table["seed"] = pd.to_numeric(table["seed"]).astype("Int64")
-    for column in BENCHMARK_COLUMNS.values():
+    for column in (*BENCHMARK_COLUMNS.values(), "measured_seconds", "recorded_seconds"):
         table[column] = table[column].astype(float)
     return table
 

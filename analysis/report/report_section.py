@@ -424,8 +424,12 @@ def cost_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
                                  by=("model",))
         seeds = len(config.get("seeds", [])) or 1
         further = projected_seconds(stages, seeds + 1) - projected_seconds(stages, seeds)
+        reused = int((stages["wall_seconds"] > stages["measured_seconds"]).sum()) if "measured_seconds" in stages else 0
         blocks += [Paragraph(f"Wall time of every workflow stage, from Snakemake's benchmark files: "
-                             f"{stages['wall_seconds'].sum() / 3600:.2f} h in all over {len(stages)} jobs (serial; "
+                             f"{stages['wall_seconds'].sum() / 3600:.2f} h in all over {len(stages)} jobs"
+                             + (f" ({reused} jobs that resumed after an interruption or reused finished methods or "
+                                f"causal tests count at the seconds that work took when it was computed)"
+                                if reused else "") + " (serial; "
                              f"{stages['cpu_seconds'].sum() / 3600:.2f} h of CPU time, less where jobs waited for a "
                              f"core); a one-seed study takes about {projected_seconds(stages, 1) / 3600:.2f} h and "
                              f"each further seed adds about {further / 3600:.2f} h, serially, so this study's "
