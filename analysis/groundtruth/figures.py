@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from analysis.groundtruth.sanity import verdict_step
 from analysis.interventions.comparisons import ranks_nothing
 from analysis.plots.kit import MAX_DESIGN_WIDTH_IN, highlighted_lines, new_figure, no_data_figure, styled
 from analysis.plots.style import METHOD_COLOR_CYCLE, method_label, method_palette, sort_methods
@@ -197,12 +198,16 @@ def relying_runs_first(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.loc[relies | ~any_relies]
 
 
+def relying_runs(reliance: pd.DataFrame) -> pd.Series:
+    """Whether each run (dataset, model, seed; seed 0 in a table without seeds) relies on the planted token."""
+    return reliance.assign(seed=reliance["seed"] if "seed" in reliance else 0).groupby(
+        ["dataset", "model", "seed"])["relies"].first().astype(bool)
+
+
 def relying_seeds(reliance: pd.DataFrame) -> pd.DataFrame:
     """Per dataset and model: ``relying``, how many seeds rely on the planted token, of ``seeds``; ``relies``: most
     of them do (the rule of the report's first screen)."""
-    runs = reliance.assign(seed=reliance["seed"] if "seed" in reliance else 0).groupby(
-        ["dataset", "model", "seed"])["relies"].first().astype(bool)
-    counts = runs.groupby(level=["dataset", "model"]).agg(relying="sum", seeds="size")
+    counts = relying_runs(reliance).groupby(level=["dataset", "model"]).agg(relying="sum", seeds="size")
     return counts.assign(relies=counts["relying"] > counts["seeds"] / 2)
 
 
@@ -327,7 +332,7 @@ def _step_label(step: str, index: int, n_steps: int) -> str:
         return "head"
     if index == n_steps:
         return "all weights"
-    if index == n_steps - 1:
+    if index == verdict_step(n_steps):
         return "all layers (verdict)"
     return f"down to {step}"
 

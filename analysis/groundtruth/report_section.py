@@ -17,7 +17,13 @@ import pandas as pd
 
 from analysis.attention.concentration import near_uniform_runs
 from analysis.config import generated_datasets, rnn_models
-from analysis.groundtruth.figures import relying_runs_first, relying_seeds, seeds_pooled_note, seeds_text
+from analysis.groundtruth.figures import (
+    relying_runs,
+    relying_runs_first,
+    relying_seeds,
+    seeds_pooled_note,
+    seeds_text,
+)
 from analysis.interventions.comparisons import RAW_ATTENTION, ranks_nothing
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
@@ -147,8 +153,7 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
                 text += f" ({reference}chance {best['chance']:.2f})."
         findings.append(text)
     counts = relying_seeds(reliance)
-    relied_runs = reliance.assign(seed=reliance["seed"] if "seed" in reliance else 0).groupby(
-        ["dataset", "model", "seed"])["relies"].first().astype(bool)
+    relied_runs = relying_runs(reliance)
     split = [f"{d}/{m} ({seeds_text(k, n)})" for (d, m), k, n in zip(counts.index, counts["relying"], counts["seeds"])
              if 0 < k < n]
     several = int(counts["seeds"].max()) > 1
@@ -358,8 +363,7 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs",
         "passes there by construction; that last step is in the table and the figure.",
     ]
     final = _at_verdict_step(rows_all)
-    final = final.loc[(final["method"] != "random")
-                         & ~ranks_nothing(rows_all, constant)]
+    final = final.loc[(final["method"] != "random") & ~ranks_nothing(final, constant)]
     failed_all, failed_some, _ = across_runs(final, "fails")
     passed_all, _, _ = across_runs(final, "passes")
     unclear_all, unclear_some, _ = across_runs(final, "inconclusive")

@@ -165,11 +165,15 @@ def _measure(cost: CostLog, test: str, adapter: Any, examples: int, run: Callabl
     return _cached(cost, cache, test, measured, decides)["table"]
 
 
-def _rankings(settings: dict[str, Any], importance: pd.DataFrame, ids: list[str], n_words: list[int],
-              seed: int) -> dict[str, list[np.ndarray | None]]:
+def rankings_for(settings: dict[str, Any], importance: pd.DataFrame, ids: list[str], encoded: Any,
+                 seed: int) -> dict[str, list[np.ndarray | None]]:
+    """Every ranking removal and the input ablations read (``settings["methods"]``, ordered by
+    ``settings["ranking"]``), over the words the model kept; empty when neither test is enabled."""
     from analysis.interventions.ablation import rankings_from_importance
 
-    return rankings_from_importance(importance, ids, n_words, methods=settings["methods"],
+    if not (settings["zeroing"]["enabled"] or settings["ablation"]["enabled"]):
+        return {}
+    return rankings_from_importance(importance, ids, list(encoded.n_words_kept), methods=settings["methods"],
                                     ranking=settings["ranking"], seed=seed)
 
 
@@ -183,10 +187,12 @@ def _check_targets(importance: pd.DataFrame, ids: list[str], predicted: np.ndarr
 
 
 def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.DataFrame, settings: dict[str, Any],
-                     seed: int, cost: CostLog, cache: ResultCache | None = None) -> tuple[dict[str, pd.DataFrame], str]:
+                     seed: int, cost: CostLog, cache: ResultCache | None = None, *,
+                     rankings: dict[str, list[np.ndarray | None]]) -> tuple[dict[str, pd.DataFrame], str]:
     """Permutation, adversarial, uniform, zeroing and removal tests; returns their tables and the scope label.
 
-    With ``cache``, a test finished by an earlier, interrupted run is read back instead of rerun."""
+    ``rankings`` (:func:`rankings_for`) are what removal removes. With ``cache``, a test finished by an earlier,
+    interrupted run is read back instead of rerun."""
     from analysis.interventions.adversarial import AdversarialSettings, adversarial_search, search_budget
     from analysis.interventions.attention import make_adapter
     from analysis.interventions.model_side import permutation_test, removal_test, uniform_test, zeroing_test
@@ -241,7 +247,6 @@ def model_side_tests(model: Any, encoded: Any, ids: list[str], importance: pd.Da
     if settings["zeroing"]["enabled"]:
         tables["zeroing"] = measure("zeroing", adapter, len(ids), lambda: zeroing_test(
             adapter, encoded, ids, seed=seed, reference=reference))
-        rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
         max_steps = settings["zeroing"].get("max_steps")
         tables["removal"] = measure("removal", adapter, len(ids), lambda: removal_test(
             adapter, encoded, ids, rankings, reference=reference, max_steps=max_steps), extra=rankings_key(rankings))
@@ -302,10 +307,11 @@ CURVE_COLUMNS = ["example_id", "method", "removal", "curve", "fraction", "n_word
 
 
 def input_side_tests(model: Any, encoded: Any, words: list[list[str]], ids: list[str], importance: pd.DataFrame,
-                     settings: dict[str, Any], seed: int, cost: CostLog,
-                     cache: ResultCache | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """ERASER comprehensiveness/sufficiency and deletion/insertion curves of every ranking (empty when disabled;
-    read back from ``cache`` when an earlier, interrupted run finished them)."""
+                     settings: dict[str, Any], seed: int, cost: CostLog, cache: ResultCache | None = None, *,
+                     rankings: dict[str, list[np.ndarray | None]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ERASER comprehensiveness/sufficiency and deletion/insertion curves of every ranking in ``rankings``
+    (:func:`rankings_for`; empty when disabled; read back from ``cache`` when an earlier, interrupted run finished
+    them)."""
     from analysis.interventions.ablation import AblationSettings, input_ablation
     from analysis.models import predict
 
@@ -315,7 +321,6 @@ def input_side_tests(model: Any, encoded: Any, words: list[list[str]], ids: list
     ablation = AblationSettings(percents=tuple(block["percents"]), curve_points=int(block["curve_points"]),
                                 removal=tuple(block["removal"]), batch_size=int(settings["batch_size"]))
     test = "input ablation (all rankings)"
-    rankings = _rankings(settings, importance, ids, list(encoded.n_words_kept), seed)
     decides = decides_for(test, settings, rankings_key(rankings))
 
     def run() -> dict[str, pd.DataFrame]:

@@ -35,6 +35,7 @@ from analysis.interventions.suite import (
     input_side_values,
     model_side_tests,
     model_side_values,
+    rankings_for,
 )
 from analysis.logs import timed
 from analysis.provenance import settings_hash, with_provenance
@@ -116,8 +117,10 @@ def run_interventions(settings: InterventionSettings, dataset: str, model_name: 
         "model": folder_fingerprint(model_dir), "examples": settings_hash(ids), "words": settings_hash(words),
         "seed": seed}, kind="test")
     with timed(f"causal tests of {model_name} on {len(ids)} {dataset} examples (seed {seed})", log):
-        tables, scope = model_side_tests(model, encoded, ids, importance, block, seed, cost, cache)
-        eraser, curves = input_side_tests(model, encoded, words, ids, importance, block, seed, cost, cache)
+        rankings = rankings_for(block, importance, ids, encoded, seed)  # removal and the input ablations read them
+        tables, scope = model_side_tests(model, encoded, ids, importance, block, seed, cost, cache, rankings=rankings)
+        eraser, curves = input_side_tests(model, encoded, words, ids, importance, block, seed, cost, cache,
+                                          rankings=rankings)
     values = pd.concat([model_side_values(tables, scope), input_side_values(eraser, curves)], ignore_index=True)
     summary = summarize_with_tests(values, n_resamples=settings.n_resamples, level=settings.level, seed=seed)
     recorded = {**block, "scope": scope, "explained_class": "predicted",
