@@ -9,6 +9,7 @@ from sklearn.metrics import auc, average_precision_score, precision_recall_curve
 
 from analysis.groundtruth.plausibility import (
     example_metrics,
+    headline_group,
     iou_f1,
     rationale_scores,
     spans,
@@ -44,7 +45,21 @@ def test_example_metrics_match_sklearn_and_the_definitions():
     assert metrics["auprc"] != pytest.approx(average_precision_score(truth, scores))
     assert metrics["token_f1"] == pytest.approx(0.5)  # top-2 = words 3 and 1: one of the two rationale words
     perfect = example_metrics(truth.astype(float), truth)
-    assert perfect == {"token_f1": 1.0, "iou_f1": 1.0, "auprc": 1.0}
+    assert {k: perfect[k] for k in ("token_f1", "iou_f1", "auprc")} == {"token_f1": 1.0, "iou_f1": 1.0, "auprc": 1.0}
+
+
+def test_top5_metrics_take_five_words_whatever_the_rationale_length():
+    """HateXplain's protocol: the five highest-ranked words, no oracle length. With two rationale words ranked
+    first of eight, precision 2/5 and recall 1 give token F1 4/7; a rationale word in sixth place is missed."""
+    truth = np.array([1, 1, 0, 0, 0, 0, 0, 0])
+    scores = np.array([8.0, 7, 6, 5, 4, 3, 2, 1])
+    metrics = example_metrics(scores, truth)
+    assert metrics["token_f1"] == 1.0 and metrics["token_f1_top5"] == pytest.approx(4 / 7)
+    assert metrics["iou_f1_top5"] == 0.0  # one predicted span (words 0-4) of IOU 2/5 < 0.5 with the human span
+    sixth = np.array([0, 0, 0, 0, 0, 1, 0, 0])
+    assert example_metrics(scores, sixth)["token_f1_top5"] == 0.0
+    short = example_metrics(np.array([3.0, 2, 1]), np.array([0, 1, 0]))  # fewer than five words: all of them
+    assert short["token_f1_top5"] == pytest.approx(2 * (1 / 3) / (1 / 3 + 1))
 
 
 def test_constant_scores_pick_no_words_by_position():
@@ -141,7 +156,8 @@ def _paired_scores(n: int, shift: float, seed: int = 0) -> pd.DataFrame:
         for method, value in (("random", floor), ("shifted", floor + shift), ("lowered", floor - shift),
                               ("noisy", floor + (-1) ** i * shift)):
             rows.append({"example_id": f"e{i}", "method": method, "family": "x", "variant": "abs",
-                         "correct": True, "token_f1": value, "iou_f1": value, "auprc": value, "chance": 0.25})
+                         "correct": True, "token_f1": value, "iou_f1": value, "token_f1_top5": value,
+                         "iou_f1_top5": value, "auprc": value, "chance": 0.25})
     return pd.DataFrame(rows)
 
 
@@ -164,3 +180,32 @@ def test_four_examples_are_untestable_whatever_the_data():
     studied = summary.loc[summary["method"] != "random"]
     assert (studied["vs_random"] == "untestable").all()
     assert (studied["p_adjusted"] >= 0.05).all()
+
+
+def test_methods_are_compared_with_raw_attention_on_the_same_examples():
+    """The study's question asked of the rationales: each method against the run's raw attention, paired and
+    Holm-adjusted; the random ranking is left out of that family (attention's vs_random already compares them)."""
+    frame = _paired_scores(30, 0.02)
+    frame["method"] = frame["method"].replace({"shifted": "rnn_attention"})  # attention = random + 0.02
+    summary = summarize_plausibility(frame, n_resamples=200)
+    auprc = summary.loc[(summary["metric"] == "auprc") & (summary["group"] == "all")].set_index("method")
+    assert auprc.loc["rnn_attention", "vs_attention"] == "reference"
+    assert auprc.loc["lowered", "vs_attention"] == "below"  # random - 0.02 against random + 0.02
+    assert auprc.loc["noisy", "vs_attention"] == "below"  # random +- 0.02: equal to or below attention
+    assert auprc.loc["random", "vs_attention"] == "untested"
+    # noisy's 15 non-zero differences all negative: exact two-sided p = 2 / 2**15, the smaller of the two; Holm
+    # over the two methods doubles it, and lowered (p = 1 / 10,001 from sign flips) keeps that as its floor
+    assert auprc.loc["noisy", "p_attention"] == pytest.approx(2**-13)
+    assert auprc.loc["lowered", "p_attention"] == pytest.approx(2**-13)
+
+
+def test_signed_scores_are_read_on_correctly_classified_posts_only():
+    """Signed evidence for the predicted class is compared with a toxic rationale only where the model predicts
+    the rationale's class; on a misclassified post it would explain the other class."""
+    frame = pd.concat([_paired_scores(10, 0.1).assign(variant="abs"), _paired_scores(10, 0.1).assign(variant="signed")])
+    frame.loc[frame["example_id"].isin(["e0", "e1"]), "correct"] = False
+    summary = summarize_plausibility(frame, n_resamples=50)
+    groups = summary.groupby("variant")["group"].unique().map(sorted).to_dict()
+    assert groups == {"abs": ["all", "correct"], "signed": ["correct"]}
+    assert summary.loc[summary["variant"] == "signed", "n"].max() == 8
+    assert headline_group("signed") == "correct" and headline_group("abs") == "all"

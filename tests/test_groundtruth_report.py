@@ -85,9 +85,11 @@ def test_stages_write_tidy_tables_with_provenance(planted_run):
                       & (summary["group"] == "all")].iloc[0]
     assert loo["verdict"] == "finds" and loo["n"] >= 6
     plausibility = pd.read_parquet(paths["plausibility_summary"])
-    assert set(plausibility["metric"]) == {"token_f1", "iou_f1", "auprc"} and provenance <= set(plausibility.columns)
+    assert set(plausibility["metric"]) == {"token_f1", "iou_f1", "token_f1_top5", "iou_f1_top5", "auprc"}
+    assert provenance <= set(plausibility.columns)
     assert set(plausibility["vs_random"]) <= {"above", "below", "not distinguishable", "untestable", "reference"}
     assert plausibility.loc[plausibility["method"] != "random", "p_adjusted"].notna().all()
+    assert plausibility.loc[plausibility["method"] == "rnn_attention", "vs_attention"].eq("reference").all()
     sanity = pd.read_parquet(paths["sanity_summary"])
     assert set(sanity["method"]) == {"rnn_attention", "saliency", "random"}
     assert sorted(sanity["step"].unique()) == ["embeddings", "encoder", "head"]  # encoder: the verdict's step
@@ -254,21 +256,31 @@ def test_groundtruth_block_names_must_exist_in_the_study():
 
 def test_plausibility_findings_follow_the_paired_test_against_random():
     rows = []
-    for method, mean, verdict, p in (("integrated_gradients", 0.62, "above", 0.003),
-                                     ("attention_last_mean", 0.60, "not distinguishable", 0.4),
-                                     ("saliency", 0.40, "below", 0.01), ("loo_delete", 0.7, "untestable", 0.25),
-                                     ("random", 0.55, "reference", float("nan"))):
-        for metric in ("token_f1", "iou_f1", "auprc"):
+    nan = float("nan")
+    for method, mean, verdict, p, versus, p_versus in (
+            ("integrated_gradients", 0.62, "above", 0.003, "above", 0.02),
+            ("attention_last_mean", 0.60, "not distinguishable", 0.4, "reference", nan),
+            ("saliency", 0.40, "below", 0.01, "below", 0.001), ("loo_delete", 0.7, "untestable", 0.25, "untestable", 1),
+            ("random", 0.55, "reference", nan, "untested", nan)):
+        for metric in ("token_f1", "iou_f1", "token_f1_top5", "iou_f1_top5", "auprc"):
             rows.append({"dataset": "hatexplain", "model": "minilm", "seed": 0, "method": method, "family": "x",
                          "variant": "abs", "group": "all", "metric": metric, "n": 40, "mean": mean,
                          "mean_low": mean - 0.1, "mean_high": mean + 0.1, "chance": 0.2, "vs_random": verdict,
-                         "p_adjusted": p})
+                         "p_adjusted": p, "vs_attention": versus, "p_attention": p_versus})
     section = groundtruth_section({}, {"groundtruth_plausibility": pd.DataFrame(rows)}, {})
     (finding,) = section.findings
     assert "above the random ranking (paired test, Holm-adjusted over the methods): Integrated gradients" in finding
     assert "not distinguishable from it: Attention (last layer, head mean)" in finding
     assert "BELOW it" in finding and "untestable at this n: Leave-one-out (delete)" in finding
     assert "above (Holm p = 0.003)" in section.markdown and "untestable at this n |" in section.markdown
+    # the study's question asked of the rationales: each method against raw attention, paired
+    assert ("Compared with raw attention (Attention (last layer, head mean)) by AUPRC (paired, Holm-adjusted): more "
+            "plausible than it: Integrated gradients; less plausible: Saliency (‖∇‖); not distinguishable: none; "
+            "untestable at this n: Leave-one-out (delete).") in finding
+    assert "| token F1 (top 5) |" in section.markdown and "below (Holm p = 0.001)" in section.markdown
+    old = pd.DataFrame(rows).drop(columns=["vs_attention", "p_attention"])  # a table from before the comparison
+    (finding,) = groundtruth_section({}, {"groundtruth_plausibility": old}, {}).findings
+    assert "raw attention" not in finding
 
 
 def test_first_screen_says_whether_attention_finds_the_planted_cause():

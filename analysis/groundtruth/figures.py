@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from analysis.groundtruth.plausibility import headline_group
 from analysis.groundtruth.sanity import verdict_step
 from analysis.interventions.comparisons import ranks_nothing
 from analysis.plots.kit import MAX_DESIGN_WIDTH_IN, highlighted_lines, new_figure, no_data_figure, styled
@@ -29,7 +30,8 @@ SHORTCUT_PANELS = {  # x labels wrapped: the panels are narrow, and one-line lab
     "share": "Share of |importance|\non the token",
     "normalised_rank": "Normalised rank of the\ntoken (0 = first)",
 }
-PLAUSIBILITY_PANELS = {"token_f1": "Token F1 at rationale length", "iou_f1": "IOU F1 (ERASER)", "auprc": "AUPRC"}
+PLAUSIBILITY_PANELS = {"token_f1": "Token F1 at rationale length", "token_f1_top5": "Token F1, top 5 (HateXplain)",
+                       "iou_f1": "IOU F1 (ERASER)", "auprc": "AUPRC"}
 RELIANCE_PANELS = {
     "accuracy_with_token": ("accuracy, token present", "o"),
     "accuracy_without_token": ("accuracy, token absent", "s"),
@@ -295,7 +297,7 @@ def shortcut_reliance_figure(reliance: pd.DataFrame) -> Figure:
 
 
 @styled
-def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: str = "all",
+def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: str | None = None,
                         constant: frozenset[str] = frozenset()) -> Figure:
     """How well does each method's ranking match the human (or generated) rationales?
 
@@ -308,11 +310,14 @@ def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: s
     attention of a model in ``constant`` (attention frozen to uniform) is not drawn.
 
     Computed from the study's ``groundtruth_plausibility`` table (rows with the given
-    ``variant`` and ``group``): one row of panels per dataset with rationales, one
-    column per metric (token F1 of the top-k words with k the rationale length, ERASER's
-    IOU F1, AUPRC), methods on the y axis, one colour per model; mean with its interval over examples
+    ``variant`` and ``group``, by default the variant's headline group: signed scores on correctly
+    classified posts only): one row of panels per dataset with rationales, one
+    column per metric (token F1 of the top-k words with k the rationale length, token F1 of
+    the top 5 words as HateXplain scores it, ERASER's IOU F1, AUPRC), methods on the y axis,
+    one colour per model; mean with its interval over examples
     (studentised bootstrap; Clopper-Pearson for rates); several seeds pooled (:func:`_over_seeds`).
     """
+    group = group or headline_group(variant)
     title = "Plausibility: agreement of importance with rationales"
     rows = _selected(summary, table="groundtruth_plausibility", verdict="vs_random", variant=variant, group=group,
                      constant=constant)

@@ -7,12 +7,15 @@ Goldberg 2020). Metrics, per example with a rationale (``gt_mask`` with at least
 marked word among the words the model kept), for the explained (predicted) class:
 
 * token F1 at the rationale length: the top-k words by score, with k the number of
-  rationale words, against the rationale (precision = recall = F1 at that k);
+  rationale words, against the rationale (precision = recall = F1 at that k). This k is an
+  oracle: it tells the ranking how many words to mark;
 * IOU F1 (ERASER): the top-k words form contiguous predicted spans; a predicted span
   matches when its intersection-over-union with some human span is at least 0.5;
   precision = matched predicted spans / predicted spans, recall = matched human spans /
   human spans, F1 per example, averaged over examples (ERASER's "macro" IOU F1 is the F1 of
   the mean precision and recall instead, 0.01-0.02 higher on HateXplain);
+* token F1 and IOU F1 of the top 5 words (all words of a shorter text): HateXplain's
+  protocol (Mathew et al. 2021 score the five highest-ranked tokens), with no oracle length;
 * AUPRC: ERASER's area under the precision-recall curve of the scores against the mask
   (scikit-learn's ``auc(recall, precision)``, trapezoidal).
 
@@ -28,6 +31,16 @@ on short texts, so the ``random`` method, scored by the same code, is the floor 
 method is compared with (``vs_random``): a paired sign-flip test on the same examples
 (:func:`analysis.stats.hypothesis.paired_test`), Holm-adjusted over the methods of one
 metric, variant and group.
+
+The study's own question is asked of the rationales too: is raw attention more or less
+plausible than the other methods? Each method is compared with the run's raw attention
+(:data:`ATTENTION_REFERENCES`) by the same paired test, Holm-adjusted over the methods
+(``vs_attention``).
+
+Signed scores are evidence for the predicted class, and the rationales mark why a post is
+toxic, so the signed variant is summarised only on correctly classified posts (group
+``correct``): on a misclassified post it would score evidence for "normal" against a toxic
+rationale (:func:`headline_group`).
 """
 
 from __future__ import annotations
@@ -42,9 +55,14 @@ from analysis.seeding import derive_seed
 from analysis.stats.hypothesis import paired_test
 from analysis.stats.paired import adjust_p_values
 
+PUBLISHED_TOP_K = 5
+"""Words HateXplain's plausibility metrics take from each ranking (Mathew et al. 2021)."""
+
 METRICS = {
-    "token_f1": "token F1 of the top-k words, k = rationale length",
-    "iou_f1": "IOU F1: predicted top-k spans matching a human span at IOU >= 0.5 (ERASER)",
+    "token_f1": "token F1 of the top-k words, k = rationale length (an oracle length)",
+    "iou_f1": "IOU F1: predicted top-k spans matching a human span at IOU >= 0.5 (ERASER), k = rationale length",
+    "token_f1_top5": "token F1 of the top 5 words (HateXplain's protocol)",
+    "iou_f1_top5": "IOU F1 of the top 5 words' spans (HateXplain's protocol)",
     "auprc": "area under the precision-recall curve of the scores against the rationale",
 }
 METRIC_RANGES = dict.fromkeys(METRICS, (0.0, 1.0))
@@ -154,9 +172,11 @@ def ranked_auprc(labels: np.ndarray) -> np.ndarray:
 
 
 def example_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Token F1 at the rationale length, IOU F1 and AUPRC of one example's scores."""
-    predicted = top_k_mask(scores, int(truth.sum()))
-    return {"token_f1": token_f1(predicted, truth), "iou_f1": iou_f1(predicted, truth), "auprc": auprc(scores, truth)}
+    """Token F1 and IOU F1 at the rationale length and of the top 5 words, and AUPRC, of one example's scores."""
+    oracle = top_k_mask(scores, int(truth.sum()))
+    top5 = top_k_mask(scores, min(PUBLISHED_TOP_K, len(scores)))
+    return {"token_f1": token_f1(oracle, truth), "iou_f1": iou_f1(oracle, truth),
+            "token_f1_top5": token_f1(top5, truth), "iou_f1_top5": iou_f1(top5, truth), "auprc": auprc(scores, truth)}
 
 
 def rationale_scores(importance: pd.DataFrame, examples: pd.DataFrame, *,
@@ -196,18 +216,41 @@ def rationale_scores(importance: pd.DataFrame, examples: pd.DataFrame, *,
     return pd.DataFrame(rows, columns=columns)
 
 
+HEADLINE_GROUPS = {"abs": "all", "signed": "correct"}
+"""The group each variant is read on: magnitudes on every post with a rationale, signed evidence for the
+predicted class only where that class is the rationale's (see the module docstring)."""
+
+
+def headline_group(variant: str) -> str:
+    """The group the report reads ``variant`` on (:data:`HEADLINE_GROUPS`)."""
+    return HEADLINE_GROUPS.get(variant, "all")
+
+
+ATTENTION_REFERENCES = ("rnn_attention", "attention_last_mean")
+"""The raw attention other methods are compared with: the RNN's attention layer, the transformer's last-layer
+head mean (the attention the published claims edit)."""
+
+
+def attention_reference(methods: Sequence[str]) -> str | None:
+    """The raw attention among ``methods`` (:data:`ATTENTION_REFERENCES`), None when the run has none."""
+    return next((m for m in ATTENTION_REFERENCES if m in set(methods)), None)
+
+
 def summarize_plausibility(scores: pd.DataFrame, *, n_resamples: int = 1000, level: float = 0.95,
                            seed: int = 0) -> pd.DataFrame:
-    """Mean of each metric per method, variant and group, with bootstrap intervals and a test against random.
+    """Mean of each metric per method, variant and group, with bootstrap intervals, a test against random and
+    one against raw attention.
 
     Groups: ``all`` (every example with a rationale) and ``correct`` (those the model
     classifies correctly: the rationale explains the gold label, which is then also the
-    explained class). ``chance`` is the mean share of rationale words of the same
-    examples. ``vs_random`` and ``p_adjusted`` come from :func:`compare_with_random`.
+    explained class); the signed variant only in ``correct`` (:data:`HEADLINE_GROUPS`).
+    ``chance`` is the mean share of rationale words of the same examples. ``vs_random``
+    and ``p_adjusted`` come from :func:`compare_with_random`, ``vs_attention`` and
+    ``p_attention`` from :func:`compare_with_attention`.
     """
     keys = ["method", "family", "variant", "group"]
-    grouped = pd.concat([scores.assign(group="all"), scores.loc[scores["correct"].astype(bool)].assign(group="correct")],
-                        ignore_index=True)
+    grouped = pd.concat([scores.loc[scores["variant"] != "signed"].assign(group="all"),
+                         scores.loc[scores["correct"].astype(bool)].assign(group="correct")], ignore_index=True)
     frames = []
     for metric in METRICS:
         summary = mean_intervals(grouped, keys, metric, n_resamples=n_resamples, level=level,
@@ -220,9 +263,11 @@ def summarize_plausibility(scores: pd.DataFrame, *, n_resamples: int = 1000, lev
     summary = pd.concat(frames, ignore_index=True)
     columns = [*keys, "metric", "n", "mean", "mean_low", "mean_high", "chance"]
     summary = summary[columns] if len(summary) else pd.DataFrame(columns=columns)
-    tests = compare_with_random(grouped, alpha=1 - level, seed=seed)
-    summary = summary.merge(tests, on=["method", "variant", "group", "metric"], how="left")
+    keys = ["method", "variant", "group", "metric"]
+    summary = summary.merge(compare_with_random(grouped, alpha=1 - level, seed=seed), on=keys, how="left")
     summary["vs_random"] = summary["vs_random"].fillna("untested")
+    summary = summary.merge(compare_with_attention(grouped, alpha=1 - level, seed=seed), on=keys, how="left")
+    summary["vs_attention"] = summary["vs_attention"].fillna("untested")
     return summary
 
 
@@ -237,17 +282,38 @@ def compare_with_random(grouped: pd.DataFrame, *, alpha: float = 0.05, seed: int
     is not parity); the random method itself is the ``reference``. Columns: method,
     variant, group, metric, vs_random, p_adjusted.
     """
-    columns = ["method", "variant", "group", "metric", "vs_random", "p_adjusted"]
+    return _compare_with(grouped, "random", alpha=alpha, seed=seed).rename(
+        columns={"verdict": "vs_random", "p": "p_adjusted"})
+
+
+def compare_with_attention(grouped: pd.DataFrame, *, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
+    """Each method against the run's raw attention (:func:`attention_reference`) on the same examples, as
+    :func:`compare_with_random` does against random (the random ranking is left out of this family: its
+    comparison with attention is attention's ``vs_random``). ``vs_attention`` says where the method stands:
+    ``above`` = more plausible than raw attention. Columns: method, variant, group, metric, vs_attention,
+    p_attention; empty when the run has no raw attention."""
+    reference = attention_reference(grouped["method"].unique()) if len(grouped) else None
+    if reference is None:
+        return pd.DataFrame(columns=["method", "variant", "group", "metric", "vs_attention", "p_attention"])
+    return _compare_with(grouped, reference, alpha=alpha, seed=seed, leave_out=("random",)).rename(
+        columns={"verdict": "vs_attention", "p": "p_attention"})
+
+
+def _compare_with(grouped: pd.DataFrame, reference: str, *, alpha: float, seed: int,
+                  leave_out: Sequence[str] = ()) -> pd.DataFrame:
+    """Paired sign-flip tests of every method against ``reference`` per variant, group and metric, Holm-adjusted
+    over the methods of one family; columns method, variant, group, metric, verdict, p."""
     rows = []
     for (variant, group), part in grouped.groupby(["variant", "group"], sort=True):
         for metric in METRICS:
             wide = part.pivot_table(index="example_id", columns="method", values=metric, aggfunc="first")
-            if "random" not in wide:
+            if reference not in wide:
                 continue
-            methods = [m for m in wide if m != "random"]
+            methods = [m for m in wide if m != reference and m not in leave_out]
             # only the test is used (the summary has each method's own interval): a token bootstrap
-            decisions = [paired_test(wide[m].to_numpy() - wide["random"].to_numpy(), alpha=alpha, n_resamples=2,
-                                     seed=derive_seed(seed, "vs random", m, variant, group, metric)) for m in methods]
+            name = "vs random" if reference == "random" else f"vs {reference}"
+            decisions = [paired_test(wide[m].to_numpy() - wide[reference].to_numpy(), alpha=alpha, n_resamples=2,
+                                     seed=derive_seed(seed, name, m, variant, group, metric)) for m in methods]
             adjusted = adjust_p_values(np.array([d.p_value for d in decisions], dtype=float), "holm")
             for method, decision, p in zip(methods, decisions, adjusted):
                 if np.isfinite(p) and p < alpha and decision.estimate != 0:
@@ -257,5 +323,5 @@ def compare_with_random(grouped: pd.DataFrame, *, alpha: float = 0.05, seed: int
                 else:
                     verdict = "not distinguishable"
                 rows.append((method, variant, group, metric, verdict, float(p)))
-            rows.append(("random", variant, group, metric, "reference", np.nan))
-    return pd.DataFrame.from_records(rows, columns=columns)
+            rows.append((reference, variant, group, metric, "reference", np.nan))
+    return pd.DataFrame.from_records(rows, columns=["method", "variant", "group", "metric", "verdict", "p"])

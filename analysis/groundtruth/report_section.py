@@ -24,6 +24,7 @@ from analysis.groundtruth.figures import (
     seeds_pooled_note,
     seeds_text,
 )
+from analysis.groundtruth.plausibility import headline_group
 from analysis.interventions.comparisons import RAW_ATTENTION, ranks_nothing
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
@@ -201,15 +202,18 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
 
 
 # -------------------------------------------------------------------- plausibility
-def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", group: str = "all",
+def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", group: str | None = None,
                       metric: str = "auprc", constant: frozenset[str] = frozenset(),
                       synthetic: frozenset[str] = frozenset()) -> Part | None:
-    """Subsection on rationales: how plausible each method is, by run.
+    """Subsection on rationales: how plausible each method is, by run, and whether raw attention is more or less
+    plausible than the other methods.
 
-    The intro names the datasets in the table (``synthetic`` ones have generated rationales: the words that
-    decide the label); raw attention of a model in ``constant`` ranks nothing and gets no verdict."""
+    ``group`` defaults to the variant's headline group (signed scores on correctly classified posts only). The
+    intro names the datasets in the table (``synthetic`` ones have generated rationales: the words that decide the
+    label); raw attention of a model in ``constant`` ranks nothing and gets no verdict."""
     if summary is None or summary.empty:
         return None
+    group = group or headline_group(variant)
     rows_all = summary.loc[(summary["variant"] == variant) & (summary["group"] == group)]
     findings, rows = [], []
     for (dataset, model, seed), run in rows_all.groupby(["dataset", "model", "seed"], sort=True):
@@ -235,24 +239,35 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
             text += f"; untestable at this n: {_names(verdict['untestable'])}"
         if undefined:
             text += f"; {_names(undefined)}: {UNDEFINED}"
-        findings.append(text + ". This measures agreement with the rationales, not faithfulness.")
+        attention = _attention_sentence(main, metric, constant=model in constant)
+        findings.append(f"{text}.{' ' + attention if attention else ''} This measures agreement with the rationales, "
+                        "not faithfulness.")
         for method, part in run.groupby("method"):
             metrics = part.set_index("metric")
+            undefined_row = model in constant and method in RAW_ATTENTION
             rows.append({"dataset": dataset, "model": model, "seed": seed, "method": method_label(method),
                          **{name: row_interval(metrics.loc[key], 2) if key in metrics.index else "n/a"
-                            for key, name in (("token_f1", "token F1"), ("iou_f1", "IOU F1"), ("auprc", "AUPRC"))},
+                            for key, name in PLAUSIBILITY_COLUMNS.items()},
                          "n": int(metrics["n"].max()),
-                         "AUPRC vs random": (UNDEFINED if model in constant and method in RAW_ATTENTION
+                         "AUPRC vs random": (UNDEFINED if undefined_row
                                              else _versus_random(metrics.loc["auprc"]) if "auprc" in metrics.index
-                                             else "n/a")})
+                                             else "n/a"),
+                         "AUPRC vs raw attention": ("n/a" if model in constant
+                                                    else _versus(metrics.loc["auprc"], "vs_attention", "p_attention")
+                                                    if "auprc" in metrics.index and "vs_attention" in metrics
+                                                    else "n/a")})
     paragraphs = [
         "Plausibility, kept apart from faithfulness: how well each method's top-ranked words match the rationales "
         f"of {_rationale_sources(sorted(set(rows_all['dataset'])), synthetic)}. Metrics per example (DeYoung et al. 2020): token F1 of the top-k words with k the "
-        "rationale length, IOU F1 (a predicted span matches at IOU >= 0.5), and AUPRC; means over examples with "
-        "95% bootstrap intervals. Each method is compared with the random ranking on the same examples (sign-flip "
-        "test of the per-example differences, Holm-adjusted over the methods of a run); 'untestable at this n' "
-        "means that even the clearest outcome could not reach the test's level with so few examples. A method can be "
-        "plausible and unfaithful, or faithful and implausible.",
+        "rationale length (an oracle length: the ranking is told how many words to mark), the same of the top 5 "
+        "words (HateXplain's protocol, Mathew et al. 2021; no oracle), IOU F1 (a predicted span of the top-k words "
+        "matches at IOU >= 0.5), and AUPRC; means over examples with 95% bootstrap intervals"
+        + (", on correctly classified posts only (signed scores are evidence for the predicted class, and the "
+           "rationales say why a post is toxic)" if group == "correct" else "")
+        + ". Each method is compared with the random ranking and with the model's raw attention on the same examples "
+        "(sign-flip test of the per-example differences, each Holm-adjusted over the methods of a run); 'untestable "
+        "at this n' means that even the clearest outcome could not reach the test's level with so few examples. A "
+        "method can be plausible and unfaithful, or faithful and implausible.",
     ]
     verdicts = rows_all.loc[(rows_all["metric"] == metric) & (rows_all["method"] != "random")
                             & ~ranks_nothing(rows_all, constant)]
@@ -272,13 +287,46 @@ def _rationale_sources(datasets: list[str], synthetic: frozenset[str]) -> str:
                      for d in datasets) or "no dataset"
 
 
+PLAUSIBILITY_COLUMNS = {"token_f1": "token F1 (k = rationale)", "token_f1_top5": "token F1 (top 5)",
+                        "iou_f1": "IOU F1", "auprc": "AUPRC"}
+"""The metrics the report's plausibility table shows, with their headers (every metric is in the data table)."""
+
+
 def _versus_random(row: pd.Series) -> str:
     """'above (Holm p = 0.003)', 'not distinguishable (Holm p = 0.4)', 'untestable at this n', 'reference'."""
-    verdict = row["vs_random"]
+    return _versus(row, "vs_random", "p_adjusted")
+
+
+def _versus(row: pd.Series, verdict_column: str, p_column: str) -> str:
+    """A comparison's verdict with its Holm p-value, as :func:`_versus_random` words it."""
+    verdict = row.get(verdict_column)
+    if pd.isna(verdict):
+        return "n/a"
     if verdict == "untestable":
         return "untestable at this n"
-    p = row.get("p_adjusted", float("nan"))
-    return f"{verdict} (Holm p = {p:.2g})" if pd.notna(p) else verdict
+    p = row.get(p_column, float("nan"))
+    return f"{verdict} (Holm p = {p:.2g})" if pd.notna(p) else str(verdict)
+
+
+def _attention_sentence(main: pd.DataFrame, metric: str, *, constant: bool) -> str:
+    """Which methods are more, less or not distinguishably plausible than the run's raw attention, by ``metric``
+    (paired, Holm): the study's question asked of the rationales."""
+    if "vs_attention" not in main:
+        return ""  # a table written before the comparison existed
+    if constant:
+        return "Raw attention is constant here, so it is compared with no method."
+    if not (main["vs_attention"] == "reference").any():
+        return "The run has no raw attention to compare the methods with."
+    reference = method_label(main.loc[main["vs_attention"] == "reference", "method"].iloc[0])
+    others = main.loc[~main["vs_attention"].isin(["reference", "untested"])]
+    verdict = {v: others.loc[others["vs_attention"] == v, "method"].tolist()
+               for v in ("above", "below", "not distinguishable", "untestable")}
+    text = (f"Compared with raw attention ({reference}) by {metric.upper()} (paired, Holm-adjusted): more plausible "
+            f"than it: {_names(verdict['above'])}; less plausible: {_names(verdict['below'])}; not distinguishable: "
+            f"{_names(verdict['not distinguishable'])}")
+    if verdict["untestable"]:
+        text += f"; untestable at this n: {_names(verdict['untestable'])}"
+    return text + "."
 
 
 # -------------------------------------------------------------------------- sanity
