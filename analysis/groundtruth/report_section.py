@@ -85,6 +85,10 @@ def _sorted_rows(rows: list[dict[str, Any]], methods: list[str]) -> pd.DataFrame
 
 
 # ---------------------------------------------------------------------- shortcuts
+PER_METHOD_NOTE = ("Each verdict reads one method's interval in one run, with no adjustment for the number of methods "
+                   "and runs: a single verdict near its threshold can be chance, so read the pattern across runs "
+                   "(the figure caption counts it).")
+
 def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None, *, variant: str = "abs",
                   group: str = "all", constant: frozenset[str] = frozenset()) -> Part | None:
     """Subsection on planted shortcuts: does each model use the token, and which methods find it.
@@ -167,7 +171,7 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
         "would assign to that class without the token (the share that deleting it changes is given per run). "
         "'Above chance' compares the hit rate with 1 / (number of words): a rare word, split into several "
         "subwords, can be ranked first more often than that without being a cause, so only 'finds' identifies "
-        "the planted token as the cause.",
+        "the planted token as the cause. " + PER_METHOD_NOTE,
         f"{int(counts['relies'].sum())} of {len(counts)} trained models rely on their planted token"
         + (f" in most seeds ({int(relied_runs.sum())} of {len(relied_runs)} runs)" if several else "")
         + (f"; the seeds disagree for {', '.join(split)}" if split else "") + ".",
@@ -408,7 +412,7 @@ def sanity_part(summary: pd.DataFrame | None, *, variant: str = "abs",
         "model's scores does not read what the model learned. The verdict is read with every layer above the "
         "embeddings random, the input representation kept (as Adebayo et al. keep the image): re-initialising the "
         "embeddings too replaces the input that gradient × input and the like multiply by, so almost any method "
-        "passes there by construction; that last step is in the table and the figure.",
+        "passes there by construction; that last step is in the table and the figure. " + PER_METHOD_NOTE,
     ]
     final = _at_verdict_step(rows_all)
     final = final.loc[(final["method"] != "random") & ~ranks_nothing(final, constant)]
