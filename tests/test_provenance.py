@@ -92,3 +92,27 @@ def test_provenance_survives_a_parquet_round_trip(tmp_path, seed):
     back = read_table(path, table="t")
     assert int(back["seed"].iloc[0]) == seed
     assert json.loads(back["settings"].iloc[0]) == PROVENANCE["settings"]
+
+
+def test_a_model_folder_fingerprint_reads_contents_not_times(tmp_path):
+    """Caches are keyed by the model's weights: touching, copying or Snakemake's timestamp file keep
+    the key; a retrained (changed) weight file changes it."""
+    import os
+    import shutil
+
+    from analysis.stages.common import folder_fingerprint
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"\x00\x01" * 1000)
+    (model / "config.json").write_text('{"hidden": 8}')
+    key = folder_fingerprint(model)
+    os.utime(model / "weights.bin", (1, 1))
+    (model / ".snakemake_timestamp").write_text("")
+    assert folder_fingerprint(model) == key
+    copy = Path(shutil.copytree(model, tmp_path / "copy"))
+    assert folder_fingerprint(copy) == key
+    (model / "weights.bin").write_bytes(b"\x00\x02" * 1000)
+    assert folder_fingerprint(model) != key
+    (copy / "config.json").rename(copy / "other.json")
+    assert folder_fingerprint(copy) != key

@@ -11,6 +11,7 @@ the blocks that declare it.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -18,7 +19,6 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from analysis.provenance import settings_hash
 from analysis.records import read_table, write_table
 from analysis.stats.intervals import within_range
 
@@ -108,6 +108,16 @@ def concat_tables(paths: list[str], table: str) -> pd.DataFrame:
 
 
 def folder_fingerprint(folder: str | Path) -> str:
-    """Names, sizes and modification times of a folder's files: changes when a model is retrained."""
-    entries = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(folder).iterdir() if p.is_file())
-    return settings_hash(entries)
+    """A hash of the names and contents of a folder's files: changes when a model is retrained.
+
+    Hidden files (Snakemake's ``.snakemake_timestamp``) are left out and times are not read, so
+    touching or copying a model keeps the caches keyed by it; retraining changes its weights.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith(".")):
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
