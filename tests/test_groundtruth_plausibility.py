@@ -49,13 +49,20 @@ def test_example_metrics_match_sklearn_and_the_definitions():
 
 
 def test_top5_metrics_take_five_words_whatever_the_rationale_length():
-    """HateXplain's protocol: the five highest-ranked words, no oracle length. With two rationale words ranked
-    first of eight, precision 2/5 and recall 1 give token F1 4/7; a rationale word in sixth place is missed."""
+    """As HateXplain scores plausibility: the five highest-ranked words, no oracle length. With two rationale words
+    ranked first of eight, precision 2/5 and recall 1 give token F1 4/7; a rationale word in sixth place is missed.
+    For IOU F1 each top word is a span of its own (their testing_with_rational.py): each of words 0 and 1 has IOU
+    1/2 with the human span (0, 2), so 2 of 5 predicted spans match and the one human span is found (F1 4/7),
+    where the top five as one run of words (0-5) would have IOU 2/5 and match nothing; a three-word human span can
+    never be matched by one word."""
     truth = np.array([1, 1, 0, 0, 0, 0, 0, 0])
     scores = np.array([8.0, 7, 6, 5, 4, 3, 2, 1])
     metrics = example_metrics(scores, truth)
     assert metrics["token_f1"] == 1.0 and metrics["token_f1_top5"] == pytest.approx(4 / 7)
-    assert metrics["iou_f1_top5"] == 0.0  # one predicted span (words 0-4) of IOU 2/5 < 0.5 with the human span
+    assert metrics["iou_f1_top5"] == pytest.approx(4 / 7)
+    assert iou_f1(top_k_mask(scores, 5), truth) == 0.0  # the same five words as one span
+    three = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    assert example_metrics(scores, three)["iou_f1_top5"] == 0.0 and example_metrics(scores, three)["iou_f1"] == 1.0
     sixth = np.array([0, 0, 0, 0, 0, 1, 0, 0])
     assert example_metrics(scores, sixth)["token_f1_top5"] == 0.0
     short = example_metrics(np.array([3.0, 2, 1]), np.array([0, 1, 0]))  # fewer than five words: all of them
@@ -197,6 +204,25 @@ def test_methods_are_compared_with_raw_attention_on_the_same_examples():
     # over the two methods doubles it, and lowered (p = 1 / 10,001 from sign flips) keeps that as its floor
     assert auprc.loc["noisy", "p_attention"] == pytest.approx(2**-13)
     assert auprc.loc["lowered", "p_attention"] == pytest.approx(2**-13)
+
+
+def test_constant_attention_is_compared_with_no_method():
+    """Attention frozen to uniform ranks nothing: comparing a method with it would compare it with its random
+    tie-breaks, so every method's vs_attention is undefined there, decided from the scores themselves."""
+    importance = pd.DataFrame([
+        {"example_id": e, "method": method, "family": "x", "word_index": i, "predicted": 1, "label": 1,
+         "score": 1.0 if method == "rnn_attention" else float(i == rationale)}
+        for e, rationale in (("a", 0), ("b", 2), ("c", 1)) for method in ("rnn_attention", "saliency", "random")
+        for i in range(4)])
+    examples = pd.DataFrame({"example_id": ["a", "b", "c"],
+                             "gt_mask": [[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0]]})
+    scores = rationale_scores(importance, examples)
+    assert scores.loc[scores["method"] == "rnn_attention", "constant"].all()
+    assert not scores.loc[scores["method"] == "saliency", "constant"].any()
+    summary = summarize_plausibility(scores, n_resamples=20).query("group == 'all'").set_index(["method", "metric"])
+    assert summary.loc[("saliency", "auprc"), "vs_attention"] == "undefined"
+    assert summary.loc[("rnn_attention", "auprc"), "vs_attention"] == "reference"
+    assert summary.loc[("saliency", "auprc"), "vs_random"] != "undefined"
 
 
 def test_signed_scores_are_read_on_correctly_classified_posts_only():

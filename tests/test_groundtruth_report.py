@@ -278,9 +278,25 @@ def test_plausibility_findings_follow_the_paired_test_against_random():
             "plausible than it: Integrated gradients; less plausible: Saliency (‖∇‖); not distinguishable: none; "
             "untestable at this n: Leave-one-out (delete).") in finding
     assert "| token F1 (top 5) |" in section.markdown and "below (Holm p = 0.001)" in section.markdown
+    assert "the highest mean, not a test against each method" in finding  # loo_delete, not the attention
+    assert "| n/a |" in section.markdown and "untested" not in section.markdown  # random: not in that family
     old = pd.DataFrame(rows).drop(columns=["vs_attention", "p_attention"])  # a table from before the comparison
     (finding,) = groundtruth_section({}, {"groundtruth_plausibility": old}, {}).findings
     assert "raw attention" not in finding
+    # an older run's table gathered with newer ones: its comparison columns are NaN, and it gets no sentence
+    gathered = pd.concat([old, pd.DataFrame(rows).assign(seed=1)], ignore_index=True)
+    first, second = groundtruth_section({}, {"groundtruth_plausibility": gathered}, {}).findings
+    assert "Compared with raw attention" not in first and "Compared with raw attention" in second
+    # raw attention with the highest mean is then tested against each method: the finding does not say otherwise
+    top = pd.DataFrame(rows)
+    top.loc[top["method"] == "attention_last_mean", "mean"] = 0.9
+    (finding,) = groundtruth_section({}, {"groundtruth_plausibility": top}, {}).findings
+    assert "(last layer, head mean)'s" in finding and "tested against each method below" in finding
+    # attention found constant on every example (frozen uniform): no comparison with it is worded
+    flat = pd.DataFrame(rows)
+    flat.loc[flat["vs_attention"] != "reference", "vs_attention"] = "undefined"
+    (finding,) = groundtruth_section({}, {"groundtruth_plausibility": flat}, {}).findings
+    assert "Raw attention is constant here, so it is compared with no method." in finding
 
 
 def test_first_screen_says_whether_attention_finds_the_planted_cause():

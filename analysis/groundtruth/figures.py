@@ -30,8 +30,8 @@ SHORTCUT_PANELS = {  # x labels wrapped: the panels are narrow, and one-line lab
     "share": "Share of |importance|\non the token",
     "normalised_rank": "Normalised rank of the\ntoken (0 = first)",
 }
-PLAUSIBILITY_PANELS = {"token_f1": "Token F1 at rationale length", "token_f1_top5": "Token F1, top 5 (HateXplain)",
-                       "iou_f1": "IOU F1 (ERASER)", "auprc": "AUPRC"}
+PLAUSIBILITY_PANELS = {"token_f1": "Token F1\nk = rationale length", "token_f1_top5": "Token F1\ntop 5 (as HateXplain)",
+                       "iou_f1": "IOU F1 (ERASER)\nk = rationale length", "auprc": "AUPRC\n(ERASER)"}
 RELIANCE_PANELS = {
     "accuracy_with_token": ("accuracy, token present", "o"),
     "accuracy_without_token": ("accuracy, token absent", "s"),
@@ -304,16 +304,18 @@ def plausibility_figure(summary: pd.DataFrame, *, variant: str = "abs", group: s
     Caption: plausibility, not faithfulness: higher means the words a method ranks
     highest are the words people marked (for the synthetic task: the words that decide
     the label). Filled dots are above the random ranking (paired sign-flip test on the same examples, Holm);
-    hollow dots are not. The dashed line is the expected token F1 of a random ranking
-    (the share of rationale words); for IOU F1 and AUPRC the random method's dots are
-    the floor (a random ranking's expected AUPRC exceeds the share on short texts). Raw
+    hollow dots are not. The dashed line is the expected token F1 of a random ranking at the
+    rationale length (the share of rationale words); for the top-5 token F1, IOU F1 and AUPRC the
+    random method's dots are the floor (five words of a short text hold more of the rationale
+    than its share, and a random ranking's expected AUPRC exceeds the share on short texts). Raw
     attention of a model in ``constant`` (attention frozen to uniform) is not drawn.
 
     Computed from the study's ``groundtruth_plausibility`` table (rows with the given
     ``variant`` and ``group``, by default the variant's headline group: signed scores on correctly
     classified posts only): one row of panels per dataset with rationales, one
     column per metric (token F1 of the top-k words with k the rationale length, token F1 of
-    the top 5 words as HateXplain scores it, ERASER's IOU F1, AUPRC), methods on the y axis,
+    the top 5 words as HateXplain scores it, ERASER's IOU F1 at the rationale length, AUPRC; the top-5 IOU F1 is in
+    the data table only), methods on the y axis,
     one colour per model; mean with its interval over examples
     (studentised bootstrap; Clopper-Pearson for rates); several seeds pooled (:func:`_over_seeds`).
     """

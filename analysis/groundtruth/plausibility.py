@@ -14,8 +14,16 @@ marked word among the words the model kept), for the explained (predicted) class
   precision = matched predicted spans / predicted spans, recall = matched human spans /
   human spans, F1 per example, averaged over examples (ERASER's "macro" IOU F1 is the F1 of
   the mean precision and recall instead, 0.01-0.02 higher on HateXplain);
-* token F1 and IOU F1 of the top 5 words (all words of a shorter text): HateXplain's
-  protocol (Mathew et al. 2021 score the five highest-ranked tokens), with no oracle length;
+* token F1 and IOU F1 of the top 5 words (all words of a shorter text), as HateXplain
+  scores plausibility (Mathew et al. 2021, ``testing_with_rational.py``), with no oracle
+  length: each of the five words is a predicted span of its own (so a human span of more
+  than two words can never match at IOU >= 0.5), the human spans are the rationale's runs
+  of words. Differences from their numbers: ties are broken at random (theirs by position,
+  the later word first); IOU F1 is the mean of per-example F1 (theirs the F1 of the mean
+  precision and recall, and ERASER's recall counts every predicted span that matches, so
+  two predicted words inside one two-word span count twice); and MiniLM is scored on words
+  (its subwords pooled), where they rank BERT's subword tokens, [CLS] and [SEP] included,
+  so only the RNN numbers are comparable with their table;
 * AUPRC: ERASER's area under the precision-recall curve of the scores against the mask
   (scikit-learn's ``auc(recall, precision)``, trapezoidal).
 
@@ -34,7 +42,7 @@ metric, variant and group.
 
 The study's own question is asked of the rationales too: is raw attention more or less
 plausible than the other methods? Each method is compared with the run's raw attention
-(:data:`ATTENTION_REFERENCES`) by the same paired test, Holm-adjusted over the methods
+(:func:`attention_reference`) by the same paired test, Holm-adjusted over the methods
 (``vs_attention``).
 
 Signed scores are evidence for the predicted class, and the rationales mark why a post is
@@ -61,8 +69,8 @@ PUBLISHED_TOP_K = 5
 METRICS = {
     "token_f1": "token F1 of the top-k words, k = rationale length (an oracle length)",
     "iou_f1": "IOU F1: predicted top-k spans matching a human span at IOU >= 0.5 (ERASER), k = rationale length",
-    "token_f1_top5": "token F1 of the top 5 words (HateXplain's protocol)",
-    "iou_f1_top5": "IOU F1 of the top 5 words' spans (HateXplain's protocol)",
+    "token_f1_top5": "token F1 of the top 5 words (as HateXplain scores them)",
+    "iou_f1_top5": "IOU F1 of the top 5 words, each its own span, at IOU >= 0.5 (as HateXplain scores them)",
     "auprc": "area under the precision-recall curve of the scores against the rationale",
 }
 METRIC_RANGES = dict.fromkeys(METRICS, (0.0, 1.0))
@@ -95,11 +103,14 @@ TIE_BREAKS = 32
 """Random tie-breaks IOU F1 averages over where a tie straddles the k-th place."""
 
 
-def iou_f1(predicted: Sequence[float], truth: Sequence[int], threshold: float = IOU_THRESHOLD) -> float:
+def iou_f1(predicted: Sequence[float], truth: Sequence[int], threshold: float = IOU_THRESHOLD, *,
+           word_spans: bool = False) -> float:
     """ERASER's IOU F1 of one example between a top-k mask and the rationale (see the module docstring).
 
-    ``predicted`` may hold fractional memberships (:func:`top_k_mask` where ties straddle the k-th
-    place): the result is then the mean over :data:`TIE_BREAKS` seeded random choices of the tied words."""
+    The predicted spans are the mask's runs of words, or with ``word_spans`` each marked word on its own (as
+    HateXplain makes its top-5 predictions). ``predicted`` may hold fractional memberships (:func:`top_k_mask`
+    where ties straddle the k-th place): the result is then the mean over :data:`TIE_BREAKS` seeded random
+    choices of the tied words."""
     predicted = np.asarray(predicted, dtype=float)
     partial = (predicted > 0) & (predicted < 1)
     if partial.any():
@@ -110,9 +121,11 @@ def iou_f1(predicted: Sequence[float], truth: Sequence[int], threshold: float = 
         for _ in range(TIE_BREAKS):
             mask = (predicted >= 1).astype(int)
             mask[rng.choice(tied, size=places, replace=False)] = 1
-            values.append(iou_f1(mask, truth, threshold))
+            values.append(iou_f1(mask, truth, threshold, word_spans=word_spans))
         return float(np.mean(values))
-    pred_spans, true_spans = spans(predicted.astype(int)), spans(truth)
+    marked = predicted.astype(int)
+    pred_spans = [(i, i + 1) for i in np.flatnonzero(marked).tolist()] if word_spans else spans(marked)
+    true_spans = spans(truth)
     if not pred_spans or not true_spans:
         return 0.0
     iou = np.array([[_iou(p, t) for t in true_spans] for p in pred_spans])
@@ -176,18 +189,20 @@ def example_metrics(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     oracle = top_k_mask(scores, int(truth.sum()))
     top5 = top_k_mask(scores, min(PUBLISHED_TOP_K, len(scores)))
     return {"token_f1": token_f1(oracle, truth), "iou_f1": iou_f1(oracle, truth),
-            "token_f1_top5": token_f1(top5, truth), "iou_f1_top5": iou_f1(top5, truth), "auprc": auprc(scores, truth)}
+            "token_f1_top5": token_f1(top5, truth), "iou_f1_top5": iou_f1(top5, truth, word_spans=True),
+            "auprc": auprc(scores, truth)}
 
 
 def rationale_scores(importance: pd.DataFrame, examples: pd.DataFrame, *,
                      variants: Sequence[str] = ("abs",)) -> pd.DataFrame:
-    """Per example x method x variant: the three metrics, the rationale size and chance.
+    """Per example x method x variant: every metric of :data:`METRICS`, the rationale size and chance.
 
     Only examples whose ``gt_mask`` marks at least one of the words the model kept (the
     mask is cut to ``n_words`` of the importance table, so truncation is respected).
     ``abs`` scores by |score|, ``signed`` by the score (evidence for the predicted
     class). Columns: example_id, method, family, variant, n_words, rationale_words,
-    predicted, label, correct, token_f1, iou_f1, auprc, chance.
+    predicted, label, correct, constant (the method gave every word of the example the same
+    score), the metrics, chance.
     """
     masks = {str(i): np.asarray(m, dtype=int) for i, m in zip(examples["example_id"], examples["gt_mask"])
              if m is not None and len(m) and np.asarray(m).sum() > 0}
@@ -209,10 +224,10 @@ def rationale_scores(importance: pd.DataFrame, examples: pd.DataFrame, *,
                 "example_id": example_id, "method": method, "family": first["family"], "variant": variant,
                 "n_words": n, "rationale_words": int(truth.sum()), "predicted": int(first["predicted"]),
                 "label": int(first["label"]), "correct": bool(first["predicted"] == first["label"]),
-                **example_metrics(values, truth), "chance": float(truth.sum()) / n,
+                "constant": bool(np.ptp(values) == 0) if n else True, **example_metrics(values, truth), "chance": float(truth.sum()) / n,
             })
     columns = ["example_id", "method", "family", "variant", "n_words", "rationale_words", "predicted", "label",
-               "correct", *METRICS, "chance"]
+               "correct", "constant", *METRICS, "chance"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -226,14 +241,14 @@ def headline_group(variant: str) -> str:
     return HEADLINE_GROUPS.get(variant, "all")
 
 
-ATTENTION_REFERENCES = ("rnn_attention", "attention_last_mean")
-"""The raw attention other methods are compared with: the RNN's attention layer, the transformer's last-layer
-head mean (the attention the published claims edit)."""
-
-
 def attention_reference(methods: Sequence[str]) -> str | None:
-    """The raw attention among ``methods`` (:data:`ATTENTION_REFERENCES`), None when the run has none."""
-    return next((m for m in ATTENTION_REFERENCES if m in set(methods)), None)
+    """The raw attention other methods are compared with: the first of ``methods`` in
+    :data:`~analysis.interventions.comparisons.RAW_ATTENTION` (the RNN's attention layer, else the transformer's
+    last-layer head mean, the attention the published claims edit), as the causal tests choose it; None when the
+    run has none."""
+    from analysis.interventions.comparisons import RAW_ATTENTION
+
+    return next((m for m in RAW_ATTENTION if m in set(methods)), None)
 
 
 def summarize_plausibility(scores: pd.DataFrame, *, n_resamples: int = 1000, level: float = 0.95,
@@ -289,9 +304,11 @@ def compare_with_random(grouped: pd.DataFrame, *, alpha: float = 0.05, seed: int
 def compare_with_attention(grouped: pd.DataFrame, *, alpha: float = 0.05, seed: int = 0) -> pd.DataFrame:
     """Each method against the run's raw attention (:func:`attention_reference`) on the same examples, as
     :func:`compare_with_random` does against random (the random ranking is left out of this family: its
-    comparison with attention is attention's ``vs_random``). ``vs_attention`` says where the method stands:
-    ``above`` = more plausible than raw attention. Columns: method, variant, group, metric, vs_attention,
-    p_attention; empty when the run has no raw attention."""
+    comparison with attention is attention's ``vs_random``, so its ``vs_attention`` is ``untested``).
+    ``vs_attention`` says where the method stands: ``above`` = more plausible than raw attention;
+    ``undefined`` where the attention gives every word of every example the same weight (frozen uniform): it
+    ranks nothing, and a comparison with it would be one with its random tie-breaks. Columns: method, variant,
+    group, metric, vs_attention, p_attention; empty when the run has no raw attention."""
     reference = attention_reference(grouped["method"].unique()) if len(grouped) else None
     if reference is None:
         return pd.DataFrame(columns=["method", "variant", "group", "metric", "vs_attention", "p_attention"])
@@ -310,6 +327,10 @@ def _compare_with(grouped: pd.DataFrame, reference: str, *, alpha: float, seed: 
             if reference not in wide:
                 continue
             methods = [m for m in wide if m != reference and m not in leave_out]
+            if "constant" in part and part.loc[part["method"] == reference, "constant"].astype(bool).all():
+                rows += [(m, variant, group, metric, "undefined", np.nan) for m in methods]
+                rows.append((reference, variant, group, metric, "reference", np.nan))
+                continue
             # only the test is used (the summary has each method's own interval): a token bootstrap
             name = "vs random" if reference == "random" else f"vs {reference}"
             decisions = [paired_test(wide[m].to_numpy() - wide[reference].to_numpy(), alpha=alpha, n_resamples=2,

@@ -24,7 +24,7 @@ from analysis.groundtruth.figures import (
     seeds_pooled_note,
     seeds_text,
 )
-from analysis.groundtruth.plausibility import headline_group
+from analysis.groundtruth.plausibility import attention_reference, headline_group
 from analysis.interventions.comparisons import RAW_ATTENTION, ranks_nothing
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
@@ -88,6 +88,9 @@ def _sorted_rows(rows: list[dict[str, Any]], methods: list[str]) -> pd.DataFrame
 PER_METHOD_NOTE = ("Each verdict reads one method's interval in one run, with no adjustment for the number of methods "
                    "and runs: a single verdict near its threshold can be chance, so read the pattern across runs "
                    "(the figure caption counts it).")
+RELIANCE_NOTE = ("Whether a model relies on its token is read the same way, per run and without adjustment, so the "
+                 "seeds' agreement is the evidence.")
+
 
 def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None, *, variant: str = "abs",
                   group: str = "all", constant: frozenset[str] = frozenset()) -> Part | None:
@@ -171,7 +174,7 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
         "would assign to that class without the token (the share that deleting it changes is given per run). "
         "'Above chance' compares the hit rate with 1 / (number of words): a rare word, split into several "
         "subwords, can be ranked first more often than that without being a cause, so only 'finds' identifies "
-        "the planted token as the cause. " + PER_METHOD_NOTE,
+        "the planted token as the cause. " + PER_METHOD_NOTE + " " + RELIANCE_NOTE,
         f"{int(counts['relies'].sum())} of {len(counts)} trained models rely on their planted token"
         + (f" in most seeds ({int(relied_runs.sum())} of {len(relied_runs)} runs)" if several else "")
         + (f"; the seeds disagree for {', '.join(split)}" if split else "") + ".",
@@ -232,10 +235,12 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
         reference = f"random ranking {row_interval(floor.iloc[0], 2)}" if len(floor) else "no random ranking to compare"
         verdict = {v: studied.loc[studied["vs_random"] == v, "method"].tolist()
                    for v in ("above", "not distinguishable", "below", "untestable")}
+        tested = ("tested against each method below" if best["method"] == attention_reference(main["method"])
+                  and model not in constant else "the highest mean, not a test against each method")
         text = (f"Plausibility on {dataset}, {model} (seed {seed}; {int(best['n'])} examples with rationales): the "
                 f"highest mean {metric.upper()} is {method_label(best['method'])}'s "
-                f"{row_interval(best, 2)} (not tested against the other methods; {reference}); above the random ranking (paired test, Holm-adjusted over the "
-                f"methods): {_names(verdict['above'])}; not distinguishable from it: "
+                f"{row_interval(best, 2)} ({tested}; {reference}); above the random ranking (paired test, "
+                f"Holm-adjusted over the methods): {_names(verdict['above'])}; not distinguishable from it: "
                 f"{_names(verdict['not distinguishable'])}")
         if verdict["below"]:
             text += f"; BELOW it (the ranking avoids the rationale words): {_names(verdict['below'])}"
@@ -264,14 +269,17 @@ def plausibility_part(summary: pd.DataFrame | None, *, variant: str = "abs", gro
         "Plausibility, kept apart from faithfulness: how well each method's top-ranked words match the rationales "
         f"of {_rationale_sources(sorted(set(rows_all['dataset'])), synthetic)}. Metrics per example (DeYoung et al. 2020): token F1 of the top-k words with k the "
         "rationale length (an oracle length: the ranking is told how many words to mark), the same of the top 5 "
-        "words (HateXplain's protocol, Mathew et al. 2021; no oracle), IOU F1 (a predicted span of the top-k words "
-        "matches at IOU >= 0.5), and AUPRC; means over examples with 95% bootstrap intervals"
+        "words (no oracle; as HateXplain scores plausibility, Mathew et al. 2021, comparable with their RNN numbers "
+        "only: they rank BERT's subword tokens, we rank words, and their ties go by position, ours at random), IOU "
+        "F1 (a run of the top-k words, k = rationale length, matches a human span at IOU >= 0.5; the data tables "
+        "also hold HateXplain's top-5 IOU F1), and AUPRC; means over examples with 95% bootstrap intervals"
         + (", on correctly classified posts only (signed scores are evidence for the predicted class, and the "
            "rationales say why a post is toxic)" if group == "correct" else "")
-        + ". Each method is compared with the random ranking and with the model's raw attention on the same examples "
-        "(sign-flip test of the per-example differences, each Holm-adjusted over the methods of a run); 'untestable "
-        "at this n' means that even the clearest outcome could not reach the test's level with so few examples. A "
-        "method can be plausible and unfaithful, or faithful and implausible.",
+        + ". Each method is compared with the random ranking and with the model's raw attention (the RNN's attention "
+        "layer, MiniLM's last-layer head mean) on the same examples (sign-flip test of the per-example differences, "
+        "each Holm-adjusted over the methods of a run); 'untestable at this n' means that even the clearest outcome "
+        "could not reach the test's level with so few examples, and 'not distinguishable' is not 'as plausible' "
+        "(no equivalence test is made). A method can be plausible and unfaithful, or faithful and implausible.",
     ]
     verdicts = rows_all.loc[(rows_all["metric"] == metric) & (rows_all["method"] != "random")
                             & ~ranks_nothing(rows_all, constant)]
@@ -292,7 +300,7 @@ def _rationale_sources(datasets: list[str], synthetic: frozenset[str]) -> str:
 
 
 PLAUSIBILITY_COLUMNS = {"token_f1": "token F1 (k = rationale)", "token_f1_top5": "token F1 (top 5)",
-                        "iou_f1": "IOU F1", "auprc": "AUPRC"}
+                        "iou_f1": "IOU F1 (k = rationale)", "auprc": "AUPRC"}
 """The metrics the report's plausibility table shows, with their headers (every metric is in the data table)."""
 
 
@@ -304,7 +312,7 @@ def _versus_random(row: pd.Series) -> str:
 def _versus(row: pd.Series, verdict_column: str, p_column: str) -> str:
     """A comparison's verdict with its Holm p-value, as :func:`_versus_random` words it."""
     verdict = row.get(verdict_column)
-    if pd.isna(verdict):
+    if pd.isna(verdict) or verdict == "untested":  # e.g. the random ranking, left out of the attention family
         return "n/a"
     if verdict == "untestable":
         return "untestable at this n"
@@ -315,9 +323,9 @@ def _versus(row: pd.Series, verdict_column: str, p_column: str) -> str:
 def _attention_sentence(main: pd.DataFrame, metric: str, *, constant: bool) -> str:
     """Which methods are more, less or not distinguishably plausible than the run's raw attention, by ``metric``
     (paired, Holm): the study's question asked of the rationales."""
-    if "vs_attention" not in main:
-        return ""  # a table written before the comparison existed
-    if constant:
+    if "vs_attention" not in main or main["vs_attention"].isna().all():
+        return ""  # a table written before the comparison existed (alone, or gathered with newer ones)
+    if constant or (main["vs_attention"] == "undefined").any():
         return "Raw attention is constant here, so it is compared with no method."
     if not (main["vs_attention"] == "reference").any():
         return "The run has no raw attention to compare the methods with."
