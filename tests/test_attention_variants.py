@@ -436,7 +436,9 @@ def test_value_zeroing_equals_full_model_reruns(tiny_bert):
     assert torch.allclose(batched[0].double(), normalise_rows(manual), atol=1e-4)
     # a token budget of one row per pass gives the same matrices
     one_row = value_zeroing_layers(tiny_bert.model, enc.input_ids, enc.attention_mask, max_tokens=1)
-    assert torch.allclose(one_row, batched, atol=1e-6)
+    # the same up to float32 rounding of the hidden states, which passes of other shapes may sum in another order;
+    # 1 - cosine of nearly parallel states cancels, and normalising the rows scales that up
+    assert torch.allclose(one_row, batched, atol=1e-4)
 
 
 # ---------------------------------------------------------------------- attention x gradient

@@ -357,7 +357,9 @@ def test_value_zeroing_reruns_the_layer(models, family):
             zeroed = rerun_layer(trace, layer, rows, ZeroValues(layer, torch.tensor([2, 2])))
             assert (zeroed - trace.outputs[layer]).abs().max() > 1e-4
             single = rerun_layer(trace, layer, rows[1:], ZeroValues(layer, torch.tensor([2])))  # one row of two
-            assert single.shape[0] == 1 and torch.allclose(single[0], zeroed[1], atol=1e-6)
+            # float32 hidden states of a one-row and a two-row pass: the BLAS may sum in another order by shape
+            # (on some CPUs it does), as the rerun of the whole batch above
+            assert single.shape[0] == 1 and torch.allclose(single[0], zeroed[1], atol=1e-5)
             assert (single[0] - trace.outputs[layer][1]).abs().max() > 1e-4
 
 
