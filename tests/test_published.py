@@ -384,8 +384,13 @@ def test_the_verdict_sentence_counts_rows_per_scope_and_the_caption_explains_vac
     table, sentence = verdict_table(rows.assign(verdict=["agrees", "vacuous", "differs", "vacuous"],
                                                 model=["bilstm_tanh", "bilstm_dot", "bilstm_tanh",
                                                        "bilstm_uniform vs bilstm_dot"]))
-    assert ("vacuous rows (all on bilstm_dot) agree only because attention is near uniform, never counted as "
-            "support") in table.caption
+    assert ("vacuous: agrees only because attention is near uniform (here all on bilstm_dot; never counted as "
+            "support).") in table.caption
+    # every verdict word in the table is defined under it, and only those; the correction is the configured one
+    assert "Agrees: the corrected test decided" in table.caption and "differs: on the other side" in table.caption
+    assert "mixed:" not in table.caption and "Holm-corrected" in table.caption
+    table, _ = verdict_table(rows, correction="bh")
+    assert "Benjamini-Hochberg-corrected" in table.caption and "Holm" not in table.caption
 
 
 def removal_table(fractions: dict[str, np.ndarray], flipped: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
@@ -523,3 +528,23 @@ def test_small_estimates_keep_their_digits_in_the_claim_table():
                                                         ("sst2", "bilstm_uniform", 0): predictions(uniform)})
     row = outcomes(decided("wp_uniform_attention_suffices", data)).iloc[0]
     assert row["ours"].startswith("0.0067 [")
+
+
+def test_every_claim_plans_with_a_row_of_the_power_table_and_the_table_counts_only_its_own_tests():
+    """The power table's "n in this study's tests of this kind" reads each claim's own planning row: the rate-below
+    claim's n (8) is not pooled with the "most examples" claims' (4-50) because both are exact binomial tests."""
+    from analysis.published.claims import PUBLISHED_CLAIMS
+    from analysis.report.methods import power_frame
+    from analysis.stats.hypothesis import power_table
+
+    rows = {row["test"] for row in power_table(0.05)}
+    assert all(PUBLISHED_CLAIMS.get(name).power_kind in rows for name in PUBLISHED_CLAIMS.names())
+    tests = pd.DataFrame({"claim": ["ss_zeroing_top_item_rarely_flips", "jw_adversarial_attention_exists",
+                                    "jw_adversarial_attention_exists", "ss_gradient_order_flips_sooner"],
+                          "test": ["exact binomial", "exact binomial", "exact binomial", "paired sign-flip"],
+                          "n": [8, 4, 50, 30]})
+    frame = power_frame(0.05, tests).set_index("test")["n in this study's tests of this kind"]
+    assert frame["exact binomial (rate below 10%)"] == "8-8"
+    assert frame["exact binomial (most examples)"] == "4-50"
+    assert frame["paired sign-flip (removal fraction)"] == "30-30"
+    assert (frame.loc["paired sign-flip (agreement difference)"] == "").all()

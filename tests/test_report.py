@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -434,11 +435,17 @@ def test_the_plain_answer_counts_only_decided_results_and_names_only_what_occurr
 
     answer = plain_answer(pd.Series({"below": 5, "overlapping": 5}), pd.Series({"above": 10}), 10)
     assert answer.startswith("It depends") and "as well as a second causal method" not in answer
-    assert "less well than one in others" in answer
+    assert "less well than a second causal method in 5 of 10, not distinguishable from one" in answer
     untested = plain_answer(pd.Series({"below": 4, "untested": 6}), pd.Series({"above": 4, "untested": 6}), 10)
     assert untested.startswith("Partly:")  # 4 of the 4 tested beat chance
     tie = plain_answer(pd.Series({"below": 2, "equivalent": 2}), pd.Series({"above": 2, "overlapping": 2}), 4)
-    assert tie.startswith("It depends") and "half of the tested results" in tie
+    assert tie.startswith("It depends") and "better than chance in 2 of 4 tested results" in tie
+    # nothing varies, nothing decided against the ceiling: no "it depends", and no majority word for 2 of 2
+    flat = plain_answer(pd.Series({"indistinct_untestable": 2}), pd.Series({"above": 2}), 2)
+    assert flat == ("Better than chance in all 2 tested results; whether it ranks words as a second causal method "
+                    "does cannot be decided at this n.")
+    one_kind = plain_answer(pd.Series({"overlapping": 3}), pd.Series({"above": 2, "overlapping": 1}), 3)
+    assert not one_kind.startswith("It depends") and "not distinguishable from a second causal method (not parity) in all 3" in one_kind
     assert plain_answer(pd.Series({"untested": 3}), pd.Series({"untested": 3}), 3) == ""
 
 
@@ -521,3 +528,31 @@ def test_the_lead_counts_raw_attention_apart_from_its_variants_and_answers_from_
                             "to 0.45, median 0.33)")
     assert every.endswith("below the ceiling in 2 of 4, as good as it in 2; above the floor "
                           "in 4 of 4.")
+
+
+def test_agreement_untestable_counts_non_zero_differences_and_the_family():
+    """'Untestable at this n' is read as the claims read it: from the non-zero paired differences (zeros carry no
+    sign) and the family's correction, not from all n examples. 30 examples of which 4 differ: the smallest exact
+    p is 2 / 2^4 = 0.125, untestable; 7 differing pairs reach 2 / 2^7 = 0.016 alone, but not x 4 tests."""
+    from analysis.report.summary import _verdict
+    from analysis.stats.comparisons import compare_methods
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(30):
+        ceiling = rng.uniform(0.3, 0.6)
+        values = {"loo_mask": ceiling, "random": ceiling - 0.4,
+                  "att_few": ceiling - (0.1 if i < 4 else 0.0),  # 4 non-zero differences with the ceiling
+                  "att_seven": ceiling - (0.1 if i < 7 else 0.0)}
+        for method, value in values.items():
+            family = {"loo_mask": "ablation", "random": "random"}.get(method, "attention")
+            rows.append({"example_id": f"e{i}", "method_a": "loo_delete", "family_a": "ablation", "method_b": method,
+                         "family_b": family, "metric": "kendall_tau", "variant": "abs", "value": value})
+    table = compare_methods(pd.DataFrame(rows), reference="loo_delete", ceiling="loo_mask", n_resamples=50)
+    ceiling_rows = table[table["comparison"] == "attention_vs_ceiling"].set_index("method_a")
+    assert (ceiling_rows["n"] == 30).all()
+    assert ceiling_rows.loc["att_few", "min_p"] == pytest.approx(2 / 2**4)
+    assert ceiling_rows.loc["att_seven", "min_p"] == pytest.approx(2 / 2**7)
+    assert ceiling_rows.loc["att_seven", "min_p_adjusted"] == pytest.approx(2 * 2 / 2**7)  # a family of 2
+    assert _verdict(ceiling_rows.loc["att_few"]) == "untestable"
+    assert _verdict(ceiling_rows.loc["att_seven"]) != "untestable"  # 0.031 < 0.05: testable within its family

@@ -74,6 +74,19 @@ def _texts(block) -> list[str]:
     raise TypeError(block)
 
 
+def test_a_missing_figure_is_logged_and_a_folded_captions_link_survives_in_markdown(tmp_path, caplog):
+    """A figure whose file is missing is left out of both renderings with a warning naming it (a text link to its
+    id would otherwise break silently); a folded table's caption renders as in the HTML page, links kept."""
+    table = Table(pd.DataFrame({"n": range(30)}), caption="Thirty rows, see [the answer](#answer)")
+    document = Document("Title", [Section("Part", [Figure(tmp_path / "gone.png", "never shown", id="forest-all"),
+                                                  table])])
+    with caplog.at_level("WARNING", logger="analysis.report.document"):
+        markdown = render_markdown(document, tmp_path / "doc.md")
+    assert "forest-all" in caplog.text and "gone.png" in caplog.text
+    assert '<summary>Thirty rows, see <a href="#answer">the answer</a> (30 rows)</summary>' in markdown
+    assert '<summary>Thirty rows, see <a href="#answer">the answer</a> (30 rows)</summary>' in render_html(document)
+
+
 def test_every_block_appears_in_both_renderings(tmp_path):
     figure = _figure(tmp_path / "figures" / "plot.png")
     blocks = [Paragraph("A **bold** claim with *emphasis*, `code`, a [link](#other) and <mask> | pipes."),

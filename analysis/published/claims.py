@@ -210,6 +210,8 @@ class PublishedClaim:
     scope_note: str = ""  # which of our runs replicate the paper's setting and which extend it
     # what a row that agrees says about the study's question (all of this study's claims question raw attention)
     agreeing_means: str = DOUBTFUL
+    # the row of :func:`analysis.stats.hypothesis.power_table` its sample size is planned with
+    power_kind: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -100,6 +100,7 @@ def _causal_agree_more(data: ClaimData, settings: ClaimSettings) -> list[RunTest
 
 
 PUBLISHED_CLAIMS.add("jw_causal_methods_agree_more", PublishedClaim(
+    power_kind="paired sign-flip (agreement difference)",
     order=1,
     source="Jain & Wallace 2019, Sec. 4.1 (BiLSTM)",
     published="Gradient and leave-one-out importance agree with each other more than either agrees with attention.",
@@ -145,6 +146,7 @@ def _average_encoder(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
 
 
 PUBLISHED_CLAIMS.add("jw_average_encoder_agrees_more", PublishedClaim(
+    power_kind="paired sign-flip (agreement difference)",
     order=2,
     source="Jain & Wallace 2019, Table 2 (Average vs BiLSTM)",
     published="Without a contextualising encoder (each word's embedding projected on its own, their Average "
@@ -214,6 +216,7 @@ def _permutation_details(table: pd.DataFrame) -> str:
 
 
 PUBLISHED_CLAIMS.add("jw_permutation_changes_little", PublishedClaim(
+    power_kind="exact binomial (most examples)",
     order=3,
     source="Jain & Wallace 2019, Sec. 4.2.1 (attention permutation)",
     published="Randomly permuting the attention weights leaves most predictions nearly unchanged.",
@@ -301,6 +304,7 @@ def _adversarial(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
 
 
 PUBLISHED_CLAIMS.add("jw_adversarial_attention_exists", PublishedClaim(
+    power_kind="exact binomial (most examples)",
     order=4,
     source="Jain & Wallace 2019, Sec. 4.2.2 (adversarial attention)",
     published="For most examples an adversarial attention distribution far from the original (large JSD) gives "
@@ -352,6 +356,7 @@ def _uniform(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
 
 
 PUBLISHED_CLAIMS.add("wp_uniform_attention_suffices", PublishedClaim(
+    power_kind="equivalence (TOST, accuracy within 2 points)",
     order=5,
     source="Wiegreffe & Pinter 2019, Table 2",
     published="On SST, AG News and IMDB a model with attention frozen to uniform is about as accurate as the same "
@@ -383,6 +388,7 @@ def _zeroing(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
 
 
 PUBLISHED_CLAIMS.add("ss_zeroing_top_item_rarely_flips", PublishedClaim(
+    power_kind="exact binomial (rate below 10%)",
     order=6,
     source="Serrano & Smith 2019, Sec. 4",
     published="Zeroing the single highest-attention item rarely flips the decision.",
@@ -424,6 +430,7 @@ def _removal(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
 
 
 PUBLISHED_CLAIMS.add("ss_gradient_order_flips_sooner", PublishedClaim(
+    power_kind="paired sign-flip (removal fraction)",
     order=7,
     source="Serrano & Smith 2019, Sec. 5",
     published="Removing attention items in order of the gradient of the output with respect to each attention "
@@ -466,6 +473,7 @@ def _rollout(data: ClaimData, settings: ClaimSettings) -> list[RunTest]:
 
 
 PUBLISHED_CLAIMS.add("az_rollout_and_flow_beat_raw_attention", PublishedClaim(
+    power_kind="paired sign-flip (agreement difference)",
     order=8,
     source="Abnar & Zuidema 2020, Table 1",
     published="Attention rollout and attention flow correlate with blank-out (input ablation) importance better "

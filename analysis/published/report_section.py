@@ -18,9 +18,11 @@ import pandas as pd
 
 from analysis.attention.concentration import NEAR_UNIFORM_TVD
 from analysis.published.claims import (
+    AGREES,
     DIFFERS,
     DOUBTFUL,
     EXTENSION,
+    INCONCLUSIVE,
     MIXED,
     PUBLISHED_CLAIMS,
     REPLICATION,
@@ -35,6 +37,7 @@ from analysis.published.claims import (
 from analysis.report.document import Block, Findings, Group, Paragraph, Section, Table
 from analysis.report.methods import POWER_ID
 from analysis.report.sections import REPORT_SECTIONS
+from analysis.stats.paired import corrected_label, correction_name
 
 
 def intro(settings: ClaimSettings) -> str:
@@ -44,7 +47,7 @@ def intro(settings: ClaimSettings) -> str:
         "a share (with a Clopper-Pearson interval), a paired sign-flip test when two quantities are compared on the "
         "same examples (with a studentised-bootstrap interval of the mean difference), an equivalence test "
         f"(TOST, each side at half the level) for \"about as accurate\" (margin {settings.accuracy_margin:g}). p-values are corrected with "
-        f"{settings.correction.upper() if settings.correction == 'bh' else settings.correction.capitalize()} within "
+        f"{correction_name(settings.correction)} correction within "
         f"each claim, separately for the paper's own setting (replication) and for extensions, at level "
         f"{1 - settings.level:g}. A run *agrees* or *differs* when its corrected test rejects on the published or "
         "the other side; it is *inconclusive* when the test could have decided at this n but did not (the table "
@@ -92,9 +95,26 @@ def claim_title(name: str, source: str) -> str:
     return f"{source.split(',')[0]}: {words}"
 
 
-def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
-    """Claims x verdicts: how many dataset x model rows of each scope got each verdict (the caption says what
-    vacuous means where a row is); and a sentence saying so.
+VERDICT_MEANINGS = {
+    AGREES: "the corrected test decided on the paper's side (most seeds)",
+    DIFFERS: "on the other side",
+    MIXED: "seeds decided both ways",
+    INCONCLUSIVE: "could have decided at this n, did not",
+    UNTESTABLE: "could not decide at this n",
+    VACUOUS: "agrees only because attention is near uniform",
+}
+"""The verdict words, defined under the first screen's verdict table (the rules in full: the section intro)."""
+
+
+def verdict_legend(verdicts: set[str]) -> str:
+    """'Agrees: ...; differs: ...' for the verdicts that occur, in :data:`VERDICTS` order."""
+    text = "; ".join(f"{v}: {VERDICT_MEANINGS[v]}" for v in VERDICTS if v in verdicts)
+    return text[:1].upper() + text[1:]
+
+
+def verdict_table(rows: pd.DataFrame, *, correction: str = "holm") -> tuple[Table, str]:
+    """Claims x verdicts: how many dataset x model rows of each scope got each verdict; and a sentence giving the
+    totals, which opens the table's caption (then the tests, the correction and the verdict words that occur).
 
     One row per claim and scope (replication: the paper's own setting; extension: other models
     or datasets); each claim links to its subsection; zero counts are blank. ``rows`` is :func:`outcomes`.
@@ -111,11 +131,6 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
             records.append([link, scope, *[str(counts[v]) if counts[v] else "" for v in VERDICTS]])
             link = ""  # the claim is named on its first row only
     frame = pd.DataFrame(records, columns=["claim", "scope", *VERDICTS])
-    table = Table(frame, caption="Published claims: dataset x model rows per verdict (seeds combined; paired, exact or "
-                  "equivalence tests, Holm-corrected)"
-                  + _vacuous_note(rows), folded=False,
-                  sortable=False, filterable=False, markup=("claim",),
-                  column_classes={"claim": "claim", **{v: v for v in VERDICTS}}, id="verdicts")
     parts = []
     for scope in (REPLICATION, EXTENSION):
         counts = Counter(rows.loc[rows["scope"] == scope, "verdict"])
@@ -133,6 +148,11 @@ def verdict_table(rows: pd.DataFrame) -> tuple[Table, str]:
                     f"also means {DOUBTFUL})" if doubtful else "")
     sentence = (f"Dataset x model rows of the {n_claims} published claim{'s' if n_claims != 1 else ''} "
                 f"tested{meaning}: " + "; ".join(parts) + ".")
+    table = Table(frame, caption=f"{sentence} Paired, exact or equivalence tests, {corrected_label(correction)}, "
+                  "with each paper's own methods (the lead and the forest plot use the study's ceiling). "
+                  f"{verdict_legend(set(rows['verdict']))}" + _vacuous_note(rows) + ".",
+                  folded=False, sortable=False, filterable=False, markup=("claim",),
+                  column_classes={"claim": "claim", **{v: v for v in VERDICTS}}, id="verdicts")
     return table, sentence
 
 
@@ -144,7 +164,7 @@ def _vacuous_note(rows: pd.DataFrame) -> str:
         return ""
     shared = set.intersection(*models)
     names = f"all on {', '.join(sorted(shared))}" if shared else ", ".join(sorted(set.union(*models)))
-    return f"; vacuous rows ({names}) agree only because attention is near uniform, never counted as support"
+    return f" (here {names}; never counted as support)"
 
 
 @REPORT_SECTIONS.register("published")
@@ -201,12 +221,12 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
             notes.append(f"**Where we differ ({where}), likely reasons:** {claim.reasons}")
         blocks += [Paragraph(note) for note in notes]
         claims.append(Group(claim_title(name, claim.source), blocks, id=claim_anchor(name)))
-    verdicts, sentence = verdict_table(rows)
+    verdicts, _ = verdict_table(rows, correction=settings.correction)  # its caption opens with the totals
     blocks = [Paragraph(intro(settings)), Findings(findings), *claims,
               Paragraph(f"The n each kind of test needs for 80% power, the sample sizes of every run and the tests "
                         f"that could not decide at theirs: [Methods, sample sizes and power](#{POWER_ID}).")]
     return Section("Comparison with published findings", blocks, findings=findings, order=10, id="published",
-                   tables={"published_comparison": rows, "claim_tests": tests}, lead=[sentence], front=[verdicts])
+                   tables={"published_comparison": rows, "claim_tests": tests}, front=[verdicts])
 
 
 import analysis.published.replication_section  # noqa: E402, F401  (registers the replication table section)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -31,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.plots.kit import STORED_WIDTH_PX, display_width
+
+log = logging.getLogger(__name__)
 
 FOLD_ABOVE = 25
 """Tables with more rows are folded (``<details>``) unless a block says otherwise."""
@@ -445,8 +448,8 @@ class MarkdownRenderer:
                                   for i, c in enumerate(cells)) + " |" for cells in table.cells()]
         text = "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows]) + "\n"
         anchor = f'<a id="{table.id}"></a>\n\n' if table.id else ""
-        if table.is_folded:
-            summary = html.escape(plain_text(table.caption or "Table")) + f" ({len(table.frame)} rows)"
+        if table.is_folded:  # HTML inside markdown: the summary renders as the HTML page's does, links kept
+            summary = inline_html(table.caption or "Table") + f" ({len(table.frame)} rows)"
             return f"{anchor}<details><summary>{summary}</summary>\n\n{text}\n</details>\n"
         return anchor + caption + text
 
@@ -461,6 +464,12 @@ def render_markdown(document: Document, path: str | Path | None = None) -> str:
     from analysis.report.templates import markdown_template
 
     document.assign_ids()
+    for section in [*document.sections, None]:
+        blocks = section.blocks if section is not None else [*document.front, *document.footer]
+        for block in walk(blocks):
+            if isinstance(block, Figure) and not block.exists:  # dropped with its caption; links to it break
+                log.warning("figure %s (%s) is missing and left out of the report%s", block.id or "(no id)",
+                            block.path, f" section {section.title!r}" if section is not None else "")
     renderer = MarkdownRenderer(path)
     return markdown_template().render(
         title=inline_markdown(document.title), subtitle=inline_markdown(document.subtitle),

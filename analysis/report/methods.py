@@ -66,12 +66,12 @@ def metric_table(config: dict[str, Any]) -> pd.DataFrame:
 def statistics_items(config: dict[str, Any]) -> list[str]:
     """The statistics used, with the settings of this study."""
     from analysis.stats.intervals import MEAN_METHOD, MEDIAN_METHOD, MIN_STUDENTIZED, PROPORTION_METHOD
+    from analysis.stats.paired import corrected_label, correction_name
 
     agreement = config.get("agreement", {})
     claims = config.get("claims", {})
     level = agreement.get("level", 0.95)
-    correction = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}.get(agreement.get("correction", "holm"),
-                                                                              agreement.get("correction", "holm"))
+    correction = correction_name(agreement.get("correction", "holm"))
     permutations = int(agreement.get("n_permutations", 10000))
     items = [
         f"**Intervals** ({level:.0%}): means by the {MEAN_METHOD} ({agreement.get('n_resamples', 'n/a')} resamples; a "
@@ -86,23 +86,25 @@ def statistics_items(config: dict[str, Any]) -> list[str]:
         f"with {correction} within each family of comparisons (attention vs ceiling, vs floor, vs attention). The "
         f"intervals are not adjusted for multiplicity, so an interval that excludes zero can go with a corrected p "
         f"above the level: the corrected p decides. The smallest p a permutation test can give is "
-        f"1/({permutations:,} + 1) = {1 / (permutations + 1):.2g}: a corrected p equal to that floor times the "
-        f"family's size (x 3 = {3 / (permutations + 1):.2g}) means p ≤ that value.",
+        f"1/({permutations:,} + 1) = {1 / (permutations + 1):.2g} (2/2^m where the test is exact on m non-zero "
+        f"differences): a corrected p equal to that floor times the family's size means p ≤ that value.",
         "**Untestable at this n**: a comparison whose smallest attainable p-value (2/2^m for the sign-flip test with m "
-        "non-zero differences) is "
-        "above the level cannot reject whatever the data; it is reported as untestable, never as no difference.",
+        "non-zero differences; zeros carry no sign), after the correction for its family, is above the level cannot "
+        "reject whatever the data; it is reported as untestable, never as no difference.",
         f"**Equivalence**: \"as good as the ceiling\" only by two one-sided tests (TOST, each at 2.5%: the 95% "
         f"interval inside the margin) within ±{agreement.get('equivalence_margin', 'n/a')} of "
         f"{metric_short_label(config.get('figures', {}).get('headline_metric', 'kendall_tau'))}; "
         "a non-significant difference is never read as parity; where parity is not shown, the finding gives the "
-        "number of examples a TOST would need for 80% power at the observed difference.",
+        "number of examples a TOST would need for 80% power at the observed difference. *Equivalence untestable "
+        "at this n*: with the observed spread of the differences, even a mean difference of exactly zero would not "
+        "pass the TOST at this n (the margin is too narrow for the n and spread).",
     ]
     if claims:
         items.append(
             f"**Published claims**: each run decided by the test that fits the claim (exact binomial with "
             f"Clopper-Pearson interval, paired sign-flip, equivalence (TOST) within {claims.get('accuracy_margin', 'n/a')} "
             f"accuracy), at level {1 - claims.get('level', 0.95):g}, "
-            f"{claims.get('correction', 'holm').capitalize()}-corrected within each claim and scope; the n for 80% "
+            f"{corrected_label(claims.get('correction', 'holm'))} within each claim and scope; the n for 80% "
             "power is given where a run could not decide.")
     seeds = config.get("seeds", [])
     if seeds:
@@ -155,15 +157,19 @@ def sample_sizes(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def power_frame(alpha: float, claim_tests: pd.DataFrame | None = None) -> pd.DataFrame:
     """The planning table: per kind of claim test, the effect it should detect, the n for 80% power at
     ``alpha`` and the smallest n at which it can decide at all (:func:`analysis.stats.hypothesis.power_table`),
-    beside the n this study's claim tests of that kind had (every claim tested that way, all runs)."""
+    beside the n this study's claim tests of that kind had (every claim planned with that row, by its
+    ``power_kind``, all runs)."""
+    import analysis.published.directions  # noqa: F401  (registers the claims)
+    from analysis.published.claims import PUBLISHED_CLAIMS
     from analysis.stats.hypothesis import power_table
 
-    used = (claim_tests.groupby("test")["n"].agg(["min", "max"]) if claim_tests is not None and len(claim_tests)
-            and {"test", "n"} <= set(claim_tests.columns) else pd.DataFrame())
+    used = pd.DataFrame()
+    if claim_tests is not None and len(claim_tests) and {"claim", "n"} <= set(claim_tests.columns):
+        kinds = claim_tests["claim"].map(lambda c: PUBLISHED_CLAIMS.get(c).power_kind if c in PUBLISHED_CLAIMS else "")
+        used = claim_tests.assign(kind=kinds).groupby("kind")["n"].agg(["min", "max"])
     rows = []
     for row in power_table(alpha):
-        kind = str(row["test"]).split(" (")[0]
-        match = used[used.index.str.startswith(kind)] if len(used) else used
+        match = used[used.index == row["test"]] if len(used) else used
         rows.append({"test": row["test"], "effect to detect": row["effect"], "n for 80% power": f"{int(row['n_80']):,}",
                      "smallest n that can decide": f"{int(row['n_min']):,}",
                      "n in this study's tests of this kind": (f"{int(match['min'].min()):,}-{int(match['max'].max()):,}"

@@ -31,6 +31,7 @@ from analysis.report.document import (
 )
 from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
 from analysis.report.summary import Finding, agreement_findings, ceilings, convergence_note, key_results
+from analysis.stats.paired import corrected_label
 
 AGREEMENT_INTRO = (
     "Does attention rank words the way causal importance does? Per explained example, the agreement ({metric}) "
@@ -39,7 +40,7 @@ AGREEMENT_INTRO = (
     "method's agreement with {reference} (how far two causal methods agree with each other; not an upper bound: "
     "other causal pairs may agree more, and on |scores| two signed methods lose agreement wherever their signs "
     "differ), and the *floor*, a random ranking's. *vs ceiling* and *vs random floor* come from paired sign-flip "
-    "tests on the same examples, Holm-corrected within each run's family; parity with the ceiling is claimed only "
+    "tests on the same examples, {corrected} within each run's family; parity with the ceiling is claimed only "
     "by an equivalence test (TOST, its p corrected within the same family). *share of ceiling* is the normalised "
     "agreement with its paired bootstrap interval.")
 
@@ -93,7 +94,13 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     if ceiling_means:
         low, high = min(ceiling_means), max(ceiling_means)
         text += (f"; the ceiling ({' / '.join(sorted(ceiling_methods))} vs {method_label(reference)}): {low:.2f}"
-                 + (f" to {high:.2f}" if high > low else "") + "; the floor (a random ranking): about 0")
+                 + (f" to {high:.2f}" if high > low else ""))
+    floor = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
+                    & (((summary["method_a"] == "random") & (summary["method_b"] == reference))
+                       | ((summary["method_a"] == reference) & (summary["method_b"] == "random")))]["mean"]
+    if floor.notna().any():
+        text += (f"; the floor (a random ranking): {floor.min():.2f}"
+                 + (f" to {floor.max():.2f}" if f"{floor.max():.2f}" != f"{floor.min():.2f}" else ""))
     sentences = [text + "."]
     if not tested:
         sentences.append("No paired tests were run, so no difference from the ceiling or the floor is claimed.")
@@ -148,9 +155,10 @@ def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
     ``ceiling``: counts of each result's verdict against a second causal method ("below",
     "equivalent", "above", ...); ``floor``: against a random ranking ("above", ...). Only
     results a test could decide count (:data:`UNDECIDABLE` left out); "most" is a strict
-    majority of those, and a tie falls to "it depends". Not beating the floor is worded as
-    "not shown better than", never as "no better than". The numbers and the tests follow in
-    the lead's next sentences. Empty where no result was decided against the floor.
+    majority of those; otherwise the counts are given, and "it depends on the model and the
+    data" only where the verdicts against the ceiling differ. Not beating the floor is worded
+    as "not shown better than", never as "no better than". The numbers and the tests follow
+    in the lead's next sentences. Empty where no result was decided against the floor.
     """
     def decided(counts: pd.Series) -> int:
         return int(sum(int(v) for key, v in counts.items() if key not in UNDECIDABLE))
@@ -171,13 +179,23 @@ def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
         if 2 * matches > against_ceiling:
             return ("Largely: in most tested results attention agrees with causal importance as well as a second "
                     "causal method does, or better.")
-    chance = ("better than chance in most tested results" if 2 * beats_chance > against_floor
-              else "better than chance in half of the tested results")
-    parts = [text for count, text in ((matches, "as well as a second causal method in some"),
-                                      (short, "less well than one in others"),
-                                      (against_ceiling - matches - short, "not distinguishable from one in others"))
-             if count]
-    return f"It depends on the model and the data: {chance}" + (f", {', '.join(parts)}." if parts else ".")
+    chance = f"better than chance in {_k_of(beats_chance, against_floor)} tested results"
+    if not against_ceiling:
+        return (f"{chance[0].upper()}{chance[1:]}; whether it ranks words as a second causal method does cannot be "
+                "decided at this n.")
+    kinds = [(count, text) for count, text in ((matches, "as well as {}"), (short, "less well than {}"),
+                                                (against_ceiling - matches - short, "not distinguishable from {} "
+                                                                                    "(not parity)")) if count]
+    parts = [text.format("a second causal method" if i == 0 else "one") + f" in {_k_of(count, against_ceiling)}"
+             for i, (count, text) in enumerate(kinds)]
+    if len(parts) == 1:  # one verdict against the ceiling: nothing depends on the model or the data
+        return f"{chance[0].upper()}{chance[1:]}, and {parts[0]}."
+    return f"It depends on the model and the data: {chance}, {', '.join(parts)}."
+
+
+def _k_of(k: int, n: int) -> str:
+    """'all 4' where k == n, else 'k of n'."""
+    return f"all {n}" if k == n else f"{k} of {n}"
 
 
 def reference_sensitivity(summary: pd.DataFrame, *, reference: str, metric: str) -> str:
@@ -269,8 +287,9 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     ceiling = " / ".join(sorted({method_label(m) for m in ceilings(summary, reference=reference, metric=metric,
                                                                      comparisons=comparisons).values()}))
     ceiling = f"{ceiling} against {method_label(reference)}" if ceiling else "another causal method against the reference"
-    blocks: list = [Paragraph(AGREEMENT_INTRO.format(metric=metric_short_label(metric),
-                                                     reference=method_label(reference))),
+    blocks: list = [Paragraph(AGREEMENT_INTRO.format(
+        metric=metric_short_label(metric), reference=method_label(reference),
+        corrected=corrected_label(config["agreement"].get("correction", "holm")))),
                     Table(key_results(findings), caption=f"Agreement of each attention method with "
                           f"{method_label(reference)}, per run", id="key-results")]
     every = every_ranking_sentence(findings, metric=metric)
@@ -426,7 +445,8 @@ def cost_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
         further = projected_seconds(stages, seeds + 1) - projected_seconds(stages, seeds)
         reused = int((stages["wall_seconds"] > stages["measured_seconds"]).sum()) if "measured_seconds" in stages else 0
         blocks += [Paragraph(f"Wall time of every workflow stage, from Snakemake's benchmark files: "
-                             f"{stages['wall_seconds'].sum() / 3600:.2f} h in all over {len(stages)} jobs"
+                             f"{stages['wall_seconds'].sum() / 3600:.2f} h in all over {len(stages)} benchmarked "
+                             "jobs (the summary and its publishing are not benchmarked)"
                              + (f" ({reused} jobs that resumed after an interruption or reused finished methods or "
                                 f"causal tests count at the seconds that work took when it was computed)"
                                 if reused else "") + " (serial; "
@@ -434,7 +454,7 @@ def cost_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
                              f"core); a one-seed study takes about {projected_seconds(stages, 1) / 3600:.2f} h and "
                              f"each further seed adds about {further / 3600:.2f} h, serially, so this study's "
                              f"{counted(seeds, 'seed')} {'takes' if seeds == 1 else 'take'} about "
-                             f"{projected_seconds(stages, seeds) / 3600:.1f} h; two "
+                             f"{projected_seconds(stages, seeds) / 3600:.2f} h; two "
                              "single-threaded jobs at a time (this workflow's default profile on two cores) take about "
                              "half that. `python benchmarks/stage_cost.py results/<study>` prints the same from the "
                              "benchmark files."),

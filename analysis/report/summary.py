@@ -109,14 +109,18 @@ def _test_text(row: pd.Series) -> str:
 
 
 def _verdict(row: pd.Series | None) -> str:
-    """'below' or 'above' from a corrected paired test; else 'equivalent' where the equivalence test
-    (attention vs the ceiling only) shows parity, 'untestable' where it cannot at this n, and
+    """'below' or 'above' from a corrected paired test; else 'untestable' where even all non-zero differences of
+    one sign could not reach 5% after the family's correction, 'equivalent' where the equivalence test
+    (attention vs the ceiling only) shows parity, 'indistinct_untestable' where it cannot at this n, and
     'overlapping' (not distinguishable, not shown equivalent) otherwise."""
     if row is None or pd.isna(row["p_adjusted"]):
         return "untested"
     if row["significant"]:
         return "below" if row["mean_difference"] < 0 else "above"
-    if 2.0 ** (1 - min(float(row.get("n", 100)), 64.0)) >= 0.05:  # the sign-flip test's smallest p at this n
+    smallest = row.get("min_p_adjusted")  # the smallest corrected p the test could give: non-zero pairs, family
+    if pd.isna(smallest):  # a table written before it was stored: all n pairs counted, no family
+        smallest = 2.0 ** (1 - min(float(row.get("n", 100)), 64.0))
+    if smallest >= 0.05:
         return "untestable"
     equivalence = row.get("equivalence", "")
     if equivalence == "equivalent":
@@ -386,8 +390,7 @@ def content_warnings(config: dict[str, Any]) -> list[str]:
         note = content_warning(config, name)
         if note:
             warnings.append(f"Content warning: {name} {note}. " + (
-                "Its example texts appear in the per-example view and the token heatmaps "
-                "(report.show_offensive_examples: true)."
+                "Its example texts appear in the per-example view (report.show_offensive_examples: true)."
                 if shown else "This report shows none of its example texts, only numbers; set "
                 "report.show_offensive_examples: true to show them."))
     return warnings
@@ -536,14 +539,18 @@ def provenance_section(config: dict[str, Any], run_facts: dict[str, str] | None)
 
 def answer(config: dict[str, Any], sections: list[Section], data_report: pd.DataFrame, *,
            examples_link: str | None) -> list:
-    """The first screen: the answer in plain words, the sections' front blocks, then the content warnings (they
-    concern example texts, which the first screen never shows) beside the link to the examples."""
+    """The first screen: the answer in plain words (the lead of the first section that has one), the sections'
+    front blocks (tables, then figures), the other sections' lead sentences (e.g. where the cause is known), then
+    the content warnings (they concern example texts, which the first screen never shows) beside the link to the
+    examples. The answer, the verdict table and the forest plot come first so that they fit on one screen."""
     blocks: list = []
-    lead = [sentence for section in sections for sentence in section.lead]
-    if lead:
-        blocks.append(Paragraph(" ".join(lead), style="lead"))
+    leads = [section.lead for section in sections if section.lead]
+    if leads:
+        blocks.append(Paragraph(" ".join(leads[0]), style="lead"))
     front = [block for section in sections for block in section.front]
     blocks += [b for b in front if not isinstance(b, Figure)] + [b for b in front if isinstance(b, Figure)]
+    if len(leads) > 1:
+        blocks.append(Paragraph(" ".join(sentence for lead in leads[1:] for sentence in lead), style="lead"))
     blocks += [Paragraph(text, style="warning") for text in content_warnings(config)]
     if examples_link:
         blocks.append(Paragraph(f"[Per-example view]({examples_link}): the first explained examples of every run, "

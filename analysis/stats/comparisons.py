@@ -27,12 +27,13 @@ import pandas as pd
 from analysis.records import CAUSAL_FAMILIES
 from analysis.seeding import derive_seed
 from analysis.stats.hypothesis import tost_p_value
-from analysis.stats.paired import adjust_p_values, paired_comparison, ratio_interval
+from analysis.stats.paired import adjust_p_values, paired_comparison, ratio_interval, sign_flip_min_p
 
 COMPARISON_COLUMNS = [
     "method_a", "method_b", "comparison", "reference", "metric", "variant", "n", "mean_a", "mean_b",
     "mean_difference", "low", "high", "effect_size", "p_value", "p_adjusted", "correction", "significant",
-    "normalised", "normalised_low", "normalised_high", "margin", "p_equivalence", "equivalence",
+    "normalised", "normalised_low", "normalised_high", "margin", "p_equivalence", "equivalence", "min_p",
+    "min_p_adjusted",
 ]
 
 
@@ -88,13 +89,18 @@ def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | N
             "variant": variant, "n": result.n, "mean_a": float(vectors[a][paired].mean()), "mean_b": float(vectors[b][paired].mean()),
             "mean_difference": result.mean_difference, "low": result.low, "high": result.high,
             "effect_size": result.effect_size, "p_value": result.p_value,
+            "min_p": sign_flip_min_p(differences, n_permutations=n_permutations),
             "normalised": ratio[0], "normalised_low": ratio[1], "normalised_high": ratio[2],
         })
     table = pd.DataFrame(rows, columns=[c for c in COMPARISON_COLUMNS if c not in ("p_adjusted", "correction",
-                                                                                    "significant")])
+                                                                                    "significant", "min_p_adjusted")])
     table["p_adjusted"] = np.nan
+    table["min_p_adjusted"] = np.nan
     for _, index in table.groupby("comparison").groups.items():
         table.loc[index, "p_adjusted"] = adjust_p_values(table.loc[index, "p_value"].to_numpy(), correction)
+        family = int(table.loc[index, "p_value"].notna().sum())  # the smallest adjusted p a test could reach
+        table.loc[index, "min_p_adjusted"] = np.minimum(
+            table.loc[index, "min_p"] * (family if correction != "none" else 1), 1.0)
     table["correction"] = correction
     table["significant"] = table["p_adjusted"] < 1 - level
     return table[COMPARISON_COLUMNS]

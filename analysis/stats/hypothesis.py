@@ -31,7 +31,7 @@ import numpy as np
 from scipy import stats
 
 from analysis.stats.intervals import mean_interval, proportion_interval
-from analysis.stats.paired import EXACT_SIGN_FLIPS, sign_flip_test
+from analysis.stats.paired import sign_flip_min_p, sign_flip_test
 
 AGREE, DIFFER, NEITHER = "published", "opposite", "none"
 POWER = 0.8
@@ -198,8 +198,7 @@ def paired_test(differences: np.ndarray, *, published_sign: int = 1, alpha: floa
         return _undecidable("paired sign-flip", n, float(d.mean()) if n else math.nan, sign_flip_n_min(alpha))
     mean, low, high = mean_interval(d, level=level, n_resamples=n_resamples, seed=seed)
     p = sign_flip_test(d, n_permutations=n_permutations, seed=seed)
-    nonzero = int(np.count_nonzero(d))
-    min_p = min(1.0, 2.0 / 2.0**nonzero) if nonzero <= EXACT_SIGN_FLIPS else 1.0 / (n_permutations + 1)
+    min_p = sign_flip_min_p(d, n_permutations=n_permutations)
     return Decision("paired sign-flip", n, mean, low, high, float(p), _direction(mean, published_sign), min_p,
                     sign_flip_n_min(alpha), paired_n_needed(mean, float(d.std(ddof=1)), alpha), 0.5)
 
@@ -326,14 +325,18 @@ def power_table(alpha: float = 0.05) -> list[dict[str, object]]:
     n for 80% power at ``alpha`` and the smallest n at which the test can decide at all.
 
     Paired agreement differences: the per-example SD of Kendall tau differences is about
-    0.16-0.23 in this study's earlier runs (0.2 assumed); rates: a share of 5% against a
-    10% threshold, and 65% against one half ("most examples").
+    0.16-0.23 in this study's earlier runs (0.2 assumed); fractions of words removed until
+    the decision flips: SD 0.25 assumed; rates: a share of 5% against a 10% threshold, and
+    65% against one half ("most examples"). Each published claim names its row
+    (``PublishedClaim.power_kind``).
     """
     return [
         {"test": "paired sign-flip (agreement difference)", "effect": "Δτ = 0.05 (SD 0.2)",
          "n_80": paired_n_needed(0.05, 0.2, alpha), "n_min": sign_flip_n_min(alpha)},
         {"test": "paired sign-flip (agreement difference)", "effect": "Δτ = 0.10 (SD 0.2)",
          "n_80": paired_n_needed(0.10, 0.2, alpha), "n_min": sign_flip_n_min(alpha)},
+        {"test": "paired sign-flip (removal fraction)", "effect": "Δ = 0.05 of the words (SD 0.25 assumed)",
+         "n_80": paired_n_needed(0.05, 0.25, alpha), "n_min": sign_flip_n_min(alpha)},
         {"test": "exact binomial (rate below 10%)", "effect": "rate 5%",
          "n_80": binomial_n_needed(0.05, 0.10, alpha), "n_min": _binomial_n_min(0.10, "below", alpha)},
         {"test": "exact binomial (most examples)", "effect": "share 65%",

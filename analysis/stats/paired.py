@@ -17,6 +17,17 @@ import numpy as np
 from analysis.stats.intervals import mean_interval
 
 CORRECTIONS = ("holm", "bh", "none")
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}
+
+
+def correction_name(method: str) -> str:
+    """The name a report gives a multiplicity correction: 'Holm', 'Benjamini-Hochberg', 'no'."""
+    return CORRECTION_NAMES.get(method, method)
+
+
+def corrected_label(method: str) -> str:
+    """'Holm-corrected', 'Benjamini-Hochberg-corrected' or 'uncorrected', for captions."""
+    return "uncorrected" if method == "none" else f"{correction_name(method)}-corrected"
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,14 @@ class PairedResult:
 
 EXACT_SIGN_FLIPS = 16
 """Up to this many non-zero paired differences the sign-flip test enumerates every sign pattern."""
+
+
+def sign_flip_min_p(differences: np.ndarray, *, n_permutations: int = 10000) -> float:
+    """The smallest p-value :func:`sign_flip_test` can give on these differences: ``2 / 2^m`` for the ``m``
+    non-zero ones (all signs one way; zeros carry no sign) where the test is exact, ``1 / (N + 1)`` for N random
+    sign patterns beyond."""
+    nonzero = int(np.count_nonzero(np.asarray(differences, dtype=float)[np.isfinite(differences)]))
+    return min(1.0, 2.0 / 2.0**nonzero) if nonzero <= EXACT_SIGN_FLIPS else 1.0 / (n_permutations + 1)
 
 
 def sign_flip_test(differences: np.ndarray, *, n_permutations: int = 10000, seed: int = 0) -> float:
