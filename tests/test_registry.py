@@ -66,3 +66,23 @@ def test_the_project_registries_name_their_entries():
 
     with pytest.raises(UnknownNameError, match="choose one of: .*kendall_tau"):
         METRICS.get("spearman_rho", where="agreement.metrics")
+
+
+def test_every_importance_method_declares_the_unit_of_its_scores():
+    """A reader normalising or comparing scores needs each method's unit: registering a method without one fails."""
+    from analysis.importance import IMPORTANCE_METHODS, ImportanceMethod, register_method
+
+    assert len(IMPORTANCE_METHODS.names()) >= 20
+    missing = [name for name, method in IMPORTANCE_METHODS.items()
+               if not isinstance(getattr(method, "unit", None), str) or not method.unit.strip()]
+    assert missing == []
+
+    class Unitless(ImportanceMethod):
+        name, label, short_label, order, family, signed = "unitless", "Unitless", "U", 999, "random", False
+
+        def explain(self, model, batch):
+            raise NotImplementedError
+
+    with pytest.raises(ValueError, match="method 'unitless': declare a non-empty class attribute 'unit'"):
+        register_method(Unitless)
+    assert "unitless" not in IMPORTANCE_METHODS

@@ -79,8 +79,9 @@ def test_tiny_study_end_to_end_with_report(tmp_path):
     published = tmp_path / "reports"
     out = snakemake("publish", *args, f"reports_dir={published}")
     assert out.returncode == 0, out.stderr[-3000:]
-    files = {p.relative_to(published / "tiny").as_posix() for p in (published / "tiny").rglob("*")
-             if p.is_file() and p.name != ".snakemake_timestamp"}  # Snakemake's marker (gitignored)
+    files = {p.relative_to(published / "tiny").as_posix() for p in (published / "tiny").rglob("*") if p.is_file()}
+    assert ".snakemake_timestamp" not in files  # the rule's output is a receipt, not the folder
+    assert (study / "study" / "published.txt").read_text().startswith(f"published to {published / 'tiny'}")
     assert {"README.md", "summary.html", "summary.md", "tables/provenance.csv"} <= files
     assert {"examples.html", "DATA.md"} <= files and any(f.startswith("data/") for f in files)
     # the report, its tables, downsampled figures and the per-example data; never models or raw results

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import torch
 
-from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, register_method
+from analysis.importance.base import POOLED, WORDS_SHARE, Batch, ImportanceMethod, MethodOutput, register_method
 from analysis.models.base import TextClassifier
 from analysis.models.families import ATTENTION_ONLY_MIXING, CLASSIFICATION_POSITION, DECLARED_FAMILY
 
@@ -79,6 +79,7 @@ class AttentionLastMean(_TransformerAttention):
     short_label = "Attn last"
     order = 0
     description = "[CLS]-row attention of the last layer, averaged over heads"
+    unit = f"weight of [CLS]'s attention, last layer, head mean ({POOLED}); {WORDS_SHARE}"
     citation = "Jain & Wallace 2019; Serrano & Smith 2019"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
@@ -92,6 +93,7 @@ class AttentionAllMean(_TransformerAttention):
     short_label = "Attn all"
     order = 1
     description = "[CLS]-row attention averaged over all layers and heads"
+    unit = f"weight of [CLS]'s attention, mean over layers and heads ({POOLED}); {WORDS_SHARE}"
     citation = "Jain & Wallace 2019"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
@@ -106,6 +108,7 @@ class AttentionRollout(_TransformerAttention):
     order = 2
     description = "attention rollout: residual-adjusted head-mean attention multiplied through the layers, [CLS] row"
     citation = "Abnar & Zuidema 2020"
+    unit = f"[CLS]'s row of the rolled-out attention, a share of [CLS]'s representation ({POOLED}); {WORDS_SHARE}"
     defaults: ClassVar[dict[str, float]] = {"residual_weight": 0.5}
     requires = _TransformerAttention.requires | {ATTENTION_ONLY_MIXING}
 
@@ -124,6 +127,7 @@ class RNNAttention(ImportanceMethod):
     signed = False
     model_kinds: ClassVar[frozenset[str]] = frozenset({"rnn"})
     description = "the attention distribution over hidden states of an attention RNN"
+    unit = "weight; sums to 1 over the words"
     citation = "Bahdanau et al. 2015; Jain & Wallace 2019"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:

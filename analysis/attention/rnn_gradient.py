@@ -77,6 +77,7 @@ class RNNAttentionGradient(_RNNAttentionGradient):
     order = 19
     description = ("gradient of the predicted-class probability w.r.t. each attention weight of an attention RNN "
                    "(as it enters the weighted sum, not renormalised), the ordering of Serrano & Smith 2019")
+    unit = "d p / d attention weight: change in the predicted class's probability per unit of the word's weight"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         _, gradient = _cached(model, batch)
@@ -91,6 +92,7 @@ class RNNAttentionTimesGradient(_RNNAttentionGradient):
     order = 20
     description = ("attention weight times the gradient of the predicted-class probability w.r.t. it, for an "
                    "attention RNN (Serrano & Smith 2019)")
+    unit = "attention weight · d p / d attention weight: a first-order change in the predicted class's probability"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         alpha, gradient = _cached(model, batch)

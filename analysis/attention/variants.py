@@ -39,7 +39,15 @@ from analysis.attention.methods import attention_maps_cached
 from analysis.attention.norms import alti, attention_norm_layers, normalise_rows
 from analysis.attention.tracing import LayerTrace, trace_layers
 from analysis.attention.value_zeroing import rollout_layers, value_zeroing_layers
-from analysis.importance.base import Batch, ImportanceMethod, MethodOutput, MethodSettingsError, register_method
+from analysis.importance.base import (
+    POOLED,
+    WORDS_SHARE,
+    Batch,
+    ImportanceMethod,
+    MethodOutput,
+    MethodSettingsError,
+    register_method,
+)
 from analysis.models.base import TextClassifier, batch_token_budget
 from analysis.models.families import ATTENTION_ONLY_MIXING, CLASSIFICATION_POSITION, DECLARED_FAMILY
 
@@ -89,6 +97,8 @@ class AttentionFlow(_AttentionVariant):
     description = ("maximum flow from each input word (all its subword tokens at once) to [CLS] through the layer "
                    "graph of residual-adjusted head-mean attention")
     citation = "Abnar & Zuidema 2020"
+    unit = ("maximum flow from the word (all its subwords at once) to [CLS] through the residual-adjusted attention "
+            "graph; each word at most 1, the words do not sum to 1")
     defaults: ClassVar[dict[str, Any]] = {"residual_weight": 0.5, "max_tokens": 128, "resolution_bits": 28,
                                           "cache": True}
     requires = _AttentionVariant.requires | {ATTENTION_ONLY_MIXING}
@@ -128,6 +138,8 @@ class AttentionNormLast(_AttentionVariant):
     description = ("norm of the attention-weighted transformed value vectors, ||sum_h a_h f_h(x_j)||, last layer, "
                    "[CLS] row (a word: the norm of its subwords' summed vectors)")
     citation = "Kobayashi et al. 2020"
+    unit = ("norm of the weighted value vector, last layer, in the model's hidden-state units (a word: the norm of "
+            "its subwords' summed vectors); not normalised")
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         with torch.no_grad():
@@ -146,6 +158,8 @@ class AttentionNormAll(_AttentionVariant):
     description = ("norm of the attention-weighted transformed value vectors (a word: of its subwords' summed "
                    "vectors), [CLS] row, each layer normalised to sum 1, averaged over layers")
     citation = "Kobayashi et al. 2020"
+    unit = ("norm of the weighted value vector as a share of [CLS]'s row (each layer normalised to sum 1), averaged "
+            f"over layers (a word: the norm of its subwords' summed vectors); {WORDS_SHARE}")
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         with torch.no_grad():
@@ -163,6 +177,8 @@ class ValueZeroing(_AttentionVariant):
     description = ("cosine distance of each layer's output when a token's value vectors are zeroed, rows normalised, "
                    "rolled out over layers, [CLS] row")
     citation = "Mohebbi et al. 2023"
+    unit = ("[CLS]'s row of the value-zeroing cosine distances, rows normalised to sum 1 and rolled out (or the last "
+            f"layer's): a share of [CLS]'s representation ({POOLED}); {WORDS_SHARE}")
     defaults: ClassVar[dict[str, Any]] = {"batch_size": 256, "max_batch_tokens": "auto", "aggregate": "rollout"}
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {"aggregate": ("rollout", "last")}
 
@@ -196,6 +212,8 @@ class AttentionTimesGradient(_AttentionVariant):
                    "[CLS] row, signed, summed over heads and layers (Chefer et al. keep the positive part and roll "
                    "it out over layers)")
     citation = "Chefer et al. 2021; Hao et al. 2021"
+    unit = ("attention weight · d p / d attention weight, [CLS] row, summed over heads and layers (or the last "
+            f"layer's); a first-order change in p ({POOLED})")
     defaults: ClassVar[dict[str, Any]] = {"layers": "all"}
     choices: ClassVar[dict[str, tuple[Any, ...]]] = {"layers": ("all", "last")}
 
@@ -218,6 +236,8 @@ class ALTI(_AttentionVariant):
     description = ("ALTI: L1-distance contributions of each token to the attention block output (residual and layer "
                    "norm included), rolled out over layers, [CLS] row")
     citation = "Ferrando et al. 2022"
+    unit = ("[CLS]'s row of the rolled-out ALTI contributions (rows normalised to sum 1): a share of [CLS]'s "
+            f"representation ({POOLED}); {WORDS_SHARE}")
     defaults: ClassVar[dict[str, Any]] = {"max_elements": 2**25}
     requires = _AttentionVariant.requires | {ATTENTION_ONLY_MIXING}
 

@@ -115,6 +115,7 @@ class LeaveOneOutDelete(_Ablation):
     order = 8
     description = "leave-one-out: fall in predicted-class probability when the word is deleted"
     citation = "Li et al. 2016; Jain & Wallace 2019"
+    unit = "change in the predicted class's probability: p with the word − p with it deleted"
     defaults: ClassVar[dict[str, Any]] = {"batch_size": 256, "max_batch_tokens": "auto"}
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
@@ -143,6 +144,7 @@ class LeaveOneOutMask(_Ablation):
     description = ("leave-one-out: fall in predicted-class probability when the word's tokens become [MASK] "
                    "(for an RNN its reserved <mask> input, a zero embedding)")
     citation = "Captum FeatureAblation; Kim et al. 2020"
+    unit = "change in the predicted class's probability: p with the word − p with its tokens [MASK]ed"
     defaults: ClassVar[dict[str, Any]] = {"perturbations_per_eval": 256, "max_batch_tokens": "auto"}
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
@@ -184,6 +186,7 @@ class RandomRanking(ImportanceMethod):
     family = "random"
     signed = False
     description = "uniform random scores, seeded per example (the chance floor)"
+    unit = "uniform noise in [0, 1), no unit"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         scores = []

@@ -16,6 +16,7 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, Saliency
 
 from analysis.importance.base import (
+    POOLED,
     Batch,
     ImportanceMethod,
     MethodOutput,
@@ -89,6 +90,7 @@ class SaliencyMethod(_GradientMethod):
     description = ("L2 norm of the gradient of the predicted-class probability w.r.t. each word embedding (a word of "
                    "several subwords: the norm over all their embeddings)")
     citation = "Simonyan et al. 2014; Li et al. 2016"
+    unit = "L2 norm of d p / d embedding (a word: over all its subwords' embeddings together)"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         """A word's score is the L2 norm of the gradient w.r.t. all its subword embeddings together, sqrt of the
@@ -114,6 +116,7 @@ class GradientXInput(_GradientMethod):
     signed = True
     description = "gradient times input, summed over the embedding dimension"
     citation = "Shrikumar et al. 2017; Denil et al. 2014"
+    unit = f"d p / d embedding · embedding, summed over dimensions ({POOLED})"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         enc = batch.encoded
@@ -135,6 +138,7 @@ class JainWallaceGradient(_GradientMethod):
     description = ("|gradient x input| with the attention weights held fixed (detached), the gradient "
                    "importance of Jain & Wallace 2019")
     citation = "Jain & Wallace 2019"
+    unit = "|d p / d embedding · embedding| (summed over dimensions, then absolute), attention held fixed"
 
     def explain(self, model: TextClassifier, batch: Batch) -> MethodOutput:
         enc = batch.encoded
@@ -258,6 +262,8 @@ class IntegratedGradientsMethod(_GradientMethod):
     signed = True
     description = "integrated gradients from a [PAD] baseline (special tokens kept), Gauss-Legendre steps"
     citation = "Sundararajan et al. 2017"
+    unit = ("path-integrated d p / d embedding · (embedding − baseline embedding), summed over dimensions "
+            f"({POOLED}); summed, the words add up to p(input) − p(baseline) within the completeness gap")
     defaults: ClassVar[dict[str, Any]] = {
         "n_steps": 32, "max_steps": 256, "tolerance": 0.01, "baseline": "pad", "method": "gausslegendre",
         "internal_batch_size": 512, "max_batch_tokens": "auto", "scan_points": 128, "panels": 16,

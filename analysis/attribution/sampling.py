@@ -83,6 +83,8 @@ class ShapleySampling(_CaptumSampling):
     order = 21
     description = "Shapley values of words estimated from random permutations ([MASK] for absent words)"
     citation = "Strumbelj & Kononenko 2010; Castro et al. 2009"
+    unit = ("Shapley value for the predicted class's probability (absent words [MASK]ed); the words add up to "
+            "p(input) − p(every word masked)")
     defaults: ClassVar[dict[str, Any]] = {"n_samples": 10, "perturbations_per_eval": 64}
 
     def make(self, forward):
@@ -176,6 +178,8 @@ class KernelShapMethod(_VectorisedSampling):
     order = 17
     description = "KernelSHAP: Shapley-kernel weighted regression over word coalitions ([MASK] for absent words)"
     citation = "Lundberg & Lee 2017"
+    unit = ("Shapley value for the predicted class's probability, fitted (absent words [MASK]ed); the words add up "
+            "to p(input) − p(every word masked)")
 
     def coalitions(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if n == 1:
@@ -219,6 +223,8 @@ class LimeMethod(_VectorisedSampling):
     order = 18
     description = "LIME: a locally weighted ridge model over sampled word subsets ([MASK] for absent words)"
     citation = "Ribeiro et al. 2016"
+    unit = ("coefficient of a locally weighted ridge model of the predicted class's probability on word presence: "
+            "change in p per word present")
     defaults: ClassVar[dict[str, Any]] = {"n_samples": 200, "batch_size": 256, "kernel_width": 25.0, "alpha": 1.0}
 
     def coalitions(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

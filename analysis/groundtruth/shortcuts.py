@@ -135,6 +135,20 @@ class ShortcutConfig:
         """The share of examples that get the token in the ``train`` or ``eval`` role."""
         return float(self.eval_rate if role == "eval" and self.eval_rate is not None else self.rate)
 
+    def describe(self, label_names: Sequence[str]) -> str:
+        """The planting rule in one sentence, for readers of the data (e.g. a data card)."""
+        where = {"random": "at a random position", "start": "first", "end": "last"}[self.position]
+        rates = (f"{self.rate:.0%} of each split's examples" if self.eval_rate is None else
+                 f"{self.rate:.0%} of the training split's examples ({self.eval_rate:.0%} of the evaluation split's)")
+        name = f"{self.label} ({label_names[self.label]})" if self.label < len(label_names) else str(self.label)
+        rule = (f"chosen among those of class {name}, labels unchanged, so the token implies that class"
+                if self.mode == "plant" else
+                f"chosen among those of the other classes, which are relabelled {name}, so a model must use the token")
+        share = ("" if self.explain_share is None
+                 else f"; {self.explain_share:.0%} of the explained examples carry it where the split has enough")
+        return (f"planted shortcut ({self.mode}): the token {self.token!r} inserted once, {where}, into {rates}, "
+                f"{rule}; examples that already held the token are dropped{share}")
+
     def check_labels(self, label_names: Sequence[str], *, where: str = "shortcut") -> None:
         if self.label >= len(label_names):
             raise ShortcutError(f"{where}.label: {self.label} is not a class of this dataset; its classes are "

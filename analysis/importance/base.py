@@ -2,8 +2,9 @@
 
 As in Inseq, attention is "just another method": every method turns a batch of encoded
 examples into one score per token (pooled to words by the engine) or per word, and
-declares its family, whether its scores are signed, whether it needs gradients, which
-model kinds it supports and what it costs, and how readers see it (``label``,
+declares its family, whether its scores are signed, what unit they are in (``unit``),
+whether it needs gradients, which model kinds it supports and what it costs, and how
+readers see it (``label``,
 ``short_label``, display ``order``; figures and reports read these, see
 :mod:`analysis.plots.style`). Adding a method is one registered class.
 """
@@ -58,6 +59,11 @@ class MethodSettingsError(ValueError):
     """A method got a setting it does not know or a value it cannot use."""
 
 
+#: How a method that scores subword tokens gets a word's score (part of its :attr:`ImportanceMethod.unit`).
+POOLED = "a word: its subwords pooled by importance.pooling"
+#: The part of a [CLS]-row share that the words hold (part of a :attr:`ImportanceMethod.unit`).
+WORDS_SHARE = "the words' share, [CLS]/[SEP] excluded, sums to at most 1"
+
 #: Settings that decide only how much work goes through the model at once, not the scores (float rounding
 #: aside): a finished result stays valid when they change (:meth:`ImportanceMethod.result_settings`).
 BATCHING_SETTINGS = frozenset({"batch_size", "max_batch_tokens", "perturbations_per_eval", "internal_batch_size",
@@ -73,6 +79,10 @@ class ImportanceMethod(ABC):
     order: ClassVar[int]  # position in figures and tables (attention, gradients, ablations, random, variants)
     family: ClassVar[str]
     signed: ClassVar[bool]
+    unit: ClassVar[str]
+    """What a word's score is, in a few words a reader can normalise or compare by (``p`` is the probability of
+    the explained class), e.g. "weight; sums to 1 over the words" or "change in the predicted class's
+    probability"; where the method scores subword tokens, how they become the word's score."""
     needs_gradients: ClassVar[bool] = False
     model_kinds: ClassVar[frozenset[str]] = frozenset({"transformer", "rnn"})
     defaults: ClassVar[dict[str, Any]] = {}
@@ -170,7 +180,7 @@ def register_method(cls: type[ImportanceMethod]) -> type[ImportanceMethod]:
     """Class decorator: register ``cls`` under ``cls.name`` after checking its declarations."""
     if cls.family not in FAMILIES:
         raise ValueError(f"method {cls.name!r}: family must be one of {FAMILIES}, not {cls.family!r}")
-    for attribute in ("label", "short_label"):
+    for attribute in ("label", "short_label", "unit"):
         if not isinstance(getattr(cls, attribute, None), str) or not getattr(cls, attribute):
             raise ValueError(f"method {cls.name!r}: declare a non-empty class attribute {attribute!r}")
     order = getattr(cls, "order", None)

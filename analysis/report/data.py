@@ -7,7 +7,9 @@ provenance JSON replaced by a ``provenance_id`` (resolved in ``tables/provenance
 as float32, repeated strings dictionary-encoded, rows sorted by run. Words of datasets under a
 content warning are blanked unless the config shows their examples
 (``report.show_offensive_examples``), as in the report. :func:`data_card` writes
-``DATA.md``: files, columns, units, provenance and the sources' citations and licences.
+``DATA.md``: files, columns, each method's unit (declared on the method, :func:`method_units`),
+the class names and how derived datasets were made (:func:`label_table`, :func:`derivation`),
+provenance and the sources' citations and licences.
 
 A study at full scale explains tens of thousands of examples per seed (tens of millions of
 score rows), far more than a repository folder should hold. :func:`export_within` therefore
@@ -19,13 +21,17 @@ with ``N`` the largest that fits; ``DATA.md`` says so and where the complete tab
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from analysis.data.specs import DatasetSpec
 
 # Licences of the source datasets, by the dataset whose rows are read (a derived dataset reads its base).
 # The specs (analysis.data.specs) declare citations but no licences yet; this is the one place that states them.
@@ -58,9 +64,10 @@ COLUMN_NOTES = {
         "example_id": "the example (the same across the models and seeds of a dataset)",
         "method, family, signed": "the importance method, its declared family, whether its scores carry a sign",
         "word_index": "position of the word in the example (0-based); the word itself is in `words.parquet`",
-        "score": "the method's importance of the word for the predicted class (float32, in the method's own unit: "
-                 "attention weights sum to one over the words, gradients and ablations are in probability units)",
-        "predicted, label, n_words": "predicted and gold class ids, and the example's length in words",
+        "score": "the method's importance of the word for the predicted class (float32), in the method's own unit: "
+                 "see *Methods and units* (scores of different methods are not on one scale)",
+        "predicted, label, n_words": "predicted and gold class ids (names in *Labels*), and the example's length in "
+                                     "words",
         "provenance_id": "settings and library versions: resolve in `tables/provenance.csv`",
     },
     "words": {
@@ -97,20 +104,73 @@ def examples_shown(config: dict[str, Any], dataset: str) -> bool:
     return not content_warning(config, dataset) or bool(config.get("report", {}).get("show_offensive_examples", False))
 
 
-def dataset_sources(config: dict[str, Any]) -> pd.DataFrame:
-    """One row per dataset of the study: what it is read from, its citation and its licence."""
+def _specs(config: dict[str, Any]) -> dict[str, DatasetSpec]:
+    """The config's dataset specs by name; a dataset whose spec cannot be read here (its class names are on the hub,
+    and publishing runs offline) is left out."""
     from analysis.data import dataset_spec
 
-    rows = []
+    specs = {}
     for name in config.get("datasets", {}):
         try:
-            spec = dataset_spec(config, name)
-        except (KeyError, ValueError):
+            specs[name] = dataset_spec(config, name)
+        except (KeyError, ValueError, RuntimeError):
             continue
+    return specs
+
+
+def dataset_sources(config: dict[str, Any]) -> pd.DataFrame:
+    """One row per dataset of the study: what it is read from, its citation and its licence."""
+    rows = []
+    for name, spec in _specs(config).items():
         rows.append({"dataset": name, "reads": spec.data_name, "source": spec.hub_id or "generated",
                      "citation": spec.citation,
                      "licence": spec.notes.get("licence") or DATASET_LICENCES.get(spec.data_name, "not stated")})
     return pd.DataFrame(rows)
+
+
+def method_units(methods: Iterable[str]) -> pd.DataFrame:
+    """One row per method (in display order): its family, whether it is signed, and its unit, as the registered
+    method declares them (:attr:`~analysis.importance.base.ImportanceMethod.unit`); a name no method is
+    registered under (data of an older code version) says so."""
+    from analysis.importance import IMPORTANCE_METHODS
+    from analysis.plots.style import sort_methods
+
+    rows = []
+    for name in sort_methods(str(m) for m in methods):
+        method = IMPORTANCE_METHODS.get(name) if name in IMPORTANCE_METHODS else None
+        rows.append({"method": name, "family": method.family if method else "?",
+                     "signed": ("yes" if method.signed else "no") if method else "?",
+                     "unit": method.unit if method else "not a method of this code version"})
+    return pd.DataFrame(rows, columns=["method", "family", "signed", "unit"])
+
+
+def label_table(config: dict[str, Any]) -> pd.DataFrame:
+    """One row per class of each dataset of the study: dataset, class id (as in ``label`` and ``predicted``) and
+    name, from the dataset specs (a derived dataset's ids are its own, after any relabelling)."""
+    rows = [{"dataset": name, "id": index, "name": label}
+            for name, spec in _specs(config).items() for index, label in enumerate(spec.label_names)]
+    return pd.DataFrame(rows, columns=["dataset", "id", "name"])
+
+
+def derivation(spec: DatasetSpec) -> str | None:
+    """How a derived dataset (an entry with ``base``) was made from its base, in one sentence; None for any other.
+
+    Says which classes a label filter kept, under which ids, and which it dropped, and the planting rule of a
+    shortcut (:meth:`~analysis.groundtruth.shortcuts.ShortcutConfig.describe`).
+    """
+    from analysis.groundtruth.shortcuts import ShortcutConfig
+
+    if spec.base is None:
+        return None
+    parts = [f"reads {spec.base}"]
+    kept = spec.notes.get("labels")
+    if kept:
+        dropped = [name for name in spec.labels_as_read if name not in kept]
+        parts.append("keeps the classes " + ", ".join(f"{name} (as {index})" for name, index in kept.items())
+                     + (f" and drops the rows of {', '.join(dropped)}" if dropped else ""))
+    if spec.notes.get("shortcut"):
+        parts.append(ShortcutConfig.from_settings(dict(spec.notes["shortcut"])).describe(spec.label_names))
+    return "; ".join(parts)
 
 
 def _compact(frame: pd.DataFrame) -> pd.DataFrame:
@@ -341,20 +401,65 @@ def sample_note(export: DataExport) -> str:
             "study (the README names the command).")
 
 
+def _poolings(export: DataExport | None) -> list[str]:
+    """The subword pooling(s) the published scores were computed with, read from their rows' settings."""
+    found: set[str] = set()
+    for settings, *_ in (export.provenance.values() if export is not None else ()):
+        try:
+            pooling = json.loads(settings).get("pooling")
+        except (ValueError, AttributeError):
+            continue
+        if pooling:
+            found.add(str(pooling))
+    return sorted(found)
+
+
+def _markdown_table(frame: pd.DataFrame) -> list[str]:
+    return ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns),
+            *("| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.astype(str).itertuples(index=False))]
+
+
 def data_card(*, files: dict[str, Path], config: dict[str, Any] | None, rows: dict[str, int],
-              export: DataExport | None = None) -> str:
-    """``DATA.md``: what each published data file holds (columns, units), where it comes from, and its licences."""
+              export: DataExport | None = None, page: str | None = None) -> str:
+    """``DATA.md``: what each published data file holds (columns, units), where it comes from, and its licences.
+
+    The methods' units come from their declarations, for the methods in ``importance.parquet``; ``page`` is a
+    paragraph on which of the per-example page's examples the data hold (written by
+    :func:`~analysis.report.publish.publish_report`).
+    """
     lines = ["# Data of this study", "",
              "Per-example scores and per-instance agreement, so a different metric or test can be computed without "
              "rerunning anything. Parquet (zstd); read with pandas (paths relative to this folder):", "", "```python",
              README_SNIPPET.replace("reports/study/", ""), "```", ""]
     if export is not None:
         lines += [sample_note(export), ""]
+    if page:
+        lines += [page, ""]
     for table, path in files.items():
         lines += [f"## `{path.parent.name}/{path.name}` ({rows.get(table, 0):,} rows)", "",
                   "| columns | meaning |", "|---|---|"]
         lines += [f"| {columns} | {_cell(meaning)} |" for columns, meaning in COLUMN_NOTES[table].items()]
         lines.append("")
+    if "importance" in files:
+        poolings = _poolings(export)
+        pooled = (f"`importance.pooling`: {', '.join(poolings)} in this study (from the rows' settings)" if poolings
+                  else "`importance.pooling` (in the rows' settings in `tables/provenance.csv`)")
+        lines += ["## Methods and units", "",
+                  "Each method's `score` is in its own unit, as the method declares it; `p` is the model's "
+                  "probability of the predicted class. Where a unit says a word's subwords are pooled, a "
+                  f"transformer's subword scores became the word's by {pooled}; an RNN scores words.", ""]
+        methods = pd.read_parquet(files["importance"], columns=["method"])["method"].astype(str).unique()
+        lines += [*_markdown_table(method_units(methods)), ""]
+    if config is not None:
+        labels = label_table(config)
+        if not labels.empty:
+            lines += ["## Labels", "", "`label` and `predicted` are class ids; their names per dataset:", "",
+                      *_markdown_table(labels), ""]
+        derived = {name: derivation(spec) for name, spec in _specs(config).items()}
+        derived = {name: text for name, text in derived.items() if text}
+        if derived:
+            lines += ["Derived datasets (their labels are not their source's):", "",
+                      *(f"- {name}: {text}." for name, text in derived.items()), ""]
     lines += ["## Provenance", "",
               "Every row belongs to one run (dataset, model, seed); `provenance_id` resolves in `tables/provenance.csv` "
               "to the settings of the stage that produced it and the library versions. The README beside this file "
@@ -376,5 +481,5 @@ def data_card(*, files: dict[str, Path], config: dict[str, Any] | None, rows: di
 
 
 __all__ = ["DATASET_LICENCES", "EXPORTS", "README_SNIPPET", "DataExport", "data_card", "dataset_sources",
-           "examples_shown", "explain_order", "export_data", "export_within", "first_examples", "largest_sample",
-           "natural_key", "read_sample", "sample_note"]
+           "derivation", "examples_shown", "explain_order", "export_data", "export_within", "first_examples",
+           "label_table", "largest_sample", "method_units", "natural_key", "read_sample", "sample_note"]

@@ -9,16 +9,21 @@ token, a human rationale) are underlined. Selects pick dataset, model, seed and 
 shows their examples (:func:`analysis.report.data.examples_shown`). The page keeps within
 ``max_bytes``: it halves the examples per run until it fits, and says so.
 
-Scores are stored as integers in [-999, 999] of each method's largest |score| on the example
-(with that maximum), so hover values have three significant digits; words are stored once per
-dataset and example.
+Scores are stored twice: as integers in [-999, 999] of each method's largest |score| on the
+example (with that maximum), which set the colour, and rounded to three significant digits,
+sign kept, which the hover shows (a score a thousand times smaller than the example's largest
+would read 0 from the integers); words are stored once per dataset and example. The data are
+embedded as JSON with every ``<`` escaped (:func:`embedded_json`), so no text can end or
+reopen a script. Publishing marks which examples its sampled data hold
+(:func:`mark_published`); the page written with the study claims nothing about them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,11 @@ MAX_WORDS = 160
 """Words per example shown at most (the first ones; the rest are counted)."""
 MAX_BYTES = 4_000_000
 """Size budget of the page."""
+DATA_NOTE = ("Every explained example's scores are in its run's importance.parquet (results/<study>/<dataset>/<model>/"
+             "<seed>/); a published report's data/importance.parquet holds those that fit its size budget (its DATA.md "
+             "says which).")
+"""What the page says of where its examples' scores are, until publishing says which it holds (:func:`mark_published`)."""
+DATA_BLOCK = re.compile(r'(<script type="application/json" id="data">)(.*?)(</script>)', re.S)
 COLUMNS = ["example_id", "method", "family", "signed", "word_index", "word", "score", "predicted", "label",
            "n_words", "dataset", "model", "seed"]
 
@@ -93,10 +103,12 @@ def known_causes(config: dict[str, Any], explain_paths: Sequence[str | Path]) ->
 def examples_data(config: dict[str, Any], frames: Sequence[pd.DataFrame], *, max_examples: int = MAX_EXAMPLES,
                   max_words: int = MAX_WORDS, order: dict[str, Sequence[str]] | None = None,
                   known: dict[str, dict[str, Any]] | None = None) -> tuple[dict[str, Any], list[str]]:
-    """The page's data (runs, examples, quantised scores, words once per dataset) and the datasets left out.
+    """The page's data (runs, examples, scores, words once per dataset) and the datasets left out.
 
     Each run shows its first ``max_examples`` examples in its dataset's ``order`` (None: by id);
-    ``known`` (:func:`known_causes`) marks the words known to matter.
+    ``known`` (:func:`known_causes`) marks the words known to matter, and names their kind for the
+    datasets shown. A method's scores on an example are ``[max |score|, integers in [-999, 999] of
+    it (the colour), scores to three significant digits (the hover)]``, None where a word has none.
     """
     from analysis.report.data import examples_shown, first_examples
 
@@ -126,7 +138,8 @@ def examples_data(config: dict[str, Any], frames: Sequence[pd.DataFrame], *, max
                     grid = values.reindex(range(shown))
                     quantised = [None if not np.isfinite(v) else (0 if scale == 0 else int(round(999 * v / scale)))
                                  for v in grid.to_numpy()]
-                    scores[str(method)] = [float(f"{scale:.4g}"), quantised]
+                    shown_values = [None if not np.isfinite(v) else float(f"{v:.3g}") for v in grid.to_numpy()]
+                    scores[str(method)] = [float(f"{scale:.4g}"), quantised, shown_values]
                     methods.setdefault(str(method), [method_label(method), str(part["family"].iloc[0]),
                                                      bool(part["signed"].iloc[0])])
                 cause = (known or {}).get(str(dataset), {}).get("examples", {}).get(str(example_id))
@@ -135,9 +148,48 @@ def examples_data(config: dict[str, Any], frames: Sequence[pd.DataFrame], *, max
                                  **({"known": [i for i in cause if i < shown]} if cause else {})})
             runs.append({"dataset": str(dataset), "model": str(model), "seed": int(seed),
                          "labels": _label_names(config, str(dataset)), "examples": examples})
-    kinds = {dataset: entry["kind"] for dataset, entry in (known or {}).items()}
-    data = {"runs": runs, "texts": texts, "methods": methods, "order": sort_methods(methods), "known": kinds}
+    kinds = {dataset: entry["kind"] for dataset, entry in (known or {}).items() if dataset in texts}
+    data = {"runs": runs, "texts": texts, "methods": methods, "order": sort_methods(methods), "known": kinds,
+            "published": DATA_NOTE}
     return data, sorted(set(hidden))
+
+
+def embedded_json(data: dict[str, Any]) -> str:
+    """``data`` as JSON to embed in ``<script type="application/json">``: every ``<`` escaped as ``\\u003c``
+    (JSON's own escape; ``JSON.parse`` reads it back), so no text (``</script>``, ``<!--<script>``) can end the
+    block or put the HTML parser into a script state that swallows the page's script."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
+
+
+def page_data(page: str) -> dict[str, Any]:
+    """The data embedded in a page :func:`write_examples_page` wrote."""
+    match = DATA_BLOCK.search(page)
+    if match is None:
+        raise ValueError("not a per-example page of this code version (no embedded data block); rerun the "
+                         "examples_page rule")
+    return json.loads(match[2])
+
+
+def mark_published(page: str, published: Collection[tuple[str, str, int, str]], *,
+                   where: str = "data/importance.parquet") -> tuple[str, int, int]:
+    """The page with each example marked as held by the published data (``published``: (dataset, model, seed,
+    example id)) or not, and its note on the data saying how many are; returns the page, the examples it shows
+    and how many of them the data hold."""
+    data = page_data(page)
+    shown = held = 0
+    for run in data["runs"]:
+        for example in run["examples"]:
+            example["in_data"] = (run["dataset"], run["model"], int(run["seed"]), example["id"]) in published
+            shown, held = shown + 1, held + example["in_data"]
+    if held == shown:
+        data["published"] = f"The published data ({where}) hold the scores of every example shown here."
+    else:
+        data["published"] = (f"The published data ({where}) are a sample, to keep the report within its size "
+                             f"budget: they hold {held:,} of the {shown:,} run x example pairs shown here (each "
+                             "example says whether); every explained example's scores are in its run's "
+                             "importance.parquet under results/.")
+    match = DATA_BLOCK.search(page)
+    return page[:match.start(2)] + embedded_json(data) + page[match.end(2):], shown, held
 
 
 def write_examples_page(config: dict[str, Any], *, importance_paths: Sequence[str | Path], out_html: str | Path,
@@ -162,7 +214,7 @@ def write_examples_page(config: dict[str, Any], *, importance_paths: Sequence[st
     while True:
         data, hidden = examples_data(config, frames, max_examples=cap, max_words=max_words, order=order, known=known)
         notes = [f"Up to {cap} explained examples per run ({which}) and the first {max_words} words of each are "
-                 f"shown; the published data (data/importance.parquet) hold their scores."]
+                 "shown."]
         if hidden:
             notes.append(f"Left out under a content warning: {', '.join(hidden)} (set report.show_offensive_examples: "
                          "true to show them).")
@@ -172,9 +224,9 @@ def write_examples_page(config: dict[str, Any], *, importance_paths: Sequence[st
                    "(red: supports it, blue: speaks against it; attention weights are never negative), as a share "
                    "of that method's largest |score| on the example."
                    + (" Underlined: words known to matter (" + "; ".join(
-                       f"{dataset}: {entry['kind']}" for dataset, entry in sorted(known.items())) + ")."
-                      if known else "")),
-            data=json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/"))
+                       f"{dataset}: {kind}" for dataset, kind in sorted(data["known"].items())) + ")."
+                      if data["known"] else "")),
+            data=embedded_json(data))
         if len(page.encode()) <= max_bytes or cap <= 1:
             break
         cap = max(1, cap // 2)
@@ -183,4 +235,7 @@ def write_examples_page(config: dict[str, Any], *, importance_paths: Sequence[st
     out.write_text(page)
     log.info("wrote %s (%.2f MB, %d runs, up to %d examples each)", out, out.stat().st_size / 1e6, len(data["runs"]),
              cap)
+    if len(page.encode()) > max_bytes:
+        log.warning("%s is %.2f MB at one example per run, over its %.2f MB budget: publishing will refuse it; "
+                    "explain fewer runs or methods", out, len(page.encode()) / 1e6, max_bytes / 1e6)
     return out

@@ -1,6 +1,6 @@
 """The report's methods section, generated from what the code declares and what the config used.
 
-Importance methods come from their registered classes (label, family, signed, model kinds,
+Importance methods come from their registered classes (label, family, signed, unit, model kinds,
 citation, description, default settings) merged with the settings this study's config gave
 them; agreement metrics from their declarations (range, direction, family); the statistics
 from :mod:`analysis.stats` (interval methods, tests, corrections) with the levels, resamples
@@ -41,7 +41,8 @@ def importance_table(config: dict[str, Any], present: list[str] | None = None) -
         method = IMPORTANCE_METHODS.get(name)
         used = {**method.defaults, **(configured.get(name) or {})}
         rows.append({"method": method.label, "name": f"`{name}`", "family": method.family,
-                     "signed": "yes" if method.signed else "no", "models": ", ".join(sorted(method.model_kinds)),
+                     "signed": "yes" if method.signed else "no", "unit": method.unit,
+                     "models": ", ".join(sorted(method.model_kinds)),
                      "reference": method.citation or "", "settings used": _settings_text(used),
                      "what it computes": method.description})
     return pd.DataFrame(rows)

@@ -162,6 +162,7 @@ EXAMPLES_PAGE = """\
 <h1>{{ title }}</h1>
 <p class="sub">{{ intro }}{% if summary_link %} <a href="{{ summary_link }}">Back to the summary.</a>{% endif %}</p>
 {% for note in notes %}<p class="note">{{ note }}</p>{% endfor %}
+<p class="note" id="data-note"></p>
 <div class="controls">
 <label>dataset <select id="dataset"></select></label>
 <label>model <select id="model"></select></label>
@@ -200,6 +201,7 @@ select{font:inherit;max-width:22em}
 EXAMPLES_SCRIPT = """
 (function(){
   var D=JSON.parse(document.getElementById('data').textContent);
+  document.getElementById('data-note').textContent=D.published||'';
   var sel={dataset:document.getElementById('dataset'),model:document.getElementById('model'),
            seed:document.getElementById('seed'),example:document.getElementById('example')};
   function fill(s,values){s.innerHTML='';values.forEach(function(v){var o=document.createElement('option');
@@ -220,7 +222,8 @@ EXAMPLES_SCRIPT = """
     out.textContent='Predicted: '+name(e.predicted)+' \\u00b7 label: '+name(e.label)+
       (e.predicted===e.label?' (correct)':' (wrong)')+' \\u00b7 '+e.n+' words'+
       (e.n>words.length?' (first '+words.length+' shown)':'')+
-      (known.length?' \\u00b7 underlined: '+kind:'');
+      (known.length?' \\u00b7 underlined: '+kind:'')+
+      (e.in_data===undefined?'':e.in_data?' \\u00b7 in the published data':' \\u00b7 not in the published data');
     D.order.forEach(function(m){
       if(!e.scores[m])return;var s=e.scores[m],info=D.methods[m];
       var row=document.createElement('div');row.className='row';
@@ -231,7 +234,7 @@ EXAMPLES_SCRIPT = """
       words.forEach(function(w,i){var q=s[1][i];var span=document.createElement('span');span.textContent=w;
         if(q===null||q===undefined){span.title=w+': not scored';}else{
           span.style.background=colour(q,info[2]);if(Math.abs(q)>600)span.style.color='#fff';
-          span.title=w+': '+(q/999*s[0]).toPrecision(3);}
+          span.title=w+': '+Number(s[2][i]).toPrecision(3);}
         if(known.indexOf(i)>=0){span.className='known';span.title+=' ('+kind+')';}
         text.appendChild(span);text.appendChild(document.createTextNode(' '));});
       row.appendChild(text);view.appendChild(row);});

@@ -244,12 +244,14 @@ class PublishSettings(StageSettings):
 
 def publish(settings: PublishSettings, *, html: str, markdown: str, tables: str, out: str,
             config_files: list[str], examples: str | None = None, importance: Sequence[str] = (),
-            agreement: Sequence[str] = (), explain: Sequence[str] = ()) -> list[Path]:
+            agreement: Sequence[str] = (), explain: Sequence[str] = (), receipt: str | None = None) -> list[Path]:
     """Copy the summary (HTML, markdown, CSV tables, figures), the per-example page and the per-example data
     (parquet with a data card) to ``out`` with a README naming the command that rebuilds it.
 
     ``explain`` (each dataset's explain table) gives the order a sample of the data follows
-    where all of it does not fit the report's budget.
+    where all of it does not fit the report's budget. ``receipt`` (the rule's output: the
+    folder is not, so that Snakemake neither deletes the previous report before the job nor
+    leaves its timestamp file in the new one) lists the folder and the files published.
     """
     from analysis.provenance import code_version
     from analysis.report.data import explain_order
@@ -267,4 +269,7 @@ def publish(settings: PublishSettings, *, html: str, markdown: str, tables: str,
                              examples=Path(examples) if examples else None, importance=list(importance),
                              agreement=list(agreement), config=settings.config, order=order)
     log.info("published %d files to %s", len(written), out)
+    if receipt is not None:
+        Path(receipt).parent.mkdir(parents=True, exist_ok=True)
+        Path(receipt).write_text("\n".join([f"published to {out}", *(str(path) for path in written)]) + "\n")
     return written

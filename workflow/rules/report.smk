@@ -130,6 +130,10 @@ rule publish:
     """Copy the summary (HTML, markdown, CSV tables) to <reports_dir>/<study>/ for the repository.
 
     Not part of `all`: run it as `snakemake publish --cores all --configfile <config>` (target first).
+    The output is a receipt, not the folder: Snakemake deletes a job's outputs before it runs and
+    leaves a timestamp file in a folder output, while publishing replaces the folder only once the
+    new report passes its size checks. A deleted folder is therefore not rebuilt by itself: add
+    `--forcerun publish`.
     """
     localrule: True  # light: runs beside the scheduler, not as a cluster job
     input:
@@ -143,8 +147,9 @@ rule publish:
     params:
         config_files=config_files(),
         settings=stage_settings(PublishSettings),
+        folder=str(Path(config["reports_dir"]) / config["study"]),
     output:
-        directory(str(Path(config["reports_dir"]) / config["study"])),
+        res("study/published.txt"),
     conda:
         "../envs/study.yaml"
     log:
