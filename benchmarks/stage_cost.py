@@ -153,8 +153,12 @@ def main() -> None:
     table["family"] = table["model"].map(families)
     seeds = sorted(table["seed"].dropna().unique())
     what = f"seed {args.seed}" if args.seed is not None else f"seeds {', '.join(map(str, seeds)) or 'none'}"
+    ratio = table["cpu_seconds"].sum() / table["wall_seconds"].sum() if len(table) else float("nan")
     print(f"Stage costs of {args.study} ({what}), from {len(table)} benchmark files. Wall times are sums over jobs "
-          "(a --cores 1 run); 'one seed' counts a per-seed stage once and a study-wide stage (seeds -) as is.\n")
+          "as measured, including any slowdown from concurrent jobs and other load on the machine (CPU time is "
+          f"{ratio:.0%} of wall time here; near 100% for a quiet --cores 1 run); a job that resumed or reused "
+          "finished work counts at least the seconds that work took. 'One seed' counts a per-seed stage once and a "
+          "study-wide stage (seeds -) as is.\n")
 
     if table.empty:
         print(f"No benchmark files under {args.study / 'benchmarks'} yet.")

@@ -257,7 +257,7 @@ def initialise_embeddings(network: AttentionRNN, vocab: Vocabulary, vectors: Wor
       Treebank-unescaped spelling (``-lrb-`` as ``(``, ``\/`` as ``/``; SST is PTB-tokenised);
     - a vocabulary word without a vector gets a random row drawn from N(0, s^2), s the
       standard deviation of all entries of the vocabulary's pretrained vectors, so it has the
-      scale of its neighbours (Jain & Wallace drew N(0, 1));
+      scale of its neighbours (Jain & Wallace's torchtext vectors give zero);
     - ``<pad>`` and ``<mask>`` stay zero (see :meth:`AttentionRNN.embed`);
     - ``<unk>`` (words outside the training vocabulary) gets the mean of the vocabulary's
       pretrained vectors: a typical word rather than a random one, and not the mask's zero,

@@ -137,9 +137,10 @@ JW_TABLE2 = PublishedSource(
                 "included, where τ moves in coarse steps. Sig. Frac.: ours counts p < 0.05 among the examples whose τ "
                 "is defined, with SciPy's exact p-value on texts of up to 33 words (on SST up to 2 points below the "
                 "asymptotic one); theirs counts p ≤ 0.05 over every example. Their gradient is |Σ_d ∂p/∂e_d · e_d| with attention detached, as our jw_gradient; "
-                "their leave-one-out is |Δp| when a word is deleted, as our loo_delete. Where our model is less "
-                "accurate or its attention nearer uniform, τ with attention falls; on short sentences τ moves in "
-                "coarse steps, and a run with few explained examples per class gives wide intervals.",
+                "their leave-one-out is |Δp| when a word is deleted, as our loo_delete. A less accurate model, or "
+                "attention nearer uniform, may change τ with attention; on short sentences τ moves in coarse steps, "
+                "our SST sentences keep punctuation tokens, which theirs deleted, and a run with few explained "
+                "examples per class gives wide intervals.",
 )
 JW_TABLE1 = PublishedSource(
     short="Jain & Wallace 2019",

@@ -107,9 +107,8 @@ def replication_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     outside = table[~table["scope"].isin(FOR_SCALE) & table["within"].eq(False)]
     if len(outside):
         where = ", ".join(sorted({f"{d} / {m}" for d, m in zip(outside["dataset"], outside["model"])}))
-        blocks.append(Paragraph(f"Outside our interval range: {counted(len(outside), 'row')}, on {where}. The likely "
-                                "reasons "
-                                "are the setup differences listed with each source; the per-row notes name what "
-                                "differs for that row."))
+        blocks.append(Paragraph(f"Outside our interval range: {counted(len(outside), 'row')}, on {where}. The setup "
+                                "differences listed with each source (and the per-row notes) are candidate reasons; "
+                                "this table does not show which of them, if any, moves a number."))
     return Section("Replication table", blocks, findings=[finding], order=11, id="replication",
                    tables={"replication_table": table})

@@ -444,11 +444,14 @@ def cost_section(config: dict[str, Any], tables: dict[str, pd.DataFrame], figure
         seeds = len(config.get("seeds", [])) or 1
         further = projected_seconds(stages, seeds + 1) - projected_seconds(stages, seeds)
         reused = int((stages["wall_seconds"] > stages["measured_seconds"]).sum()) if "measured_seconds" in stages else 0
-        blocks += [Paragraph(f"Wall time of every workflow stage, from Snakemake's benchmark files: "
+        load = stages["cpu_seconds"].sum() / stages["wall_seconds"].sum()
+        blocks += [Paragraph(f"Wall time of every workflow stage, from Snakemake's benchmark files, as measured "
+                             f"(including any slowdown from concurrent jobs and other load: CPU time was {load:.0%} "
+                             "of wall time): "
                              f"{stages['wall_seconds'].sum() / 3600:.2f} h in all over {len(stages)} benchmarked "
                              "jobs (the summary and its publishing are not benchmarked)"
                              + (f" ({reused} jobs that resumed after an interruption or reused finished methods or "
-                                f"causal tests count at the seconds that work took when it was computed)"
+                                f"causal tests count at least the seconds that work took when it was computed)"
                                 if reused else "") + " (serial; "
                              f"{stages['cpu_seconds'].sum() / 3600:.2f} h of CPU time, less where jobs waited for a "
                              f"core); a one-seed study takes about {projected_seconds(stages, 1) / 3600:.2f} h and "

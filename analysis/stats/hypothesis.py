@@ -341,6 +341,8 @@ def power_table(alpha: float = 0.05) -> list[dict[str, object]]:
          "n_80": binomial_n_needed(0.05, 0.10, alpha), "n_min": _binomial_n_min(0.10, "below", alpha)},
         {"test": "exact binomial (most examples)", "effect": "share 65%",
          "n_80": binomial_n_needed(0.65, 0.5, alpha), "n_min": _binomial_n_min(0.5, "above", alpha)},
+        {"test": "equivalence (TOST, τ within the margin of 0.05)", "effect": "Δτ = 0 (SD 0.2)",
+         "n_80": tost_n_needed(0.05, 0.2, alpha), "n_min": 2.0},
         {"test": "equivalence (TOST, accuracy within 2 points)", "effect": "equal accuracy, 10% discordant",
          "n_80": tost_n_needed(0.02, math.sqrt(0.10), alpha), "n_min": 2.0},
     ]
