@@ -71,6 +71,7 @@ def test_a_job_that_reused_finished_work_counts_at_what_that_work_took(benchmark
     reused = table.loc[("explain", "minilm", 0, "shard=0")]
     assert reused["measured_seconds"] == 50.0 and reused["recorded_seconds"] == 400.0
     assert reused["wall_seconds"] == 400.0
+    assert reused["cpu_seconds"] == 90.0 + 350.0  # its own CPU time and the reused 350 s of work
     trained = table.loc[("train", "minilm", 0, "")]
     assert trained["recorded_seconds"] == 70.0 and trained["wall_seconds"] == 100.0
     assert pd.isna(table.loc[("explain", "minilm", 0, "shard=1"), "recorded_seconds"])  # no table: measured

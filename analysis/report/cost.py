@@ -91,8 +91,10 @@ def stage_costs(benchmark_dir: str | Path) -> pd.DataFrame:
     max_rss_mib, measured_seconds, recorded_seconds, path (relative to ``benchmark_dir``).
     ``measured_seconds`` is the benchmark's wall time, ``recorded_seconds`` the seconds the job's
     parts took when computed (:func:`recorded_seconds`, from the study folder ``benchmark_dir``'s
-    parent), and ``wall_seconds`` the larger of the two: what the job costs from scratch. A
-    folder that does not exist yet (no job has run) gives an empty table.
+    parent), and ``wall_seconds`` the larger of the two: at least what the job costs from scratch (a resumed
+    job's first, interrupted run is not in its tables beyond the parts they keep). ``cpu_seconds`` adds the
+    reused part (recorded beyond measured, spent on one core when it was computed) to the benchmark's CPU time.
+    A folder that does not exist yet (no job has run) gives an empty table.
     """
     root = Path(benchmark_dir)
     rows = []
@@ -102,9 +104,11 @@ def stage_costs(benchmark_dir: str | Path) -> pd.DataFrame:
         other = {k: v for k, v in job.items() if k not in ("rule", *RUN_WILDCARDS)}
         measured = read_benchmark(path)
         recorded = recorded_seconds(root.parent, job)
+        reused = max(0.0, recorded - measured["wall_seconds"]) if np.isfinite(recorded) else 0.0
         rows.append({"rule": job["rule"], **{k: job.get(k, np.nan) for k in RUN_WILDCARDS},
                      "other_wildcards": ",".join(f"{k}={v}" for k, v in other.items()),
-                     **measured, "wall_seconds": float(np.nanmax([measured["wall_seconds"], recorded])),
+                     **measured, "cpu_seconds": measured["cpu_seconds"] + reused,
+                     "wall_seconds": float(np.nanmax([measured["wall_seconds"], recorded])),
                      "measured_seconds": measured["wall_seconds"], "recorded_seconds": recorded,
                      "path": relative.as_posix()})
     table = pd.DataFrame(rows, columns=STAGE_COLUMNS)
