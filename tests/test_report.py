@@ -442,8 +442,10 @@ def test_the_plain_answer_counts_only_decided_results_and_names_only_what_occurr
     assert tie.startswith("It depends") and "better than chance in 2 of 4 tested results" in tie
     # nothing varies, nothing decided against the ceiling: no "it depends", and no majority word for 2 of 2
     flat = plain_answer(pd.Series({"indistinct_untestable": 2}), pd.Series({"above": 2}), 2)
-    assert flat == ("Better than chance in all 2 tested results; whether it ranks words as a second causal method "
+    assert flat == ("Better than chance in both tested results; whether it ranks words as a second causal method "
                     "does cannot be decided at this n.")
+    single = plain_answer(pd.Series({"indistinct_untestable": 1}), pd.Series({"above": 1}), 1)
+    assert single.startswith("Better than chance in the one tested result;")
     one_kind = plain_answer(pd.Series({"overlapping": 3}), pd.Series({"above": 2, "overlapping": 1}), 3)
     assert not one_kind.startswith("It depends") and "not distinguishable from a second causal method (not parity) in all 3" in one_kind
     assert plain_answer(pd.Series({"untested": 3}), pd.Series({"untested": 3}), 3) == ""
@@ -460,6 +462,16 @@ def test_the_lead_answers_in_words_before_the_numbers():
     (lead, *_) = agreement_lead(tested, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
     assert lead.startswith("Does attention point at the words a decision rests on? Partly: better than chance, but "
                            "in most tested results less like causal importance than a second causal method is. Across 1")
+
+
+def test_the_lead_never_prints_a_negative_zero():
+    """A random floor of -0.004 reads '0.00' (not '-0.00'), and a floor whose ends read the same is one number."""
+    from analysis.report.report_section import agreement_lead
+
+    summary = _summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (-0.004, -0.05, 0.05))
+    findings = agreement_findings(summary, EVALUATION, reference="loo_delete")
+    (lead, *_) = agreement_lead(findings, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
+    assert "the floor (a random ranking): 0.00." in lead and "-0.00" not in lead
 
 
 def test_scope_lines_name_the_models_that_train_or_explain_fewer_examples():

@@ -17,6 +17,7 @@ import pandas as pd
 from analysis.plots.style import method_label, metric_short_label
 from analysis.published.replication import AGREEMENT, FOR_SCALE, PUBLISHED_NUMBERS, replication_table, sources
 from analysis.report.document import BulletList, Findings, Paragraph, Section, Table, counted
+from analysis.report.numbers import fixed
 from analysis.report.sections import REPORT_SECTIONS
 
 INTRO = (
@@ -77,8 +78,8 @@ def _finding(table: pd.DataFrame) -> str:
             else "Replication table: no published number here was measured on the same task (all are for scale)")
     if len(outside):
         worst = outside.reindex(outside["difference"].abs().sort_values(ascending=False).index).head(4)
-        listed = "; ".join(f"{r.source} {r.table}, {r.row} / {r.column} (published {r.published:.2f}, ours "
-                           f"{r.ours:.2f})"
+        listed = "; ".join(f"{r.source} {r.table}, {r.row} / {r.column} (published {fixed(r.published)}, ours "
+                           f"{fixed(r.ours)})"
                            for r in worst.itertuples(index=False))
         text += f"; the largest differences: {listed}"
     return text + "."

@@ -31,6 +31,12 @@ def _fixed(value: float, decimals: int, sign: str) -> str:
     return f"{value:{sign}.{decimals}f}"
 
 
+def fixed(value: float, decimals: int = 2) -> str:
+    """``value`` with ``decimals`` decimals for running text ('0.00', never '-0.00'); unlike :func:`number`, a
+    negligible value reads as the rounded zero it is at that precision."""
+    return _fixed(float(value), decimals, "")
+
+
 def number(value: float | None, digits: int = 3, *, signed: bool = False) -> str:
     """``value`` with ``digits`` decimals; a non-zero value below :data:`NEGLIGIBLE` in scientific notation:
     ``number(2e-5)`` is '2.0e-05', never '0.000'."""

@@ -29,6 +29,7 @@ from analysis.report.document import (
     Table,
     counted,
 )
+from analysis.report.numbers import fixed
 from analysis.report.sections import REPORT_SECTIONS, figures_by_key, figures_under
 from analysis.report.summary import Finding, agreement_findings, ceilings, convergence_note, key_results
 from analysis.stats.paired import corrected_label
@@ -59,9 +60,9 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     name = metric_short_label(metric)
     values = np.array([f.value for f in findings])
     left_out = f"{len(constant)} of constant attention left out" if constant else ""
-    spread = (f"{values.min():.2f} to {values.max():.2f} (median {np.median(values):.2f} of {len(findings)} "
+    spread = (f"{fixed(values.min())} to {fixed(values.max())} (median {fixed(np.median(values))} of {len(findings)} "
               "results" + (f"; {left_out}" if left_out else "") + ")" if len(values) > 1
-              else f"{values[0]:.2f}" + (f" ({left_out})" if left_out else ""))
+              else f"{fixed(values[0])}" + (f" ({left_out})" if left_out else ""))
     by_model = _raw_attention_by_model(findings, summary, reference)
     headline = headline_attention(summary, reference=reference)
     raw = [f for f in findings if headline.get(f.model) == f.method]
@@ -75,7 +76,7 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
         constant_models = sorted({f.model for f in constant} - set(by_model))
         text += (f"each model's raw attention agrees with {method_label(reference)} at a {name} (the median over "
                  "its runs of each run's mean over examples) of "
-                 + ", ".join(f"{model} {value:.2f}" for model, value in by_model.items())
+                 + ", ".join(f"{model} {fixed(value)}" for model, value in by_model.items())
                  + (f" ({', '.join(constant_models)}: constant attention, no ranking)" if constant_models else ""))
         if not split:
             text += f"; all attention-based rankings (raw and variants): {spread}"
@@ -93,14 +94,13 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
         ceiling_means += rows["mean"].tolist()
     if ceiling_means:
         low, high = min(ceiling_means), max(ceiling_means)
-        text += (f"; the ceiling ({' / '.join(sorted(ceiling_methods))} vs {method_label(reference)}): {low:.2f}"
-                 + (f" to {high:.2f}" if high > low else ""))
+        text += (f"; the ceiling ({' / '.join(sorted(ceiling_methods))} vs {method_label(reference)}): "
+                 + _span(low, high))
     floor = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
                     & (((summary["method_a"] == "random") & (summary["method_b"] == reference))
                        | ((summary["method_a"] == reference) & (summary["method_b"] == "random")))]["mean"]
     if floor.notna().any():
-        text += (f"; the floor (a random ranking): {floor.min():.2f}"
-                 + (f" to {floor.max():.2f}" if f"{floor.max():.2f}" != f"{floor.min():.2f}" else ""))
+        text += "; the floor (a random ranking): " + _span(floor.min(), floor.max())
     sentences = [text + "."]
     if not tested:
         sentences.append("No paired tests were run, so no difference from the ceiling or the floor is claimed.")
@@ -109,6 +109,11 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     else:
         sentences.append(f"Paired tests on the same examples put attention {_verdict_counts(findings)}.")
     return sentences
+
+
+def _span(low: float, high: float) -> str:
+    """'0.28 to 0.49', or one number where both read the same at two decimals."""
+    return fixed(low) if fixed(low) == fixed(high) else f"{fixed(low)} to {fixed(high)}"
 
 
 def every_ranking_sentence(findings: list[Finding], *, metric: str) -> str:
@@ -120,7 +125,7 @@ def every_ranking_sentence(findings: list[Finding], *, metric: str) -> str:
     values = np.array([f.value for f in defined])
     constant = len(findings) - len(defined)
     return (f"Every attention-based ranking (raw attention and its variants: {len(defined)} results, "
-            f"{metric_short_label(metric)} {values.min():.2f} to {values.max():.2f}, median {np.median(values):.2f}"
+            f"{metric_short_label(metric)} {fixed(values.min())} to {fixed(values.max())}, median {fixed(np.median(values))}"
             + (f"; {constant} of constant attention left out" if constant else "")
             + f"): paired tests put it {_verdict_counts(defined)}.")
 
@@ -179,7 +184,8 @@ def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
         if 2 * matches > against_ceiling:
             return ("Largely: in most tested results attention agrees with causal importance as well as a second "
                     "causal method does, or better.")
-    chance = f"better than chance in {_k_of(beats_chance, against_floor)} tested results"
+    chance = (f"better than chance in {_k_of(beats_chance, against_floor)} tested "
+              + ("result" if against_floor == 1 else "results"))
     if not against_ceiling:
         return (f"{chance[0].upper()}{chance[1:]}; whether it ranks words as a second causal method does cannot be "
                 "decided at this n.")
@@ -194,8 +200,10 @@ def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
 
 
 def _k_of(k: int, n: int) -> str:
-    """'all 4' where k == n, else 'k of n'."""
-    return f"all {n}" if k == n else f"{k} of {n}"
+    """'k of n', or where k == n: 'all 4', 'both', 'the one'."""
+    if k != n:
+        return f"{k} of {n}"
+    return {1: "the one", 2: "both"}.get(n, f"all {n}")
 
 
 def reference_sensitivity(summary: pd.DataFrame, *, reference: str, metric: str) -> str:
@@ -226,7 +234,7 @@ def reference_sensitivity(summary: pd.DataFrame, *, reference: str, metric: str)
         values = {model: pair for model, pair in values.items() if np.isfinite(pair).all()}
         if values:
             parts.append(f"against {method_label(sibling)} instead of {method_label(reference)}, each model's raw "
-                         "attention agrees at " + ", ".join(f"{model} {new:.2f} (was {old:.2f})"
+                         "attention agrees at " + ", ".join(f"{model} {fixed(new)} (was {fixed(old)})"
                                                             for model, (old, new) in values.items()))
     if not parts:
         return ""
