@@ -438,14 +438,17 @@ def test_the_plain_answer_counts_only_decided_results_and_names_only_what_occurr
     assert "less well than a second causal method in 5 of 10, not distinguishable from one" in answer
     untested = plain_answer(pd.Series({"below": 4, "untested": 6}), pd.Series({"above": 4, "untested": 6}), 10)
     assert untested.startswith("Partly:")  # 4 of the 4 tested beat chance
+    # 'most' of the decidable results says how few could be decided
+    assert untested == ("Partly: better than chance in all 4 results a test could decide (of 10), but less like causal "
+                        "importance than a second causal method is in all 4 results a test could decide (of 10).")
     tie = plain_answer(pd.Series({"below": 2, "equivalent": 2}), pd.Series({"above": 2, "overlapping": 2}), 4)
-    assert tie.startswith("It depends") and "better than chance in 2 of 4 tested results" in tie
+    assert tie.startswith("It depends") and "better than chance in 2 of 4 results" in tie
     # nothing varies, nothing decided against the ceiling: no "it depends", and no majority word for 2 of 2
     flat = plain_answer(pd.Series({"indistinct_untestable": 2}), pd.Series({"above": 2}), 2)
-    assert flat == ("Better than chance in both tested results; whether it ranks words as a second causal method "
+    assert flat == ("Better than chance in both results; whether it ranks words as a second causal method "
                     "does cannot be decided at this n.")
     single = plain_answer(pd.Series({"indistinct_untestable": 1}), pd.Series({"above": 1}), 1)
-    assert single.startswith("Better than chance in the one tested result;")
+    assert single.startswith("Better than chance in the one result;")
     one_kind = plain_answer(pd.Series({"overlapping": 3}), pd.Series({"above": 2, "overlapping": 1}), 3)
     assert not one_kind.startswith("It depends") and "not distinguishable from a second causal method (not parity) in all 3" in one_kind
     assert plain_answer(pd.Series({"untested": 3}), pd.Series({"untested": 3}), 3) == ""
@@ -460,8 +463,9 @@ def test_the_lead_answers_in_words_before_the_numbers():
     assert untested.startswith("Does attention point at the words a decision rests on? Across 1 trained")
     tested = [replace(f, verdict_ceiling="below", verdict_floor="above") for f in findings]
     (lead, *_) = agreement_lead(tested, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
-    assert lead.startswith("Does attention point at the words a decision rests on? Partly: better than chance, but "
-                           "in most tested results less like causal importance than a second causal method is. Across 1")
+    assert lead.startswith("Does attention point at the words a decision rests on? Partly: better than chance in the "
+                           "one result, but less like causal importance than a second causal method is in the one "
+                           "result. Across 1")
 
 
 def test_the_lead_never_prints_a_negative_zero():

@@ -159,8 +159,9 @@ def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
 
     ``ceiling``: counts of each result's verdict against a second causal method ("below",
     "equivalent", "above", ...); ``floor``: against a random ranking ("above", ...). Only
-    results a test could decide count (:data:`UNDECIDABLE` left out); "most" is a strict
-    majority of those; otherwise the counts are given, and "it depends on the model and the
+    results a test could decide count (:data:`UNDECIDABLE` left out); "partly", "largely" and
+    "mostly not" need a strict majority of those, and every answer gives its counts, saying how
+    many of the ``n`` a test could decide where that is fewer; "it depends on the model and the
     data" only where the verdicts against the ceiling differ. Not beating the floor is worded
     as "not shown better than", never as "no better than". The numbers and the tests follow
     in the lead's next sentences. Empty where no result was decided against the floor.
@@ -174,18 +175,17 @@ def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
     beats_chance = int(floor.get("above", 0))
     short = int(ceiling.get("below", 0))
     matches = int(ceiling.get("equivalent", 0) + ceiling.get("above", 0))
+    chance = f"better than chance in {_decided_of(beats_chance, against_floor, n)}"
     if 2 * beats_chance < against_floor:
-        return ("Mostly not: in most tested results attention is not shown to rank words better than a random "
-                "ranking does.")
+        return (f"Mostly not: attention is not shown to rank words better than a random ranking does in "
+                f"{_decided_of(against_floor - beats_chance, against_floor, n)}.")
     if 2 * beats_chance > against_floor and against_ceiling:
         if 2 * short > against_ceiling:
-            return ("Partly: better than chance, but in most tested results less like causal importance than a "
-                    "second causal method is.")
+            return (f"Partly: {chance}, but less like causal importance than a second causal method is in "
+                    f"{_decided_of(short, against_ceiling, n)}.")
         if 2 * matches > against_ceiling:
-            return ("Largely: in most tested results attention agrees with causal importance as well as a second "
-                    "causal method does, or better.")
-    chance = (f"better than chance in {_k_of(beats_chance, against_floor)} tested "
-              + ("result" if against_floor == 1 else "results"))
+            return (f"Largely: {chance}, and as like causal importance as a second causal method is, or more, in "
+                    f"{_decided_of(matches, against_ceiling, n)}.")
     if not against_ceiling:
         return (f"{chance[0].upper()}{chance[1:]}; whether it ranks words as a second causal method does cannot be "
                 "decided at this n.")
@@ -194,9 +194,17 @@ def plain_answer(ceiling: pd.Series, floor: pd.Series, n: int) -> str:
                                                                                     "(not parity)")) if count]
     parts = [text.format("a second causal method" if i == 0 else "one") + f" in {_k_of(count, against_ceiling)}"
              for i, (count, text) in enumerate(kinds)]
+    undecided = f" ({n - against_ceiling} of {n} not decidable against it at this n)" if against_ceiling < n else ""
     if len(parts) == 1:  # one verdict against the ceiling: nothing depends on the model or the data
-        return f"{chance[0].upper()}{chance[1:]}, and {parts[0]}."
-    return f"It depends on the model and the data: {chance}, {', '.join(parts)}."
+        return f"{chance[0].upper()}{chance[1:]}, and {parts[0]}{undecided}."
+    return f"It depends on the model and the data: {chance}, {', '.join(parts)}{undecided}."
+
+
+def _decided_of(k: int, decided: int, n: int) -> str:
+    """'3 of 5 results', with 'a test could decide (of n)' where only ``decided`` of the ``n`` results could be
+    decided: 'most' over 2 decided results of 6 is said as 'both results a test could decide (of 6)'."""
+    noun = "result" if decided == 1 else "results"
+    return f"{_k_of(k, decided)} {noun}" + (f" a test could decide (of {n})" if decided < n else "")
 
 
 def _k_of(k: int, n: int) -> str:
