@@ -211,7 +211,8 @@ def test_permutation_of_near_uniform_or_frozen_attention_says_why_it_barely_matt
     claims = _claims(section.PERMUTATION_CLAIM, 0.88, 0.85, 0.91).assign(verdict="vacuous")
     (text,) = [t for label, t in section.run_sentences(run, 0.01, "delete", claims=claims)[("d", "m", 0)]
                if label == "Permutation"]
-    assert text.endswith("(attention near uniform: the outcome is vacuous, see Attention concentration).")
+    assert text.endswith("(attention near uniform: the outcome is vacuous, see Attention concentration)")
+    assert section._sentence(text).endswith("see Attention concentration).")  # one full stop, not two
     (text,) = [t for label, t in section.run_sentences(run, 0.01, "delete", constant=frozenset({"m"}))[("d", "m", 0)]
                if label == "Permutation"]
     assert "uniform by construction, so permuting it changes nothing: a control, no test" in text

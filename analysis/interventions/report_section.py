@@ -494,9 +494,9 @@ def _weights_caveat(text: str | None, *, constant: bool, vacuous: bool) -> str |
     if not text:
         return text
     if constant:
-        return text.rstrip(".") + " (attention uniform by construction, so permuting it changes nothing: a control, no test)."
+        return text.rstrip(".") + " (attention uniform by construction, so permuting it changes nothing: a control, no test)"
     if vacuous:
-        return text.rstrip(".") + " (attention near uniform: the outcome is vacuous, see Attention concentration)."
+        return text.rstrip(".") + " (attention near uniform: the outcome is vacuous, see Attention concentration)"
     return text
 
 
@@ -535,7 +535,8 @@ def run_sentences(summary: pd.DataFrame, epsilon: float, removal: str, alpha: fl
 
 
 def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."
+    """A generated clause as a sentence: capitalised, with one full stop."""
+    return text[:1].upper() + text[1:].rstrip(".") + "."
 
 
 def cost_table(cost: pd.DataFrame) -> pd.DataFrame:
