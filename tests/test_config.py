@@ -349,18 +349,23 @@ def test_the_full_scale_overlay_on_the_study_is_valid_and_lifts_every_reduction(
     assert config["interventions"]["transformer_examples"] is None
 
 
-def test_the_rnn_slice_is_the_study_without_minilm_and_later_seeds():
-    """config/study_rnn_seed0.yaml runs exactly the study's RNN runs of seed 0 into the study's own results folder
-    (so the full study reuses them): every other setting equal, and no reduction left that speaks of MiniLM."""
+@pytest.mark.parametrize(("name", "seeds", "first_reduction"), [
+    ("study_rnn_seed0.yaml", [0], "seed (0)"), ("study_rnn.yaml", [0, 1, 2], "Jain & Wallace family only")])
+def test_an_rnn_slice_is_the_study_without_minilm(name, seeds, first_reduction):
+    """config/study_rnn_seed0.yaml (seed 0) and config/study_rnn.yaml (every seed) run exactly the study's RNN
+    runs into the study's own results folder (so the full study reuses them): every other setting equal, the
+    first reduction says what the slice leaves out, and no other reduction speaks of MiniLM."""
     study = yaml.safe_load((ROOT / "config" / "study.yaml").read_text())
-    part = yaml.safe_load((ROOT / "config" / "study_rnn_seed0.yaml").read_text())
-    assert part["seeds"] == [0] and set(part["models"]) == set(study["models"]) - {"minilm"}
+    part = yaml.safe_load((ROOT / "config" / name).read_text())
+    assert part["seeds"] == seeds and set(part["models"]) == set(study["models"]) - {"minilm"}
+    assert set(seeds) <= set(study["seeds"])
     assert part["study"] == study["study"] and part["results_dir"] == study["results_dir"]
     reductions = part["report"].pop("reductions")
-    assert "seed (0)" in reductions[0] and "MiniLM" in reductions[0] and not any("MiniLM" in r for r in reductions[1:])
+    assert first_reduction in reductions[0] and "MiniLM" in reductions[0]
+    assert not any("MiniLM" in r for r in reductions[1:])
     assert len(reductions) == len(study["report"].pop("reductions"))
     del study["models"]["minilm"]
     for key in ("title", "seeds"):
         study.pop(key), part.pop(key)
     assert part == study
-    validate_config(copy.deepcopy(yaml.safe_load((ROOT / "config" / "study_rnn_seed0.yaml").read_text())))
+    validate_config(copy.deepcopy(yaml.safe_load((ROOT / "config" / name).read_text())))
