@@ -32,7 +32,9 @@ def planted_run(tmp_path_factory):
                    "attention_dim": 8, "dropout": 0.0, "epochs": 10, "lr": 0.02, "batch_size": 32}
     config = load_config(ROOT / "config" / "tiny.yaml", {
         "results_dir": str(tmp),
-        "datasets": {"planted": {"base": "synthetic", "train_n": 800, "eval_n": 200, "explain_n": 16,
+        "datasets": {"synthetic": {"train_n": 800, "eval_n": 200, "explain_n": 16,
+                                   "generator": {"distractor_rate": 0.0}},
+                     "planted": {"base": "synthetic", "train_n": 800, "eval_n": 200, "explain_n": 16,
                                  "generator": {"distractor_rate": 0.0},
                                  "shortcut": {"token": "zeugma", "rate": 0.3, "mode": "anti"}}},
         "models": {"avg": model_entry},
@@ -41,28 +43,38 @@ def planted_run(tmp_path_factory):
     config["groundtruth"]["sanity"].update(n_examples=4, max_steps=2, methods=["rnn_attention", "saliency", "random"])
     paths = {name: str(tmp / f"{name}.parquet") for name in (
         "train", "eval", "explain", "report", "importance", "diagnostics", "heads", "reliance", "shortcut_scores",
-        "shortcut_summary", "plausibility_scores", "plausibility_summary", "sanity_scores", "sanity_summary")}
+        "shortcut_summary", "shortcut_control", "plausibility_scores", "plausibility_summary", "sanity_scores", "sanity_summary")}
     prepare_data(DataSettings.from_config(config, dataset="planted"), "planted", out_train=paths["train"],
                  out_eval=paths["eval"], out_explain=paths["explain"], out_report=paths["report"])
-    # the train stage itself is covered by the workflow tests; here the model is trained directly
-    train = read_table(paths["train"], table="examples")
-    seed_everything(0)
-    model = MODEL_FAMILIES.get("rnn")().build(model_entry, num_labels=2, train=train, device=torch.device("cpu"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train_classifier(model, list(map(list, train["words"])), train["label"].tolist(),
-                         TrainSettings(epochs=10, lr=0.02, batch_size=32), seed=0)
-    finally:
-        torch.set_num_threads(threads)
-    model.save(str(tmp / "model"))
+    # the control: the same data without the token (the planted dataset's base)
+    base = {name: str(tmp / f"base_{name}.parquet") for name in ("train", "eval", "explain", "report")}
+    prepare_data(DataSettings.from_config(config, dataset="synthetic"), "synthetic", out_train=base["train"],
+                 out_eval=base["eval"], out_explain=base["explain"], out_report=base["report"])
+
+    def train_model(train_path: str, folder: str) -> None:
+        # the train stage itself is covered by the workflow tests; here the model is trained directly
+        train = read_table(train_path, table="examples")
+        seed_everything(0)
+        model = MODEL_FAMILIES.get("rnn")().build(model_entry, num_labels=2, train=train, device=torch.device("cpu"))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            train_classifier(model, list(map(list, train["words"])), train["label"].tolist(),
+                             TrainSettings(epochs=10, lr=0.02, batch_size=32), seed=0)
+        finally:
+            torch.set_num_threads(threads)
+        model.save(folder)
+
+    train_model(paths["train"], str(tmp / "model"))
+    train_model(base["train"], str(tmp / "control"))
     run_explain(ExplainSettings.from_config(config, dataset="planted", model="avg"), "planted", "avg", 0, model_dir=str(tmp / "model"),
                 explain_path=paths["explain"], out_importance=paths["importance"],
                 out_diagnostics=paths["diagnostics"], out_heads=paths["heads"])
-    stages.run_shortcut(stages.ShortcutSettings.from_config(config, dataset="planted"), "planted", "avg", 0,
+    stages.run_shortcut(stages.ShortcutSettings.from_config(config, dataset="planted", model="avg"), "planted", "avg", 0,
                         model_dir=str(tmp / "model"), eval_path=paths["eval"], explain_path=paths["explain"], importance_path=paths["importance"],
                         out_reliance=paths["reliance"], out_scores=paths["shortcut_scores"],
-                        out_summary=paths["shortcut_summary"])
+                        out_summary=paths["shortcut_summary"], control_dir=str(tmp / "control"),
+                        out_control=paths["shortcut_control"])
     stages.run_plausibility(stages.PlausibilitySettings.from_config(config), "planted", "avg", 0,
                             explain_path=paths["explain"], importance_path=paths["importance"], out_scores=paths["plausibility_scores"],
                             out_summary=paths["plausibility_summary"])
@@ -84,6 +96,15 @@ def test_stages_write_tidy_tables_with_provenance(planted_run):
     loo = summary.loc[(summary["method"] == "loo_delete") & (summary["metric"] == "top1")
                       & (summary["group"] == "all")].iloc[0]
     assert loo["verdict"] == "finds" and loo["n"] >= 6
+    # the control model never saw the token: leave-one-out ranks it first less often there (too few pairs to decide)
+    assert loo["control_n"] == loo["n"] and loo["control_mean"] < loo["mean"]
+    top1 = summary.loc[(summary["metric"] == "top1") & (summary["group"] == "all")]
+    assert top1["control_verdict"].isin(["specific", "not specific", "inconclusive"]).all()
+    assert (top1["verdict"] == "not specific").eq(top1["control_verdict"].eq("not specific")
+                                                   & (top1["mean_low"] >= top1["threshold"])).all()
+    control = pd.read_parquet(paths["shortcut_control"])
+    assert provenance <= set(control.columns) and set(control["method"]) == set(summary["method"])
+    assert control["settings"].str.contains('"control":"synthetic"').all()
     plausibility = pd.read_parquet(paths["plausibility_summary"])
     assert set(plausibility["metric"]) == {"token_f1", "iou_f1", "token_f1_top5", "iou_f1_top5", "auprc"}
     assert provenance <= set(plausibility.columns)

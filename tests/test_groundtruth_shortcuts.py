@@ -13,6 +13,7 @@ from analysis.data.synthetic import SyntheticConfig, generate
 from analysis.groundtruth.shortcuts import (
     ShortcutConfig,
     ShortcutError,
+    control_comparison,
     deletion_changes_prediction,
     plant_shortcut,
     reliance_outcomes,
@@ -20,6 +21,7 @@ from analysis.groundtruth.shortcuts import (
     shortcut_ranks,
     summarize_reliance,
     summarize_shortcut_scores,
+    with_control,
 )
 
 LABELS = ("negative", "positive")
@@ -153,6 +155,38 @@ def test_summary_verdicts_follow_the_intervals():
     verdicts = summary.loc[(summary["metric"] == "top1") & (summary["group"] == "all")].set_index("method")["verdict"]
     assert verdicts.to_dict() == {"finder": "finds", "misser": "misses"}
     assert set(summary["group"]) == {"all", "decisive"}
+
+
+def _hits(method: str, hits: list[float]) -> list[dict]:
+    return [{"example_id": f"e{i}", "method": method, "family": "ablation", "variant": "abs", "n_words": 10,
+             "shortcut_index": 0, "predicted": 1, "predicted_shortcut_class": True, "decisive": True,
+             "rank": 1.0 if hit else 10.0, "normalised_rank": 0.0 if hit else 1.0, "top1": hit,
+             "share": 0.9 if hit else 0.0, "chance_top1": 0.1, "chance_share": 0.1, "chance_normalised_rank": 0.5}
+            for i, hit in enumerate(hits)]
+
+
+def test_a_method_that_finds_the_token_on_a_model_that_never_saw_it_too_is_not_specific():
+    """The control: the same examples ranked under the same architecture trained without the token. Found on
+    both (the control's own lower bound passes the threshold): not specific; found much more often with the
+    token in use: specific (paired test); a difference too small for 6 pairs: inconclusive, 'finds' kept."""
+    run = pd.DataFrame(_hits("specific", [1.0] * 20) + _hits("reacts_to_token", [1.0] * 20)
+                       + _hits("few", [1.0] * 6) + _hits("misser", [0.0] * 20))
+    control = pd.DataFrame(_hits("specific", [0.0] * 20) + _hits("reacts_to_token", [1.0] * 19 + [0.0])
+                           + _hits("few", [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]) + _hits("misser", [1.0] * 20))
+    summary = summarize_shortcut_scores(run, top1_threshold=0.5, n_resamples=200)
+    comparison = control_comparison(run, control, n_resamples=200)
+    checked = with_control(summary, comparison)
+    top1 = checked.loc[(checked["metric"] == "top1") & (checked["group"] == "all")].set_index("method")
+    assert top1["control_verdict"].to_dict() == {"few": "inconclusive", "misser": "not specific",
+                                                 "reacts_to_token": "not specific", "specific": "specific"}
+    assert top1["verdict"].to_dict() == {"few": "finds", "misser": "misses", "reacts_to_token": "not specific",
+                                         "specific": "finds"}
+    assert top1.loc["few", "control_mean"] == pytest.approx(0.5) and top1.loc["few", "control_n"] == 6
+    assert top1.loc["specific", "control_difference"] == pytest.approx(1.0) and top1.loc["specific", "control_p"] < 1e-4
+    # every metric row of a method carries its verdict; without a control nothing changes
+    assert set(checked.loc[checked["method"] == "reacts_to_token", "verdict"]) == {"not specific"}
+    unchanged = with_control(summary, None)
+    assert unchanged["verdict"].equals(summary["verdict"]) and unchanged["control_verdict"].isna().all()
 
 
 def test_tied_top_scores_share_the_hit_and_still_get_an_interval():

@@ -71,6 +71,9 @@ def _interval_dots(ax: Axes, rows: pd.DataFrame, methods: list[str], models: lis
             solid = bool(row.solid)
             ax.scatter([row.mean], [y], s=30, marker="o", zorder=3, color=colors[model] if solid else "white",
                        edgecolors=colors[model], linewidths=1.4)
+            control = getattr(row, "control_mean", np.nan)
+            if pd.notna(control):  # the same model trained without the planted token
+                ax.scatter([control], [y], s=28, marker="x", zorder=4, color=colors[model], linewidths=1.3)
     ax.set_yticks(np.arange(len(methods)), [method_label(m) for m in methods])
     ax.set_ylim(len(methods) - 0.5, -0.5)
     ax.grid(axis="y", visible=False)
@@ -86,8 +89,9 @@ def _over_seeds(rows: pd.DataFrame, keys: list[str], *, passed: str | None = Non
     rows = rows if "seed" in rows else rows.assign(seed=0)
     how: dict[str, Any] = {column: "first" for column in rows.columns if column not in keys}
     how.update(mean="mean", mean_low="min", mean_high="max", seed="nunique")
-    if "chance" in rows:
-        how["chance"] = "mean"
+    for column in ("chance", "control_mean"):
+        if column in rows:
+            how[column] = "mean"
     if passed is not None:
         how[passed] = lambda values: bool(values.astype(bool).mean() > 0.5)
     return rows.groupby(keys, sort=False, dropna=False).agg(how).reset_index().rename(columns={"seed": "seeds"})
@@ -149,6 +153,9 @@ def _method_grid(title: str, rows: pd.DataFrame, panels: dict[str, str], *, pass
     handles += [Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="0.3",
                        label=hollow_label),
                 Line2D([], [], color="0.4", linestyle="--", label=chance_label)]
+    if "control_mean" in rows and rows["control_mean"].notna().any():
+        handles.append(Line2D([], [], marker="x", linestyle="", color="0.3",
+                              label="the same model trained without the token"))
     figure.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=9)
     figure.suptitle(title)
     return figure
@@ -164,7 +171,9 @@ def shortcut_detection_figure(summary: pd.DataFrame, reliance: pd.DataFrame | No
     ranks it first: top-1 hit rates near 1 and most of the importance on the token.
     Filled dots passed (the top-1 hit rate's 95% interval reaches the threshold);
     hollow dots did not. The dashed line is chance (a random ranking of the same
-    examples). For a model that does not rely on the token, ranking it first would be
+    examples). A cross, where a control ran, is the top-1 hit rate on the same examples
+    of the same model trained without the token: a method whose cross sits by its dot
+    ranks the token first whether or not the model uses it. For a model that does not rely on the token, ranking it first would be
     unfaithful, so its dots say nothing about the methods. Raw attention of a model in
     ``constant`` (attention frozen to uniform) ranks nothing and is not drawn.
 

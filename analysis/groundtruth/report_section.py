@@ -25,10 +25,11 @@ from analysis.groundtruth.figures import (
     seeds_text,
 )
 from analysis.groundtruth.plausibility import attention_reference, headline_group
+from analysis.groundtruth.shortcuts import NOT_SPECIFIC
 from analysis.interventions.comparisons import RAW_ATTENTION, ranks_nothing
 from analysis.plots.style import method_label, method_rank, sort_methods
 from analysis.report.document import Block, Figure, Findings, Group, HtmlRenderer, MarkdownRenderer, Paragraph, Table
-from analysis.report.numbers import row_interval
+from analysis.report.numbers import interval, row_interval
 from analysis.report.sections import REPORT_SECTIONS, Section, figures_by_key, figures_under
 from analysis.report.summary import VERDICT_WORDS
 
@@ -92,6 +93,33 @@ RELIANCE_NOTE = ("Whether a model relies on its token is read the same way, per 
                  "seeds' agreement is the evidence.")
 
 
+CONTROL_NOTE = ("The control: each model is also trained on the same data without the token (the planted dataset's "
+                "base), and that model explains the same token-bearing examples with every method. A method that "
+                "ranks the token first there too (its top-1 rate's lower bound passes the same threshold) reacts to "
+                "the token itself, an unusual or unknown word, not to the model's use of it: 'not specific'. Where "
+                "it finds the token, a paired sign-flip test on the same examples says whether it does so more "
+                "often than on the control.")
+
+
+def _control_cell(top1: pd.Series | None) -> str:
+    """The control's top-1 rate with its interval, and for a method that finds the token the control's verdict
+    (it decides nothing for the others), for the per-method table."""
+    if top1 is None or not (pd.notna(top1.get("control_n")) and top1["control_n"] > 0):
+        return "n/a"
+    rate = interval(top1["control_mean"], top1["control_low"], top1["control_high"], 2)
+    return rate + (f" ({top1['control_verdict']})" if top1["verdict"] in ("finds", NOT_SPECIFIC) else "")
+
+
+def _control_sentence(found: pd.DataFrame) -> str:
+    """Of the methods that find the token, which do so more often than on the control (paired test)."""
+    if found.empty or "control_verdict" not in found:
+        return ""
+    specific = found.loc[found["control_verdict"] == "specific", "method"].tolist()
+    open_ = found.loc[found["control_verdict"] == "inconclusive", "method"].tolist()
+    text = f" Of those that find it, more often than on the control: {_names(specific)}"
+    return text + (f"; not shown at this n: {_names(open_)}." if open_ else ".")
+
+
 def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None, *, variant: str = "abs",
                   group: str = "all", constant: frozenset[str] = frozenset()) -> Part | None:
     """Subsection on planted shortcuts: does each model use the token, and which methods find it.
@@ -111,12 +139,15 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
         scores = detection.loc[(detection["dataset"] == dataset) & (detection["model"] == model)
                                & (detection["seed"] == seed) & (detection["variant"] == variant)
                                & (detection["group"] == group)] if len(detection) else detection
+        controlled = bool(len(scores)) and "control_n" in scores and scores["control_n"].gt(0).any()
         for method, part in (scores.groupby("method") if len(scores) else []):
             metric = part.set_index("metric")
+            top1 = metric.loc["top1"] if "top1" in metric.index else None
             rows.append({
                 "dataset": dataset, "model": model, "seed": seed, "model relies": "yes" if relies else "NO",
                 "method": method_label(method),
-                "top-1 hit rate": row_interval(metric.loc["top1"], 2) if "top1" in metric.index else "n/a",
+                "top-1 hit rate": row_interval(top1, 2) if top1 is not None else "n/a",
+                **({"top-1 without the token in training (control)": _control_cell(top1)} if controlled else {}),
                 "importance share": row_interval(metric.loc["share"], 2) if "share" in metric.index else "n/a",
                 "mean rank": row_interval(metric.loc["rank"], 2) if "rank" in metric.index else "n/a",
                 "n": int(metric["n"].max()),
@@ -138,14 +169,19 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
         undefined = top1.loc[ranks_nothing(top1, constant), "method"].tolist() if len(top1) else []
         top1 = top1.loc[~ranks_nothing(top1, constant)] if len(top1) else top1
         found = top1.loc[top1["verdict"] == "finds", "method"].tolist() if len(top1) else []
+        unspecific = top1.loc[top1["verdict"] == NOT_SPECIFIC, "method"].tolist() if len(top1) else []
         weak = top1.loc[top1["verdict"] == "above chance", "method"].tolist() if len(top1) else []
         missed = top1.loc[top1["verdict"] == "misses", "method"].tolist() if len(top1) else []
         text = f"{head} relies on the planted shortcut ({evidence})."
         if len(top1):
             n, bar = int(top1["n"].max()), float(top1["threshold"].iloc[0])
             text += (f" Over {n} explained examples with the token, the methods that rank it first (top-1 hit rate's "
-                     f"lower bound >= {bar:.2f}) are: {_names(found)}; above chance only: {_names(weak)}; "
-                     f"missed: {_names(missed)}.")
+                     f"lower bound >= {bar:.2f}) are: {_names(found)}"
+                     + (f"; first as often on the same model trained without the token (not specific): "
+                        f"{_names(unspecific)}" if controlled else "")
+                     + f"; above chance only: {_names(weak)}; missed: {_names(missed)}.")
+            if controlled:
+                text += _control_sentence(top1.loc[top1["verdict"] == "finds"])
             if undefined:
                 text += f" {_names(undefined)}: {UNDEFINED}."
             studied = top1.loc[top1["method"] != "random"]
@@ -174,7 +210,9 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
         "would assign to that class without the token (the share that deleting it changes is given per run). "
         "'Above chance' compares the hit rate with 1 / (number of words): a rare word, split into several "
         "subwords, can be ranked first more often than that without being a cause, so only 'finds' identifies "
-        "the planted token as the cause. " + PER_METHOD_NOTE + " " + RELIANCE_NOTE,
+        "the planted token as the cause. "
+        + (CONTROL_NOTE + " " if "control_n" in detection and detection["control_n"].gt(0).any() else "")
+        + PER_METHOD_NOTE + " " + RELIANCE_NOTE,
         f"{int(counts['relies'].sum())} of {len(counts)} trained models rely on their planted token"
         + (f" in most seeds ({int(relied_runs.sum())} of {len(relied_runs)} runs)" if several else "")
         + (f"; the seeds disagree for {', '.join(split)}" if split else "") + ".",
@@ -188,8 +226,10 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
         scored = scored.loc[~ranks_nothing(scored, constant)]
     always, sometimes, never = across_runs(scored, "finds")
     left_out = sorted(constant & set(detection["model"])) if len(detection) else []
+    crosses = "control_mean" in detection and detection["control_mean"].notna().any() if len(detection) else False
     detection_caption = ("Which methods rank the planted token first (filled: found; hollow: not found; dashed: "
-                         "chance)? " + (f"Over the runs whose model relies on the token: found in every run where "
+                         "chance" + ("; a cross: the same model trained without the token" if crosses else "")
+                         + ")? " + (f"Over the runs whose model relies on the token: found in every run where "
                                         f"computed: {_names_with_runs(always, scored)}; in some runs: "
                                         f"{_names(sometimes)}; in none: {_names(never)}."
                                         if len(scored) else "No model relies on its token, so no method is scored.")
@@ -507,6 +547,7 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
     loo: dict[str, bool] = {}
     attention: dict[str, bool] = {}
     flat: dict[str, bool] = {}
+    unspecific: dict[str, bool] = {}  # raw attention ranks it first as often on the control model
     hits: dict[str, tuple[float, float]] = {}  # raw attention's top-1 hit rate and chance (1 / n words)
     for (dataset, model), part in rows.groupby(["dataset", "model"], sort=True):
         name = f"{dataset} / {model}"
@@ -519,6 +560,7 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
         raw = next((m for m in RAW_ATTENTION if m in finds), None)
         if raw is not None and model not in constant:
             attention[name] = finds[raw]
+            unspecific[name] = bool((part.loc[part["method"] == raw, "verdict"] == NOT_SPECIFIC).mean() > 0.5)
             hits[name] = (float(part.loc[part["method"] == raw, "mean"].mean()), float(part["chance"].mean()))
             seeds = part["seed"].unique()
             flat[name] = sum((dataset, model, int(seed)) in near_uniform for seed in seeds) > len(seeds) / 2
@@ -526,7 +568,9 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
     if not relying:
         return []
     datasets = sorted({name.split(" / ")[0] for name in relies})
-    missed = [f"{name}: first in {hits[name][0]:.0%} of examples, chance {hits[name][1]:.0%}"
+    missed = [f"{name}: first in {hits[name][0]:.0%} of examples, "
+              + ("but as often by the same model trained without the token" if unspecific[name]
+                 else f"chance {hits[name][1]:.0%}")
               + ("; near-uniform attention" if flat[name] else "") for name, found in attention.items() if not found]
     text = (f"Where the cause is known (a token planted in {', '.join(datasets)} that decides the label), "
             f"{len(relying)} of {len(relies)} trained models rely on it")

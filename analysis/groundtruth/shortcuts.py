@@ -506,3 +506,78 @@ def shortcut_verdict(top1_low: float, chance: float, threshold: float) -> str:
     if top1_low > chance:
         return "above chance"
     return "misses"
+
+
+NOT_SPECIFIC = "not specific"
+CONTROL_VERDICTS = {
+    "specific": "ranks the token first more often than on the control (paired test)",
+    NOT_SPECIFIC: "finds the token on the control too (its top-1 rate's lower bound there reaches the threshold)",
+    "inconclusive": "neither: the paired difference is not significant at this n",
+}
+CONTROL_COLUMNS = ["control_n", "control_mean", "control_low", "control_high", "control_difference", "control_p",
+                   "control_verdict"]
+
+
+def control_comparison(scores: pd.DataFrame, control: pd.DataFrame, *, n_resamples: int = 1000, level: float = 0.95,
+                       seed: int = 0) -> pd.DataFrame:
+    """Top-1 hit rates on the same examples under a control model that never saw the token, paired with the run's.
+
+    ``scores`` are the run's :func:`shortcut_ranks` (a model that relies on the token), ``control`` the same
+    examples ranked under the same architecture trained on the data without the token. A method that ranks
+    the token first as often there reacts to the token (an unusual or unknown word), not to the model's use
+    of it. Per method x variant x group of :func:`score_groups` (membership from the run): ``control_n``
+    pairs, the control's mean top-1 rate with its interval, ``control_difference`` (run minus control) and
+    ``control_p``, the two-sided paired sign-flip p-value of no difference
+    (:func:`analysis.stats.hypothesis.paired_test`).
+    """
+    from analysis.stats.hypothesis import paired_test
+
+    keys = ["method", "family", "variant", "group"]
+    if scores.empty or control.empty:
+        return pd.DataFrame(columns=[*keys, *CONTROL_COLUMNS[:-1]])
+    pairs = score_groups(scores).merge(
+        control[["example_id", "method", "variant", "top1"]].rename(columns={"top1": "control_top1"}),
+        on=["example_id", "method", "variant"])
+    intervals = mean_intervals(pairs, keys, "control_top1", n_resamples=n_resamples, level=level,
+                               seed=derive_seed(seed, "control"), binary="auto")
+    tests = []
+    for key, part in pairs.groupby(keys, sort=True):
+        decision = paired_test(part["top1"].to_numpy(dtype=float) - part["control_top1"].to_numpy(dtype=float),
+                               alpha=1.0 - level, level=level, n_resamples=n_resamples,
+                               seed=derive_seed(seed, "control", *key))
+        tests.append({**dict(zip(keys, key)), "control_difference": decision.estimate,
+                      "control_p": decision.p_value})
+    out = intervals.rename(columns={"n": "control_n", "mean": "control_mean", "mean_low": "control_low",
+                                    "mean_high": "control_high"}).merge(pd.DataFrame(tests), on=keys)
+    return out[[*keys, *CONTROL_COLUMNS[:-1]]]
+
+
+def with_control(summary: pd.DataFrame, comparison: pd.DataFrame | None, *, level: float = 0.95) -> pd.DataFrame:
+    """``summary`` (:func:`summarize_shortcut_scores`) with the control's columns on its top-1 rows and a
+    ``control_verdict`` (:data:`CONTROL_VERDICTS`): *not specific* where the control's own top-1 rate passes
+    the run's threshold (the method would "find" the token on a model that does not use it), *specific* where
+    the run's rate is above the control's (paired sign-flip test at ``1 - level``, two-sided, so it agrees with
+    the printed interval of the difference), *inconclusive* otherwise. A method that finds the token but is not
+    specific gets the verdict ``not specific``; an inconclusive control leaves "finds" as it was.
+
+    Without a comparison the columns are empty and the verdicts unchanged: no control was run.
+    """
+    keys = ["method", "family", "variant", "group"]
+    summary = summary.drop(columns=[c for c in CONTROL_COLUMNS if c in summary])
+    if comparison is None or comparison.empty:
+        return summary.assign(**dict.fromkeys(CONTROL_COLUMNS[:-1], np.nan), control_verdict=None)
+    top1 = (summary["metric"] == "top1").to_numpy()
+    merged = summary.loc[top1, [*keys, "threshold"]].merge(comparison, on=keys, how="left")
+    paired = merged["control_n"].gt(0)
+    merged["control_verdict"] = np.select(
+        [~paired, merged["control_low"] >= merged["threshold"],
+         (merged["control_p"] < 1.0 - level) & (merged["control_difference"] > 0)],
+        [None, NOT_SPECIFIC, "specific"], default="inconclusive")
+    for column in CONTROL_COLUMNS:
+        summary[column] = None if column == "control_verdict" else np.nan
+        summary.loc[top1, column] = merged[column].to_numpy()
+    demoted = top1 & (summary["verdict"] == "finds").to_numpy() & (summary["control_verdict"] == NOT_SPECIFIC)
+    # the verdict belongs to the method x variant x group: every metric row of it carries the top-1 row's
+    key = summary[keys].apply(tuple, axis=1)
+    summary.loc[key.isin(set(key[demoted])), "verdict"] = NOT_SPECIFIC
+    return summary

@@ -107,6 +107,8 @@ def prepare_data(settings: DataSettings, dataset: str, *, out_train: str, out_ev
                 validation, _ = shortcuts.plant_shortcut(
                     validation, planted, role="validation", label_names=spec.label_names,
                     seed=derive_seed(seed, planted.seed, dataset, "validation"), where=f"datasets.{dataset}.shortcut")
+            else:  # no validation set: an empty table with the planted columns all the same
+                validation = validation.reindex(columns=[*validation.columns, *shortcuts.SHORTCUT_COLUMNS])
             explain = shortcuts.sample_explained(evaluation, entry["explain_n"], seed=seed, share=planted.explain_share)
             columns += shortcuts.SHORTCUT_COLUMNS
         else:

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from analysis.config import generated_datasets, rnn_models
 from analysis.data import explained_by
 from analysis.logs import timed
@@ -39,6 +41,17 @@ def shortcut_datasets(config: dict[str, Any]) -> list[str]:
     if not config["groundtruth"]["shortcut"]["enabled"]:
         return []
     return [name for name, entry in config["datasets"].items() if entry.get("shortcut")]
+
+
+def shortcut_control(config: dict[str, Any], dataset: str) -> str | None:
+    """The dataset whose models are the control of a planted-shortcut dataset: its ``base`` when the study has
+    that entry without a shortcut of its own and ``groundtruth.shortcut.control`` is on; None otherwise."""
+    entry = config["datasets"].get(dataset) or {}
+    base = entry.get("base")
+    if not (config["groundtruth"]["shortcut"].get("control", True) and entry.get("shortcut") and base):
+        return None
+    base_entry = config["datasets"].get(base)
+    return base if base_entry is not None and not (base_entry or {}).get("shortcut") else None
 
 
 def rationale_datasets(config: dict[str, Any]) -> list[str]:
@@ -74,34 +87,50 @@ class ShortcutSettings(DeviceSettings):
     top1_threshold: float
     n_resamples: int
     level: float
+    # the control (:func:`shortcut_control`): the base dataset whose model of the same name explains the
+    # token-bearing examples, with the run's methods, pooling and batch size (None: no control)
+    control: str | None = None
+    methods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pooling: str = "sum"
+    batch_size: int = 32
 
-    wildcards = ("dataset",)
-    reads = (*DeviceSettings.reads, "datasets.*.shortcut", "groundtruth.shortcut.variants",
+    wildcards = ("dataset", "model")
+    reads = (*DeviceSettings.reads, "datasets.*.shortcut", "datasets.*.base", "groundtruth.shortcut.variants",
              "groundtruth.shortcut.reliance_threshold", "groundtruth.shortcut.top1_threshold",
-             "groundtruth.n_resamples", "groundtruth.level")
+             "groundtruth.shortcut.control", "groundtruth.n_resamples", "groundtruth.level", "importance.methods",
+             "importance.pooling", "importance.batch_size", "models.*.family")
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], *, dataset: str) -> ShortcutSettings:
+    def from_config(cls, config: dict[str, Any], *, dataset: str, model: str) -> ShortcutSettings:
+        from analysis.config import methods_for
+
         block = config["groundtruth"]
+        control = shortcut_control(config, dataset)
+        methods = ({name: copy.deepcopy(config["importance"]["methods"][name]) for name in methods_for(config, model)}
+                   if control else {})
         return cls(**cls.runtime(config), shortcut=copy.deepcopy(config["datasets"][dataset].get("shortcut")),
                    variants=list(block["shortcut"]["variants"]),
                    reliance_threshold=block["shortcut"]["reliance_threshold"],
                    top1_threshold=block["shortcut"]["top1_threshold"], n_resamples=block["n_resamples"],
-                   level=block["level"])
+                   level=block["level"], control=control, methods=methods,
+                   pooling=config["importance"]["pooling"], batch_size=int(config["importance"]["batch_size"]))
 
 
 def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed: int, *, model_dir: str,
                  eval_path: str, explain_path: str, importance_path: str, out_reliance: str, out_scores: str,
-                 out_summary: str) -> None:
-    """Does the model use the planted token, and which methods rank it first?"""
+                 out_summary: str, control_dir: str | None = None, out_control: str | None = None) -> None:
+    """Does the model use the planted token, and which methods rank it first? With ``control_dir`` (the same
+    model trained on ``settings.control``, the data without the token): do they rank it first as often there?"""
     from analysis.groundtruth.shortcuts import (
         ShortcutConfig,
+        control_comparison,
         deletion_changes_prediction,
         reliance_outcomes,
         shortcut_ranks,
         summarize_reliance,
         summarize_shortcut_scores,
         truncated_tokens,
+        with_control,
     )
     from analysis.models import load_model
 
@@ -121,6 +150,19 @@ def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed
         scores = shortcut_ranks(importance, explained, shortcut_label=shortcut.label, variants=settings.variants,
                                 decisive=decisive)
         summary = summarize_shortcut_scores(scores, top1_threshold=settings.top1_threshold, seed=seed, **common)
+    control = pd.DataFrame()
+    if control_dir and settings.control:
+        planted = explained.loc[explained["example_id"].astype(str).isin(set(scores["example_id"].astype(str)))]
+        with timed(f"control: {model_name} of {settings.control} (trained without the token) on {len(planted)} "
+                   f"{dataset} examples with it", log):
+            control_importance = shortcut_control_importance(settings, load_model(control_dir,
+                                                                                   device=settings.torch_device()),
+                                                             planted, seed=seed)
+            control = shortcut_ranks(control_importance, planted, shortcut_label=shortcut.label,
+                                     variants=settings.variants)
+        summary = with_control(summary, control_comparison(scores, control, seed=seed, **common), level=settings.level)
+    else:
+        summary = with_control(summary, None)
     cut = truncated_tokens(importance, explained)
     if cut:
         log.warning("%d explained examples lost the planted token to truncation; they are left out", cut)
@@ -128,16 +170,37 @@ def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed
     log.info("%s on %s: %s on the planted token %r", model_name, dataset, "relies" if relies else "does NOT rely",
              shortcut.token)
     for row in summary.loc[(summary["metric"] == "top1") & (summary["group"] == "all")].itertuples():
-        log.info("  %-24s %-7s top-1 %.2f [%.2f, %.2f] (n=%d): %s", row.method, row.variant, row.mean, row.mean_low,
-                 row.mean_high, row.n, row.verdict)
+        log.info("  %-24s %-7s top-1 %.2f [%.2f, %.2f] (n=%d)%s: %s", row.method, row.variant, row.mean, row.mean_low,
+                 row.mean_high, row.n, f", control {row.control_mean:.2f}" if pd.notna(row.control_mean) else "",
+                 row.verdict)
     recorded = {"variants": settings.variants, "reliance_threshold": settings.reliance_threshold,
                 "top1_threshold": settings.top1_threshold, "shortcut": asdict(shortcut), "truncated_tokens": cut,
-                **common}
+                "control": settings.control if control_dir else None, **common}
     provenance = {"dataset": dataset, "split": str(evaluation["split"].iloc[0]), "model": model_name, "seed": seed,
                   "settings": recorded}
     write_table(with_provenance(reliance, **provenance), out_reliance)
     write_table(with_provenance(scores, **provenance), out_scores)
     write_table(with_provenance(summary.assign(model_relies=relies), **provenance), out_summary)
+    if out_control:
+        write_table(with_provenance(control, **provenance), out_control)
+
+
+def shortcut_control_importance(settings: ShortcutSettings, model: Any, examples: pd.DataFrame, *,
+                                seed: int) -> pd.DataFrame:
+    """Every method of ``settings`` on ``examples`` with the control ``model`` (explaining its own predicted
+    class, as the run's explanations do theirs), one importance table."""
+    from analysis.importance import compute_importance, explained_classes, make_method
+
+    targets = explained_classes(model, examples, batch_size=settings.batch_size)
+    tables = []
+    for name, method_settings in settings.methods.items():
+        seed_everything(seed)
+        importance, _ = compute_importance(model, examples, make_method(name, method_settings,
+                                                                        where=f"importance.methods.{name}"),
+                                           batch_size=settings.batch_size, pooling=settings.pooling, seed=seed,
+                                           targets=targets)
+        tables.append(importance[IMPORTANCE_COLUMNS])
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=IMPORTANCE_COLUMNS)
 
 
 # -------------------------------------------------------------------- plausibility

@@ -7,7 +7,7 @@ from pathlib import Path
 from snakemake.logging import logger
 
 from analysis.config import ConfigError, data_source, results_root, validate_config
-from analysis.stages.groundtruth import rationale_datasets, sanity_runs, shortcut_datasets
+from analysis.stages.groundtruth import rationale_datasets, sanity_runs, shortcut_control, shortcut_datasets
 from analysis.stages.heads import heads_models
 
 # The schema with its defaults (values from `--config seeds=[0,1]` converted to its types), the
@@ -132,6 +132,13 @@ def interventions_figure(name):
 GT_SHORTCUT_DATASETS = shortcut_datasets(config)
 GT_RATIONALE_DATASETS = rationale_datasets(config)
 GT_SANITY_RUNS = sanity_runs(config)
+
+
+def shortcut_control_model(wildcards):
+    """The control of a planted-shortcut run: the same model and seed trained on the base dataset (none when
+    the study lacks it or `groundtruth.shortcut.control` is off)."""
+    base = shortcut_control(config, wildcards.dataset)
+    return run_path(base, wildcards.model, wildcards.seed, "model") if base else []
 
 
 def gt_run_paths(datasets, name):

@@ -16,16 +16,18 @@ from analysis.stages.groundtruth import (
 
 
 rule groundtruth_shortcut:
-    """Does the model rely on the planted token, and where does every method rank it?"""
+    """Does the model rely on the planted token, and where does every method rank it (and where does the same model trained without the token, the control)?"""
     input:
         model=in_run("model"),
         eval=res("data/{dataset}/eval.parquet"),
         explain=res("data/{dataset}/explain.parquet"),
         importance=in_run("importance.parquet"),
+        control=shortcut_control_model,
     output:
         reliance=in_run("groundtruth/shortcut_reliance.parquet"),
         scores=in_run("groundtruth/shortcut_scores.parquet"),
         summary=in_run("groundtruth/shortcut_summary.parquet"),
+        control=in_run("groundtruth/shortcut_control.parquet"),
     params:
         settings=stage_settings(ShortcutSettings),
     resources:

@@ -9,5 +9,6 @@ run_shortcut(
     ShortcutSettings(**sm.params.settings), sm.wildcards.dataset, sm.wildcards.model, int(sm.wildcards.seed),
     model_dir=sm.input.model, eval_path=sm.input.eval, explain_path=sm.input.explain,
     importance_path=sm.input.importance, out_reliance=sm.output.reliance, out_scores=sm.output.scores,
-    out_summary=sm.output.summary,
+    out_summary=sm.output.summary, control_dir=sm.input.get("control") or None,
+    out_control=sm.output.get("control"),
 )
