@@ -549,6 +549,8 @@ def control_comparison(scores: pd.DataFrame, control: pd.DataFrame, *, n_resampl
                       "control_p": decision.p_value})
     out = intervals.rename(columns={"n": "control_n", "mean": "control_mean", "mean_low": "control_low",
                                     "mean_high": "control_high"}).merge(pd.DataFrame(tests), on=keys)
+    # a rate's bootstrap interval (ties make hits fractional) can reach past [0, 1]
+    out[["control_low", "control_high"]] = out[["control_low", "control_high"]].clip(0.0, 1.0)
     return out[[*keys, *CONTROL_COLUMNS[:-1]]]
 
 
