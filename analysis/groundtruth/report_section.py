@@ -94,7 +94,8 @@ RELIANCE_NOTE = ("Whether a model relies on its token is read the same way, per 
 
 
 CONTROL_NOTE = ("The control: each model is also trained on the same data without the token (the planted dataset's "
-                "base), and that model explains the same token-bearing examples with every method. A method that "
+                "base), and that model explains the same token-bearing examples with every method, for the shortcut "
+                "class as the run's model does (it predicts that class there). A method that "
                 "ranks the token first there too (its top-1 rate's lower bound passes the same threshold) reacts to "
                 "the token itself, an unusual or unknown word, not to the model's use of it: 'not specific'. Where "
                 "it finds the token, a paired sign-flip test on the same examples says whether it does so more "

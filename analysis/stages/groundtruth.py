@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.config import generated_datasets, rnn_models
@@ -132,6 +133,7 @@ def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed
         truncated_tokens,
         with_control,
     )
+    from analysis.importance import explained_classes
     from analysis.models import load_model
 
     common = {"n_resamples": settings.n_resamples, "level": settings.level}
@@ -155,11 +157,14 @@ def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed
         planted = explained.loc[explained["example_id"].astype(str).isin(set(scores["example_id"].astype(str)))]
         with timed(f"control: {model_name} of {settings.control} (trained without the token) on {len(planted)} "
                    f"{dataset} examples with it", log):
-            control_importance = shortcut_control_importance(settings, load_model(control_dir,
-                                                                                   device=settings.torch_device()),
-                                                             planted, seed=seed)
+            control_model = load_model(control_dir, device=settings.torch_device())
+            control_importance = shortcut_control_importance(settings, control_model, planted, seed=seed,
+                                                             target=shortcut.label)
             control = shortcut_ranks(control_importance, planted, shortcut_label=shortcut.label,
                                      variants=settings.variants)
+            predicted = explained_classes(control_model, planted, batch_size=settings.batch_size)
+            control["control_predicted"] = control["example_id"].map(
+                dict(zip(planted["example_id"].astype(str), predicted.tolist())))
         summary = with_control(summary, control_comparison(scores, control, seed=seed, **common), level=settings.level)
     else:
         summary = with_control(summary, None)
@@ -185,13 +190,16 @@ def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed
         write_table(with_provenance(control, **provenance), out_control)
 
 
-def shortcut_control_importance(settings: ShortcutSettings, model: Any, examples: pd.DataFrame, *,
-                                seed: int) -> pd.DataFrame:
-    """Every method of ``settings`` on ``examples`` with the control ``model`` (explaining its own predicted
-    class, as the run's explanations do theirs), one importance table."""
-    from analysis.importance import compute_importance, explained_classes, make_method
+def shortcut_control_importance(settings: ShortcutSettings, model: Any, examples: pd.DataFrame, *, seed: int,
+                                target: int) -> pd.DataFrame:
+    """Every method of ``settings`` on ``examples`` with the control ``model``, one importance table.
 
-    targets = explained_classes(model, examples, batch_size=settings.batch_size)
+    The control explains the shortcut class ``target`` whatever it predicts (its ``predicted`` column is that
+    class), so both models answer the same question about each text: the compared examples are those the run's
+    model assigns to the shortcut class, which its explanations explain."""
+    from analysis.importance import compute_importance, make_method
+
+    targets = np.full(len(examples), int(target), dtype=np.int64)
     tables = []
     for name, method_settings in settings.methods.items():
         seed_everything(seed)
