@@ -290,3 +290,16 @@ def test_the_gathered_shortcut_table_keeps_every_interval_within_its_metrics_ran
     study = pd.read_parquet(out).set_index(["seed", "metric"])
     assert study.loc[(0, "normalised_rank"), "mean_low"] == 0.0 and study.loc[(1, "rank"), "mean_low"] == 1.0
     assert study.loc[(0, "top1"), "mean_low"] == 0.8 and len(study) == 6
+
+
+def test_the_control_is_the_base_dataset_when_the_study_trains_on_it():
+    from analysis.stages.groundtruth import shortcut_control
+
+    planted = {"base": "sst2", "shortcut": {"token": "zeugma"}}
+    config = {"datasets": {"sst2": {}, "sst2_anti": planted}, "groundtruth": {"shortcut": {"control": True}}}
+    assert shortcut_control(config, "sst2_anti") == "sst2" and shortcut_control(config, "sst2") is None
+    assert shortcut_control({**config, "datasets": {"sst2_anti": planted}}, "sst2_anti") is None  # no base run
+    assert shortcut_control({**config, "groundtruth": {"shortcut": {"control": False}}}, "sst2_anti") is None
+    # a base that carries a shortcut of its own is no control
+    shortcut_base = {"sst2": {"shortcut": {"token": "qqq"}}, "sst2_anti": planted}
+    assert shortcut_control({**config, "datasets": shortcut_base}, "sst2_anti") is None
