@@ -99,9 +99,11 @@ def test_stages_write_tidy_tables_with_provenance(planted_run):
     # the control model never saw the token: leave-one-out ranks it first less often there (too few pairs to decide)
     assert loo["control_n"] == loo["n"] and loo["control_mean"] < loo["mean"]
     top1 = summary.loc[(summary["metric"] == "top1") & (summary["group"] == "all")]
-    assert top1["control_verdict"].isin(["specific", "not specific", "inconclusive"]).all()
-    assert (top1["verdict"] == "not specific").eq(top1["control_verdict"].eq("not specific")
-                                                   & (top1["mean_low"] >= top1["threshold"])).all()
+    # the control decides only about the methods that find the token (before it demotes them)
+    found = top1["verdict"].isin(["finds", "not specific"])
+    assert top1.loc[found, "control_verdict"].isin(["specific", "not specific", "inconclusive"]).all()
+    assert top1.loc[~found, "control_verdict"].isna().all()
+    assert (top1["verdict"] == "not specific").eq(top1["control_verdict"].eq("not specific")).all()
     control = pd.read_parquet(paths["shortcut_control"])
     assert provenance <= set(control.columns) and set(control["method"]) == set(summary["method"])
     assert control["settings"].str.contains('"control":"synthetic"').all()

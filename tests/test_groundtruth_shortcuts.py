@@ -177,16 +177,44 @@ def test_a_method_that_finds_the_token_on_a_model_that_never_saw_it_too_is_not_s
     comparison = control_comparison(run, control, n_resamples=200)
     checked = with_control(summary, comparison)
     top1 = checked.loc[(checked["metric"] == "top1") & (checked["group"] == "all")].set_index("method")
-    assert top1["control_verdict"].to_dict() == {"few": "inconclusive", "misser": "not specific",
-                                                 "reacts_to_token": "not specific", "specific": "specific"}
+    # the control decides only about methods that find the token: a miss gets no control verdict
+    assert top1["control_verdict"].dropna().to_dict() == {"few": "inconclusive", "reacts_to_token": "not specific",
+                                                          "specific": "specific"}
     assert top1["verdict"].to_dict() == {"few": "finds", "misser": "misses", "reacts_to_token": "not specific",
                                          "specific": "finds"}
     assert top1.loc["few", "control_mean"] == pytest.approx(0.5) and top1.loc["few", "control_n"] == 6
-    assert top1.loc["specific", "control_difference"] == pytest.approx(1.0) and top1.loc["specific", "control_p"] < 1e-4
+    assert top1.loc["specific", "control_difference"] == pytest.approx(1.0) and top1.loc["specific", "control_p"] < 1e-3
     # every metric row of a method carries its verdict; without a control nothing changes
     assert set(checked.loc[checked["method"] == "reacts_to_token", "verdict"]) == {"not specific"}
     unchanged = with_control(summary, None)
     assert unchanged["verdict"].equals(summary["verdict"]) and unchanged["control_verdict"].isna().all()
+
+
+def test_a_control_that_reaches_the_threshold_is_not_specific_even_where_the_run_finds_the_token_more_often():
+    """Run 100%, control 75% of 60: the paired difference is significant, but a method that ranks the token
+    first on three of four texts of a model that never used it cannot be credited with finding the shortcut."""
+    run = pd.DataFrame(_hits("gradient", [1.0] * 60))
+    control = pd.DataFrame(_hits("gradient", [1.0] * 45 + [0.0] * 15))
+    checked = with_control(summarize_shortcut_scores(run, top1_threshold=0.5, n_resamples=200),
+                           control_comparison(run, control, n_resamples=200))
+    top1 = checked.loc[(checked["metric"] == "top1") & (checked["group"] == "all")].iloc[0]
+    assert top1["control_low"] >= 0.5 and top1["control_p"] < 0.05
+    assert top1["control_verdict"] == "not specific" and top1["verdict"] == "not specific"
+
+
+def test_the_control_p_values_are_holm_adjusted_over_a_runs_methods():
+    """Every method of a run is asked the same question: its p-values are one family (Holm)."""
+    from analysis.stats.hypothesis import paired_test
+    from analysis.stats.paired import adjust_p_values
+
+    runs = {"a": [1.0] * 12, "b": [1.0] * 9 + [0.0] * 3, "c": [1.0] * 12}
+    controls = {"a": [0.0] * 6 + [1.0] * 6, "b": [0.0] * 3 + [1.0] * 9, "c": [1.0] * 12}
+    run = pd.DataFrame([row for m, hits in runs.items() for row in _hits(m, hits)])
+    control = pd.DataFrame([row for m, hits in controls.items() for row in _hits(m, hits)])
+    comparison = control_comparison(run, control, n_resamples=200).query("group == 'all'").set_index("method")
+    raw = [paired_test(np.subtract(runs[m], controls[m]), n_resamples=200).p_value for m in "abc"]
+    assert comparison.loc[list("abc"), "control_p"].to_numpy() == pytest.approx(adjust_p_values(np.array(raw)))
+    assert comparison.loc["a", "control_p"] > raw[0]
 
 
 def test_tied_top_scores_share_the_hit_and_still_get_an_interval():
@@ -303,3 +331,9 @@ def test_the_control_is_the_base_dataset_when_the_study_trains_on_it():
     # a base that carries a shortcut of its own is no control
     shortcut_base = {"sst2": {"shortcut": {"token": "qqq"}}, "sst2_anti": planted}
     assert shortcut_control({**config, "datasets": shortcut_base}, "sst2_anti") is None
+    # nor one that trains on other examples or other class ids than the planted entry
+    same = {"sst2": {"train_n": 500}, "sst2_anti": {**planted, "train_n": 500, "explain_n": 50}}
+    assert shortcut_control({**config, "datasets": same}, "sst2_anti") == "sst2"
+    for key, value in (("train_n", 800), ("eval_split", "test"), ("labels", {"positive": 0, "negative": 1})):
+        other = {"sst2": {"train_n": 500}, "sst2_anti": {**planted, "train_n": 500, key: value}}
+        assert shortcut_control({**config, "datasets": other}, "sst2_anti") is None, key

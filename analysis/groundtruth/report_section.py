@@ -97,9 +97,10 @@ CONTROL_NOTE = ("The control: each model is also trained on the same data withou
                 "base), and that model explains the same token-bearing examples with every method, for the shortcut "
                 "class as the run's model does (it predicts that class there). A method that "
                 "ranks the token first there too (its top-1 rate's lower bound passes the same threshold) reacts to "
-                "the token itself, an unusual or unknown word, not to the model's use of it: 'not specific'. Where "
-                "it finds the token, a paired sign-flip test on the same examples says whether it does so more "
-                "often than on the control.")
+                "the token itself, an unusual or unknown word, not to the model's use of it: 'not specific', even "
+                "where it ranks the token first more often on the run's model. Where it finds the token, a paired "
+                "sign-flip test on the same examples (Holm-corrected over a run's methods) says whether it does so "
+                "more often than on the control.")
 
 
 def _control_cell(top1: pd.Series | None) -> str:
@@ -178,7 +179,7 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
             n, bar = int(top1["n"].max()), float(top1["threshold"].iloc[0])
             text += (f" Over {n} explained examples with the token, the methods that rank it first (top-1 hit rate's "
                      f"lower bound >= {bar:.2f}) are: {_names(found)}"
-                     + (f"; first as often on the same model trained without the token (not specific): "
+                     + (f"; also first on the same model trained without the token (not specific): "
                         f"{_names(unspecific)}" if controlled else "")
                      + f"; above chance only: {_names(weak)}; missed: {_names(missed)}.")
             if controlled:
@@ -548,7 +549,7 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
     loo: dict[str, bool] = {}
     attention: dict[str, bool] = {}
     flat: dict[str, bool] = {}
-    unspecific: dict[str, bool] = {}  # raw attention ranks it first as often on the control model
+    unspecific: dict[str, bool] = {}  # raw attention also ranks it first on the control model
     hits: dict[str, tuple[float, float]] = {}  # raw attention's top-1 hit rate and chance (1 / n words)
     for (dataset, model), part in rows.groupby(["dataset", "model"], sort=True):
         name = f"{dataset} / {model}"
@@ -570,7 +571,7 @@ def shortcut_lead(shortcut: pd.DataFrame | None, config: dict[str, Any],
         return []
     datasets = sorted({name.split(" / ")[0] for name in relies})
     missed = [f"{name}: first in {hits[name][0]:.0%} of examples, "
-              + ("but as often by the same model trained without the token" if unspecific[name]
+              + ("but also by the same model trained without the token" if unspecific[name]
                  else f"chance {hits[name][1]:.0%}")
               + ("; near-uniform attention" if flat[name] else "") for name, found in attention.items() if not found]
     text = (f"Where the cause is known (a token planted in {', '.join(datasets)} that decides the label), "

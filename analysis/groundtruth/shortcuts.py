@@ -524,13 +524,15 @@ def control_comparison(scores: pd.DataFrame, control: pd.DataFrame, *, n_resampl
 
     ``scores`` are the run's :func:`shortcut_ranks` (a model that relies on the token), ``control`` the same
     examples ranked under the same architecture trained on the data without the token. A method that ranks
-    the token first as often there reacts to the token (an unusual or unknown word), not to the model's use
+    the token first there too reacts to the token (an unusual or unknown word), not to the model's use
     of it. Per method x variant x group of :func:`score_groups` (membership from the run): ``control_n``
     pairs, the control's mean top-1 rate with its interval, ``control_difference`` (run minus control) and
     ``control_p``, the two-sided paired sign-flip p-value of no difference
-    (:func:`analysis.stats.hypothesis.paired_test`).
+    (:func:`analysis.stats.hypothesis.paired_test`), Holm-adjusted over the methods of each variant x group
+    (every method of a run is asked the same question, so a run's family is its methods).
     """
     from analysis.stats.hypothesis import paired_test
+    from analysis.stats.paired import adjust_p_values
 
     keys = ["method", "family", "variant", "group"]
     if scores.empty or control.empty:
@@ -547,8 +549,11 @@ def control_comparison(scores: pd.DataFrame, control: pd.DataFrame, *, n_resampl
                                seed=derive_seed(seed, "control", *key))
         tests.append({**dict(zip(keys, key)), "control_difference": decision.estimate,
                       "control_p": decision.p_value})
+    tests = pd.DataFrame(tests)
+    tests["control_p"] = tests.groupby(["variant", "group"])["control_p"].transform(
+        lambda p: adjust_p_values(p.to_numpy(), "holm"))
     out = intervals.rename(columns={"n": "control_n", "mean": "control_mean", "mean_low": "control_low",
-                                    "mean_high": "control_high"}).merge(pd.DataFrame(tests), on=keys)
+                                    "mean_high": "control_high"}).merge(tests, on=keys)
     # a rate's bootstrap interval (ties make hits fractional) can reach past [0, 1]
     out[["control_low", "control_high"]] = out[["control_low", "control_high"]].clip(0.0, 1.0)
     return out[[*keys, *CONTROL_COLUMNS[:-1]]]
@@ -557,10 +562,12 @@ def control_comparison(scores: pd.DataFrame, control: pd.DataFrame, *, n_resampl
 def with_control(summary: pd.DataFrame, comparison: pd.DataFrame | None, *, level: float = 0.95) -> pd.DataFrame:
     """``summary`` (:func:`summarize_shortcut_scores`) with the control's columns on its top-1 rows and a
     ``control_verdict`` (:data:`CONTROL_VERDICTS`): *not specific* where the control's own top-1 rate passes
-    the run's threshold (the method would "find" the token on a model that does not use it), *specific* where
-    the run's rate is above the control's (paired sign-flip test at ``1 - level``, two-sided, so it agrees with
-    the printed interval of the difference), *inconclusive* otherwise. A method that finds the token but is not
-    specific gets the verdict ``not specific``; an inconclusive control leaves "finds" as it was.
+    the run's threshold (the method would "find" the token on a model that does not use it, so finding it on the
+    run's model is no evidence, even where it does so more often there), *specific* where the run's rate is above
+    the control's (paired sign-flip test at ``1 - level``, two-sided, Holm-adjusted over the methods),
+    *inconclusive* otherwise. The control decides only about a method that finds the token (the others get no
+    control verdict): one that is not specific gets the verdict ``not specific``; an inconclusive control leaves
+    "finds" as it was.
 
     Without a comparison the columns are empty and the verdicts unchanged: no control was run.
     """
@@ -569,8 +576,8 @@ def with_control(summary: pd.DataFrame, comparison: pd.DataFrame | None, *, leve
     if comparison is None or comparison.empty:
         return summary.assign(**dict.fromkeys(CONTROL_COLUMNS[:-1], np.nan), control_verdict=None)
     top1 = (summary["metric"] == "top1").to_numpy()
-    merged = summary.loc[top1, [*keys, "threshold"]].merge(comparison, on=keys, how="left")
-    paired = merged["control_n"].gt(0)
+    merged = summary.loc[top1, [*keys, "threshold", "verdict"]].merge(comparison, on=keys, how="left")
+    paired = merged["control_n"].gt(0) & merged["verdict"].eq("finds")
     merged["control_verdict"] = np.select(
         [~paired, merged["control_low"] >= merged["threshold"],
          (merged["control_p"] < 1.0 - level) & (merged["control_difference"] > 0)],

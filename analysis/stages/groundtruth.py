@@ -44,15 +44,24 @@ def shortcut_datasets(config: dict[str, Any]) -> list[str]:
     return [name for name, entry in config["datasets"].items() if entry.get("shortcut")]
 
 
+#: What a derived entry may set that selects its examples and classes: a control must select the same.
+SELECTING_KEYS = ("train_n", "eval_n", "validation_n", "train_split", "eval_split", "validation_split", "labels")
+
+
 def shortcut_control(config: dict[str, Any], dataset: str) -> str | None:
     """The dataset whose models are the control of a planted-shortcut dataset: its ``base`` when the study has
-    that entry without a shortcut of its own and ``groundtruth.shortcut.control`` is on; None otherwise."""
+    that entry without a shortcut of its own, selecting the same examples and classes (:data:`SELECTING_KEYS`
+    the planted entry sets have the base's values), and ``groundtruth.shortcut.control`` is on; None otherwise
+    (a control trained on other examples, or with other class ids, would not answer the same question)."""
     entry = config["datasets"].get(dataset) or {}
     base = entry.get("base")
     if not (config["groundtruth"]["shortcut"].get("control", True) and entry.get("shortcut") and base):
         return None
     base_entry = config["datasets"].get(base)
-    return base if base_entry is not None and not (base_entry or {}).get("shortcut") else None
+    if base_entry is None or (base_entry or {}).get("shortcut"):
+        return None
+    same = all(entry[key] == base_entry.get(key) for key in SELECTING_KEYS if key in entry)
+    return base if same else None
 
 
 def rationale_datasets(config: dict[str, Any]) -> list[str]:
