@@ -5,14 +5,17 @@
 
 The study sets IG's step budget from two measures (``importance.methods.integrated_gradients``):
 every example starts with ``n_steps`` Gauss-Legendre steps and doubles them, placed where the
-output changes along the path, up to ``max_steps`` until the completeness gap
-|f(x) - f(baseline) - sum(IG)| is within ``tolerance``. For the trained model of each finished
-run given, this computes IG with a fixed number of steps (no refinement) and with the study's
-adaptive setting of ``--config``, and prints per setting: the median and 90th-percentile |gap| (in probability
-of the explained class), the share of examples within the tolerance, the median and
-10th-percentile Kendall tau of each example's word ranking (|scores|, as the agreement
-measures rank) against the most steps, and seconds per example. The examples are the first
-``--examples`` rows of the evaluation file, explained for the predicted class.
+output changes along the path (read from a forward-only scan of ``scan_points`` alphas), up to
+``max_steps`` until the completeness gap |f(x) - f(baseline) - sum(IG)| is within ``tolerance``.
+For the trained model of each finished run given, this computes IG with a fixed number of steps
+(no refinement), with the study's adaptive setting of ``--config`` and, with ``--adaptive``, with
+that setting under overrides (e.g. a shorter scan), and prints per setting: the mean steps and
+forward-pass equivalents per example (a forward and backward pass count two), the median and
+90th-percentile |gap| (in probability of the explained class), the share of examples within the
+tolerance, the median and 10th-percentile Kendall tau of each example's word ranking (|scores|,
+as the agreement measures rank) against the most steps, and seconds per example. The examples
+are the first ``--examples`` rows of the evaluation file (or of a study's explain table, e.g.
+``results/study/data/ag_news_binary/explain.parquet``), explained for the predicted class.
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ def word_scores(importance, ids: list[str]) -> list[np.ndarray]:
     return [by_example[eid] for eid in ids]
 
 
+def parse_overrides(text: str) -> dict[str, int | float]:
+    """``"n_steps=64,scan_points=32"`` -> ``{"n_steps": 64, "scan_points": 32}``."""
+    pairs = dict(part.split("=", 1) for part in text.split(",") if part)
+    return {key: int(value) if value.isdigit() else float(value) for key, value in pairs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_arguments(parser)
@@ -48,6 +57,9 @@ def main() -> None:
                         help="fixed step counts; the largest is the reference ranking")
     parser.add_argument("--config", default=str(ROOT / "config" / "study.yaml"),
                         help="the study whose integrated-gradients settings are the adaptive row")
+    parser.add_argument("--adaptive", nargs="*", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="more adaptive rows: the study's setting with these overrides, e.g. scan_points=32 "
+                             "or n_steps=64,scan_points=32")
     args = parser.parse_args()
     device, _ = setup(args)
     examples = examples_from(Path(args.data), args.examples)
@@ -61,6 +73,8 @@ def main() -> None:
         defaults = make_method("integrated_gradients", configured).settings
         settings = {f"{s} steps": {"n_steps": s, "max_steps": s, "tolerance": 1e9} for s in args.steps}
         settings[f"adaptive {defaults['n_steps']}-{defaults['max_steps']}"] = configured
+        for overrides in args.adaptive:
+            settings[f"adaptive {overrides}"] = {**configured, **parse_overrides(overrides)}
         results = {}
         for name, chosen in settings.items():
             start = tick()
@@ -75,12 +89,13 @@ def main() -> None:
             taus = np.array([stats.kendalltau(np.abs(a), np.abs(b)).statistic if len(a) > 1 else np.nan
                              for a, b in zip(scores, reference)])
             rows.append({"setting": name, "steps": float(diagnostics["n_steps"].mean()),
+                         "passes": float(diagnostics["forward_passes"].mean()),
                          "gap_median": float(np.median(gaps)), "gap_p90": float(np.quantile(gaps, 0.9)),
                          "within": float(np.mean(gaps <= defaults["tolerance"])),
                          "tau_median": float(np.nanmedian(taus)), "tau_p10": float(np.nanquantile(taus, 0.1)),
                          "seconds": seconds / len(ids)})
         print(f"\n{run} (tolerance {defaults['tolerance']}; tau against {max(args.steps)} fixed steps)")
-        print_table(rows, {"setting": "s", "steps": ".1f", "gap_median": ".1e", "gap_p90": ".1e", "within": ".0%",
+        print_table(rows, {"setting": "s", "steps": ".1f", "passes": ".0f", "gap_median": ".1e", "gap_p90": ".1e", "within": ".0%",
                            "tau_median": ".3f", "tau_p10": ".3f", "seconds": ".3f"})
 
 
