@@ -87,6 +87,29 @@ def planted_run(tmp_path_factory):
 
 
 @pytest.mark.slow
+def test_without_a_control_the_shortcut_stage_writes_an_empty_control_table_and_keeps_every_verdict(planted_run):
+    """A planted dataset whose base the study does not train (or control: false): the same scores and verdicts
+    before the control, no control columns filled, and an empty control table."""
+    from analysis.stages import groundtruth as stages
+
+    config, tmp, paths, _ = planted_run
+    out = {name: str(tmp / f"nocontrol-{name}.parquet") for name in ("reliance", "scores", "summary", "control")}
+    settings = stages.ShortcutSettings.from_config(config, dataset="planted", model="avg")
+    stages.run_shortcut(settings, "planted", "avg", 0, model_dir=str(tmp / "model"), eval_path=paths["eval"],
+                        explain_path=paths["explain"], importance_path=paths["importance"],
+                        out_reliance=out["reliance"], out_scores=out["scores"], out_summary=out["summary"],
+                        control_dir=None, out_control=out["control"])
+    alone = pd.read_parquet(out["summary"])
+    checked = pd.read_parquet(paths["shortcut_summary"])
+    assert alone["control_verdict"].isna().all() and alone["control_n"].isna().all()
+    assert pd.read_parquet(out["control"]).empty
+    # the control only demotes "finds" to "not specific"; every other verdict is the same
+    kept = checked["verdict"] != "not specific"
+    assert alone.loc[kept, "verdict"].tolist() == checked.loc[kept, "verdict"].tolist()
+    assert set(alone.loc[~kept, "verdict"]) <= {"finds"}
+
+
+@pytest.mark.slow
 def test_stages_write_tidy_tables_with_provenance(planted_run):
     _, _, paths, _ = planted_run
     provenance = {"dataset", "split", "model", "seed", "settings", "versions"}

@@ -130,7 +130,7 @@ def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed
                  eval_path: str, explain_path: str, importance_path: str, out_reliance: str, out_scores: str,
                  out_summary: str, control_dir: str | None = None, out_control: str | None = None) -> None:
     """Does the model use the planted token, and which methods rank it first? With ``control_dir`` (the same
-    model trained on ``settings.control``, the data without the token): do they rank it first as often there?"""
+    model trained on ``settings.control``, the data without the token): do they also rank it first there?"""
     from analysis.groundtruth.shortcuts import (
         ShortcutConfig,
         control_comparison,
