@@ -93,3 +93,12 @@ def test_compare_methods_supports_only_real_differences():
     # Holm within each kind of comparison, not over the run's whole family
     for _, part in out.groupby("comparison"):
         assert np.allclose(part["p_adjusted"], adjust_p_values(part["p_value"].to_numpy(), "holm"))
+
+
+def test_method_families_reads_both_sides_of_the_pairs():
+    """A method that appears only as ``method_b`` (the reference's partner) still gets its family."""
+    from analysis.stats.comparisons import method_families
+
+    agreement = pd.DataFrame({"method_a": ["attention", "attention", "loo"], "family_a": ["attention"] * 2 + ["ablation"],
+                              "method_b": ["loo", "random", "random"], "family_b": ["ablation", "random", "random"]})
+    assert method_families(agreement) == {"attention": "attention", "loo": "ablation", "random": "random"}

@@ -46,6 +46,16 @@ def agreement_vectors(agreement: pd.DataFrame, *, reference: str, metric: str, v
                                                   aggfunc="first"))
 
 
+def method_families(agreement: pd.DataFrame) -> dict[str, str]:
+    """Each method's family, from an agreement table's ``method_a/b`` and ``family_a/b`` columns (read from its
+    distinct pairs: iterating over every row of a large table's string columns takes seconds)."""
+    families: dict[str, str] = {}
+    for side in ("a", "b"):
+        distinct = agreement[[f"method_{side}", f"family_{side}"]].drop_duplicates()
+        families |= dict(zip(distinct[f"method_{side}"], distinct[f"family_{side}"]))
+    return families
+
+
 def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | None, metric: str = "kendall_tau",
                     variant: str = "abs", correction: str = "holm", n_resamples: int = 2000,
                     n_permutations: int = 10000, level: float = 0.95, margin: float = 0.05,
@@ -55,8 +65,7 @@ def compare_methods(agreement: pd.DataFrame, *, reference: str, ceiling: str | N
     ``ceiling`` names the causal method whose agreement with ``reference`` is the ceiling;
     when absent, the causal method that agrees most with the reference is used.
     """
-    families = dict(zip(agreement["method_a"], agreement["family_a"])) | dict(
-        zip(agreement["method_b"], agreement["family_b"]))
+    families = method_families(agreement)
     vectors = agreement_vectors(agreement, reference=reference, metric=metric, variant=variant)
     if vectors.empty:
         return pd.DataFrame(columns=COMPARISON_COLUMNS)
