@@ -116,3 +116,18 @@ def test_a_cached_step_is_keyed_by_what_decides_it(tmp_path):
     assert cache.get("loo_mask", last="scores", decides={"settings": {"replacement": "delete"}}) is None
     retrained = ResultCache(tmp_path, {"model": "m2"}, kind="method")
     assert retrained.get("loo_delete", last="scores", decides={"settings": {"replacement": "delete"}}) is None
+
+
+def test_read_table_can_leave_out_the_provenance_strings_and_still_checks_the_contract(tmp_path):
+    """A reader that does not report provenance skips the long JSON columns; the columns it needs are checked."""
+    from analysis.provenance import with_provenance
+    from analysis.records import PROVENANCE_STRINGS, read_table, write_table
+
+    frame = with_provenance(pd.DataFrame({"example_id": ["a", "b"], "score": [0.5, 0.25]}), dataset="d",
+                            split="test", model="m", seed=0, settings={"long": "x" * 1000})
+    path = write_table(frame, tmp_path / "t.parquet")
+    light = read_table(path, table="importance", columns=["example_id", "score"], exclude=PROVENANCE_STRINGS)
+    assert not set(PROVENANCE_STRINGS) & set(light.columns)
+    pd.testing.assert_frame_equal(light, frame.drop(columns=list(PROVENANCE_STRINGS)))
+    with pytest.raises(ValueError, match="lacks columns"):
+        read_table(path, table="importance", columns=["settings"], exclude=PROVENANCE_STRINGS)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.records import read_table
+from analysis.records import PROVENANCE_STRINGS, read_table
 from analysis.stages.common import StageSettings
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,10 @@ def run_figures(settings: FigureSettings, *, agreement_path: str, summary_path: 
     from analysis.plots import figures
 
     metric = settings.headline_metric
-    agreement = read_table(agreement_path, table="agreement")
+    agreement = read_table(agreement_path, table="agreement", exclude=PROVENANCE_STRINGS)
     summary = read_table(summary_path, table="agreement_summary")
-    importance = pd.concat([read_table(p, table="importance") for p in importance_paths], ignore_index=True)
+    importance = pd.concat([read_table(p, table="importance", exclude=PROVENANCE_STRINGS) for p in importance_paths],
+                           ignore_index=True)
     made = {
         "distributions": lambda: figures.agreement_distributions(agreement, metric=metric, variant="abs"),
         "matrix": lambda: figures.agreement_matrix(summary, metric=metric, variant="abs"),
