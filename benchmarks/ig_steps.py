@@ -95,8 +95,8 @@ def main() -> None:
                          "tau_median": float(np.nanmedian(taus)), "tau_p10": float(np.nanquantile(taus, 0.1)),
                          "seconds": seconds / len(ids)})
         print(f"\n{run} (tolerance {defaults['tolerance']}; tau against {max(args.steps)} fixed steps)")
-        print_table(rows, {"setting": "s", "steps": ".1f", "passes": ".0f", "gap_median": ".1e", "gap_p90": ".1e", "within": ".0%",
-                           "tau_median": ".3f", "tau_p10": ".3f", "seconds": ".3f"})
+        print_table(rows, {"setting": "s", "steps": ".1f", "passes": ".0f", "gap_median": ".1e", "gap_p90": ".1e",
+                           "within": ".0%", "tau_median": ".3f", "tau_p10": ".3f", "seconds": ".3f"})
 
 
 if __name__ == "__main__":

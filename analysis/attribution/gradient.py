@@ -241,8 +241,9 @@ class IntegratedGradientsMethod(_GradientMethod):
     convergence delta. Every example starts with ``n_steps`` Gauss-Legendre steps; an
     example whose |gap| exceeds ``tolerance`` is recomputed with twice the steps, placed
     where its output changes along the path (:func:`path_adaptive_nodes`, from a
-    forward-only scan of ``scan_points`` alphas: two per panel place the nodes as a 128-point scan does, at a
-    quarter of its cost; benchmarks/ig_steps.py), until the gap is small or ``max_steps`` is reached. An example still off then has its output jump within a sliver of the path
+    forward-only scan of ``scan_points`` alphas: two per panel place the nodes as a 128-point
+    scan does, at a quarter of its cost; benchmarks/ig_steps.py), until the gap is small or
+    ``max_steps`` is reached. An example still off then has its output jump within a sliver of the path
     the even scan cannot see (on IMDB BiLSTM reviews, within the first 0.3% of it): the scan
     is bisected where the output changes (:func:`refine_profile`) and ``max_steps`` nodes (at
     least two per panel) are placed on panels that isolate the jump (:func:`panel_nodes`). Of the rounds an example

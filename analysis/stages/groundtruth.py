@@ -58,7 +58,7 @@ def shortcut_control(config: dict[str, Any], dataset: str) -> str | None:
     if not (config["groundtruth"]["shortcut"].get("control", True) and entry.get("shortcut") and base):
         return None
     base_entry = config["datasets"].get(base)
-    if base_entry is None or (base_entry or {}).get("shortcut"):
+    if base_entry is None or base_entry.get("shortcut"):
         return None
     same = all(entry[key] == base_entry.get(key) for key in SELECTING_KEYS if key in entry)
     return base if same else None
