@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.logs import timed
 from analysis.provenance import with_provenance
-from analysis.records import IMPORTANCE_COLUMNS, read_table, write_table
+from analysis.records import IMPORTANCE_COLUMNS, PROVENANCE_STRINGS, read_table, write_table
 from analysis.stages.common import StageSettings, gather_tables
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def run_concentration(settings: ConcentrationSettings, *, importance_paths: list
     examples, summaries = [], []
     with timed(f"attention concentration of {len(importance_paths)} runs", log):
         for path in importance_paths:
-            importance = read_table(path, table="importance")
+            importance = read_table(path, table="importance", exclude=PROVENANCE_STRINGS)
             if importance.empty:
                 continue
             first = importance.iloc[0]
