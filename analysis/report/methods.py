@@ -173,8 +173,8 @@ def power_frame(alpha: float, claim_tests: pd.DataFrame | None = None) -> pd.Dat
         match = used[used.index == row["test"]] if len(used) else used
         rows.append({"test": row["test"], "effect to detect": row["effect"], "n for 80% power": f"{int(row['n_80']):,}",
                      "smallest n that can decide": f"{int(row['n_min']):,}",
-                     "n in this study's tests of this kind": (f"{int(match['min'].min()):,}-{int(match['max'].max()):,}"
-                                                              if len(match) else "")})
+                     "n in this study's tests of this kind": _span(pd.concat([match["min"], match["max"]])
+                                                                   if len(match) else pd.Series(dtype=float))})
     return pd.DataFrame(rows)
 
 
