@@ -194,3 +194,22 @@ def test_report_cost_section_tables_every_stage_and_every_model(benchmarks):
     # shares print as percentages (a share of 0.004 is 0.4%, not 0.0), and the seeds' total is projected
     share = per_model.loc["minilm", "share"]
     assert f"| {100 * share:.1f}% |" in section.markdown and "this study's 2 seeds take about" in section.markdown
+
+
+def test_method_cost_counts_ig_examples_over_tolerance_and_the_note_names_the_runs():
+    """The per-method cost table counts integrated gradients' examples that missed the completeness tolerance as
+    whole examples (blank for methods without a completeness check), and the note names the runs that missed."""
+    from analysis.report.document import format_cell
+    from analysis.report.report_section import method_cost
+    from analysis.report.summary import convergence_note
+
+    rows = [("sst", "lstm", "integrated_gradients", gap, ok) for gap, ok in [(0.001, True), (0.2, False), (0.3, False)]]
+    rows += [("sst", "cnn", "integrated_gradients", 0.0, True), ("sst", "lstm", "saliency", None, None)]
+    diagnostics = pd.DataFrame(rows, columns=["dataset", "model", "method", "completeness_gap", "converged"]).assign(
+        seconds=0.1, forward_passes=2.0)
+    cost = method_cost(diagnostics).set_index(["model", "method"])["ig_not_converged"]
+    assert [format_cell(v) for v in cost] == ["0", "2", ""]  # cnn IG, lstm IG, lstm saliency
+    note = convergence_note(method_cost(diagnostics))
+    assert "sst/lstm: 2" in note and "sst/cnn" not in note
+    assert convergence_note(method_cost(diagnostics[diagnostics["model"] == "cnn"])).startswith(
+        "Integrated gradients met its completeness tolerance on every example")

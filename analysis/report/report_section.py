@@ -428,6 +428,7 @@ def method_cost(diagnostics: pd.DataFrame) -> pd.DataFrame:
                  ig_gap_median=("completeness_gap", lambda s: s.abs().median()),
                  ig_gap_max=("completeness_gap", lambda s: s.abs().max()),
                  ig_not_converged=("converged", _count_false))
+            .astype({"ig_not_converged": "Int64"})  # a count of examples (blank for other methods)
             .reset_index())
 
 

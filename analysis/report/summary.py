@@ -370,7 +370,7 @@ def convergence_note(cost: pd.DataFrame) -> str:
     ig = cost[cost["method"] == "integrated_gradients"] if "method" in cost else cost.iloc[0:0]
     if ig.empty:
         return ""
-    bad = ig[ig["ig_not_converged"] > 0]
+    bad = ig[(ig["ig_not_converged"] > 0).fillna(False).astype(bool)]
     if bad.empty:
         return "Integrated gradients met its completeness tolerance on every example of every run."
     parts = [f"{r.dataset}/{r.model}: {int(r.ig_not_converged)}" for r in bad.itertuples()]
