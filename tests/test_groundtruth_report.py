@@ -130,6 +130,11 @@ def test_stages_write_tidy_tables_with_provenance(planted_run):
     control = pd.read_parquet(paths["shortcut_control"])
     assert provenance <= set(control.columns) and set(control["method"]) == set(summary["method"])
     assert control["settings"].str.contains('"control":"synthetic"').all()
+    # the control is asked about the shortcut class whatever it predicts; how often it predicts that class itself
+    pairs = control.loc[control["example_id"].isin(set(pd.read_parquet(paths["shortcut_scores"])["example_id"]))]
+    agrees = pairs.drop_duplicates("example_id").eval("control_predicted == predicted").mean()
+    assert loo["control_predicts_class"] == pytest.approx(agrees)
+    assert set(control["predicted"]) == {1} and set(control["control_predicted"]) <= {0, 1}
     plausibility = pd.read_parquet(paths["plausibility_summary"])
     assert set(plausibility["metric"]) == {"token_f1", "iou_f1", "token_f1_top5", "iou_f1_top5", "auprc"}
     assert provenance <= set(plausibility.columns)
@@ -173,6 +178,7 @@ def test_figures_tables_and_summary_section_from_the_stage_outputs(planted_run, 
     section = groundtruth_section(config, tables, {f"caption {k}": v for k, v in outputs.items()})
     assert section is not None and section.html.count("data:image/png;base64,") == 4
     assert "not faithfulness" in section.markdown and "Sanity check" in section.markdown
+    assert "The control model itself assigns" in section.markdown
     assert any("relies on the planted shortcut" in f and "Leave-one-out (delete)" in f for f in section.findings)
     assert any(f.startswith("Sanity check on planted") for f in section.findings)
     assert "Ground truth" in [s.title.split(":")[0] for s in build_sections(config, tables, {})]
@@ -501,3 +507,4 @@ def test_shortcut_figure_gives_six_models_distinct_colours_and_wrapped_axis_labe
     closest = min(sum((a - b) ** 2 for a, b in zip(x, y)) ** 0.5 for i, x in enumerate(colors) for y in colors[i + 1:])
     assert closest > 0.25  # the sorted cycle put orange and vermillion side by side, 0.20 apart
     assert all(len(label) <= 24 for text in figures.SHORTCUT_PANELS.values() for label in text.split("\n"))
+

@@ -184,6 +184,11 @@ def test_a_method_that_finds_the_token_on_a_model_that_never_saw_it_too_is_not_s
                                          "specific": "finds"}
     assert top1.loc["few", "control_mean"] == pytest.approx(0.5) and top1.loc["few", "control_n"] == 6
     assert top1.loc["specific", "control_difference"] == pytest.approx(1.0) and top1.loc["specific", "control_p"] < 1e-3
+    assert top1["control_predicts_class"].isna().all()  # the control table did not record its own predictions
+    control["control_predicted"] = np.where(control["example_id"].isin(["e0", "e1", "e2", "e3", "e4"]), 1, 0)
+    shares = control_comparison(run, control, n_resamples=200).query("group == 'all'").set_index("method")
+    assert shares["control_predicts_class"].to_dict() == {"few": pytest.approx(5 / 6), "misser": 0.25,
+                                                          "reacts_to_token": 0.25, "specific": 0.25}
     # every metric row of a method carries its verdict; without a control nothing changes
     assert set(checked.loc[checked["method"] == "reacts_to_token", "verdict"]) == {"not specific"}
     unchanged = with_control(summary, None)

@@ -95,7 +95,8 @@ RELIANCE_NOTE = ("Whether a model relies on its token is read the same way, per 
 
 CONTROL_NOTE = ("The control: each model is also trained on the same data without the token (the planted dataset's "
                 "base), and that model explains the same token-bearing examples with every method, for the shortcut "
-                "class as the run's model does (it predicts that class there). A method that "
+                "class as the run's model does (the run's model predicts that class there; the control need not, and "
+                "each run says how often it does). A method that "
                 "ranks the token first there too (its top-1 rate's lower bound passes the same threshold) reacts to "
                 "the token itself, an unusual or unknown word, not to the model's use of it: 'not specific', even "
                 "where it ranks the token first more often on the run's model. Where it finds the token, a paired "
@@ -120,6 +121,16 @@ def _control_sentence(found: pd.DataFrame) -> str:
     open_ = found.loc[found["control_verdict"] == "inconclusive", "method"].tolist()
     text = f" Of those that find it, more often than on the control: {_names(specific)}"
     return text + (f"; not shown at this n: {_names(open_)}." if open_ else ".")
+
+
+def _control_prediction(top1: pd.DataFrame) -> str:
+    """How often the control model itself predicts the class it explains, over the examples it explains."""
+    if "control_predicts_class" not in top1 or top1["control_predicts_class"].isna().all() \
+            or top1["control_n"].isna().all():
+        return ""
+    widest = top1.loc[top1["control_n"].idxmax()]
+    return (f" The control model itself assigns {widest['control_predicts_class']:.0%} of these "
+            f"{int(widest['control_n'])} examples to the shortcut class; it is asked about that class either way.")
 
 
 def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None, *, variant: str = "abs",
@@ -183,7 +194,7 @@ def shortcut_part(detection: pd.DataFrame | None, reliance: pd.DataFrame | None,
                         f"{_names(unspecific)}" if controlled else "")
                      + f"; above chance only: {_names(weak)}; missed: {_names(missed)}.")
             if controlled:
-                text += _control_sentence(top1.loc[top1["verdict"] == "finds"])
+                text += _control_sentence(top1.loc[top1["verdict"] == "finds"]) + _control_prediction(top1)
             if undefined:
                 text += f" {_names(undefined)}: {UNDEFINED}."
             studied = top1.loc[top1["method"] != "random"]

@@ -515,7 +515,7 @@ CONTROL_VERDICTS = {
     "inconclusive": "neither: the paired difference is not significant at this n",
 }
 CONTROL_COLUMNS = ["control_n", "control_mean", "control_low", "control_high", "control_difference", "control_p",
-                   "control_verdict"]
+                   "control_predicts_class", "control_verdict"]
 
 
 def control_comparison(scores: pd.DataFrame, control: pd.DataFrame, *, n_resamples: int = 1000, level: float = 0.95,
@@ -529,7 +529,11 @@ def control_comparison(scores: pd.DataFrame, control: pd.DataFrame, *, n_resampl
     pairs, the control's mean top-1 rate with its interval, ``control_difference`` (run minus control) and
     ``control_p``, the two-sided paired sign-flip p-value of no difference
     (:func:`analysis.stats.hypothesis.paired_test`), Holm-adjusted over the methods of each variant x group
-    (every method of a run is asked the same question, so a run's family is its methods).
+    (every method of a run is asked the same question, so a run's family is its methods), and
+    ``control_predicts_class``, the share of the pairs whose control model itself predicts the class both models
+    explain (``control``'s ``predicted``; from its ``control_predicted`` column, NaN without it): the control
+    explains that class whatever it predicts, and where the token flips the label (``mode: anti``) it mostly
+    predicts the other one.
     """
     from analysis.stats.hypothesis import paired_test
     from analysis.stats.paired import adjust_p_values
@@ -537,8 +541,10 @@ def control_comparison(scores: pd.DataFrame, control: pd.DataFrame, *, n_resampl
     keys = ["method", "family", "variant", "group"]
     if scores.empty or control.empty:
         return pd.DataFrame(columns=[*keys, *CONTROL_COLUMNS[:-1]])
+    control = control.assign(control_agrees=(control["control_predicted"] == control["predicted"]).astype(float)
+                             if "control_predicted" in control else np.nan)
     pairs = score_groups(scores).merge(
-        control[["example_id", "method", "variant", "top1"]].rename(columns={"top1": "control_top1"}),
+        control[["example_id", "method", "variant", "top1", "control_agrees"]].rename(columns={"top1": "control_top1"}),
         on=["example_id", "method", "variant"])
     intervals = mean_intervals(pairs, keys, "control_top1", n_resamples=n_resamples, level=level,
                                seed=derive_seed(seed, "control"), binary="auto")
@@ -548,7 +554,7 @@ def control_comparison(scores: pd.DataFrame, control: pd.DataFrame, *, n_resampl
                                alpha=1.0 - level, level=level, n_resamples=n_resamples,
                                seed=derive_seed(seed, "control", *key))
         tests.append({**dict(zip(keys, key)), "control_difference": decision.estimate,
-                      "control_p": decision.p_value})
+                      "control_p": decision.p_value, "control_predicts_class": part["control_agrees"].mean()})
     tests = pd.DataFrame(tests)
     tests["control_p"] = tests.groupby(["variant", "group"])["control_p"].transform(
         lambda p: adjust_p_values(p.to_numpy(), "holm"))

@@ -174,6 +174,8 @@ def run_shortcut(settings: ShortcutSettings, dataset: str, model_name: str, seed
             predicted = explained_classes(control_model, planted, batch_size=settings.batch_size)
             control["control_predicted"] = control["example_id"].map(
                 dict(zip(planted["example_id"].astype(str), predicted.tolist())))
+            log.info("the control model assigns %d of these %d examples to the shortcut class %d",
+                     int((predicted == shortcut.label).sum()), len(planted), shortcut.label)
         summary = with_control(summary, control_comparison(scores, control, seed=seed, **common), level=settings.level)
     else:
         summary = with_control(summary, None)
