@@ -460,7 +460,7 @@ def test_the_lead_answers_in_words_before_the_numbers():
     summary = _summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05))
     findings = agreement_findings(summary, EVALUATION, reference="loo_delete")
     (untested, *_) = agreement_lead(findings, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
-    assert untested.startswith("Does attention point at the words a decision rests on? Across 1 trained")
+    assert untested.startswith("Does attention point at the words a decision rests on? Across 1 run (dataset")
     tested = [replace(f, verdict_ceiling="below", verdict_floor="above") for f in findings]
     (lead, *_) = agreement_lead(tested, summary, reference="loo_delete", metric="kendall_tau", comparisons=None)
     assert lead.startswith("Does attention point at the words a decision rests on? Partly: better than chance in the "
@@ -572,3 +572,49 @@ def test_agreement_untestable_counts_non_zero_differences_and_the_family():
     assert ceiling_rows.loc["att_seven", "min_p_adjusted"] == pytest.approx(2 * 2 / 2**7)  # a family of 2
     assert _verdict(ceiling_rows.loc["att_few"]) == "untestable"
     assert _verdict(ceiling_rows.loc["att_seven"]) != "untestable"  # 0.031 < 0.05: testable within its family
+
+
+def test_the_lead_counts_results_on_near_uniform_attention_apart_and_its_yardsticks_are_the_compared_runs():
+    """Near-uniform attention below the ceiling is a row the claims call vacuous: the lead says how many of its
+    own results are such rows and what the count is without them; the ceiling's range spans only the runs whose
+    verdicts it counts (not a model whose attention is constant); 'above' names its models and the equivalence
+    margin."""
+    from analysis.report.report_section import agreement_lead
+
+    runs = {"bilstm_dot": (0.10, "below"), "bilstm_tanh": (0.20, "below"), "average": (0.60, "above"),
+            "bilstm_uniform": (float("nan"), "constant")}
+    summary = pd.concat([_summary((value, value - 0.05, value + 0.05), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05))
+                         .assign(model=model) for model, (value, _) in runs.items()], ignore_index=True)
+    summary.loc[summary["model"] == "bilstm_uniform", ["mean", "mean_low", "mean_high"]] = np.nan
+    summary.loc[(summary["model"] == "bilstm_uniform") & (summary["method_a"] == "integrated_gradients"), "mean"] = 0.9
+    evaluation = pd.concat([EVALUATION.assign(model=model) for model in runs])
+    findings = [replace(f, verdict_ceiling=runs[f.model][1], verdict_floor="above", within_margin=f.model == "average")
+                for f in agreement_findings(summary, evaluation, reference="loo_delete")]
+    concentration = pd.DataFrame([{"dataset": "sst2", "model": "bilstm_dot", "seed": 0,
+                                   "method": "attention_last_mean", "near_uniform": True},
+                                  {"dataset": "sst2", "model": "bilstm_tanh", "seed": 0,
+                                   "method": "attention_last_mean", "near_uniform": False}])
+    first, second = agreement_lead(findings, summary, reference="loo_delete", metric="kendall_tau", comparisons=None,
+                                   concentration=concentration)
+    assert "Across 4 runs" in first and "Leave-one-out (delete)): 0.50; the floor" in first  # not 0.50 to 0.90
+    assert second == ("Paired tests on the same examples put attention below the ceiling in 2 of 3, as good as it in "
+                      "0, above it in 1 (average 1; 1 of them within the equivalence margin); above the floor in 3 of "
+                      "3. 1 of the 2 below the ceiling is on near-uniform attention (bilstm_dot 1), which the "
+                      "published claims count as vacuous, never as support; without them: below the ceiling in 1 "
+                      "of 2.")
+
+
+def test_every_ranking_sentence_leaves_out_models_whose_attention_is_frozen():
+    """A uniform-attention control's variants rank by the gradient alone: they say nothing about attention."""
+    from analysis.report.report_section import every_ranking_sentence
+
+    summary = pd.concat([_summary((0.2, 0.15, 0.25), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05)),
+                         _summary((0.3, 0.25, 0.35), (0.5, 0.45, 0.55), (0.0, -0.05, 0.05)).assign(model="uniform")])
+    evaluation = pd.concat([EVALUATION, EVALUATION.assign(model="uniform")])
+    findings = [replace(f, verdict_ceiling="below", verdict_floor="above")
+                for f in agreement_findings(summary, evaluation, reference="loo_delete")]
+    every = every_ranking_sentence(findings, metric="kendall_tau", frozen=frozenset({"uniform"}))
+    assert every == ("Every attention-based ranking (raw attention and its variants: 1 result, Kendall τ 0.20 to "
+                     "0.20, median 0.20; left out: the 1 of uniform, whose attention is frozen to uniform (a "
+                     "control)): paired tests put it below the ceiling in 1 of 1, as good as it in 0; above the "
+                     "floor in 1 of 1.")

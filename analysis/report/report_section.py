@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.config import rnn_models
 from analysis.plots.style import method_label, metric_short_label
 from analysis.report.document import (
     FINDINGS_FOLD_ABOVE,
@@ -47,9 +48,11 @@ AGREEMENT_INTRO = (
 
 
 def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference: str, metric: str,
-                   comparisons: pd.DataFrame | None) -> list[str]:
+                   comparisons: pd.DataFrame | None, concentration: pd.DataFrame | None = None) -> list[str]:
     """The answer in plain words, from the findings' numbers and verdicts: first each model's raw attention (the
-    question's subject; the answer's wording follows its paired verdicts), then every attention-based ranking."""
+    question's subject; the answer's wording follows its paired verdicts), then every attention-based ranking.
+    With the attention ``concentration`` table, the results below the ceiling on near-uniform attention are
+    counted apart: the published claims count such rows as vacuous, so the lead says how many of its own are."""
     from analysis.plots.figures import headline_attention
 
     runs = {(f.dataset, f.model, f.seed) for f in findings}
@@ -71,7 +74,7 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     decisive = raw if split else findings
     answer = plain_answer(*_verdicts(decisive), len(decisive)) if tested else ""
     text = (f"Does attention point at the words a decision rests on? {answer}{' ' if answer else ''}Across "
-            f"{len(runs)} trained models (dataset x model x seed), ")
+            f"{counted(len(runs), 'run')} (dataset x model x seed), ")
     if len(by_model) > 1:
         constant_models = sorted({f.model for f in constant} - set(by_model))
         text += (f"each model's raw attention agrees with {method_label(reference)} at a {name} (the median over "
@@ -82,9 +85,13 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
             text += f"; all attention-based rankings (raw and variants): {spread}"
     else:
         text += f"attention agrees with {method_label(reference)} at a mean {name} of {spread}"
+    # the yardsticks of the runs whose verdicts are counted (a model whose attention ranks nothing has none)
+    compared = {(f.dataset, f.model, f.seed) for f in decisive}
     ceiling_means, ceiling_methods = [], set()
     for (dataset, model, seed), method in ceilings(summary, reference=reference, metric=metric,
                                                      comparisons=comparisons).items():
+        if (dataset, model, seed) not in compared:
+            continue
         ceiling_methods.add(method_label(method))
         rows = summary[(summary["dataset"] == dataset) & (summary["model"] == model) & (summary["seed"] == seed)
                        & (summary["metric"] == metric) & (summary["variant"] == "abs")
@@ -98,7 +105,8 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
                  + _span(low, high))
     floor = summary[(summary["metric"] == metric) & (summary["variant"] == "abs") & (summary["group_by"] == "all")
                     & (((summary["method_a"] == "random") & (summary["method_b"] == reference))
-                       | ((summary["method_a"] == reference) & (summary["method_b"] == "random")))]["mean"]
+                       | ((summary["method_a"] == reference) & (summary["method_b"] == "random")))]
+    floor = floor.loc[[run in compared for run in zip(floor["dataset"], floor["model"], floor["seed"])], "mean"]
     if floor.notna().any():
         text += "; the floor (a random ranking): " + _span(floor.min(), floor.max())
     sentences = [text + "."]
@@ -108,7 +116,25 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
         sentences.append(f"Paired tests on the same examples put raw attention {_verdict_counts(raw)}.")
     else:
         sentences.append(f"Paired tests on the same examples put attention {_verdict_counts(findings)}.")
+    if tested:
+        sentences[-1] += _near_uniform_note(decisive, concentration)
     return sentences
+
+
+def _near_uniform_note(findings: list[Finding], concentration: pd.DataFrame | None) -> str:
+    """' 14 of the 42 below the ceiling are on near-uniform attention (bilstm_dot 14), ...; without them: below the
+    ceiling in 28 of 46.', or empty."""
+    if concentration is None or concentration.empty or "near_uniform" not in concentration:
+        return ""
+    flagged = concentration.loc[concentration["near_uniform"].astype(bool)]
+    near = {(str(r.dataset), str(r.model), int(r.seed), str(r.method)) for r in flagged.itertuples()}
+    below = [f for f in findings if f.verdict_ceiling == "below"]
+    hits = [f for f in below if (f.dataset, f.model, f.seed, f.method) in near]
+    if not hits:
+        return ""
+    return (f" {len(hits)} of the {len(below)} below the ceiling {'is' if len(hits) == 1 else 'are'} on near-uniform attention "
+            f"({_by_model(hits, 'below')}), which the published claims count as vacuous, never as support; without "
+            f"them: below the ceiling in {len(below) - len(hits)} of {len(findings) - len(hits)}.")
 
 
 def _span(low: float, high: float) -> str:
@@ -116,17 +142,25 @@ def _span(low: float, high: float) -> str:
     return fixed(low) if fixed(low) == fixed(high) else f"{fixed(low)} to {fixed(high)}"
 
 
-def every_ranking_sentence(findings: list[Finding], *, metric: str) -> str:
+def every_ranking_sentence(findings: list[Finding], *, metric: str, frozen: frozenset[str] = frozenset()) -> str:
     """Every attention-based ranking's (raw attention and its variants) spread and paired verdicts; empty where
-    no paired tests ran or no agreement is defined."""
-    defined = [f for f in findings if f.defined]
+    no paired tests ran or no agreement is defined. The models in ``frozen`` (attention frozen to uniform) are left
+    out whole: their raw attention ranks nothing, and their variants (the gradient with respect to constant
+    weights, times those weights) rank by the gradient alone, so none of them says anything about attention."""
+    kept = [f for f in findings if f.model not in frozen]
+    defined = [f for f in kept if f.defined]
     if not defined or {f.verdict_ceiling for f in defined} == {"untested"}:
         return ""
     values = np.array([f.value for f in defined])
-    constant = len(findings) - len(defined)
-    return (f"Every attention-based ranking (raw attention and its variants: {len(defined)} results, "
+    constant = len(kept) - len(defined)
+    controls = sorted({f.model for f in findings} & frozen)
+    left_out = [f"{constant} of constant attention"] if constant else []
+    if controls:
+        left_out.append(f"the {len(findings) - len(kept)} of {', '.join(controls)}, whose attention is frozen to "
+                        "uniform (a control)")
+    return (f"Every attention-based ranking (raw attention and its variants: {counted(len(defined), 'result')}, "
             f"{metric_short_label(metric)} {fixed(values.min())} to {fixed(values.max())}, median {fixed(np.median(values))}"
-            + (f"; {constant} of constant attention left out" if constant else "")
+            + (f"; left out: {' and '.join(left_out)}" if left_out else "")
             + f"): paired tests put it {_verdict_counts(defined)}.")
 
 
@@ -143,11 +177,26 @@ def _verdict_counts(findings: list[Finding]) -> str:
     undecided = int(ceiling.get("overlapping", 0) + ceiling.get("untestable", 0)
                     + ceiling.get("indistinct_untestable", 0))
     above, below_floor = int(ceiling.get("above", 0)), int(floor.get("below", 0))
-    return (f"below the ceiling in {int(ceiling.get('below', 0))} of {len(findings)}, as good as it in "
-            f"{int(ceiling.get('equivalent', 0))}" + (f", above it in {above}" if above else "")
+    return (f"below the ceiling in {int(ceiling.get('below', 0))} of {len(findings)}{_margin(findings, 'below')}, "
+            f"as good as it in {int(ceiling.get('equivalent', 0))}"
+            + (f", above it in {above} ({_by_model(findings, 'above')}{_margin(findings, 'above', ' of them')})"
+               if above else "")
             + (f", undecided at this n in {undecided}" if undecided else "")
             + f"; above the floor in {int(floor.get('above', 0))} of "
             f"{len(findings)}" + (f", below it in {below_floor}" if below_floor else ""))
+
+
+def _margin(findings: list[Finding], verdict: str, of: str = "") -> str:
+    """' (k within the equivalence margin)' for the findings with ``verdict`` that the equivalence test also puts
+    inside the margin (different from the ceiling, but by less than the margin); empty where none is."""
+    k = sum(f.within_margin for f in findings if f.verdict_ceiling == verdict)
+    return (f"; {k}{of} within the equivalence margin" if of else f" ({k} within the equivalence margin)") if k else ""
+
+
+def _by_model(findings: list[Finding], verdict: str) -> str:
+    """'average_tanh 15, cnn_tanh 2': the findings with ``verdict`` per model, most first."""
+    counts = pd.Series([f.model for f in findings if f.verdict_ceiling == verdict]).value_counts()
+    return ", ".join(f"{model} {count}" for model, count in counts.items())
 
 
 UNDECIDABLE = ("untested", "untestable", "indistinct_untestable")
@@ -308,7 +357,7 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
         corrected=corrected_label(config["agreement"].get("correction", "holm")))),
                     Table(key_results(findings), caption=f"Agreement of each attention method with "
                           f"{method_label(reference)}, per run", id="key-results")]
-    every = every_ranking_sentence(findings, metric=metric)
+    every = every_ranking_sentence(findings, metric=metric, frozen=frozenset(rnn_models(config, uniform=True)))
     if every:
         blocks.insert(1, Paragraph(every))
     sensitivity = reference_sensitivity(summary, reference=reference, metric=metric)
@@ -366,7 +415,8 @@ def agreement_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
     return Section("Agreement with causal importance", blocks, findings=statements, order=1, id="agreement",
                    tables={"agreement_with_reference": headline},
                    lead=agreement_lead(findings, summary, reference=reference, metric=metric,
-                                       comparisons=comparisons), front=front)
+                                       comparisons=comparisons, concentration=tables.get("attention_concentration")),
+                   front=front)
 
 
 @REPORT_SECTIONS.register("accuracy")
