@@ -65,6 +65,13 @@ def test_causal_agreement_above_attention_agrees_by_a_paired_test():
     assert (tests["test"] == "paired sign-flip").all() and (tests["n"] == 60).all()
     assert (tests["p_adjusted"] >= tests["p_value"]).all()
     assert outcomes(tests)["verdict"].tolist() == [AGREES]
+    # the row's details: one text where the seeds' read alike, each seed by name where they do not
+    assert outcomes(tests)["ours"].iloc[0].count("τ(gradient, LOO)") == 3
+    same = tests.assign(details="random item flips 0.00")
+    assert outcomes(same)["ours"].iloc[0].endswith("; random item flips 0.00")
+    two_alike = tests.assign(details=["accuracy 0.71", "accuracy 0.71", "accuracy 0.72"])
+    assert outcomes(two_alike)["ours"].iloc[0].endswith(
+        "; seed 0: accuracy 0.71; seed 1: accuracy 0.71; seed 2: accuracy 0.72")
 
 
 def test_attention_above_causal_agreement_differs():

@@ -362,7 +362,7 @@ def outcomes(tests: pd.DataFrame) -> pd.DataFrame:
             # within a 0.02 margin would all read 0.00 at two decimals)
             ours = (interval(float(np.nanmean(estimates)), float(np.nanmin(part["low"])),
                              float(np.nanmax(part["high"])), 2) if np.isfinite(estimates).any() else "n/a")
-        details = "; ".join(dict.fromkeys(d for d in part["details"] if d))
+        details = _seed_details(part)
         undecided = part[part["verdict"].isin([INCONCLUSIVE, UNTESTABLE])]
         needed = float(undecided["n_needed"].max()) if len(undecided) else np.nan
         # a lower-bound share (a shortened search checked by a fuller one) plans its power in fuller-search examples
@@ -383,6 +383,15 @@ def outcomes(tests: pd.DataFrame) -> pd.DataFrame:
             "near_uniform_seeds": int(part["near_uniform"].sum()),
         })
     return pd.DataFrame(rows, columns=columns)
+
+
+def _seed_details(part: pd.DataFrame) -> str:
+    """The seeds' detail texts: one where every seed's reads the same, else each seed's by name (so two seeds
+    that happen to read alike are not shown as one)."""
+    texts = [(seed, text) for seed, text in zip(part["seed"], part["details"]) if text]
+    if len({text for _, text in texts}) <= 1:
+        return texts[0][1] if texts else ""
+    return "; ".join(f"seed {seed}: {text}" for seed, text in texts)
 
 
 def _p_text(p: float) -> str:
