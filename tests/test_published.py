@@ -169,13 +169,21 @@ def test_permutation_rows_of_a_transformer_are_extensions():
 
 
 def test_near_uniform_attention_makes_every_agreeing_claim_vacuous():
-    """Near-uniform weights decide the weight claims by themselves, and they rank words by near-ties, so "attention
-    ranks words worse than causal methods" holds before the model is consulted: those rows are shown as vacuous,
-    never counted as support (issue: mark it in every claim whose test it trivialises, agreement included)."""
+    """Near-uniform weights decide the weight claims by themselves, and weights that barely vary barely act, so
+    "attention ranks words worse than causal methods" says little about attention there: those rows are shown as
+    vacuous, never counted as support (issue: mark it in every claim whose test it trivialises, agreement
+    included), and the report gives the reason that fits each kind of claim."""
+    from analysis.published.claims import RANKS_NOTE, WEIGHTS_NOTE
+
     data = ClaimData(CONFIG, agreement={("sst2", "bilstm_tanh", 0): agreement_frame(60, causal_means(0.5, 0.2))},
                      concentration=concentration({"bilstm_tanh": True}))
-    assert decided("jw_causal_methods_agree_more", data)["verdict"].tolist() == [VACUOUS]
+    tests = decided("jw_causal_methods_agree_more", data)
+    assert tests["verdict"].tolist() == [VACUOUS]
     assert all(claim.vacuous_if_uniform for _, claim in PUBLISHED_CLAIMS.items())
+    assert PUBLISHED_CLAIMS.get("jw_causal_methods_agree_more").uniform_note == RANKS_NOTE
+    assert PUBLISHED_CLAIMS.get("jw_permutation_changes_little").uniform_note == WEIGHTS_NOTE
+    section = published_section(CONFIG, {"claim_tests": tests}, {})
+    assert "barely act" in section.markdown and "before the model is consulted" not in section.markdown
 
 
 def predictions(correct: np.ndarray) -> pd.DataFrame:

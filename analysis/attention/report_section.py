@@ -21,9 +21,9 @@ INTRO = ("How peaked is each attention method? Per example, over the words it sc
          f"distance from uniform is at most {NEAR_UNIFORM_TVD} (averaged over examples, no permutation can then move "
          f"more than {2 * NEAR_UNIFORM_TVD:.0%} of the weight; a single example can be further from uniform). For "
          "such a model the claims about moving attention's weights (permuting, zeroing, replacing them) are vacuous, "
-         "and so are the claims that attention ranks words worse than causal methods do (near-uniform weights rank "
-         "words by near-ties): rank agreement is still measured and shown, but an agreeing verdict there is never "
-         "counted as support. Numbers are means over seeds; n counts the examples of all seeds.")
+         "and so are the claims that attention ranks words worse than causal methods do (weights that barely vary "
+         "barely act, so the model is close to its uniform-attention twin): rank agreement is still measured and "
+         "shown, but an agreeing verdict there is never counted as support. Numbers are means over seeds; n counts the examples of all seeds.")
 
 
 def seed_means(summary: pd.DataFrame) -> pd.DataFrame:

@@ -191,6 +191,15 @@ DOUBTFUL = "raw attention is a doubtful explanation there"
 """What a row that agrees says about the study's question, for the claims that question raw attention."""
 
 
+WEIGHTS_NOTE = ("There this claim's outcome follows from the uniformity itself, before the model is consulted (moving "
+                "weights that are all nearly equal moves little)")
+"""Why near-uniform attention makes an agreeing outcome vacuous, for the claims about moving its weights."""
+RANKS_NOTE = ("There attention's weights barely vary and so barely act: the model is close to the same model with "
+              "uniform attention, and that its weights rank words worse than a causal method says little about "
+              "attention as an explanation (their order is still measured, and may be reproducible across seeds)")
+"""Why, for the claims that attention ranks words worse than a causal method."""
+
+
 @dataclass(frozen=True)
 class PublishedClaim:
     """A published direction, our test of it, and the likely reasons if we differ."""
@@ -204,9 +213,12 @@ class PublishedClaim:
     # whether runs whose attention (:data:`EDITED_ATTENTION`) is near uniform make an agreeing outcome vacuous: the
     # claims about how far attention's *weights* move the output (permuting, zeroing, replacing them), which
     # near-uniform weights decide by themselves, and the claims that attention ranks words worse than a causal
-    # method (near-uniform weights rank words by near-ties, so "worse" is expected before the model is consulted;
-    # Kendall τ still measures those rankings and the report shows them, but never counts them as support)
+    # method (weights that barely vary barely act, so the model is close to its uniform-attention twin and "worse"
+    # says little about attention as an explanation; Kendall τ still measures those rankings, which can be
+    # reproducible across seeds, and the report shows them, but never counts them as support). ``uniform_note``
+    # says which of the two reasons holds, in the report's words.
     vacuous_if_uniform: bool = False
+    uniform_note: str = WEIGHTS_NOTE
     scope_note: str = ""  # which of our runs replicate the paper's setting and which extend it
     # what a row that agrees says about the study's question (all of this study's claims question raw attention)
     agreeing_means: str = DOUBTFUL

@@ -18,6 +18,7 @@ import pandas as pd
 from analysis.published.claims import (
     EXTENSION,
     PUBLISHED_CLAIMS,
+    RANKS_NOTE,
     REPLICATION,
     ClaimData,
     ClaimSettings,
@@ -115,6 +116,7 @@ PUBLISHED_CLAIMS.add("jw_causal_methods_agree_more", PublishedClaim(
             "correlations also move in coarse steps.",
     evaluate=_causal_agree_more,
     vacuous_if_uniform=True,
+    uniform_note=RANKS_NOTE,
     scope_note="Replication: the BiLSTM (their Sec. 4.1) on SST, AG News and IMDB; extension: the CNN and no-encoder "
                "models (their Table 2 has no gradient-vs-leave-one-out column, and in the authors' later outputs the "
                "CNN on AG News agrees more with leave-one-out through attention than through the gradient) and other "
@@ -158,6 +160,7 @@ PUBLISHED_CLAIMS.add("jw_average_encoder_agrees_more", PublishedClaim(
     agreeing_means="attention explains the no-encoder model better than the BiLSTM",
     evaluate=_average_encoder,
     vacuous_if_uniform=True,
+    uniform_note=RANKS_NOTE,
 ))
 
 
@@ -492,6 +495,7 @@ PUBLISHED_CLAIMS.add("az_rollout_and_flow_beat_raw_attention", PublishedClaim(
             "punctuation and frequent words whose deletion changes little.",
     evaluate=_rollout,
     vacuous_if_uniform=True,
+    uniform_note=RANKS_NOTE,
     scope_note="Every row extends the claim to another task or model (their Table 1 is subject-verb agreement); "
                "their own SST-2 numbers (a different reference, gradient importance) are in the replication table.",
 ))

@@ -197,9 +197,8 @@ def published_section(config: dict[str, Any], tables: dict[str, pd.DataFrame],
         notes = []
         if (claim_rows["verdict"] == VACUOUS).any() or claim_rows["near_uniform_seeds"].gt(0).any():
             where = ", ".join(f"{r.dataset} / {r.model}" for r in claim_rows.itertuples() if r.near_uniform_seeds)
-            notes.append(f"Near-uniform attention in some seeds of: {where}. There this claim's outcome follows from "
-                         f"the uniformity itself, before the model is consulted; those seeds' agreeing tests are "
-                         f"marked vacuous and not counted as support.")
+            notes.append(f"Near-uniform attention in some seeds of: {where}. {claim.uniform_note}; those seeds' "
+                         f"agreeing tests are marked vacuous and not counted as support.")
         for scope in (REPLICATION, EXTENSION):
             untestable = claim_rows[(claim_rows["verdict"] == UNTESTABLE) & (claim_rows["scope"] == scope)]
             if untestable.empty:
