@@ -137,7 +137,7 @@ def test_permutation_is_a_bilstm_claim_and_vacuous_where_attention_is_near_unifo
                      concentration=concentration({"bilstm_tanh": True, "cnn_tanh": False}))
     tests = decided("jw_permutation_changes_little", data).set_index("model")
     assert tests.loc["bilstm_tanh", "scope"] == REPLICATION and tests.loc["cnn_tanh", "scope"] == EXTENSION
-    assert tests.loc["bilstm_tanh", "verdict"] == VACUOUS  # agrees only because attention is near uniform
+    assert tests.loc["bilstm_tanh", "verdict"] == VACUOUS  # agrees, but on near-uniform attention
     assert tests.loc["cnn_tanh", "verdict"] == AGREES
     section = published_section(CONFIG, {"claim_tests": decided("jw_permutation_changes_little", data)}, {})
     finding = section.findings[0]
@@ -399,7 +399,7 @@ def test_the_verdict_sentence_counts_rows_per_scope_and_the_caption_explains_vac
     table, sentence = verdict_table(rows.assign(verdict=["agrees", "vacuous", "differs", "vacuous"],
                                                 model=["bilstm_tanh", "bilstm_dot", "bilstm_tanh",
                                                        "bilstm_uniform vs bilstm_dot"]))
-    assert ("vacuous: agrees only because attention is near uniform (here all on bilstm_dot; never counted as "
+    assert ("vacuous: agrees, but on near-uniform attention (here all on bilstm_dot; never counted as "
             "support).") in table.caption
     # every verdict word in the table is defined under it, and only those; the correction is the configured one
     assert "Agrees: the corrected test decided" in table.caption and "differs: on the other side" in table.caption

@@ -52,9 +52,9 @@ def intro(settings: ClaimSettings) -> str:
         f"{1 - settings.level:g}. A run *agrees* or *differs* when its corrected test rejects on the published or "
         "the other side; it is *inconclusive* when the test could have decided at this n but did not (the table "
         "gives the n that 80% power at the observed effect would take), *untestable* when no outcome at this n "
-        "could reach the level, and *vacuous* when it agrees only because the model's attention is near uniform "
+        "could reach the level, and *vacuous* when it agrees but the model's attention is near uniform "
         f"(mean distance from uniform at most {NEAR_UNIFORM_TVD}; see Attention concentration), which makes the "
-        "test trivial: vacuous rows are never counted as support. " + ROW_RULE + " Our numbers are the seed mean of "
+        "test uninformative (each claim says why): vacuous rows are never counted as support. " + ROW_RULE + " Our numbers are the seed mean of "
         f"the estimate, with the range of the seeds' {settings.level:.0%} intervals in brackets.")
 
 
@@ -101,7 +101,7 @@ VERDICT_MEANINGS = {
     MIXED: "seeds decided both ways",
     INCONCLUSIVE: "could have decided at this n, did not",
     UNTESTABLE: "could not decide at this n",
-    VACUOUS: "agrees only because attention is near uniform",
+    VACUOUS: "agrees, but on near-uniform attention",
 }
 """The verdict words, defined under the first screen's verdict table (the rules in full: the section intro)."""
 

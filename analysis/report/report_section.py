@@ -110,31 +110,24 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     if floor.notna().any():
         text += "; the floor (a random ranking): " + _span(floor.min(), floor.max())
     sentences = [text + "."]
+    near = _near_uniform(concentration)
     if not tested:
         sentences.append("No paired tests were run, so no difference from the ceiling or the floor is claimed.")
     elif split:  # the variants' counts open the agreement section (every_ranking_sentence)
-        sentences.append(f"Paired tests on the same examples put raw attention {_verdict_counts(raw)}.")
+        sentences.append(f"Paired tests on the same examples put raw attention "
+                         f"{_verdict_counts(raw, near=near, detail=False)}.")
     else:
-        sentences.append(f"Paired tests on the same examples put attention {_verdict_counts(findings)}.")
-    if tested:
-        sentences[-1] += _near_uniform_note(decisive, concentration)
+        sentences.append(f"Paired tests on the same examples put attention "
+                         f"{_verdict_counts(findings, near=near, detail=False)}.")
     return sentences
 
 
-def _near_uniform_note(findings: list[Finding], concentration: pd.DataFrame | None) -> str:
-    """' 14 of the 42 below the ceiling are on near-uniform attention (bilstm_dot 14), ...; without them: below the
-    ceiling in 28 of 46.', or empty."""
+def _near_uniform(concentration: pd.DataFrame | None) -> frozenset[tuple[str, str, int, str]]:
+    """(dataset, model, seed, method) of every attention the concentration table marks near uniform."""
     if concentration is None or concentration.empty or "near_uniform" not in concentration:
-        return ""
+        return frozenset()
     flagged = concentration.loc[concentration["near_uniform"].astype(bool)]
-    near = {(str(r.dataset), str(r.model), int(r.seed), str(r.method)) for r in flagged.itertuples()}
-    below = [f for f in findings if f.verdict_ceiling == "below"]
-    hits = [f for f in below if (f.dataset, f.model, f.seed, f.method) in near]
-    if not hits:
-        return ""
-    return (f" {len(hits)} of the {len(below)} below the ceiling {'is' if len(hits) == 1 else 'are'} on near-uniform attention "
-            f"({_by_model(hits, 'below')}), which the published claims count as vacuous, never as support; without "
-            f"them: below the ceiling in {len(below) - len(hits)} of {len(findings) - len(hits)}.")
+    return frozenset((str(r.dataset), str(r.model), int(r.seed), str(r.method)) for r in flagged.itertuples())
 
 
 def _span(low: float, high: float) -> str:
@@ -170,27 +163,36 @@ def _verdicts(findings: list[Finding]) -> tuple[pd.Series, pd.Series]:
             pd.Series([f.verdict_floor for f in findings]).value_counts())
 
 
-def _verdict_counts(findings: list[Finding]) -> str:
-    """'below the ceiling in a of n, as good as it in b, above it in c, undecided at this n in d; above the floor
-    in e of n' (zero counts of the rarer verdicts left out)."""
+def _verdict_counts(findings: list[Finding], *, near: frozenset[tuple[str, str, int, str]] = frozenset(),
+                    detail: bool = True) -> str:
+    """'below the ceiling in a of n, as good as it in b, above it in c (by model), undecided at this n in d; above
+    the floor in e of n' (zero counts of the rarer verdicts left out). The results below the ceiling on attention
+    in ``near`` (near uniform: the published claims count such rows as vacuous) are counted apart; with ``detail``,
+    so are the results the equivalence test puts inside the margin although they differ from the ceiling."""
     ceiling, floor = _verdicts(findings)
     undecided = int(ceiling.get("overlapping", 0) + ceiling.get("untestable", 0)
                     + ceiling.get("indistinct_untestable", 0))
     above, below_floor = int(ceiling.get("above", 0)), int(floor.get("below", 0))
-    return (f"below the ceiling in {int(ceiling.get('below', 0))} of {len(findings)}{_margin(findings, 'below')}, "
-            f"as good as it in {int(ceiling.get('equivalent', 0))}"
-            + (f", above it in {above} ({_by_model(findings, 'above')}{_margin(findings, 'above', ' of them')})"
-               if above else "")
+    flat = sum((f.dataset, f.model, f.seed, f.method) in near for f in findings if f.verdict_ceiling == "below")
+    notes = ([f"{flat} of them on near-uniform attention, which the claims count as vacuous"] if flat else []) + (
+        [_margin(findings, "below")] if detail and _margin(findings, "below") else [])
+    above_notes = [_by_model(findings, "above")] + (
+        [_margin(findings, "above", " of them")] if detail and _margin(findings, "above") else [])
+    return (f"below the ceiling in {int(ceiling.get('below', 0))} of {len(findings)}"
+            + (f" ({'; '.join(notes)})" if notes else "")
+            + f", as good as it in {int(ceiling.get('equivalent', 0))}"
+            + (f", above it in {above} ({'; '.join(above_notes)})" if above else "")
             + (f", undecided at this n in {undecided}" if undecided else "")
             + f"; above the floor in {int(floor.get('above', 0))} of "
             f"{len(findings)}" + (f", below it in {below_floor}" if below_floor else ""))
 
 
 def _margin(findings: list[Finding], verdict: str, of: str = "") -> str:
-    """' (k within the equivalence margin)' for the findings with ``verdict`` that the equivalence test also puts
-    inside the margin (different from the ceiling, but by less than the margin); empty where none is."""
+    """'k within the equivalence margin' (``of`` after k) for the findings with ``verdict`` that the equivalence
+    test also puts inside the margin (different from the ceiling, but by less than the margin); empty where none
+    is."""
     k = sum(f.within_margin for f in findings if f.verdict_ceiling == verdict)
-    return (f"; {k}{of} within the equivalence margin" if of else f" ({k} within the equivalence margin)") if k else ""
+    return f"{k}{of} within the equivalence margin" if k else ""
 
 
 def _by_model(findings: list[Finding], verdict: str) -> str:

@@ -97,6 +97,7 @@ figcaption{color:#555;font-size:.86em;max-width:900px}
 details{margin:.4em 0}
 details>summary{cursor:pointer;color:#1a5490}
 #verdicts td,#verdicts th{padding:.05em .5em;line-height:1.3}
+#verdicts caption{font-size:.9em;line-height:1.35}
 #verdicts td.claim{white-space:nowrap}
 #verdicts td:not(.claim){text-align:center;min-width:3.2em}
 td.agrees:not(:empty){background:#e3f4ea;font-weight:600}
