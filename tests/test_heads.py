@@ -149,6 +149,19 @@ def test_whole_model_methods_through_the_top_layer_equal_the_registered_methods(
     assert set(with_layers["head"].dropna()) >= {ROLLOUT, FLOW, NORM}
 
 
+def test_layer_by_layer_norms_score_a_word_once_whatever_the_pooling(tiny_bert):
+    """A layer's attention norm sits on each word's first subword (the others hold 0): mean pooling must not
+    divide a split word's norm by its subword count, as the registered method does not."""
+    from analysis.heads.layers import NORM, layer_scores
+
+    examples = pd.DataFrame({"example_id": ["s0"], "words": [["a", "zeugma", "unremarkably", "great"]], "label": [1]})
+    assert len(tiny_bert.tokenizer.tokenize("zeugma")) > 1  # a split word, so pooling could matter
+    methods = {"attention_norm_last": {}}
+    by = {pooling: layer_scores(tiny_bert, examples, methods, pooling=pooling).query(f"head == {NORM}")
+          .sort_values(["layer", "word_index"])["weight"].to_numpy() for pooling in ("sum", "mean")}
+    assert np.allclose(by["sum"], by["mean"]) and (by["sum"] > 0).all()
+
+
 def test_layer_curves_draw_raw_attention_rollout_and_flow_layer_by_layer():
     """Abnar & Zuidema's figure: a curve per layer-by-layer method, ending at the whole-model value; methods
     without a layer-by-layer version stay horizontal lines."""

@@ -8,7 +8,9 @@ attention by its gradient keeps only the edges the output is sensitive to (the
 *Self-Attention Attribution* integrate the same product along a path). Two choices
 differ from Chefer et al.'s relevance: the product keeps its sign (they keep the positive
 part of each head's product, averaged over heads), and the layers are summed, not rolled
-out; on 8 SST-2 sentences with MiniLM the two rank words alike (mean Kendall tau 0.73).
+out; on 8 SST-2 sentences with MiniLM the two rank words alike (mean Kendall tau 0.73). A
+third: the gradient is of the predicted class's probability, as for every gradient method
+here, where they back-propagate from its logit.
 
 The gradient is taken on the probabilities themselves, as the probe attention hands
 them out (``torch.autograd.grad`` w.r.t. those graph tensors; no parameter gradients

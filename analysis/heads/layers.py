@@ -77,8 +77,10 @@ def layer_scores(model: Any, examples: pd.DataFrame, methods: dict[str, dict[str
                                             resolution_bits=settings[code]["resolution_bits"]).scores
                 else:
                     scores = norms[:, layer]
+                # flow scores a word as one unit; a layer's norms sit on each word's first subword (its other
+                # subwords hold 0), so only "first" reads them whatever the study's pooling (as the main method does)
                 pooled = pool_to_words(scores, enc.word_index, list(enc.n_words_kept),
-                                       WORD_POOLING if code == FLOW else pooling)
+                                       WORD_POOLING if code == FLOW else "first" if code == NORM else pooling)
                 for k, i in enumerate(index):
                     n = len(pooled[k])
                     frames.append(pd.DataFrame({"example_id": ids[i], "layer": layer, "head": code,
