@@ -90,11 +90,14 @@ def summarise_concentration(per_example: pd.DataFrame, *, threshold: float = NEA
     return pd.DataFrame(rows, columns=keys + SUMMARY_COLUMNS)
 
 
-def near_uniform_runs(summary: pd.DataFrame | None, methods: list[str] | None = None) -> set[tuple[str, str, int]]:
-    """(dataset, model, seed) of every run where one of ``methods`` (any, when None) is near uniform."""
-    if summary is None or summary.empty:
+def near_uniform_attention(summary: pd.DataFrame | None) -> set[tuple[str, str, int, str]]:
+    """(dataset, model, seed, method) of every attention method the summary marks near uniform."""
+    if summary is None or summary.empty or "near_uniform" not in summary:
         return set()
     flagged = summary[summary["near_uniform"].astype(bool)]
-    if methods is not None:
-        flagged = flagged[flagged["method"].isin(methods)]
-    return {(str(r.dataset), str(r.model), int(r.seed)) for r in flagged.itertuples()}
+    return {(str(r.dataset), str(r.model), int(r.seed), str(r.method)) for r in flagged.itertuples()}
+
+
+def near_uniform_runs(summary: pd.DataFrame | None, methods: list[str] | None = None) -> set[tuple[str, str, int]]:
+    """(dataset, model, seed) of every run where one of ``methods`` (any, when None) is near uniform."""
+    return {(d, m, s) for d, m, s, method in near_uniform_attention(summary) if methods is None or method in methods}

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.attention.concentration import near_uniform_attention
 from analysis.config import rnn_models
 from analysis.plots.style import method_label, metric_short_label
 from analysis.report.document import (
@@ -110,7 +111,7 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
     if floor.notna().any():
         text += "; the floor (a random ranking): " + _span(floor.min(), floor.max())
     sentences = [text + "."]
-    near = _near_uniform(concentration)
+    near = near_uniform_attention(concentration)
     if not tested:
         sentences.append("No paired tests were run, so no difference from the ceiling or the floor is claimed.")
     elif split:  # the variants' counts open the agreement section (every_ranking_sentence)
@@ -120,14 +121,6 @@ def agreement_lead(findings: list[Finding], summary: pd.DataFrame, *, reference:
         sentences.append(f"Paired tests on the same examples put attention "
                          f"{_verdict_counts(findings, near=near, detail=False)}.")
     return sentences
-
-
-def _near_uniform(concentration: pd.DataFrame | None) -> frozenset[tuple[str, str, int, str]]:
-    """(dataset, model, seed, method) of every attention the concentration table marks near uniform."""
-    if concentration is None or concentration.empty or "near_uniform" not in concentration:
-        return frozenset()
-    flagged = concentration.loc[concentration["near_uniform"].astype(bool)]
-    return frozenset((str(r.dataset), str(r.model), int(r.seed), str(r.method)) for r in flagged.itertuples())
 
 
 def _span(low: float, high: float) -> str:
@@ -163,7 +156,7 @@ def _verdicts(findings: list[Finding]) -> tuple[pd.Series, pd.Series]:
             pd.Series([f.verdict_floor for f in findings]).value_counts())
 
 
-def _verdict_counts(findings: list[Finding], *, near: frozenset[tuple[str, str, int, str]] = frozenset(),
+def _verdict_counts(findings: list[Finding], *, near: set[tuple[str, str, int, str]] = frozenset(),
                     detail: bool = True) -> str:
     """'below the ceiling in a of n, as good as it in b, above it in c (by model), undecided at this n in d; above
     the floor in e of n' (zero counts of the rarer verdicts left out). The results below the ceiling on attention
@@ -174,10 +167,12 @@ def _verdict_counts(findings: list[Finding], *, near: frozenset[tuple[str, str, 
                     + ceiling.get("indistinct_untestable", 0))
     above, below_floor = int(ceiling.get("above", 0)), int(floor.get("below", 0))
     flat = sum((f.dataset, f.model, f.seed, f.method) in near for f in findings if f.verdict_ceiling == "below")
-    notes = ([f"{flat} of them on near-uniform attention, which the claims count as vacuous"] if flat else []) + (
-        [_margin(findings, "below")] if detail and _margin(findings, "below") else [])
-    above_notes = [_by_model(findings, "above")] + (
-        [_margin(findings, "above", " of them")] if detail and _margin(findings, "above") else [])
+    notes = [f"{flat} of them on near-uniform attention, which the claims count as vacuous"] if flat else []
+    above_notes = [_by_model(findings, "above")]
+    if detail:
+        notes.append(_margin(findings, "below"))
+        above_notes.append(_margin(findings, "above", " of them"))
+    notes, above_notes = [n for n in notes if n], [n for n in above_notes if n]
     return (f"below the ceiling in {int(ceiling.get('below', 0))} of {len(findings)}"
             + (f" ({'; '.join(notes)})" if notes else "")
             + f", as good as it in {int(ceiling.get('equivalent', 0))}"
