@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from typing import Any
 
 import numpy as np
@@ -156,7 +157,7 @@ def _verdicts(findings: list[Finding]) -> tuple[pd.Series, pd.Series]:
             pd.Series([f.verdict_floor for f in findings]).value_counts())
 
 
-def _verdict_counts(findings: list[Finding], *, near: set[tuple[str, str, int, str]] = frozenset(),
+def _verdict_counts(findings: list[Finding], *, near: Set[tuple[str, str, int, str]] = frozenset(),
                     detail: bool = True) -> str:
     """'below the ceiling in a of n, as good as it in b, above it in c (by model), undecided at this n in d; above
     the floor in e of n' (zero counts of the rarer verdicts left out). The results below the ceiling on attention
