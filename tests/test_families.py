@@ -30,6 +30,7 @@ from analysis.attention.tracing import trace_layers
 from analysis.attention.value_zeroing import ZeroValues, rerun_layer
 from analysis.config import ConfigError, methods_for, validate_config
 from analysis.importance import IMPORTANCE_METHODS, MethodSettingsError, compute_importance, make_method
+from analysis.models import attention_probe
 from analysis.models.attention_probe import AttentionControl, attention_control
 from analysis.models.families import ENCODER_FAMILIES, family_for_model_type, unmet_requirements
 from analysis.models.family_adapters import encoder_layers
@@ -235,8 +236,40 @@ def test_interventions_change_the_output_only_when_they_change_attention(models,
         with attention_control(IgnoreToken(2)):
             ignored = model.logits(enc.input_ids, enc.attention_mask)
     assert keep.layers == [0, 1]  # one call per layer, numbered in forward order (ALBERT: the shared layer twice)
-    assert torch.equal(kept, plain)
+    assert torch.allclose(kept, plain, atol=1e-6)  # plain runs the fused kernel, kept the eager path
     assert (ignored - plain).abs().max() > 1e-4
+
+
+def test_unread_attention_runs_the_fused_kernel_to_the_same_output(models, family, monkeypatch):
+    """Where nothing reads the probabilities, the probe runs PyTorch's fused attention (families on the
+    attention interface), to the eager path's output; a control, attention maps or training keep it eager."""
+    model = models[family]
+    fused = torch.nn.functional.scaled_dot_product_attention
+    calls = []
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                        lambda *a, **k: calls.append(1) or fused(*a, **k))
+    enc = model.encode([s.split() for s in EXPLAINED])
+    with torch.no_grad():
+        short = model.logits(enc.input_ids, enc.attention_mask)
+    assert not calls  # these texts are shorter than FUSED_MIN_TOKENS: eager
+    monkeypatch.setattr(attention_probe, "FUSED_MIN_TOKENS", 1)
+    expected = model.num_layers if model.family.layout.probe == "interface" else 0
+    with torch.no_grad():
+        plain = model.logits(enc.input_ids, enc.attention_mask)
+        assert len(calls) == expected
+        with attention_control(AttentionControl()):
+            eager = model.logits(enc.input_ids, enc.attention_mask)
+        maps = model.attention_maps(enc.input_ids, enc.attention_mask)
+    assert len(calls) == expected
+    assert torch.allclose(plain, eager, atol=1e-6) and torch.allclose(short, eager, atol=1e-6)
+    assert torch.allclose(maps.sum(-1)[enc.attention_mask.bool()[:, None, None, :].expand_as(maps[..., 0])],
+                          torch.tensor(1.0), atol=1e-5)
+    model.model.train()
+    try:
+        model.logits(enc.input_ids, enc.attention_mask)
+    finally:
+        model.model.eval()
+    assert len(calls) == expected  # training: dropout on the probabilities stays the eager path's
 
 
 # ------------------------------------------------------------------------------------------ methods
@@ -534,7 +567,7 @@ def test_layers_below_replay_runs_only_the_layers_above_and_gives_the_same_logit
         with attention_control(IgnoreToken(None)):  # the patch is gone: every layer runs again
             again = model.logits(enc.input_ids, enc.attention_mask)
     assert ran.layers == [1]  # layer 0 answered from the recording (ALBERT: the shared layer's first call only)
-    assert torch.allclose(replayed, plain, atol=1e-6) and torch.equal(again, plain)
+    assert torch.allclose(replayed, plain, atol=1e-6) and torch.allclose(again, plain, atol=1e-6)
 
     adapter = make_adapter(model)  # adversarial layer: the last
     distribution = adapter.distribution(enc).float()

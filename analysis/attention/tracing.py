@@ -214,7 +214,9 @@ class LayersBelow:
         try:
             for module, layers in _by_module(self.parts, "layer"):
                 handles.append(module.register_forward_hook(record(_Layers(module, layers))))
-            with torch.no_grad():
+            # recorded on the eager path (a no-op control), the path of the passes it stands in for, which
+            # change attention: the replay then gives their outputs exactly, not up to the fused kernel's rounding
+            with torch.no_grad(), attention_control(AttentionControl()):
                 network(input_ids=input_ids, attention_mask=attention_mask)
         finally:
             for handle in handles:

@@ -1,0 +1,89 @@
+"""The probe attention's two paths on a CPU: eager (probabilities explicit) against PyTorch's fused kernel.
+
+    python benchmarks/probe_attention.py                        # MiniLM, 16 texts of 256 tokens and of 40
+    python benchmarks/probe_attention.py --lengths 128 --batch 32
+
+Every forward pass of a transformer goes through the probe attention
+(:mod:`analysis.models.attention_probe`). Where nothing reads the attention probabilities (no
+control, eval mode, no attention output) it runs ``scaled_dot_product_attention``; elsewhere, the
+eager computation. This prints, per text length, the median time of a forward pass and of a
+forward plus backward pass to the input embeddings (what integrated gradients and saliency run)
+on each path, one thread, and the largest difference between the two paths' logits and gradients.
+The eager path is forced with a no-op attention control, as the study's interventions force it;
+the fused one is measured at every length, below the probe's ``FUSED_MIN_TOKENS`` too (where the
+study keeps the eager path, having found the kernel no faster there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+
+from analysis.models import attention_probe
+from analysis.models.attention_probe import AttentionControl, attention_control
+from analysis.models.transformer import TransformerClassifier
+
+
+def forward(model: TransformerClassifier, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, None]:
+    with torch.no_grad():
+        return model.logits(ids, mask), None
+
+
+def forward_backward(model: TransformerClassifier, ids: torch.Tensor,
+                     mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and the gradient of class 1's logit with respect to the input embeddings."""
+    embeddings = model.embed(ids).detach().requires_grad_()
+    logits = model.logits_from_embeddings(embeddings, mask)
+    (grad,) = torch.autograd.grad(logits[:, 1].sum(), embeddings)
+    return logits.detach(), grad
+
+
+def timed(step, args: tuple, repeats: int) -> tuple[float, torch.Tensor, torch.Tensor | None]:
+    """Median seconds of ``step(*args)`` over ``repeats`` calls, and the last call's logits and gradients."""
+    times, logits, grads = [], None, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        logits, grads = step(*args)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), logits, grads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="minilm-package", help="hub id, local folder or minilm-package")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[256, 40], help="tokens per text")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = TransformerClassifier.load(args.checkpoint, num_labels=2, max_length=max(args.lengths))
+    print(f"{args.checkpoint}: {model.num_layers} layers, {args.batch} texts per batch, one thread; median of "
+          f"{args.repeats}; the study runs the fused path from {attention_probe.FUSED_MIN_TOKENS} tokens")
+    attention_probe.FUSED_MIN_TOKENS = 1  # measure the fused path at every length
+    for length in args.lengths:
+        ids = torch.randint(1000, 20000, (args.batch, length))
+        mask = torch.ones_like(ids)
+        mask[: args.batch // 2, length // 2:] = 0  # half the batch padded to half its length
+
+        row = {}
+        for name, step in (("forward", forward), ("forward+backward", forward_backward)):
+            fused_time, fused_logits, fused_grad = timed(step, (model, ids, mask), args.repeats)
+            with attention_control(AttentionControl()):
+                eager_time, eager_logits, eager_grad = timed(step, (model, ids, mask), args.repeats)
+            difference = (fused_logits - eager_logits).abs().max().item()
+            if fused_grad is not None:
+                difference = max(difference, (fused_grad - eager_grad).abs().max().item())
+            row[name] = (eager_time, fused_time, difference)
+        for name, (eager_time, fused_time, difference) in row.items():
+            print(f"{length:4d} tokens  {name:17s} eager {eager_time * 1000:7.0f} ms   fused {fused_time * 1000:7.0f} ms"
+                  f"   {eager_time / fused_time:4.2f}x   largest difference {difference:.1e}")
+
+
+if __name__ == "__main__":
+    main()
