@@ -35,6 +35,7 @@ its calls are counted within each forward pass of the model.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -120,7 +121,7 @@ def probe_attention_forward(
     scaling: float | None = None,
     dropout: float = 0.0,
     **kwargs: object,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Eager attention with the active control applied; returns (output, probabilities).
 
     On texts of at least :data:`FUSED_MIN_TOKENS` tokens where nothing reads the probabilities
@@ -163,6 +164,7 @@ def _fused_allowed(module: nn.Module) -> bool:
     return not (collecting and "attentions" in collecting)
 
 
+@functools.cache
 def _attention_collector() -> Any:
     """Transformers' context variable (``.get()``: a dict keyed by output name, or None) of the outputs
     its forward pass collects; None where this transformers has none."""
