@@ -294,6 +294,25 @@ def test_every_method_runs_through_the_engine(importance_tables, family):
             assert (table["score"] >= 0).all(), name
 
 
+def test_every_method_scores_the_same_with_the_fused_attention_kernel(models, importance_tables, family,
+                                                                     monkeypatch):
+    """With the fused kernel allowed on every text (these are shorter than FUSED_MIN_TOKENS), the engine's scores
+    equal the eager path's: methods that read or change attention keep it eager, the others only run faster."""
+    monkeypatch.setattr(attention_probe, "FUSED_MIN_TOKENS", 1)
+    kernel = torch.nn.functional.scaled_dot_product_attention
+    calls: dict[str, int] = {}
+    for name in [*ATTENTION_METHODS, "integrated_gradients", "loo_delete"]:
+        monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention",
+                            lambda *a, _name=name, **k: calls.update({_name: calls.get(_name, 0) + 1}) or kernel(*a, **k))
+        settings = {"n_steps": 16, "max_steps": 128, "tolerance": 0.01} if name == "integrated_gradients" else {}
+        fused, _ = compute_importance(models[family], _examples(), make_method(name, settings), progress=False)
+        eager, _ = importance_tables[(family, name)]
+        assert list(fused["word_index"]) == list(eager["word_index"]), name
+        np.testing.assert_allclose(fused["score"], eager["score"], atol=1e-5, rtol=1e-4, err_msg=name)
+    if models[family].family.layout.probe == "interface":  # the gradient and ablation passes did run it
+        assert calls.get("integrated_gradients") and calls.get("loo_delete")
+
+
 def test_integrated_gradients_is_complete(models, importance_tables, family):
     """sum(attributions) = f(x) - f(baseline) within the tolerance (Sundararajan et al.'s completeness), and the
     word table the study uses keeps it: its words sum to f(x) - f(baseline) plus exactly the recorded gap, so
