@@ -2,14 +2,14 @@
 
     python benchmarks/probe_attention.py                        # MiniLM, 16 texts of 256 tokens and of 40
     python benchmarks/probe_attention.py --lengths 128 --batch 32
-    python benchmarks/probe_attention.py --methods loo_delete integrated_gradients --texts 8   # the engine, IMDB
+    python benchmarks/probe_attention.py --methods loo_delete --texts 8   # the engine, on IMDB reviews
 
 Every forward pass of a transformer goes through the probe attention
 (:mod:`analysis.models.attention_probe`). Where nothing reads the attention probabilities (no
 control, eval mode, no attention output) it runs ``scaled_dot_product_attention``; elsewhere, the
-eager computation. This prints, per text length, the median time of a forward pass and of a
-forward plus backward pass to the input embeddings (what integrated gradients and saliency run)
-on each path, one thread, and the largest difference between the two paths' logits and gradients.
+eager computation (and wherever autograd is on: gradients stay eager). This prints, per text
+length, the median time of a forward pass without gradients on each path, one thread, and the
+largest difference between the two paths' logits.
 The eager path is forced with a no-op attention control, as the study's interventions force it;
 the fused one is measured at every length, below the probe's ``FUSED_MIN_TOKENS`` too (where the
 study keeps the eager path, having found the kernel no faster there).
@@ -39,28 +39,19 @@ from analysis.models.attention_probe import AttentionControl, attention_control
 from analysis.models.transformer import TransformerClassifier
 
 
-def forward(model: TransformerClassifier, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, None]:
+def forward(model: TransformerClassifier, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return model.logits(ids, mask), None
+        return model.logits(ids, mask)
 
 
-def forward_backward(model: TransformerClassifier, ids: torch.Tensor,
-                     mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits and the gradient of class 1's logit with respect to the input embeddings."""
-    embeddings = model.embed(ids).detach().requires_grad_()
-    logits = model.logits_from_embeddings(embeddings, mask)
-    (grad,) = torch.autograd.grad(logits[:, 1].sum(), embeddings)
-    return logits.detach(), grad
-
-
-def timed(step, args: tuple, repeats: int) -> tuple[float, torch.Tensor, torch.Tensor | None]:
-    """Median seconds of ``step(*args)`` over ``repeats`` calls, and the last call's logits and gradients."""
-    times, logits, grads = [], None, None
+def timed(step, args: tuple, repeats: int) -> tuple[float, torch.Tensor]:
+    """Median seconds of ``step(*args)`` over ``repeats`` calls, and the last call's result."""
+    times, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
-        logits, grads = step(*args)
+        result = step(*args)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), logits, grads
+    return statistics.median(times), result
 
 
 def main() -> None:
@@ -90,18 +81,12 @@ def main() -> None:
         mask = torch.ones_like(ids)
         mask[: args.batch // 2, length // 2:] = 0  # half the batch padded to half its length
 
-        row = {}
-        for name, step in (("forward", forward), ("forward+backward", forward_backward)):
-            fused_time, fused_logits, fused_grad = timed(step, (model, ids, mask), args.repeats)
-            with attention_control(AttentionControl()):
-                eager_time, eager_logits, eager_grad = timed(step, (model, ids, mask), args.repeats)
-            difference = (fused_logits - eager_logits).abs().max().item()
-            if fused_grad is not None:
-                difference = max(difference, (fused_grad - eager_grad).abs().max().item())
-            row[name] = (eager_time, fused_time, difference)
-        for name, (eager_time, fused_time, difference) in row.items():
-            print(f"{length:4d} tokens  {name:17s} eager {eager_time * 1000:7.0f} ms   fused {fused_time * 1000:7.0f} ms"
-                  f"   {eager_time / fused_time:4.2f}x   largest difference {difference:.1e}")
+        fused_time, fused_logits = timed(forward, (model, ids, mask), args.repeats)
+        with attention_control(AttentionControl()):
+            eager_time, eager_logits = timed(forward, (model, ids, mask), args.repeats)
+        difference = (fused_logits - eager_logits).abs().max().item()
+        print(f"{length:4d} tokens  forward  eager {eager_time * 1000:7.0f} ms   fused {fused_time * 1000:7.0f} ms"
+              f"   {eager_time / fused_time:4.2f}x   largest difference {difference:.1e}")
 
 
 def engine_times(model: TransformerClassifier, examples: pd.DataFrame, methods: list[str]) -> None:

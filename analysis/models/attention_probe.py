@@ -15,17 +15,21 @@ and the probabilities are handed over where the family applies attention dropout
 before they weight the values, so a replacement really changes the output.
 
 Because the probe is the eager path, interventions cannot silently do nothing the way
-forward hooks do under SDPA or flash kernels, which return no weights. A call that nobody
-reads the probabilities of (no control active, the model in eval mode, no attention output
-requested) on a text of at least :data:`FUSED_MIN_TOKENS` tokens runs PyTorch's fused
-``scaled_dot_product_attention`` instead: the same function of the same inputs (equal up to
-float rounding), about 1.5x faster for a 6-layer MiniLM at 256 tokens on one CPU thread,
-forward or backward, 1.1-1.2x at 128, and no faster (up to 5% slower) at 24-64
-(``benchmarks/probe_attention.py``); leave-one-out, integrated gradients and the input
-ablations spend their time on such passes. Training keeps the eager path, so its dropout
-draws, and the trained weights, do not depend on the kernel; with dropout on the
-probabilities the fused kernel gained nothing on a CPU anyway (one attention layer, forward
-and backward at 256 tokens: 334 ms eager, 322 ms fused with dropout, 57 ms fused without).
+forward hooks do under SDPA or flash kernels, which return no weights. A pass that nobody
+reads the probabilities of and that computes no gradient (no control active, the model in
+eval mode, no attention output requested, autograd off) on a text of at least
+:data:`FUSED_MIN_TOKENS` tokens runs PyTorch's fused ``scaled_dot_product_attention``
+instead: the same function of the same inputs (equal up to float rounding; in bfloat16 its
+softmax runs in float32), about 1.5x faster for a 6-layer MiniLM at 256 tokens on one CPU
+thread, 1.1-1.2x at 128, and no faster (up to 5% slower) at 24-64
+(``benchmarks/probe_attention.py``). Leave-one-out and the input ablations spend their time
+on such passes. Passes with gradients (training, integrated gradients, saliency) stay eager:
+the fused kernel's backward on a CPU gives gradients that differ in the last bits between
+thread counts (the eager path's do not, and the study promises the same numbers for the same
+config), on CUDA it has no deterministic variant, and it supports neither double backward
+nor forward-mode gradients. In training it would not help anyway: with dropout on the
+probabilities it falls back to the explicit computation (one attention layer, forward and
+backward at 256 tokens: 334 ms eager, 322 ms fused with dropout, 57 ms fused without).
 
 Layers are numbered by forward order (:func:`index_layers`). A module that runs as several
 layers (ALBERT shares one layer's weights across all layers) is numbered once per call:
@@ -152,10 +156,11 @@ def probe_attention_forward(
 
 def _fused_allowed(module: nn.Module) -> bool:
     """Whether a call may skip the explicit probabilities: no control is active, ``module`` is in
-    eval mode (no dropout on the probabilities) and transformers is not collecting attentions
+    eval mode (no dropout on the probabilities), autograd is off (gradients stay on the eager
+    path: see the module's notes) and transformers is not collecting attentions
     (``output_attentions=True``). Where this cannot be told (transformers moved its output
     collector), every call stays eager."""
-    if _ACTIVE.get() is not None or module.training:
+    if _ACTIVE.get() is not None or module.training or torch.is_grad_enabled():
         return False
     collector = _attention_collector()
     if collector is None:
