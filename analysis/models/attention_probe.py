@@ -20,7 +20,7 @@ reads the probabilities of and that computes no gradient (no control active, the
 eval mode, no attention output requested, autograd off) on a text of at least
 :data:`FUSED_MIN_TOKENS` tokens runs PyTorch's fused ``scaled_dot_product_attention``
 instead: the same function of the same inputs (equal up to float rounding; in bfloat16 its
-softmax runs in float32), about 1.5x faster for a 6-layer MiniLM at 256 tokens on one CPU
+softmax runs in float32), 1.2-1.5x faster for a 6-layer MiniLM at 256 tokens on one CPU
 thread, 1.1-1.2x at 128, and no faster (up to 5% slower) at 24-64
 (``benchmarks/probe_attention.py``). Leave-one-out and the input ablations spend their time
 on such passes. Passes with gradients (training, integrated gradients, saliency) stay eager:
