@@ -248,6 +248,33 @@ def test_an_html_page_over_its_budget_stores_folded_figures_smaller(tmp_path):
     assert len(tighter) < len(tight) and stored[0][0] == 1000 and widths[0] == 900 and stored[1][0] == 480
 
 
+def test_a_page_still_over_its_budget_at_the_smallest_widths_stores_figures_in_fewer_colours(tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    smooth = tmp_path / "smooth.png"  # smooth colours, thousands of them, as a heatmap's
+    across, down = np.meshgrid(np.linspace(0, 255, 1400), np.linspace(0, 255, 300))
+    pixels = np.stack([across, down, 255 - (across + down) / 2], axis=-1)
+    Image.fromarray(pixels.astype(np.uint8)).save(smooth)
+    document = Document("T", [Section("S", [Figure(smooth, "shown"), Details("more", [Figure(smooth, "folded")])])])
+
+    def images(page):
+        return [Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+                for data in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+
+    roomy = render_html(document, max_bytes=None)
+    smallest = render_html(document, max_bytes=1)  # out of reach: the last step of the ladder is returned
+    assert len(smallest) < len(roomy)
+    shown, folded = images(smallest)
+    assert (shown.width, folded.width) == (1000, 480)
+    assert len(shown.getcolors(1 << 16)) <= 128 and len(folded.getcolors(1 << 16)) <= 64
+    assert min(len(image.getcolors(1 << 16)) for image in images(roomy)) > 128
+    original = np.asarray(Image.open(smooth).convert("RGB").resize(shown.size), dtype=int)
+    assert np.abs(np.asarray(shown, dtype=int) - original).mean() < 12  # banded, but the same figure
+
+
 def test_the_readme_shows_how_to_load_the_published_data_as_the_data_card_does():
     from pathlib import Path
 

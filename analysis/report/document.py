@@ -41,10 +41,13 @@ SORTABLE_ABOVE = 8
 """Tables with more rows are sortable and filterable in HTML unless a block says otherwise."""
 HTML_BUDGET_BYTES = 4_000_000
 """Largest self-contained HTML page: :func:`render_html` shrinks folded figures to stay within it."""
-FIT_WIDTHS = ((STORED_WIDTH_PX, STORED_WIDTH_PX), (STORED_WIDTH_PX, 1000), (STORED_WIDTH_PX, 800),
-              (STORED_WIDTH_PX, 640), (1000, 640), (1000, 480))
-"""(open, folded) stored widths of figures tried in turn until the page fits its budget: figures inside
-folded blocks shrink first, then the open ones, to about 1.1x their display width (never below it)."""
+FIT_STEPS = ((STORED_WIDTH_PX, STORED_WIDTH_PX, 256, 256), (STORED_WIDTH_PX, 1000, 256, 256),
+             (STORED_WIDTH_PX, 800, 256, 256), (STORED_WIDTH_PX, 640, 256, 256), (1000, 640, 256, 256),
+             (1000, 480, 256, 256), (1000, 480, 128, 128), (1000, 480, 128, 64))
+"""(open width, folded width, open colours, folded colours) of stored figures, tried in turn until the
+page fits its budget: figures inside folded blocks shrink first, then the open ones, to about 1.1x
+their display width (never below it); then all use 128 colours (smooth colour maps band slightly),
+and last the folded ones 64."""
 
 
 # ------------------------------------------------------------------------------- blocks
@@ -364,8 +367,8 @@ def _number(value: Any) -> float | None:
 
 
 # ------------------------------------------------------------------------------ images
-def compact_png(path: str | Path, *, max_width: int = STORED_WIDTH_PX) -> bytes:
-    """The figure at most ``max_width`` px wide, as a 256-colour PNG when that is smaller (about 4x), else as is.
+def compact_png(path: str | Path, *, max_width: int = STORED_WIDTH_PX, colors: int = 256) -> bytes:
+    """The figure at most ``max_width`` px wide, as a ``colors``-colour PNG when that is smaller (about 4x), else as is.
 
     Figures are flat colours, text and smooth colour maps, which 256 colours without dithering
     keep visually intact; a wider figure is first resized (Lanczos) to the width rule of
@@ -379,7 +382,7 @@ def compact_png(path: str | Path, *, max_width: int = STORED_WIDTH_PX) -> bytes:
         resized = rgb.width > max_width
         if resized:
             rgb = rgb.resize((max_width, max(1, round(rgb.height * max_width / rgb.width))), Image.Resampling.LANCZOS)
-        palette = rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        palette = rgb.quantize(colors=colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     out = io.BytesIO()
     palette.save(out, format="PNG", optimize=True)
     return out.getvalue() if (resized or out.tell() < len(raw)) else raw
@@ -485,26 +488,30 @@ def render_markdown(document: Document, path: str | Path | None = None) -> str:
 
 # -------------------------------------------------------------------------------- HTML
 class HtmlRenderer:
-    """Blocks to HTML; figures embedded as compact PNGs (one encoding per file and width, however often shown).
+    """Blocks to HTML; figures embedded as compact PNGs (one encoding per file, width and colour count, however often shown).
 
     Figures are stored at most ``open_width`` px wide, those inside folded blocks
     (:class:`Details`) at most ``folded_width``. An open figure keeps the display width of its
     full-size file; a folded one shrinks with its stored width.
     """
 
-    def __init__(self, *, open_width: int = STORED_WIDTH_PX, folded_width: int = STORED_WIDTH_PX) -> None:
-        self._images: dict[tuple[str, int], tuple[str, int]] = {}
+    def __init__(self, *, open_width: int = STORED_WIDTH_PX, folded_width: int = STORED_WIDTH_PX,
+                 open_colors: int = 256, folded_colors: int = 256) -> None:
+        self._images: dict[tuple[str, int, int], tuple[str, int]] = {}
         self.open_width = open_width
         self.folded_width = folded_width
+        self.open_colors = open_colors
+        self.folded_colors = folded_colors
         self._folded = 0
 
     def image(self, path: str | Path) -> tuple[str, int]:
         """(data URI, display width in px) of a figure file."""
         folded = bool(self._folded)
         width = self.folded_width if folded else self.open_width
-        key = (str(Path(path).resolve()), width)
+        colors = self.folded_colors if folded else self.open_colors
+        key = (str(Path(path).resolve()), width, colors)
         if key not in self._images:
-            data = compact_png(path, max_width=width)
+            data = compact_png(path, max_width=width, colors=colors)
             stored = png_size(data)[0]
             if not folded:
                 with open(path, "rb") as handle:
@@ -595,12 +602,14 @@ class HtmlRenderer:
 def render_html(document: Document, *, max_bytes: int | None = HTML_BUDGET_BYTES) -> str:
     """The document as one self-contained HTML page (styles, script and figures inline).
 
-    When the page is over ``max_bytes``, figures are stored smaller (:data:`FIT_WIDTHS`: folded
-    ones first) until it fits; the smallest try is returned either way (publishing checks the
+    When the page is over ``max_bytes``, figures are stored smaller (:data:`FIT_STEPS`: folded
+    ones first, narrower, then in fewer colours) until it fits; the smallest try is returned either way (publishing checks the
     budget and says what is large).
     """
-    for open_width, folded_width in FIT_WIDTHS if max_bytes else FIT_WIDTHS[:1]:
-        page = _render_page(document, HtmlRenderer(open_width=open_width, folded_width=folded_width))
+    for open_width, folded_width, open_colors, folded_colors in FIT_STEPS if max_bytes else FIT_STEPS[:1]:
+        renderer = HtmlRenderer(open_width=open_width, folded_width=folded_width, open_colors=open_colors,
+                                folded_colors=folded_colors)
+        page = _render_page(document, renderer)
         if max_bytes is None or len(page.encode()) <= max_bytes:
             break
     return page
