@@ -14,6 +14,9 @@ from typing import Any
 import pandas as pd
 
 TRACKED_LIBRARIES = ("torch", "transformers", "captum", "datasets", "numpy", "scipy", "pandas", "snakemake")
+CODE_PATHS = ("analysis", "workflow", "Snakefile", "config", "pyproject.toml")
+"""What can change a job's numbers: an uncommitted change elsewhere (a regenerated report, the README) does not
+mark the jobs' code as changed."""
 
 
 @lru_cache(maxsize=1)
@@ -30,15 +33,15 @@ def library_versions() -> dict[str, str]:
     from analysis import __version__
 
     versions["analysis"] = __version__
-    versions["code"] = code_version(Path(__file__).resolve().parent.parent)
+    versions["code"] = code_version(Path(__file__).resolve().parent.parent, paths=CODE_PATHS)
     return versions
 
 
-def code_version(root: Path, *, ignore: tuple[str, ...] = ()) -> str:
+def code_version(root: Path, *, ignore: tuple[str, ...] = (), paths: tuple[str, ...] = (".",)) -> str:
     """The git commit of ``root`` (with "+ uncommitted changes" when tracked files differ), or "unknown".
 
-    ``ignore`` lists paths (relative to ``root``) left out of the dirty check: the folder being
-    published is tracked and is rewritten by the very step that asks.
+    Only tracked files under ``paths`` (relative to ``root``) count as changes; ``ignore`` lists paths
+    left out of them: the folder being published is tracked and is rewritten by the very step that asks.
     """
     inside = []
     for path in ignore:  # git refuses a pathspec outside the repository: a folder elsewhere cannot dirty it
@@ -49,7 +52,7 @@ def code_version(root: Path, *, ignore: tuple[str, ...] = ()) -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excludes],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *paths, *excludes],
                                cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -372,6 +372,9 @@ def test_code_version_names_the_commit_and_ignores_the_published_folder(tmp_path
     assert code_version(tmp_path, ignore=("reports",)) == commit
     assert code_version(tmp_path, ignore=(str(tmp_path / "reports"), "/elsewhere/reports")) == commit
     assert code_version(tmp_path) == f"{commit} + uncommitted changes"
+    assert code_version(tmp_path, paths=("code.py", "analysis")) == commit  # a changed report is not code
+    (tmp_path / "code.py").write_text("x = 2")
+    assert code_version(tmp_path, paths=("code.py", "analysis")) == f"{commit} + uncommitted changes"
 
 
 def test_methods_section_states_each_method_with_the_settings_it_ran_with_and_the_configured_statistics():
