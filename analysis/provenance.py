@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import subprocess
+import sys
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -78,8 +79,15 @@ def provenance_columns(
         "model": model,
         "seed": int(seed),
         "settings": canonical_json(settings or {}),
-        "versions": canonical_json(library_versions()),
+        "versions": canonical_json({**library_versions(), **thread_count()}),
     }
+
+
+def thread_count() -> dict[str, int]:
+    """``{"torch_threads": n}`` where torch is loaded, else nothing: on a CPU the same config gives the
+    same numbers only at the same thread count (it sets the order of float sums, so training's last bits)."""
+    torch = sys.modules.get("torch")
+    return {"torch_threads": int(torch.get_num_threads())} if torch is not None else {}
 
 
 def with_provenance(frame: pd.DataFrame, **provenance: Any) -> pd.DataFrame:

@@ -11,8 +11,10 @@ import numpy as np
 def seed_everything(seed: int, *, deterministic: bool = True) -> None:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) and ask for deterministic kernels.
 
-    With ``deterministic`` the same config gives the same numbers on CPU; on GPU some
-    kernels have no deterministic variant and PyTorch only warns about them.
+    With ``deterministic`` the same config gives the same numbers on CPU at the same thread count
+    (another count sums floats in another order, so training can end on other weights; the tables'
+    ``versions`` record it as ``torch_threads``); on GPU some kernels have no deterministic variant
+    and PyTorch only warns about them.
     """
     import torch
 

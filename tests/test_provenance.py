@@ -17,6 +17,7 @@ from analysis.provenance import (
     library_versions,
     provenance_columns,
     settings_hash,
+    thread_count,
     with_provenance,
 )
 
@@ -30,7 +31,19 @@ def test_provenance_columns_are_the_run_its_settings_and_the_versions():
     assert columns["dataset"] == "sst2" and columns["split"] == "validation" and columns["model"] == "bilstm_tanh"
     assert columns["seed"] == 3 and isinstance(columns["seed"], int)
     assert json.loads(columns["settings"]) == {"epochs": 6, "lr": 0.002}
-    assert json.loads(columns["versions"]) == library_versions()
+    assert json.loads(columns["versions"]) == {**library_versions(), **thread_count()}
+
+
+def test_the_versions_record_torchs_thread_count_that_cpu_results_depend_on():
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            assert json.loads(provenance_columns(**PROVENANCE)["versions"])["torch_threads"] == threads
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_no_settings_are_stored_as_an_empty_object():
