@@ -40,14 +40,25 @@ FOLD_ABOVE = 25
 SORTABLE_ABOVE = 8
 """Tables with more rows are sortable and filterable in HTML unless a block says otherwise."""
 HTML_BUDGET_BYTES = 4_000_000
-"""Largest self-contained HTML page: :func:`render_html` shrinks folded figures to stay within it."""
-FIT_STEPS = ((STORED_WIDTH_PX, STORED_WIDTH_PX, 256, 256), (STORED_WIDTH_PX, 1000, 256, 256),
-             (STORED_WIDTH_PX, 800, 256, 256), (STORED_WIDTH_PX, 640, 256, 256), (1000, 640, 256, 256),
-             (1000, 480, 256, 256), (1000, 480, 128, 128), (1000, 480, 128, 64))
-"""(open width, folded width, open colours, folded colours) of stored figures, tried in turn until the
-page fits its budget: figures inside folded blocks shrink first, then the open ones, to about 1.1x
-their display width (never below it); then all use 128 colours (smooth colour maps band slightly),
-and last the folded ones 64."""
+"""Largest self-contained HTML page: :func:`render_html` stores figures smaller (:data:`FIT_STEPS`) to stay within it."""
+
+
+@dataclass(frozen=True)
+class FigureFit:
+    """How an HTML page stores its figures: the widest stored width and the colour count, for figures
+    shown open and for those inside folded blocks (:class:`Details`)."""
+
+    open_width: int = STORED_WIDTH_PX
+    folded_width: int = STORED_WIDTH_PX
+    open_colors: int = 256
+    folded_colors: int = 256
+
+
+FIT_STEPS = (FigureFit(), FigureFit(folded_width=1000), FigureFit(folded_width=800), FigureFit(folded_width=640),
+             FigureFit(1000, 640), FigureFit(1000, 480), FigureFit(1000, 480, 128, 128), FigureFit(1000, 480, 128, 64))
+"""Figure storage tried in turn until the page fits its budget: figures inside folded blocks shrink first,
+then the open ones, to about 1.1x their display width (never below it); then all use 128 colours (smooth
+colour maps band slightly), and last the folded ones 64."""
 
 
 # ------------------------------------------------------------------------------- blocks
@@ -488,27 +499,23 @@ def render_markdown(document: Document, path: str | Path | None = None) -> str:
 
 # -------------------------------------------------------------------------------- HTML
 class HtmlRenderer:
-    """Blocks to HTML; figures embedded as compact PNGs (one encoding per file, width and colour count, however often shown).
+    """Blocks to HTML; figures embedded as compact PNGs (one encoding per file and storage, however often shown).
 
-    Figures are stored at most ``open_width`` px wide, those inside folded blocks
-    (:class:`Details`) at most ``folded_width``. An open figure keeps the display width of its
+    Figures are stored as ``fit`` says, open ones and those inside folded blocks (:class:`Details`)
+    each at their own width and colour count. An open figure keeps the display width of its
     full-size file; a folded one shrinks with its stored width.
     """
 
-    def __init__(self, *, open_width: int = STORED_WIDTH_PX, folded_width: int = STORED_WIDTH_PX,
-                 open_colors: int = 256, folded_colors: int = 256) -> None:
+    def __init__(self, fit: FigureFit = FigureFit()) -> None:
         self._images: dict[tuple[str, int, int], tuple[str, int]] = {}
-        self.open_width = open_width
-        self.folded_width = folded_width
-        self.open_colors = open_colors
-        self.folded_colors = folded_colors
+        self.fit = fit
         self._folded = 0
 
     def image(self, path: str | Path) -> tuple[str, int]:
         """(data URI, display width in px) of a figure file."""
         folded = bool(self._folded)
-        width = self.folded_width if folded else self.open_width
-        colors = self.folded_colors if folded else self.open_colors
+        width = self.fit.folded_width if folded else self.fit.open_width
+        colors = self.fit.folded_colors if folded else self.fit.open_colors
         key = (str(Path(path).resolve()), width, colors)
         if key not in self._images:
             data = compact_png(path, max_width=width, colors=colors)
@@ -602,14 +609,12 @@ class HtmlRenderer:
 def render_html(document: Document, *, max_bytes: int | None = HTML_BUDGET_BYTES) -> str:
     """The document as one self-contained HTML page (styles, script and figures inline).
 
-    When the page is over ``max_bytes``, figures are stored smaller (:data:`FIT_STEPS`: folded
-    ones first, narrower, then in fewer colours) until it fits; the smallest try is returned either way (publishing checks the
-    budget and says what is large).
+    When the page is over ``max_bytes``, figures are stored smaller (:data:`FIT_STEPS`: folded ones
+    first, narrower, then in fewer colours) until it fits; the smallest try is returned either way
+    (publishing checks the budget and says what is large).
     """
-    for open_width, folded_width, open_colors, folded_colors in FIT_STEPS if max_bytes else FIT_STEPS[:1]:
-        renderer = HtmlRenderer(open_width=open_width, folded_width=folded_width, open_colors=open_colors,
-                                folded_colors=folded_colors)
-        page = _render_page(document, renderer)
+    for fit in FIT_STEPS if max_bytes else FIT_STEPS[:1]:
+        page = _render_page(document, HtmlRenderer(fit))
         if max_bytes is None or len(page.encode()) <= max_bytes:
             break
     return page

@@ -253,7 +253,7 @@ def publish(settings: PublishSettings, *, html: str, markdown: str, tables: str,
     folder is not, so that Snakemake neither deletes the previous report before the job nor
     leaves its timestamp file in the new one) lists the folder and the files published.
     """
-    from analysis.provenance import code_version
+    from analysis.provenance import CODE_PATHS, code_version
     from analysis.report.data import explain_order
     from analysis.report.publish import publish_report
 
@@ -265,7 +265,7 @@ def publish(settings: PublishSettings, *, html: str, markdown: str, tables: str,
                         *(["--configfile", *map(shlex.quote, config_files)] if config_files else [])])
     written = publish_report(html=Path(html), markdown=Path(markdown), tables=Path(tables), out=Path(out),
                              title=settings.title, command=command, config_files=list(config_files),
-                             code=code_version(Path.cwd(), ignore=(str(out),)),
+                             code=code_version(Path.cwd(), ignore=(str(out),), paths=CODE_PATHS),
                              examples=Path(examples) if examples else None, importance=list(importance),
                              agreement=list(agreement), config=settings.config, order=order)
     log.info("published %d files to %s", len(written), out)
